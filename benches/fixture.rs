@@ -1,0 +1,76 @@
+//! A data directory with a realistic journal, shared by the benchmarks: 10,000 entries of
+//! all five kinds, half of them shared one at a time (one document change each, as a
+//! person would), agreements with check-ins. Built once and kept under `target/`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use steady::model::{Draft, Outcome, SafetySide};
+use steady::store::Store;
+
+pub const ENTRIES: usize = 10_000;
+
+const WORDS: &[&str] = &[
+    "today", "I", "felt", "calm", "when", "you", "called", "before", "dinner", "and", "we", "walked", "home",
+    "together", "it", "helped", "to", "hear", "the", "plan", "early", "was", "tired", "but", "showed", "up", "on",
+    "time", "small", "steady", "kind", "honest", "quiet", "evening", "morning", "message", "listened", "without",
+    "rushing", "safe", "close", "trust", "grows", "slowly", "again", "weekend", "coffee", "laughed",
+];
+
+/// About twelve words of varied text, so compression sees something like real writing.
+fn words(i: usize) -> String {
+    let mut x = (i as u64).wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut out = Vec::new();
+    for _ in 0..12 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        out.push(WORDS[(x >> 33) as usize % WORDS.len()]);
+    }
+    out.join(" ")
+}
+
+pub fn draft(i: usize) -> Draft {
+    let text = words(i);
+    match i % 6 {
+        0 => Draft::SafetyNeed { side: SafetySide::Helps, text },
+        1 => Draft::SafetyNeed { side: SafetySide::Harder, text },
+        2 => Draft::Reflection { feeling: text, needing: Some("Some quiet time together".into()), understanding: None },
+        3 => Draft::Agreement { text },
+        4 => Draft::CheckIn { text },
+        _ => Draft::Transparency { text, window: None },
+    }
+}
+
+/// Fills `dir` with `count` entries, sharing every other one.
+pub fn fill(dir: &Path, count: usize) -> Store {
+    let mut store = Store::open_dir(dir).unwrap();
+    store.init("Alex").unwrap();
+    let start = chrono::Utc::now() - chrono::Duration::hours(4 * count as i64);
+    for i in 0..count {
+        // Six entries a day, so each day has one check-in, as it would for a person.
+        let at = start + chrono::Duration::hours(4 * i as i64);
+        store.set_clock(Box::new(move || at));
+        let e = store.add(draft(i)).unwrap();
+        if i % 3 == 0 && matches!(draft(i), Draft::Agreement { .. }) {
+            store.check_in(e.id, Outcome::Kept, None).unwrap();
+        }
+        if i % 2 == 0 {
+            store.share(e.id).unwrap();
+        }
+    }
+    store.compact().unwrap();
+    store.set_clock(Box::new(chrono::Utc::now));
+    store
+}
+
+/// The 10,000-entry data directory, built on first use.
+pub fn ten_thousand() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-10k");
+    let done = dir.join("complete");
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        eprintln!("building the 10,000-entry journal once, in {}", dir.display());
+        drop(fill(&dir, ENTRIES));
+        std::fs::write(&done, b"").unwrap();
+    }
+    dir
+}

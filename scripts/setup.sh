@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building and testing Steady needs on Debian or Ubuntu, and nothing that
+# is already there. Safe to run again. Used by scripts/run.sh, scripts/test.sh and CI.
+set -euo pipefail
+
+# WebKitGTK and friends for the desktop window; Xvfb, xauth and ImageMagick to run and
+# photograph that window in tests without a screen.
+packages=(pkg-config libwebkit2gtk-4.1-dev libxdo-dev libssl-dev xvfb xauth imagemagick)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "Installing: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "Please install as root: apt-get install ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+command -v cargo >/dev/null || {
+  echo "Rust is not installed. Install it with rustup (https://rustup.rs), then run this again." >&2
+  exit 1
+}

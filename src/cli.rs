@@ -1,0 +1,371 @@
+//! The command line: the same binary as the app. With no subcommand it opens the app
+//! window; with one, it does that one thing to the journal and exits.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::export::{self, Journal};
+use crate::model::{Body, Draft, Entry, EntryId, KindName, Outcome, SafetySide, TimeWindow};
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "steady",
+    version,
+    about = "Rebuild trust through small, steady actions. With no command, opens the app."
+)]
+pub struct Cli {
+    /// Where the journal lives. Defaults to this system's data directory for Steady.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Set up the person on this phone, or change the name they go by.
+    Init {
+        #[arg(long)]
+        name: String,
+    },
+    /// Write a new entry. It stays private until you share it. Prints its id.
+    Add {
+        /// safety-helps, safety-harder, reflection, agreement, checkin or transparency.
+        kind: String,
+        /// The entry's words. For a reflection: what I was feeling.
+        text: Option<String>,
+        /// Reflection: what I was feeling (instead of TEXT).
+        #[arg(long)]
+        feeling: Option<String>,
+        /// Reflection: what I was needing.
+        #[arg(long)]
+        needing: Option<String>,
+        /// Reflection: what I now understand about my partner.
+        #[arg(long)]
+        understanding: Option<String>,
+        /// Transparency: when the plan starts, as 19:00, 7pm, or 2026-05-01 19:00.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Transparency: when the plan ends.
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+    },
+    /// Say how an agreement went today: kept, missed or renegotiated.
+    CheckinAgreement {
+        id: String,
+        outcome: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Share one of your entries with your partner.
+    Share { id: String },
+    /// Make a shared entry private again. Your partner may already have a copy.
+    Unshare { id: String },
+    /// Set an entry aside: out of the daily views, kept, restorable.
+    Archive { id: String },
+    /// Bring a set-aside entry back.
+    Restore { id: String },
+    /// List entries, newest first.
+    List {
+        /// Only this kind: safety (both sides), safety-helps, safety-harder, reflection,
+        /// agreement, checkin or transparency.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every entry to a file you can keep.
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The file to write; standard output if left out.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Restore a JSON export into an empty data directory.
+    Import { file: PathBuf },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Markdown,
+    Automerge,
+}
+
+/// The data directory when none is given: the system's per-user data directory.
+pub fn default_data_dir() -> Result<PathBuf> {
+    directories::ProjectDirs::from("app", "Steady", "Steady")
+        .map(|d| d.data_dir().to_owned())
+        .context("this system has no home directory to keep the journal in; pass --data-dir DIR")
+}
+
+/// Runs one command. Nothing is written unless every argument was good.
+pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()> {
+    // Arguments are checked before the journal is opened, so a bad one writes nothing.
+    match command {
+        Command::Init { name } => {
+            let mut store = open(data_dir)?;
+            let person = store.init(&name)?;
+            writeln!(out, "Steady is set up for {} in {}", person.name, data_dir.display())?;
+        }
+        Command::Add { kind, text, feeling, needing, understanding, from, to } => {
+            let kind: KindName = kind.parse()?;
+            let draft = draft(kind, text, feeling, needing, understanding, from, to)?;
+            let entry = open(data_dir)?.add(draft)?;
+            writeln!(out, "{}", entry.id)?;
+        }
+        Command::CheckinAgreement { id, outcome, note } => {
+            let id: EntryId = id.parse()?;
+            let outcome: Outcome = outcome.parse()?;
+            let check_in = open(data_dir)?.check_in(id, outcome, note.as_deref())?;
+            writeln!(out, "{}", check_in.id)?;
+        }
+        Command::Share { id } => {
+            let id: EntryId = id.parse()?;
+            let e = open(data_dir)?.share(id)?;
+            writeln!(out, "Shared {}. Your partner's phone gets a copy when you next sync.", e.id)?;
+        }
+        Command::Unshare { id } => {
+            let id: EntryId = id.parse()?;
+            let e = open(data_dir)?.unshare(id)?;
+            writeln!(
+                out,
+                "{} is private again. If your partner's phone already synced it, they keep that copy.",
+                e.id
+            )?;
+        }
+        Command::Archive { id } => {
+            let id: EntryId = id.parse()?;
+            let e = open(data_dir)?.archive(id)?;
+            writeln!(out, "Set aside {}.", e.id)?;
+        }
+        Command::Restore { id } => {
+            let id: EntryId = id.parse()?;
+            let e = open(data_dir)?.restore(id)?;
+            writeln!(out, "Restored {}.", e.id)?;
+        }
+        Command::List { kind, json } => {
+            let filter = kind.as_deref().map(KindFilter::parse).transpose()?;
+            let mut store = open(data_dir)?;
+            let names: HashMap<_, _> = store.people()?.into_iter().collect();
+            let entries: Vec<Entry> =
+                store.entries()?.into_iter().filter(|e| filter.is_none_or(|f| f.matches(e))).collect();
+            if json {
+                let items: Vec<_> = entries.iter().map(|e| export::list_item(e, &names)).collect();
+                writeln!(out, "{}", serde_json::to_string(&items)?)?;
+            } else {
+                for e in &entries {
+                    writeln!(out, "{}", list_line(e))?;
+                }
+            }
+        }
+        Command::Export { format, out: file } => {
+            let mut store = open(data_dir)?;
+            let bytes = match format {
+                ExportFormat::Automerge => store.document_bytes()?,
+                ExportFormat::Json => export::to_json(&journal(&mut store)?, Utc::now()).into_bytes(),
+                ExportFormat::Markdown => {
+                    let offset = *Local::now().offset();
+                    export::to_markdown(&journal(&mut store)?, Utc::now(), offset).into_bytes()
+                }
+            };
+            match file {
+                Some(path) => {
+                    write_atomically(&path, &bytes)?;
+                    eprintln!("Wrote {}", path.display());
+                }
+                None => out.write_all(&bytes)?,
+            }
+        }
+        Command::Import { file } => {
+            let text = fs::read_to_string(&file).with_context(|| format!("can't read {}", file.display()))?;
+            let journal = export::from_json(&text).with_context(|| format!("can't import {}", file.display()))?;
+            let count = journal.entries.len();
+            open(data_dir)?.import(journal.person, &journal.people, &journal.entries)?;
+            writeln!(out, "Imported {count} entries into {}", data_dir.display())?;
+        }
+    }
+    Ok(())
+}
+
+fn open(data_dir: &Path) -> Result<Store> {
+    Ok(Store::open_dir(data_dir)?)
+}
+
+fn journal(store: &mut Store) -> Result<Journal> {
+    let person = store.me().cloned().ok_or(crate::store::StoreError::NotSetUp)?;
+    Ok(Journal { person, people: store.people()?, entries: store.entries()? })
+}
+
+fn draft(
+    kind: KindName,
+    text: Option<String>,
+    feeling: Option<String>,
+    needing: Option<String>,
+    understanding: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<Draft> {
+    let is_reflection = kind == KindName::Reflection;
+    if !is_reflection && (feeling.is_some() || needing.is_some() || understanding.is_some()) {
+        bail!("--feeling, --needing and --understanding only go with a reflection");
+    }
+    if kind != KindName::Transparency && (from.is_some() || to.is_some()) {
+        bail!("--from and --to only go with a transparency note");
+    }
+    let words = |text: Option<String>| text.context("write the entry's words after its kind, in quotes");
+    Ok(match kind {
+        KindName::SafetyHelps => Draft::SafetyNeed { side: SafetySide::Helps, text: words(text)? },
+        KindName::SafetyHarder => Draft::SafetyNeed { side: SafetySide::Harder, text: words(text)? },
+        KindName::Agreement => Draft::Agreement { text: words(text)? },
+        KindName::CheckIn => Draft::CheckIn { text: words(text)? },
+        KindName::Reflection => {
+            let feeling = match (text, feeling) {
+                (Some(_), Some(_)) => bail!("give what you were feeling once: as TEXT or as --feeling, not both"),
+                (Some(f), None) | (None, Some(f)) => f,
+                (None, None) => bail!("a reflection starts with what you were feeling: add it as TEXT or --feeling"),
+            };
+            Draft::Reflection { feeling, needing, understanding }
+        }
+        KindName::Transparency => {
+            let window = match (from, to) {
+                (None, None) => None,
+                (Some(from), Some(to)) => Some(window(&from, &to, Local::now().naive_local())?),
+                _ => bail!("a plan's time needs both --from and --to"),
+            };
+            Draft::Transparency { text: words(text)?, window }
+        }
+    })
+}
+
+/// A plan's window from two times as a person types them. A bare time means today, and an
+/// end earlier than the start means the next day ("10pm to 1am").
+pub fn window(from: &str, to: &str, now: NaiveDateTime) -> Result<TimeWindow> {
+    let start = parse_time(from, now.date()).with_context(|| format!("--from {from:?} is not a time"))?;
+    let mut end = parse_time(to, now.date()).with_context(|| format!("--to {to:?} is not a time"))?;
+    if end.0 <= start.0 && !end.1 {
+        end.0 += chrono::Duration::days(1);
+    }
+    let local = |t: NaiveDateTime| -> Result<DateTime<Utc>> {
+        Local
+            .from_local_datetime(&t)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .with_context(|| format!("{t} does not exist on this phone's clock (a daylight-saving jump)"))
+    };
+    Ok(TimeWindow { from: local(start.0)?, to: local(end.0)? })
+}
+
+/// A local date and time, and whether the date was given.
+fn parse_time(text: &str, today: NaiveDate) -> Option<(NaiveDateTime, bool)> {
+    let t = text.trim().to_ascii_lowercase();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(&t.to_uppercase()) {
+        return Some((dt.with_timezone(&Local).naive_local(), true));
+    }
+    for format in ["%Y-%m-%d %H:%M", "%Y-%m-%dt%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dt%H:%M:%S"] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(&t, format) {
+            return Some((dt, true));
+        }
+    }
+    let mut compact = t.replace(' ', "");
+    if !compact.contains(':') && (compact.ends_with("am") || compact.ends_with("pm")) {
+        compact.insert_str(compact.len() - 2, ":00");
+    }
+    for format in ["%H:%M", "%I:%M%p"] {
+        if let Ok(time) = NaiveTime::parse_from_str(&compact, format) {
+            return Some((today.and_time(time), false));
+        }
+    }
+    None
+}
+
+/// Which entries `list --kind` keeps.
+#[derive(Clone, Copy, Debug)]
+enum KindFilter {
+    Safety,
+    One(KindName),
+}
+
+impl KindFilter {
+    fn parse(text: &str) -> Result<KindFilter> {
+        if text == "safety" {
+            return Ok(KindFilter::Safety);
+        }
+        Ok(KindFilter::One(text.parse()?))
+    }
+
+    fn matches(self, e: &Entry) -> bool {
+        match self {
+            KindFilter::Safety => matches!(e.body, Body::SafetyNeed { .. }),
+            KindFilter::One(k) => e.kind_name() == Some(k),
+        }
+    }
+}
+
+fn list_line(e: &Entry) -> String {
+    let kind = e.kind_name().map(KindName::as_str).unwrap_or("(newer kind)");
+    let place = if e.shared { "shared" } else { "private" };
+    let archived = if e.archived { " (set aside)" } else { "" };
+    let day = e.created_at.with_timezone(&Local).format("%Y-%m-%d");
+    let mut text: String = e.body.main_text().replace('\n', " ");
+    if text.chars().count() > 60 {
+        text = text.chars().take(59).collect::<String>() + "…";
+    }
+    format!("{}  {kind:<13} {place:<7} {day}  {text}{archived}", e.id)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place, so that a
+/// crash never leaves half an export.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().context("--out needs a file name")?;
+    let tmp = dir.join(format!(".{}.partial", name.to_string_lossy()));
+    let mut file = fs::File::create(&tmp).with_context(|| format!("can't write {}", tmp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("can't write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(h: u32, m: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 6, 1).unwrap().and_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn times_are_read_as_people_type_them() {
+        let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        assert_eq!(parse_time("19:00", today), Some((at(19, 0), false)));
+        assert_eq!(parse_time("7pm", today), Some((at(19, 0), false)));
+        assert_eq!(parse_time("7:30 PM", today), Some((at(19, 30), false)));
+        assert_eq!(parse_time("2026-06-01 19:00", today), Some((at(19, 0), true)));
+        assert_eq!(parse_time("later", today), None);
+    }
+
+    #[test]
+    fn a_window_past_midnight_ends_the_next_day() {
+        let w = window("10pm", "1am", at(12, 0)).unwrap();
+        assert_eq!((w.to - w.from).num_hours(), 3);
+    }
+
+    #[test]
+    fn options_for_another_kind_are_refused() {
+        let err =
+            draft(KindName::Agreement, Some("x".into()), None, Some("rest".into()), None, None, None).unwrap_err();
+        assert!(err.to_string().contains("only go with a reflection"));
+        let err = draft(KindName::Reflection, Some("x".into()), Some("y".into()), None, None, None, None).unwrap_err();
+        assert!(err.to_string().contains("not both"));
+    }
+}

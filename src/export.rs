@@ -1,0 +1,277 @@
+//! Files a person can keep: the journal as JSON (complete, and read back by `import`) and
+//! as Markdown (for reading). Pure functions of the entries; the caller does the IO.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::model::fields::{Fields, timestamp_text};
+use crate::model::{AgreementStatus, Body, Entry, EntryId, Person, PersonId, Practice, SafetySide};
+
+/// Marks a JSON file as a Steady export.
+pub const FORMAT: &str = "steady-journal";
+/// The export's schema version. Raised when the shape changes; `import` reads every
+/// version up to this one.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Everything an export holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Journal {
+    pub person: Person,
+    /// Everyone named in the journal, this phone's person first.
+    pub people: Vec<(PersonId, String)>,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImportError {
+    #[error("the file is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("the file is not a Steady export (its \"format\" is not {FORMAT:?})")]
+    NotAnExport,
+    #[error("the file was written by a newer version of Steady (schema {0}); update the app first")]
+    TooNew(u64),
+    #[error("the file's {0} is missing or unreadable")]
+    Missing(&'static str),
+    #[error("entry {index} can't be read: {reason}")]
+    BadEntry { index: usize, reason: String },
+}
+
+/// The JSON export: every entry, private and shared, with a schema version.
+pub fn to_json(journal: &Journal, exported_at: DateTime<Utc>) -> String {
+    let entries: Vec<Value> = journal
+        .entries
+        .iter()
+        .map(|e| {
+            let mut m: Map<String, Value> = e.to_fields().into_iter().collect();
+            m.insert("id".into(), Value::String(e.id.to_string()));
+            m.insert("shared".into(), Value::Bool(e.shared));
+            Value::Object(m)
+        })
+        .collect();
+    let people: Vec<Value> =
+        journal.people.iter().map(|(id, name)| json!({"id": id.to_string(), "name": name})).collect();
+    let doc = json!({
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "exported_at": timestamp_text(exported_at),
+        "person": {"id": journal.person.id.to_string(), "name": journal.person.name},
+        "people": people,
+        "entries": entries,
+    });
+    // Serialising a `Value` can't fail.
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// Reads a JSON export back.
+pub fn from_json(text: &str) -> Result<Journal, ImportError> {
+    let root: Value = serde_json::from_str(text).map_err(|e| ImportError::NotJson(e.to_string()))?;
+    if root.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(ImportError::NotAnExport);
+    }
+    match root.get("schema_version").and_then(Value::as_u64) {
+        Some(v) if v > SCHEMA_VERSION => return Err(ImportError::TooNew(v)),
+        Some(_) => {}
+        None => return Err(ImportError::Missing("schema_version")),
+    }
+    let person = read_person(root.get("person")).ok_or(ImportError::Missing("person"))?;
+    let people = match root.get("people") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|p| read_person(Some(p)).map(|p| (p.id, p.name)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(ImportError::Missing("people"))?,
+        _ => return Err(ImportError::Missing("people")),
+    };
+    let Some(Value::Array(list)) = root.get("entries") else {
+        return Err(ImportError::Missing("entries"));
+    };
+    let mut entries = Vec::with_capacity(list.len());
+    for (index, item) in list.iter().enumerate() {
+        let bad = |reason: String| ImportError::BadEntry { index, reason };
+        let Value::Object(map) = item else {
+            return Err(bad("it is not an object".into()));
+        };
+        let mut fields: Fields = map.clone().into_iter().collect();
+        let id: EntryId = match fields.remove("id") {
+            Some(Value::String(s)) => s.parse().map_err(|e: crate::model::ModelError| bad(e.to_string()))?,
+            _ => return Err(bad("its id is missing".into())),
+        };
+        let shared = match fields.remove("shared") {
+            Some(Value::Bool(b)) => b,
+            _ => return Err(bad("it does not say whether it is shared".into())),
+        };
+        let entry = Entry::from_fields(id, shared, fields).map_err(|e| bad(e.to_string()))?;
+        entries.push(entry);
+    }
+    Ok(Journal { person, people, entries })
+}
+
+fn read_person(v: Option<&Value>) -> Option<Person> {
+    let v = v?;
+    let id = v.get("id")?.as_str()?.parse().ok()?;
+    let name = v.get("name")?.as_str()?;
+    Person::new(id, name).ok()
+}
+
+/// One line of `list --json`: the fields every element has, then the entry's own.
+pub fn list_item(entry: &Entry, names: &HashMap<PersonId, String>) -> Value {
+    let mut m: Map<String, Value> = entry.to_fields().into_iter().collect();
+    let kind = entry.kind_name().map(|k| k.as_str().to_owned());
+    m.insert("id".into(), Value::String(entry.id.to_string()));
+    m.insert("kind".into(), kind.map(Value::String).unwrap_or_else(|| m["kind"].clone()));
+    m.insert("text".into(), Value::String(entry.body.main_text().to_owned()));
+    m.insert("shared".into(), Value::Bool(entry.shared));
+    m.insert("author".into(), Value::String(author_name(entry.author, names)));
+    m.insert("author_id".into(), Value::String(entry.author.to_string()));
+    Value::Object(m)
+}
+
+fn author_name(id: PersonId, names: &HashMap<PersonId, String>) -> String {
+    names.get(&id).cloned().unwrap_or_else(|| "Partner".into())
+}
+
+/// A readable Markdown file, grouped by practice, newest first within each.
+pub fn to_markdown(journal: &Journal, exported_at: DateTime<Utc>, offset: FixedOffset) -> String {
+    let names: HashMap<PersonId, String> = journal.people.iter().cloned().collect();
+    let local = |t: DateTime<Utc>| t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string();
+    let mut out = String::new();
+    let _ = writeln!(out, "# Steady journal of {}\n", journal.person.name);
+    let _ = writeln!(out, "Exported {}. Private entries are marked; they were never shared.\n", local(exported_at));
+    for practice in Practice::ALL {
+        let mut entries: Vec<&Entry> = journal.entries.iter().filter(|e| e.body.practice() == Some(practice)).collect();
+        if entries.is_empty() {
+            continue;
+        }
+        entries.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+        let _ = writeln!(out, "## {}\n", practice.title());
+        for e in entries {
+            let mut tags = vec![if e.shared { "shared" } else { "private" }];
+            if e.archived {
+                tags.push("set aside");
+            }
+            let _ = writeln!(
+                out,
+                "### {} · {} · {}\n",
+                local(e.created_at),
+                author_name(e.author, &names),
+                tags.join(", ")
+            );
+            write_body(&mut out, &e.body, &names, &local);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn write_body(
+    out: &mut String,
+    body: &Body,
+    names: &HashMap<PersonId, String>,
+    local: &dyn Fn(DateTime<Utc>) -> String,
+) {
+    let quote = |out: &mut String, label: &str, text: &str| {
+        let _ = writeln!(out, "**{label}**\n");
+        for line in text.lines() {
+            let _ = writeln!(out, "> {line}");
+        }
+        out.push('\n');
+    };
+    match body {
+        Body::SafetyNeed { side, text } => {
+            let label = match side {
+                SafetySide::Helps => "What helps me feel secure",
+                SafetySide::Harder => "What makes trust harder",
+            };
+            quote(out, label, text);
+        }
+        Body::Reflection { feeling, needing, understanding } => {
+            quote(out, "What I was feeling", feeling);
+            if let Some(n) = needing {
+                quote(out, "What I was needing", n);
+            }
+            if let Some(u) = understanding {
+                quote(out, "What I now understand", u);
+            }
+        }
+        Body::Agreement { text, status, check_ins, .. } => {
+            let label = match status {
+                AgreementStatus::Active => "Agreement",
+                AgreementStatus::Retired => "Agreement (retired)",
+            };
+            quote(out, label, text);
+            for c in check_ins {
+                let note = c.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
+                let _ = writeln!(out, "- {} · {} · {}{}", c.date, c.outcome, author_name(c.by, names), note);
+            }
+            if !check_ins.is_empty() {
+                out.push('\n');
+            }
+        }
+        Body::DailyCheckIn { date, text } => quote(out, &format!("What trust looks like today ({date})"), text),
+        Body::Transparency { text, window } => {
+            quote(out, "Offered", text);
+            if let Some(w) = window {
+                let _ = writeln!(out, "From {} to {}\n", local(w.from), local(w.to));
+            }
+        }
+        Body::Unknown { kind } => {
+            let _ = writeln!(out, "_An entry of kind {kind:?}, from a newer version of Steady._\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Draft, Outcome};
+    use chrono::{NaiveDate, TimeZone};
+
+    fn journal() -> Journal {
+        let now = Utc.with_ymd_and_hms(2026, 2, 3, 4, 5, 6).unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 2, 3).unwrap();
+        let me = Person::new(PersonId::new(), "Alex").unwrap();
+        let mut agreement = Entry::create(Draft::Agreement { text: "Be home by 7".into() }, me.id, now, today).unwrap();
+        agreement.check_in(Outcome::Kept, Some("On time"), me.id, now, today).unwrap();
+        agreement.shared = true;
+        let mut need = Entry::create(
+            Draft::SafetyNeed { side: SafetySide::Helps, text: "Plans\nsaid out loud".into() },
+            me.id,
+            now,
+            today,
+        )
+        .unwrap();
+        need.extra.insert("future_field".into(), json!({"nested": [1, 2]}));
+        Journal { people: vec![(me.id, me.name.clone())], person: me, entries: vec![agreement, need] }
+    }
+
+    #[test]
+    fn json_round_trips_every_entry() {
+        let j = journal();
+        let back = from_json(&to_json(&j, Utc::now())).unwrap();
+        assert_eq!(back, j);
+    }
+
+    #[test]
+    fn a_file_that_is_not_an_export_is_refused_clearly() {
+        assert!(matches!(from_json("{"), Err(ImportError::NotJson(_))));
+        assert_eq!(from_json("{\"format\":\"other\"}"), Err(ImportError::NotAnExport));
+        let newer = to_json(&journal(), Utc::now()).replace("\"schema_version\": 1", "\"schema_version\": 9");
+        assert_eq!(from_json(&newer), Err(ImportError::TooNew(9)));
+        let broken = to_json(&journal(), Utc::now()).replace("\"Be home by 7\"", "42");
+        assert!(matches!(from_json(&broken), Err(ImportError::BadEntry { index: 0, .. })));
+    }
+
+    #[test]
+    fn markdown_groups_by_practice_and_marks_private_entries() {
+        let md = to_markdown(&journal(), Utc::now(), FixedOffset::east_opt(0).unwrap());
+        let safety = md.find("## What safety means for each of us").unwrap();
+        let agreements = md.find("## Small agreements").unwrap();
+        assert!(safety < agreements);
+        assert!(md.contains("> Plans\n> said out loud"));
+        assert!(md.contains("· Alex · private"));
+        assert!(md.contains("- 2026-02-03 · kept · Alex: On time"));
+    }
+}

@@ -1,0 +1,388 @@
+//! An entry as a map of plain fields. The shared document, the private table and the
+//! JSON export all hold entries in this one shape, so a field a newer version adds passes
+//! through every one of them untouched.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+use super::ModelError;
+use super::entry::{Body, CheckIn, Entry, TimeWindow};
+use super::ids::{CheckInId, EntryId, PersonId};
+
+pub type Fields = BTreeMap<String, Value>;
+
+/// Field names. They are part of the shared document's format (see ARCHITECTURE.md), so
+/// they never change.
+pub mod key {
+    pub const KIND: &str = "kind";
+    pub const AUTHOR: &str = "author";
+    pub const CREATED_AT: &str = "created_at";
+    pub const UPDATED_AT: &str = "updated_at";
+    pub const ARCHIVED: &str = "archived";
+    pub const SIDE: &str = "side";
+    pub const TEXT: &str = "text";
+    pub const FEELING: &str = "feeling";
+    pub const NEEDING: &str = "needing";
+    pub const UNDERSTANDING: &str = "understanding";
+    pub const PROPOSED_BY: &str = "proposed_by";
+    pub const STATUS: &str = "status";
+    pub const CHECK_INS: &str = "check_ins";
+    pub const DATE: &str = "date";
+    pub const FROM: &str = "from";
+    pub const TO: &str = "to";
+    pub const OUTCOME: &str = "outcome";
+    pub const NOTE: &str = "note";
+    pub const BY: &str = "by";
+    pub const AT: &str = "at";
+}
+
+/// The `kind` values of the shared document.
+pub mod kind {
+    pub const SAFETY_NEED: &str = "safety_need";
+    pub const REFLECTION: &str = "reflection";
+    pub const AGREEMENT: &str = "agreement";
+    pub const DAILY_CHECK_IN: &str = "daily_check_in";
+    pub const TRANSPARENCY: &str = "transparency";
+}
+
+const COMMON: [&str; 5] = [key::KIND, key::AUTHOR, key::CREATED_AT, key::UPDATED_AT, key::ARCHIVED];
+
+pub fn timestamp_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn s(v: impl Into<String>) -> Value {
+    Value::String(v.into())
+}
+
+/// The fields of a check-in, as stored under its agreement's `check_ins` map.
+pub fn check_in_fields(c: &CheckIn) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(key::DATE.into(), s(c.date.to_string()));
+    m.insert(key::OUTCOME.into(), s(c.outcome.as_str()));
+    if let Some(note) = &c.note {
+        m.insert(key::NOTE.into(), s(note.clone()));
+    }
+    m.insert(key::BY.into(), s(c.by.to_string()));
+    m.insert(key::AT.into(), s(timestamp_text(c.at)));
+    m
+}
+
+impl Entry {
+    /// Every field of the entry except its id (the key it is stored under) and where it
+    /// lives.
+    pub fn to_fields(&self) -> Fields {
+        let mut f = self.extra.clone();
+        f.insert(key::AUTHOR.into(), s(self.author.to_string()));
+        f.insert(key::CREATED_AT.into(), s(timestamp_text(self.created_at)));
+        f.insert(key::UPDATED_AT.into(), s(timestamp_text(self.updated_at)));
+        f.insert(key::ARCHIVED.into(), Value::Bool(self.archived));
+        let kind = match &self.body {
+            Body::SafetyNeed { side, text } => {
+                f.insert(key::SIDE.into(), s(side.as_str()));
+                f.insert(key::TEXT.into(), s(text.clone()));
+                kind::SAFETY_NEED
+            }
+            Body::Reflection { feeling, needing, understanding } => {
+                f.insert(key::FEELING.into(), s(feeling.clone()));
+                if let Some(n) = needing {
+                    f.insert(key::NEEDING.into(), s(n.clone()));
+                }
+                if let Some(u) = understanding {
+                    f.insert(key::UNDERSTANDING.into(), s(u.clone()));
+                }
+                kind::REFLECTION
+            }
+            Body::Agreement { text, proposed_by, status, check_ins } => {
+                f.insert(key::TEXT.into(), s(text.clone()));
+                f.insert(key::PROPOSED_BY.into(), s(proposed_by.to_string()));
+                f.insert(key::STATUS.into(), s(status.as_str()));
+                let map = check_ins.iter().map(|c| (c.id.to_string(), Value::Object(check_in_fields(c)))).collect();
+                f.insert(key::CHECK_INS.into(), Value::Object(map));
+                kind::AGREEMENT
+            }
+            Body::DailyCheckIn { date, text } => {
+                f.insert(key::DATE.into(), s(date.to_string()));
+                f.insert(key::TEXT.into(), s(text.clone()));
+                kind::DAILY_CHECK_IN
+            }
+            Body::Transparency { text, window } => {
+                f.insert(key::TEXT.into(), s(text.clone()));
+                if let Some(w) = window {
+                    f.insert(key::FROM.into(), s(timestamp_text(w.from)));
+                    f.insert(key::TO.into(), s(timestamp_text(w.to)));
+                }
+                kind::TRANSPARENCY
+            }
+            Body::Unknown { kind } => {
+                f.insert(key::KIND.into(), s(kind.clone()));
+                return f;
+            }
+        };
+        f.insert(key::KIND.into(), s(kind));
+        f
+    }
+
+    /// Reads an entry back from its fields. Fields this version does not know are kept in
+    /// `extra`; an unknown `kind` becomes [`Body::Unknown`] with every field kept.
+    pub fn from_fields(id: EntryId, shared: bool, f: Fields) -> Result<Entry, ModelError> {
+        Entry::read_fields(id, shared, f, false)
+    }
+
+    /// Like [`Entry::from_fields`], but an entry of a known kind that this version can't
+    /// read (a newer version may have changed a field's shape) is kept as
+    /// [`Body::Unknown`] with all its fields, rather than dropped. Only entries whose
+    /// common fields are unreadable are refused.
+    pub fn from_fields_lenient(id: EntryId, shared: bool, f: Fields) -> Result<Entry, ModelError> {
+        Entry::read_fields(id, shared, f, true)
+    }
+
+    fn read_fields(id: EntryId, shared: bool, mut f: Fields, lenient: bool) -> Result<Entry, ModelError> {
+        let mut r = Reader { fields: &f, used: Vec::with_capacity(12) };
+        let author = r.parse::<PersonId>(key::AUTHOR)?;
+        let created_at = r.time(key::CREATED_AT)?;
+        let updated_at = r.time(key::UPDATED_AT)?;
+        let archived = match r.take(key::ARCHIVED) {
+            Some(Value::Bool(b)) => *b,
+            None => false,
+            Some(other) => return Err(ModelError::bad_field(key::ARCHIVED, other)),
+        };
+        let kind = r.string(key::KIND)?;
+        let common = r.used.len();
+        let body = match r.body(&kind) {
+            Ok(body) => body,
+            Err(_) if lenient => {
+                // Keep every field but the common ones, so the entry is written back whole.
+                r.used.truncate(common);
+                Body::Unknown { kind }
+            }
+            Err(e) => return Err(e),
+        };
+        for key in r.used {
+            f.remove(key);
+        }
+        Ok(Entry { id, author, created_at, updated_at, archived, shared, body, extra: f })
+    }
+}
+
+/// Whether `name` is one of the fields that every entry has.
+pub fn is_common(name: &str) -> bool {
+    COMMON.contains(&name)
+}
+
+/// Reads fields from a borrowed map and remembers which it used, so that the rest can be
+/// kept as `extra` without copying the map first.
+struct Reader<'a> {
+    fields: &'a Fields,
+    used: Vec<&'static str>,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, name: &'static str) -> Option<&'a Value> {
+        let v = self.fields.get(name);
+        if v.is_some() {
+            self.used.push(name);
+        }
+        v
+    }
+
+    fn body(&mut self, kind_name: &str) -> Result<Body, ModelError> {
+        Ok(match kind_name {
+            kind::SAFETY_NEED => Body::SafetyNeed { side: self.parse(key::SIDE)?, text: self.string(key::TEXT)? },
+            kind::REFLECTION => Body::Reflection {
+                feeling: self.string(key::FEELING)?,
+                needing: self.optional_string(key::NEEDING)?,
+                understanding: self.optional_string(key::UNDERSTANDING)?,
+            },
+            kind::AGREEMENT => Body::Agreement {
+                text: self.string(key::TEXT)?,
+                proposed_by: self.parse(key::PROPOSED_BY)?,
+                status: self.parse(key::STATUS)?,
+                check_ins: self.check_ins()?,
+            },
+            kind::DAILY_CHECK_IN => Body::DailyCheckIn { date: self.parse(key::DATE)?, text: self.string(key::TEXT)? },
+            kind::TRANSPARENCY => {
+                let text = self.string(key::TEXT)?;
+                let window = match (self.optional_time(key::FROM)?, self.optional_time(key::TO)?) {
+                    (Some(from), Some(to)) => Some(TimeWindow { from, to }),
+                    (None, None) => None,
+                    _ => return Err(ModelError::HalfAWindow),
+                };
+                Body::Transparency { text, window }
+            }
+            other => Body::Unknown { kind: other.to_owned() },
+        })
+    }
+
+    fn string(&mut self, name: &'static str) -> Result<String, ModelError> {
+        self.optional_string(name)?.ok_or(ModelError::MissingField { field: name })
+    }
+
+    fn optional_string(&mut self, name: &'static str) -> Result<Option<String>, ModelError> {
+        Ok(self.optional_str(name)?.map(str::to_owned))
+    }
+
+    fn optional_str(&mut self, name: &'static str) -> Result<Option<&'a str>, ModelError> {
+        match self.take(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(v)) => Ok(Some(v)),
+            Some(other) => Err(ModelError::bad_field(name, other)),
+        }
+    }
+
+    fn parse<T: FromStr>(&mut self, name: &'static str) -> Result<T, ModelError> {
+        let text = self.optional_str(name)?.ok_or(ModelError::MissingField { field: name })?;
+        text.parse().map_err(|_| ModelError::bad_field(name, &Value::String(text.to_owned())))
+    }
+
+    fn time(&mut self, name: &'static str) -> Result<DateTime<Utc>, ModelError> {
+        self.optional_time(name)?.ok_or(ModelError::MissingField { field: name })
+    }
+
+    fn optional_time(&mut self, name: &'static str) -> Result<Option<DateTime<Utc>>, ModelError> {
+        match self.optional_str(name)? {
+            None => Ok(None),
+            Some(text) => DateTime::parse_from_rfc3339(text)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|_| ModelError::bad_field(name, &Value::String(text.to_owned()))),
+        }
+    }
+
+    fn check_ins(&mut self) -> Result<Vec<CheckIn>, ModelError> {
+        let map = match self.take(key::CHECK_INS) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Object(m)) => m,
+            Some(other) => return Err(ModelError::bad_field(key::CHECK_INS, other)),
+        };
+        let mut out = Vec::with_capacity(map.len());
+        for (id, value) in map {
+            let id: CheckInId = id.parse()?;
+            let Value::Object(m) = value else {
+                return Err(ModelError::bad_field(key::CHECK_INS, value));
+            };
+            let fields: Fields = m.clone().into_iter().collect();
+            let mut r = Reader { fields: &fields, used: Vec::new() };
+            out.push(CheckIn {
+                id,
+                date: r.parse::<NaiveDate>(key::DATE)?,
+                outcome: r.parse(key::OUTCOME)?,
+                note: r.optional_string(key::NOTE)?,
+                by: r.parse(key::BY)?,
+                at: r.time(key::AT)?,
+            });
+        }
+        sort_check_ins(&mut out);
+        Ok(out)
+    }
+}
+
+/// The one order check-ins are shown and compared in: by day, then by when they were
+/// made, then by id so that every phone agrees.
+pub fn sort_check_ins(check_ins: &mut [CheckIn]) {
+    check_ins.sort_by_key(|a| (a.date, a.at, a.id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::entry::{AgreementStatus, Outcome, SafetySide};
+    use chrono::TimeZone;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 4, h, 0, 0).unwrap()
+    }
+
+    fn entry(body: Body) -> Entry {
+        Entry {
+            id: EntryId::new(),
+            author: PersonId::new(),
+            created_at: at(9),
+            updated_at: at(10),
+            archived: false,
+            shared: false,
+            body,
+            extra: Fields::new(),
+        }
+    }
+
+    fn round_trip(e: &Entry) -> Entry {
+        Entry::from_fields(e.id, e.shared, e.to_fields()).unwrap()
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_fields() {
+        let person = PersonId::new();
+        let bodies = [
+            Body::SafetyNeed { side: SafetySide::Harder, text: "Plans changing at the last minute".into() },
+            Body::Reflection {
+                feeling: "Scared".into(),
+                needing: Some("Reassurance".into()),
+                understanding: Some("You were tired".into()),
+            },
+            Body::Reflection { feeling: "Alone".into(), needing: None, understanding: None },
+            Body::Agreement {
+                text: "Text when running late".into(),
+                proposed_by: person,
+                status: AgreementStatus::Active,
+                check_ins: vec![CheckIn {
+                    id: CheckInId::new(),
+                    date: NaiveDate::from_ymd_opt(2026, 3, 4).unwrap(),
+                    outcome: Outcome::Renegotiated,
+                    note: Some("Call instead".into()),
+                    by: person,
+                    at: at(11),
+                }],
+            },
+            Body::DailyCheckIn { date: NaiveDate::from_ymd_opt(2026, 3, 4).unwrap(), text: "Dinner together".into() },
+            Body::Transparency { text: "Out with Sam".into(), window: Some(TimeWindow { from: at(19), to: at(22) }) },
+            Body::Transparency { text: "Feeling unsure today".into(), window: None },
+        ];
+        for body in bodies {
+            let e = entry(body);
+            assert_eq!(round_trip(&e), e);
+        }
+    }
+
+    #[test]
+    fn fields_from_a_newer_version_are_kept() {
+        let mut f = entry(Body::DailyCheckIn { date: NaiveDate::from_ymd_opt(2026, 3, 4).unwrap(), text: "x".into() })
+            .to_fields();
+        f.insert("mood".into(), Value::from(3));
+        let e = Entry::from_fields(EntryId::new(), true, f.clone()).unwrap();
+        assert_eq!(e.extra.get("mood"), Some(&Value::from(3)));
+        assert_eq!(e.to_fields(), f);
+    }
+
+    #[test]
+    fn an_unknown_kind_is_kept_whole() {
+        let mut f = entry(Body::SafetyNeed { side: SafetySide::Helps, text: "x".into() }).to_fields();
+        f.insert(key::KIND.into(), Value::from("gratitude"));
+        f.insert("thanks_for".into(), Value::from("the tea"));
+        let e = Entry::from_fields(EntryId::new(), true, f.clone()).unwrap();
+        assert_eq!(e.body, Body::Unknown { kind: "gratitude".into() });
+        assert_eq!(e.to_fields(), f);
+    }
+
+    #[test]
+    fn a_known_kind_in_a_shape_this_version_cannot_read_is_kept_leniently() {
+        let mut f = entry(Body::SafetyNeed { side: SafetySide::Helps, text: "x".into() }).to_fields();
+        f.insert(key::SIDE.into(), Value::from("sideways"));
+        assert!(Entry::from_fields(EntryId::new(), true, f.clone()).is_err());
+        let e = Entry::from_fields_lenient(EntryId::new(), true, f.clone()).unwrap();
+        assert_eq!(e.body, Body::Unknown { kind: kind::SAFETY_NEED.into() });
+        assert_eq!(e.to_fields(), f);
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let mut f = entry(Body::SafetyNeed { side: SafetySide::Helps, text: "x".into() }).to_fields();
+        f.remove(key::TEXT);
+        assert_eq!(
+            Entry::from_fields(EntryId::new(), false, f).unwrap_err(),
+            ModelError::MissingField { field: "text" }
+        );
+    }
+}

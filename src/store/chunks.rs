@@ -1,0 +1,128 @@
+//! The shared document on disk: a snapshot plus the changes made since, one row each,
+//! every row with its own SHA-256 so damage is found and named rather than skipped.
+//!
+//! automerge's `load_incremental` skips data it can't parse with only a log line, so it is
+//! never used here: a snapshot is loaded with the strict `Automerge::load`, each change is
+//! parsed on its own, and a change whose ancestors are missing is reported too.
+
+use automerge::{Automerge, Change, ReadDoc};
+use rusqlite::{Connection, params};
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+
+const SNAPSHOT: &str = "snapshot";
+const CHANGE: &str = "change";
+
+/// How many change rows may pile up before they are folded into a snapshot.
+pub const COMPACT_AFTER: usize = 256;
+
+/// Where the in-memory document stands against the rows on disk.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChunkCursor {
+    /// The last row this process has applied.
+    pub last_seq: i64,
+    /// Change rows since the last snapshot.
+    pub changes: usize,
+}
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    Sha256::digest(bytes).to_vec()
+}
+
+/// One row of the chunk log, as read from disk and not yet checked.
+pub struct ChunkRow {
+    seq: i64,
+    kind: String,
+    bytes: Vec<u8>,
+    sha256: Vec<u8>,
+}
+
+/// Applies every row after `cursor.last_seq` to `doc`: at open, `doc` is empty; later,
+/// this picks up what another process on this phone (the app and the command line) wrote.
+pub fn catch_up(conn: &Connection, doc: &mut Automerge, cursor: &mut ChunkCursor) -> Result<(), StoreError> {
+    let rows = read_rows(conn, cursor.last_seq)?;
+    apply_rows(rows, doc, cursor)
+}
+
+/// The rows after `after_seq`. Reading is cheap; [`apply_rows`] does the work, and can run
+/// on another thread.
+pub fn read_rows(conn: &Connection, after_seq: i64) -> Result<Vec<ChunkRow>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, kind, bytes, sha256 FROM doc_chunks WHERE seq > ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([after_seq], |row| {
+        Ok(ChunkRow { seq: row.get(0)?, kind: row.get(1)?, bytes: row.get(2)?, sha256: row.get(3)? })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Checks every row and applies it to `doc`.
+pub fn apply_rows(rows: Vec<ChunkRow>, doc: &mut Automerge, cursor: &mut ChunkCursor) -> Result<(), StoreError> {
+    let mut changes = Vec::new();
+    for ChunkRow { seq, kind, bytes, sha256: stored_sha } in rows {
+        if sha256(&bytes) != stored_sha {
+            return Err(StoreError::corrupt(format!("document chunk {seq} does not match its checksum")));
+        }
+        match kind.as_str() {
+            SNAPSHOT => {
+                let mut snapshot = Automerge::load(&bytes)
+                    .map_err(|e| StoreError::corrupt(format!("document snapshot {seq} can't be read ({e})")))?;
+                if doc.get_heads().is_empty() {
+                    *doc = snapshot;
+                } else {
+                    doc.merge(&mut snapshot)?;
+                }
+                cursor.changes = 0;
+            }
+            CHANGE => {
+                let change = Change::from_bytes(bytes)
+                    .map_err(|e| StoreError::corrupt(format!("document change {seq} can't be read ({e})")))?;
+                changes.push(change);
+                cursor.changes += 1;
+            }
+            other => return Err(StoreError::corrupt(format!("document chunk {seq} has unknown kind {other:?}"))),
+        }
+        cursor.last_seq = seq;
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let hashes: Vec<_> = changes.iter().map(|c| c.hash()).collect();
+    doc.apply_changes(changes)?;
+    // A stored change whose ancestors are not stored stays queued, out of view. Only the
+    // changes read here are checked: the document may also hold changes a peer sent out of
+    // order, which the sync protocol completes in its next round.
+    let waiting = hashes.iter().filter(|h| doc.get_change_by_hash(h).is_none()).count();
+    if waiting > 0 {
+        return Err(StoreError::corrupt(format!(
+            "{waiting} stored change(s) depend on changes that are missing from the file"
+        )));
+    }
+    Ok(())
+}
+
+/// Appends changes, one row each. The caller's transaction makes them durable.
+pub fn append(conn: &Connection, changes: &[Change], cursor: &mut ChunkCursor) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached("INSERT INTO doc_chunks (kind, bytes, sha256) VALUES (?1, ?2, ?3)")?;
+    for change in changes {
+        let bytes = change.raw_bytes();
+        stmt.execute(params![CHANGE, bytes, sha256(bytes)])?;
+        cursor.last_seq = conn.last_insert_rowid();
+        cursor.changes += 1;
+    }
+    Ok(())
+}
+
+/// Replaces every row up to `cursor.last_seq` with one snapshot of `doc`. The caller must
+/// have caught up first, so the snapshot holds everything the deleted rows held.
+pub fn compact(conn: &Connection, doc: &Automerge, cursor: &mut ChunkCursor) -> Result<(), StoreError> {
+    let bytes = doc.save();
+    conn.execute("DELETE FROM doc_chunks WHERE seq <= ?1", [cursor.last_seq])?;
+    conn.execute(
+        "INSERT INTO doc_chunks (kind, bytes, sha256) VALUES (?1, ?2, ?3)",
+        params![SNAPSHOT, bytes, sha256(&bytes)],
+    )?;
+    cursor.last_seq = conn.last_insert_rowid();
+    cursor.changes = 0;
+    Ok(())
+}

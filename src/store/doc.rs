@@ -1,0 +1,316 @@
+//! The shared document's layout, and the mapping between entries and its maps.
+//!
+//! ```text
+//! ROOT
+//! ├── format: 1
+//! ├── entries: { <entry id>: { kind, author, created_at, …fields } }
+//! └── people:  { <person id>: { name } }
+//! ```
+//!
+//! Every write goes field by field: a field is written only when its value changed, and a
+//! field this version does not know is never touched. Whole-document hydration is never
+//! used, so cost grows with what changed, not with the size of the journal.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value as AmValue};
+use serde_json::{Map, Number, Value};
+
+use crate::model::fields::{self, Fields};
+use crate::model::{Entry, EntryId, PersonId};
+
+use super::StoreError;
+
+pub const FORMAT_KEY: &str = "format";
+pub const FORMAT: i64 = 1;
+pub const ENTRIES: &str = "entries";
+pub const PEOPLE: &str = "people";
+pub const NAME: &str = "name";
+
+/// The actor that writes the genesis change. Every phone writes the very same genesis
+/// change, with the same actor, time and content, so every phone's document starts from
+/// the same root maps, and two documents always merge into one journal.
+const GENESIS_ACTOR: &[u8] = b"steady-genesis-1";
+
+/// A document holding only the genesis change. Its single change has the same hash on
+/// every phone.
+pub fn genesis() -> Automerge {
+    let mut doc = Automerge::new().with_actor(ActorId::from(GENESIS_ACTOR));
+    let mut tx = doc.transaction();
+    // These three calls can't fail on a fresh document: ROOT always exists.
+    let made = tx
+        .put(ROOT, FORMAT_KEY, FORMAT)
+        .and_then(|_| tx.put_object(ROOT, ENTRIES, ObjType::Map))
+        .and_then(|_| tx.put_object(ROOT, PEOPLE, ObjType::Map));
+    debug_assert!(made.is_ok());
+    tx.commit_with(CommitOptions::default().with_time(0).with_message("steady genesis"));
+    doc
+}
+
+/// A root map the genesis created.
+pub fn root_map(doc: &impl ReadDoc, key: &str) -> Result<ObjId, StoreError> {
+    match doc.get(ROOT, key)? {
+        Some((AmValue::Object(ObjType::Map), id)) => Ok(id),
+        _ => Err(StoreError::corrupt(format!("the shared document has no {key:?} map"))),
+    }
+}
+
+/// The ids of every shared entry, in the document's key order.
+pub fn entry_ids(doc: &impl ReadDoc) -> Result<Vec<(EntryId, ObjId)>, StoreError> {
+    let entries = root_map(doc, ENTRIES)?;
+    let mut out = Vec::with_capacity(doc.length(&entries));
+    for item in doc.map_range(&entries, ..) {
+        // A key that is not an entry id was written by something other than Steady; it is
+        // left alone rather than guessed at.
+        if let (Ok(id), automerge::ValueRef::Object(ObjType::Map)) = (item.key.parse::<EntryId>(), &item.value) {
+            out.push((id, item.id()));
+        }
+    }
+    Ok(out)
+}
+
+/// The entry stored under `id`, if it is shared.
+pub fn find_entry(doc: &impl ReadDoc, id: EntryId) -> Result<Option<ObjId>, StoreError> {
+    let entries = root_map(doc, ENTRIES)?;
+    Ok(match doc.get(&entries, id.to_string())? {
+        Some((AmValue::Object(ObjType::Map), obj)) => Some(obj),
+        _ => None,
+    })
+}
+
+/// Reads the entry in map `obj`. Entries of kinds this version can't read are kept whole
+/// as unknown entries; only an entry without readable common fields is an error.
+pub fn read_entry(doc: &impl ReadDoc, id: EntryId, obj: &ObjId) -> Result<Entry, StoreError> {
+    let mut fields = Fields::new();
+    read_map_into(doc, obj, |k, v| {
+        fields.insert(k, v);
+    })?;
+    Entry::from_fields_lenient(id, true, fields).map_err(|e| StoreError::UnreadableSharedEntry { id, reason: e })
+}
+
+fn read_map(doc: &impl ReadDoc, obj: &ObjId) -> Result<Map<String, Value>, StoreError> {
+    let mut out = Map::new();
+    read_map_into(doc, obj, |k, v| {
+        out.insert(k, v);
+    })?;
+    Ok(out)
+}
+
+fn read_map_into(doc: &impl ReadDoc, obj: &ObjId, mut put: impl FnMut(String, Value)) -> Result<(), StoreError> {
+    for item in doc.map_range(obj, ..) {
+        let value = match &item.value {
+            automerge::ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => Value::String(s.to_string()),
+            automerge::ValueRef::Scalar(s) => scalar_to_json(&ScalarValue::from(s)),
+            automerge::ValueRef::Object(ObjType::Map) => Value::Object(read_map(doc, &item.id())?),
+            automerge::ValueRef::Object(ObjType::List) => Value::Array(read_list(doc, &item.id())?),
+            automerge::ValueRef::Object(ObjType::Text) => Value::String(doc.text(item.id())?),
+            automerge::ValueRef::Object(ObjType::Table) => Value::Object(read_map(doc, &item.id())?),
+        };
+        put(item.key.into_owned(), value);
+    }
+    Ok(())
+}
+
+fn read_list(doc: &impl ReadDoc, obj: &ObjId) -> Result<Vec<Value>, StoreError> {
+    let mut out = Vec::new();
+    for i in 0..doc.length(obj) {
+        out.push(match doc.get(obj, i)? {
+            Some((AmValue::Scalar(s), _)) => scalar_to_json(&s),
+            Some((AmValue::Object(ObjType::List), id)) => Value::Array(read_list(doc, &id)?),
+            Some((AmValue::Object(ObjType::Text), id)) => Value::String(doc.text(id)?),
+            Some((AmValue::Object(_), id)) => Value::Object(read_map(doc, &id)?),
+            None => Value::Null,
+        });
+    }
+    Ok(out)
+}
+
+fn scalar_to_json(s: &ScalarValue) -> Value {
+    match s {
+        ScalarValue::Str(v) => Value::String(v.to_string()),
+        ScalarValue::Int(v) | ScalarValue::Timestamp(v) => Value::from(*v),
+        ScalarValue::Uint(v) => Value::from(*v),
+        ScalarValue::F64(v) => Number::from_f64(*v).map(Value::Number).unwrap_or(Value::Null),
+        ScalarValue::Counter(c) => Value::from(i64::from(c)),
+        ScalarValue::Boolean(b) => Value::Bool(*b),
+        ScalarValue::Null | ScalarValue::Bytes(_) | ScalarValue::Unknown { .. } => Value::Null,
+    }
+}
+
+fn json_to_scalar(v: &Value) -> Option<ScalarValue> {
+    Some(match v {
+        Value::Null => ScalarValue::Null,
+        Value::Bool(b) => ScalarValue::Boolean(*b),
+        Value::String(s) => ScalarValue::Str(s.as_str().into()),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => ScalarValue::Int(i),
+            (None, Some(u), _) => ScalarValue::Uint(u),
+            (None, None, Some(f)) => ScalarValue::F64(f),
+            _ => ScalarValue::Null,
+        },
+        Value::Array(_) | Value::Object(_) => return None,
+    })
+}
+
+/// Writes `entry` into the document, changing only the fields whose values differ.
+pub fn write_entry(tx: &mut impl Transactable, entry: &Entry) -> Result<(), StoreError> {
+    let entries = root_map(tx, ENTRIES)?;
+    let key = entry.id.to_string();
+    let obj = match tx.get(&entries, key.as_str())? {
+        Some((AmValue::Object(ObjType::Map), obj)) => obj,
+        _ => tx.put_object(&entries, key.as_str(), ObjType::Map)?,
+    };
+    let fields: Map<String, Value> = entry.to_fields().into_iter().collect();
+    reconcile_map(tx, &obj, &fields)
+}
+
+/// Makes map `obj` hold exactly `wanted`, key by key. Keys inside a nested map (an
+/// agreement's check-ins) are only ever added or updated, never removed, so a check-in the
+/// partner added at the same moment survives.
+fn reconcile_map(tx: &mut impl Transactable, obj: &ObjId, wanted: &Map<String, Value>) -> Result<(), StoreError> {
+    let present: Vec<String> = tx.keys(obj).collect();
+    for key in present {
+        if !wanted.contains_key(&key) && !fields::is_common(&key) {
+            tx.delete(obj, key.as_str())?;
+        }
+    }
+    for (key, value) in wanted {
+        match value {
+            Value::Object(inner) => {
+                let child = match tx.get(obj, key.as_str())? {
+                    Some((AmValue::Object(ObjType::Map), child)) => child,
+                    _ => tx.put_object(obj, key.as_str(), ObjType::Map)?,
+                };
+                reconcile_nested(tx, &child, inner)?;
+            }
+            Value::Array(items) => {
+                // No field of this version is a list; a newer version's list is kept as read.
+                if tx.get(obj, key.as_str())?.is_none() {
+                    let list = tx.put_object(obj, key.as_str(), ObjType::List)?;
+                    for (i, item) in items.iter().enumerate() {
+                        tx.insert(&list, i, json_to_scalar(item).unwrap_or(ScalarValue::Null))?;
+                    }
+                }
+            }
+            scalar => {
+                let new = json_to_scalar(scalar).unwrap_or(ScalarValue::Null);
+                let same = matches!(tx.get(obj, key.as_str())?, Some((AmValue::Scalar(old), _)) if *old == new);
+                if !same {
+                    tx.put(obj, key.as_str(), new)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn reconcile_nested(tx: &mut impl Transactable, obj: &ObjId, wanted: &Map<String, Value>) -> Result<(), StoreError> {
+    for (key, value) in wanted {
+        let Value::Object(inner) = value else { continue };
+        let child = match tx.get(obj, key.as_str())? {
+            Some((AmValue::Object(ObjType::Map), child)) => child,
+            _ => tx.put_object(obj, key.as_str(), ObjType::Map)?,
+        };
+        for (k, v) in inner {
+            let new = json_to_scalar(v).unwrap_or(ScalarValue::Null);
+            let same = matches!(tx.get(&child, k.as_str())?, Some((AmValue::Scalar(old), _)) if *old == new);
+            if !same {
+                tx.put(&child, k.as_str(), new)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes a shared entry from the document.
+pub fn delete_entry(tx: &mut impl Transactable, id: EntryId) -> Result<(), StoreError> {
+    let entries = root_map(tx, ENTRIES)?;
+    tx.delete(&entries, id.to_string())?;
+    Ok(())
+}
+
+/// The names people gave themselves, as shared with their partner.
+pub fn people(doc: &impl ReadDoc) -> Result<Vec<(PersonId, String)>, StoreError> {
+    let people = root_map(doc, PEOPLE)?;
+    let mut out = Vec::new();
+    for item in doc.map_range(&people, ..) {
+        let Ok(id) = item.key.parse::<PersonId>() else { continue };
+        if let Some((AmValue::Scalar(name), _)) = doc.get(item.id(), NAME)?
+            && let ScalarValue::Str(name) = name.as_ref()
+        {
+            out.push((id, name.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+pub fn write_person(tx: &mut impl Transactable, id: PersonId, name: &str) -> Result<(), StoreError> {
+    let people = root_map(tx, PEOPLE)?;
+    let key = id.to_string();
+    let obj = match tx.get(&people, key.as_str())? {
+        Some((AmValue::Object(ObjType::Map), obj)) => obj,
+        _ => tx.put_object(&people, key.as_str(), ObjType::Map)?,
+    };
+    let same = matches!(tx.get(&obj, NAME)?, Some((AmValue::Scalar(old), _)) if old.as_str() == Some(name));
+    if !same {
+        tx.put(&obj, NAME, name)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Draft, Outcome};
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    #[test]
+    fn two_genesis_documents_are_one_change() {
+        let (a, b) = (genesis(), genesis());
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert_eq!(a.get_heads().len(), 1);
+    }
+
+    #[test]
+    fn entries_written_on_two_phones_all_survive_a_merge() {
+        let mut a = genesis().with_actor(ActorId::random());
+        let mut b = genesis().with_actor(ActorId::random());
+        let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
+        let ea = Entry::create(Draft::CheckIn { text: "a".into() }, PersonId::new(), now, today).unwrap();
+        let eb = Entry::create(Draft::CheckIn { text: "b".into() }, PersonId::new(), now, today).unwrap();
+        let mut tx = a.transaction();
+        write_entry(&mut tx, &ea).unwrap();
+        tx.commit();
+        let mut tx = b.transaction();
+        write_entry(&mut tx, &eb).unwrap();
+        tx.commit();
+        a.merge(&mut b).unwrap();
+        let ids: Vec<EntryId> = entry_ids(&a).unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids.len(), 2);
+        assert!(ids.contains(&ea.id) && ids.contains(&eb.id));
+    }
+
+    #[test]
+    fn rewriting_an_unchanged_entry_makes_no_change_and_a_check_in_adds_only_itself() {
+        let mut doc = genesis().with_actor(ActorId::random());
+        let me = PersonId::new();
+        let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
+        let mut e = Entry::create(Draft::Agreement { text: "Be home by 7".into() }, me, now, today).unwrap();
+        e.shared = true;
+        let mut tx = doc.transaction();
+        write_entry(&mut tx, &e).unwrap();
+        tx.commit();
+        let mut tx = doc.transaction();
+        write_entry(&mut tx, &e).unwrap();
+        assert_eq!(tx.pending_ops(), 0);
+        e.check_in(Outcome::Kept, None, me, now, today).unwrap();
+        write_entry(&mut tx, &e).unwrap();
+        // The check-in's map and its four fields (it has no note). The clock has not moved,
+        // so updated_at is unchanged.
+        assert_eq!(tx.pending_ops(), 5);
+        tx.commit();
+        let (id, obj) = entry_ids(&doc).unwrap().pop().unwrap();
+        assert_eq!(read_entry(&doc, id, &obj).unwrap(), e);
+    }
+}

@@ -1,0 +1,61 @@
+//! Why a store operation failed, in words a person can act on.
+
+use std::path::PathBuf;
+
+use crate::model::{EntryId, ModelError};
+
+use super::FailPoint;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Invalid(#[from] ModelError),
+    #[error("no entry has the id {0}")]
+    NotFound(EntryId),
+    #[error("nobody is set up on this phone yet; run `steady init --name YOUR-NAME` first")]
+    NotSetUp,
+    #[error(
+        "the data file {path} is damaged: {what}. It has not been changed; keep a copy of it before trying anything else"
+    )]
+    Corrupt { path: PathBuf, what: String },
+    #[error("the shared entry {id} can't be read: {reason}")]
+    UnreadableSharedEntry { id: EntryId, reason: ModelError },
+    #[error(
+        "{path} was written by a newer version of Steady (data format {found}; this version reads up to {supported}); update the app"
+    )]
+    TooNew { path: PathBuf, found: i64, supported: i64 },
+    #[error("importing needs an empty data directory, and {path} already holds entries")]
+    NotEmpty { path: PathBuf },
+    #[error("the import file can't be used: {0}")]
+    BadImport(String),
+    #[error("the database refused the change: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the shared document refused the change: {0}")]
+    Document(#[from] automerge::AutomergeError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("a failure was injected at {0:?}")]
+    Injected(FailPoint),
+}
+
+impl StoreError {
+    /// Damage found before the store knows its path; [`super::Store`] fills the path in.
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        StoreError::Corrupt { path: PathBuf::new(), what: what.into() }
+    }
+
+    pub(crate) fn at(self, file: &std::path::Path) -> Self {
+        match self {
+            StoreError::Corrupt { path, what } if path.as_os_str().is_empty() => {
+                StoreError::Corrupt { path: file.to_owned(), what }
+            }
+            other => other,
+        }
+    }
+}
+
+impl From<rusqlite::types::FromSqlError> for StoreError {
+    fn from(e: rusqlite::types::FromSqlError) -> Self {
+        StoreError::Sqlite(e.into())
+    }
+}

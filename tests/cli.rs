@@ -1,0 +1,163 @@
+//! The command line, driven as a person would drive it: one process per command, so every
+//! step also proves the journal survives a restart.
+
+mod common;
+
+use common::{fails, list_json, ok, snapshot_dir};
+use serde_json::Value;
+
+fn find<'a>(list: &'a [Value], id: &str) -> &'a Value {
+    list.iter().find(|e| e["id"] == id).unwrap_or_else(|| panic!("{id} is not listed"))
+}
+
+#[test]
+fn one_entry_of_each_practice_is_recorded_listed_and_kept_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex"]);
+    let helps = ok(d, &["add", "safety-helps", "Hearing from you when plans change"]).trim().to_owned();
+    let harder = ok(d, &["add", "safety-harder", "Plans changing without a word"]).trim().to_owned();
+    let reflection =
+        ok(d, &["add", "reflection", "Scared", "--needing", "Reassurance", "--understanding", "You were overwhelmed"])
+            .trim()
+            .to_owned();
+    let agreement = ok(d, &["add", "agreement", "Text when running late"]).trim().to_owned();
+    let checkin = ok(d, &["add", "checkin", "A walk together after dinner"]).trim().to_owned();
+    let note = ok(d, &["add", "transparency", "Out with Sam", "--from", "19:00", "--to", "22:00"]).trim().to_owned();
+
+    let list = list_json(d);
+    assert_eq!(list.len(), 6);
+    let expect = [
+        (&helps, "safety-helps", "Hearing from you when plans change"),
+        (&harder, "safety-harder", "Plans changing without a word"),
+        (&reflection, "reflection", "Scared"),
+        (&agreement, "agreement", "Text when running late"),
+        (&checkin, "checkin", "A walk together after dinner"),
+        (&note, "transparency", "Out with Sam"),
+    ];
+    for (id, kind, text) in expect {
+        let e = find(&list, id);
+        assert_eq!(e["kind"], kind);
+        assert_eq!(e["text"], text);
+        assert_eq!(e["shared"], false);
+        assert_eq!(e["archived"], false);
+        assert_eq!(e["author"], "Alex");
+        assert!(e["created_at"].as_str().unwrap().starts_with("20"));
+    }
+    assert_eq!(find(&list, &reflection)["needing"], "Reassurance");
+    let window = find(&list, &note);
+    assert!(window["from"].is_string() && window["to"].is_string());
+
+    let only_safety: Vec<Value> = serde_json::from_str(&ok(d, &["list", "--kind", "safety", "--json"])).unwrap();
+    assert_eq!(only_safety.len(), 2);
+    let only_checkins: Vec<Value> = serde_json::from_str(&ok(d, &["list", "--kind", "checkin", "--json"])).unwrap();
+    assert_eq!(only_checkins.len(), 1);
+    let human = ok(d, &["list"]);
+    assert_eq!(human.lines().count(), 6);
+    assert!(human.contains("A walk together after dinner"));
+}
+
+#[test]
+fn share_check_in_archive_and_restore_change_what_is_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Blair"]);
+    let agreement = ok(d, &["add", "agreement", "Phones away at dinner"]).trim().to_owned();
+    ok(d, &["share", &agreement]);
+    ok(d, &["share", &agreement]);
+    ok(d, &["checkin-agreement", &agreement, "kept", "--note", "Felt close"]);
+    ok(d, &["checkin-agreement", &agreement, "renegotiated"]);
+    let e = find(&list_json(d), &agreement).clone();
+    assert_eq!(e["shared"], true);
+    let check_ins = e["check_ins"].as_object().unwrap();
+    assert_eq!(check_ins.len(), 2);
+    assert!(check_ins.values().any(|c| c["outcome"] == "kept" && c["note"] == "Felt close"));
+
+    ok(d, &["archive", &agreement]);
+    assert_eq!(find(&list_json(d), &agreement)["archived"], true);
+    ok(d, &["restore", &agreement]);
+    assert_eq!(find(&list_json(d), &agreement)["archived"], false);
+    ok(d, &["unshare", &agreement]);
+    assert_eq!(find(&list_json(d), &agreement)["shared"], false);
+}
+
+#[test]
+fn a_second_check_in_on_the_same_day_edits_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex"]);
+    let first = ok(d, &["add", "checkin", "Coffee together"]);
+    let second = ok(d, &["add", "checkin", "Coffee and a long talk"]);
+    assert_eq!(first, second);
+    let list = list_json(d);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["text"], "Coffee and a long talk");
+}
+
+#[test]
+fn bad_arguments_and_bad_input_exit_non_zero_with_a_clear_message_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex"]);
+    let id = ok(d, &["add", "agreement", "Say goodnight"]).trim().to_owned();
+    let before = snapshot_dir(d);
+    let cases: &[(&[&str], &str)] = &[
+        (&["add", "gratitude", "x"], "not a known kind"),
+        (&["add", "checkin", "   "], "empty"),
+        (&["add", "agreement"], "words"),
+        (&["add", "agreement", &"x".repeat(501)], "the most is 500"),
+        (&["add", "agreement", "x", "--needing", "y"], "only go with a reflection"),
+        (&["add", "transparency", "Out", "--from", "19:00"], "both --from and --to"),
+        (&["add", "transparency", "Out", "--from", "soon", "--to", "22:00"], "not a time"),
+        (&["checkin-agreement", &id, "sort-of"], "not a known outcome"),
+        (&["checkin-agreement", "nope", "kept"], "not a valid entry id"),
+        (&["share", "0190b3c2-0000-7000-8000-000000000000"], "no entry has the id"),
+        (&["list", "--kind", "everything"], "not a known kind"),
+        (&["import", "/no/such/file.json"], "can't read"),
+    ];
+    for (args, message) in cases {
+        let err = fails(d, args);
+        assert!(err.contains(message), "steady {args:?} said {err:?}, not {message:?}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert_eq!(snapshot_dir(d), before, "a failed command changed the data directory");
+}
+
+#[test]
+fn nothing_is_added_before_the_person_is_set_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(dir.path(), &["add", "checkin", "Hello"]);
+    assert!(err.contains("init --name"), "{err}");
+}
+
+#[test]
+fn export_and_import_round_trip_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex"]);
+    ok(d, &["add", "safety-helps", "Kind words in the morning"]);
+    let r = ok(d, &["add", "reflection", "--feeling", "Tense", "--needing", "A pause"]).trim().to_owned();
+    let a = ok(d, &["add", "agreement", "Walk on Sundays"]).trim().to_owned();
+    ok(d, &["checkin-agreement", &a, "missed", "--note", "Rain"]);
+    ok(d, &["share", &a]);
+    ok(d, &["archive", &r]);
+    ok(d, &["add", "transparency", "Seeing my sister", "--from", "2026-05-01 10:00", "--to", "2026-05-01 16:00"]);
+
+    let file = d.join("journal.json");
+    ok(d, &["export", "--format", "json", "--out", file.to_str().unwrap()]);
+    let copy = tempfile::tempdir().unwrap();
+    ok(copy.path(), &["import", file.to_str().unwrap()]);
+    assert_eq!(list_json(copy.path()), list_json(d));
+
+    let err = fails(copy.path(), &["import", file.to_str().unwrap()]);
+    assert!(err.contains("already holds entries"), "{err}");
+
+    let md = ok(d, &["export", "--format", "markdown"]);
+    assert!(md.contains("## Small agreements") && md.contains("> Walk on Sundays"));
+    let am = d.join("shared.automerge");
+    ok(d, &["export", "--format", "automerge", "--out", am.to_str().unwrap()]);
+    let doc = automerge::Automerge::load(&std::fs::read(&am).unwrap()).unwrap();
+    use automerge::ReadDoc;
+    let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();
+    assert_eq!(doc.keys(&entries).collect::<Vec<_>>(), vec![a.clone()], "only the shared agreement is in the document");
+}

@@ -1,0 +1,213 @@
+//! The journal survives what phones go through: a share cut off at any step, a process
+//! killed at random moments, and damaged files, which are reported and never overwritten.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{fails, ok};
+use steady::model::{Draft, EntryId, SafetySide};
+use steady::store::{DB_FILE, FailPoint, Store, StoreError};
+
+fn set_up(dir: &Path) -> Store {
+    let mut s = Store::open_dir(dir).unwrap();
+    s.init("Alex").unwrap();
+    s
+}
+
+fn places(store: &mut Store, id: EntryId) -> (usize, bool) {
+    let found: Vec<_> = store.entries().unwrap().into_iter().filter(|e| e.id == id).collect();
+    (found.len(), found.first().is_some_and(|e| e.shared))
+}
+
+#[test]
+fn share_cut_off_at_any_step_is_found_in_exactly_one_place_after_reopening() {
+    for point in [FailPoint::AfterDocChange, FailPoint::AfterChunkWrite, FailPoint::AfterLocalWrite] {
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let mut s = set_up(dir.path());
+            let e = s.add(Draft::SafetyNeed { side: SafetySide::Helps, text: "Hearing the plan".into() }).unwrap();
+            s.inject_failure(Some(point));
+            assert!(matches!(s.share(e.id), Err(StoreError::Injected(_))));
+            e.id
+        };
+        let mut s = Store::open_dir(dir.path()).unwrap();
+        assert_eq!(places(&mut s, id), (1, false), "after a failure {point:?}");
+        s.share(id).unwrap();
+        s.share(id).unwrap();
+        drop(s);
+        let mut s = Store::open_dir(dir.path()).unwrap();
+        assert_eq!(places(&mut s, id), (1, true), "after retrying past {point:?}");
+        s.unshare(id).unwrap();
+        drop(s);
+        let mut s = Store::open_dir(dir.path()).unwrap();
+        assert_eq!(places(&mut s, id), (1, false));
+    }
+}
+
+/// A small, seeded random source, so a failing run can be repeated.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn kill_9_at_random_moments_loses_no_entry_whose_add_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex"]);
+    let seed = 0x5eed_u64 ^ std::process::id() as u64;
+    eprintln!("seed {seed}");
+    let mut rng = Rng(seed | 1);
+    let mut returned: Vec<String> = Vec::new();
+    for round in 0..100 {
+        // A command takes about 100 ms here, so kills land before, during and after its
+        // write. Every third round shares an entry that was added earlier, so kills land inside
+        // shares and compactions too.
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_steady"));
+        cmd.arg("--data-dir").arg(d);
+        let sharing = round % 3 == 2 && !returned.is_empty();
+        if sharing {
+            let id = &returned[rng.next() as usize % returned.len()];
+            cmd.args(["share", id]);
+        } else {
+            cmd.args(["add", "transparency", &format!("Plan number {round}")]);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_micros(rng.next() % 250_000));
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !sharing && printed.ends_with('\n') {
+            returned.push(printed.trim().to_owned());
+        }
+        let mut store = Store::open_dir(d).unwrap_or_else(|e| panic!("round {round}: the file does not open: {e}"));
+        let entries = store.entries().unwrap();
+        for id in &returned {
+            let n = entries.iter().filter(|e| e.id.to_string() == *id).count();
+            assert_eq!(n, 1, "round {round}: entry {id} is in {n} places");
+        }
+    }
+    eprintln!("{} of 100 adds returned before the kill", returned.len());
+    assert!(!returned.is_empty(), "no add ever finished; the kill timing is off");
+}
+
+fn damaged_file_is_refused_and_left_unchanged(damage: impl Fn(&mut Vec<u8>), expect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex"]);
+    for i in 0..30 {
+        let id = ok(d, &["add", "agreement", &format!("Agreement number {i} to keep")]).trim().to_owned();
+        ok(d, &["share", &id]);
+    }
+    ok(d, &["add", "checkin", "A private check-in"]);
+    let file = d.join(DB_FILE);
+    let mut bytes = std::fs::read(&file).unwrap();
+    damage(&mut bytes);
+    std::fs::write(&file, &bytes).unwrap();
+
+    for args in [&["list"][..], &["add", "checkin", "more"], &["export", "--format", "json"]] {
+        let err = fails(d, args);
+        assert!(err.contains("damaged") && err.contains(expect), "steady {args:?} said: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(std::fs::read(&file).unwrap(), bytes, "steady {args:?} changed the damaged file");
+    }
+    match Store::open(&file) {
+        Err(StoreError::Corrupt { path, .. }) => assert_eq!(path, file),
+        Err(other) => panic!("expected a damage report, got {other}"),
+        Ok(_) => panic!("a damaged file opened"),
+    }
+}
+
+/// Finds where the stored bytes of the newest document chunk sit in the file.
+fn chunk_offset(bytes: &[u8], dir: &Path) -> usize {
+    let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    let chunk: Vec<u8> =
+        conn.query_row("SELECT bytes FROM doc_chunks ORDER BY seq DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    drop(conn);
+    bytes.windows(chunk.len()).position(|w| w == chunk.as_slice()).expect("the chunk is in the file")
+}
+
+#[test]
+fn a_flipped_byte_in_a_document_chunk_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex"]);
+    for i in 0..5 {
+        let id = ok(d, &["add", "agreement", &format!("Agreement {i}")]).trim().to_owned();
+        ok(d, &["share", &id]);
+    }
+    let file = d.join(DB_FILE);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = chunk_offset(&bytes, d) + 20;
+    bytes[at] ^= 0x55;
+    std::fs::write(&file, &bytes).unwrap();
+    let err = fails(d, &["list"]);
+    assert!(err.contains("damaged") && err.contains("does not match its checksum"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+}
+
+#[test]
+fn a_truncated_file_is_named() {
+    damaged_file_is_refused_and_left_unchanged(|b| b.truncate(b.len() / 2), "cut short");
+}
+
+#[test]
+fn an_overwritten_header_is_named() {
+    damaged_file_is_refused_and_left_unchanged(|b| b[..16].copy_from_slice(b"not a database!!"), "no SQLite header");
+}
+
+#[test]
+fn random_garbage_in_the_pages_is_named() {
+    damaged_file_is_refused_and_left_unchanged(
+        |b| {
+            let mut rng = Rng(7);
+            for byte in b.iter_mut().skip(100) {
+                *byte = rng.next() as u8;
+            }
+        },
+        "",
+    );
+}
+
+#[test]
+fn a_foreign_sqlite_file_is_not_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(DB_FILE);
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute_batch("CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('soup');").unwrap();
+    drop(conn);
+    let before = std::fs::read(&file).unwrap();
+    let err = fails(dir.path(), &["list"]);
+    assert!(err.contains("not one of Steady's"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+}
+
+#[test]
+fn a_chunk_that_automerge_cannot_parse_is_named_even_with_a_matching_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex"]);
+    let conn = rusqlite::Connection::open(d.join(DB_FILE)).unwrap();
+    let junk = b"this is not an automerge change".to_vec();
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&junk).to_vec()
+    };
+    conn.execute(
+        "INSERT INTO doc_chunks (kind, bytes, sha256) VALUES ('change', ?1, ?2)",
+        rusqlite::params![junk, sha],
+    )
+    .unwrap();
+    drop(conn);
+    let err = fails(d, &["list"]);
+    assert!(err.contains("damaged") && err.contains("can't be read"), "{err}");
+}
