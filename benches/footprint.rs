@@ -19,8 +19,8 @@ fn peak_rss_kib() -> u64 {
 fn main() {
     let dir = fixture::ten_thousand();
     if std::env::args().any(|a| a == "--open-and-list") {
-        let mut store = Store::open_dir(&dir).unwrap();
-        let n = store.entries().unwrap().len();
+        let (_store, entries) = Store::open_dir_with_entries(&dir).unwrap();
+        let n = entries.len();
         println!("{n} {}", peak_rss_kib());
         return;
     }

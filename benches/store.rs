@@ -15,8 +15,7 @@ fn open_and_list(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("open 10k entries and list them", |b| {
         b.iter(|| {
-            let mut store = Store::open_dir(&dir).unwrap();
-            let entries = store.entries().unwrap();
+            let (_store, entries) = Store::open_dir_with_entries(&dir).unwrap();
             assert_eq!(entries.len(), fixture::ENTRIES);
             entries
         })

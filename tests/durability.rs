@@ -90,6 +90,7 @@ fn kill_9_at_random_moments_loses_no_entry_whose_add_returned() {
             returned.push(printed.trim().to_owned());
         }
         let mut store = Store::open_dir(d).unwrap_or_else(|e| panic!("round {round}: the file does not open: {e}"));
+        store.verify_index().unwrap_or_else(|diff| panic!("round {round}: {diff}"));
         let entries = store.entries().unwrap();
         for id in &returned {
             let n = entries.iter().filter(|e| e.id.to_string() == *id).count();
@@ -210,4 +211,21 @@ fn a_chunk_that_automerge_cannot_parse_is_named_even_with_a_matching_checksum() 
     drop(conn);
     let err = fails(d, &["list"]);
     assert!(err.contains("damaged") && err.contains("can't be read"), "{err}");
+}
+
+#[test]
+fn a_stale_index_of_shared_entries_is_rebuilt_from_the_document_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex"]);
+    let id = ok(d, &["add", "agreement", "Walk on Sundays"]).trim().to_owned();
+    ok(d, &["share", &id]);
+    let before = common::list_json(d);
+    let conn = rusqlite::Connection::open(d.join(DB_FILE)).unwrap();
+    conn.execute_batch("DELETE FROM shared_index; DELETE FROM meta WHERE key = 'index_seq';").unwrap();
+    drop(conn);
+    let (mut store, entries) = Store::open_dir_with_entries(d).unwrap();
+    assert_eq!(entries.len(), 1);
+    store.verify_index().unwrap();
+    assert_eq!(common::list_json(d), before);
 }

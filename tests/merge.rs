@@ -181,6 +181,11 @@ fn check(world: &mut World, final_order: &[(usize, usize)]) {
         }
     }
     sync_pair(&mut world.phones, 0, 1);
+    for (i, p) in world.phones.iter_mut().enumerate() {
+        if let Err(diff) = p.verify_index() {
+            panic!("phone {i}'s index disagrees with its document:\n{diff}");
+        }
+    }
     let views: Vec<Vec<_>> = world.phones.iter_mut().map(|p| p.entries().unwrap()).collect();
     let shared = |v: &Vec<steady::model::Entry>| v.iter().filter(|e| e.shared).cloned().collect::<Vec<_>>();
     for v in &views[1..] {

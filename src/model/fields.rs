@@ -50,8 +50,10 @@ pub mod kind {
 
 const COMMON: [&str; 5] = [key::KIND, key::AUTHOR, key::CREATED_AT, key::UPDATED_AT, key::ARCHIVED];
 
+/// A time as stored: RFC 3339 in UTC, with as many fractional digits as it has, so that
+/// it reads back exactly.
 pub fn timestamp_text(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 fn s(v: impl Into<String>) -> Value {

@@ -8,6 +8,8 @@
 mod chunks;
 pub mod doc;
 mod error;
+mod index;
+mod rows;
 mod schema;
 
 use std::fs;
@@ -16,19 +18,15 @@ use std::path::{Path, PathBuf};
 
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transaction;
-use automerge::{ActorId, Automerge, ObjId};
+use automerge::{ActorId, Automerge, PatchLog};
 use chrono::{DateTime, Local, NaiveDate, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use serde_json::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::model::fields::{self as field_names, Fields};
-use crate::model::{AgreementStatus, Body, CheckIn, Draft, Entry, EntryId, ModelError, Outcome, Person, PersonId};
+use crate::model::{AgreementStatus, CheckIn, Draft, Entry, EntryId, ModelError, Outcome, Person, PersonId};
 
 use chunks::ChunkCursor;
 pub use error::StoreError;
-
-/// From how many shared entries reading them is split across two threads.
-const PARALLEL_READ_FROM: usize = 1_000;
+use rows::Table;
 
 /// The data file's name inside the data directory.
 pub const DB_FILE: &str = "steady.sqlite3";
@@ -84,10 +82,16 @@ impl Store {
     /// private entries are read while the shared document loads on another core.
     pub fn open_dir_with_entries(dir: &Path) -> Result<(Store, Vec<Entry>), StoreError> {
         fs::create_dir_all(dir)?;
-        let (store, private) = Store::open_then(&dir.join(DB_FILE), private_entries)?;
-        let mut entries = private;
-        entries.extend(store.shared_entries()?);
-        sort_newest_first(&mut entries);
+        let (mut store, listed) = Store::open_then(&dir.join(DB_FILE), |conn| {
+            // The index is only trusted when it reflects every chunk row; otherwise setup
+            // rebuilds it from the document and the list is read afresh below.
+            if index::is_current(conn)? { list(conn).map(Some) } else { Ok(None) }
+        })?;
+        let entries = match listed {
+            Some(entries) => entries,
+            None => list(&store.conn)?,
+        };
+        store.refresh_me()?;
         Ok((store, entries))
     }
 
@@ -164,6 +168,11 @@ impl Store {
             chunks::append(&tx, &doc.get_changes(&[]), &mut cursor)?;
             tx.commit()?;
         }
+        if !index::is_current(&conn)? {
+            let tx = conn.transaction()?;
+            index::rebuild(&tx, &doc, cursor.last_seq)?;
+            tx.commit()?;
+        }
         doc.set_actor(actor);
         let me = read_me(&conn)?;
         Ok((Store { conn, path, doc, cursor, me, clock: Box::new(Utc::now), fail_at: None }, extra))
@@ -222,10 +231,7 @@ impl Store {
     /// Every entry, private and shared, newest first.
     pub fn entries(&mut self) -> Result<Vec<Entry>, StoreError> {
         self.refresh()?;
-        let mut out = private_entries(&self.conn)?;
-        out.extend(self.shared_entries()?);
-        sort_newest_first(&mut out);
-        Ok(out)
+        list(&self.conn)
     }
 
     /// One entry, wherever it lives.
@@ -238,7 +244,8 @@ impl Store {
     /// once paired, the partner.
     pub fn people(&mut self) -> Result<Vec<(PersonId, String)>, StoreError> {
         self.refresh()?;
-        let mut people = doc::people(&self.doc)?;
+        let mut people: Vec<(PersonId, String)> =
+            index::people(&self.conn)?.into_iter().filter_map(|(id, name)| Some((id.parse().ok()?, name))).collect();
         if let Some(me) = &self.me {
             people.retain(|(id, _)| *id != me.id);
             people.insert(0, (me.id, me.name.clone()));
@@ -246,47 +253,8 @@ impl Store {
         Ok(people)
     }
 
-    fn shared_entries(&self) -> Result<Vec<Entry>, StoreError> {
-        let document = &self.doc;
-        let ids = doc::entry_ids(document)?;
-        let read = |ids: &[(EntryId, ObjId)]| -> Result<Vec<Entry>, StoreError> {
-            let mut out = Vec::with_capacity(ids.len());
-            for (id, obj) in ids {
-                match doc::read_entry(document, *id, obj) {
-                    Ok(e) => out.push(e),
-                    // An entry a newer or broken peer wrote is left in the document
-                    // untouched and out of the lists; it is never dropped.
-                    Err(StoreError::UnreadableSharedEntry { .. }) => continue,
-                    Err(other) => return Err(other),
-                }
-            }
-            Ok(out)
-        };
-        if ids.len() < PARALLEL_READ_FROM {
-            return read(&ids);
-        }
-        // Reading is CPU-bound and the document is only read, so the two halves go on two
-        // cores: a phone opening a long journal shows it sooner.
-        let (first, second) = ids.split_at(ids.len() / 2);
-        let (mut a, b) = std::thread::scope(|scope| {
-            let other = scope.spawn(|| read(second));
-            let a = read(first);
-            (a, other.join().unwrap_or_else(|_| Err(StoreError::corrupt("reading the shared entries failed"))))
-        });
-        if let Ok(a) = &mut a {
-            a.extend(b?);
-        }
-        a
-    }
-
     fn private_entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError> {
-        let key = id.to_string();
-        let fields: Option<String> = self
-            .conn
-            .prepare_cached("SELECT fields FROM private_entries WHERE id = ?1")?
-            .query_row([&key], |r| r.get(0))
-            .optional()?;
-        fields.map(|f| private_from_row(&key, &f)).transpose()
+        rows::get(&self.conn, Table::Private, id)
     }
 
     fn locate(&self, id: EntryId) -> Result<(Entry, Place), StoreError> {
@@ -299,9 +267,30 @@ impl Store {
         }
     }
 
+    /// Checks that the index of shared entries says exactly what the document says, for
+    /// tests.
+    #[doc(hidden)]
+    pub fn verify_index(&mut self) -> Result<(), String> {
+        self.refresh().map_err(|e| e.to_string())?;
+        let from_index: Vec<Entry> =
+            list(&self.conn).map_err(|e| e.to_string())?.into_iter().filter(|e| e.shared).collect();
+        let mut from_doc = Vec::new();
+        for (id, obj) in doc::entry_ids(&self.doc).map_err(|e| e.to_string())? {
+            if let Ok(e) = doc::read_entry(&self.doc, id, &obj) {
+                from_doc.push(e);
+            }
+        }
+        sort_newest_first(&mut from_doc);
+        if from_index == from_doc { Ok(()) } else { Err(format!("index {from_index:#?}\ndocument {from_doc:#?}")) }
+    }
+
     /// Picks up what another process on this phone wrote since we last looked.
     fn refresh(&mut self) -> Result<(), StoreError> {
         chunks::catch_up(&self.conn, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
+        self.refresh_me()
+    }
+
+    fn refresh_me(&mut self) -> Result<(), StoreError> {
         self.me = read_me(&self.conn)?;
         Ok(())
     }
@@ -325,25 +314,7 @@ impl Store {
     /// This person's check-in for `today`, private or shared.
     pub fn todays_check_in(&mut self, me: PersonId, today: NaiveDate) -> Result<Option<EntryId>, StoreError> {
         self.refresh()?;
-        let private: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT id FROM private_entries
-                 WHERE json_extract(fields, '$.kind') = ?1
-                   AND json_extract(fields, '$.author') = ?2
-                   AND json_extract(fields, '$.date') = ?3",
-                params![field_names::kind::DAILY_CHECK_IN, me.to_string(), today.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(id) = private {
-            return Ok(Some(id.parse()?));
-        }
-        Ok(self
-            .shared_entries()?
-            .into_iter()
-            .find(|e| e.author == me && matches!(e.body, Body::DailyCheckIn { date, .. } if date == today))
-            .map(|e| e.id))
+        rows::daily_check_in(&self.conn, me, &today.to_string())
     }
 
     /// New words for one of my entries.
@@ -419,13 +390,7 @@ impl Store {
         }
         entry.shared = true;
         let written = entry.clone();
-        self.write_shared(
-            |tx| doc::write_entry(tx, &written),
-            |sql| {
-                sql.execute("DELETE FROM private_entries WHERE id = ?1", [id.to_string()])?;
-                Ok(())
-            },
-        )?;
+        self.write_shared(|tx| doc::write_entry(tx, &written), |sql| rows::delete(sql, Table::Private, id))?;
         Ok(entry)
     }
 
@@ -440,13 +405,13 @@ impl Store {
             return Ok(entry);
         }
         entry.shared = false;
-        let row = private_row(&entry);
-        self.write_shared(|tx| doc::delete_entry(tx, id), |sql| insert_private(sql, &row))?;
+        let private = entry.clone();
+        self.write_shared(|tx| doc::delete_entry(tx, id), |sql| rows::put(sql, Table::Private, &private))?;
         Ok(entry)
     }
 
     fn put_private(&mut self, entry: &Entry) -> Result<(), StoreError> {
-        insert_private(&self.conn, &private_row(entry))
+        rows::put(&self.conn, Table::Private, entry)
     }
 
     /// Makes one change to the shared document and, in the same SQLite transaction, any
@@ -467,9 +432,10 @@ impl Store {
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         let attempt = (|| {
             let heads = doc.get_heads();
-            let mut tx = doc.transaction();
+            let mut tx = doc.transaction_log_patches(PatchLog::active()).map_err(|_| StoreError::corrupt("a change could not be recorded"))?;
             let out = edit(&mut tx)?;
-            tx.commit();
+            let (_, mut log) = tx.commit();
+            let patches = doc.make_patches(&mut log);
             fail(FailPoint::AfterDocChange)?;
             chunks::append(&sql, &doc.get_changes(&heads), cursor)?;
             fail(FailPoint::AfterChunkWrite)?;
@@ -478,6 +444,7 @@ impl Store {
             if cursor.changes >= chunks::COMPACT_AFTER {
                 chunks::compact(&sql, doc, cursor)?;
             }
+            index::update(&sql, doc, &patches, cursor.last_seq)?;
             sql.commit()?;
             Ok(out)
         })();
@@ -506,6 +473,7 @@ impl Store {
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         chunks::compact(&sql, doc, cursor)?;
+        index::mark(&sql, cursor.last_seq)?;
         sql.commit()?;
         Ok(())
     }
@@ -536,12 +504,15 @@ impl Store {
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         let attempt = (|| {
             let heads = doc.get_heads();
-            doc.receive_sync_message(peer, message)?;
+            let mut log = PatchLog::active();
+            doc.receive_sync_message_log_patches(peer, message, &mut log)?;
+            let patches = doc.make_patches(&mut log);
             let new = doc.get_changes(&heads);
             chunks::append(&sql, &new, cursor)?;
             if cursor.changes >= chunks::COMPACT_AFTER {
                 chunks::compact(&sql, doc, cursor)?;
             }
+            index::update(&sql, doc, &patches, cursor.last_seq)?;
             sql.commit()?;
             Ok(())
         })();
@@ -562,7 +533,7 @@ impl Store {
         entries: &[Entry],
     ) -> Result<(), StoreError> {
         self.refresh()?;
-        let has_entries = !private_entries(&self.conn)?.is_empty() || !doc::entry_ids(&self.doc)?.is_empty();
+        let has_entries = rows::count(&self.conn, Table::Private)? > 0 || !doc::entry_ids(&self.doc)?.is_empty();
         if has_entries {
             return Err(StoreError::NotEmpty { path: self.path.clone() });
         }
@@ -577,7 +548,7 @@ impl Store {
         for e in entries {
             e.validate().map_err(|err| StoreError::BadImport(format!("entry {}: {err}", e.id)))?;
         }
-        let rows: Vec<(String, String)> = entries.iter().filter(|e| !e.shared).map(private_row).collect();
+        let private: Vec<&Entry> = entries.iter().filter(|e| !e.shared).collect();
         let shared: Vec<&Entry> = entries.iter().filter(|e| e.shared).collect();
         let me = person.clone();
         self.write_shared(
@@ -594,8 +565,8 @@ impl Store {
             |sql| {
                 set_meta(sql, "person_id", &me.id.to_string())?;
                 set_meta(sql, "person_name", &me.name)?;
-                for row in &rows {
-                    insert_private(sql, row)?;
+                for e in &private {
+                    rows::put(sql, Table::Private, e)?;
                 }
                 Ok(())
             },
@@ -676,38 +647,17 @@ fn read_me(conn: &Connection) -> Result<Option<Person>, StoreError> {
     Ok(Some(Person { id, name }))
 }
 
-/// Every private entry.
-fn private_entries(conn: &Connection) -> Result<Vec<Entry>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT id, fields FROM private_entries")?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(private_from_row(row.get_ref(0)?.as_str()?, row.get_ref(1)?.as_str()?)?);
-    }
+/// Every entry, private and shared, newest first, read from SQLite alone.
+fn list(conn: &Connection) -> Result<Vec<Entry>, StoreError> {
+    let mut out = rows::all(conn, Table::Private)?;
+    out.extend(rows::all(conn, Table::SharedIndex)?);
+    sort_newest_first(&mut out);
     Ok(out)
 }
 
 /// The order every list starts from: newest first, ties broken by id.
 fn sort_newest_first(entries: &mut [Entry]) {
     entries.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-}
-
-fn private_row(entry: &Entry) -> (String, String) {
-    let fields = Value::Object(entry.to_fields().into_iter().collect());
-    (entry.id.to_string(), fields.to_string())
-}
-
-fn insert_private(conn: &Connection, (id, fields): &(String, String)) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT OR REPLACE INTO private_entries (id, fields) VALUES (?1, ?2)")?
-        .execute([id, fields])?;
-    Ok(())
-}
-
-fn private_from_row(id: &str, fields: &str) -> Result<Entry, StoreError> {
-    let damaged = |why: String| StoreError::corrupt(format!("private entry {id} {why}"));
-    let id: EntryId = id.parse().map_err(|e: ModelError| damaged(e.to_string()))?;
-    let fields: Fields = serde_json::from_str(fields).map_err(|e| damaged(format!("is not valid JSON ({e})")))?;
-    Entry::from_fields_lenient(id, false, fields).map_err(|e| damaged(format!("can't be read ({e})")))
 }
 
 #[cfg(test)]

@@ -13,16 +13,38 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     -- Entries that only this phone holds. Never read by sync.
+    -- An entry's common fields in columns (ids as 16-byte UUIDs, times as UTC
+    -- nanoseconds), the rest as a JSON object in `body`.
     CREATE TABLE private_entries (
-        id     TEXT PRIMARY KEY,
-        fields TEXT NOT NULL
-    );
+        id         BLOB PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        author     BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        archived   INTEGER NOT NULL,
+        body       TEXT NOT NULL
+    ) WITHOUT ROWID;
     -- The shared document, as a snapshot and the changes made since.
     CREATE TABLE doc_chunks (
         seq    INTEGER PRIMARY KEY AUTOINCREMENT,
         kind   TEXT NOT NULL CHECK (kind IN ('snapshot', 'change')),
         bytes  BLOB NOT NULL,
         sha256 BLOB NOT NULL
+    );
+    -- The shared entries and names as plain rows, kept in step with the document in the
+    -- same transactions, so lists never wait for the document to load.
+    CREATE TABLE shared_index (
+        id         BLOB PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        author     BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        archived   INTEGER NOT NULL,
+        body       TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE shared_people (
+        id   TEXT PRIMARY KEY,
+        name TEXT NOT NULL
     );
     ",
 ];

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::SafetySide;
+use crate::model::{Body, SafetySide};
 use automerge::ReadDoc;
 use chrono::TimeZone;
 
@@ -128,6 +128,8 @@ fn two_stores_merge_into_one_journal_from_the_common_genesis() {
     sync_pair(&mut a, &mut b);
     assert_eq!(a.entries().unwrap(), b.entries().unwrap());
     assert_eq!(a.entries().unwrap().len(), 2);
+    a.verify_index().unwrap();
+    b.verify_index().unwrap();
     let names: Vec<String> = a.people().unwrap().into_iter().map(|(_, n)| n).collect();
     assert_eq!(names, vec!["Alex".to_string(), "Blair".to_string()]);
 }
