@@ -170,20 +170,12 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         }
         Command::Export { format, out: file } => {
             let mut store = open(data_dir)?;
-            let bytes = match format {
-                ExportFormat::Automerge => store.document_bytes()?,
-                ExportFormat::Json => export::to_json(&journal(&mut store)?, Utc::now()).into_bytes(),
-                ExportFormat::Markdown => {
-                    let offset = *Local::now().offset();
-                    export::to_markdown(&journal(&mut store)?, Utc::now(), offset).into_bytes()
-                }
-            };
             match file {
                 Some(path) => {
-                    write_atomically(&path, &bytes)?;
+                    export_to(&mut store, format, &path)?;
                     eprintln!("Wrote {}", path.display());
                 }
-                None => out.write_all(&bytes)?,
+                None => out.write_all(&export_bytes(&mut store, format)?)?,
             }
         }
         Command::Import { file } => {
@@ -195,6 +187,24 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         }
     }
     Ok(())
+}
+
+/// The journal in `format`, as the bytes of a file.
+pub fn export_bytes(store: &mut Store, format: ExportFormat) -> Result<Vec<u8>> {
+    Ok(match format {
+        ExportFormat::Automerge => store.document_bytes()?,
+        ExportFormat::Json => export::to_json(&journal(store)?, Utc::now()).into_bytes(),
+        ExportFormat::Markdown => {
+            let offset = *Local::now().offset();
+            export::to_markdown(&journal(store)?, Utc::now(), offset).into_bytes()
+        }
+    })
+}
+
+/// Writes the journal in `format` to `path`, whole or not at all.
+pub fn export_to(store: &mut Store, format: ExportFormat, path: &Path) -> Result<()> {
+    let bytes = export_bytes(store, format)?;
+    write_atomically(path, &bytes)
 }
 
 fn open(data_dir: &Path) -> Result<Store> {

@@ -121,7 +121,9 @@ pub fn list_item(entry: &Entry, names: &HashMap<PersonId, String>) -> Value {
     let mut m: Map<String, Value> = entry.to_fields().into_iter().collect();
     let kind = entry.kind_name().map(|k| k.as_str().to_owned());
     m.insert("id".into(), Value::String(entry.id.to_string()));
-    m.insert("kind".into(), kind.map(Value::String).unwrap_or_else(|| m["kind"].clone()));
+    if let Some(kind) = kind {
+        m.insert("kind".into(), Value::String(kind));
+    }
     m.insert("text".into(), Value::String(entry.body.main_text().to_owned()));
     m.insert("shared".into(), Value::Bool(entry.shared));
     m.insert("author".into(), Value::String(author_name(entry.author, names)));

@@ -161,3 +161,13 @@ fn export_and_import_round_trip_loses_nothing() {
     let (_, entries) = doc.get(automerge::ROOT, "entries").unwrap().unwrap();
     assert_eq!(doc.keys(&entries).collect::<Vec<_>>(), vec![a.clone()], "only the shared agreement is in the document");
 }
+
+#[test]
+fn a_data_directory_that_cannot_be_made_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let inside = file.join("journal");
+    let err = fails(&inside, &["list"]);
+    assert!(err.contains("can't use the data directory") && err.contains("a-file"), "{err}");
+}

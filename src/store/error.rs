@@ -32,6 +32,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the shared document refused the change: {0}")]
     Document(#[from] automerge::AutomergeError),
+    #[error("can't use the data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("a failure was injected at {0:?}")]

@@ -69,7 +69,7 @@ const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 impl Store {
     /// Opens the journal in `dir`, creating the directory and the file on first use.
     pub fn open_dir(dir: &Path) -> Result<Store, StoreError> {
-        fs::create_dir_all(dir)?;
+        make_dir(dir)?;
         Store::open(&dir.join(DB_FILE))
     }
 
@@ -81,7 +81,7 @@ impl Store {
     /// Opens the journal in `dir` and lists every entry, as the app does at launch. The
     /// private entries are read while the shared document loads on another core.
     pub fn open_dir_with_entries(dir: &Path) -> Result<(Store, Vec<Entry>), StoreError> {
-        fs::create_dir_all(dir)?;
+        make_dir(dir)?;
         let (mut store, listed) = Store::open_then(&dir.join(DB_FILE), |conn| {
             // The index is only trusted when it reflects every chunk row; otherwise setup
             // rebuilds it from the document and the list is read afresh below.
@@ -207,6 +207,16 @@ impl Store {
         )?;
         self.me = Some(person.clone());
         Ok(person)
+    }
+
+    /// A setting of this phone's app (never shared), if set.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        get_meta(&self.conn, &format!("setting.{key}"))
+    }
+
+    /// Remembers a setting of this phone's app. It stays on this phone.
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        set_meta(&self.conn, &format!("setting.{key}"), value)
     }
 
     /// Pins the clock, for tests.
@@ -432,7 +442,9 @@ impl Store {
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         let attempt = (|| {
             let heads = doc.get_heads();
-            let mut tx = doc.transaction_log_patches(PatchLog::active()).map_err(|_| StoreError::corrupt("a change could not be recorded"))?;
+            let mut tx = doc
+                .transaction_log_patches(PatchLog::active())
+                .map_err(|_| StoreError::corrupt("a change could not be recorded"))?;
             let out = edit(&mut tx)?;
             let (_, mut log) = tx.commit();
             let patches = doc.make_patches(&mut log);
@@ -576,6 +588,10 @@ impl Store {
     }
 }
 
+fn make_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })
+}
+
 /// Checks that an existing file looks like a whole SQLite database, without writing to it.
 /// Returns whether the file holds any data.
 fn check_file(path: &Path) -> Result<bool, StoreError> {
@@ -593,6 +609,9 @@ fn check_file(path: &Path) -> Result<bool, StoreError> {
     let mut header = [0u8; 100];
     let read = file.read(&mut header)?;
     let damaged = |what: &str| Err(StoreError::corrupt(what).at(path));
+    if read < 100 && header[..read.min(16)] == SQLITE_HEADER[..read.min(16)] {
+        return damaged(&format!("it is cut short: only {len} bytes"));
+    }
     if read < 100 || &header[..16] != SQLITE_HEADER {
         return damaged("it is not a Steady data file (no SQLite header), or its start was overwritten");
     }
