@@ -6,6 +6,8 @@ mod draft;
 mod entry;
 pub mod fields;
 mod ids;
+pub mod nudge;
+pub mod steadiness;
 pub mod validate;
 
 pub use draft::{Draft, stored_time};

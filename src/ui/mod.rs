@@ -1,16 +1,116 @@
-//! The app's window. For now it lists the journal, read only, grouped by practice.
+//! The app's window: five practices on a phone-sized screen, one tap to share.
+//!
+//! Views (`views/`, one per screen) and reusable pieces (`components/`) read and change
+//! the journal only through [`state::Journal`]; they never touch the store.
 
-use std::collections::HashMap;
+pub mod components;
+pub mod state;
+pub mod views;
+
+use std::cell::RefCell;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use dioxus::prelude::*;
 
-use crate::model::{Body, Entry, PersonId, Practice, SafetySide};
-use crate::store::Store;
+pub use state::Journal;
 
-/// The data directory the window reads, handed in at launch.
+/// The data directory the window opens, handed in at launch.
 #[derive(Clone, Debug)]
 pub struct DataDir(pub PathBuf);
+
+/// A journal opened before the window starts, for tests: the root takes it once.
+#[derive(Clone, Default)]
+pub struct Preloaded(pub Rc<RefCell<Option<Result<Journal, String>>>>);
+
+impl Preloaded {
+    pub fn new(journal: Journal) -> Preloaded {
+        Preloaded(Rc::new(RefCell::new(Some(Ok(journal)))))
+    }
+}
+
+/// The screens a person moves between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Today,
+    Safety,
+    Agreements,
+    Reflections,
+    Transparency,
+    SetAside,
+    Us,
+}
+
+impl Tab {
+    /// The tabs on the bar at the bottom, in thumb order.
+    pub const BAR: [Tab; 6] = [Tab::Today, Tab::Safety, Tab::Agreements, Tab::Reflections, Tab::Transparency, Tab::Us];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Today => "Today",
+            Tab::Safety => "Safety",
+            Tab::Agreements => "Agreements",
+            Tab::Reflections => "Reflect",
+            Tab::Transparency => "Openness",
+            Tab::SetAside => "Set aside",
+            Tab::Us => "Us",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Today => "Today",
+            Tab::Safety => "What safety means for each of us",
+            Tab::Agreements => "Small agreements",
+            Tab::Reflections => "From blame to understanding",
+            Tab::Transparency => "Transparency, offered freely",
+            Tab::SetAside => "Set aside",
+            Tab::Us => "Us",
+        }
+    }
+
+    /// A stable name for tests and screenshots.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Tab::Today => "today",
+            Tab::Safety => "safety",
+            Tab::Agreements => "agreements",
+            Tab::Reflections => "reflections",
+            Tab::Transparency => "transparency",
+            Tab::SetAside => "set-aside",
+            Tab::Us => "us",
+        }
+    }
+}
+
+/// The journal, shared by every view.
+pub type JournalSignal = Signal<Result<Journal, String>>;
+
+/// The message shown at the top of the screen after an action failed, or `None`.
+pub type Notice = Signal<Option<String>>;
+
+/// Runs `action` on the journal; a failure becomes the on-screen notice. Returns whether it
+/// succeeded, so a form can keep its text when it did not.
+pub fn act(
+    mut journal: JournalSignal,
+    mut notice: Notice,
+    action: impl FnOnce(&mut Journal) -> Result<(), String>,
+) -> bool {
+    let result = match journal.write().as_mut() {
+        Ok(j) => action(j),
+        Err(e) => Err(e.clone()),
+    };
+    match result {
+        Ok(()) => {
+            notice.set(None);
+            true
+        }
+        Err(message) => {
+            notice.set(Some(message));
+            false
+        }
+    }
+}
 
 /// Opens the app window on the journal in `data_dir`.
 #[cfg(feature = "desktop")]
@@ -23,135 +123,23 @@ pub fn launch(data_dir: PathBuf) {
         .launch(App);
 }
 
-/// What the window shows: the journal as read at launch, or why it couldn't be read.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Snapshot {
-    pub me: Option<String>,
-    pub names: HashMap<PersonId, String>,
-    pub entries: Vec<Entry>,
-}
-
-pub fn read_snapshot(dir: &std::path::Path) -> Result<Snapshot, String> {
-    let (mut store, entries) = Store::open_dir_with_entries(dir).map_err(|e| e.to_string())?;
-    let names = store.people().map_err(|e| e.to_string())?.into_iter().collect();
-    Ok(Snapshot { me: store.me().map(|p| p.name.clone()), names, entries })
-}
-
+/// The root: opens the journal (or takes a preloaded one) and shows the current screen.
 #[component]
 pub fn App() -> Element {
-    let dir = use_context::<DataDir>();
-    let snapshot = use_hook(|| read_snapshot(&dir.0));
+    let preloaded = try_use_context::<Preloaded>();
+    let dir = try_use_context::<DataDir>();
+    let journal: JournalSignal = use_context_provider(|| {
+        let taken = preloaded.and_then(|p| p.0.borrow_mut().take());
+        Signal::new(taken.unwrap_or_else(|| match &dir {
+            Some(d) => Journal::open(&d.0),
+            None => Err("No data directory was given".into()),
+        }))
+    });
+    let notice: Notice = use_context_provider(|| Signal::new(None));
+    let tab = use_context_provider(|| Signal::new(Tab::Today));
     rsx! {
         document::Stylesheet { href: asset!("/assets/steady.css") }
-        Journal { snapshot }
-    }
-}
-
-#[component]
-pub fn Journal(snapshot: Result<Snapshot, String>) -> Element {
-    let snapshot = match snapshot {
-        Ok(s) => s,
-        Err(message) => {
-            return rsx! {
-                main { class: "screen",
-                    h1 { "Steady" }
-                    p { role: "alert", class: "error", "{message}" }
-                }
-            };
-        }
-    };
-    let greeting = match &snapshot.me {
-        Some(name) => format!("Hello, {name}"),
-        None => "Set up with: steady init --name YOUR-NAME".to_string(),
-    };
-    let active: Vec<&Entry> = snapshot.entries.iter().filter(|e| !e.archived).collect();
-    rsx! {
-        main { class: "screen",
-            header {
-                h1 { "Steady" }
-                p { class: "muted", "{greeting}" }
-            }
-            if active.is_empty() {
-                p { class: "empty", "No entries yet. Small, steady actions start here." }
-            }
-            for practice in Practice::ALL {
-                PracticeSection {
-                    practice,
-                    entries: active.iter().filter(|e| e.body.practice() == Some(practice)).map(|e| (*e).clone()).collect::<Vec<_>>(),
-                    names: snapshot.names.clone(),
-                }
-            }
-        }
-    }
-}
-
-#[component]
-fn PracticeSection(practice: Practice, entries: Vec<Entry>, names: HashMap<PersonId, String>) -> Element {
-    if entries.is_empty() {
-        return rsx! {};
-    }
-    rsx! {
-        section { "aria-label": practice.title(),
-            h2 { "{practice.title()}" }
-            for e in entries {
-                EntryCard { key: "{e.id}", author: names.get(&e.author).cloned().unwrap_or_else(|| "Partner".into()), entry: e }
-            }
-        }
-    }
-}
-
-#[component]
-fn EntryCard(entry: Entry, author: String) -> Element {
-    let place = if entry.shared { "Shared" } else { "Private" };
-    let day = entry.created_at.with_timezone(&chrono::Local).format("%a %e %b").to_string();
-    rsx! {
-        article { class: "card",
-            div { class: "card-meta",
-                span { class: if entry.shared { "badge shared" } else { "badge private" }, "{place}" }
-                span { class: "muted", "{author} · {day}" }
-            }
-            {body_view(&entry.body)}
-        }
-    }
-}
-
-fn body_view(body: &Body) -> Element {
-    match body {
-        Body::SafetyNeed { side, text } => {
-            let label = match side {
-                SafetySide::Helps => "Helps me feel secure",
-                SafetySide::Harder => "Makes trust harder",
-            };
-            rsx! { p { class: "label", "{label}" } p { "{text}" } }
-        }
-        Body::Reflection { feeling, needing, understanding } => rsx! {
-            p { class: "label", "I was feeling" }
-            p { "{feeling}" }
-            if let Some(n) = needing {
-                p { class: "label", "I was needing" }
-                p { "{n}" }
-            }
-            if let Some(u) = understanding {
-                p { class: "label", "I now understand" }
-                p { "{u}" }
-            }
-        },
-        Body::Agreement { text, check_ins, .. } => {
-            let kept = check_ins.iter().filter(|c| c.outcome == crate::model::Outcome::Kept).count();
-            rsx! { p { "{text}" } p { class: "muted", "Kept {kept} of {check_ins.len()} check-ins" } }
-        }
-        Body::DailyCheckIn { date, text } => rsx! { p { class: "label", "{date}" } p { "{text}" } },
-        Body::Transparency { text, window } => {
-            let when = window.map(|w| {
-                let f =
-                    |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&chrono::Local).format("%a %H:%M").to_string();
-                format!("{} to {}", f(w.from), f(w.to))
-            });
-            rsx! {
-                p { "{text}" }
-                if let Some(when) = when { p { class: "muted", "{when}" } }
-            }
-        }
-        Body::Unknown { .. } => rsx! { p { class: "muted", "An entry from a newer version of Steady." } },
+        document::Meta { name: "viewport", content: "width=device-width, initial-scale=1" }
+        components::shell::Shell { journal, notice, tab }
     }
 }

@@ -1,0 +1,6 @@
+//! Pieces shared by several screens.
+
+pub mod entry_card;
+pub mod forms;
+pub mod shell;
+pub mod steadiness;

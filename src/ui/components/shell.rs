@@ -1,0 +1,97 @@
+//! The frame around every screen: the title, the sync badge, the notice line, and the
+//! tab bar at the bottom, within reach of a thumb.
+
+use dioxus::prelude::*;
+
+use crate::ui::views;
+use crate::ui::{JournalSignal, Notice, Tab, act};
+
+#[component]
+pub fn Shell(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
+    let (opened, set_up) = match &*journal.read() {
+        Ok(j) => (None, j.me.is_some()),
+        Err(e) => (Some(e.clone()), false),
+    };
+    if let Some(message) = opened {
+        return rsx! {
+            main { class: "screen",
+                h1 { "Steady" }
+                p { role: "alert", class: "error", "{message}" }
+            }
+        };
+    }
+    if !set_up {
+        return rsx! { Welcome { journal, notice } };
+    }
+    let current = tab();
+    rsx! {
+        div { class: "app",
+            header { class: "top",
+                h1 { id: "screen-title", "{current.title()}" }
+                SyncBadge {}
+            }
+            if let Some(message) = notice() {
+                p { class: "notice", role: "alert", "aria-live": "assertive",
+                    "{message}"
+                    button { class: "link", "aria-label": "Dismiss message", onclick: move |_| notice.set(None), "Dismiss" }
+                }
+            }
+            main { class: "screen", "aria-labelledby": "screen-title", "data-screen": current.slug(),
+                match current {
+                    Tab::Today => rsx! { views::today::Today { journal, notice, tab } },
+                    Tab::Safety => rsx! { views::safety::Safety { journal, notice } },
+                    Tab::Agreements => rsx! { views::agreements::Agreements { journal, notice } },
+                    Tab::Reflections => rsx! { views::reflections::Reflections { journal, notice } },
+                    Tab::Transparency => rsx! { views::transparency::Transparency { journal, notice } },
+                    Tab::SetAside => rsx! { views::set_aside::SetAside { journal, notice } },
+                    Tab::Us => rsx! { views::us::Us { journal, notice, tab } },
+                }
+            }
+            nav { class: "tabs", "aria-label": "Screens",
+                for t in Tab::BAR {
+                    button {
+                        key: "{t.slug()}",
+                        class: if t == current { "tab current" } else { "tab" },
+                        "aria-current": if t == current { "page" } else { "false" },
+                        "data-tab": t.slug(),
+                        onclick: move |_| tab.set(t),
+                        "{t.label()}"
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Always visible. Until the partners pair, there is nothing to sync.
+#[component]
+pub fn SyncBadge() -> Element {
+    rsx! {
+        span { class: "badge sync", role: "status", "aria-label": "Sync status: not paired", "Not paired" }
+    }
+}
+
+/// The first screen on a new phone: the person's name.
+#[component]
+fn Welcome(journal: JournalSignal, notice: Notice) -> Element {
+    let mut name = use_signal(String::new);
+    rsx! {
+        main { class: "screen welcome",
+            h1 { "Steady" }
+            p { "Trust is repaired through small, steady actions, not by re-arguing the past." }
+            p { "Everything you write stays on this phone until you choose to share it." }
+            if let Some(message) = notice() {
+                p { class: "notice", role: "alert", "{message}" }
+            }
+            form {
+                onsubmit: move |e| {
+                    e.prevent_default();
+                    act(journal, notice, |j| j.set_name(&name()));
+                },
+                label { r#for: "name", "The name your partner knows you by" }
+                input { id: "name", value: "{name}", autocomplete: "given-name", oninput: move |e| name.set(e.value()) }
+                button { r#type: "submit", class: "primary", "Begin" }
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! What the window knows of the journal, and every action a person can take on it. Views
+//! call these methods and never touch the store themselves. Each action either succeeds
+//! and refreshes the lists, or returns a message to show, leaving the lists as they were.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{Local, NaiveDate};
+
+use crate::model::{AgreementStatus, Body, Draft, Entry, EntryId, Outcome, Person, PersonId, Practice};
+use crate::store::Store;
+
+/// The journal as the window shows it.
+pub struct Journal {
+    store: Store,
+    pub me: Option<Person>,
+    /// Every entry, newest first.
+    pub entries: Vec<Entry>,
+    pub names: HashMap<PersonId, String>,
+    /// Whether this person has been told once what sharing means.
+    pub sharing_explained: bool,
+}
+
+const SHARING_EXPLAINED: &str = "ui.sharing_explained";
+
+impl Journal {
+    /// Opens the journal in `dir` and reads everything the first screen needs.
+    pub fn open(dir: &Path) -> Result<Journal, String> {
+        let (store, entries) = Store::open_dir_with_entries(dir).map_err(|e| e.to_string())?;
+        Journal::from_store(store, entries)
+    }
+
+    /// Wraps an open store, for tests.
+    pub fn from_store(mut store: Store, entries: Vec<Entry>) -> Result<Journal, String> {
+        let names = store.people().map_err(|e| e.to_string())?.into_iter().collect();
+        let sharing_explained = store.setting(SHARING_EXPLAINED).map_err(|e| e.to_string())?.is_some();
+        Ok(Journal { me: store.me().cloned(), store, entries, names, sharing_explained })
+    }
+
+    fn refresh(&mut self) -> Result<(), String> {
+        self.entries = self.store.entries().map_err(|e| e.to_string())?;
+        self.names = self.store.people().map_err(|e| e.to_string())?.into_iter().collect();
+        self.me = self.store.me().cloned();
+        Ok(())
+    }
+
+    fn after<T>(&mut self, result: Result<T, crate::store::StoreError>) -> Result<T, String> {
+        let value = result.map_err(|e| e.to_string())?;
+        self.refresh()?;
+        Ok(value)
+    }
+
+    pub fn today() -> NaiveDate {
+        Local::now().date_naive()
+    }
+
+    pub fn name_of(&self, id: PersonId) -> String {
+        if self.me.as_ref().is_some_and(|m| m.id == id) {
+            return "You".into();
+        }
+        self.names.get(&id).cloned().unwrap_or_else(|| "Your partner".into())
+    }
+
+    pub fn is_mine(&self, e: &Entry) -> bool {
+        self.me.as_ref().is_some_and(|m| m.id == e.author)
+    }
+
+    /// Entries of one practice that are in the daily views (not set aside).
+    pub fn active(&self, practice: Practice) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(move |e| !e.archived && e.body.practice() == Some(practice))
+    }
+
+    /// Everything set aside, newest first.
+    pub fn set_aside(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|e| e.archived)
+    }
+
+    /// My check-in for today, if written.
+    pub fn my_check_in_today(&self) -> Option<&Entry> {
+        let today = Journal::today();
+        self.entries
+            .iter()
+            .find(|e| self.is_mine(e) && matches!(e.body, Body::DailyCheckIn { date, .. } if date == today))
+    }
+
+    /// What was written today, by either partner (once shared), not counting set-aside.
+    pub fn written_today(&self) -> impl Iterator<Item = &Entry> {
+        let today = Journal::today();
+        self.entries.iter().filter(move |e| !e.archived && e.created_at.with_timezone(&Local).date_naive() == today)
+    }
+
+    // ----- Actions -----
+
+    pub fn set_name(&mut self, name: &str) -> Result<(), String> {
+        let r = self.store.init(name).map(|_| ());
+        self.after(r)
+    }
+
+    pub fn add(&mut self, draft: Draft) -> Result<EntryId, String> {
+        let r = self.store.add(draft).map(|e| e.id);
+        self.after(r)
+    }
+
+    pub fn edit(&mut self, id: EntryId, draft: Draft) -> Result<(), String> {
+        let r = self.store.edit(id, draft).map(|_| ());
+        self.after(r)
+    }
+
+    pub fn share(&mut self, id: EntryId) -> Result<(), String> {
+        let r = self.store.share(id).map(|_| ());
+        self.after(r)?;
+        if !self.sharing_explained {
+            self.store.set_setting(SHARING_EXPLAINED, "yes").map_err(|e| e.to_string())?;
+            self.sharing_explained = true;
+        }
+        Ok(())
+    }
+
+    pub fn unshare(&mut self, id: EntryId) -> Result<(), String> {
+        let r = self.store.unshare(id).map(|_| ());
+        self.after(r)
+    }
+
+    pub fn archive(&mut self, id: EntryId) -> Result<(), String> {
+        let r = self.store.archive(id).map(|_| ());
+        self.after(r)
+    }
+
+    pub fn restore(&mut self, id: EntryId) -> Result<(), String> {
+        let r = self.store.restore(id).map(|_| ());
+        self.after(r)
+    }
+
+    pub fn check_in(&mut self, id: EntryId, outcome: Outcome, note: Option<&str>) -> Result<(), String> {
+        let r = self.store.check_in(id, outcome, note).map(|_| ());
+        self.after(r)
+    }
+
+    pub fn set_agreement_status(&mut self, id: EntryId, status: AgreementStatus) -> Result<(), String> {
+        let r = self.store.set_agreement_status(id, status).map(|_| ());
+        self.after(r)
+    }
+
+    /// Writes an export of the whole journal to `path`.
+    pub fn export(&mut self, format: crate::cli::ExportFormat, path: &Path) -> Result<(), String> {
+        crate::cli::export_to(&mut self.store, format, path).map_err(|e| format!("{e:#}"))
+    }
+}

@@ -1,0 +1,84 @@
+//! Agreements: the active ones with one-tap check-ins, retiring and renewing, and the
+//! steadiness picture.
+
+use dioxus::prelude::*;
+
+use crate::model::{AgreementStatus, Body, Entry, Outcome, Practice, steadiness};
+use crate::ui::components::entry_card::EntryCard;
+use crate::ui::components::forms::AgreementForm;
+use crate::ui::components::steadiness::Steadiness;
+use crate::ui::{Journal, JournalSignal, Notice, act};
+
+#[component]
+pub fn Agreements(journal: JournalSignal, notice: Notice) -> Element {
+    let (active, retired, weeks) = match &*journal.read() {
+        Ok(j) => {
+            let all: Vec<Entry> = j.active(Practice::Agreements).cloned().collect();
+            let (active, retired): (Vec<Entry>, Vec<Entry>) = all
+                .into_iter()
+                .partition(|e| matches!(e.body, Body::Agreement { status: AgreementStatus::Active, .. }));
+            (active, retired, steadiness::weekly(&j.entries, Journal::today()))
+        }
+        Err(_) => (Vec::new(), Vec::new(), Vec::new()),
+    };
+    rsx! {
+        section { "aria-label": "Steadiness",
+            h2 { "Steadiness, week by week" }
+            Steadiness { weeks }
+        }
+        section { "aria-label": "Active agreements",
+            h2 { "Active" }
+            if active.is_empty() {
+                p { class: "empty", "No agreements yet. Small ones are the ones that get kept." }
+            }
+            for e in active {
+                div { key: "{e.id}", class: "agreement",
+                    EntryCard { entry: e.clone(), journal, notice }
+                    CheckInButtons { id: e.id, journal, notice }
+                }
+            }
+            AgreementForm { journal, notice }
+        }
+        if !retired.is_empty() {
+            section { "aria-label": "Retired agreements",
+                h2 { "Retired" }
+                for e in retired {
+                    div { key: "{e.id}", class: "agreement",
+                        EntryCard { entry: e.clone(), journal, notice }
+                        button { class: "quiet", onclick: move |_| { act(journal, notice, |j| j.set_agreement_status(e.id, AgreementStatus::Active)); }, "Renew" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Kept, missed or renegotiated, in one tap; a note is optional.
+#[component]
+fn CheckInButtons(id: crate::model::EntryId, journal: JournalSignal, notice: Notice) -> Element {
+    let mut note = use_signal(String::new);
+    let mut done = use_signal(|| None::<Outcome>);
+    let mut check_in = move |outcome: Outcome| {
+        let text = note();
+        let note_arg = if text.trim().is_empty() { None } else { Some(text.as_str()) };
+        if act(journal, notice, |j| j.check_in(id, outcome, note_arg)) {
+            note.set(String::new());
+            done.set(Some(outcome));
+        }
+    };
+    rsx! {
+        div { class: "check-in", role: "group", "aria-label": "How did it go today?",
+            label { r#for: "note-{id}", class: "label", "How did it go today? (a note is optional)" }
+            input { id: "note-{id}", value: "{note}", placeholder: "A note, if you like", oninput: move |e| note.set(e.value()) }
+            div { class: "actions",
+                button { "data-outcome": "kept", onclick: move |_| check_in(Outcome::Kept), "Kept" }
+                button { "data-outcome": "missed", onclick: move |_| check_in(Outcome::Missed), "Missed" }
+                button { "data-outcome": "renegotiated", onclick: move |_| check_in(Outcome::Renegotiated), "Renegotiated" }
+                button { class: "quiet", onclick: move |_| { act(journal, notice, |j| j.set_agreement_status(id, AgreementStatus::Retired)); }, "Retire" }
+            }
+            if let Some(o) = done() {
+                p { class: "muted", role: "status", "Noted: {o}." }
+            }
+        }
+    }
+}

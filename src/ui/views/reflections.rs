@@ -1,0 +1,23 @@
+//! Reflections: what I was feeling and needing, without blame.
+
+use dioxus::prelude::*;
+
+use crate::model::{Entry, Practice};
+use crate::ui::components::entry_card::EntryCard;
+use crate::ui::components::forms::ReflectionForm;
+use crate::ui::{JournalSignal, Notice};
+
+#[component]
+pub fn Reflections(journal: JournalSignal, notice: Notice) -> Element {
+    let entries: Vec<Entry> = match &*journal.read() {
+        Ok(j) => j.active(Practice::Understanding).cloned().collect(),
+        Err(_) => Vec::new(),
+    };
+    rsx! {
+        p { class: "lead", "Understanding is not excusing. It keeps us grounded enough to move toward repair." }
+        ReflectionForm { journal, notice }
+        for e in entries {
+            EntryCard { key: "{e.id}", entry: e, journal, notice }
+        }
+    }
+}
