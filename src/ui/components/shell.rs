@@ -83,7 +83,7 @@ fn Welcome(journal: JournalSignal, notice: Notice) -> Element {
             if let Some(message) = notice() {
                 p { class: "notice", role: "alert", "{message}" }
             }
-            form {
+            form { "data-form": "welcome",
                 onsubmit: move |e| {
                     e.prevent_default();
                     act(journal, notice, |j| j.set_name(&name()));

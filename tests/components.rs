@@ -1,0 +1,169 @@
+//! The app's screens in a headless VirtualDom: taps and typing dispatched the way the
+//! webview sends them, and what a person would see read back with dioxus-ssr.
+
+mod harness;
+
+use chrono::{Days, Local, Utc};
+use dioxus::prelude::*;
+use harness::Screen;
+use steady::model::{Body, Draft, Outcome, steadiness};
+use steady::store::Store;
+use steady::ui::{App, Journal, Preloaded};
+
+fn screen(setup: impl FnOnce(&mut Store)) -> Screen {
+    let mut store = Store::open_in_memory().unwrap();
+    store.init("Alex").unwrap();
+    setup(&mut store);
+    let entries = store.entries().unwrap();
+    let journal = Journal::from_store(store, entries).unwrap();
+    Screen::new(VirtualDom::new(App).with_root_context(Preloaded::new(journal)))
+}
+
+#[test]
+fn one_tap_shares_an_entry_and_sharing_is_explained_once() {
+    let mut s = screen(|s| {
+        s.add(Draft::CheckIn { text: "Coffee together".into() }).unwrap();
+    });
+    let html = s.html();
+    assert!(html.contains("data-shared=\"false\""), "{html}");
+    assert!(html.contains("Sharing gives your partner a copy"));
+    s.tap("data-action", "share");
+    let html = s.html();
+    assert!(html.contains("data-shared=\"true\""), "{html}");
+    assert!(html.contains(">Shared<"));
+    assert!(!html.contains("Sharing gives your partner a copy"), "the explanation shows only once");
+}
+
+#[test]
+fn unsharing_asks_with_honest_words_first() {
+    let mut s = screen(|s| {
+        let e = s.add(Draft::CheckIn { text: "Coffee together".into() }).unwrap();
+        s.share(e.id).unwrap();
+    });
+    s.tap("aria-label", "Unshare this entry");
+    let html = s.html();
+    assert!(html.contains("Your partner may already have seen it"), "{html}");
+    assert!(html.contains("data-shared=\"true\""), "nothing changes before the second tap");
+}
+
+#[test]
+fn a_blaming_reflection_gets_a_gentle_nudge_and_still_saves() {
+    let mut s = screen(|_| {});
+    s.tap("data-tab", "reflections");
+    assert!(!s.html().contains("data-nudge"));
+    s.type_into("id", "reflection-feeling", "You never listen to me");
+    let html = s.html();
+    assert!(html.contains("data-nudge=\"blame\""), "{html}");
+    assert!(html.contains("I felt") && html.contains("I needed"));
+    s.type_into("id", "reflection-needing", "To be heard");
+    s.submit("data-form", "reflection");
+    let html = s.html();
+    assert!(html.contains("data-entry="), "the reflection was saved: {html}");
+    assert!(html.contains("You never listen to me"));
+    assert!(!html.contains("data-nudge"), "the form is cleared after saving");
+}
+
+#[test]
+fn a_failed_save_shows_why_and_keeps_what_was_typed() {
+    let mut s = screen(|_| {});
+    s.tap("data-tab", "agreements");
+    s.type_into("id", "agreement-text", &"a".repeat(600));
+    s.submit("data-form", "agreement");
+    let html = s.html();
+    assert!(html.contains("role=\"alert\""), "{html}");
+    assert!(html.contains("the most is 500"));
+    assert!(html.contains(&"a".repeat(600)), "the typed text is still in the field");
+}
+
+#[test]
+fn agreement_check_ins_take_one_tap_each() {
+    let mut s = screen(|s| {
+        s.add(Draft::Agreement { text: "Phones away at dinner".into() }).unwrap();
+    });
+    s.tap("data-tab", "agreements");
+    s.tap("data-outcome", "kept");
+    assert!(s.html().contains("Kept 1 of 1 check-ins"));
+    s.type_into("placeholder", "A note, if you like", "Rain, we'll try Tuesday");
+    s.tap("data-outcome", "renegotiated");
+    let html = s.html();
+    assert!(html.contains("Kept 1 of 2 check-ins"), "{html}");
+    assert!(html.contains("Noted: renegotiated"));
+    assert!(html.contains("1 kept, 0 missed, 1 renegotiated"), "the steadiness picture counts them");
+    assert!(!html.to_lowercase().contains("streak") && !html.to_lowercase().contains("broken"));
+}
+
+#[test]
+fn the_steadiness_picture_counts_each_week_of_the_last_twelve() {
+    let mut store = Store::open_in_memory().unwrap();
+    store.init("Alex").unwrap();
+    let id = store.add(Draft::Agreement { text: "Walk after dinner".into() }).unwrap().id;
+    let today = Local::now().date_naive();
+    // Check in on three days: today, a week ago, and fifteen weeks ago (out of the picture).
+    for days_ago in [0u64, 7, 105] {
+        let at = (today - Days::new(days_ago)).and_hms_opt(12, 0, 0).unwrap().and_local_timezone(Local).unwrap();
+        let at = at.with_timezone(&Utc);
+        store.set_clock(Box::new(move || at));
+        store.check_in(id, Outcome::Kept, None).unwrap();
+    }
+    let weeks = steadiness::weekly(&store.entries().unwrap(), today);
+    assert_eq!(weeks.len(), steadiness::WEEKS);
+    assert_eq!(weeks[11].kept, 1);
+    assert_eq!(weeks[10].kept, 1);
+    assert_eq!(weeks.iter().map(|w| w.kept).sum::<u32>(), 2);
+    let Body::Agreement { check_ins, .. } = store.get(id).unwrap().body else { panic!() };
+    assert_eq!(check_ins.len(), 3);
+}
+
+#[test]
+fn set_aside_and_restore_move_an_entry_between_screens() {
+    let mut s = screen(|s| {
+        s.add(Draft::Transparency { text: "Dinner with Sam until ten".into(), window: None }).unwrap();
+    });
+    s.tap("data-tab", "transparency");
+    s.tap("data-action", "archive");
+    assert!(!s.html().contains("Dinner with Sam until ten"));
+    s.tap("data-tab", "us");
+    s.tap("class", "link");
+    let html = s.html();
+    assert!(html.contains("data-screen=\"set-aside\"") && html.contains("Dinner with Sam until ten"), "{html}");
+    s.tap("data-action", "restore");
+    s.tap("data-tab", "transparency");
+    assert!(s.html().contains("Dinner with Sam until ten"));
+}
+
+#[test]
+fn every_screen_has_the_sync_badge_and_labelled_controls() {
+    let mut s = screen(|s| {
+        s.add(Draft::Agreement { text: "Say goodnight".into() }).unwrap();
+    });
+    for tab in ["today", "safety", "agreements", "reflections", "transparency", "us"] {
+        s.tap("data-tab", tab);
+        let html = s.html();
+        assert!(html.contains(&format!("data-screen=\"{tab}\"")), "{tab}: {html}");
+        assert!(html.contains("Not paired"), "{tab}: the sync badge is missing");
+        for field in html.match_indices("<textarea id=\"").chain(html.match_indices("<input id=\"")) {
+            let rest = &html[field.0..];
+            let id: String = rest.split('"').nth(1).unwrap().to_owned();
+            assert!(html.contains(&format!("for=\"{id}\"")), "{tab}: the field {id} has no label");
+        }
+        for button in html.split("<button").skip(1) {
+            let label = button[..button.find("</button>").unwrap_or(button.len())].to_lowercase();
+            assert!(
+                !label.contains("request") && !label.contains("ask "),
+                "{tab}: a control asks the partner for something: {label}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_new_phone_asks_for_a_name_first() {
+    let store = Store::open_in_memory().unwrap();
+    let journal = Journal::from_store(store, Vec::new()).unwrap();
+    let mut s = Screen::new(VirtualDom::new(App).with_root_context(Preloaded::new(journal)));
+    assert!(s.html().contains("The name your partner knows you by"));
+    s.type_into("id", "name", "Blair");
+    s.submit("data-form", "welcome");
+    let html = s.html();
+    assert!(html.contains("data-screen=\"today\""), "{html}");
+}
