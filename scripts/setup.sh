@@ -7,6 +7,9 @@ set -euo pipefail
 # photograph that window in tests without a screen.
 packages=(pkg-config libwebkit2gtk-4.1-dev libxdo-dev libssl-dev xvfb xauth imagemagick)
 
+# Node.js runs the end-to-end test's WebdriverIO client.
+command -v node >/dev/null || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -167,3 +167,21 @@ fn a_new_phone_asks_for_a_name_first() {
     let html = s.html();
     assert!(html.contains("data-screen=\"today\""), "{html}");
 }
+
+#[test]
+fn long_lists_show_a_page_at_a_time() {
+    let mut s = screen(|s| {
+        for i in 0..40 {
+            s.add(Draft::Reflection { feeling: format!("Feeling number {i}"), needing: None, understanding: None })
+                .unwrap();
+        }
+    });
+    s.tap("data-tab", "reflections");
+    let html = s.html();
+    assert_eq!(html.matches("data-entry=").count(), 30);
+    assert!(html.contains("Show 10 more of 10"), "{html}");
+    s.tap("data-action", "more");
+    let html = s.html();
+    assert_eq!(html.matches("data-entry=").count(), 40);
+    assert!(!html.contains("data-action=\"more\""));
+}

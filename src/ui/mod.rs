@@ -117,10 +117,12 @@ pub fn act(
 pub fn launch(data_dir: PathBuf) {
     use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
     let window = WindowBuilder::new().with_title("Steady").with_inner_size(LogicalSize::new(390.0, 844.0));
-    dioxus::LaunchBuilder::desktop()
-        .with_cfg(Config::new().with_window(window).with_menu(None))
-        .with_context(DataDir(data_dir))
-        .launch(App);
+    let config = Config::new().with_window(window).with_menu(None);
+    // The end-to-end tests' WebDriver server (on 127.0.0.1 only). It is compiled in only
+    // with the `e2e` feature, and even then starts only when the test asks for it.
+    #[cfg(feature = "e2e")]
+    let config = wdio_dioxus::install(config);
+    dioxus::LaunchBuilder::desktop().with_cfg(config).with_context(DataDir(data_dir)).launch(App);
 }
 
 /// The root: opens the journal (or takes a preloaded one) and shows the current screen.

@@ -2,5 +2,6 @@
 
 pub mod entry_card;
 pub mod forms;
+pub mod paged;
 pub mod shell;
 pub mod steadiness;

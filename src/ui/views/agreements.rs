@@ -6,11 +6,13 @@ use dioxus::prelude::*;
 use crate::model::{AgreementStatus, Body, Entry, Outcome, Practice, steadiness};
 use crate::ui::components::entry_card::EntryCard;
 use crate::ui::components::forms::AgreementForm;
+use crate::ui::components::paged::PAGE;
 use crate::ui::components::steadiness::Steadiness;
 use crate::ui::{Journal, JournalSignal, Notice, act};
 
 #[component]
 pub fn Agreements(journal: JournalSignal, notice: Notice) -> Element {
+    let mut shown = use_signal(|| PAGE);
     let (active, retired, weeks) = match &*journal.read() {
         Ok(j) => {
             let all: Vec<Entry> = j.active(Practice::Agreements).cloned().collect();
@@ -31,10 +33,15 @@ pub fn Agreements(journal: JournalSignal, notice: Notice) -> Element {
             if active.is_empty() {
                 p { class: "empty", "No agreements yet. Small ones are the ones that get kept." }
             }
-            for e in active {
+            for e in active.iter().take(shown()).cloned() {
                 div { key: "{e.id}", class: "agreement",
                     EntryCard { entry: e.clone(), journal, notice }
                     CheckInButtons { id: e.id, journal, notice }
+                }
+            }
+            if active.len() > shown() {
+                button { class: "quiet more", "data-action": "more", onclick: move |_| shown += PAGE,
+                    "Show more agreements"
                 }
             }
             AgreementForm { journal, notice }

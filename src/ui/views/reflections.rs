@@ -3,8 +3,8 @@
 use dioxus::prelude::*;
 
 use crate::model::{Entry, Practice};
-use crate::ui::components::entry_card::EntryCard;
 use crate::ui::components::forms::ReflectionForm;
+use crate::ui::components::paged::PagedCards;
 use crate::ui::{JournalSignal, Notice};
 
 #[component]
@@ -16,8 +16,6 @@ pub fn Reflections(journal: JournalSignal, notice: Notice) -> Element {
     rsx! {
         p { class: "lead", "Understanding is not excusing. It keeps us grounded enough to move toward repair." }
         ReflectionForm { journal, notice }
-        for e in entries {
-            EntryCard { key: "{e.id}", entry: e, journal, notice }
-        }
+        PagedCards { entries, journal, notice }
     }
 }

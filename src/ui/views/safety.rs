@@ -4,8 +4,8 @@
 use dioxus::prelude::*;
 
 use crate::model::{Body, Entry, Practice, SafetySide};
-use crate::ui::components::entry_card::EntryCard;
 use crate::ui::components::forms::SafetyForm;
+use crate::ui::components::paged::PagedCards;
 use crate::ui::{JournalSignal, Notice};
 
 #[component]
@@ -35,9 +35,7 @@ pub fn Safety(journal: JournalSignal, notice: Notice) -> Element {
                 div { class: "side-by-side",
                     div { class: "column",
                         h3 { "Mine" }
-                        for e in pick(side, true) {
-                            EntryCard { key: "{e.id}", entry: e, journal, notice }
-                        }
+                        PagedCards { entries: pick(side, true), journal, notice }
                         SafetyForm { journal, notice, side }
                     }
                     div { class: "column",
@@ -47,11 +45,7 @@ pub fn Safety(journal: JournalSignal, notice: Notice) -> Element {
                             if theirs.is_empty() {
                                 rsx! { p { class: "empty", "Nothing shared yet." } }
                             } else {
-                                rsx! {
-                                    for e in theirs {
-                                        EntryCard { key: "{e.id}", entry: e, journal, notice }
-                                    }
-                                }
+                                rsx! { PagedCards { entries: theirs, journal, notice } }
                             }
                         }
                     }

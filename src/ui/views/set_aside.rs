@@ -3,7 +3,7 @@
 use dioxus::prelude::*;
 
 use crate::model::Entry;
-use crate::ui::components::entry_card::EntryCard;
+use crate::ui::components::paged::PagedCards;
 use crate::ui::{JournalSignal, Notice};
 
 #[component]
@@ -17,8 +17,6 @@ pub fn SetAside(journal: JournalSignal, notice: Notice) -> Element {
         if entries.is_empty() {
             p { class: "empty", "Nothing set aside." }
         }
-        for e in entries {
-            EntryCard { key: "{e.id}", entry: e, journal, notice }
-        }
+        PagedCards { entries, journal, notice }
     }
 }

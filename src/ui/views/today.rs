@@ -4,8 +4,8 @@
 use dioxus::prelude::*;
 
 use crate::model::{Body, Entry, SafetySide};
-use crate::ui::components::entry_card::EntryCard;
 use crate::ui::components::forms::{AgreementForm, CheckInForm, ReflectionForm, SafetyForm, TransparencyForm};
+use crate::ui::components::paged::PagedCards;
 use crate::ui::{JournalSignal, Notice, Tab};
 
 #[component]
@@ -54,9 +54,7 @@ pub fn Today(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Elemen
             if written.is_empty() {
                 p { class: "empty", "Nothing yet today. One small, steady thing is enough." }
             }
-            for e in written {
-                EntryCard { key: "{e.id}", entry: e, journal, notice }
-            }
+            PagedCards { entries: written, journal, notice }
         }
         p { class: "muted",
             button { class: "link", onclick: move |_| tab.set(Tab::SetAside), "Set-aside entries" }

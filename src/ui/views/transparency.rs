@@ -4,8 +4,8 @@
 use dioxus::prelude::*;
 
 use crate::model::{Entry, Practice};
-use crate::ui::components::entry_card::EntryCard;
 use crate::ui::components::forms::TransparencyForm;
+use crate::ui::components::paged::PagedCards;
 use crate::ui::{JournalSignal, Notice};
 
 #[component]
@@ -17,8 +17,6 @@ pub fn Transparency(journal: JournalSignal, notice: Notice) -> Element {
     rsx! {
         p { class: "lead", "Openness works when it is offered, not asked for. Share what you'd like your partner to know." }
         TransparencyForm { journal, notice }
-        for e in entries {
-            EntryCard { key: "{e.id}", entry: e, journal, notice }
-        }
+        PagedCards { entries, journal, notice }
     }
 }

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The end-to-end test: builds Steady with its test-only WebDriver server, then drives the
+# real window under Xvfb with WebdriverIO. Screenshots land in target/screenshots/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --locked --features e2e
+if [ ! -d e2e/node_modules/webdriverio ]; then
+  npm ci --prefix e2e --no-audit --no-fund
+fi
+xvfb-run -a -s "-screen 0 390x844x24" node e2e/scenario.mjs target/debug/steady

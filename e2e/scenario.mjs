@@ -1,0 +1,224 @@
+// End-to-end: drives Steady's real desktop window (a WebKitGTK webview) the way a person
+// would, through the in-process WebDriver server that the `e2e` cargo feature adds, and
+// photographs every screen. Run by e2e/run.sh under Xvfb.
+//
+//   node scenario.mjs PATH-TO-STEADY-BINARY
+//
+// Prints one line per step and a closing "e2e: N passed, N failed" line.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { remote } from 'webdriverio';
+
+const binary = resolve(process.argv[2] ?? 'target/debug/steady');
+const root = resolve(new URL('..', import.meta.url).pathname);
+const shots = join(root, 'target', 'screenshots');
+const dataDir = mkdtempSync(join(tmpdir(), 'steady-e2e-'));
+const port = 4400 + Math.floor(Math.random() * 500);
+mkdirSync(shots, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+const check = (ok, what) => {
+  if (ok) {
+    passed += 1;
+    console.log(`ok - ${what}`);
+  } else {
+    failed += 1;
+    console.log(`not ok - ${what}`);
+  }
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function launch() {
+  const app = spawn(binary, ['--data-dir', dataDir], {
+    env: {
+      ...process.env,
+      DIOXUS_WEBVIEW_AUTOMATION: 'true',
+      WDIO_EMBEDDED_PORT: String(port),
+      // Lets the app find its stylesheet when it runs outside `dx`.
+      CARGO_MANIFEST_DIR: root,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return app;
+}
+
+async function connect() {
+  for (let i = 0; i < 150; i += 1) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/status`);
+      if (res.ok) break;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(200);
+  }
+  return remote({
+    hostname: '127.0.0.1',
+    port,
+    path: '/',
+    logLevel: 'warn',
+    connectionRetryCount: 3,
+    capabilities: { browserName: 'dioxus' },
+  });
+}
+
+async function quit(app, browser) {
+  try {
+    await browser.deleteSession();
+  } catch {
+    // The session may already be gone with the window.
+  }
+  app.kill('SIGTERM');
+  await new Promise((r) => app.once('exit', r));
+}
+
+function screenshot(name) {
+  execFileSync('import', ['-window', 'root', join(shots, `${name}.png`)]);
+}
+
+async function tab(browser, slug) {
+  await (await browser.$(`[data-tab="${slug}"]`)).click();
+  await (await browser.$(`[data-screen="${slug}"]`)).waitForExist({ timeout: 10000 });
+}
+
+async function write(browser, selector, text) {
+  const field = await browser.$(selector);
+  await field.waitForExist({ timeout: 10000 });
+  await field.setValue(text);
+}
+
+async function submit(browser, form) {
+  await (await browser.$(`[data-form="${form}"] button[type="submit"]`)).click();
+}
+
+async function textOnScreen(browser, text) {
+  try {
+    await browser.waitUntil(async () => (await browser.getPageSource()).includes(text), { timeout: 10000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function listJson() {
+  return JSON.parse(execFileSync(binary, ['--data-dir', dataDir, 'list', '--json'], { encoding: 'utf8' }));
+}
+
+const words = {
+  checkin: 'A walk together after dinner',
+  safety: 'Hearing the plan before it changes',
+  feeling: 'Scared and small',
+  needing: 'Reassurance that we are okay',
+  agreement: 'Text when running late',
+  transparency: 'Out with Sam until ten',
+};
+
+let app = launch();
+let browser;
+try {
+  browser = await connect();
+
+  // First launch: the person's name.
+  await write(browser, '#name', 'Alex');
+  await submit(browser, 'welcome');
+  await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
+  check(true, 'set up on first launch');
+
+  // One entry of each kind.
+  await write(browser, '#checkin-text', words.checkin);
+  await submit(browser, 'checkin');
+  check(await textOnScreen(browser, 'Update today'), "today's check-in saved");
+
+  await tab(browser, 'safety');
+  await write(browser, '#safety-helps-text', words.safety);
+  await submit(browser, 'safety-helps');
+  check(await textOnScreen(browser, `${words.safety}</p>`), 'safety need saved');
+
+  await tab(browser, 'reflections');
+  await write(browser, '#reflection-feeling', words.feeling);
+  await write(browser, '#reflection-needing', words.needing);
+  await submit(browser, 'reflection');
+  check(await textOnScreen(browser, `${words.feeling}</p>`), 'reflection saved');
+
+  await tab(browser, 'agreements');
+  await write(browser, '#agreement-text', words.agreement);
+  await submit(browser, 'agreement');
+  check(await textOnScreen(browser, `${words.agreement}</p>`), 'agreement saved');
+  await (await browser.$('[data-outcome="kept"]')).click();
+  check(await textOnScreen(browser, 'Kept 1 of 1 check-ins'), 'checked in on the agreement');
+
+  await tab(browser, 'transparency');
+  await write(browser, '#transparency-text', words.transparency);
+  await submit(browser, 'transparency');
+  check(await textOnScreen(browser, `${words.transparency}</p>`), 'transparency note saved');
+
+  // Share the transparency note with one tap.
+  await (await browser.$('[data-action="share"]')).click();
+  check(await textOnScreen(browser, 'data-shared="true"'), 'shared with one tap');
+
+  // Set the safety need aside, then restore it.
+  await tab(browser, 'safety');
+  await (await browser.$('[data-action="archive"]')).click();
+  await browser.waitUntil(async () => !(await browser.getPageSource()).includes(`${words.safety}</p>`), { timeout: 10000 });
+  await tab(browser, 'us');
+  await (await browser.$('button=See set-aside entries')).click();
+  await (await browser.$('[data-screen="set-aside"]')).waitForExist({ timeout: 10000 });
+  check(await textOnScreen(browser, words.safety), 'set aside');
+  screenshot('set-aside');
+  await (await browser.$('[data-action="restore"]')).click();
+  await tab(browser, 'safety');
+  check(await textOnScreen(browser, `${words.safety}</p>`), 'restored');
+
+  // A photograph of every screen.
+  for (const slug of ['today', 'safety', 'agreements', 'reflections', 'transparency', 'us']) {
+    await tab(browser, slug);
+    await sleep(300);
+    screenshot(slug);
+  }
+  check(true, `screenshots in ${shots}`);
+
+  await quit(app, browser);
+
+  // Launch again: everything is as it was.
+  app = launch();
+  browser = await connect();
+  await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
+  const checkin = await (await browser.$('#checkin-text')).getValue();
+  check(checkin === words.checkin, `today's check-in survives a restart (${JSON.stringify(checkin)})`);
+  for (const [slug, text] of [['safety', words.safety], ['reflections', words.feeling], ['agreements', words.agreement], ['transparency', words.transparency]]) {
+    await tab(browser, slug);
+    check(await textOnScreen(browser, `${text}</p>`), `${slug} survives a restart`);
+  }
+  await tab(browser, 'agreements');
+  check(await textOnScreen(browser, 'Kept 1 of 1 check-ins'), 'the check-in survives a restart');
+  await tab(browser, 'transparency');
+  check(await textOnScreen(browser, 'data-shared="true"'), 'the share survives a restart');
+  screenshot('after-restart');
+  await quit(app, browser);
+  app = null;
+
+  const list = listJson();
+  const kinds = list.map((e) => e.kind).sort();
+  check(
+    JSON.stringify(kinds) === JSON.stringify(['agreement', 'checkin', 'reflection', 'safety-helps', 'transparency']),
+    `the journal on disk holds one entry of each kind (${kinds.join(', ')})`,
+  );
+  check(list.filter((e) => e.shared).map((e) => e.kind).join() === 'transparency', 'only the shared note is shared');
+  check(list.every((e) => !e.archived), 'nothing is left set aside');
+} catch (err) {
+  failed += 1;
+  console.log(`not ok - ${err?.stack ?? err}`);
+} finally {
+  if (app) {
+    app.kill('SIGKILL');
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
