@@ -185,3 +185,20 @@ fn long_lists_show_a_page_at_a_time() {
     assert_eq!(html.matches("data-entry=").count(), 40);
     assert!(!html.contains("data-action=\"more\""));
 }
+
+#[test]
+fn an_agreement_can_be_renegotiated_and_keeps_its_check_ins() {
+    let mut s = screen(|s| {
+        let e = s.add(Draft::Agreement { text: "Call at lunch".into() }).unwrap();
+        s.check_in(e.id, Outcome::Kept, None).unwrap();
+    });
+    s.tap("data-tab", "agreements");
+    s.tap("data-action", "reword");
+    let field = s.html().split("id=\"reword-").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    s.type_into("id", &format!("reword-{field}"), "Text at lunch instead");
+    s.submit("data-form", "reword");
+    let html = s.html();
+    assert!(html.contains("Text at lunch instead</p>"), "{html}");
+    assert!(html.contains("Kept 1 of 1 check-ins"));
+    assert!(!html.contains("data-form=\"reword\""), "the form closes after saving");
+}

@@ -13,6 +13,10 @@ use crate::ui::{Journal, JournalSignal, Notice, act};
 #[component]
 pub fn Agreements(journal: JournalSignal, notice: Notice) -> Element {
     let mut shown = use_signal(|| PAGE);
+    let mine: Vec<crate::model::EntryId> = match &*journal.read() {
+        Ok(j) => j.entries.iter().filter(|e| j.is_mine(e)).map(|e| e.id).collect(),
+        Err(_) => Vec::new(),
+    };
     let (active, retired, weeks) = match &*journal.read() {
         Ok(j) => {
             let all: Vec<Entry> = j.active(Practice::Agreements).cloned().collect();
@@ -37,6 +41,9 @@ pub fn Agreements(journal: JournalSignal, notice: Notice) -> Element {
                 div { key: "{e.id}", class: "agreement",
                     EntryCard { entry: e.clone(), journal, notice }
                     CheckInButtons { id: e.id, journal, notice }
+                    if mine.contains(&e.id) {
+                        Reword { entry: e.clone(), journal, notice }
+                    }
                 }
             }
             if active.len() > shown() {
@@ -85,6 +92,39 @@ fn CheckInButtons(id: crate::model::EntryId, journal: JournalSignal, notice: Not
             }
             if let Some(o) = done() {
                 p { class: "muted", role: "status", "Noted: {o}." }
+            }
+        }
+    }
+}
+
+/// Renegotiating an agreement's words: its author rewrites it; its check-ins stay.
+#[component]
+fn Reword(entry: Entry, journal: JournalSignal, notice: Notice) -> Element {
+    let mut open = use_signal(|| false);
+    let current = match &entry.body {
+        Body::Agreement { text, .. } => text.clone(),
+        _ => String::new(),
+    };
+    let mut text = use_signal(|| current.clone());
+    let id = entry.id;
+    if !open() {
+        return rsx! {
+            button { class: "quiet", "data-action": "reword", onclick: move |_| open.set(true), "Renegotiate the words" }
+        };
+    }
+    rsx! {
+        form { class: "entry-form", "data-form": "reword",
+            onsubmit: move |e| {
+                e.prevent_default();
+                if act(journal, notice, |j| j.edit(id, crate::model::Draft::Agreement { text: text() })) {
+                    open.set(false);
+                }
+            },
+            label { r#for: "reword-{id}", "The agreement, as you both now see it" }
+            input { id: "reword-{id}", value: "{text}", oninput: move |e| text.set(e.value()) }
+            div { class: "actions",
+                button { r#type: "submit", class: "primary", "Save the new words" }
+                button { r#type: "button", class: "quiet", onclick: move |_| open.set(false), "Cancel" }
             }
         }
     }
