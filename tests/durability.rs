@@ -67,10 +67,21 @@ fn kill_9_at_random_moments_loses_no_entry_whose_add_returned() {
     let seed = 0x5eed_u64 ^ std::process::id() as u64;
     eprintln!("seed {seed}");
     let mut rng = Rng(seed | 1);
+    // Kills land at random moments across one command's whole run, before, during and
+    // after its write, however fast or loaded this machine is: time a few first.
+    let mut timings: Vec<u128> = (0..3)
+        .map(|i| {
+            let start = std::time::Instant::now();
+            ok(d, &["add", "transparency", &format!("Timing run {i}")]);
+            start.elapsed().as_micros()
+        })
+        .collect();
+    timings.sort();
+    let span = (timings[1] * 2).max(1) as u64;
+    eprintln!("one add takes about {} ms here; kills land within {} ms", timings[1] / 1000, span / 1000);
     let mut returned: Vec<String> = Vec::new();
     for round in 0..100 {
-        // A command takes about 100 ms here, so kills land before, during and after its
-        // write. Every third round shares an entry that was added earlier, so kills land inside
+        // Every third round shares an entry that was added earlier, so kills land inside
         // shares and compactions too.
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_steady"));
         cmd.arg("--data-dir").arg(d);
@@ -82,7 +93,7 @@ fn kill_9_at_random_moments_loses_no_entry_whose_add_returned() {
             cmd.args(["add", "transparency", &format!("Plan number {round}")]);
         }
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_micros(rng.next() % 250_000));
+        std::thread::sleep(Duration::from_micros(rng.next() % span));
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
         let printed = String::from_utf8_lossy(&out.stdout).into_owned();
