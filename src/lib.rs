@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod export;
 pub mod model;
+pub mod net;
 pub mod store;
 pub mod ui;

@@ -1,0 +1,2 @@
+//! Pairing and sync between the partners' phones.
+pub mod pairing;

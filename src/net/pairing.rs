@@ -1,0 +1,420 @@
+//! Pairing, once and in person: one phone shows an invite code, the other types it, and
+//! the two prove to each other that they hold the same code with SPAKE2, so nobody who
+//! merely listens on the network learns it. Sans-IO: messages in, messages out.
+//!
+//! ```text
+//! joiner (B)                          inviter (A)
+//!   Hello { spake_b }        ──►
+//!                            ◄──      Reply { spake_a, confirm_a }
+//!   Confirm { confirm_b, name_b } ──►
+//!                            ◄──      Welcome { name_a }
+//! ```
+//!
+//! Both confirmations are HMACs of the transcript under the session key, so a wrong code
+//! is caught on both sides. Both screens then show the same safety words, derived from
+//! the session key.
+
+use std::fmt;
+
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use spake2::{Ed25519Group, Identity, Password, Spake2};
+
+/// Letters that can't be mistaken for each other when read aloud or typed: no 0/O, 1/I/L.
+const ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// The longest pairing message this version sends or accepts.
+pub const MAX_MESSAGE: usize = 1024;
+
+const VERSION: u8 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PairingError {
+    #[error("an invite code has 8 letters and digits, like 7KQM-4T2X; {0:?} isn't one")]
+    BadCode(String),
+    #[error("that code doesn't match the invite on your partner's phone; check it and try again")]
+    WrongCode,
+    #[error("the pairing message is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("the pairing message is {0} bytes; the most is {MAX_MESSAGE}")]
+    TooLong(usize),
+    #[error("the invite link can't be read: {0}")]
+    BadLink(&'static str),
+}
+
+/// The short code an invite is protected by, as read aloud: `XXXX-XXXX`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InviteCode([u8; 8]);
+
+impl InviteCode {
+    /// A fresh code from the system's randomness.
+    pub fn random() -> InviteCode {
+        let bytes = uuid::Uuid::new_v4().into_bytes();
+        let mut code = [0u8; 8];
+        for (c, b) in code.iter_mut().zip(bytes.iter()) {
+            // 256 is not a multiple of 31; the bias is under 1%, and the code guards an
+            // exchange limited to five tries in ten minutes.
+            *c = ALPHABET[*b as usize % ALPHABET.len()];
+        }
+        InviteCode(code)
+    }
+
+    /// Reads a code as a person typed it: any case, with or without the dash and spaces;
+    /// letters easily confused are taken as the digits they look like.
+    pub fn parse(text: &str) -> Result<InviteCode, PairingError> {
+        let mut out = Vec::with_capacity(8);
+        for c in text.chars() {
+            if c == '-' || c.is_whitespace() {
+                continue;
+            }
+            let c = match c.to_ascii_uppercase() {
+                'O' => '0',
+                'I' | 'L' => '1',
+                other => other,
+            };
+            if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) {
+                return Err(PairingError::BadCode(text.to_owned()));
+            }
+            out.push(c as u8);
+        }
+        <[u8; 8]>::try_from(out.as_slice()).map(InviteCode).map_err(|_| PairingError::BadCode(text.to_owned()))
+    }
+
+    fn password(&self) -> Password {
+        Password::new(self.0)
+    }
+}
+
+impl fmt::Display for InviteCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = std::str::from_utf8(&self.0).map_err(|_| fmt::Error)?;
+        write!(f, "{}-{}", &s[..4], &s[4..])
+    }
+}
+
+impl fmt::Debug for InviteCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InviteCode(****-****)")
+    }
+}
+
+/// A message on the pairing stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairMessage {
+    Hello {
+        spake: Vec<u8>,
+    },
+    Reply {
+        spake: Vec<u8>,
+        confirm: [u8; 32],
+    },
+    Confirm {
+        confirm: [u8; 32],
+        name: String,
+    },
+    Welcome {
+        name: String,
+    },
+    /// The inviter's last word when pairing can't go on.
+    Refused {
+        reason: Refusal,
+    },
+}
+
+/// Why an inviter refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    WrongCode = 1,
+    Expired = 2,
+    TooManyTries = 3,
+    Busy = 4,
+}
+
+impl PairMessage {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![VERSION];
+        match self {
+            PairMessage::Hello { spake } => {
+                out.push(1);
+                put_bytes(&mut out, spake);
+            }
+            PairMessage::Reply { spake, confirm } => {
+                out.push(2);
+                put_bytes(&mut out, spake);
+                out.extend_from_slice(confirm);
+            }
+            PairMessage::Confirm { confirm, name } => {
+                out.push(3);
+                out.extend_from_slice(confirm);
+                put_bytes(&mut out, name.as_bytes());
+            }
+            PairMessage::Welcome { name } => {
+                out.push(4);
+                put_bytes(&mut out, name.as_bytes());
+            }
+            PairMessage::Refused { reason } => {
+                out.push(5);
+                out.push(*reason as u8);
+            }
+        }
+        out
+    }
+
+    /// Reads one message, refusing anything malformed, oversized or trailing.
+    pub fn decode(bytes: &[u8]) -> Result<PairMessage, PairingError> {
+        if bytes.len() > MAX_MESSAGE {
+            return Err(PairingError::TooLong(bytes.len()));
+        }
+        let mut r = Reader(bytes);
+        if r.byte()? != VERSION {
+            return Err(PairingError::Malformed("unknown version"));
+        }
+        let msg = match r.byte()? {
+            1 => PairMessage::Hello { spake: r.bytes()?.to_vec() },
+            2 => PairMessage::Reply { spake: r.bytes()?.to_vec(), confirm: r.mac()? },
+            3 => PairMessage::Confirm { confirm: r.mac()?, name: r.text()? },
+            4 => PairMessage::Welcome { name: r.text()? },
+            5 => PairMessage::Refused {
+                reason: match r.byte()? {
+                    1 => Refusal::WrongCode,
+                    2 => Refusal::Expired,
+                    3 => Refusal::TooManyTries,
+                    4 => Refusal::Busy,
+                    _ => return Err(PairingError::Malformed("unknown refusal")),
+                },
+            },
+            _ => return Err(PairingError::Malformed("unknown message")),
+        };
+        if !r.0.is_empty() {
+            return Err(PairingError::Malformed("trailing bytes"));
+        }
+        Ok(msg)
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Messages are capped far below 64 KiB.
+    out.extend_from_slice(&(bytes.len().min(u16::MAX as usize) as u16).to_be_bytes());
+    out.extend_from_slice(&bytes[..bytes.len().min(u16::MAX as usize)]);
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], PairingError> {
+        if self.0.len() < n {
+            return Err(PairingError::Malformed("cut short"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn byte(&mut self) -> Result<u8, PairingError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], PairingError> {
+        let len = self.take(2)?;
+        let len = u16::from_be_bytes([len[0], len[1]]) as usize;
+        self.take(len)
+    }
+
+    fn mac(&mut self) -> Result<[u8; 32], PairingError> {
+        let b = self.take(32)?;
+        let mut out = [0u8; 32];
+        out.copy_from_slice(b);
+        Ok(out)
+    }
+
+    fn text(&mut self) -> Result<String, PairingError> {
+        let b = self.bytes()?;
+        if b.len() > 240 {
+            return Err(PairingError::Malformed("name too long"));
+        }
+        String::from_utf8(b.to_vec()).map_err(|_| PairingError::Malformed("name is not UTF-8"))
+    }
+}
+
+/// The session secret both sides derive when their codes match.
+pub struct SessionKey(Vec<u8>);
+
+impl SessionKey {
+    fn mac(&self, label: &[u8], transcript: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_mac());
+        mac.update(label);
+        mac.update(transcript);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn verify(&self, label: &[u8], transcript: &[u8], tag: &[u8; 32]) -> bool {
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.0) else { return false };
+        mac.update(label);
+        mac.update(transcript);
+        mac.verify_slice(tag).is_ok()
+    }
+
+    /// Four words both screens show, so the partners can see they paired with each other.
+    pub fn safety_words(&self) -> [&'static str; 4] {
+        let hk = Hkdf::<Sha256>::new(None, &self.0);
+        let mut okm = [0u8; 4];
+        // Four bytes is far below HKDF's limit, so this can't fail.
+        let _ = hk.expand(b"steady safety words", &mut okm);
+        okm.map(|b| WORDS[b as usize % WORDS.len()])
+    }
+}
+
+/// HMAC accepts keys of any length, so building one never fails.
+fn unreachable_mac() -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(b"steady").unwrap_or_else(|_| unreachable!())
+}
+
+fn identities(inviter: &str, joiner: &str) -> (Identity, Identity) {
+    (
+        Identity::new(format!("steady-pair-a:{inviter}").as_bytes()),
+        Identity::new(format!("steady-pair-b:{joiner}").as_bytes()),
+    )
+}
+
+fn transcript(inviter: &str, joiner: &str, spake_a: &[u8], spake_b: &[u8]) -> Vec<u8> {
+    let mut t = Vec::new();
+    for part in [inviter.as_bytes(), joiner.as_bytes(), spake_a, spake_b] {
+        put_bytes(&mut t, part);
+    }
+    t
+}
+
+/// The joiner's side: starts with the code the person typed.
+pub struct Joiner {
+    state: Spake2<Ed25519Group>,
+    inviter: String,
+    me: String,
+    hello: Vec<u8>,
+}
+
+impl Joiner {
+    /// `inviter` and `me` are the two phones' peer ids, as text.
+    pub fn start(code: &InviteCode, inviter: &str, me: &str) -> (Joiner, PairMessage) {
+        let (a, b) = identities(inviter, me);
+        let (state, hello) = Spake2::<Ed25519Group>::start_b(&code.password(), &a, &b);
+        let msg = PairMessage::Hello { spake: hello.clone() };
+        (Joiner { state, inviter: inviter.to_owned(), me: me.to_owned(), hello }, msg)
+    }
+
+    /// Checks the inviter's reply. A wrong code is caught here.
+    pub fn on_reply(
+        self,
+        spake_a: &[u8],
+        confirm_a: &[u8; 32],
+        my_name: &str,
+    ) -> Result<(SessionKey, PairMessage), PairingError> {
+        let key = SessionKey(self.state.finish(spake_a).map_err(|_| PairingError::Malformed("bad key exchange"))?);
+        let t = transcript(&self.inviter, &self.me, spake_a, &self.hello);
+        if !key.verify(b"inviter confirms", &t, confirm_a) {
+            return Err(PairingError::WrongCode);
+        }
+        let confirm = key.mac(b"joiner confirms", &t);
+        Ok((key, PairMessage::Confirm { confirm, name: my_name.to_owned() }))
+    }
+}
+
+/// The inviter's side of one attempt.
+pub struct InviterAttempt {
+    key: SessionKey,
+    transcript: Vec<u8>,
+}
+
+impl InviterAttempt {
+    /// Answers a joiner's hello. The code is not known to be right until
+    /// [`InviterAttempt::on_confirm`].
+    pub fn answer(
+        code: &InviteCode,
+        me: &str,
+        joiner: &str,
+        spake_b: &[u8],
+    ) -> Result<(InviterAttempt, PairMessage), PairingError> {
+        let (a, b) = identities(me, joiner);
+        let (state, spake_a) = Spake2::<Ed25519Group>::start_a(&code.password(), &a, &b);
+        let key = SessionKey(state.finish(spake_b).map_err(|_| PairingError::Malformed("bad key exchange"))?);
+        let transcript = transcript(me, joiner, &spake_a, spake_b);
+        let confirm = key.mac(b"inviter confirms", &transcript);
+        Ok((InviterAttempt { key, transcript }, PairMessage::Reply { spake: spake_a, confirm }))
+    }
+
+    /// Checks the joiner's confirmation: only a joiner who knew the code can make it.
+    pub fn on_confirm(self, confirm_b: &[u8; 32]) -> Result<SessionKey, PairingError> {
+        if self.key.verify(b"joiner confirms", &self.transcript, confirm_b) {
+            Ok(self.key)
+        } else {
+            Err(PairingError::WrongCode)
+        }
+    }
+}
+
+/// Short, common, distinct words for the safety check.
+const WORDS: [&str; 64] = [
+    "apple", "river", "candle", "garden", "pepper", "meadow", "violin", "harbor", "maple", "lantern", "pebble",
+    "orchid", "tiger", "marble", "canyon", "feather", "island", "jacket", "kettle", "lemon", "mirror", "nectar",
+    "olive", "pillow", "quartz", "ribbon", "saddle", "thimble", "umbrella", "velvet", "walnut", "yellow", "anchor",
+    "bamboo", "cactus", "dolphin", "ember", "falcon", "glacier", "hazel", "igloo", "juniper", "koala", "lagoon",
+    "mango", "nutmeg", "otter", "parrot", "quiver", "raven", "sparrow", "tulip", "unicorn", "valley", "willow",
+    "zebra", "biscuit", "cobalt", "daisy", "eagle", "fern", "ginger", "honey", "indigo",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_read_aloud_and_typed_loosely_parse_back() {
+        let code = InviteCode::random();
+        let text = code.to_string();
+        assert_eq!(text.len(), 9);
+        assert_eq!(&text[4..5], "-");
+        assert_eq!(InviteCode::parse(&text).unwrap(), code);
+        assert_eq!(InviteCode::parse(&text.to_lowercase().replace('-', " ")).unwrap(), code);
+        assert!(matches!(InviteCode::parse("1234"), Err(PairingError::BadCode(_))));
+        assert!(matches!(InviteCode::parse("ABCD-EFG!"), Err(PairingError::BadCode(_))));
+    }
+
+    fn pair(code_a: &InviteCode, code_b: &InviteCode) -> Result<(SessionKey, SessionKey), PairingError> {
+        let (joiner, hello) = Joiner::start(code_b, "peer-a", "peer-b");
+        let PairMessage::Hello { spake } = PairMessage::decode(&hello.encode())? else { unreachable!() };
+        let (attempt, reply) = InviterAttempt::answer(code_a, "peer-a", "peer-b", &spake)?;
+        let PairMessage::Reply { spake, confirm } = PairMessage::decode(&reply.encode())? else { unreachable!() };
+        let (key_b, confirm_msg) = joiner.on_reply(&spake, &confirm, "Blair")?;
+        let PairMessage::Confirm { confirm, name } = PairMessage::decode(&confirm_msg.encode())? else {
+            unreachable!()
+        };
+        assert_eq!(name, "Blair");
+        let key_a = attempt.on_confirm(&confirm)?;
+        Ok((key_a, key_b))
+    }
+
+    #[test]
+    fn the_same_code_pairs_and_both_screens_show_the_same_words() {
+        let code = InviteCode::random();
+        let (a, b) = pair(&code, &code).unwrap();
+        assert_eq!(a.safety_words(), b.safety_words());
+    }
+
+    #[test]
+    fn a_wrong_code_is_caught() {
+        let code = InviteCode::parse("7KQM-4T2X").unwrap();
+        let other = InviteCode::parse("7KQM-4T2Y").unwrap();
+        assert!(matches!(pair(&code, &other), Err(PairingError::WrongCode)));
+    }
+
+    #[test]
+    fn malformed_messages_are_refused_not_panicked_on() {
+        for bytes in
+            [&b""[..], &[1], &[2, 1], &[1, 1, 0, 5, 1], &[1, 9], &[1, 5, 9], &[1, 4, 0, 1, 0xff], &[1, 5, 1, 0]]
+        {
+            assert!(PairMessage::decode(bytes).is_err(), "{bytes:?}");
+        }
+        assert_eq!(PairMessage::decode(&vec![1; MAX_MESSAGE + 1]), Err(PairingError::TooLong(MAX_MESSAGE + 1)));
+        let msg = PairMessage::Welcome { name: "Alex".into() };
+        assert_eq!(PairMessage::decode(&msg.encode()).unwrap(), msg);
+    }
+}
