@@ -82,7 +82,7 @@ impl Store {
     /// private entries are read while the shared document loads on another core.
     pub fn open_dir_with_entries(dir: &Path) -> Result<(Store, Vec<Entry>), StoreError> {
         make_dir(dir)?;
-        let (mut store, listed) = Store::open_then(&dir.join(DB_FILE), |conn| {
+        let (store, listed) = Store::open_then(&dir.join(DB_FILE), |conn| {
             // The index is only trusted when it reflects every chunk row; otherwise setup
             // rebuilds it from the document and the list is read afresh below.
             if index::is_current(conn)? { list(conn).map(Some) } else { Ok(None) }
@@ -91,7 +91,6 @@ impl Store {
             Some(entries) => entries,
             None => list(&store.conn)?,
         };
-        store.refresh_me()?;
         Ok((store, entries))
     }
 
@@ -297,10 +296,6 @@ impl Store {
     /// Picks up what another process on this phone wrote since we last looked.
     fn refresh(&mut self) -> Result<(), StoreError> {
         chunks::catch_up(&self.conn, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
-        self.refresh_me()
-    }
-
-    fn refresh_me(&mut self) -> Result<(), StoreError> {
         self.me = read_me(&self.conn)?;
         Ok(())
     }
