@@ -1,2 +1,142 @@
-//! Pairing and sync between the partners' phones.
+//! Pairing and sync between the partners' phones, directly over the local network.
+//!
+//! - [`pairing`]: the code exchange (SPAKE2), sans-IO.
+//! - [`invite`]: the invite link and its QR code.
+//! - [`frame`]: length-prefixed frames with a ceiling, and the sync stream's frames.
+//! - [`peers`]: what this phone remembers about the network, in its own settings.
+//! - [`session`]: the pairing and sync conversations, one task each.
+//! - [`node`]: the libp2p swarm and the loop that drives it.
+//!
+//! Only the shared document travels. Private entries live in another table and are never
+//! read here.
+
+pub mod frame;
+pub mod invite;
+pub mod node;
 pub mod pairing;
+pub mod peers;
+pub mod session;
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use node::{NetConfig, NetError, Node};
+
+/// Records every byte this phone hands to the network before encryption, for tests that
+/// prove what never leaves the phone, and for counting what a sync costs.
+#[derive(Clone, Default)]
+pub struct WireTap(Arc<Mutex<Vec<u8>>>);
+
+impl WireTap {
+    pub fn record(&self, bytes: &[u8]) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(bytes);
+    }
+
+    /// Everything recorded so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Something that happened on the network, as `sync --json` prints it, one per line.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum NetEvent {
+    /// This phone accepts connections at this address.
+    Listening { address: String },
+    /// The partner's phone was seen on the network.
+    Discovered { peer: String, address: String },
+    /// A connection to the partner's phone is open.
+    Connected { peer: String },
+    /// Both phones hold the same shared entries.
+    Synced { peer: String, at: DateTime<Utc>, received: usize },
+    /// The connection to the partner's phone ended.
+    Disconnected { peer: String, reason: String },
+    /// A device that is not the partner's phone was turned away, or a peer broke the
+    /// protocol.
+    Refused { peer: Option<String>, reason: String },
+    /// An address given to connect to could not be reached.
+    Unreachable { address: String, reason: String },
+    /// Pairing finished; both screens show the same words.
+    Paired { partner: String, name: String, safety_words: Vec<String> },
+    /// An invite ended without a partner joining.
+    InviteEnded { reason: String },
+}
+
+/// Where sync stands, for the badge that is always on screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Link {
+    /// Not paired with anyone yet.
+    NotPaired,
+    /// Paired, and sync is paused on this phone.
+    Paused,
+    /// No network to look on.
+    Offline,
+    /// On a network, and the partner's phone is not (yet) found.
+    Looking,
+    /// Connected, and the first exchange is under way.
+    Connected,
+    /// Connected and holding the same shared entries.
+    Synced,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PartnerView {
+    pub peer_id: String,
+    pub name: String,
+}
+
+/// The state of sync on this phone.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NetStatus {
+    pub peer_id: Option<String>,
+    pub link: Link,
+    pub partner: Option<PartnerView>,
+    pub paused: bool,
+    pub last_synced: Option<DateTime<Utc>>,
+    /// Shared changes the partner's phone does not have yet, as far as this phone knows.
+    pub unsent_changes: usize,
+    pub listening: Vec<String>,
+}
+
+impl NetStatus {
+    /// What this phone knows without a network: from its own settings.
+    pub fn at_rest(store: &mut crate::store::Store) -> Result<NetStatus, peers::PeersError> {
+        let partner = peers::partner(store)?;
+        let paused = peers::paused(store)?;
+        let since = peers::sync_state(store).shared_heads;
+        let unsent_changes = if partner.is_some() { store.changes_since(&since)? } else { 0 };
+        Ok(NetStatus {
+            peer_id: peers::peer_id(store)?.map(|p| p.to_base58()),
+            link: match (&partner, paused) {
+                (None, _) => Link::NotPaired,
+                (Some(_), true) => Link::Paused,
+                (Some(_), false) => Link::Offline,
+            },
+            partner: partner.map(|p| PartnerView { peer_id: p.peer.to_base58(), name: p.name }),
+            paused,
+            last_synced: peers::last_synced(store)?,
+            unsent_changes,
+            listening: Vec::new(),
+        })
+    }
+}
+
+/// A name as the other phone sent it, made safe to show: no control characters, trimmed,
+/// at most 60 characters.
+pub fn clean_name(name: &str) -> String {
+    let cleaned: String = name.chars().filter(|c| !c.is_control()).take(60).collect();
+    let cleaned = cleaned.trim();
+    if cleaned.is_empty() { "your partner".to_owned() } else { cleaned.to_owned() }
+}

@@ -31,6 +31,11 @@ pub const NAME: &str = "name";
 /// the same root maps, and two documents always merge into one journal.
 const GENESIS_ACTOR: &[u8] = b"steady-genesis-1";
 
+/// The genesis change's actor, which is nobody's.
+pub fn genesis_actor() -> ActorId {
+    ActorId::from(GENESIS_ACTOR)
+}
+
 /// A document holding only the genesis change. Its single change has the same hash on
 /// every phone.
 pub fn genesis() -> Automerge {

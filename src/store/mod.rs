@@ -56,6 +56,7 @@ pub struct Store {
     me: Option<Person>,
     clock: Clock,
     fail_at: Option<FailPoint>,
+    data_version: Option<i64>,
 }
 
 /// Where an entry lives.
@@ -174,7 +175,7 @@ impl Store {
         }
         doc.set_actor(actor);
         let me = read_me(&conn)?;
-        Ok((Store { conn, path, doc, cursor, me, clock: Box::new(Utc::now), fail_at: None }, extra))
+        Ok((Store { conn, path, doc, cursor, me, clock: Box::new(Utc::now), fail_at: None, data_version: None }, extra))
     }
 
     /// The file this store lives in (`:memory:` for tests).
@@ -216,6 +217,21 @@ impl Store {
     /// Remembers a setting of this phone's app. It stays on this phone.
     pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
         set_meta(&self.conn, &format!("setting.{key}"), value)
+    }
+
+    /// Forgets a setting of this phone's app.
+    pub fn remove_setting(&mut self, key: &str) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM meta WHERE key = ?1", [format!("setting.{key}")])?;
+        Ok(())
+    }
+
+    /// Whether another connection to this file (the window, or the command line) has
+    /// committed since the last time this was asked. The first call says yes.
+    pub fn changed_elsewhere(&mut self) -> Result<bool, StoreError> {
+        let version: i64 = self.conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
+        let changed = self.data_version != Some(version);
+        self.data_version = Some(version);
+        Ok(changed)
     }
 
     /// Pins the clock, for tests.
@@ -496,6 +512,14 @@ impl Store {
     /// The shared document's current heads.
     pub fn heads(&self) -> Vec<automerge::ChangeHash> {
         self.doc.get_heads()
+    }
+
+    /// How many changes made on this phone or received here the peer behind `since` (the
+    /// heads both sides last agreed on) does not have yet. The genesis never counts.
+    pub fn changes_since(&mut self, since: &[automerge::ChangeHash]) -> Result<usize, StoreError> {
+        self.refresh()?;
+        let genesis = doc::genesis_actor();
+        Ok(self.doc.get_changes(since).iter().filter(|c| c.actor_id() != &genesis).count())
     }
 
     /// The next sync message for a peer, if there is anything to say.

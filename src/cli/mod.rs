@@ -10,6 +10,8 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod net;
+
 use crate::export::{self, Journal};
 use crate::model::{Body, Draft, Entry, EntryId, KindName, Outcome, SafetySide, TimeWindow};
 use crate::store::Store;
@@ -92,6 +94,33 @@ pub enum Command {
     },
     /// Restore a JSON export into an empty data directory.
     Import { file: PathBuf },
+    /// Pair this phone with your partner's, once, with both phones in hand.
+    Pair {
+        #[command(subcommand)]
+        action: net::PairAction,
+    },
+    /// Sync shared entries with your partner's phone while this runs.
+    Sync {
+        /// Stop after this many seconds; without it, run until interrupted.
+        #[arg(long = "for", value_name = "SECS")]
+        for_secs: Option<f64>,
+        /// Print one JSON object per line for each event.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        net: net::NetArgs,
+    },
+    /// Where sync stands: partner, last sync, changes not yet sent.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop syncing with your partner for now. Their phone is not told.
+    Pause,
+    /// Start syncing with your partner again.
+    Resume,
+    /// Forget your partner's phone. Every entry stays here; their phone is not told.
+    Unpair,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -178,6 +207,12 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
                 None => out.write_all(&export_bytes(&mut store, format)?)?,
             }
         }
+        Command::Pair { action } => net::pair(data_dir, action, out)?,
+        Command::Sync { for_secs, json, net } => net::sync(data_dir, for_secs, json, net, out)?,
+        Command::Status { json } => net::status(data_dir, json, out)?,
+        Command::Pause => net::set_paused(data_dir, true, out)?,
+        Command::Resume => net::set_paused(data_dir, false, out)?,
+        Command::Unpair => net::unpair(data_dir, out)?,
         Command::Import { file } => {
             let text = fs::read_to_string(&file).with_context(|| format!("can't read {}", file.display()))?;
             let journal = export::from_json(&text).with_context(|| format!("can't import {}", file.display()))?;
@@ -207,7 +242,7 @@ pub fn export_to(store: &mut Store, format: ExportFormat, path: &Path) -> Result
     write_atomically(path, &bytes)
 }
 
-fn open(data_dir: &Path) -> Result<Store> {
+pub(crate) fn open(data_dir: &Path) -> Result<Store> {
     Ok(Store::open_dir(data_dir)?)
 }
 

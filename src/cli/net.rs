@@ -1,0 +1,260 @@
+//! The network commands: pair, sync, status, pause, resume, unpair.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use libp2p::Multiaddr;
+
+use super::open;
+use crate::net::invite::InviteLink;
+use crate::net::{NetConfig, NetEvent, NetStatus, Node, peers};
+
+/// How long `pair join` looks for the inviting phone.
+const JOIN_WAIT: Duration = Duration::from_secs(60);
+
+#[derive(Subcommand, Debug)]
+pub enum PairAction {
+    /// Show an invite code and wait for your partner to type it (ten minutes at most).
+    Invite {
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Join your partner's invite with the code (or the link) their phone shows.
+    Join {
+        code: String,
+        /// Your partner's address, as their screen shows it, when discovery can't find it.
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+}
+
+#[derive(Args, Debug, Default)]
+pub struct NetArgs {
+    /// Don't look for your partner's phone with mDNS; only --dial and remembered
+    /// addresses are used.
+    #[arg(long)]
+    pub no_discovery: bool,
+    /// Where to accept connections, as HOST:PORT (or a multiaddr).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Connect to your partner's phone at this address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub dial: Option<String>,
+}
+
+impl NetArgs {
+    fn config(&self) -> Result<NetConfig> {
+        let mut config = NetConfig { discovery: !self.no_discovery, ..NetConfig::default() };
+        if let Some(listen) = &self.listen {
+            config.listen.push(listen_address(listen)?);
+        }
+        if let Some(dial) = &self.dial {
+            config.dial.push(peers::parse_host_port(dial).map_err(|e| anyhow!("can't connect to {dial}: {e}"))?);
+        }
+        Ok(config)
+    }
+}
+
+/// `HOST:PORT` or a multiaddr, as an address to listen on. Any address of this device is
+/// fine here: listening dials nobody.
+fn listen_address(text: &str) -> Result<Multiaddr> {
+    if text.starts_with('/') {
+        return text.parse().with_context(|| format!("{text:?} is not an address to listen on"));
+    }
+    let socket: std::net::SocketAddr =
+        text.parse().with_context(|| format!("{text:?} is not an address to listen on, like 0.0.0.0:4001"))?;
+    let ip = match socket.ip() {
+        std::net::IpAddr::V4(v4) => libp2p::multiaddr::Protocol::Ip4(v4),
+        std::net::IpAddr::V6(v6) => libp2p::multiaddr::Protocol::Ip6(v6),
+    };
+    Ok(Multiaddr::empty().with(ip).with(libp2p::multiaddr::Protocol::Tcp(socket.port())))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("the network could not start")
+}
+
+fn line(out: &mut dyn Write, text: &str) -> Result<()> {
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<()> {
+    // Everything typed is checked before anything starts.
+    let (net, join) = match action {
+        PairAction::Invite { net } => (net, None),
+        PairAction::Join { code, addr, net } => {
+            let mut link = InviteLink::parse(&code)?;
+            if let Some(addr) = addr {
+                let address =
+                    peers::parse_host_port(&addr).map_err(|e| anyhow!("can't reach partner at {addr}: {e}"))?;
+                link.addresses.insert(0, address);
+            }
+            (net, Some(link))
+        }
+    };
+    let config = net.config()?;
+    let store = open(data_dir)?;
+    if store.me().is_none() {
+        bail!("set up this phone first: steady init --name NAME");
+    }
+    runtime()?.block_on(async move {
+        let node = Node::start(store, config).await?;
+        let mut events = node.subscribe();
+        match join {
+            None => {
+                // Let the listeners report their addresses, so the link can name them.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let link = node.invite().await?;
+                line(out, &format!("code: {}", link.code))?;
+                line(out, &format!("link: {}", link.to_link()))?;
+                line(out, "Waiting for your partner to type the code (this invite lasts 10 minutes)…")?;
+                loop {
+                    match events.recv().await {
+                        Ok(NetEvent::Paired { name, safety_words, .. }) => {
+                            print_paired(out, &name, &safety_words)?;
+                            break;
+                        }
+                        Ok(NetEvent::InviteEnded { reason }) => bail!("the invite ended: {reason}"),
+                        Ok(NetEvent::Refused { reason, .. }) => line(out, &format!("A try failed: {reason}"))?,
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(_) => bail!("the network stopped"),
+                    }
+                }
+            }
+            Some(link) => {
+                line(out, "Looking for your partner's invite…")?;
+                let paired = tokio::time::timeout(JOIN_WAIT, node.join(link)).await.map_err(|_| {
+                    anyhow!(
+                        "no invite found on this network in {} seconds; check that both phones are on the same \
+                         Wi-Fi, or use --addr with the address your partner's screen shows",
+                        JOIN_WAIT.as_secs()
+                    )
+                })??;
+                let words: Vec<String> = paired.safety_words.iter().map(|w| (*w).to_owned()).collect();
+                print_paired(out, &paired.name, &words)?;
+            }
+        }
+        // Give the last pairing message time to leave before the network stops.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        node.shutdown().await;
+        Ok(())
+    })
+}
+
+fn print_paired(out: &mut dyn Write, name: &str, words: &[String]) -> Result<()> {
+    line(out, &format!("paired with {name}"))?;
+    line(out, &format!("safety words: {}", words.join(" ")))?;
+    line(out, "Check that your partner's phone shows the same four words.")
+}
+
+pub fn sync(data_dir: &Path, for_secs: Option<f64>, json: bool, net: NetArgs, out: &mut dyn Write) -> Result<()> {
+    let limit = match for_secs {
+        Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Some(Duration::from_secs_f64(s)),
+        Some(s) => bail!("--for takes a number of seconds above zero, not {s}"),
+        None => None,
+    };
+    let config = net.config()?;
+    let store = open(data_dir)?;
+    if peers::partner(&store)?.is_none() {
+        bail!(
+            "this phone isn't paired yet: run `steady pair invite` on one phone and `steady pair join CODE` on the other"
+        );
+    }
+    runtime()?.block_on(async move {
+        let node = Node::start(store, config).await?;
+        let mut events = node.subscribe();
+        let deadline = async {
+            match limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        };
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                event = events.recv() => match event {
+                    Ok(event) => print_event(out, &event, json)?,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!("{n} events were not printed");
+                    }
+                    Err(_) => break,
+                },
+            }
+        }
+        node.shutdown().await;
+        Ok(())
+    })
+}
+
+fn print_event(out: &mut dyn Write, event: &NetEvent, json: bool) -> Result<()> {
+    if json {
+        return line(out, &serde_json::to_string(event)?);
+    }
+    let text = match event {
+        NetEvent::Listening { address } => format!("listening on {address}"),
+        NetEvent::Discovered { address, .. } => format!("found your partner's phone at {address}"),
+        NetEvent::Connected { .. } => "connected to your partner's phone".to_owned(),
+        NetEvent::Synced { at, received, .. } => {
+            format!("synced at {} ({received} changes received)", at.with_timezone(&chrono::Local).format("%H:%M"))
+        }
+        NetEvent::Disconnected { reason, .. } => format!("disconnected: {reason}"),
+        NetEvent::Refused { reason, .. } => format!("turned away a device: {reason}"),
+        NetEvent::Unreachable { address, reason } => format!("can't reach partner at {address}: {reason}"),
+        NetEvent::Paired { name, .. } => format!("paired with {name}"),
+        NetEvent::InviteEnded { reason } => format!("the invite ended: {reason}"),
+    };
+    line(out, &text)
+}
+
+pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
+    let mut store = open(data_dir)?;
+    let status = NetStatus::at_rest(&mut store)?;
+    if json {
+        return line(out, &serde_json::to_string(&status)?);
+    }
+    match &status.partner {
+        None => line(out, "Not paired yet.")?,
+        Some(p) => line(out, &format!("Paired with {}{}.", p.name, if status.paused { " (sync paused)" } else { "" }))?,
+    }
+    if let Some(at) = status.last_synced {
+        line(out, &format!("Last synced {}.", at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")))?;
+    }
+    if status.partner.is_some() {
+        line(out, &format!("{} shared changes not yet sent.", status.unsent_changes))?;
+    }
+    Ok(())
+}
+
+pub fn set_paused(data_dir: &Path, paused: bool, out: &mut dyn Write) -> Result<()> {
+    let mut store = open(data_dir)?;
+    let Some(partner) = peers::partner(&store)? else { bail!("this phone isn't paired with anyone yet") };
+    peers::set_paused(&mut store, paused)?;
+    let text = if paused {
+        format!("Sync with {} is paused. Nothing is sent or received until you resume.", partner.name)
+    } else {
+        format!("Sync with {} is on again.", partner.name)
+    };
+    line(out, &text)
+}
+
+pub fn unpair(data_dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let mut store = open(data_dir)?;
+    let Some(partner) = peers::partner(&store)? else { bail!("this phone isn't paired with anyone yet") };
+    peers::forget_partner(&mut store)?;
+    line(out, &format!("This phone no longer syncs with {}. Every entry stays here.", partner.name))
+}

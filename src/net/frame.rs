@@ -1,0 +1,177 @@
+//! Frames on a stream between the partners' phones: a 4-byte big-endian length, then that
+//! many bytes. Each stream kind sets its own ceiling, and a frame over it closes the stream
+//! with a reason instead of being dropped in silence, so a sync never stalls unseen.
+//!
+//! On the sync stream a frame's first byte says what it carries:
+//!
+//! | tag | payload |
+//! |---|---|
+//! | 1 | one Automerge sync message |
+//! | 2 | nothing: "still here", sent once a second when there is nothing else to say |
+
+use automerge::sync;
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// The largest sync frame sent or accepted: room for a first sync of about a hundred
+/// thousand entries.
+pub const MAX_SYNC_FRAME: usize = 32 * 1024 * 1024;
+
+const TAG_SYNC: u8 = 1;
+const TAG_PING: u8 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("a frame of {len} bytes is over the limit of {max}")]
+    TooLong { len: usize, max: usize },
+    #[error("an empty frame")]
+    Empty,
+    #[error("an unknown frame tag {0}")]
+    UnknownTag(u8),
+    #[error("a ping frame with {0} bytes of payload")]
+    PingWithPayload(usize),
+    #[error("a sync message that can't be read: {0}")]
+    BadSyncMessage(String),
+    #[error("the stream ended in the middle of a frame")]
+    Truncated,
+    #[error("the connection failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What one frame on the sync stream says.
+#[derive(Debug)]
+pub enum SyncFrame {
+    Sync(sync::Message),
+    Ping,
+}
+
+impl SyncFrame {
+    /// The frame's body, without the length prefix.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            SyncFrame::Sync(message) => {
+                let bytes = message.clone().encode();
+                let mut out = Vec::with_capacity(bytes.len() + 1);
+                out.push(TAG_SYNC);
+                out.extend_from_slice(&bytes);
+                out
+            }
+            SyncFrame::Ping => vec![TAG_PING],
+        }
+    }
+
+    /// Reads a frame's body, strictly.
+    pub fn decode(body: &[u8]) -> Result<SyncFrame, FrameError> {
+        let (&tag, rest) = body.split_first().ok_or(FrameError::Empty)?;
+        match tag {
+            TAG_SYNC => {
+                sync::Message::decode(rest).map(SyncFrame::Sync).map_err(|e| FrameError::BadSyncMessage(e.to_string()))
+            }
+            TAG_PING if rest.is_empty() => Ok(SyncFrame::Ping),
+            TAG_PING => Err(FrameError::PingWithPayload(rest.len())),
+            other => Err(FrameError::UnknownTag(other)),
+        }
+    }
+}
+
+/// Puts the length prefix in front of a body.
+pub fn prefixed(body: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
+    if body.len() > max {
+        return Err(FrameError::TooLong { len: body.len(), max });
+    }
+    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLong { len: body.len(), max })?;
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// Splits a byte stream into frame bodies, as a peer would have them arrive: every whole
+/// frame, then an error for whatever is left that is not one. Used by the fuzz targets
+/// and tests; the network reads with [`read_body`].
+pub fn split(mut bytes: &[u8], max: usize) -> Result<Vec<&[u8]>, FrameError> {
+    let mut bodies = Vec::new();
+    while !bytes.is_empty() {
+        let Some((header, rest)) = bytes.split_first_chunk::<4>() else { return Err(FrameError::Truncated) };
+        let len = u32::from_be_bytes(*header) as usize;
+        if len > max {
+            return Err(FrameError::TooLong { len, max });
+        }
+        if rest.len() < len {
+            return Err(FrameError::Truncated);
+        }
+        let (body, rest) = rest.split_at(len);
+        bodies.push(body);
+        bytes = rest;
+    }
+    Ok(bodies)
+}
+
+/// Reads one frame body from a stream; `Ok(None)` when the stream ends between frames.
+pub async fn read_body<R: AsyncRead + Unpin>(reader: &mut R, max: usize) -> Result<Option<Vec<u8>>, FrameError> {
+    let mut header = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        let n = reader.read(&mut header[got..]).await?;
+        if n == 0 {
+            return if got == 0 { Ok(None) } else { Err(FrameError::Truncated) };
+        }
+        got += n;
+    }
+    let len = u32::from_be_bytes(header) as usize;
+    if len > max {
+        return Err(FrameError::TooLong { len, max });
+    }
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
+        _ => FrameError::Io(e),
+    })?;
+    Ok(Some(body))
+}
+
+/// Writes one frame and flushes it.
+pub async fn write_body<W: AsyncWrite + Unpin>(writer: &mut W, body: &[u8], max: usize) -> Result<usize, FrameError> {
+    let bytes = prefixed(body, max)?;
+    writer.write_all(&bytes).await?;
+    writer.flush().await?;
+    Ok(bytes.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_bad_ones_are_named() {
+        use automerge::sync::SyncDoc;
+        let doc = automerge::Automerge::new();
+        let message = doc.generate_sync_message(&mut sync::State::new()).unwrap();
+        let mut wire = prefixed(&SyncFrame::Sync(message).encode(), MAX_SYNC_FRAME).unwrap();
+        wire.extend(prefixed(&SyncFrame::Ping.encode(), MAX_SYNC_FRAME).unwrap());
+        let bodies = split(&wire, MAX_SYNC_FRAME).unwrap();
+        assert!(matches!(SyncFrame::decode(bodies[0]).unwrap(), SyncFrame::Sync(_)));
+        assert!(matches!(SyncFrame::decode(bodies[1]).unwrap(), SyncFrame::Ping));
+
+        assert!(matches!(split(&wire[..wire.len() - 1], MAX_SYNC_FRAME), Err(FrameError::Truncated)));
+        assert!(matches!(split(&[0, 0, 1, 0], 100), Err(FrameError::TooLong { len: 256, max: 100 })));
+        assert!(matches!(SyncFrame::decode(&[]), Err(FrameError::Empty)));
+        assert!(matches!(SyncFrame::decode(&[9]), Err(FrameError::UnknownTag(9))));
+        assert!(matches!(SyncFrame::decode(&[2, 0]), Err(FrameError::PingWithPayload(1))));
+        assert!(matches!(SyncFrame::decode(&[1, 0x42, 0xff]), Err(FrameError::BadSyncMessage(_))));
+        assert!(matches!(prefixed(&[0; 11], 10), Err(FrameError::TooLong { .. })));
+    }
+
+    #[test]
+    fn a_stream_read_stops_cleanly_between_frames_and_not_inside_one() {
+        let wire = prefixed(b"abc", 10).unwrap();
+        futures::executor::block_on(async {
+            let mut whole = futures::io::Cursor::new(wire.clone());
+            assert_eq!(read_body(&mut whole, 10).await.unwrap().unwrap(), b"abc");
+            assert!(read_body(&mut whole, 10).await.unwrap().is_none());
+            let mut cut = futures::io::Cursor::new(wire[..5].to_vec());
+            assert!(matches!(read_body(&mut cut, 10).await, Err(FrameError::Truncated)));
+            let mut big = futures::io::Cursor::new(wire);
+            assert!(matches!(read_body(&mut big, 2).await, Err(FrameError::TooLong { len: 3, max: 2 })));
+        });
+    }
+}

@@ -1,0 +1,1082 @@
+//! The network node: a libp2p swarm (TCP, Noise, Yamux), mDNS to find the partner's phone,
+//! and one loop that owns the swarm and drives pairing and sync.
+//!
+//! Who gets in: the allow list comes first in the behaviour and holds only the paired
+//! partner, so any other device's connection is closed before a single stream opens.
+//! While an invite or a join is open it is lifted, and then the only protocol served to a
+//! stranger is the pairing exchange, limited to five tries. The sync handler checks the
+//! peer again.
+//!
+//! Keeping the connection: a sync session keeps one stream open with a ping every second,
+//! and ends after four quiet seconds. The partner's last addresses are kept and redialed,
+//! so a phone that rejoins the Wi-Fi is found again without waiting for mDNS. Only the
+//! phone with the lower identity dials at first, so two phones don't dial each other at
+//! the same moment; the other dials after a delay.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::StreamExt;
+use libp2p::core::ConnectedPoint;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, allow_block_list, mdns, noise, tcp, yamux};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
+
+use super::invite::InviteLink;
+use super::pairing::{InviteCode, Refusal};
+use super::peers::{self, Partner};
+use super::session::{self, PairFailure, PairOutcome, SessionContext, SessionReport, SharedStore, lock};
+use super::{Link, NetEvent, NetStatus, WireTap};
+use crate::store::Store;
+
+const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/sync/1");
+const PAIR_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/pair/1");
+
+/// An invite lasts this long.
+pub const INVITE_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// This many wrong codes cancel an invite.
+pub const MAX_TRIES: u8 = 5;
+/// The phone with the higher identity waits this long for the other to open the session
+/// (or to dial) before doing it itself.
+const FALLBACK: Duration = Duration::from_millis(1500);
+/// How often the partner's remembered addresses are tried while apart.
+const REDIAL_EVERY: Duration = Duration::from_secs(1);
+const TICK: Duration = Duration::from_millis(100);
+
+/// How the node is started.
+#[derive(Clone)]
+pub struct NetConfig {
+    /// Find the partner's phone with mDNS. Off, only addresses dialed directly are used.
+    pub discovery: bool,
+    /// Where to accept connections. Empty: all of this phone's IPv4 addresses, on the
+    /// port used last time if it is free.
+    pub listen: Vec<Multiaddr>,
+    /// Addresses to connect to at once, as with "Connect by address".
+    pub dial: Vec<Multiaddr>,
+    /// mDNS timing.
+    pub query_interval: Duration,
+    pub ttl: Duration,
+    /// How long an invite stays open.
+    pub invite_lifetime: Duration,
+    /// Records every byte handed to the network, for tests.
+    pub tap: Option<WireTap>,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            discovery: true,
+            listen: Vec::new(),
+            dial: Vec::new(),
+            query_interval: Duration::from_secs(20),
+            ttl: Duration::from_secs(60),
+            invite_lifetime: INVITE_LIFETIME,
+            tap: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NetError {
+    #[error("{0}")]
+    Store(String),
+    #[error("the network could not start: {0}")]
+    Start(String),
+    #[error("set up this phone first (your name), then pair")]
+    NotSetUp,
+    #[error("this phone is already paired with {0}; unpair first to pair with someone else")]
+    AlreadyPaired(String),
+    #[error("this phone isn't paired with anyone yet")]
+    NotPaired,
+    #[error(transparent)]
+    Pairing(#[from] PairFailure),
+    #[error("can't reach {address}: {reason}")]
+    Unreachable { address: String, reason: String },
+    #[error("the network has stopped")]
+    Stopped,
+    #[error("another pairing is already under way on this phone")]
+    PairingUnderWay,
+}
+
+impl From<peers::PeersError> for NetError {
+    fn from(e: peers::PeersError) -> Self {
+        NetError::Store(e.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for NetError {
+    fn from(e: crate::store::StoreError) -> Self {
+        NetError::Store(e.to_string())
+    }
+}
+
+/// A finished pairing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paired {
+    pub partner: PeerId,
+    pub name: String,
+    pub safety_words: [&'static str; 4],
+}
+
+type DialReply = oneshot::Sender<Result<(), NetError>>;
+
+enum Command {
+    Invite(oneshot::Sender<Result<InviteLink, NetError>>),
+    CancelInvite,
+    Join(InviteLink, oneshot::Sender<Result<Paired, NetError>>),
+    Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
+    SetPaused(bool, oneshot::Sender<Result<(), NetError>>),
+    Unpair(oneshot::Sender<Result<(), NetError>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A running node. Dropping it stops the network.
+pub struct Node {
+    commands: mpsc::UnboundedSender<Command>,
+    events: broadcast::Sender<NetEvent>,
+    /// Holds every event from the start until the first subscriber takes it.
+    first: std::sync::Mutex<Option<broadcast::Receiver<NetEvent>>>,
+    status: watch::Receiver<NetStatus>,
+    local_change: Arc<Notify>,
+    peer_id: PeerId,
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    /// First, so a stranger's connection is closed before anything else sees it.
+    allow: Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>>,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+    stream: libp2p_stream::Behaviour,
+}
+
+impl Node {
+    /// Starts the node on the current tokio runtime. The store is the node's own
+    /// connection to this phone's journal.
+    pub async fn start(mut store: Store, config: NetConfig) -> Result<Node, NetError> {
+        let key = peers::keypair(&mut store)?;
+        let me = key.public().to_peer_id();
+        let partner = peers::partner(&store)?;
+        let paused = peers::paused(&store)?;
+
+        let mdns_config = mdns::Config { ttl: config.ttl, query_interval: config.query_interval, enable_ipv6: false };
+        let discovery = config.discovery;
+        let mut swarm = SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+            .map_err(|e| NetError::Start(e.to_string()))?
+            .with_behaviour(|key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+                let mdns = if discovery {
+                    Some(mdns::tokio::Behaviour::new(mdns_config, key.public().to_peer_id())?)
+                } else {
+                    None
+                };
+                Ok(Behaviour {
+                    allow: Toggle::from(Some(allow_list(partner.as_ref(), paused))),
+                    mdns: Toggle::from(mdns),
+                    stream: libp2p_stream::Behaviour::new(),
+                })
+            })
+            .map_err(|e| NetError::Start(e.to_string()))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(10)))
+            .build();
+
+        let mut listen = config.listen.clone();
+        if listen.is_empty() {
+            let port = peers::listen_port(&store)?.unwrap_or(0);
+            let remembered: Multiaddr = format!("/ip4/0.0.0.0/tcp/{port}").parse().map_err(|_| NetError::Stopped)?;
+            if port != 0 && swarm.listen_on(remembered).is_ok() {
+                // Whether the port is still free shows in the listener's events.
+            } else {
+                listen.push("/ip4/0.0.0.0/tcp/0".parse().map_err(|_| NetError::Stopped)?);
+            }
+        }
+        for address in &listen {
+            swarm.listen_on(address.clone()).map_err(|e| NetError::Start(format!("can't listen on {address}: {e}")))?;
+        }
+
+        let mut control = swarm.behaviour().stream.new_control();
+        let incoming_sync = control.accept(SYNC_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
+        let incoming_pair = control.accept(PAIR_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
+
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (events, first) = broadcast::channel(1024);
+        let local_change = Arc::new(Notify::new());
+        let store: SharedStore = Arc::new(std::sync::Mutex::new(store));
+        let initial = {
+            let mut s = lock(&store);
+            NetStatus::at_rest(&mut s)?
+        };
+        let (status_tx, status) = watch::channel(initial);
+        let (reports_tx, reports) = mpsc::unbounded_channel();
+        let (pair_tx, pair_results) = mpsc::unbounded_channel();
+
+        let mut event_loop = EventLoop {
+            swarm,
+            control,
+            store,
+            me,
+            config,
+            partner,
+            paused,
+            events: events.clone(),
+            status: status_tx,
+            local_change: local_change.clone(),
+            reports_tx,
+            pair_tx,
+            invite: None,
+            join: None,
+            session: None,
+            next_session: 0,
+            connected_since: None,
+            apart_since: Some(Instant::now()),
+            last_redial: None,
+            last_session_end: None,
+            dials: HashMap::new(),
+            listening: Vec::new(),
+            synced: false,
+            reached_at: HashMap::new(),
+        };
+        for address in event_loop.config.dial.clone() {
+            event_loop.dial_address(address, None);
+        }
+        tokio::spawn(event_loop.run(command_rx, incoming_sync, incoming_pair, reports, pair_results));
+        Ok(Node { commands, events, first: std::sync::Mutex::new(Some(first)), status, local_change, peer_id: me })
+    }
+
+    /// Starts the node on a thread of its own, for the window, whose own loop is not
+    /// tokio's.
+    pub fn start_on_thread(store: Store, config: NetConfig) -> Result<Node, NetError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("steady-sync".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(Err(NetError::Start(e.to_string())));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match Node::start(store, config).await {
+                        Ok(node) => {
+                            let closed = node.commands.clone();
+                            let _ = tx.send(Ok(node));
+                            closed.closed().await;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| NetError::Start(e.to_string()))?;
+        rx.recv().map_err(|_| NetError::Stopped)?
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Events from now on; the first call gets every event since the node started.
+    pub fn subscribe(&self) -> broadcast::Receiver<NetEvent> {
+        let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
+        first.unwrap_or_else(|| self.events.subscribe())
+    }
+
+    /// Where sync stands, kept current.
+    pub fn status(&self) -> watch::Receiver<NetStatus> {
+        self.status.clone()
+    }
+
+    /// Says that this phone's journal changed, so the partner hears of it at once.
+    pub fn local_change(&self) {
+        self.local_change.notify_one();
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, NetError>>) -> Command) -> Result<T, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)?
+    }
+
+    /// Opens an invite for ten minutes. The link holds the code, this phone's identity and
+    /// its addresses; [`NetEvent::Paired`] or [`NetEvent::InviteEnded`] tells how it ends.
+    pub async fn invite(&self) -> Result<InviteLink, NetError> {
+        self.ask(Command::Invite).await
+    }
+
+    pub fn cancel_invite(&self) {
+        let _ = self.commands.send(Command::CancelInvite);
+    }
+
+    /// Joins the invite a code or link names, and waits until pairing ends.
+    pub async fn join(&self, link: InviteLink) -> Result<Paired, NetError> {
+        self.ask(|tx| Command::Join(link, tx)).await
+    }
+
+    /// Connects to a phone at an address, for networks that block discovery.
+    pub async fn dial(&self, address: Multiaddr) -> Result<(), NetError> {
+        self.ask(|tx| Command::Dial(address, tx)).await
+    }
+
+    /// Stops or restarts sync with the partner. The partner's phone is not told.
+    pub async fn set_paused(&self, paused: bool) -> Result<(), NetError> {
+        self.ask(|tx| Command::SetPaused(paused, tx)).await
+    }
+
+    /// Forgets the partner. Entries stay; the partner's phone is not told.
+    pub async fn unpair(&self) -> Result<(), NetError> {
+        self.ask(Command::Unpair).await
+    }
+
+    /// Stops the network, ending any session between two writes.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let (tx, _) = oneshot::channel();
+        let _ = self.commands.send(Command::Shutdown(tx));
+    }
+}
+
+fn allow_list(partner: Option<&Partner>, paused: bool) -> allow_block_list::Behaviour<allow_block_list::AllowedPeers> {
+    let mut allow = allow_block_list::Behaviour::default();
+    if let Some(p) = partner
+        && !paused
+    {
+        allow.allow_peer(p.peer);
+    }
+    allow
+}
+
+struct OpenInvite {
+    code: InviteCode,
+    expires: Instant,
+    tries: u8,
+    busy: bool,
+}
+
+struct OpenJoin {
+    link: InviteLink,
+    reply: oneshot::Sender<Result<Paired, NetError>>,
+    tried: Vec<PeerId>,
+    busy: bool,
+}
+
+struct Session {
+    id: u64,
+    peer: PeerId,
+    task: tokio::task::JoinHandle<()>,
+    /// Opened by this phone.
+    outbound: bool,
+    started: Instant,
+}
+
+enum PairRole {
+    Inviter,
+    Joiner,
+}
+
+struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    control: libp2p_stream::Control,
+    store: SharedStore,
+    me: PeerId,
+    config: NetConfig,
+    partner: Option<Partner>,
+    paused: bool,
+    events: broadcast::Sender<NetEvent>,
+    status: watch::Sender<NetStatus>,
+    local_change: Arc<Notify>,
+    reports_tx: mpsc::UnboundedSender<(u64, SessionReport)>,
+    pair_tx: mpsc::UnboundedSender<(PeerId, PairRole, PairOutcome)>,
+    invite: Option<OpenInvite>,
+    join: Option<OpenJoin>,
+    session: Option<Session>,
+    next_session: u64,
+    connected_since: Option<Instant>,
+    apart_since: Option<Instant>,
+    last_redial: Option<Instant>,
+    last_session_end: Option<Instant>,
+    /// Dials asked for by a person, to report on.
+    dials: HashMap<ConnectionId, (Multiaddr, Option<DialReply>)>,
+    listening: Vec<Multiaddr>,
+    synced: bool,
+    /// The address each connected phone was reached at, when this phone dialed it.
+    reached_at: HashMap<PeerId, Multiaddr>,
+}
+
+impl EventLoop {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut incoming_sync: libp2p_stream::IncomingStreams,
+        mut incoming_pair: libp2p_stream::IncomingStreams,
+        mut reports: mpsc::UnboundedReceiver<(u64, SessionReport)>,
+        mut pair_results: mpsc::UnboundedReceiver<(PeerId, PairRole, PairOutcome)>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        self.publish();
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    None => break,
+                    Some(Command::Shutdown(done)) => {
+                        self.stop_session();
+                        let _ = done.send(());
+                        break;
+                    }
+                    Some(command) => self.on_command(command),
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some((peer, stream)) = incoming_sync.next() => self.on_incoming_sync(peer, stream),
+                Some((peer, stream)) = incoming_pair.next() => self.on_incoming_pair(peer, stream),
+                Some((id, report)) = reports.recv() => self.on_report(id, report),
+                Some((peer, role, outcome)) = pair_results.recv() => self.on_pair_outcome(peer, role, outcome),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+    }
+
+    fn emit(&self, event: NetEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn partner_peer(&self) -> Option<PeerId> {
+        self.partner.as_ref().map(|p| p.peer)
+    }
+
+    fn publish(&mut self) {
+        let mut store = lock(&self.store);
+        let Ok(mut status) = NetStatus::at_rest(&mut store) else { return };
+        drop(store);
+        let connected = self.partner_peer().is_some_and(|p| self.swarm.is_connected(&p));
+        let on_network = self.listening.iter().any(|a| !is_loopback(a));
+        status.link = match (&self.partner, self.paused) {
+            (None, _) => Link::NotPaired,
+            (Some(_), true) => Link::Paused,
+            (Some(_), false) if connected && self.synced => Link::Synced,
+            (Some(_), false) if connected => Link::Connected,
+            (Some(_), false) if on_network => Link::Looking,
+            (Some(_), false) => Link::Offline,
+        };
+        status.listening = self.listening.iter().map(|a| a.to_string()).collect();
+        self.status.send_if_modified(|old| {
+            let changed = *old != status;
+            *old = status;
+            changed
+        });
+    }
+
+    // ----- Commands -----
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Invite(reply) => {
+                let _ = reply.send(self.open_invite());
+            }
+            Command::CancelInvite => {
+                if self.invite.take().is_some() {
+                    self.emit(NetEvent::InviteEnded { reason: "cancelled".to_owned() });
+                    self.restore_allow_list();
+                }
+            }
+            Command::Join(link, reply) => self.open_join(link, reply),
+            Command::Dial(address, reply) => {
+                if !peers::is_local(&address) {
+                    let _ = reply.send(Err(NetError::Unreachable {
+                        address: address.to_string(),
+                        reason: "it is not on your local network".to_owned(),
+                    }));
+                } else {
+                    self.dial_address(address, Some(reply));
+                }
+            }
+            Command::SetPaused(paused, reply) => {
+                let result = self.set_paused(paused);
+                let _ = reply.send(result);
+            }
+            Command::Unpair(reply) => {
+                let result = self.unpair();
+                let _ = reply.send(result);
+            }
+            Command::Shutdown(_) => {}
+        }
+        self.publish();
+    }
+
+    fn my_name(&self) -> Result<String, NetError> {
+        lock(&self.store).me().map(|p| p.name.clone()).ok_or(NetError::NotSetUp)
+    }
+
+    fn open_invite(&mut self) -> Result<InviteLink, NetError> {
+        self.my_name()?;
+        if let Some(p) = &self.partner {
+            return Err(NetError::AlreadyPaired(p.name.clone()));
+        }
+        if self.join.is_some() {
+            return Err(NetError::PairingUnderWay);
+        }
+        let code = InviteCode::random();
+        self.invite = Some(OpenInvite {
+            code: code.clone(),
+            expires: Instant::now() + self.config.invite_lifetime,
+            tries: 0,
+            busy: false,
+        });
+        self.lift_allow_list();
+        let mut addresses: Vec<Multiaddr> = self.listening.iter().filter(|a| peers::is_local(a)).cloned().collect();
+        addresses.sort_by_key(is_loopback);
+        Ok(InviteLink { code, peer: Some(self.me), addresses })
+    }
+
+    fn open_join(&mut self, link: InviteLink, reply: oneshot::Sender<Result<Paired, NetError>>) {
+        if let Err(e) = self.my_name() {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        if let Some(p) = &self.partner {
+            let _ = reply.send(Err(NetError::AlreadyPaired(p.name.clone())));
+            return;
+        }
+        if self.invite.is_some() || self.join.is_some() {
+            let _ = reply.send(Err(NetError::PairingUnderWay));
+            return;
+        }
+        self.lift_allow_list();
+        let addresses = link.addresses.clone();
+        let peer = link.peer;
+        self.join = Some(OpenJoin { link, reply, tried: Vec::new(), busy: false });
+        for address in addresses {
+            let opts = match peer {
+                Some(peer) => DialOpts::peer_id(peer).addresses(vec![address.clone()]).build(),
+                None => DialOpts::unknown_peer_id().address(address.clone()).build(),
+            };
+            self.dials.insert(opts.connection_id(), (address, None));
+            let _ = self.swarm.dial(opts);
+        }
+        // Peers already connected (found by discovery before the code was typed) can be
+        // asked right away.
+        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for peer in connected {
+            self.try_join(peer);
+        }
+    }
+
+    fn dial_address(&mut self, address: Multiaddr, reply: Option<oneshot::Sender<Result<(), NetError>>>) {
+        let opts = DialOpts::unknown_peer_id().address(address.clone()).build();
+        let id = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                self.dials.insert(id, (address, reply));
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.emit(NetEvent::Unreachable { address: address.to_string(), reason: reason.clone() });
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(NetError::Unreachable { address: address.to_string(), reason }));
+                }
+            }
+        }
+    }
+
+    fn set_paused(&mut self, paused: bool) -> Result<(), NetError> {
+        let Some(partner) = self.partner_peer() else { return Err(NetError::NotPaired) };
+        peers::set_paused(&mut lock(&self.store), paused)?;
+        self.paused = paused;
+        if paused {
+            self.stop_session();
+            let _ = self.swarm.disconnect_peer_id(partner);
+        }
+        self.restore_allow_list();
+        Ok(())
+    }
+
+    fn unpair(&mut self) -> Result<(), NetError> {
+        let Some(partner) = self.partner_peer() else { return Err(NetError::NotPaired) };
+        peers::forget_partner(&mut lock(&self.store))?;
+        self.partner = None;
+        self.paused = false;
+        self.synced = false;
+        self.stop_session();
+        let _ = self.swarm.disconnect_peer_id(partner);
+        self.restore_allow_list();
+        Ok(())
+    }
+
+    // ----- Who may connect -----
+
+    /// Opens the door to strangers for a pairing: they may only pair.
+    fn lift_allow_list(&mut self) {
+        self.swarm.behaviour_mut().allow = Toggle::from(None);
+    }
+
+    /// Back to the partner only, and anyone else connected is let go.
+    fn restore_allow_list(&mut self) {
+        if self.invite.is_some() || self.join.is_some() {
+            return;
+        }
+        self.swarm.behaviour_mut().allow = Toggle::from(Some(allow_list(self.partner.as_ref(), self.paused)));
+        let partner = self.partner_peer();
+        let strangers: Vec<PeerId> =
+            self.swarm.connected_peers().filter(|p| Some(**p) != partner || self.paused).copied().collect();
+        for peer in strangers {
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
+    // ----- The swarm -----
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                if let Some(port) = tcp_port(&address) {
+                    let _ = peers::set_listen_port(&mut lock(&self.store), port);
+                }
+                self.emit(NetEvent::Listening { address: address.to_string() });
+                self.listening.push(address);
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => self.listening.retain(|a| a != &address),
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::warn!("a listener failed: {error}");
+            }
+            SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
+                tracing::warn!("a listener closed: {error}");
+                if self.swarm.listeners().next().is_none() {
+                    // The remembered port was taken: fall back to any free one.
+                    if let Ok(any) = "/ip4/0.0.0.0/tcp/0".parse::<Multiaddr>() {
+                        let _ = self.swarm.listen_on(any);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, address) in found {
+                    self.on_discovered(peer, address);
+                }
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, connection_id, .. } => {
+                if let Some((address, reply)) = self.dials.remove(&connection_id)
+                    && let Some(reply) = reply
+                {
+                    let _ = reply.send(Ok(()));
+                    tracing::debug!("connected to {address}");
+                }
+                self.on_connected(peer_id, &endpoint, num_established.get());
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
+                if num_established == 0 {
+                    self.reached_at.remove(&peer_id);
+                }
+                if num_established == 0 && Some(peer_id) == self.partner_peer() {
+                    self.connected_since = None;
+                    self.apart_since = Some(Instant::now());
+                    self.synced = false;
+                    let reason = cause.map(|c| c.to_string()).unwrap_or_else(|| "closed".to_owned());
+                    self.emit(NetEvent::Disconnected { peer: peer_id.to_base58(), reason });
+                    self.stop_session();
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error } => {
+                if let Some((address, reply)) = self.dials.remove(&connection_id) {
+                    let reason = match &error {
+                        libp2p::swarm::DialError::Denied { .. } => "that phone isn't your partner's".to_owned(),
+                        libp2p::swarm::DialError::WrongPeerId { .. } => {
+                            "a different phone answers at that address".to_owned()
+                        }
+                        other => plain_dial_error(other),
+                    };
+                    self.emit(NetEvent::Unreachable { address: address.to_string(), reason: reason.clone() });
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Err(NetError::Unreachable { address: address.to_string(), reason }));
+                    } else if !self.config.discovery
+                        && self.join.as_ref().is_some_and(|j| !j.busy)
+                        && !self.dials.values().any(|(_, r)| r.is_none())
+                    {
+                        let error = NetError::Unreachable { address: address.to_string(), reason };
+                        self.finish_pairing(PairRole::Joiner, Err(error));
+                    }
+                } else if peer_id.is_some() && peer_id == self.partner_peer() {
+                    tracing::debug!("the partner's phone is not reachable yet: {error}");
+                }
+            }
+            SwarmEvent::IncomingConnectionError {
+                peer_id,
+                error: libp2p::swarm::ListenError::Denied { .. },
+                send_back_addr,
+                ..
+            } => {
+                self.emit(NetEvent::Refused {
+                    peer: peer_id.map(|p| p.to_base58()),
+                    reason: format!("not the partner's phone ({send_back_addr})"),
+                });
+            }
+            _ => {}
+        }
+        self.publish();
+    }
+
+    fn on_discovered(&mut self, peer: PeerId, address: Multiaddr) {
+        if !peers::is_local(&address) || peer == self.me {
+            return;
+        }
+        if Some(peer) == self.partner_peer() {
+            let new = peers::remember_address(&mut lock(&self.store), &address).unwrap_or(false);
+            if new {
+                self.emit(NetEvent::Discovered { peer: peer.to_base58(), address: address.to_string() });
+            }
+            if !self.paused && !self.swarm.is_connected(&peer) && self.me < peer {
+                self.redial_partner();
+            }
+            return;
+        }
+        if let Some(join) = &self.join {
+            let wanted = join.link.peer.is_none_or(|p| p == peer);
+            if wanted && !join.tried.contains(&peer) && !self.swarm.is_connected(&peer) {
+                let opts = DialOpts::peer_id(peer).addresses(vec![address]).condition(PeerCondition::Disconnected);
+                let _ = self.swarm.dial(opts.build());
+            }
+        }
+    }
+
+    fn on_connected(&mut self, peer: PeerId, endpoint: &ConnectedPoint, count: u32) {
+        if let ConnectedPoint::Dialer { address, .. } = endpoint
+            && peers::is_local(address)
+        {
+            self.reached_at.insert(peer, address.clone());
+        }
+        if Some(peer) == self.partner_peer() {
+            if let ConnectedPoint::Dialer { address, .. } = endpoint
+                && peers::is_local(address)
+            {
+                let _ = peers::remember_address(&mut lock(&self.store), address);
+            }
+            if count == 1 {
+                self.connected_since = Some(Instant::now());
+                self.apart_since = None;
+                self.emit(NetEvent::Connected { peer: peer.to_base58() });
+            }
+            if self.me < peer {
+                self.open_session(peer);
+            }
+            return;
+        }
+        if self.join.is_some() {
+            self.try_join(peer);
+        }
+    }
+
+    fn try_join(&mut self, peer: PeerId) {
+        let Some(join) = &mut self.join else { return };
+        if join.busy || join.tried.contains(&peer) || join.link.peer.is_some_and(|p| p != peer) {
+            return;
+        }
+        join.busy = true;
+        join.tried.push(peer);
+        let code = join.link.code.clone();
+        let (me, tap, results) = (self.me, self.config.tap.clone(), self.pair_tx.clone());
+        let Ok(name) = self.my_name() else { return };
+        let mut control = self.control.clone();
+        tokio::spawn(async move {
+            let outcome = match control.open_stream(peer, PAIR_PROTOCOL).await {
+                Ok(stream) => session::join(stream, code, me, peer, name, tap).await,
+                Err(e) => {
+                    tracing::debug!("no pairing stream to {peer}: {e}");
+                    PairOutcome::Failed(PairFailure::Gone("it isn't showing an invite right now".to_owned()))
+                }
+            };
+            let _ = results.send((peer, PairRole::Joiner, outcome));
+        });
+    }
+
+    fn on_incoming_pair(&mut self, peer: PeerId, stream: libp2p::Stream) {
+        let tap = self.config.tap.clone();
+        let Some(invite) = &mut self.invite else {
+            // No invite open: say nothing about whether one ever was.
+            drop(stream);
+            return;
+        };
+        let refusal = if Instant::now() >= invite.expires {
+            Some(Refusal::Expired)
+        } else if invite.tries >= MAX_TRIES {
+            Some(Refusal::TooManyTries)
+        } else if invite.busy {
+            Some(Refusal::Busy)
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            tokio::spawn(session::refuse(stream, reason, tap));
+            return;
+        }
+        invite.tries += 1;
+        invite.busy = true;
+        let code = invite.code.clone();
+        let (me, results) = (self.me, self.pair_tx.clone());
+        let Ok(name) = self.my_name() else { return };
+        tokio::spawn(async move {
+            let outcome = session::invitee_arrived(stream, code, me, peer, name, tap).await;
+            let _ = results.send((peer, PairRole::Inviter, outcome));
+        });
+    }
+
+    fn on_pair_outcome(&mut self, peer: PeerId, role: PairRole, outcome: PairOutcome) {
+        match outcome {
+            PairOutcome::Paired { name, words } => {
+                let partner = Partner { peer, name: name.clone(), paired_at: Utc::now() };
+                let saved = {
+                    let mut store = lock(&self.store);
+                    let reached = self.reached_at.get(&peer);
+                    peers::set_partner(&mut store, &partner)
+                        .and_then(|()| peers::set_paused(&mut store, false))
+                        .and_then(|()| {
+                            reached.map_or(Ok(false), |a| peers::remember_address(&mut store, a)).map(|_| ())
+                        })
+                };
+                let paired = Paired { partner: peer, name: name.clone(), safety_words: words };
+                if let Err(e) = saved {
+                    self.finish_pairing(role, Err(NetError::from(e)));
+                    return;
+                }
+                self.partner = Some(partner);
+                self.paused = false;
+                self.emit(NetEvent::Paired {
+                    partner: peer.to_base58(),
+                    name,
+                    safety_words: words.iter().map(|w| (*w).to_owned()).collect(),
+                });
+                self.finish_pairing(role, Ok(paired));
+                // The connection pairing used is the partner's now.
+                if self.swarm.is_connected(&peer) {
+                    self.connected_since = Some(Instant::now());
+                    self.apart_since = None;
+                    self.emit(NetEvent::Connected { peer: peer.to_base58() });
+                    if self.me < peer {
+                        self.open_session(peer);
+                    }
+                }
+            }
+            PairOutcome::Failed(failure) => {
+                tracing::info!("pairing with {peer} failed: {failure}");
+                match role {
+                    PairRole::Inviter => {
+                        let Some(invite) = &mut self.invite else { return };
+                        invite.busy = false;
+                        let used_up = invite.tries >= MAX_TRIES;
+                        self.emit(NetEvent::Refused { peer: Some(peer.to_base58()), reason: failure.to_string() });
+                        let _ = self.swarm.disconnect_peer_id(peer);
+                        if used_up {
+                            self.invite = None;
+                            self.emit(NetEvent::InviteEnded { reason: "cancelled after five wrong codes".to_owned() });
+                            self.restore_allow_list();
+                        }
+                    }
+                    PairRole::Joiner => {
+                        let _ = self.swarm.disconnect_peer_id(peer);
+                        match failure {
+                            // Not an inviting phone, or it went away: keep looking, when
+                            // discovery can find another.
+                            PairFailure::Gone(_) if self.config.discovery => {
+                                if let Some(join) = &mut self.join {
+                                    join.busy = false;
+                                }
+                            }
+                            other => self.finish_pairing(role, Err(other.into())),
+                        }
+                    }
+                }
+            }
+        }
+        self.publish();
+    }
+
+    fn finish_pairing(&mut self, role: PairRole, result: Result<Paired, NetError>) {
+        match role {
+            PairRole::Inviter => self.invite = None,
+            PairRole::Joiner => {
+                if let Some(join) = self.join.take() {
+                    let _ = join.reply.send(result);
+                }
+            }
+        }
+        self.restore_allow_list();
+    }
+
+    // ----- Sync sessions -----
+
+    fn open_session(&mut self, peer: PeerId) {
+        if self.session.is_some() || self.paused {
+            return;
+        }
+        let id = self.next_id();
+        let ctx = self.session_context(peer, id);
+        let mut control = self.control.clone();
+        let reports = self.reports_tx.clone();
+        let task = tokio::spawn(async move {
+            match control.open_stream(peer, SYNC_PROTOCOL).await {
+                Ok(stream) => session::run_sync(ctx, stream).await,
+                Err(e) => {
+                    let _ = reports.send((id, SessionReport::Ended { reason: format!("no sync stream: {e}") }));
+                }
+            }
+        });
+        self.session = Some(Session { id, peer, task, outbound: true, started: Instant::now() });
+    }
+
+    fn on_incoming_sync(&mut self, peer: PeerId, stream: libp2p::Stream) {
+        if Some(peer) != self.partner_peer() || self.paused {
+            self.emit(NetEvent::Refused {
+                peer: Some(peer.to_base58()),
+                reason: "asked to sync without being this phone's partner".to_owned(),
+            });
+            drop(stream);
+            let _ = self.swarm.disconnect_peer_id(peer);
+            return;
+        }
+        if let Some(existing) = &self.session {
+            // Both opened at once: the session the lower identity opened wins. An older
+            // session is stale (the partner's app restarted): the new stream replaces it.
+            if existing.outbound && self.me < peer && existing.started.elapsed() < FALLBACK {
+                drop(stream);
+                return;
+            }
+            self.stop_session();
+        }
+        let id = self.next_id();
+        let ctx = self.session_context(peer, id);
+        let task = tokio::spawn(session::run_sync(ctx, stream));
+        self.session = Some(Session { id, peer, task, outbound: false, started: Instant::now() });
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_session += 1;
+        self.next_session
+    }
+
+    fn session_context(&self, peer: PeerId, id: u64) -> SessionContext {
+        SessionContext {
+            peer,
+            store: self.store.clone(),
+            local_change: self.local_change.clone(),
+            reports: self.reports_tx.clone(),
+            id,
+            tap: self.config.tap.clone(),
+        }
+    }
+
+    fn stop_session(&mut self) {
+        if let Some(session) = self.session.take() {
+            session.task.abort();
+            self.last_session_end = Some(Instant::now());
+        }
+    }
+
+    fn on_report(&mut self, id: u64, report: SessionReport) {
+        let Some(session) = &self.session else { return };
+        if session.id != id {
+            return;
+        }
+        let peer = session.peer;
+        match report {
+            SessionReport::Synced { received } => {
+                let at = Utc::now();
+                let _ = peers::set_last_synced(&mut lock(&self.store), at);
+                self.synced = true;
+                self.emit(NetEvent::Synced { peer: peer.to_base58(), at, received });
+            }
+            SessionReport::Ended { reason } => {
+                tracing::info!("the sync session with {peer} ended: {reason}");
+                self.session = None;
+                self.synced = false;
+                self.last_session_end = Some(Instant::now());
+                if reason.contains("refused") || reason.contains("sent") {
+                    self.emit(NetEvent::Refused { peer: Some(peer.to_base58()), reason: reason.clone() });
+                }
+                // A connection whose session failed is suspect: start again from a fresh one.
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+        self.publish();
+    }
+
+    // ----- Time -----
+
+    fn on_tick(&mut self) {
+        if let Some(invite) = &self.invite
+            && Instant::now() >= invite.expires
+            && !invite.busy
+        {
+            self.invite = None;
+            self.emit(NetEvent::InviteEnded { reason: "expired".to_owned() });
+            self.restore_allow_list();
+        }
+        let Some(partner) = self.partner_peer() else { return };
+        if self.paused {
+            return;
+        }
+        if self.swarm.is_connected(&partner) {
+            let waited = self.connected_since.is_some_and(|t| t.elapsed() >= FALLBACK);
+            let rested = self.last_session_end.is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
+            if self.session.is_none() && rested && (self.me < partner || waited) {
+                self.open_session(partner);
+            }
+        } else {
+            let apart_long = self.apart_since.is_some_and(|t| t.elapsed() >= FALLBACK);
+            let due = self.last_redial.is_none_or(|t| t.elapsed() >= REDIAL_EVERY);
+            if due && (self.me < partner || apart_long) {
+                self.redial_partner();
+            }
+        }
+        self.publish();
+    }
+
+    fn redial_partner(&mut self) {
+        let Some(partner) = self.partner_peer() else { return };
+        self.last_redial = Some(Instant::now());
+        let addresses = peers::addresses(&lock(&self.store)).unwrap_or_default();
+        if addresses.is_empty() {
+            return;
+        }
+        let opts =
+            DialOpts::peer_id(partner).addresses(addresses).condition(PeerCondition::DisconnectedAndNotDialing).build();
+        let _ = self.swarm.dial(opts);
+    }
+}
+
+fn is_loopback(address: &Multiaddr) -> bool {
+    address.iter().any(|p| match p {
+        libp2p::multiaddr::Protocol::Ip4(ip) => ip.is_loopback(),
+        libp2p::multiaddr::Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
+}
+
+fn tcp_port(address: &Multiaddr) -> Option<u16> {
+    address.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+        _ => None,
+    })
+}
+
+fn plain_dial_error(error: &libp2p::swarm::DialError) -> String {
+    let text = error.to_string();
+    if text.contains("Connection refused") {
+        "nothing is listening there; is Steady open on your partner's phone?".to_owned()
+    } else if text.contains("unreachable") || text.contains("No route") {
+        "that address can't be reached from this network".to_owned()
+    } else if text.contains("timed out") || text.contains("Timeout") {
+        "no answer; check that both phones are on the same Wi-Fi".to_owned()
+    } else {
+        text
+    }
+}

@@ -1,0 +1,316 @@
+//! The two conversations partners' phones have on a connection: pairing, once, and the
+//! sync session, whenever both are open and nearby. Each runs as its own task and reports
+//! back to the node; neither holds the store across a wait, so a session cut off at any
+//! point (a phone locked, a Wi-Fi lost) leaves every write whole.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures::io::{ReadHalf, WriteHalf};
+use futures::{AsyncReadExt, AsyncWriteExt};
+use libp2p::{PeerId, Stream};
+use tokio::sync::{Notify, mpsc};
+
+use super::frame::{self, MAX_SYNC_FRAME, SyncFrame};
+use super::pairing::{InviteCode, InviterAttempt, Joiner, MAX_MESSAGE, PairMessage, PairingError, Refusal};
+use super::peers;
+use super::{WireTap, clean_name};
+use crate::store::Store;
+
+/// How long a pairing step may take before the other phone is given up on.
+const PAIR_STEP: Duration = Duration::from_secs(15);
+/// A session says "still here" this often when there is nothing else to say.
+pub const PING_EVERY: Duration = Duration::from_secs(1);
+/// Silence this long means the partner's phone is gone (asleep, or off the Wi-Fi).
+pub const QUIET_LIMIT: Duration = Duration::from_secs(4);
+/// A write that can't finish in this long means the connection is dead.
+const WRITE_LIMIT: Duration = Duration::from_secs(4);
+/// How often a session looks for changes made by another process on this phone.
+const LOOK_EVERY: Duration = Duration::from_millis(50);
+
+pub type SharedStore = Arc<Mutex<Store>>;
+
+pub fn lock(store: &SharedStore) -> MutexGuard<'_, Store> {
+    // A panic while holding the store can only come from a bug; the store itself is
+    // consistent after any failed write, so carrying on is safe.
+    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What a sync session tells the node.
+#[derive(Debug)]
+pub enum SessionReport {
+    /// Both phones now hold the same document; `received` changes arrived on the way.
+    Synced { received: usize },
+    /// The session ended, and why.
+    Ended { reason: String },
+}
+
+/// Everything a sync session needs besides its stream.
+pub struct SessionContext {
+    pub peer: PeerId,
+    pub store: SharedStore,
+    pub local_change: Arc<Notify>,
+    pub reports: mpsc::UnboundedSender<(u64, SessionReport)>,
+    pub id: u64,
+    pub tap: Option<WireTap>,
+}
+
+/// Runs a sync session until the stream fails, the partner goes quiet, or the task is
+/// stopped. Reports its end.
+pub async fn run_sync(ctx: SessionContext, stream: Stream) {
+    let reason = match sync_loop(&ctx, stream).await {
+        Ok(()) => "the partner closed the session".to_owned(),
+        Err(reason) => reason,
+    };
+    let _ = ctx.reports.send((ctx.id, SessionReport::Ended { reason }));
+}
+
+async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), String> {
+    let (reader, mut writer) = stream.split();
+    let (frames_tx, mut frames) = mpsc::channel(16);
+    let reading = tokio::spawn(read_frames(reader, frames_tx));
+    let _stop_reading = AbortOnDrop(reading);
+
+    // A new session starts from the heads both sides last agreed on, never from a state
+    // that may hold messages the partner never got.
+    let mut state = peers::sync_state(&lock(&ctx.store));
+    let mut last_heard = Instant::now();
+    let mut last_sent = Instant::now();
+    let mut received = 0usize;
+    let mut reported: Option<Vec<automerge::ChangeHash>> = None;
+    let mut look = tokio::time::interval(LOOK_EVERY);
+    let mut dirty = true;
+    loop {
+        if dirty {
+            let message = lock(&ctx.store).sync_message(&mut state).map_err(|e| format!("{e}"))?;
+            if let Some(message) = message {
+                send(ctx, &mut writer, &SyncFrame::Sync(message)).await?;
+                last_sent = Instant::now();
+            }
+            dirty = false;
+        }
+        if last_sent.elapsed() >= PING_EVERY {
+            send(ctx, &mut writer, &SyncFrame::Ping).await?;
+            last_sent = Instant::now();
+        }
+        {
+            let mut store = lock(&ctx.store);
+            let mut ours = store.heads();
+            ours.sort();
+            let theirs = state.their_heads.clone().map(|mut h| {
+                h.sort();
+                h
+            });
+            if theirs.as_ref() == Some(&ours) && reported.as_ref() != Some(&ours) {
+                peers::save_sync_state(&mut store, &state).map_err(|e| format!("{e}"))?;
+                drop(store);
+                let _ = ctx.reports.send((ctx.id, SessionReport::Synced { received }));
+                received = 0;
+                reported = Some(ours);
+            }
+        }
+
+        tokio::select! {
+            frame = frames.recv() => {
+                last_heard = Instant::now();
+                match frame {
+                    None => return Ok(()),
+                    Some(Err(reason)) => return Err(reason),
+                    Some(Ok(SyncFrame::Ping)) => {}
+                    Some(Ok(SyncFrame::Sync(message))) => {
+                        let mut store = lock(&ctx.store);
+                        let before = store.heads();
+                        store
+                            .receive_sync_message(&mut state, message)
+                            .map_err(|e| format!("a sync message from the partner was refused: {e}"))?;
+                        if store.heads() != before {
+                            received += store.changes_since(&before).map_err(|e| format!("{e}"))?;
+                        }
+                        dirty = true;
+                    }
+                }
+            }
+            _ = ctx.local_change.notified() => dirty = true,
+            _ = look.tick() => {
+                if last_heard.elapsed() > QUIET_LIMIT {
+                    return Err("the partner's phone went quiet".to_owned());
+                }
+                if lock(&ctx.store).changed_elsewhere().map_err(|e| format!("{e}"))? {
+                    dirty = true;
+                }
+            }
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn read_frames(mut reader: ReadHalf<Stream>, out: mpsc::Sender<Result<SyncFrame, String>>) {
+    loop {
+        let item = match frame::read_body(&mut reader, MAX_SYNC_FRAME).await {
+            Ok(None) => return,
+            Ok(Some(body)) => SyncFrame::decode(&body).map_err(|e| format!("the partner sent {e}")),
+            Err(e) => Err(format!("reading from the partner failed: {e}")),
+        };
+        let stop = item.is_err();
+        if out.send(item).await.is_err() || stop {
+            return;
+        }
+    }
+}
+
+async fn send(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, frame: &SyncFrame) -> Result<(), String> {
+    let body = frame.encode();
+    if let Some(tap) = &ctx.tap {
+        tap.record(&body);
+    }
+    match tokio::time::timeout(WRITE_LIMIT, frame::write_body(writer, &body, MAX_SYNC_FRAME)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("sending to the partner failed: {e}")),
+        Err(_) => Err("sending to the partner timed out".to_owned()),
+    }
+}
+
+// ----- Pairing -----
+
+/// How a pairing attempt ended, from this phone's side.
+#[derive(Debug)]
+pub enum PairOutcome {
+    Paired { name: String, words: [&'static str; 4] },
+    Failed(PairFailure),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PairFailure {
+    #[error(transparent)]
+    Pairing(#[from] PairingError),
+    #[error("the invite has expired; ask your partner to make a new one")]
+    Expired,
+    #[error("the invite was cancelled after five wrong codes; ask your partner to make a new one")]
+    TooManyTries,
+    #[error("your partner's phone is busy with another pairing attempt; try again in a moment")]
+    Busy,
+    #[error("the other phone stopped answering: {0}")]
+    Gone(String),
+}
+
+impl From<Refusal> for PairFailure {
+    fn from(reason: Refusal) -> Self {
+        match reason {
+            Refusal::WrongCode => PairFailure::Pairing(PairingError::WrongCode),
+            Refusal::Expired => PairFailure::Expired,
+            Refusal::TooManyTries => PairFailure::TooManyTries,
+            Refusal::Busy => PairFailure::Busy,
+        }
+    }
+}
+
+async fn read_pair(stream: &mut Stream) -> Result<PairMessage, PairFailure> {
+    match tokio::time::timeout(PAIR_STEP, frame::read_body(stream, MAX_MESSAGE)).await {
+        Err(_) => Err(PairFailure::Gone("no answer in 15 seconds".to_owned())),
+        Ok(Ok(None)) => Err(PairFailure::Gone("it closed the connection".to_owned())),
+        Ok(Err(frame::FrameError::TooLong { len, .. })) => Err(PairingError::TooLong(len).into()),
+        Ok(Err(e)) => Err(PairFailure::Gone(e.to_string())),
+        Ok(Ok(Some(body))) => Ok(PairMessage::decode(&body)?),
+    }
+}
+
+async fn write_pair(stream: &mut Stream, message: &PairMessage, tap: &Option<WireTap>) -> Result<(), PairFailure> {
+    let body = message.encode();
+    if let Some(tap) = tap {
+        tap.record(&body);
+    }
+    match tokio::time::timeout(PAIR_STEP, frame::write_body(stream, &body, MAX_MESSAGE)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(PairFailure::Gone(e.to_string())),
+        Err(_) => Err(PairFailure::Gone("it stopped reading".to_owned())),
+    }
+}
+
+/// Tells a phone that tried to pair why it can't, and closes.
+pub async fn refuse(mut stream: Stream, reason: Refusal, tap: Option<WireTap>) {
+    let _ = write_pair(&mut stream, &PairMessage::Refused { reason }, &tap).await;
+    let _ = stream.close().await;
+}
+
+/// The inviting phone's side of one attempt.
+pub async fn invitee_arrived(
+    mut stream: Stream,
+    code: InviteCode,
+    me: PeerId,
+    joiner: PeerId,
+    my_name: String,
+    tap: Option<WireTap>,
+) -> PairOutcome {
+    let result = async {
+        let PairMessage::Hello { spake } = read_pair(&mut stream).await? else {
+            return Err(PairingError::Malformed("expected a hello").into());
+        };
+        let (attempt, reply) = InviterAttempt::answer(&code, &me.to_base58(), &joiner.to_base58(), &spake)?;
+        write_pair(&mut stream, &reply, &tap).await?;
+        // A joiner holding a different code sees it from our reply and goes away; that
+        // is a wrong code too.
+        let message = read_pair(&mut stream).await.map_err(|e| match e {
+            PairFailure::Gone(_) => PairFailure::Pairing(PairingError::WrongCode),
+            other => other,
+        })?;
+        let PairMessage::Confirm { confirm, name } = message else {
+            return Err(PairingError::Malformed("expected a confirmation").into());
+        };
+        match attempt.on_confirm(&confirm) {
+            Ok(key) => {
+                write_pair(&mut stream, &PairMessage::Welcome { name: my_name.clone() }, &tap).await?;
+                let _ = stream.close().await;
+                Ok((clean_name(&name), key.safety_words()))
+            }
+            Err(e) => {
+                let _ = write_pair(&mut stream, &PairMessage::Refused { reason: Refusal::WrongCode }, &tap).await;
+                Err(e.into())
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok((name, words)) => PairOutcome::Paired { name, words },
+        Err(e) => PairOutcome::Failed(e),
+    }
+}
+
+/// The joining phone's side.
+pub async fn join(
+    mut stream: Stream,
+    code: InviteCode,
+    me: PeerId,
+    inviter: PeerId,
+    my_name: String,
+    tap: Option<WireTap>,
+) -> PairOutcome {
+    let result = async {
+        let (joiner, hello) = Joiner::start(&code, &inviter.to_base58(), &me.to_base58());
+        write_pair(&mut stream, &hello, &tap).await?;
+        let (spake, confirm) = match read_pair(&mut stream).await? {
+            PairMessage::Reply { spake, confirm } => (spake, confirm),
+            PairMessage::Refused { reason } => return Err(reason.into()),
+            _ => return Err(PairingError::Malformed("expected a reply").into()),
+        };
+        let (key, confirm) = joiner.on_reply(&spake, &confirm, &my_name)?;
+        write_pair(&mut stream, &confirm, &tap).await?;
+        match read_pair(&mut stream).await? {
+            PairMessage::Welcome { name } => Ok((clean_name(&name), key.safety_words())),
+            PairMessage::Refused { reason } => Err(reason.into()),
+            _ => Err(PairingError::Malformed("expected a welcome").into()),
+        }
+    }
+    .await;
+    let _ = stream.close().await;
+    match result {
+        Ok((name, words)) => PairOutcome::Paired { name, words },
+        Err(e) => PairOutcome::Failed(e),
+    }
+}

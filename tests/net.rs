@@ -1,0 +1,385 @@
+//! Two (and three) phones in one process, over loopback, with discovery off and a direct
+//! dial: pairing, sync, concurrent edits, and everything that must be turned away.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
+use steady::model::{Body, Draft, EntryId, Outcome};
+use steady::net::invite::InviteLink;
+use steady::net::node::Paired;
+use steady::net::pairing::{InviteCode, PairingError};
+use steady::net::session::PairFailure;
+use steady::net::{Link, NetConfig, NetError, NetEvent, Node, WireTap, peers};
+use steady::store::Store;
+use tempfile::TempDir;
+
+struct Phone {
+    dir: TempDir,
+    node: Node,
+    tap: WireTap,
+}
+
+impl Phone {
+    async fn new(name: &str) -> Phone {
+        Phone::with(name, |_| {}).await
+    }
+
+    async fn with(name: &str, tweak: impl FnOnce(&mut NetConfig)) -> Phone {
+        let dir = TempDir::new().unwrap();
+        Store::open_dir(dir.path()).unwrap().init(name).unwrap();
+        let tap = WireTap::default();
+        let mut config = NetConfig {
+            discovery: false,
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            tap: Some(tap.clone()),
+            ..NetConfig::default()
+        };
+        tweak(&mut config);
+        let node = Node::start(Store::open_dir(dir.path()).unwrap(), config).await.unwrap();
+        Phone { dir, node, tap }
+    }
+
+    /// The journal, as the window opens it: its own connection to the file.
+    fn store(&self) -> Store {
+        Store::open_dir(self.dir.path()).unwrap()
+    }
+
+    async fn address(&self) -> Multiaddr {
+        let mut status = self.node.status();
+        let found = status.wait_for(|s| !s.listening.is_empty());
+        let status = tokio::time::timeout(Duration::from_secs(5), found).await.unwrap().unwrap();
+        status.listening[0].parse().unwrap()
+    }
+
+    async fn link(&self) -> InviteLink {
+        self.address().await;
+        self.node.invite().await.unwrap()
+    }
+
+    fn add_shared(&self, draft: Draft) -> EntryId {
+        let mut store = self.store();
+        let id = store.add(draft).unwrap().id;
+        store.share(id).unwrap();
+        self.node.local_change();
+        id
+    }
+
+    fn shared_ids(&self) -> Vec<EntryId> {
+        let mut ids: Vec<_> = self.store().entries().unwrap().into_iter().filter(|e| e.shared).map(|e| e.id).collect();
+        ids.sort();
+        ids
+    }
+}
+
+fn agreement(text: &str) -> Draft {
+    Draft::Agreement { text: text.to_owned() }
+}
+
+async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what} did not happen within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn pair(a: &Phone, b: &Phone) -> Paired {
+    let link = a.link().await;
+    let paired = b.node.join(link).await.unwrap();
+    assert_eq!(paired.partner, a.node.peer_id());
+    paired
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phones_pair_sync_and_converge_after_concurrent_edits() {
+    let a = Phone::new("Alex").await;
+    let b = Phone::new("Blair").await;
+    // Shared before pairing: must survive the join.
+    let before_a = a.add_shared(agreement("Say when plans change"));
+    let before_b = b.add_shared(agreement("Phones down at dinner"));
+
+    let mut a_events = a.node.subscribe();
+    let paired = pair(&a, &b).await;
+    assert_eq!(paired.name, "Alex");
+    let words_on_a = loop {
+        match a_events.recv().await.unwrap() {
+            NetEvent::Paired { name, safety_words, .. } => {
+                assert_eq!(name, "Blair");
+                break safety_words;
+            }
+            _ => continue,
+        }
+    };
+    assert_eq!(words_on_a, paired.safety_words.map(str::to_owned).to_vec(), "both screens show the same words");
+
+    eventually("the first sync", Duration::from_secs(10), || {
+        a.shared_ids() == b.shared_ids() && a.shared_ids().len() == 2
+    })
+    .await;
+    assert!(a.shared_ids().contains(&before_b) && b.shared_ids().contains(&before_a));
+    let mut status = b.node.status();
+    let synced = status.wait_for(|s| s.link == Link::Synced && s.last_synced.is_some());
+    tokio::time::timeout(Duration::from_secs(5), synced).await.unwrap().unwrap();
+
+    // Both write at once: new entries on each side, and check-ins on the same agreement.
+    let new_a = a.add_shared(agreement("A walk on Sundays"));
+    let new_b = b.add_shared(Draft::CheckIn { text: "Lighter today".into() });
+    a.store().check_in(before_a, Outcome::Kept, Some("from Alex")).unwrap();
+    b.store().check_in(before_a, Outcome::Missed, Some("from Blair")).unwrap();
+    a.node.local_change();
+    b.node.local_change();
+
+    eventually("convergence", Duration::from_secs(10), || {
+        let (sa, sb) = (a.store().get(before_a).unwrap(), b.store().get(before_a).unwrap());
+        let check_ins = |e: &steady::model::Entry| match &e.body {
+            Body::Agreement { check_ins, .. } => check_ins.len(),
+            _ => 0,
+        };
+        a.shared_ids() == b.shared_ids() && check_ins(&sa) == 2 && sa == sb
+    })
+    .await;
+    assert!(b.shared_ids().contains(&new_a) && a.shared_ids().contains(&new_b));
+    a.store().verify_index().unwrap();
+    b.store().verify_index().unwrap();
+    // Each phone now remembers the other.
+    assert_eq!(peers::partner(&a.store()).unwrap().unwrap().peer, b.node.peer_id());
+    assert_eq!(peers::partner(&b.store()).unwrap().unwrap().peer, a.node.peer_id());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_text_never_reaches_the_network() {
+    let a = Phone::new("Alex").await;
+    let b = Phone::new("Blair").await;
+    let mut store = a.store();
+    store
+        .add(Draft::Reflection {
+            feeling: "PRIVATE-FEELING-7f3a9".into(),
+            needing: Some("PRIVATE-NEED-51c2".into()),
+            understanding: None,
+        })
+        .unwrap();
+    store.add(agreement("PRIVATE-AGREEMENT-e04d")).unwrap();
+    let shared = a.add_shared(agreement("SHARED-MARK-b81"));
+    pair(&a, &b).await;
+    eventually("the sync", Duration::from_secs(10), || b.shared_ids() == vec![shared]).await;
+    // One more private entry while connected, then a shared one after it.
+    a.store().add(Draft::CheckIn { text: "PRIVATE-CHECKIN-aa90".into() }).unwrap();
+    a.node.local_change();
+    let later = a.add_shared(agreement("SHARED-LATER-c3"));
+    eventually("the second sync", Duration::from_secs(10), || b.shared_ids().contains(&later)).await;
+
+    let wire = [a.tap.bytes(), b.tap.bytes()].concat();
+    let contains = |needle: &str| wire.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(contains("SHARED-MARK-b81"), "the tap sees shared text, so it would see private text too");
+    for secret in ["PRIVATE-FEELING-7f3a9", "PRIVATE-NEED-51c2", "PRIVATE-AGREEMENT-e04d", "PRIVATE-CHECKIN-aa90"] {
+        assert!(!contains(secret), "{secret} went onto the network");
+    }
+    assert_eq!(b.store().entries().unwrap().len(), 2, "only the two shared entries arrived");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_codes_expired_invites_and_the_fifth_wrong_try_are_refused() {
+    let a = Phone::new("Alex").await;
+    let link = a.link().await;
+    let wrong = |link: &InviteLink| {
+        let mut other = InviteCode::random();
+        while other == link.code {
+            other = InviteCode::random();
+        }
+        InviteLink { code: other, ..link.clone() }
+    };
+
+    // One wrong code: a clear message, and the invite stays open.
+    let b = Phone::new("Blair").await;
+    let err = b.node.join(wrong(&link)).await.unwrap_err();
+    assert!(matches!(err, NetError::Pairing(PairFailure::Pairing(PairingError::WrongCode))), "{err}");
+    assert!(err.to_string().contains("doesn't match"), "{err}");
+    // Four more: the invite is cancelled, and even the right code is refused.
+    for _ in 0..4 {
+        let guesser = Phone::new("Guesser").await;
+        assert!(guesser.node.join(wrong(&link)).await.is_err());
+    }
+    let late = Phone::new("Blair").await;
+    let err = late.node.join(link.clone()).await.unwrap_err();
+    assert!(matches!(err, NetError::Pairing(PairFailure::TooManyTries)) || is_turned_away(&err), "{err}");
+    assert!(peers::partner(&a.store()).unwrap().is_none());
+
+    // An invite that has run out.
+    let c = Phone::with("Casey", |c| c.invite_lifetime = Duration::from_millis(300)).await;
+    let link = c.link().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let d = Phone::new("Dana").await;
+    let err = d.node.join(link).await.unwrap_err();
+    assert!(matches!(err, NetError::Pairing(PairFailure::Expired)) || is_turned_away(&err), "{err}");
+    assert!(peers::partner(&c.store()).unwrap().is_none() && peers::partner(&d.store()).unwrap().is_none());
+}
+
+/// After an invite ends, the inviting phone no longer lets strangers connect at all.
+fn is_turned_away(err: &NetError) -> bool {
+    matches!(err, NetError::Unreachable { .. }) || err.to_string().contains("stopped answering")
+}
+
+/// A bare libp2p peer with no allow list of its own, the way a stranger on the Wi-Fi
+/// would write one: it dials, and reports whether the connection stays up.
+struct RawPeer {
+    control: libp2p_stream::Control,
+    events: tokio::sync::mpsc::UnboundedReceiver<bool>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl RawPeer {
+    fn dial(key: libp2p::identity::Keypair, address: Multiaddr) -> RawPeer {
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_tcp(Default::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
+            .unwrap()
+            .with_behaviour(|_| libp2p_stream::Behaviour::new())
+            .unwrap()
+            .build();
+        let control = swarm.behaviour().new_control();
+        swarm.dial(address).unwrap();
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let driver = tokio::spawn(async move {
+            loop {
+                match swarm.select_next_some().await {
+                    libp2p::swarm::SwarmEvent::ConnectionEstablished { .. } => drop(tx.send(true)),
+                    libp2p::swarm::SwarmEvent::ConnectionClosed { .. } => drop(tx.send(false)),
+                    _ => {}
+                }
+            }
+        });
+        RawPeer { control, events, driver }
+    }
+
+    async fn connected(&mut self) -> bool {
+        matches!(tokio::time::timeout(Duration::from_secs(5), self.events.recv()).await, Ok(Some(true)))
+    }
+}
+
+impl Drop for RawPeer {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaired_device_gets_nothing_and_changes_nothing() {
+    let a = Phone::new("Alex").await;
+    let b = Phone::new("Blair").await;
+    let shared = a.add_shared(agreement("Only for Blair"));
+    pair(&a, &b).await;
+    eventually("the sync", Duration::from_secs(10), || b.shared_ids() == vec![shared]).await;
+
+    // A stranger's own phone, running Steady, dials A directly.
+    let stranger = Phone::new("Stranger").await;
+    let planted = stranger.add_shared(agreement("Planted"));
+    let mut a_events = a.node.subscribe();
+    assert!(stranger.node.dial(a.address().await).await.is_err(), "a stranger's dial is turned away");
+
+    // A stranger's hand-written peer, with no allow list, tries both protocols.
+    let mut raw = RawPeer::dial(libp2p::identity::Keypair::generate_ed25519(), a.address().await);
+    let _ = raw.connected().await;
+    for protocol in ["/steady/sync/1", "/steady/pair/1"] {
+        let opened = raw.control.open_stream(a.node.peer_id(), StreamProtocol::new(protocol)).await;
+        assert!(opened.is_err(), "a stranger opened {protocol}");
+    }
+    let mut refused = false;
+    while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_millis(500), a_events.recv()).await {
+        refused |= matches!(event, NetEvent::Refused { .. });
+        let stranger_id = stranger.node.peer_id().to_base58();
+        assert!(!matches!(&event, NetEvent::Connected { peer } if *peer == stranger_id), "{event:?}");
+    }
+    assert!(refused, "the stranger's connection was turned away and said so");
+    assert_eq!(stranger.shared_ids(), vec![planted], "the stranger received nothing");
+    assert_eq!(a.shared_ids(), vec![shared]);
+    assert_eq!(b.shared_ids(), vec![shared]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pausing_stops_sync_and_resuming_catches_up() {
+    let a = Phone::new("Alex").await;
+    let b = Phone::new("Blair").await;
+    pair(&a, &b).await;
+    a.node.set_paused(true).await.unwrap();
+    let during = a.add_shared(agreement("Written while paused"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(b.shared_ids().is_empty(), "nothing travels while paused");
+    assert_eq!(a.node.status().borrow().link, Link::Paused);
+    assert!(a.node.status().borrow().unsent_changes >= 1, "the badge counts what waits");
+
+    a.node.set_paused(false).await.unwrap();
+    eventually("catching up after resume", Duration::from_secs(10), || b.shared_ids() == vec![during]).await;
+
+    // Unpairing keeps every entry and stops sync; the other phone is not told.
+    a.node.unpair().await.unwrap();
+    let after = a.add_shared(agreement("After unpairing"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!b.shared_ids().contains(&after));
+    assert_eq!(a.shared_ids().len(), 2);
+    assert!(peers::partner(&b.store()).unwrap().is_some());
+}
+
+/// A phone that holds the partner's key but speaks garbage: each kind of bad input closes
+/// the session with a reason, and the journal is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_sync_input_closes_the_session_and_corrupts_nothing() {
+    let a = Phone::new("Alex").await;
+    let b = Phone::new("Blair").await;
+    let shared = a.add_shared(agreement("Steady"));
+    pair(&a, &b).await;
+    eventually("the sync", Duration::from_secs(10), || b.shared_ids() == vec![shared]).await;
+    let address = a.address().await;
+    let b_key = peers::keypair(&mut b.store()).unwrap();
+    drop(b);
+
+    let garbage: Vec<(&str, Vec<u8>)> = vec![
+        ("an oversized frame", vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
+        ("an unknown tag", [&[0, 0, 0, 2][..], &[9, 9]].concat()),
+        ("a broken sync message", [&[0, 0, 0, 4][..], &[1, 0x42, 0xff, 0x00]].concat()),
+        ("a frame cut short", vec![0, 0, 0, 50, 1, 2]),
+    ];
+    for (what, bytes) in garbage {
+        let mut a_events = a.node.subscribe();
+        let mut raw = RawPeer::dial(b_key.clone(), address.clone());
+        assert!(raw.connected().await, "{what}: the partner's key is let in");
+        let peer: PeerId = a.node.peer_id();
+        let mut stream = raw.control.open_stream(peer, StreamProtocol::new("/steady/sync/1")).await.unwrap();
+        // A may close as soon as it has read enough to refuse, even mid-write.
+        let _ = stream.write_all(&bytes).await;
+        let _ = stream.flush().await;
+        if what == "a frame cut short" {
+            let _ = stream.close().await;
+        }
+        // A closes the stream: reading ends (after whatever A itself had sent).
+        let mut sink = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(8), stream.read_to_end(&mut sink)).await;
+        assert!(read.is_ok(), "{what}: the session was not closed");
+        let mut reason = None;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while reason.is_none() && Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_millis(200), a_events.recv()).await {
+                Ok(Ok(NetEvent::Refused { reason: r, .. })) | Ok(Ok(NetEvent::Disconnected { reason: r, .. })) => {
+                    reason = Some(r)
+                }
+                _ => {}
+            }
+        }
+        assert!(reason.is_some(), "{what}: A said nothing about why");
+        drop(raw);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(a.shared_ids(), vec![shared], "{what}");
+        a.store().verify_index().unwrap();
+    }
+}
+
+#[test]
+fn a_link_from_the_invite_is_what_join_reads() {
+    let peer = PeerId::random();
+    let text = format!("steady://pair/7KQM-4T2X?peer={peer}&addr=/ip4/192.168.1.9/tcp/4001");
+    let link = InviteLink::parse(&text).unwrap();
+    assert_eq!(link.code.to_string(), "7KQM-4T2X");
+    assert_eq!(link.peer, Some(peer));
+    assert!(Path::new(&link.to_link()).to_str().is_some());
+}
