@@ -7,6 +7,14 @@ set -euo pipefail
 # photograph that window in tests without a screen.
 packages=(pkg-config libwebkit2gtk-4.1-dev libxdo-dev libssl-dev xvfb xauth imagemagick)
 
+# clang, llvm-ar and Debian's arm64 C headers compile the bundled SQLite when
+# scripts/check-phone.sh type-checks the Android app (see .cargo/config.toml).
+packages+=(clang llvm libc6-dev-arm64-cross)
+
+# iproute2's `ip` makes the network namespaces in which tests/lan.rs and benches/sync.rs
+# play phones on one Wi-Fi (as root).
+packages+=(iproute2)
+
 # Node.js runs the end-to-end test's WebdriverIO client.
 command -v node >/dev/null || packages+=(nodejs npm)
 

@@ -5,5 +5,6 @@ pub mod cli;
 pub mod export;
 pub mod model;
 pub mod net;
+pub mod platform;
 pub mod store;
 pub mod ui;

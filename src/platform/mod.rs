@@ -1,0 +1,169 @@
+//! Phone-only code: where the journal lives on a phone, the Wi-Fi multicast lock that lets
+//! partners' phones find each other on Android, keeping entries out of screenshots, and
+//! whether the app is in the foreground.
+//!
+//! Every item exists on every target, so callers need no `cfg` of their own. On Android and
+//! iOS it does the real work; on the desktop it does nothing, or the obvious thing.
+//!
+//! | item | Android | iOS | desktop |
+//! |---|---|---|---|
+//! | [`phone_data_dir`] | the app's private files directory (`Context.getFilesDir()`) | `Library/Application Support/Steady` in the app's container | `None` |
+//! | [`MulticastLock`] | holds a `WifiManager.MulticastLock` named `steady-sync` | nothing to hold | nothing to hold |
+//! | [`secure_window`] | sets `FLAG_SECURE` on the activity's window, on the UI thread | nothing (see [`use_foreground`]) | nothing |
+//! | [`request_local_network`] | asks for `ACCESS_LOCAL_NETWORK` on Android 17 and later | nothing: iOS asks by itself the first time | nothing |
+//! | [`use_foreground`] | `false` from `onPause` to `onResume` | `false` from "will resign active" to "did become active" | always `true` |
+//!
+//! # The lifecycle
+//!
+//! A phone suspends an app in the background and its sockets die, so sync runs only while
+//! the app is in the foreground. The root component reads [`use_foreground`] once and:
+//!
+//! - when it is `true`: takes a [`MulticastLock`] (Android filters out the multicast that
+//!   mDNS discovery needs unless an app holds one), then starts the LAN sync;
+//! - when it turns `false`: stops the sync and drops the lock, which releases it;
+//! - on iOS, while it is `false`, draws a plain cover over the content, so that the
+//!   app-switcher snapshot shows no entries. Android gets the same from [`secure_window`],
+//!   called once before the app launches.
+//!
+//! ```ignore
+//! let foreground = steady::platform::use_foreground();
+//! use_effect(move || {
+//!     if foreground() { /* MulticastLock::acquire(), then start sync */ }
+//!     else { /* stop sync, drop the lock */ }
+//! });
+//! ```
+//!
+//! A sync cut off half-way does no harm: every change received is written to the journal
+//! in one SQLite transaction, so it is stored whole or not at all, and the next sync works
+//! out afresh, from both phones' documents, what the other phone still lacks.
+
+#[cfg(target_os = "android")]
+mod android;
+mod lifecycle;
+
+use std::path::PathBuf;
+
+pub use lifecycle::use_foreground;
+
+/// `WindowManager.LayoutParams.FLAG_SECURE`: the window's content never appears in
+/// screenshots, screen recordings or the recent-apps thumbnail.
+pub const FLAG_SECURE: i32 = 0x2000;
+
+/// The directory a phone keeps the journal in, or `None` off a phone (the desktop uses
+/// `cli::default_data_dir`).
+///
+/// - Android: the app's private files directory, which no other app can read and which is
+///   removed with the app.
+/// - iOS: `Library/Application Support/Steady` inside the app's container, which other apps
+///   cannot read and which the Files app does not show.
+pub fn phone_data_dir() -> Option<PathBuf> {
+    #[cfg(target_os = "android")]
+    {
+        match android::files_dir() {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                eprintln!("steady: could not find the app's files directory: {e}");
+                None
+            }
+        }
+    }
+    #[cfg(target_os = "ios")]
+    {
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join("Library/Application Support/Steady"))
+    }
+    #[cfg(not(any(target_os = "android", target_os = "ios")))]
+    {
+        None
+    }
+}
+
+/// While one of these is alive, Android delivers the Wi-Fi multicast that mDNS discovery
+/// needs (it filters it out otherwise, to save battery). Dropping it releases the lock.
+/// Elsewhere it holds nothing.
+///
+/// Take one when sync starts and drop it when sync stops: holding it in the background
+/// drains the battery.
+#[must_use = "the lock is released as soon as it is dropped"]
+pub struct MulticastLock {
+    #[cfg(target_os = "android")]
+    lock: android::WifiLock,
+}
+
+impl MulticastLock {
+    /// Takes the lock. On Android this needs the `CHANGE_WIFI_MULTICAST_STATE` permission,
+    /// which Dioxus.toml declares; the error says what failed.
+    pub fn acquire() -> Result<MulticastLock, String> {
+        #[cfg(target_os = "android")]
+        {
+            Ok(MulticastLock { lock: android::WifiLock::acquire()? })
+        }
+        #[cfg(not(target_os = "android"))]
+        {
+            Ok(MulticastLock {})
+        }
+    }
+}
+
+impl Drop for MulticastLock {
+    fn drop(&mut self) {
+        #[cfg(target_os = "android")]
+        self.lock.release();
+    }
+}
+
+impl std::fmt::Debug for MulticastLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MulticastLock")
+    }
+}
+
+/// Keeps the app's content out of screenshots, screen recordings and the recent-apps
+/// thumbnail. Call it once, before or after launch, from any thread.
+///
+/// On Android it sets [`FLAG_SECURE`] on the activity's window. Android lets only the UI
+/// thread change a window, and Dioxus runs the app on a thread of its own, so the call is
+/// handed to the UI thread's looper (through wry, which Dioxus uses for the web view) and
+/// returns at once. Elsewhere it does nothing: iOS has no such flag, so the app covers its
+/// content while [`use_foreground`] is `false`.
+pub fn secure_window() {
+    #[cfg(all(target_os = "android", any(feature = "desktop", feature = "mobile")))]
+    android::secure_window();
+}
+
+/// Asks the person, once, to let Steady reach their partner's phone on the local network.
+///
+/// Android 17 puts the local network (mDNS and LAN connections alike) behind the runtime
+/// permission `ACCESS_LOCAL_NETWORK` for apps that target it. On Android 17 and later this
+/// shows the system's question if the permission is not granted yet, and returns at once;
+/// earlier Android and other systems need nothing. iOS shows its own question, with the
+/// `NSLocalNetworkUsageDescription` text, the first time the app uses the local network.
+pub fn request_local_network() {
+    #[cfg(all(target_os = "android", any(feature = "desktop", feature = "mobile")))]
+    android::request_local_network();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(not(any(target_os = "android", target_os = "ios")))]
+    fn off_a_phone_there_is_no_phone_data_dir() {
+        assert_eq!(phone_data_dir(), None);
+    }
+
+    #[test]
+    fn a_multicast_lock_can_be_taken_and_dropped_off_a_phone() {
+        #[cfg(not(target_os = "android"))]
+        {
+            let lock = MulticastLock::acquire().expect("no lock to take off Android");
+            drop(lock);
+        }
+    }
+
+    #[test]
+    fn flag_secure_is_androids_value() {
+        // android.view.WindowManager.LayoutParams.FLAG_SECURE
+        assert_eq!(FLAG_SECURE, 8192);
+    }
+}
