@@ -16,6 +16,7 @@ const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const root = resolve(new URL('..', import.meta.url).pathname);
 const shots = join(root, 'target', 'screenshots');
 const dataDir = mkdtempSync(join(tmpdir(), 'steady-e2e-'));
+const partnerDir = mkdtempSync(join(tmpdir(), 'steady-e2e-partner-'));
 const port = 4400 + Math.floor(Math.random() * 500);
 mkdirSync(shots, { recursive: true });
 
@@ -34,7 +35,8 @@ const check = (ok, what) => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function launch() {
-  const app = spawn(binary, ['--data-dir', dataDir], {
+  // Discovery stays off: this runs in the machine's own network namespace.
+  const app = spawn(binary, ['--data-dir', dataDir, '--no-discovery'], {
     env: {
       ...process.env,
       DIOXUS_WEBVIEW_AUTOMATION: 'true',
@@ -105,8 +107,19 @@ async function textOnScreen(browser, text) {
   }
 }
 
-function listJson() {
-  return JSON.parse(execFileSync(binary, ['--data-dir', dataDir, 'list', '--json'], { encoding: 'utf8' }));
+function listJson(dir = dataDir) {
+  return JSON.parse(execFileSync(binary, ['--data-dir', dir, 'list', '--json'], { encoding: 'utf8' }));
+}
+
+/** Runs the partner's command line to the end and returns what it printed. */
+function partner(args) {
+  return new Promise((resolveRun) => {
+    const child = spawn(binary, ['--data-dir', partnerDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.once('exit', (code) => resolveRun({ code, out }));
+  });
 }
 
 const words = {
@@ -210,6 +223,46 @@ try {
   );
   check(list.filter((e) => e.shared).map((e) => e.kind).join() === 'transparency', 'only the shared note is shared');
   check(list.every((e) => !e.archived), 'nothing is left set aside');
+
+  // Pairing from the window: this phone invites, the partner's command line joins with
+  // the pairing link, both show the same safety words, and shared entries cross.
+  execFileSync(binary, ['--data-dir', partnerDir, 'init', '--name', 'Blair']);
+  const partnerEntry = execFileSync(binary, ['--data-dir', partnerDir, 'add', 'agreement', 'Blair shares this'], { encoding: 'utf8' }).trim();
+  execFileSync(binary, ['--data-dir', partnerDir, 'share', partnerEntry]);
+  app = launch();
+  browser = await connect();
+  await tab(browser, 'us');
+  check(await textOnScreen(browser, 'Not paired'), 'the badge says not paired');
+  await (await browser.$('[data-action="invite"]')).click();
+  const codeBox = await browser.$('[data-invite-code]');
+  await codeBox.waitForExist({ timeout: 10000 });
+  const code = await codeBox.getText();
+  const link = await (await browser.$('#invite-link')).getValue();
+  check(/^[2-9A-Z]{4}-[2-9A-Z]{4}$/.test(code) && link.includes(code), `the invite shows a code and a link (${code})`);
+  check(await textOnScreen(browser, '<svg'), 'the invite shows a QR code');
+  screenshot('us-invite');
+  const joined = await partner(['pair', 'join', link, '--no-discovery']);
+  check(joined.code === 0, `the partner joins with the link (${joined.out.trim().split('\n').pop()})`);
+  const partnerWords = (joined.out.match(/safety words: (.*)/) ?? [])[1];
+  const wordsBox = await browser.$('[data-safety-words]');
+  await wordsBox.waitForExist({ timeout: 10000 });
+  const windowWords = await wordsBox.getAttribute('data-safety-words');
+  check(partnerWords && windowWords === partnerWords, `both show the same safety words (${windowWords})`);
+  screenshot('us-paired');
+  await (await browser.$('button=They match')).click();
+  const port = (link.match(/127\.0\.0\.1\/tcp\/(\d+)/) ?? [])[1];
+  const syncing = partner(['sync', '--for', '6', '--no-discovery', '--dial', `127.0.0.1:${port}`]);
+  await tab(browser, 'agreements');
+  check(await textOnScreen(browser, 'Synced at'), 'the badge says when the phones synced');
+  check(await textOnScreen(browser, 'Blair shares this</p>'), "the partner's shared entry arrives in the window");
+  screenshot('agreements-synced');
+  const synced = await syncing;
+  check(synced.out.includes('synced at'), 'the partner syncs with the window');
+  const partnerList = listJson(partnerDir);
+  check(partnerList.some((e) => e.text === words.transparency), "the window's shared note arrives on the partner's phone");
+  check(!partnerList.some((e) => e.text === words.agreement || e.feeling === words.feeling), 'nothing private crossed');
+  await quit(app, browser);
+  app = null;
 } catch (err) {
   failed += 1;
   console.log(`not ok - ${err?.stack ?? err}`);
@@ -218,6 +271,7 @@ try {
     app.kill('SIGKILL');
   }
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(partnerDir, { recursive: true, force: true });
 }
 
 console.log(`e2e: ${passed} passed, ${failed} failed`);

@@ -8,12 +8,15 @@ use steady::cli::{self, Cli};
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    let data_dir = match args.data_dir.clone().map(Ok).unwrap_or_else(cli::default_data_dir) {
+    // On a phone the journal lives in the app's private storage; elsewhere in the
+    // system's data directory for Steady, unless --data-dir says otherwise.
+    let chosen = args.data_dir.clone().or_else(steady::platform::phone_data_dir);
+    let data_dir = match chosen.map(Ok).unwrap_or_else(cli::default_data_dir) {
         Ok(dir) => dir,
         Err(e) => return fail(&e),
     };
     match args.command {
-        None => open_app(data_dir),
+        None => open_app(data_dir, args.no_discovery),
         Some(command) => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -35,14 +38,18 @@ fn fail(e: &anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-#[cfg(feature = "desktop")]
-fn open_app(data_dir: std::path::PathBuf) -> ExitCode {
-    steady::ui::launch(data_dir);
+#[cfg(any(feature = "desktop", feature = "mobile"))]
+fn open_app(data_dir: std::path::PathBuf, no_discovery: bool) -> ExitCode {
+    // Entries never appear in screenshots or the recent-apps list (Android; elsewhere
+    // nothing to do).
+    steady::platform::secure_window();
+    let net = steady::ui::sync::NetOptions { discovery_allowed: !no_discovery, ..Default::default() };
+    steady::ui::launch(data_dir, net);
     ExitCode::SUCCESS
 }
 
-#[cfg(not(feature = "desktop"))]
-fn open_app(_data_dir: std::path::PathBuf) -> ExitCode {
+#[cfg(not(any(feature = "desktop", feature = "mobile")))]
+fn open_app(_data_dir: std::path::PathBuf, _no_discovery: bool) -> ExitCode {
     eprintln!("steady: this build has no app window; use a command (steady --help)");
     ExitCode::FAILURE
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::netns::Lan;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,90 +14,25 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-/// Namespaces named for this process, removed however the test ends.
-struct Lan {
-    prefix: String,
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("iproute2's `ip` runs");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-impl Lan {
-    fn new(phones: &[&str]) -> Lan {
-        assert!(
-            unsafe { libc::geteuid() } == 0,
-            "this test makes network namespaces and must run as root (scripts/test.sh does)"
-        );
-        let prefix = format!("st{}", std::process::id());
-        let lan = Lan { prefix };
-        let bridge = lan.ns("br");
-        ip(&["netns", "add", &bridge]);
-        ip(&["-n", &bridge, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"]);
-        ip(&["-n", &bridge, "link", "set", "br0", "up"]);
-        for (i, phone) in phones.iter().enumerate() {
-            let ns = lan.ns(phone);
-            let port = format!("p{i}");
-            ip(&["netns", "add", &ns]);
-            ip(&["-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port, "netns", &bridge]);
-            ip(&["-n", &bridge, "link", "set", &port, "master", "br0"]);
-            ip(&["-n", &bridge, "link", "set", &port, "up"]);
-            ip(&["-n", &ns, "addr", "add", &format!("10.47.0.{}/24", i + 1), "dev", "eth0"]);
-            ip(&["-n", &ns, "link", "set", "lo", "up"]);
-            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
-            ip(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"]);
-        }
-        lan
-    }
-
-    fn ns(&self, phone: &str) -> String {
-        format!("{}{phone}", self.prefix)
-    }
-
-    fn link(&self, phone: &str, up: bool) {
-        ip(&["-n", &self.ns(phone), "link", "set", "eth0", if up { "up" } else { "down" }]);
-        if up {
-            // Bringing a link up drops its routes; mDNS needs the multicast one back.
-            let _ = Command::new("ip")
-                .args(["-n", &self.ns(phone), "route", "replace", "224.0.0.0/4", "dev", "eth0"])
-                .output();
-        }
-    }
-
-    /// Starts `steady` inside a phone's namespace, reading its output line by line.
-    fn spawn(&self, phone: &str, dir: &Path, args: &[&str]) -> Running {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(phone), env!("CARGO_BIN_EXE_steady"), "--data-dir"])
-            .arg(dir)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("steady starts in the namespace");
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("piped");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running { child, lines, seen: Vec::new() }
-    }
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        let out = Command::new("ip").args(["netns", "list"]).output().map(|o| o.stdout).unwrap_or_default();
-        for line in String::from_utf8_lossy(&out).lines() {
-            let name = line.split_whitespace().next().unwrap_or("");
-            if name.starts_with(&self.prefix) {
-                let _ = Command::new("ip").args(["netns", "del", name]).output();
+fn spawn(lan: &Lan, phone: &str, dir: &Path, args: &[&str]) -> Running {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &lan.ns(phone), env!("CARGO_BIN_EXE_steady"), "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("steady starts in the namespace");
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().expect("piped");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
             }
         }
-    }
+    });
+    Running { child, lines, seen: Vec::new() }
 }
 
 struct Running {
@@ -196,10 +132,10 @@ fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
     add_shared(dc.path(), "The stranger's entry");
 
     // 1. Pair through the command line, found by mDNS.
-    let mut invite = lan.spawn("a", da.path(), &["pair", "invite"]);
+    let mut invite = spawn(&lan, "a", da.path(), &["pair", "invite"]);
     let code = invite.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
     assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "{code}");
-    let join = lan.spawn("b", db.path(), &["pair", "join", &code]);
+    let join = spawn(&lan, "b", db.path(), &["pair", "join", &code]);
     let (joined, join_out, join_err) = join.finish(Duration::from_secs(60));
     assert!(joined, "pair join failed: {join_err}");
     let (invited, invite_out, invite_err) = invite.finish(Duration::from_secs(10));
@@ -209,9 +145,9 @@ fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
     assert!(join_out.contains(&"paired with Alex".to_owned()));
 
     // 2 and 3. Sync runs on both, and a stranger's phone is on the same network.
-    let mut sync_a = lan.spawn("a", da.path(), &["sync", "--json"]);
-    let sync_b = lan.spawn("b", db.path(), &["sync", "--json"]);
-    let stranger = lan.spawn("c", dc.path(), &["pair", "invite"]);
+    let mut sync_a = spawn(&lan, "a", da.path(), &["sync", "--json"]);
+    let sync_b = spawn(&lan, "b", db.path(), &["sync", "--json"]);
+    let stranger = spawn(&lan, "c", dc.path(), &["pair", "invite"]);
     sync_a.wait_for(r#"{"event":"synced""#, Duration::from_secs(15));
     add_shared(da.path(), "Shared by Alex");
     add_shared(db.path(), "Shared by Blair");
@@ -232,7 +168,8 @@ fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
     // The stranger tries the front door directly, with a made-up code.
     let a_address = sync_a.seen.iter().find(|l| l.contains("10.47.0.1/tcp/")).cloned().unwrap();
     let port = a_address.split("/tcp/").nth(1).unwrap().trim_end_matches(['"', '}']).to_owned();
-    let knock = lan.spawn(
+    let knock = spawn(
+        &lan,
         "c",
         dc.path(),
         &["pair", "join", "2345-6789", "--no-discovery", "--addr", &format!("10.47.0.1:{port}")],

@@ -333,6 +333,9 @@ async fn malformed_sync_input_closes_the_session_and_corrupts_nothing() {
     let address = a.address().await;
     let b_key = peers::keypair(&mut b.store()).unwrap();
     drop(b);
+    let mut status = a.node.status();
+    let apart = status.wait_for(|s| s.link == Link::Looking || s.link == Link::Offline);
+    tokio::time::timeout(Duration::from_secs(10), apart).await.unwrap().unwrap();
 
     let garbage: Vec<(&str, Vec<u8>)> = vec![
         ("an oversized frame", vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
@@ -345,7 +348,14 @@ async fn malformed_sync_input_closes_the_session_and_corrupts_nothing() {
         let mut raw = RawPeer::dial(b_key.clone(), address.clone());
         assert!(raw.connected().await, "{what}: the partner's key is let in");
         let peer: PeerId = a.node.peer_id();
-        let mut stream = raw.control.open_stream(peer, StreamProtocol::new("/steady/sync/1")).await.unwrap();
+        // Whichever phone has the lower identity opens the session: take A's stream if it
+        // comes, or open one as the partner would.
+        let protocol = StreamProtocol::new("/steady/sync/1");
+        let mut incoming = raw.control.accept(protocol.clone()).unwrap();
+        let mut stream = match tokio::time::timeout(Duration::from_millis(500), incoming.next()).await {
+            Ok(Some((_, stream))) => stream,
+            _ => raw.control.open_stream(peer, protocol).await.unwrap(),
+        };
         // A may close as soon as it has read enough to refuse, even mid-write.
         let _ = stream.write_all(&bytes).await;
         let _ = stream.flush().await;
@@ -382,4 +392,34 @@ fn a_link_from_the_invite_is_what_join_reads() {
     assert_eq!(link.code.to_string(), "7KQM-4T2X");
     assert_eq!(link.peer, Some(peer));
     assert!(Path::new(&link.to_link()).to_str().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_who_comes_back_is_synced_again_and_both_badges_say_so() {
+    let a = Phone::new("Alex").await;
+    let b = Phone::new("Blair").await;
+    pair(&a, &b).await;
+    let address = a.address().await;
+    let Phone { dir, node, .. } = b;
+    node.shutdown().await;
+    drop(node);
+    let mut a_status = a.node.status();
+    let apart = a_status.wait_for(|s| s.link == Link::Looking || s.link == Link::Offline);
+    tokio::time::timeout(Duration::from_secs(10), apart).await.unwrap().unwrap();
+
+    let written = a.add_shared(agreement("While Blair was away"));
+    let config = NetConfig {
+        discovery: false,
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        dial: vec![address],
+        ..NetConfig::default()
+    };
+    let back = Node::start(Store::open_dir(dir.path()).unwrap(), config).await.unwrap();
+    for status in [a.node.status(), back.status()] {
+        let mut status = status;
+        let synced = status.wait_for(|s| s.link == Link::Synced && s.last_synced.is_some());
+        tokio::time::timeout(Duration::from_secs(10), synced).await.expect("the badge says synced").unwrap();
+    }
+    let ids: Vec<EntryId> = Store::open_dir(dir.path()).unwrap().entries().unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(ids, vec![written]);
 }

@@ -26,6 +26,10 @@ pub struct Cli {
     /// Where the journal lives. Defaults to this system's data directory for Steady.
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// When opening the app: never look for your partner's phone with mDNS (connect by
+    /// address still works).
+    #[arg(long)]
+    pub no_discovery: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

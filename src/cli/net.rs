@@ -222,8 +222,8 @@ fn print_event(out: &mut dyn Write, event: &NetEvent, json: bool) -> Result<()> 
 }
 
 pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
-    let mut store = open(data_dir)?;
-    let status = NetStatus::at_rest(&mut store)?;
+    let store = open(data_dir)?;
+    let status = NetStatus::at_rest(&store)?;
     if json {
         return line(out, &serde_json::to_string(&status)?);
     }

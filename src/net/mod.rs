@@ -112,7 +112,7 @@ pub struct NetStatus {
 
 impl NetStatus {
     /// What this phone knows without a network: from its own settings.
-    pub fn at_rest(store: &mut crate::store::Store) -> Result<NetStatus, peers::PeersError> {
+    pub fn at_rest(store: &crate::store::Store) -> Result<NetStatus, peers::PeersError> {
         let partner = peers::partner(store)?;
         let paused = peers::paused(store)?;
         let since = peers::sync_state(store).shared_heads;

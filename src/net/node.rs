@@ -29,7 +29,7 @@ use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use super::invite::InviteLink;
 use super::pairing::{InviteCode, Refusal};
 use super::peers::{self, Partner};
-use super::session::{self, PairFailure, PairOutcome, SessionContext, SessionReport, SharedStore, lock};
+use super::session::{self, End, PairFailure, PairOutcome, SessionContext, SessionReport, SharedStore, lock};
 use super::{Link, NetEvent, NetStatus, WireTap};
 use crate::store::Store;
 
@@ -207,8 +207,8 @@ impl Node {
         let local_change = Arc::new(Notify::new());
         let store: SharedStore = Arc::new(std::sync::Mutex::new(store));
         let initial = {
-            let mut s = lock(&store);
-            NetStatus::at_rest(&mut s)?
+            let s = lock(&store);
+            NetStatus::at_rest(&s)?
         };
         let (status_tx, status) = watch::channel(initial);
         let (reports_tx, reports) = mpsc::unbounded_channel();
@@ -239,6 +239,7 @@ impl Node {
             listening: Vec::new(),
             synced: false,
             reached_at: HashMap::new(),
+            seen_version: None,
         };
         for address in event_loop.config.dial.clone() {
             event_loop.dial_address(address, None);
@@ -415,6 +416,7 @@ struct EventLoop {
     synced: bool,
     /// The address each connected phone was reached at, when this phone dialed it.
     reached_at: HashMap<PeerId, Multiaddr>,
+    seen_version: Option<i64>,
 }
 
 impl EventLoop {
@@ -459,7 +461,14 @@ impl EventLoop {
 
     fn publish(&mut self) {
         let mut store = lock(&self.store);
-        let Ok(mut status) = NetStatus::at_rest(&mut store) else { return };
+        // Changes written by the window or the command line count as waiting to be sent.
+        if let Ok(version) = store.data_version()
+            && self.seen_version != Some(version)
+        {
+            self.seen_version = Some(version);
+            let _ = store.catch_up();
+        }
+        let Ok(mut status) = NetStatus::at_rest(&store) else { return };
         drop(store);
         let connected = self.partner_peer().is_some_and(|p| self.swarm.is_connected(&p));
         let on_network = self.listening.iter().any(|a| !is_loopback(a));
@@ -926,7 +935,8 @@ impl EventLoop {
             match control.open_stream(peer, SYNC_PROTOCOL).await {
                 Ok(stream) => session::run_sync(ctx, stream).await,
                 Err(e) => {
-                    let _ = reports.send((id, SessionReport::Ended { reason: format!("no sync stream: {e}") }));
+                    let reason = format!("no sync stream: {e}");
+                    let _ = reports.send((id, SessionReport::Ended { reason, end: End::Closed }));
                 }
             }
         });
@@ -994,16 +1004,19 @@ impl EventLoop {
                 self.synced = true;
                 self.emit(NetEvent::Synced { peer: peer.to_base58(), at, received });
             }
-            SessionReport::Ended { reason } => {
+            SessionReport::Ended { reason, end } => {
                 tracing::info!("the sync session with {peer} ended: {reason}");
                 self.session = None;
                 self.synced = false;
                 self.last_session_end = Some(Instant::now());
-                if reason.contains("refused") || reason.contains("sent") {
+                if end == End::Violation {
                     self.emit(NetEvent::Refused { peer: Some(peer.to_base58()), reason: reason.clone() });
                 }
-                // A connection whose session failed is suspect: start again from a fresh one.
-                let _ = self.swarm.disconnect_peer_id(peer);
+                // A connection that went quiet or broke the protocol is closed, and a
+                // fresh one is dialed.
+                if end != End::Closed {
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
             }
         }
         self.publish();
@@ -1037,7 +1050,10 @@ impl EventLoop {
                 self.redial_partner();
             }
         }
-        self.publish();
+        let version = lock(&self.store).data_version().ok();
+        if version != self.seen_version {
+            self.publish();
+        }
     }
 
     fn redial_partner(&mut self) {

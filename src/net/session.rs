@@ -42,7 +42,19 @@ pub enum SessionReport {
     /// Both phones now hold the same document; `received` changes arrived on the way.
     Synced { received: usize },
     /// The session ended, and why.
-    Ended { reason: String },
+    Ended { reason: String, end: End },
+}
+
+/// How a session ended, which decides what happens to its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The stream closed or failed; the connection goes its own way.
+    Closed,
+    /// The partner's phone went quiet: the connection is likely dead, so it is dropped
+    /// and redialed.
+    Quiet,
+    /// The peer broke the protocol: the connection is closed.
+    Violation,
 }
 
 /// Everything a sync session needs besides its stream.
@@ -58,14 +70,18 @@ pub struct SessionContext {
 /// Runs a sync session until the stream fails, the partner goes quiet, or the task is
 /// stopped. Reports its end.
 pub async fn run_sync(ctx: SessionContext, stream: Stream) {
-    let reason = match sync_loop(&ctx, stream).await {
-        Ok(()) => "the partner closed the session".to_owned(),
-        Err(reason) => reason,
+    let (end, reason) = match sync_loop(&ctx, stream).await {
+        Ok(()) => (End::Closed, "the partner closed the session".to_owned()),
+        Err(ended) => ended,
     };
-    let _ = ctx.reports.send((ctx.id, SessionReport::Ended { reason }));
+    let _ = ctx.reports.send((ctx.id, SessionReport::Ended { reason, end }));
 }
 
-async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), String> {
+fn closed(e: impl std::fmt::Display) -> (End, String) {
+    (End::Closed, e.to_string())
+}
+
+async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, String)> {
     let (reader, mut writer) = stream.split();
     let (frames_tx, mut frames) = mpsc::channel(16);
     let reading = tokio::spawn(read_frames(reader, frames_tx));
@@ -79,10 +95,11 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), String> {
     let mut received = 0usize;
     let mut reported: Option<Vec<automerge::ChangeHash>> = None;
     let mut look = tokio::time::interval(LOOK_EVERY);
+    let mut seen_version = None;
     let mut dirty = true;
     loop {
         if dirty {
-            let message = lock(&ctx.store).sync_message(&mut state).map_err(|e| format!("{e}"))?;
+            let message = lock(&ctx.store).sync_message(&mut state).map_err(closed)?;
             if let Some(message) = message {
                 send(ctx, &mut writer, &SyncFrame::Sync(message)).await?;
                 last_sent = Instant::now();
@@ -102,7 +119,7 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), String> {
                 h
             });
             if theirs.as_ref() == Some(&ours) && reported.as_ref() != Some(&ours) {
-                peers::save_sync_state(&mut store, &state).map_err(|e| format!("{e}"))?;
+                peers::save_sync_state(&mut store, &state).map_err(closed)?;
                 drop(store);
                 let _ = ctx.reports.send((ctx.id, SessionReport::Synced { received }));
                 received = 0;
@@ -115,16 +132,16 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), String> {
                 last_heard = Instant::now();
                 match frame {
                     None => return Ok(()),
-                    Some(Err(reason)) => return Err(reason),
+                    Some(Err(ended)) => return Err(ended),
                     Some(Ok(SyncFrame::Ping)) => {}
                     Some(Ok(SyncFrame::Sync(message))) => {
                         let mut store = lock(&ctx.store);
                         let before = store.heads();
-                        store
-                            .receive_sync_message(&mut state, message)
-                            .map_err(|e| format!("a sync message from the partner was refused: {e}"))?;
+                        store.receive_sync_message(&mut state, message).map_err(|e| {
+                            (End::Violation, format!("a sync message from the partner was refused: {e}"))
+                        })?;
                         if store.heads() != before {
-                            received += store.changes_since(&before).map_err(|e| format!("{e}"))?;
+                            received += store.changes_since(&before).map_err(closed)?;
                         }
                         dirty = true;
                     }
@@ -133,9 +150,11 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), String> {
             _ = ctx.local_change.notified() => dirty = true,
             _ = look.tick() => {
                 if last_heard.elapsed() > QUIET_LIMIT {
-                    return Err("the partner's phone went quiet".to_owned());
+                    return Err((End::Quiet, "the partner's phone went quiet".to_owned()));
                 }
-                if lock(&ctx.store).changed_elsewhere().map_err(|e| format!("{e}"))? {
+                let version = lock(&ctx.store).data_version().map_err(closed)?;
+                if seen_version != Some(version) {
+                    seen_version = Some(version);
                     dirty = true;
                 }
             }
@@ -151,12 +170,15 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn read_frames(mut reader: ReadHalf<Stream>, out: mpsc::Sender<Result<SyncFrame, String>>) {
+async fn read_frames(mut reader: ReadHalf<Stream>, out: mpsc::Sender<Result<SyncFrame, (End, String)>>) {
     loop {
         let item = match frame::read_body(&mut reader, MAX_SYNC_FRAME).await {
             Ok(None) => return,
-            Ok(Some(body)) => SyncFrame::decode(&body).map_err(|e| format!("the partner sent {e}")),
-            Err(e) => Err(format!("reading from the partner failed: {e}")),
+            Ok(Some(body)) => SyncFrame::decode(&body).map_err(|e| (End::Violation, format!("the partner sent {e}"))),
+            Err(e @ (frame::FrameError::TooLong { .. } | frame::FrameError::Truncated)) => {
+                Err((End::Violation, format!("the partner sent {e}")))
+            }
+            Err(e) => Err((End::Closed, format!("reading from the partner failed: {e}"))),
         };
         let stop = item.is_err();
         if out.send(item).await.is_err() || stop {
@@ -165,15 +187,15 @@ async fn read_frames(mut reader: ReadHalf<Stream>, out: mpsc::Sender<Result<Sync
     }
 }
 
-async fn send(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, frame: &SyncFrame) -> Result<(), String> {
+async fn send(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, frame: &SyncFrame) -> Result<(), (End, String)> {
     let body = frame.encode();
     if let Some(tap) = &ctx.tap {
         tap.record(&body);
     }
     match tokio::time::timeout(WRITE_LIMIT, frame::write_body(writer, &body, MAX_SYNC_FRAME)).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("sending to the partner failed: {e}")),
-        Err(_) => Err("sending to the partner timed out".to_owned()),
+        Ok(Err(e)) => Err((End::Closed, format!("sending to the partner failed: {e}"))),
+        Err(_) => Err((End::Quiet, "sending to the partner timed out".to_owned())),
     }
 }
 

@@ -56,7 +56,6 @@ pub struct Store {
     me: Option<Person>,
     clock: Clock,
     fail_at: Option<FailPoint>,
-    data_version: Option<i64>,
 }
 
 /// Where an entry lives.
@@ -175,7 +174,7 @@ impl Store {
         }
         doc.set_actor(actor);
         let me = read_me(&conn)?;
-        Ok((Store { conn, path, doc, cursor, me, clock: Box::new(Utc::now), fail_at: None, data_version: None }, extra))
+        Ok((Store { conn, path, doc, cursor, me, clock: Box::new(Utc::now), fail_at: None }, extra))
     }
 
     /// The file this store lives in (`:memory:` for tests).
@@ -225,13 +224,15 @@ impl Store {
         Ok(())
     }
 
-    /// Whether another connection to this file (the window, or the command line) has
-    /// committed since the last time this was asked. The first call says yes.
-    pub fn changed_elsewhere(&mut self) -> Result<bool, StoreError> {
-        let version: i64 = self.conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
-        let changed = self.data_version != Some(version);
-        self.data_version = Some(version);
-        Ok(changed)
+    /// A number that changes whenever another connection to this file (the window, or
+    /// the command line) commits. Cheap enough to ask many times a second.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |row| row.get(0))?)
+    }
+
+    /// Picks up, in memory, what other connections to this file wrote.
+    pub fn catch_up(&mut self) -> Result<(), StoreError> {
+        self.refresh()
     }
 
     /// Pins the clock, for tests.
@@ -516,8 +517,7 @@ impl Store {
 
     /// How many changes made on this phone or received here the peer behind `since` (the
     /// heads both sides last agreed on) does not have yet. The genesis never counts.
-    pub fn changes_since(&mut self, since: &[automerge::ChangeHash]) -> Result<usize, StoreError> {
-        self.refresh()?;
+    pub fn changes_since(&self, since: &[automerge::ChangeHash]) -> Result<usize, StoreError> {
         let genesis = doc::genesis_actor();
         Ok(self.doc.get_changes(since).iter().filter(|c| c.actor_id() != &genesis).count())
     }

@@ -5,6 +5,7 @@
 
 pub mod components;
 pub mod state;
+pub mod sync;
 pub mod views;
 
 use std::cell::RefCell;
@@ -103,6 +104,9 @@ pub fn act(
     match result {
         Ok(()) => {
             notice.set(None);
+            if let Some(link) = try_consume_context::<sync::SyncLink>() {
+                link.local_change();
+            }
             true
         }
         Err(message) => {
@@ -112,9 +116,15 @@ pub fn act(
     }
 }
 
+/// Opens the app on a phone, full screen, on the journal in `data_dir`.
+#[cfg(all(feature = "mobile", not(feature = "desktop")))]
+pub fn launch(data_dir: PathBuf, net: sync::NetOptions) {
+    dioxus::LaunchBuilder::mobile().with_context(DataDir(data_dir)).with_context(net).launch(App);
+}
+
 /// Opens the app window on the journal in `data_dir`.
 #[cfg(feature = "desktop")]
-pub fn launch(data_dir: PathBuf) {
+pub fn launch(data_dir: PathBuf, net: sync::NetOptions) {
     use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
     let window = WindowBuilder::new().with_title("Steady").with_inner_size(LogicalSize::new(390.0, 844.0));
     let config = Config::new().with_window(window).with_menu(None);
@@ -122,7 +132,7 @@ pub fn launch(data_dir: PathBuf) {
     // with the `e2e` feature, and even then starts only when the test asks for it.
     #[cfg(feature = "e2e")]
     let config = wdio_dioxus::install(config);
-    dioxus::LaunchBuilder::desktop().with_cfg(config).with_context(DataDir(data_dir)).launch(App);
+    dioxus::LaunchBuilder::desktop().with_cfg(config).with_context(DataDir(data_dir)).with_context(net).launch(App);
 }
 
 /// The root: opens the journal (or takes a preloaded one) and shows the current screen.
@@ -139,9 +149,15 @@ pub fn App() -> Element {
     });
     let notice: Notice = use_context_provider(|| Signal::new(None));
     let tab = use_context_provider(|| Signal::new(Tab::Today));
+    let link = sync::use_sync_link(journal, notice);
+    // iOS photographs the screen for the app switcher as the app leaves: cover it first.
+    let covered = cfg!(target_os = "ios") && !(link.foreground)();
     rsx! {
         document::Stylesheet { href: asset!("/assets/steady.css") }
         document::Meta { name: "viewport", content: "width=device-width, initial-scale=1" }
         components::shell::Shell { journal, notice, tab }
+        if covered {
+            div { class: "privacy-cover", "aria-hidden": "true", "Steady" }
+        }
     }
 }

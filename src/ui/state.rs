@@ -22,6 +22,7 @@ pub struct Journal {
 }
 
 const SHARING_EXPLAINED: &str = "ui.sharing_explained";
+const DISCOVERY_OFF: &str = "net.discovery_off";
 
 impl Journal {
     /// Opens the journal in `dir` and reads everything the first screen needs.
@@ -139,6 +140,37 @@ impl Journal {
     pub fn set_agreement_status(&mut self, id: EntryId, status: AgreementStatus) -> Result<(), String> {
         let r = self.store.set_agreement_status(id, status).map(|_| ());
         self.after(r)
+    }
+
+    /// Reads the lists again, after the partner's changes arrived.
+    pub fn reload(&mut self) -> Result<(), String> {
+        self.refresh()
+    }
+
+    /// Where sync stands, from this phone's settings alone.
+    pub fn net_status(&self) -> Result<crate::net::NetStatus, String> {
+        crate::net::NetStatus::at_rest(&self.store).map_err(|e| e.to_string())
+    }
+
+    /// Whether this phone looks for the partner's with mDNS (the switch on the Us screen).
+    pub fn discovery_on(&self) -> bool {
+        !matches!(self.store.setting(DISCOVERY_OFF), Ok(Some(_)))
+    }
+
+    pub fn set_discovery(&mut self, on: bool) -> Result<(), String> {
+        let r =
+            if on { self.store.remove_setting(DISCOVERY_OFF) } else { self.store.set_setting(DISCOVERY_OFF, "yes") };
+        r.map_err(|e| e.to_string())
+    }
+
+    /// Stops or restarts sync with the partner; their phone is not told.
+    pub fn set_sync_paused(&mut self, paused: bool) -> Result<(), String> {
+        crate::net::peers::set_paused(&mut self.store, paused).map_err(|e| e.to_string())
+    }
+
+    /// Forgets the partner's phone. Every entry stays; their phone is not told.
+    pub fn unpair(&mut self) -> Result<(), String> {
+        crate::net::peers::forget_partner(&mut self.store).map_err(|e| e.to_string())
     }
 
     /// Writes an export of the whole journal to `path`.

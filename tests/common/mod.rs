@@ -2,6 +2,8 @@
 //! directory, the way a person at a terminal would.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -285,6 +285,37 @@ impl Screen {
         self.settle();
     }
 
+    /// Lets the app's background tasks (sync, pairing) run, until `done` holds for the
+    /// screen's HTML or `limit` passes. Says whether `done` held.
+    pub async fn wait_until(&mut self, limit: std::time::Duration, mut done: impl FnMut(&str) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let html = self.html();
+            if done(&html) {
+                return true;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), self.dom.wait_for_work()).await;
+            self.settle();
+        }
+    }
+
+    /// The value of attribute `wanted` on the first live element with `name` = `value`.
+    pub fn attribute(&self, name: &str, value: &str, wanted: &str) -> Option<String> {
+        let mut order = Vec::new();
+        self.tree.walk(0, &mut order);
+        order.into_iter().find_map(|n| match &self.tree.nodes[n].kind {
+            Kind::Element { attrs, .. }
+                if attrs.get(name).map(String::as_str) == Some(value) && self.tree.attached(n) =>
+            {
+                attrs.get(wanted).cloned()
+            }
+            _ => None,
+        })
+    }
+
     /// Taps the element with attribute `name` = `value`.
     pub fn tap(&mut self, name: &str, value: &str) {
         let id = self.must_find(name, value);

@@ -63,11 +63,19 @@ pub fn Shell(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Elemen
     }
 }
 
-/// Always visible. Until the partners pair, there is nothing to sync.
+/// Always visible: not paired, paused, offline, looking, connected or synced, and how
+/// many shared changes wait to be sent.
 #[component]
 pub fn SyncBadge() -> Element {
+    let text = match try_use_context::<crate::ui::sync::SyncLink>() {
+        Some(link) => crate::ui::sync::badge_text(&link.status.read()),
+        None => "Not paired".to_owned(),
+    };
+    let state = try_use_context::<crate::ui::sync::SyncLink>()
+        .map(|l| format!("{:?}", l.status.read().link).to_lowercase())
+        .unwrap_or_else(|| "notpaired".to_owned());
     rsx! {
-        span { class: "badge sync", role: "status", "aria-label": "Sync status: not paired", "Not paired" }
+        span { class: "badge sync", role: "status", "data-sync": "{state}", "aria-label": "Sync status: {text}", "{text}" }
     }
 }
 

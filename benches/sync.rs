@@ -1,0 +1,171 @@
+//! Sync between two phones on a made-up Wi-Fi: two network namespaces on a bridge, each
+//! node on a thread that has moved into its phone's namespace, mDNS on. Needs root.
+//! Prints one line per figure:
+//!
+//! - an edit on A until B's store has it (p50, p99 over 200 edits);
+//! - B joins the network holding a 10,000-entry document that A has moved on from by a
+//!   few entries, until synced;
+//! - the bytes both phones send to catch up one entry, with the sync state saved.
+
+#[path = "../tests/common/netns.rs"]
+mod netns;
+
+mod fixture;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use steady::model::Draft;
+use steady::net::{NetConfig, NetEvent, Node, WireTap};
+use steady::store::Store;
+
+const EDITS: usize = 200;
+const DOC_ENTRIES: usize = 10_000;
+
+/// Starts a node whose sockets live in `ns`.
+fn node_in(ns: &str, dir: &Path, tap: Option<WireTap>) -> Node {
+    let (tx, rx) = mpsc::channel();
+    let (ns, dir) = (ns.to_owned(), dir.to_owned());
+    std::thread::spawn(move || {
+        netns::enter(&ns);
+        let config = NetConfig { tap, ..NetConfig::default() };
+        let _ = tx.send(Node::start_on_thread(Store::open_dir(&dir).unwrap(), config).unwrap());
+    });
+    rx.recv().unwrap()
+}
+
+/// Waits for the first event `want` accepts.
+fn wait(events: &mut tokio::sync::broadcast::Receiver<NetEvent>, limit: Duration, want: impl Fn(&NetEvent) -> bool) {
+    let deadline = Instant::now() + limit;
+    loop {
+        assert!(Instant::now() < deadline, "nothing arrived within {limit:?}");
+        match events.try_recv() {
+            Ok(e) if want(&e) => return,
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => std::thread::yield_now(),
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn received(e: &NetEvent) -> bool {
+    matches!(e, NetEvent::Synced { received, .. } if *received > 0)
+}
+
+fn share(store: &mut Store, text: &str) {
+    let id = store.add(Draft::Agreement { text: text.to_owned() }).unwrap().id;
+    store.share(id).unwrap();
+}
+
+/// A journal of 10,000 shared entries, one share each, built once under target/.
+fn big_journal() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-fixtures/sync-10k");
+    if dir.join("done").exists() {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut store = Store::open_dir(&dir).unwrap();
+    store.init("Alex").unwrap();
+    for i in 0..DOC_ENTRIES {
+        let id = store.add(fixture::draft(i)).unwrap().id;
+        store.share(id).unwrap();
+    }
+    store.compact().unwrap();
+    std::fs::write(dir.join("done"), b"").unwrap();
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let lan = netns::Lan::new(&["a", "b"]);
+    let (ns_a, ns_b) = (lan.ns("a"), lan.ns("b"));
+    let work = tempfile::TempDir::new().unwrap();
+    let (dir_a, dir_b) = (work.path().join("a"), work.path().join("b"));
+
+    // A holds the 10,000-entry journal; B starts empty and pairs.
+    copy_dir(&big_journal(), &dir_a);
+    Store::open_dir(&dir_b).unwrap().init("Blair").unwrap();
+    let tap_a = WireTap::default();
+    let a = node_in(&ns_a, &dir_a, Some(tap_a.clone()));
+    let b = node_in(&ns_b, &dir_b, None);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let link = runtime.block_on(a.invite()).unwrap();
+    let mut b_events = b.subscribe();
+    let start = Instant::now();
+    runtime.block_on(b.join(link)).unwrap();
+    wait(&mut b_events, Duration::from_secs(60), received);
+    println!("first sync of a 10,000-entry document to a newly paired phone: {:.0} ms", ms(start.elapsed()));
+
+    // 1. Edit on A until B's store has it.
+    let mut store_a = Store::open_dir(&dir_a).unwrap();
+    let mut times = Vec::with_capacity(EDITS);
+    for i in 0..EDITS + 20 {
+        let mut events = b.subscribe();
+        share(&mut store_a, &format!("edit {i}"));
+        let start = Instant::now();
+        a.local_change();
+        wait(&mut events, Duration::from_secs(10), received);
+        if i >= 20 {
+            times.push(start.elapsed());
+        }
+    }
+    times.sort();
+    println!(
+        "edit on A until B's store has it: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({EDITS} edits)",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99)),
+        ms(*times.last().unwrap())
+    );
+
+    // 2 and 3. B leaves; A writes; B joins the network again and catches up.
+    let mut b = b;
+    for entries in [1, 5] {
+        runtime.block_on(b.shutdown());
+        drop(b);
+        std::thread::sleep(Duration::from_millis(300));
+        for i in 0..entries {
+            share(&mut store_a, &format!("written while B was away, {entries}/{i}"));
+        }
+        a.local_change();
+        let a_before = tap_a.len();
+        let tap_b = WireTap::default();
+        let start = Instant::now();
+        b = node_in(&ns_b, &dir_b, Some(tap_b.clone()));
+        let mut events = b.subscribe();
+        wait(&mut events, Duration::from_secs(30), received);
+        let took = start.elapsed();
+        // Let the last acknowledgement leave too.
+        std::thread::sleep(Duration::from_millis(100));
+        println!(
+            "B joins the network holding a {DOC_ENTRIES}-entry document, {entries} new on A, until synced: {:.0} ms; \
+             bytes sent to catch up: {} B (A {} B, B {} B)",
+            ms(took),
+            tap_a.len() - a_before + tap_b.len(),
+            tap_a.len() - a_before,
+            tap_b.len()
+        );
+    }
+    runtime.block_on(b.shutdown());
+    runtime.block_on(a.shutdown());
+    drop(lan);
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

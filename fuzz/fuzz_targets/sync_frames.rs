@@ -1,0 +1,22 @@
+//! Bytes on the sync stream from the partner's phone: split into frames, each frame read,
+//! and each sync message handed to a document, as the session does. Bad input is refused
+//! with an error, never a panic.
+#![no_main]
+
+use automerge::sync::{State, SyncDoc};
+use libfuzzer_sys::fuzz_target;
+use steady::net::frame::{MAX_SYNC_FRAME, SyncFrame, split};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(bodies) = split(data, MAX_SYNC_FRAME) else { return };
+    let mut doc = automerge::Automerge::new();
+    let mut state = State::new();
+    for body in bodies {
+        match SyncFrame::decode(body) {
+            Ok(SyncFrame::Sync(message)) => {
+                let _ = doc.receive_sync_message(&mut state, message);
+            }
+            Ok(SyncFrame::Ping) | Err(_) => {}
+        }
+    }
+});

@@ -1,0 +1,376 @@
+//! The window's link to the partner's phone. It runs the network node only while it is
+//! needed (paired and not paused, or pairing) and the app is in the foreground, and stops
+//! it otherwise: a phone in the background loses its sockets anyway, and a half-finished
+//! sync does not matter, because every change that arrives is written in one transaction
+//! and the next session starts from the heads both sides last agreed on.
+
+use std::rc::Rc;
+
+use chrono::Local;
+use dioxus::dioxus_core::spawn_forever;
+use dioxus::prelude::*;
+use libp2p::Multiaddr;
+
+use crate::net::invite::InviteLink;
+use crate::net::{Link, NetConfig, NetEvent, NetStatus, Node, peers};
+use crate::ui::{JournalSignal, Notice};
+
+/// How the window may use the network, decided at launch.
+#[derive(Clone, Debug)]
+pub struct NetOptions {
+    /// `false` when the app was started with `--no-discovery`: mDNS stays off whatever
+    /// the setting on the Us screen says.
+    pub discovery_allowed: bool,
+    /// Where to listen; empty for every address of this phone.
+    pub listen: Vec<Multiaddr>,
+}
+
+impl Default for NetOptions {
+    fn default() -> Self {
+        NetOptions { discovery_allowed: true, listen: Vec::new() }
+    }
+}
+
+/// Where pairing stands on this screen.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pairing {
+    Idle,
+    /// The invite is being made.
+    Opening,
+    /// An invite is open; the partner types the code or scans the QR code.
+    Inviting {
+        code: String,
+        link: String,
+        qr_svg: String,
+    },
+    /// Looking for the partner's invite.
+    Joining,
+    /// Paired just now: both screens show these words.
+    Done {
+        name: String,
+        words: Vec<String>,
+    },
+}
+
+/// Shared with every view through the context.
+#[derive(Clone, Copy)]
+pub struct SyncLink {
+    pub status: Signal<NetStatus>,
+    /// Whether the app is in the foreground; sync runs only then.
+    pub foreground: Signal<bool>,
+    pub pairing: Signal<Pairing>,
+    node: Signal<Option<Rc<Node>>>,
+    multicast: Signal<Option<Rc<crate::platform::MulticastLock>>>,
+    journal: JournalSignal,
+    notice: Notice,
+}
+
+/// The root's hook: makes the link, and starts or stops the node as the app comes to
+/// the foreground or leaves it, and as pairing and pausing change what is needed.
+pub fn use_sync_link(journal: JournalSignal, notice: Notice) -> SyncLink {
+    let foreground = crate::platform::use_foreground();
+    let link = use_context_provider(|| {
+        let status = journal.peek().as_ref().ok().and_then(|j| j.net_status().ok()).unwrap_or_else(blank_status);
+        SyncLink {
+            status: Signal::new(status),
+            foreground,
+            pairing: Signal::new(Pairing::Idle),
+            node: Signal::new(None),
+            multicast: Signal::new(None),
+            journal,
+            notice,
+        }
+    });
+    use_effect(move || {
+        // Pairing, or its words still on screen: the node the pairing used keeps running.
+        let pairing = !matches!(*link.pairing.read(), Pairing::Idle);
+        let status = link.status.read();
+        let wanted = foreground() && (pairing || (status.partner.is_some() && !status.paused));
+        drop(status);
+        if wanted { link.start() } else { link.stop() }
+    });
+    link
+}
+
+fn blank_status() -> NetStatus {
+    NetStatus {
+        peer_id: None,
+        link: Link::NotPaired,
+        partner: None,
+        paused: false,
+        last_synced: None,
+        unsent_changes: 0,
+        listening: Vec::new(),
+    }
+}
+
+impl SyncLink {
+    fn running(&self) -> Option<Rc<Node>> {
+        self.node.peek().clone()
+    }
+
+    /// Starts the node if it is not running. Without a data directory (component
+    /// tests), there is nothing to start. Its tasks belong to the app, not to the screen
+    /// that asked, so they go on when a person moves to another tab.
+    fn start(mut self) {
+        if self.running().is_some() {
+            return;
+        }
+        let Some(dir) = try_consume_context::<crate::ui::DataDir>() else { return };
+        let options = try_consume_context::<NetOptions>().unwrap_or_default();
+        let discovery_on = self.journal.peek().as_ref().map(|j| j.discovery_on()).unwrap_or(true);
+        let config = NetConfig {
+            discovery: options.discovery_allowed && discovery_on,
+            listen: options.listen.clone(),
+            ..NetConfig::default()
+        };
+        let store = match crate::store::Store::open_dir(&dir.0) {
+            Ok(s) => s,
+            Err(e) => return self.notice.set(Some(format!("Sync could not start: {e}"))),
+        };
+        // Android 17 asks once for the local network; elsewhere this does nothing.
+        crate::platform::request_local_network();
+        if config.discovery {
+            match crate::platform::MulticastLock::acquire() {
+                Ok(lock) => self.multicast.set(Some(Rc::new(lock))),
+                Err(e) => tracing::warn!("no multicast lock, discovery may not work: {e}"),
+            }
+        }
+        let node = match Node::start_on_thread(store, config) {
+            Ok(n) => Rc::new(n),
+            Err(e) => return self.notice.set(Some(format!("Sync could not start: {e}"))),
+        };
+        let mut status_rx = node.status();
+        let mut events = node.subscribe();
+        self.node.set(Some(node));
+        let mut this = self;
+        spawn_forever(async move {
+            let mut last_synced = None;
+            loop {
+                let now = status_rx.borrow_and_update().clone();
+                if now.last_synced != last_synced {
+                    last_synced = now.last_synced;
+                    // What arrived is on disk: show it.
+                    if let Ok(j) = this.journal.write().as_mut() {
+                        let _ = j.reload();
+                    }
+                }
+                this.status.set(now);
+                if status_rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        spawn_forever(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(e) => e,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                };
+                match event {
+                    NetEvent::Paired { name, safety_words, .. } => {
+                        this.pairing.set(Pairing::Done { name, words: safety_words });
+                        if let Ok(j) = this.journal.write().as_mut() {
+                            let _ = j.reload();
+                        }
+                    }
+                    NetEvent::InviteEnded { reason } => {
+                        if matches!(*this.pairing.peek(), Pairing::Inviting { .. }) {
+                            this.pairing.set(Pairing::Idle);
+                            this.notice.set(Some(format!("The invite ended: {reason}.")));
+                        }
+                    }
+                    NetEvent::Refused { reason, .. } if matches!(*this.pairing.peek(), Pairing::Inviting { .. }) => {
+                        this.notice.set(Some(format!("Someone tried to join and failed: {reason}")));
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    /// Stops the node; what it was doing ends between two writes.
+    fn stop(mut self) {
+        if self.node.peek().is_none() {
+            return;
+        }
+        self.node.set(None);
+        self.multicast.set(None);
+        self.refresh_at_rest();
+    }
+
+    fn refresh_at_rest(mut self) {
+        if let Ok(status) = self.journal.peek().as_ref().map(|j| j.net_status()) {
+            match status {
+                Ok(s) => self.status.set(s),
+                Err(e) => self.notice.set(Some(e)),
+            }
+        }
+    }
+
+    /// Tells the node this phone's journal changed, so the partner hears of it now.
+    pub fn local_change(&self) {
+        if let Some(node) = self.running() {
+            node.local_change();
+        }
+    }
+
+    pub fn invite(mut self) {
+        self.pairing.set(Pairing::Opening);
+        self.start();
+        let Some(node) = self.running() else {
+            self.pairing.set(Pairing::Idle);
+            return;
+        };
+        spawn_forever(async move {
+            // Let the node learn its addresses first, so the invite can name them.
+            let mut status = node.status();
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(2), status.wait_for(|s| !s.listening.is_empty()))
+                    .await;
+            match node.invite().await {
+                Ok(invite) => {
+                    let qr_svg = invite.qr_svg().unwrap_or_default();
+                    self.pairing.set(Pairing::Inviting {
+                        code: invite.code.to_string(),
+                        link: invite.to_link(),
+                        qr_svg,
+                    });
+                }
+                Err(e) => {
+                    self.pairing.set(Pairing::Idle);
+                    self.notice.set(Some(e.to_string()));
+                }
+            }
+        });
+    }
+
+    pub fn join(mut self, text: &str, address: &str) {
+        let mut link = match InviteLink::parse(text) {
+            Ok(l) => l,
+            Err(e) => return self.notice.set(Some(e.to_string())),
+        };
+        if !address.trim().is_empty() {
+            match peers::parse_host_port(address) {
+                Ok(a) => link.addresses.insert(0, a),
+                Err(e) => return self.notice.set(Some(format!("Can't reach partner at {}: {e}", address.trim()))),
+            }
+        }
+        self.pairing.set(Pairing::Joining);
+        self.start();
+        let Some(node) = self.running() else {
+            self.pairing.set(Pairing::Idle);
+            return;
+        };
+        spawn_forever(async move {
+            let limit = std::time::Duration::from_secs(60);
+            match tokio::time::timeout(limit, node.join(link)).await {
+                Ok(Ok(paired)) => {
+                    let words = paired.safety_words.iter().map(|w| (*w).to_owned()).collect();
+                    self.pairing.set(Pairing::Done { name: paired.name, words });
+                }
+                Ok(Err(e)) => {
+                    self.pairing.set(Pairing::Idle);
+                    self.notice.set(Some(e.to_string()));
+                }
+                Err(_) => {
+                    node.cancel_invite();
+                    self.pairing.set(Pairing::Idle);
+                    self.notice.set(Some(
+                        "No invite found on this Wi-Fi in a minute. Check that both phones are on the same \
+                         network, or type the address your partner's screen shows."
+                            .to_owned(),
+                    ));
+                }
+            }
+        });
+    }
+
+    pub fn cancel_pairing(mut self) {
+        if let Some(node) = self.running() {
+            node.cancel_invite();
+        }
+        self.pairing.set(Pairing::Idle);
+    }
+
+    pub fn finish_pairing(mut self) {
+        self.pairing.set(Pairing::Idle);
+    }
+
+    /// "Connect by address", for networks that block discovery.
+    pub fn connect(mut self, address: &str) {
+        let target = match peers::parse_host_port(address) {
+            Ok(a) => a,
+            Err(e) => return self.notice.set(Some(format!("Can't reach partner at {}: {e}", address.trim()))),
+        };
+        let Some(node) = self.running() else {
+            return self.notice.set(Some("Sync is off right now; resume it first.".to_owned()));
+        };
+        spawn_forever(async move {
+            if let Err(e) = node.dial(target).await {
+                self.notice.set(Some(e.to_string().replacen("can't reach", "Can't reach partner at", 1)));
+            }
+        });
+    }
+
+    /// Pause, resume, unpair and the discovery switch all change settings the node reads
+    /// when it starts: it is stopped first, and the effect starts it again if needed.
+    pub fn change(mut self, action: impl FnOnce(&mut crate::ui::Journal) -> Result<(), String>) {
+        self.stop();
+        let result = match self.journal.write().as_mut() {
+            Ok(j) => action(j),
+            Err(e) => Err(e.clone()),
+        };
+        if let Err(e) = result {
+            self.notice.set(Some(e));
+        }
+        self.refresh_at_rest();
+    }
+}
+
+/// The badge's words for where sync stands.
+pub fn badge_text(status: &NetStatus) -> String {
+    let partner = status.partner.as_ref().map(|p| p.name.as_str()).unwrap_or("your partner");
+    let mut text = match status.link {
+        Link::NotPaired => "Not paired".to_owned(),
+        Link::Paused => "Sync paused".to_owned(),
+        Link::Offline => "Offline".to_owned(),
+        Link::Looking => format!("Looking for {partner}"),
+        Link::Connected => format!("Connected to {partner}"),
+        Link::Synced => match status.last_synced {
+            Some(at) => format!("Synced at {}", at.with_timezone(&Local).format("%H:%M")),
+            None => "Synced".to_owned(),
+        },
+    };
+    if status.partner.is_some() && status.unsent_changes > 0 {
+        let n = status.unsent_changes;
+        text.push_str(&format!(" · {n} not sent yet"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::PartnerView;
+
+    #[test]
+    fn the_badge_says_where_sync_stands() {
+        let mut s = blank_status();
+        assert_eq!(badge_text(&s), "Not paired");
+        s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into() });
+        s.link = Link::Looking;
+        assert_eq!(badge_text(&s), "Looking for Blair");
+        s.unsent_changes = 3;
+        assert_eq!(badge_text(&s), "Looking for Blair · 3 not sent yet");
+        s.link = Link::Offline;
+        s.unsent_changes = 0;
+        assert_eq!(badge_text(&s), "Offline");
+        s.link = Link::Synced;
+        s.last_synced = Some(chrono::Utc::now());
+        assert!(badge_text(&s).starts_with("Synced at "));
+        s.link = Link::Paused;
+        assert_eq!(badge_text(&s), "Sync paused");
+    }
+}
