@@ -171,3 +171,21 @@ fn a_data_directory_that_cannot_be_made_is_named() {
     let err = fails(&inside, &["list"]);
     assert!(err.contains("can't use the data directory") && err.contains("a-file"), "{err}");
 }
+
+#[test]
+fn network_commands_check_what_they_are_given_and_name_what_they_cannot_reach() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    assert!(fails(d, &["pair", "invite", "--no-discovery"]).contains("set up this phone first"));
+    ok(d, &["init", "--name", "Alex"]);
+    let status: Value = serde_json::from_str(&ok(d, &["status", "--json"])).unwrap();
+    assert_eq!(status["link"], "not_paired");
+    assert_eq!(status["unsent_changes"], 0);
+    assert!(fails(d, &["sync", "--for", "1", "--no-discovery"]).contains("isn't paired yet"));
+    assert!(fails(d, &["pair", "join", "12"]).contains("invite code has 8 letters"));
+    assert!(fails(d, &["pair", "join", "7KQM-4T2X", "--addr", "8.8.8.8:4001"]).contains("not on your local network"));
+    let err = fails(d, &["pair", "join", "7KQM-4T2X", "--addr", "127.0.0.1:1", "--no-discovery"]);
+    assert!(err.contains("can't reach partner at 127.0.0.1:1"), "{err}");
+    assert!(fails(d, &["pause"]).contains("isn't paired"));
+    assert!(fails(d, &["unpair"]).contains("isn't paired"));
+}

@@ -166,8 +166,9 @@ fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
     println!("converged {took:?} after the link came back");
 
     // The stranger tries the front door directly, with a made-up code.
-    let a_address = sync_a.seen.iter().find(|l| l.contains("10.47.0.1/tcp/")).cloned().unwrap();
-    let port = a_address.split("/tcp/").nth(1).unwrap().trim_end_matches(['"', '}']).to_owned();
+    let a_address = sync_a.seen.iter().find(|l| l.contains(r#""listening","address":"10.47.0.1:"#)).cloned();
+    let a_address = a_address.unwrap_or_else(|| panic!("A never said where it listens: {:#?}", sync_a.seen));
+    let port = a_address.split("10.47.0.1:").nth(1).unwrap().trim_end_matches(['"', '}']).to_owned();
     let knock = spawn(
         &lan,
         "c",

@@ -423,3 +423,12 @@ async fn a_partner_who_comes_back_is_synced_again_and_both_badges_say_so() {
     let ids: Vec<EntryId> = Store::open_dir(dir.path()).unwrap().entries().unwrap().iter().map(|e| e.id).collect();
     assert_eq!(ids, vec![written]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_nobody_answers_at_is_named_in_the_error() {
+    let a = Phone::new("Alex").await;
+    let err = a.node.dial("/ip4/127.0.0.1/tcp/1".parse().unwrap()).await.unwrap_err();
+    assert!(err.to_string().starts_with("can't reach partner at 127.0.0.1:1: "), "{err}");
+    let err = a.node.dial("/ip4/8.8.8.8/tcp/4001".parse().unwrap()).await.unwrap_err();
+    assert!(err.to_string().contains("not on your local network"), "{err}");
+}

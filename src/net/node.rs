@@ -94,7 +94,7 @@ pub enum NetError {
     NotPaired,
     #[error(transparent)]
     Pairing(#[from] PairFailure),
-    #[error("can't reach {address}: {reason}")]
+    #[error("can't reach partner at {address}: {reason}")]
     Unreachable { address: String, reason: String },
     #[error("the network has stopped")]
     Stopped,
@@ -505,7 +505,7 @@ impl EventLoop {
             Command::Dial(address, reply) => {
                 if !peers::is_local(&address) {
                     let _ = reply.send(Err(NetError::Unreachable {
-                        address: address.to_string(),
+                        address: host_port(&address),
                         reason: "it is not on your local network".to_owned(),
                     }));
                 } else {
@@ -592,9 +592,9 @@ impl EventLoop {
             }
             Err(e) => {
                 let reason = e.to_string();
-                self.emit(NetEvent::Unreachable { address: address.to_string(), reason: reason.clone() });
+                self.emit(NetEvent::Unreachable { address: host_port(&address), reason: reason.clone() });
                 if let Some(reply) = reply {
-                    let _ = reply.send(Err(NetError::Unreachable { address: address.to_string(), reason }));
+                    let _ = reply.send(Err(NetError::Unreachable { address: host_port(&address), reason }));
                 }
             }
         }
@@ -653,7 +653,7 @@ impl EventLoop {
                 if let Some(port) = tcp_port(&address) {
                     let _ = peers::set_listen_port(&mut lock(&self.store), port);
                 }
-                self.emit(NetEvent::Listening { address: address.to_string() });
+                self.emit(NetEvent::Listening { address: host_port(&address) });
                 self.listening.push(address);
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => self.listening.retain(|a| a != &address),
@@ -705,14 +705,14 @@ impl EventLoop {
                         }
                         other => plain_dial_error(other),
                     };
-                    self.emit(NetEvent::Unreachable { address: address.to_string(), reason: reason.clone() });
+                    self.emit(NetEvent::Unreachable { address: host_port(&address), reason: reason.clone() });
                     if let Some(reply) = reply {
-                        let _ = reply.send(Err(NetError::Unreachable { address: address.to_string(), reason }));
+                        let _ = reply.send(Err(NetError::Unreachable { address: host_port(&address), reason }));
                     } else if !self.config.discovery
                         && self.join.as_ref().is_some_and(|j| !j.busy)
                         && !self.dials.values().any(|(_, r)| r.is_none())
                     {
-                        let error = NetError::Unreachable { address: address.to_string(), reason };
+                        let error = NetError::Unreachable { address: host_port(&address), reason };
                         self.finish_pairing(PairRole::Joiner, Err(error));
                     }
                 } else if peer_id.is_some() && peer_id == self.partner_peer() {
@@ -742,7 +742,7 @@ impl EventLoop {
         if Some(peer) == self.partner_peer() {
             let new = peers::remember_address(&mut lock(&self.store), &address).unwrap_or(false);
             if new {
-                self.emit(NetEvent::Discovered { peer: peer.to_base58(), address: address.to_string() });
+                self.emit(NetEvent::Discovered { peer: peer.to_base58(), address: host_port(&address) });
             }
             if !self.paused && !self.swarm.is_connected(&peer) && self.me < peer {
                 self.redial_partner();
@@ -1082,6 +1082,26 @@ fn tcp_port(address: &Multiaddr) -> Option<u16> {
         libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
         _ => None,
     })
+}
+
+/// An address as a person types it: `192.168.1.20:4001`.
+pub fn host_port(address: &Multiaddr) -> String {
+    use libp2p::multiaddr::Protocol;
+    let mut host = None;
+    let mut port = None;
+    for p in address.iter() {
+        match p {
+            Protocol::Ip4(ip) => host = Some(ip.to_string()),
+            Protocol::Ip6(ip) => host = Some(format!("[{ip}]")),
+            Protocol::Dns(name) | Protocol::Dns4(name) | Protocol::Dns6(name) => host = Some(name.to_string()),
+            Protocol::Tcp(p) => port = Some(p),
+            _ => {}
+        }
+    }
+    match (host, port) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        _ => address.to_string(),
+    }
 }
 
 fn plain_dial_error(error: &libp2p::swarm::DialError) -> String {

@@ -309,7 +309,7 @@ impl SyncLink {
         };
         spawn_forever(async move {
             if let Err(e) = node.dial(target).await {
-                self.notice.set(Some(e.to_string().replacen("can't reach", "Can't reach partner at", 1)));
+                self.notice.set(Some(e.to_string()));
             }
         });
     }

@@ -67,6 +67,7 @@ fn Partner(journal: JournalSignal) -> Element {
     let status = link.status.read().clone();
     let pairing = link.pairing.read().clone();
     let discovery_on = journal.read().as_ref().map(|j| j.discovery_on()).unwrap_or(true);
+    let discovery_allowed = try_use_context::<crate::ui::sync::NetOptions>().is_none_or(|o| o.discovery_allowed);
     let mut code = use_signal(String::new);
     let mut address = use_signal(String::new);
     let mut connect_to = use_signal(String::new);
@@ -160,6 +161,9 @@ fn Partner(journal: JournalSignal) -> Element {
                     onchange: move |e| { let on = e.checked(); link.change(move |j| j.set_discovery(on)); },
                 }
                 " Find each other automatically on this Wi-Fi"
+            }
+            if !discovery_allowed {
+                p { class: "muted", "Off while the app runs: it was opened with --no-discovery. Connect by address still works." }
             }
         }
     }
