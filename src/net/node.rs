@@ -42,7 +42,9 @@ pub const INVITE_LIFETIME: Duration = Duration::from_secs(10 * 60);
 pub const MAX_TRIES: u8 = 5;
 /// The phone with the higher identity waits this long for the other to open the session
 /// (or to dial) before doing it itself.
-const FALLBACK: Duration = Duration::from_millis(1500);
+/// A connection on a LAN takes a few milliseconds, so this is a wide margin, and short
+/// enough that a phone rejoining the Wi-Fi is synced well within a second.
+const FALLBACK: Duration = Duration::from_millis(300);
 /// How often the partner's remembered addresses are tried while apart.
 const REDIAL_EVERY: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(100);

@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use automerge::sync;
 use futures::io::{ReadHalf, WriteHalf};
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, Stream};
@@ -98,6 +99,13 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, Str
     let mut seen_version = None;
     let mut dirty = true;
     loop {
+        if let Some(heads) = newly_synced(ctx, &state, &reported) {
+            // Said first, saved after: the journal already holds what arrived.
+            let _ = ctx.reports.send((ctx.id, SessionReport::Synced { received }));
+            peers::save_sync_state(&mut lock(&ctx.store), &state).map_err(closed)?;
+            received = 0;
+            reported = Some(heads);
+        }
         if dirty {
             let message = lock(&ctx.store).sync_message(&mut state).map_err(closed)?;
             if let Some(message) = message {
@@ -109,22 +117,6 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, Str
         if last_sent.elapsed() >= PING_EVERY {
             send(ctx, &mut writer, &SyncFrame::Ping).await?;
             last_sent = Instant::now();
-        }
-        {
-            let mut store = lock(&ctx.store);
-            let mut ours = store.heads();
-            ours.sort();
-            let theirs = state.their_heads.clone().map(|mut h| {
-                h.sort();
-                h
-            });
-            if theirs.as_ref() == Some(&ours) && reported.as_ref() != Some(&ours) {
-                peers::save_sync_state(&mut store, &state).map_err(closed)?;
-                drop(store);
-                let _ = ctx.reports.send((ctx.id, SessionReport::Synced { received }));
-                received = 0;
-                reported = Some(ours);
-            }
         }
 
         tokio::select! {
@@ -160,6 +152,19 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, Str
             }
         }
     }
+}
+
+/// The heads both phones now hold, if they agree and that was not said yet.
+fn newly_synced(
+    ctx: &SessionContext,
+    state: &sync::State,
+    reported: &Option<Vec<automerge::ChangeHash>>,
+) -> Option<Vec<automerge::ChangeHash>> {
+    let mut ours = lock(&ctx.store).heads();
+    ours.sort();
+    let mut theirs = state.their_heads.clone()?;
+    theirs.sort();
+    (theirs == ours && reported.as_ref() != Some(&ours)).then_some(ours)
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
