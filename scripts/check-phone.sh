@@ -8,21 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(clang llvm libc6-dev-arm64-cross)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "Installing: ${missing[*]}"
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "Please install as root: apt-get install ${missing[*]}" >&2; exit 1; }
-    sudo="sudo"
-  fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# clang, llvm-ar and the arm64 headers are on setup.sh's list.
+scripts/setup.sh
 
 if ! rustup target list --installed | grep -qx aarch64-linux-android; then
   rustup target add aarch64-linux-android
