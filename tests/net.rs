@@ -432,3 +432,20 @@ async fn an_address_nobody_answers_at_is_named_in_the_error() {
     let err = a.node.dial("/ip4/8.8.8.8/tcp/4001".parse().unwrap()).await.unwrap_err();
     assert!(err.to_string().contains("not on your local network"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_ends_an_open_join_and_an_open_invite() {
+    let a = Phone::new("Alex").await;
+    let waiting = InviteLink { code: InviteCode::random(), peer: None, addresses: Vec::new() };
+    let (joined, ()) = tokio::join!(a.node.join(waiting), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        a.node.cancel_pairing();
+    });
+    assert!(matches!(joined, Err(NetError::Stopped)), "{joined:?}");
+
+    let link = a.link().await;
+    a.node.cancel_pairing();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let b = Phone::new("Blair").await;
+    assert!(b.node.join(link).await.is_err(), "a cancelled invite can't be joined");
+}

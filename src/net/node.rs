@@ -128,7 +128,7 @@ type DialReply = oneshot::Sender<Result<(), NetError>>;
 
 enum Command {
     Invite(oneshot::Sender<Result<InviteLink, NetError>>),
-    CancelInvite,
+    CancelPairing,
     Join(InviteLink, oneshot::Sender<Result<Paired, NetError>>),
     Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
     SetPaused(bool, oneshot::Sender<Result<(), NetError>>),
@@ -313,8 +313,9 @@ impl Node {
         self.ask(Command::Invite).await
     }
 
-    pub fn cancel_invite(&self) {
-        let _ = self.commands.send(Command::CancelInvite);
+    /// Ends an open invite or join, and lets no stranger connect again.
+    pub fn cancel_pairing(&self) {
+        let _ = self.commands.send(Command::CancelPairing);
     }
 
     /// Joins the invite a code or link names, and waits until pairing ends.
@@ -497,11 +498,14 @@ impl EventLoop {
             Command::Invite(reply) => {
                 let _ = reply.send(self.open_invite());
             }
-            Command::CancelInvite => {
+            Command::CancelPairing => {
                 if self.invite.take().is_some() {
                     self.emit(NetEvent::InviteEnded { reason: "cancelled".to_owned() });
-                    self.restore_allow_list();
                 }
+                if let Some(join) = self.join.take() {
+                    let _ = join.reply.send(Err(NetError::Stopped));
+                }
+                self.restore_allow_list();
             }
             Command::Join(link, reply) => self.open_join(link, reply),
             Command::Dial(address, reply) => {

@@ -216,13 +216,19 @@ impl SyncLink {
         }
     }
 
-    pub fn invite(mut self) {
-        self.pairing.set(Pairing::Opening);
+    /// Shows `state` and starts the node a pairing needs; `None` if it could not start.
+    fn begin_pairing(mut self, state: Pairing) -> Option<Rc<Node>> {
+        self.pairing.set(state);
         self.start();
-        let Some(node) = self.running() else {
+        let node = self.running();
+        if node.is_none() {
             self.pairing.set(Pairing::Idle);
-            return;
-        };
+        }
+        node
+    }
+
+    pub fn invite(mut self) {
+        let Some(node) = self.begin_pairing(Pairing::Opening) else { return };
         spawn_forever(async move {
             // Let the node learn its addresses first, so the invite can name them.
             let mut status = node.status();
@@ -257,12 +263,7 @@ impl SyncLink {
                 Err(e) => return self.notice.set(Some(format!("Can't reach partner at {}: {e}", address.trim()))),
             }
         }
-        self.pairing.set(Pairing::Joining);
-        self.start();
-        let Some(node) = self.running() else {
-            self.pairing.set(Pairing::Idle);
-            return;
-        };
+        let Some(node) = self.begin_pairing(Pairing::Joining) else { return };
         spawn_forever(async move {
             let limit = std::time::Duration::from_secs(60);
             match tokio::time::timeout(limit, node.join(link)).await {
@@ -275,7 +276,7 @@ impl SyncLink {
                     self.notice.set(Some(e.to_string()));
                 }
                 Err(_) => {
-                    node.cancel_invite();
+                    node.cancel_pairing();
                     self.pairing.set(Pairing::Idle);
                     self.notice.set(Some(
                         "No invite found on this Wi-Fi in a minute. Check that both phones are on the same \
@@ -289,7 +290,7 @@ impl SyncLink {
 
     pub fn cancel_pairing(mut self) {
         if let Some(node) = self.running() {
-            node.cancel_invite();
+            node.cancel_pairing();
         }
         self.pairing.set(Pairing::Idle);
     }
