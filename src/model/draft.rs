@@ -85,6 +85,8 @@ impl Entry {
             updated_at: now,
             archived: false,
             shared: false,
+            waiting: false,
+            shared_before: false,
             body: draft.into_body(author, today)?,
             extra: Fields::new(),
         })

@@ -221,7 +221,13 @@ pub struct Entry {
     pub updated_at: DateTime<Utc>,
     /// Acknowledged and set aside: out of the daily views, restorable, never deleted.
     pub archived: bool,
+    /// Its author chose to share it with their partner.
     pub shared: bool,
+    /// Shared, but this phone has not sent it, or its latest change, to the partner yet:
+    /// until then it can still be taken back without a trace.
+    pub waiting: bool,
+    /// Private now, but shared with a partner this phone was paired with before.
+    pub shared_before: bool,
     pub body: Body,
     /// Fields written by a newer version of the app, kept so that they are never dropped.
     pub extra: BTreeMap<String, Value>,

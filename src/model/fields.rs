@@ -166,7 +166,7 @@ impl Entry {
         for key in r.used {
             f.remove(key);
         }
-        Ok(Entry { id, author, created_at, updated_at, archived, shared, body, extra: f })
+        Ok(Entry { id, author, created_at, updated_at, archived, shared, waiting: false, shared_before: false, body, extra: f })
     }
 }
 
@@ -287,6 +287,48 @@ pub fn sort_check_ins(check_ins: &mut [CheckIn]) {
     check_ins.sort_by_key(|a| (a.date, a.at, a.id));
 }
 
+/// Puts my change to a shared entry on top of what the shared document holds now.
+///
+/// `base` is the entry as it was when my change began, `mine` is the entry as I changed
+/// it, and `theirs` is the entry as the document holds it now (the partner may have
+/// checked in or retired an agreement since). Every field I changed since `base` takes my
+/// value; every other field keeps the document's. Maps inside an entry (an agreement's
+/// check-ins) merge key by key in the same way, so nothing the partner added is lost and
+/// nothing I did not touch is written.
+pub fn rebase(theirs: &Fields, base: &Fields, mine: &Fields) -> Fields {
+    let mut out = theirs.clone();
+    let keys: std::collections::BTreeSet<&String> = base.keys().chain(mine.keys()).collect();
+    for k in keys {
+        match (base.get(k), mine.get(k)) {
+            (b, m) if b == m => {}
+            (_, None) => {
+                out.remove(k);
+            }
+            (b, Some(Value::Object(m))) => {
+                let empty = Map::new();
+                let b = match b {
+                    Some(Value::Object(b)) => b,
+                    _ => &empty,
+                };
+                let mut merged = match out.get(k) {
+                    Some(Value::Object(t)) => t.clone(),
+                    _ => Map::new(),
+                };
+                for (ik, iv) in m {
+                    if b.get(ik) != Some(iv) {
+                        merged.insert(ik.clone(), iv.clone());
+                    }
+                }
+                out.insert(k.clone(), Value::Object(merged));
+            }
+            (_, Some(v)) => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +347,8 @@ mod tests {
             updated_at: at(10),
             archived: false,
             shared: false,
+            waiting: false,
+            shared_before: false,
             body,
             extra: Fields::new(),
         }
@@ -386,5 +430,31 @@ mod tests {
             Entry::from_fields(EntryId::new(), false, f).unwrap_err(),
             ModelError::MissingField { field: "text" }
         );
+    }
+
+    #[test]
+    fn rebase_keeps_the_partners_check_ins_and_writes_only_what_i_changed() {
+        let me = PersonId::new();
+        let partner = PersonId::new();
+        let mut base = entry(Body::Agreement {
+            text: "Call if late".into(),
+            proposed_by: me,
+            status: AgreementStatus::Active,
+            check_ins: Vec::new(),
+        });
+        base.author = me;
+        let today = NaiveDate::from_ymd_opt(2026, 3, 4).unwrap();
+        let mut theirs = base.clone();
+        theirs.check_in(Outcome::Kept, None, partner, at(11), today).unwrap();
+        theirs.set_agreement_status(AgreementStatus::Retired, at(11)).unwrap();
+        let mut mine = base.clone();
+        mine.edit(crate::model::Draft::Agreement { text: "Text if late".into() }, me, at(12)).unwrap();
+        let merged = Entry::from_fields(base.id, true, rebase(&theirs.to_fields(), &base.to_fields(), &mine.to_fields()))
+            .unwrap();
+        let Body::Agreement { text, status, check_ins, .. } = &merged.body else { panic!("not an agreement") };
+        assert_eq!(text, "Text if late");
+        assert_eq!(*status, AgreementStatus::Retired, "the partner's retirement stays");
+        assert_eq!(check_ins.len(), 1, "the partner's check-in stays");
+        assert_eq!(merged.updated_at, at(12));
     }
 }

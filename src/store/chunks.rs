@@ -26,7 +26,7 @@ pub struct ChunkCursor {
     pub changes: usize,
 }
 
-fn sha256(bytes: &[u8]) -> Vec<u8> {
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()
 }
 

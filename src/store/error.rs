@@ -36,6 +36,12 @@ pub enum StoreError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Refused(super::RuleBreak),
+    #[error("the pairing changed while this was being written; nothing was written, try again")]
+    PairingChanged,
+    #[error("there is no past pairing with the number {0}")]
+    NoPastDocument(i64),
     #[error("a failure was injected at {0:?}")]
     Injected(FailPoint),
 }

@@ -10,8 +10,10 @@ pub mod doc;
 mod error;
 mod index;
 mod rows;
+pub mod rules;
 mod schema;
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -22,11 +24,47 @@ use automerge::{ActorId, Automerge, PatchLog};
 use chrono::{DateTime, Local, NaiveDate, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::model::{AgreementStatus, CheckIn, Draft, Entry, EntryId, ModelError, Outcome, Person, PersonId};
+use crate::model::fields::rebase;
+use crate::model::{AgreementStatus, CheckIn, Draft, Entry, EntryId, Fields, ModelError, Outcome, Person, PersonId};
 
 use chunks::ChunkCursor;
 pub use error::StoreError;
-use rows::Table;
+use rows::{Table, Waiting};
+pub use rules::{PartnerRules, RuleBreak};
+
+/// How long "Undo" is offered after "Share with partner" in the app, before the entry
+/// may leave the phone.
+pub const UNDO_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What taking an entry back from the partner did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unshared {
+    /// The entry, private again.
+    pub entry: Entry,
+    /// Whether the partner's phone already had a copy. When it did not, the entry never
+    /// left this phone and leaves no trace anywhere.
+    pub partner_has_copy: bool,
+}
+
+impl Unshared {
+    /// The plain words for what happened.
+    pub fn explain(&self) -> &'static str {
+        if self.partner_has_copy {
+            "It is private again on this phone, but your partner's phone already has a copy."
+        } else {
+            "It was not sent yet: it stays private, and your partner never saw it."
+        }
+    }
+}
+
+/// The shared document of a pairing that has ended, kept read-only on this phone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PastDocument {
+    pub id: i64,
+    /// The partner's name, as this phone knew it.
+    pub partner: String,
+    pub ended_at: DateTime<Utc>,
+}
 
 /// The data file's name inside the data directory.
 pub const DB_FILE: &str = "steady.sqlite3";
@@ -53,6 +91,9 @@ pub struct Store {
     path: PathBuf,
     doc: Automerge,
     cursor: ChunkCursor,
+    /// Which shared document the in-memory one is: it changes when a pairing ends, so a
+    /// process that still holds the old one reloads instead of writing into the new one.
+    generation: String,
     me: Option<Person>,
     clock: Clock,
     fail_at: Option<FailPoint>,
@@ -60,8 +101,13 @@ pub struct Store {
 
 /// Where an entry lives.
 enum Place {
+    /// Only on this phone.
     Private,
-    Shared,
+    /// Shared by its author, waiting in the outbox; the partner has never received it.
+    Waiting { ready_at: DateTime<Utc> },
+    /// In the shared document. `base` is the entry as the partner last received it, and
+    /// `ready_at` is set when a newer change of it waits in the outbox.
+    Shared { base: Fields, ready_at: Option<DateTime<Utc>> },
 }
 
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -156,6 +202,8 @@ impl Store {
         // returns: WAL with full sync.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Deleted text is overwritten, not left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         if version < schema::CURRENT {
             schema::migrate(&mut conn, version)?;
         }
@@ -174,7 +222,35 @@ impl Store {
         }
         doc.set_actor(actor);
         let me = read_me(&conn)?;
-        Ok((Store { conn, path, doc, cursor, me, clock: Box::new(Utc::now), fail_at: None }, extra))
+        let generation = get_meta(&conn, GENERATION)?.unwrap_or_default();
+        let mut store = Store { conn, path, doc, cursor, generation, me, clock: Box::new(Utc::now), fail_at: None };
+        if version == 1 {
+            store.upgrade_shared_document()?;
+        }
+        Ok((store, extra))
+    }
+
+    /// A journal from before sharing waited for the partner: whatever its shared document
+    /// holds was shared under rules that no longer hold (no confirmed words, no couple of
+    /// its own). If it holds anything of a partner's, or this phone was paired, it becomes
+    /// the document of a pairing that has ended, and the pairing is made again. Otherwise
+    /// nobody ever received it, and my shared entries wait to be shared, as they would now.
+    fn upgrade_shared_document(&mut self) -> Result<(), StoreError> {
+        if self.doc.get_heads() == doc::genesis().get_heads() {
+            return Ok(());
+        }
+        let me = self.me.as_ref().map(|p| p.id);
+        let people = doc::people(&self.doc)?;
+        let partner_name = people.iter().find(|(id, _)| Some(*id) != me).map(|(_, n)| n.clone());
+        let others_wrote = doc::entry_ids(&self.doc)?.iter().any(|(id, obj)| {
+            doc::read_entry(&self.doc, *id, obj).map(|e| Some(e.author) != me).unwrap_or(true)
+        });
+        let was_paired = get_meta(&self.conn, "setting.net.partner")?.is_some();
+        if others_wrote || was_paired || partner_name.is_some() {
+            self.retire_document(Some(partner_name.as_deref().unwrap_or("your partner")))
+        } else {
+            self.retire_document(None)
+        }
     }
 
     /// The file this store lives in (`:memory:` for tests).
@@ -196,14 +272,12 @@ impl Store {
     pub fn init(&mut self, name: &str) -> Result<Person, StoreError> {
         let id = self.me.as_ref().map(|p| p.id).unwrap_or_default();
         let person = Person::new(id, name)?;
-        let meta = person.clone();
-        self.write_shared(
-            |tx| doc::write_person(tx, meta.id, &meta.name),
-            |sql| {
-                set_meta(sql, "person_id", &meta.id.to_string())?;
-                set_meta(sql, "person_name", &meta.name)
-            },
-        )?;
+        // The name reaches the shared document only when the partner is about to receive
+        // it, with the first message of a sync (`fold_outbox`).
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        set_meta(&sql, "person_id", &person.id.to_string())?;
+        set_meta(&sql, "person_name", &person.name)?;
+        sql.commit()?;
         self.me = Some(person.clone());
         Ok(person)
     }
@@ -287,10 +361,29 @@ impl Store {
         if let Some(e) = self.private_entry(id)? {
             return Ok((e, Place::Private));
         }
-        match doc::find_entry(&self.doc, id)? {
-            Some(obj) => Ok((doc::read_entry(&self.doc, id, &obj)?, Place::Shared)),
-            None => Err(StoreError::NotFound(id)),
-        }
+        let waiting = rows::outbox_entry(&self.conn, id)?;
+        let in_doc = match doc::find_entry(&self.doc, id)? {
+            Some(obj) => Some(doc::read_entry(&self.doc, id, &obj)?),
+            None => None,
+        };
+        let set_aside = is_set_aside(&self.conn, id)?;
+        let (mut entry, place) = match (waiting, in_doc) {
+            (None, None) => return Err(StoreError::NotFound(id)),
+            (Some(w), None) => {
+                let ready_at = w.ready_at;
+                (w.entry, Place::Waiting { ready_at })
+            }
+            (waiting, Some(sent)) => {
+                let base = match &waiting {
+                    Some(Waiting { base: Some(base), .. }) => base.clone(),
+                    _ => sent.to_fields(),
+                };
+                let ready_at = waiting.as_ref().map(|w| w.ready_at);
+                (overlay(sent, waiting)?, Place::Shared { base, ready_at })
+            }
+        };
+        entry.archived = set_aside;
+        Ok((entry, place))
     }
 
     /// Checks that the index of shared entries says exactly what the document says, for
@@ -298,8 +391,8 @@ impl Store {
     #[doc(hidden)]
     pub fn verify_index(&mut self) -> Result<(), String> {
         self.refresh().map_err(|e| e.to_string())?;
-        let from_index: Vec<Entry> =
-            list(&self.conn).map_err(|e| e.to_string())?.into_iter().filter(|e| e.shared).collect();
+        let mut from_index: Vec<Entry> = rows::all(&self.conn, Table::SharedIndex).map_err(|e| e.to_string())?;
+        sort_newest_first(&mut from_index);
         let mut from_doc = Vec::new();
         for (id, obj) in doc::entry_ids(&self.doc).map_err(|e| e.to_string())? {
             if let Ok(e) = doc::read_entry(&self.doc, id, &obj) {
@@ -312,6 +405,9 @@ impl Store {
 
     /// Picks up what another process on this phone wrote since we last looked.
     fn refresh(&mut self) -> Result<(), StoreError> {
+        if get_meta(&self.conn, GENERATION)?.unwrap_or_default() != self.generation {
+            self.reload()?;
+        }
         chunks::catch_up(&self.conn, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
         self.me = read_me(&self.conn)?;
         Ok(())
@@ -378,10 +474,29 @@ impl Store {
     fn set_archived(&mut self, id: EntryId, archived: bool) -> Result<Entry, StoreError> {
         let me = self.require_me()?;
         let (now, _) = self.now();
-        self.update(id, |e| e.set_archived(archived, me, now))
+        self.refresh()?;
+        let (mut entry, place) = self.locate(id)?;
+        if let Place::Private = place {
+            entry.set_archived(archived, me, now)?;
+            self.put_private(&entry)?;
+            return Ok(entry);
+        }
+        // Setting a shared entry aside is this person's own business: it stays on this
+        // phone and changes nothing the partner sees.
+        entry.check_author(me)?;
+        let bytes = id.as_uuid().as_bytes().to_vec();
+        if archived {
+            self.conn.prepare_cached("INSERT OR IGNORE INTO set_aside (id) VALUES (?1)")?.execute([bytes])?;
+        } else {
+            self.conn.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?.execute([bytes])?;
+        }
+        entry.archived = archived;
+        Ok(entry)
     }
 
-    /// Changes an entry where it lives.
+    /// Changes an entry where it lives. A change to a shared entry waits in the outbox
+    /// until the partner is about to receive it; only then does it enter the shared
+    /// document's history.
     fn update(
         &mut self,
         id: EntryId,
@@ -389,51 +504,164 @@ impl Store {
     ) -> Result<Entry, StoreError> {
         self.refresh()?;
         let (mut entry, place) = self.locate(id)?;
+        let set_aside = entry.archived;
         change(&mut entry)?;
+        let (now, _) = self.now();
+        let waits = !matches!(place, Place::Private);
         match place {
             Place::Private => self.put_private(&entry)?,
-            Place::Shared => {
-                let written = entry.clone();
-                self.write_shared(|tx| doc::write_entry(tx, &written), |_| Ok(()))?;
+            Place::Waiting { ready_at } => {
+                let mut outgoing = entry.clone();
+                outgoing.archived = false;
+                rows::put_outbox(&self.conn, &outgoing, ready_at, None)?;
+                self.scrub();
+            }
+            Place::Shared { base, ready_at } => {
+                // Set-aside is kept on this phone; what goes out keeps the document's value.
+                let mut outgoing = entry.clone();
+                outgoing.archived = matches!(base.get(crate::model::fields::key::ARCHIVED), Some(v) if v == true);
+                let replaces = ready_at.is_some();
+                rows::put_outbox(&self.conn, &outgoing, ready_at.unwrap_or(now), Some(&base))?;
+                if replaces {
+                    self.scrub();
+                }
             }
         }
+        entry.archived = set_aside;
+        entry.waiting = waits;
         Ok(entry)
     }
 
-    /// Shares one of my entries with my partner: moves it from the private table into the
-    /// shared document, in one transaction. Sharing a shared entry does nothing.
+    /// Shares one of my entries with my partner. It waits on this phone until the
+    /// partner's phone is about to receive it, and can be taken back without a trace
+    /// until then. Sharing a shared entry does nothing.
     pub fn share(&mut self, id: EntryId) -> Result<Entry, StoreError> {
+        self.share_after(id, std::time::Duration::ZERO)
+    }
+
+    /// Like [`Store::share`], but the entry may not leave the phone before `undo` has
+    /// passed: the app offers "Undo" for that long.
+    pub fn share_after(&mut self, id: EntryId, undo: std::time::Duration) -> Result<Entry, StoreError> {
         let me = self.require_me()?;
         self.refresh()?;
         let (mut entry, place) = self.locate(id)?;
         entry.check_author(me)?;
-        if let Place::Shared = place {
+        if !matches!(place, Place::Private) {
             return Ok(entry);
         }
+        let (now, _) = self.now();
+        let ready_at = now + chrono::Duration::from_std(undo).unwrap_or_default();
+        let set_aside = entry.archived;
+        entry.archived = false;
         entry.shared = true;
-        let written = entry.clone();
-        self.write_shared(|tx| doc::write_entry(tx, &written), |sql| rows::delete(sql, Table::Private, id))?;
+        entry.shared_before = false;
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        rows::delete(&sql, Table::Private, id)?;
+        rows::put_outbox(&sql, &entry, ready_at, None)?;
+        if set_aside {
+            sql.prepare_cached("INSERT OR IGNORE INTO set_aside (id) VALUES (?1)")?
+                .execute([id.as_uuid().as_bytes().to_vec()])?;
+        }
+        sql.commit()?;
+        entry.archived = set_aside;
+        entry.waiting = true;
         Ok(entry)
     }
 
-    /// Takes one of my entries back out of the shared document and keeps it private again.
-    /// A partner's phone that already synced it keeps the copy it has.
-    pub fn unshare(&mut self, id: EntryId) -> Result<Entry, StoreError> {
+    /// Takes one of my entries back and keeps it private again. If it was not sent yet,
+    /// it leaves no trace; if it was, the partner's phone keeps the copy it has.
+    pub fn unshare(&mut self, id: EntryId) -> Result<Unshared, StoreError> {
         let me = self.require_me()?;
         self.refresh()?;
         let (mut entry, place) = self.locate(id)?;
         entry.check_author(me)?;
-        if let Place::Private = place {
-            return Ok(entry);
-        }
         entry.shared = false;
-        let private = entry.clone();
-        self.write_shared(|tx| doc::delete_entry(tx, id), |sql| rows::put(sql, Table::Private, &private))?;
-        Ok(entry)
+        entry.waiting = false;
+        let bytes = id.as_uuid().as_bytes().to_vec();
+        let partner_has_copy = match place {
+            Place::Private => return Ok(Unshared { entry, partner_has_copy: false }),
+            Place::Waiting { .. } => {
+                let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                rows::delete(&sql, Table::Outbox, id)?;
+                sql.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?.execute([&bytes])?;
+                rows::put(&sql, Table::Private, &entry)?;
+                sql.commit()?;
+                false
+            }
+            Place::Shared { .. } => {
+                let private = entry.clone();
+                self.write_shared(
+                    |tx, _| doc::delete_entry(tx, id),
+                    |sql, ()| {
+                        rows::delete(sql, Table::Outbox, id)?;
+                        sql.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?.execute([&bytes])?;
+                        rows::put(sql, Table::Private, &private)
+                    },
+                )?;
+                true
+            }
+        };
+        self.scrub();
+        Ok(Unshared { entry, partner_has_copy })
     }
 
     fn put_private(&mut self, entry: &Entry) -> Result<(), StoreError> {
         rows::put(&self.conn, Table::Private, entry)
+    }
+
+    /// How many shares and changes wait on this phone for the partner.
+    pub fn waiting_count(&self) -> Result<usize, StoreError> {
+        Ok(rows::count(&self.conn, Table::Outbox)? as usize)
+    }
+
+    /// When the next waiting share's undo ends, so the sync can wake up for it.
+    pub fn next_ready(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        rows::outbox_next_ready(&self.conn)
+    }
+
+    /// Moves what waits in the outbox, and whose undo has ended, into the shared
+    /// document, with this person's name: the sync session calls this just before it
+    /// makes a message for the partner, so the document's history only ever holds what
+    /// is about to be sent. Does nothing while this phone has no confirmed pairing
+    /// (`start_couple`). Returns how many entries went in.
+    pub fn fold_outbox(&mut self) -> Result<usize, StoreError> {
+        self.refresh()?;
+        let Some(me) = self.me.clone() else { return Ok(0) };
+        if self.couple()?.is_none() {
+            return Ok(0);
+        }
+        let (now, _) = self.now();
+        let name_known = doc::people(&self.doc)?.iter().any(|(id, name)| *id == me.id && *name == me.name);
+        if name_known && rows::outbox_next_ready(&self.conn)?.is_none_or(|at| at > now) {
+            return Ok(0);
+        }
+        let folded = self.write_shared(
+            |tx, sql| {
+                if !name_known {
+                    doc::write_person(tx, me.id, &me.name)?;
+                }
+                let ready = rows::outbox(sql, Some(now))?;
+                for w in &ready {
+                    let outgoing = match (doc::find_entry(tx, w.entry.id)?, &w.base) {
+                        (Some(obj), Some(base)) => {
+                            let theirs = doc::read_entry(tx, w.entry.id, &obj)?;
+                            let fields = rebase(&theirs.to_fields(), base, &w.entry.to_fields());
+                            Entry::from_fields_lenient(w.entry.id, true, fields)?
+                        }
+                        _ => w.entry.clone(),
+                    };
+                    doc::write_entry(tx, &outgoing)?;
+                }
+                Ok(ready.into_iter().map(|w| w.entry.id).collect::<Vec<_>>())
+            },
+            |sql, ids| {
+                for id in ids {
+                    rows::delete(sql, Table::Outbox, *id)?;
+                }
+                Ok(())
+            },
+        )?;
+        Ok(folded.len())
     }
 
     /// Makes one change to the shared document and, in the same SQLite transaction, any
@@ -441,29 +669,31 @@ impl Store {
     /// rebuilt from disk, so memory never holds what the file does not.
     fn write_shared<T>(
         &mut self,
-        edit: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
-        local: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
+        edit: impl FnOnce(&mut Transaction<'_>, &rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+        local: impl FnOnce(&rusqlite::Transaction<'_>, &T) -> Result<(), StoreError>,
     ) -> Result<T, StoreError> {
-        let Store { conn, doc, cursor, fail_at, path, .. } = self;
+        self.refresh()?;
+        let Store { conn, doc, cursor, fail_at, path, generation, .. } = self;
         let fail_at = *fail_at;
         let fail = |point: FailPoint| match fail_at {
             Some(p) if p == point => Err(StoreError::Injected(point)),
             _ => Ok(()),
         };
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        same_document(&sql, generation)?;
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         let attempt = (|| {
             let heads = doc.get_heads();
             let mut tx = doc
                 .transaction_log_patches(PatchLog::active())
                 .map_err(|_| StoreError::corrupt("a change could not be recorded"))?;
-            let out = edit(&mut tx)?;
+            let out = edit(&mut tx, &sql)?;
             let (_, mut log) = tx.commit();
             let patches = doc.make_patches(&mut log);
             fail(FailPoint::AfterDocChange)?;
             chunks::append(&sql, &doc.get_changes(&heads), cursor)?;
             fail(FailPoint::AfterChunkWrite)?;
-            local(&sql)?;
+            local(&sql, &out)?;
             fail(FailPoint::AfterLocalWrite)?;
             if cursor.changes >= chunks::COMPACT_AFTER {
                 chunks::compact(&sql, doc, cursor)?;
@@ -484,6 +714,7 @@ impl Store {
         let actor = self.doc.get_actor().clone();
         let mut doc = Automerge::new();
         let mut cursor = ChunkCursor::default();
+        self.generation = get_meta(&self.conn, GENERATION)?.unwrap_or_default();
         chunks::catch_up(&self.conn, &mut doc, &mut cursor).map_err(|e| e.at(&self.path))?;
         doc.set_actor(actor);
         self.doc = doc;
@@ -493,12 +724,15 @@ impl Store {
 
     /// Folds the change log into one snapshot.
     pub fn compact(&mut self) -> Result<(), StoreError> {
-        let Store { conn, doc, cursor, path, .. } = self;
+        self.refresh()?;
+        let Store { conn, doc, cursor, path, generation, .. } = self;
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        same_document(&sql, generation)?;
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         chunks::compact(&sql, doc, cursor)?;
         index::mark(&sql, cursor.last_seq)?;
         sql.commit()?;
+        self.scrub();
         Ok(())
     }
 
@@ -528,17 +762,29 @@ impl Store {
         Ok(self.doc.generate_sync_message(peer))
     }
 
-    /// Takes a sync message from a peer and makes what it brought durable.
-    pub fn receive_sync_message(&mut self, peer: &mut sync::State, message: sync::Message) -> Result<(), StoreError> {
-        let Store { conn, doc, cursor, path, .. } = self;
+    /// Takes a sync message from the partner and makes what it brought durable. Every
+    /// change in it is checked against the rules first ([`rules::check_received`]): a
+    /// message with one change that breaks them is refused whole, and the journal stays
+    /// as it was.
+    pub fn receive_sync_message(
+        &mut self,
+        peer: &mut sync::State,
+        message: sync::Message,
+        partner: &PartnerRules,
+    ) -> Result<(), StoreError> {
+        let me = self.require_me()?;
+        self.refresh()?;
+        let Store { conn, doc, cursor, path, generation, .. } = self;
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        same_document(&sql, generation)?;
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         let attempt = (|| {
             let heads = doc.get_heads();
             let mut log = PatchLog::active();
             doc.receive_sync_message_log_patches(peer, message, &mut log)?;
-            let patches = doc.make_patches(&mut log);
             let new = doc.get_changes(&heads);
+            rules::check_received(doc, &heads, &new, me, partner).map_err(StoreError::Refused)?;
+            let patches = doc.make_patches(&mut log);
             chunks::append(&sql, &new, cursor)?;
             if cursor.changes >= chunks::COMPACT_AFTER {
                 chunks::compact(&sql, doc, cursor)?;
@@ -579,32 +825,277 @@ impl Store {
         for e in entries {
             e.validate().map_err(|err| StoreError::BadImport(format!("entry {}: {err}", e.id)))?;
         }
-        let private: Vec<&Entry> = entries.iter().filter(|e| !e.shared).collect();
-        let shared: Vec<&Entry> = entries.iter().filter(|e| e.shared).collect();
-        let me = person.clone();
-        self.write_shared(
-            |tx| {
-                doc::write_person(tx, me.id, &me.name)?;
-                for (id, name) in people.iter().filter(|(id, _)| *id != me.id) {
-                    doc::write_person(tx, *id, name)?;
-                }
-                for e in &shared {
-                    doc::write_entry(tx, e)?;
-                }
-                Ok(())
-            },
-            |sql| {
-                set_meta(sql, "person_id", &me.id.to_string())?;
-                set_meta(sql, "person_name", &me.name)?;
-                for e in &private {
-                    rows::put(sql, Table::Private, e)?;
-                }
-                Ok(())
-            },
-        )?;
+        // A restored journal has no pairing. My entries come back private (the shared
+        // ones marked as shared before: sharing is chosen afresh with the next pairing),
+        // and what the partner wrote is kept apart, read-only, as after unpairing.
+        let (now, _) = self.now();
+        let mine: Vec<Entry> = entries
+            .iter()
+            .filter(|e| e.author == person.id)
+            .map(|e| Entry { shared: false, waiting: false, shared_before: e.shared || e.shared_before, ..e.clone() })
+            .collect();
+        let theirs: Vec<&Entry> = entries.iter().filter(|e| e.author != person.id).collect();
+        let past = if theirs.is_empty() {
+            None
+        } else {
+            let mut doc = doc::genesis().with_actor(ActorId::random());
+            let mut tx = doc.transaction();
+            for (id, name) in people {
+                doc::write_person(&mut tx, *id, name)?;
+            }
+            for e in &theirs {
+                doc::write_entry(&mut tx, e)?;
+            }
+            tx.commit();
+            let partner = people.iter().find(|(id, _)| *id != person.id).map(|(_, n)| n.clone());
+            Some((partner.unwrap_or_else(|| "your partner".to_owned()), doc.save()))
+        };
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        set_meta(&sql, "person_id", &person.id.to_string())?;
+        set_meta(&sql, "person_name", &person.name)?;
+        for e in &mine {
+            rows::put(&sql, Table::Private, e)?;
+        }
+        if let Some((partner, bytes)) = past {
+            put_past_document(&sql, &partner, now, &bytes)?;
+        }
+        sql.commit()?;
         self.me = Some(person);
         Ok(())
     }
+
+    // ----- Pairings -----
+
+    /// The couple this phone's shared document belongs to, while paired.
+    pub fn couple(&self) -> Result<Option<String>, StoreError> {
+        get_meta(&self.conn, COUPLE)
+    }
+
+    /// Starts the shared document of a new pairing, identified by `couple`, which both
+    /// phones learned while pairing. Nothing of an earlier pairing's document is in it:
+    /// if one is still here, it is set apart first as after unpairing.
+    pub fn start_couple(&mut self, couple: &str, earlier_partner: &str) -> Result<(), StoreError> {
+        self.refresh()?;
+        if self.couple()?.as_deref() == Some(couple) {
+            return Ok(());
+        }
+        if self.doc.get_heads() != doc::genesis().get_heads() || self.couple()?.is_some() {
+            self.end_couple(earlier_partner)?;
+        }
+        set_meta(&self.conn, COUPLE, couple)
+    }
+
+    /// Forgets a pairing that was never confirmed: nothing was exchanged, so the shared
+    /// document is still empty and shares keep waiting for the next pairing. If
+    /// anything was exchanged after all, it is set apart as after unpairing.
+    pub fn cancel_couple(&mut self, partner: &str) -> Result<(), StoreError> {
+        self.refresh()?;
+        if self.doc.get_heads() != doc::genesis().get_heads() {
+            return self.end_couple(partner);
+        }
+        self.conn.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
+        Ok(())
+    }
+
+    /// Ends this phone's side of a pairing. The shared document is kept apart, read-only
+    /// ([`Store::past_documents`]); the entries I wrote in it become private again,
+    /// marked as shared before; shares still waiting go back to private; and the next
+    /// pairing starts from an empty document. The partner's phone is not told.
+    pub fn end_couple(&mut self, partner: &str) -> Result<(), StoreError> {
+        self.retire_document(Some(partner))
+    }
+
+    /// Sets the current shared document aside (as a past document named after
+    /// `partner`, or, with `None`, dropped because nobody ever received it) and starts an
+    /// empty one. My entries in it come back to me: private and marked as shared before
+    /// when it is kept, waiting to be shared again when it is dropped.
+    fn retire_document(&mut self, partner: Option<&str>) -> Result<(), StoreError> {
+        self.refresh()?;
+        let me = self.me.as_ref().map(|p| p.id);
+        let (now, _) = self.now();
+        let actor = self.doc.get_actor().clone();
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        same_document(&sql, &self.generation)?;
+        chunks::catch_up(&sql, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
+        let mut waiting: HashMap<EntryId, Waiting> =
+            rows::outbox(&sql, None)?.into_iter().map(|w| (w.entry.id, w)).collect();
+        let set_aside = set_aside_ids(&sql)?;
+        let has_content = self.doc.get_heads() != doc::genesis().get_heads();
+        if has_content {
+            for (id, obj) in doc::entry_ids(&self.doc)? {
+                let Ok(sent) = doc::read_entry(&self.doc, id, &obj) else { continue };
+                if Some(sent.author) != me {
+                    continue;
+                }
+                let mut entry = overlay(sent, waiting.remove(&id))?;
+                entry.archived = set_aside.contains(&id);
+                entry.waiting = false;
+                match partner {
+                    Some(_) => {
+                        entry.shared = false;
+                        entry.shared_before = true;
+                        rows::put(&sql, Table::Private, &entry)?;
+                    }
+                    None => {
+                        entry.shared = true;
+                        entry.archived = false;
+                        rows::put_outbox(&sql, &entry, now, None)?;
+                    }
+                }
+            }
+            if let Some(partner) = partner {
+                put_past_document(&sql, partner, now, &self.doc.save())?;
+            }
+        }
+        if partner.is_some() {
+            // Shares that never left go back to private: sharing is chosen afresh.
+            for (id, w) in waiting {
+                let mut entry = w.entry;
+                entry.shared = false;
+                entry.waiting = false;
+                entry.archived = set_aside.contains(&id);
+                rows::put(&sql, Table::Private, &entry)?;
+            }
+            sql.execute("DELETE FROM outbox", [])?;
+            sql.execute("DELETE FROM set_aside", [])?;
+        }
+        sql.execute("DELETE FROM doc_chunks", [])?;
+        sql.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
+        let generation = uuid::Uuid::now_v7().to_string();
+        set_meta(&sql, GENERATION, &generation)?;
+        let mut doc = doc::genesis();
+        let mut cursor = ChunkCursor::default();
+        chunks::append(&sql, &doc.get_changes(&[]), &mut cursor)?;
+        index::rebuild(&sql, &doc, cursor.last_seq)?;
+        sql.commit()?;
+        doc.set_actor(actor);
+        self.doc = doc;
+        self.cursor = cursor;
+        self.generation = generation;
+        self.scrub();
+        Ok(())
+    }
+
+    /// The documents of pairings that have ended, newest first.
+    pub fn past_documents(&self) -> Result<Vec<PastDocument>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, partner, ended_at FROM past_documents ORDER BY id DESC")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PastDocument {
+                id: r.get(0)?,
+                partner: r.get(1)?,
+                ended_at: DateTime::from_timestamp_nanos(r.get(2)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A past pairing's document as any Automerge implementation reads it.
+    pub fn past_document_bytes(&self, id: i64) -> Result<Vec<u8>, StoreError> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
+            .conn
+            .prepare_cached("SELECT bytes, sha256 FROM past_documents WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (bytes, stored) = row.ok_or(StoreError::NoPastDocument(id))?;
+        if chunks::sha256(&bytes) != stored {
+            return Err(StoreError::corrupt(format!("the document of past pairing {id} does not match its checksum"))
+                .at(&self.path));
+        }
+        Ok(bytes)
+    }
+
+    /// What the partner wrote in a past pairing's document, newest first. (What I wrote
+    /// in it is back among my private entries.)
+    pub fn past_entries(&self, id: i64) -> Result<Vec<Entry>, StoreError> {
+        let bytes = self.past_document_bytes(id)?;
+        let past = Automerge::load(&bytes)
+            .map_err(|e| StoreError::corrupt(format!("past pairing {id} can't be read ({e})")).at(&self.path))?;
+        let me = self.me.as_ref().map(|p| p.id);
+        let mut out = Vec::new();
+        for (entry_id, obj) in doc::entry_ids(&past)? {
+            if let Ok(e) = doc::read_entry(&past, entry_id, &obj)
+                && Some(e.author) != me
+            {
+                out.push(e);
+            }
+        }
+        sort_newest_first(&mut out);
+        Ok(out)
+    }
+
+    /// Deletes a past pairing's document for good. Its text is overwritten in the file,
+    /// not only unlinked.
+    pub fn delete_past_document(&mut self, id: i64) -> Result<(), StoreError> {
+        let deleted = self.conn.execute("DELETE FROM past_documents WHERE id = ?1", [id])?;
+        if deleted == 0 {
+            return Err(StoreError::NoPastDocument(id));
+        }
+        self.scrub();
+        Ok(())
+    }
+
+    /// Moves everything in the write-ahead log into the file and empties the log, so
+    /// that text just deleted (with `secure_delete`, overwritten in the file's pages) is
+    /// not left in an older copy of a page in the log. If another connection is reading
+    /// at that moment, the log is emptied at a later write instead; nothing is lost.
+    fn scrub(&self) {
+        let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
+}
+
+const COUPLE: &str = "couple";
+const GENERATION: &str = "document_generation";
+
+/// Fails when another process on this phone ended the pairing since this one loaded the
+/// shared document, so nothing of the old document is written into the new one.
+fn same_document(sql: &Connection, generation: &str) -> Result<(), StoreError> {
+    if get_meta(sql, GENERATION)?.unwrap_or_default() == generation {
+        Ok(())
+    } else {
+        Err(StoreError::PairingChanged)
+    }
+}
+
+fn put_past_document(sql: &Connection, partner: &str, at: DateTime<Utc>, bytes: &[u8]) -> Result<(), StoreError> {
+    sql.prepare_cached("INSERT INTO past_documents (partner, ended_at, bytes, sha256) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(rusqlite::params![
+            partner,
+            at.timestamp_nanos_opt().unwrap_or(i64::MAX),
+            bytes,
+            chunks::sha256(bytes)
+        ])?;
+    Ok(())
+}
+
+fn is_set_aside(conn: &Connection, id: EntryId) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM set_aside WHERE id = ?1")?
+        .query_row([id.as_uuid().as_bytes().to_vec()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn set_aside_ids(conn: &Connection) -> Result<HashSet<EntryId>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM set_aside")?;
+    let mut rows = stmt.query([])?;
+    let mut out = HashSet::new();
+    while let Some(row) = rows.next()? {
+        if let Ok(id) = uuid::Uuid::from_slice(row.get_ref(0)?.as_blob()?) {
+            out.insert(EntryId::from_uuid(id));
+        }
+    }
+    Ok(out)
+}
+
+/// A shared entry as this person sees it: as the partner last received it, with any
+/// change of mine that waits in the outbox on top.
+fn overlay(sent: Entry, waiting: Option<Waiting>) -> Result<Entry, StoreError> {
+    let Some(w) = waiting else { return Ok(sent) };
+    let Some(base) = &w.base else { return Ok(w.entry) };
+    let fields = rebase(&sent.to_fields(), base, &w.entry.to_fields());
+    let mut entry = Entry::from_fields_lenient(sent.id, true, fields)?;
+    entry.waiting = true;
+    Ok(entry)
 }
 
 fn make_dir(dir: &Path) -> Result<(), StoreError> {
@@ -688,7 +1179,19 @@ fn read_me(conn: &Connection) -> Result<Option<Person>, StoreError> {
 /// Every entry, private and shared, newest first, read from SQLite alone.
 fn list(conn: &Connection) -> Result<Vec<Entry>, StoreError> {
     let mut out = rows::all(conn, Table::Private)?;
-    out.extend(rows::all(conn, Table::SharedIndex)?);
+    let set_aside = set_aside_ids(conn)?;
+    let mut waiting: HashMap<EntryId, Waiting> = rows::outbox(conn, None)?.into_iter().map(|w| (w.entry.id, w)).collect();
+    for sent in rows::all(conn, Table::SharedIndex)? {
+        let pending = waiting.remove(&sent.id);
+        let mut entry = overlay(sent, pending)?;
+        entry.archived = set_aside.contains(&entry.id);
+        out.push(entry);
+    }
+    for (id, w) in waiting {
+        let mut entry = w.entry;
+        entry.archived = set_aside.contains(&id);
+        out.push(entry);
+    }
     sort_newest_first(&mut out);
     Ok(out)
 }

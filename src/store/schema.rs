@@ -47,6 +47,38 @@ const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL
     );
     ",
+    // 2: sharing that waits until the partner is about to receive it, set-aside that
+    // stays on this phone, and the documents of pairings that have ended.
+    "
+    ALTER TABLE private_entries ADD COLUMN shared_before INTEGER NOT NULL DEFAULT 0;
+    -- Shares and changes to shared entries that have not been sent to the partner yet.
+    -- The entry as it will be sent, in the same columns as the private table; `base` is
+    -- the entry as the partner last received it (its fields as JSON), NULL for a new
+    -- share; nothing is sent before `ready_at` (UTC nanoseconds), the end of the undo.
+    CREATE TABLE outbox (
+        id         BLOB PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        author     BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        archived   INTEGER NOT NULL,
+        body       TEXT NOT NULL,
+        ready_at   INTEGER NOT NULL,
+        base       TEXT
+    ) WITHOUT ROWID;
+    -- Shared entries this person set aside. Setting aside is personal: never shared.
+    CREATE TABLE set_aside (
+        id BLOB PRIMARY KEY
+    ) WITHOUT ROWID;
+    -- The shared document of each pairing that has ended, read-only, whole.
+    CREATE TABLE past_documents (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        partner  TEXT NOT NULL,
+        ended_at INTEGER NOT NULL,
+        bytes    BLOB NOT NULL,
+        sha256   BLOB NOT NULL
+    );
+    ",
 ];
 
 /// The newest schema this version understands.
