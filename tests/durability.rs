@@ -17,33 +17,36 @@ fn set_up(dir: &Path) -> Store {
     s
 }
 
-fn places(store: &mut Store, id: EntryId) -> (usize, bool) {
+/// How many times an entry is listed, whether it is shared, and whether it waits to be sent.
+fn places(store: &mut Store, id: EntryId) -> (usize, bool, bool) {
     let found: Vec<_> = store.entries().unwrap().into_iter().filter(|e| e.id == id).collect();
-    (found.len(), found.first().is_some_and(|e| e.shared))
+    (found.len(), found.first().is_some_and(|e| e.shared), found.first().is_some_and(|e| e.waiting))
 }
 
 #[test]
-fn share_cut_off_at_any_step_is_found_in_exactly_one_place_after_reopening() {
+fn sending_cut_off_at_any_step_is_found_in_exactly_one_place_after_reopening() {
     for point in [FailPoint::AfterDocChange, FailPoint::AfterChunkWrite, FailPoint::AfterLocalWrite] {
         let dir = tempfile::tempdir().unwrap();
         let id = {
             let mut s = set_up(dir.path());
+            s.start_couple("00112233445566778899aabbccddeeff", "Sam").unwrap();
             let e = s.add(Draft::SafetyNeed { side: SafetySide::Helps, text: "Hearing the plan".into() }).unwrap();
+            s.share(e.id).unwrap();
             s.inject_failure(Some(point));
-            assert!(matches!(s.share(e.id), Err(StoreError::Injected(_))));
+            assert!(matches!(s.fold_outbox(), Err(StoreError::Injected(_))));
             e.id
         };
         let mut s = Store::open_dir(dir.path()).unwrap();
-        assert_eq!(places(&mut s, id), (1, false), "after a failure {point:?}");
-        s.share(id).unwrap();
-        s.share(id).unwrap();
+        assert_eq!(places(&mut s, id), (1, true, true), "after a failure {point:?}, it still waits");
+        assert_eq!(s.fold_outbox().unwrap(), 1);
+        assert_eq!(s.fold_outbox().unwrap(), 0);
         drop(s);
         let mut s = Store::open_dir(dir.path()).unwrap();
-        assert_eq!(places(&mut s, id), (1, true), "after retrying past {point:?}");
+        assert_eq!(places(&mut s, id), (1, true, false), "after retrying past {point:?}");
         s.unshare(id).unwrap();
         drop(s);
         let mut s = Store::open_dir(dir.path()).unwrap();
-        assert_eq!(places(&mut s, id), (1, false));
+        assert_eq!(places(&mut s, id), (1, false, false));
     }
 }
 

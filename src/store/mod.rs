@@ -242,9 +242,9 @@ impl Store {
         let me = self.me.as_ref().map(|p| p.id);
         let people = doc::people(&self.doc)?;
         let partner_name = people.iter().find(|(id, _)| Some(*id) != me).map(|(_, n)| n.clone());
-        let others_wrote = doc::entry_ids(&self.doc)?.iter().any(|(id, obj)| {
-            doc::read_entry(&self.doc, *id, obj).map(|e| Some(e.author) != me).unwrap_or(true)
-        });
+        let others_wrote = doc::entry_ids(&self.doc)?
+            .iter()
+            .any(|(id, obj)| doc::read_entry(&self.doc, *id, obj).map(|e| Some(e.author) != me).unwrap_or(true));
         let was_paired = get_meta(&self.conn, "setting.net.partner")?.is_some();
         if others_wrote || was_paired || partner_name.is_some() {
             self.retire_document(Some(partner_name.as_deref().unwrap_or("your partner")))
@@ -648,7 +648,10 @@ impl Store {
                             let fields = rebase(&theirs.to_fields(), base, &w.entry.to_fields());
                             Entry::from_fields_lenient(w.entry.id, true, fields)?
                         }
-                        _ => w.entry.clone(),
+                        // A change to an entry its author has taken back since: it goes
+                        // nowhere (a check-in on an agreement made private again).
+                        (None, Some(_)) => continue,
+                        (_, None) => w.entry.clone(),
                     };
                     doc::write_entry(tx, &outgoing)?;
                 }
@@ -738,10 +741,17 @@ impl Store {
 
     // ----- The shared document, whole -----
 
-    /// The shared document's bytes, which any Automerge implementation can open.
+    /// The shared document's bytes, which any Automerge implementation can open. They
+    /// are not compressed, so what they hold can be searched for as it is.
     pub fn document_bytes(&mut self) -> Result<Vec<u8>, StoreError> {
         self.refresh()?;
-        Ok(self.doc.save())
+        Ok(self.doc.save_nocompress())
+    }
+
+    /// The Automerge actor of this phone's changes, which its partner's phone learns at
+    /// pairing.
+    pub fn actor(&self) -> ActorId {
+        self.doc.get_actor().clone()
     }
 
     /// The shared document's current heads.
@@ -848,7 +858,7 @@ impl Store {
             }
             tx.commit();
             let partner = people.iter().find(|(id, _)| *id != person.id).map(|(_, n)| n.clone());
-            Some((partner.unwrap_or_else(|| "your partner".to_owned()), doc.save()))
+            Some((partner.unwrap_or_else(|| "your partner".to_owned()), doc.save_nocompress()))
         };
         let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         set_meta(&sql, "person_id", &person.id.to_string())?;
@@ -944,7 +954,7 @@ impl Store {
                 }
             }
             if let Some(partner) = partner {
-                put_past_document(&sql, partner, now, &self.doc.save())?;
+                put_past_document(&sql, partner, now, &self.doc.save_nocompress())?;
             }
         }
         if partner.is_some() {
@@ -980,11 +990,7 @@ impl Store {
     pub fn past_documents(&self) -> Result<Vec<PastDocument>, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT id, partner, ended_at FROM past_documents ORDER BY id DESC")?;
         let rows = stmt.query_map([], |r| {
-            Ok(PastDocument {
-                id: r.get(0)?,
-                partner: r.get(1)?,
-                ended_at: DateTime::from_timestamp_nanos(r.get(2)?),
-            })
+            Ok(PastDocument { id: r.get(0)?, partner: r.get(1)?, ended_at: DateTime::from_timestamp_nanos(r.get(2)?) })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -1049,11 +1055,7 @@ const GENERATION: &str = "document_generation";
 /// Fails when another process on this phone ended the pairing since this one loaded the
 /// shared document, so nothing of the old document is written into the new one.
 fn same_document(sql: &Connection, generation: &str) -> Result<(), StoreError> {
-    if get_meta(sql, GENERATION)?.unwrap_or_default() == generation {
-        Ok(())
-    } else {
-        Err(StoreError::PairingChanged)
-    }
+    if get_meta(sql, GENERATION)?.unwrap_or_default() == generation { Ok(()) } else { Err(StoreError::PairingChanged) }
 }
 
 fn put_past_document(sql: &Connection, partner: &str, at: DateTime<Utc>, bytes: &[u8]) -> Result<(), StoreError> {
@@ -1180,7 +1182,8 @@ fn read_me(conn: &Connection) -> Result<Option<Person>, StoreError> {
 fn list(conn: &Connection) -> Result<Vec<Entry>, StoreError> {
     let mut out = rows::all(conn, Table::Private)?;
     let set_aside = set_aside_ids(conn)?;
-    let mut waiting: HashMap<EntryId, Waiting> = rows::outbox(conn, None)?.into_iter().map(|w| (w.entry.id, w)).collect();
+    let mut waiting: HashMap<EntryId, Waiting> =
+        rows::outbox(conn, None)?.into_iter().map(|w| (w.entry.id, w)).collect();
     for sent in rows::all(conn, Table::SharedIndex)? {
         let pending = waiting.remove(&sent.id);
         let mut entry = overlay(sent, pending)?;
