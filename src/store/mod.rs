@@ -189,7 +189,8 @@ impl Store {
                     let mut cursor = ChunkCursor::default();
                     chunks::apply_rows(rows, &mut doc, &mut cursor).map(|()| (doc, cursor))
                 });
-                let other = meanwhile(&conn);
+                // An older schema lacks tables the lists read; it is listed after migrating.
+                let other = if version == schema::CURRENT { meanwhile(&conn) } else { Ok(T::default()) };
                 let loaded = loading
                     .join()
                     .unwrap_or_else(|_| Err(StoreError::corrupt("the shared document could not be loaded")));
@@ -224,8 +225,11 @@ impl Store {
         let me = read_me(&conn)?;
         let generation = get_meta(&conn, GENERATION)?.unwrap_or_default();
         let mut store = Store { conn, path, doc, cursor, generation, me, clock: Box::new(Utc::now), fail_at: None };
-        if version == 1 {
+        if get_meta(&store.conn, UPGRADE_DOCUMENT)?.is_some() {
+            // Asked for by the migration; done again after a crash part way, since both
+            // steps find nothing left to do the second time.
             store.upgrade_shared_document()?;
+            store.conn.execute("DELETE FROM meta WHERE key = ?1", [UPGRADE_DOCUMENT])?;
         }
         Ok((store, extra))
     }
@@ -1050,6 +1054,7 @@ impl Store {
 }
 
 const COUPLE: &str = "couple";
+const UPGRADE_DOCUMENT: &str = "upgrade_document";
 const GENERATION: &str = "document_generation";
 
 /// Fails when another process on this phone ended the pairing since this one loaded the
