@@ -271,7 +271,7 @@ fn a_first_version_journal_that_was_paired_keeps_its_document_apart_after_upgrad
         e.id
     };
     as_first_version(dir.path());
-    let (mut s, entries) = Store::open_dir_with_entries(dir.path()).unwrap();
+    let (s, entries) = Store::open_dir_with_entries(dir.path()).unwrap();
     assert_eq!(entries.len(), 1);
     assert!(!entries[0].shared && entries[0].shared_before, "{:?}", entries[0]);
     assert_eq!(entries[0].id, id);
