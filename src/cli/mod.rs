@@ -173,7 +173,7 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
             writeln!(
                 out,
                 "{} is private again. If your partner's phone already synced it, they keep that copy.",
-                e.id
+                e.entry.id
             )?;
         }
         Command::Archive { id } => {

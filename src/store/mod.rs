@@ -258,6 +258,11 @@ impl Store {
         &self.path
     }
 
+    /// The Automerge actor this phone's changes carry, which pairing binds to its person.
+    pub fn actor(&self) -> automerge::ActorId {
+        self.doc.get_actor().clone()
+    }
+
     /// The person on this phone, once set up.
     pub fn me(&self) -> Option<&Person> {
         self.me.as_ref()

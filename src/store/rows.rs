@@ -51,10 +51,11 @@ fn nanos(t: DateTime<chrono::Utc>) -> i64 {
 /// Writes `entry` into the private table or the index, replacing any row with its id.
 pub fn put(conn: &Connection, table: Table, entry: &Entry) -> Result<(), StoreError> {
     let (kind, body) = kind_and_body(entry);
+    let (id, author) = (*entry.id.as_uuid().as_bytes(), *entry.author.as_uuid().as_bytes());
     let common = params![
-        entry.id.as_uuid().as_bytes(),
+        &id,
         kind,
-        entry.author.as_uuid().as_bytes(),
+        &author,
         nanos(entry.created_at),
         nanos(entry.updated_at),
         entry.archived,
