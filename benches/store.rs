@@ -1,5 +1,7 @@
-//! Speed of the journal on disk: opening 10,000 entries, a durable add, and a share.
-//! Figures are recorded in BENCHMARKS.md.
+//! Speed of the journal on disk: opening 10,000 entries, a durable add, a share, sending
+//! a share (folding it into the shared document), and checking a change received from
+//! the partner against the rules of who may change what. Figures are recorded in
+//! BENCHMARKS.md.
 
 mod fixture;
 
@@ -47,7 +49,59 @@ fn add_and_share(c: &mut Criterion) {
             total
         })
     });
+    // The shares above wait in the outbox; send them first, untimed.
+    store.fold_outbox().unwrap();
+    c.bench_function("send one share: fold it into the document, durable", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                i += 1;
+                let id = store.add(fixture::draft(i * 6)).unwrap().id;
+                store.share(id).unwrap();
+                let start = Instant::now();
+                assert_eq!(store.fold_outbox().unwrap(), 1);
+                total += start.elapsed();
+            }
+            total
+        })
+    });
 }
 
-criterion_group!(benches, open_and_list, add_and_share);
+/// The check of one received message at 10,000 entries: the partner checks in on one of
+/// my agreements. Timed alone, then with the rest of the receive path around it.
+fn received_change_check(c: &mut Criterion) {
+    use automerge::ActorId;
+    use steady::model::{Entry, Outcome, PersonId};
+    use steady::store::{PartnerRules, doc, rules};
+
+    let (me, partner) = (PersonId::new(), PersonId::new());
+    let mut mine = doc::genesis().with_actor(ActorId::random());
+    let now = chrono::Utc::now();
+    let mut agreement = None;
+    for i in 0..fixture::ENTRIES {
+        let mut e = Entry::create(fixture::draft(i), me, now, now.date_naive()).unwrap();
+        e.shared = true;
+        let mut tx = mine.transaction();
+        doc::write_entry(&mut tx, &e).unwrap();
+        tx.commit();
+        if matches!(e.body, steady::model::Body::Agreement { .. }) {
+            agreement = Some(e);
+        }
+    }
+    let mut agreement = agreement.unwrap();
+    let rules = PartnerRules { person: partner, actors: vec![ActorId::random()] };
+    let mut theirs = mine.fork().with_actor(rules.actors[0].clone());
+    agreement.check_in(Outcome::Kept, Some("Lovely evening"), partner, now, now.date_naive()).unwrap();
+    let mut tx = theirs.transaction();
+    doc::write_entry(&mut tx, &agreement).unwrap();
+    tx.commit();
+    let before = mine.get_heads();
+    let change = theirs.get_last_local_change().unwrap().clone();
+    mine.apply_changes([change.clone()]).unwrap();
+    c.bench_function("check one received check-in against the rules, 10k entries", |b| {
+        b.iter(|| rules::check_received(black_box(&mine), &before, std::slice::from_ref(&change), me, &rules).unwrap())
+    });
+}
+
+criterion_group!(benches, open_and_list, add_and_share, received_change_check);
 criterion_main!(benches);

@@ -48,6 +48,9 @@ pub fn to_json(journal: &Journal, exported_at: DateTime<Utc>) -> String {
             let mut m: Map<String, Value> = e.to_fields().into_iter().collect();
             m.insert("id".into(), Value::String(e.id.to_string()));
             m.insert("shared".into(), Value::Bool(e.shared));
+            if e.shared_before {
+                m.insert("shared_before".into(), Value::Bool(true));
+            }
             Value::Object(m)
         })
         .collect();
@@ -103,7 +106,13 @@ pub fn from_json(text: &str) -> Result<Journal, ImportError> {
             Some(Value::Bool(b)) => b,
             _ => return Err(bad("it does not say whether it is shared".into())),
         };
-        let entry = Entry::from_fields(id, shared, fields).map_err(|e| bad(e.to_string()))?;
+        let shared_before = match fields.remove("shared_before") {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(bad("its shared_before is not true or false".into())),
+        };
+        let mut entry = Entry::from_fields(id, shared, fields).map_err(|e| bad(e.to_string()))?;
+        entry.shared_before = shared_before;
         entries.push(entry);
     }
     Ok(Journal { person, people, entries })
@@ -126,6 +135,9 @@ pub fn list_item(entry: &Entry, names: &HashMap<PersonId, String>) -> Value {
     }
     m.insert("text".into(), Value::String(entry.body.main_text().to_owned()));
     m.insert("shared".into(), Value::Bool(entry.shared));
+    // Shared, but not sent to the partner yet: it can still be taken back without a trace.
+    m.insert("waiting".into(), Value::Bool(entry.waiting));
+    m.insert("shared_before".into(), Value::Bool(entry.shared_before));
     m.insert("author".into(), Value::String(author_name(entry.author, names)));
     m.insert("author_id".into(), Value::String(entry.author.to_string()));
     Value::Object(m)
@@ -141,7 +153,7 @@ pub fn to_markdown(journal: &Journal, exported_at: DateTime<Utc>, offset: FixedO
     let local = |t: DateTime<Utc>| t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string();
     let mut out = String::new();
     let _ = writeln!(out, "# Steady journal of {}\n", journal.person.name);
-    let _ = writeln!(out, "Exported {}. Private entries are marked; they were never shared.\n", local(exported_at));
+    let _ = writeln!(out, "Exported {}. Each entry says whether it is private or shared.\n", local(exported_at));
     for practice in Practice::ALL {
         let mut entries: Vec<&Entry> = journal.entries.iter().filter(|e| e.body.practice() == Some(practice)).collect();
         if entries.is_empty() {
@@ -150,7 +162,12 @@ pub fn to_markdown(journal: &Journal, exported_at: DateTime<Utc>, offset: FixedO
         entries.sort_by_key(|e| std::cmp::Reverse(e.created_at));
         let _ = writeln!(out, "## {}\n", practice.title());
         for e in entries {
-            let mut tags = vec![if e.shared { "shared" } else { "private" }];
+            let mut tags = vec![match (e.shared, e.waiting) {
+                (true, false) => "shared",
+                (true, true) => "shared, not sent yet",
+                (false, _) if e.shared_before => "private, shared in an earlier pairing",
+                (false, _) => "private",
+            }];
             if e.archived {
                 tags.push("set aside");
             }

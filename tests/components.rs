@@ -30,20 +30,44 @@ fn one_tap_shares_an_entry_and_sharing_is_explained_once() {
     s.tap("data-action", "share");
     let html = s.html();
     assert!(html.contains("data-shared=\"true\""), "{html}");
-    assert!(html.contains(">Shared<"));
+    assert!(html.contains("data-waiting=\"true\""), "it waits on this phone: {html}");
+    assert!(html.contains(">Not sent yet<"));
+    assert!(html.contains("Undo sharing &#39;Coffee together&#39;"), "Undo is offered right after sharing: {html}");
     assert!(!html.contains("Sharing gives your partner a copy"), "the explanation shows only once");
 }
 
 #[test]
-fn unsharing_asks_with_honest_words_first() {
+fn undo_right_after_sharing_keeps_the_entry_private_and_says_so() {
+    let mut s = screen(|s| {
+        s.add(Draft::CheckIn { text: "Coffee together".into() }).unwrap();
+    });
+    s.tap("data-action", "share");
+    s.tap("data-action", "undo");
+    let html = s.html();
+    assert!(html.contains("data-shared=\"false\""), "{html}");
+    assert!(html.contains("It was not sent yet: it stays private"), "{html}");
+    assert!(!html.contains("already has a copy"));
+}
+
+#[test]
+fn unsharing_a_sent_entry_asks_with_honest_words_first() {
     let mut s = screen(|s| {
         let e = s.add(Draft::CheckIn { text: "Coffee together".into() }).unwrap();
         s.share(e.id).unwrap();
+        // Paired, and the partner's phone was about to receive it: it is in the history.
+        s.start_couple("0123456789abcdef0123456789abcdef", "Sam").unwrap();
+        assert_eq!(s.fold_outbox().unwrap(), 1);
     });
-    s.tap("aria-label", "Unshare this entry");
     let html = s.html();
-    assert!(html.contains("Your partner may already have seen it"), "{html}");
+    assert!(html.contains("data-waiting=\"false\""), "{html}");
+    s.tap("aria-label", "Unshare 'Coffee together'");
+    let html = s.html();
+    assert!(html.contains("already has a copy, and keeps it. Make it private again"), "{html}");
     assert!(html.contains("data-shared=\"true\""), "nothing changes before the second tap");
+    s.tap("data-action", "confirm-unshare");
+    let html = s.html();
+    assert!(html.contains("data-shared=\"false\""), "{html}");
+    assert!(html.contains("It is private again on this phone, but your partner"), "{html}");
 }
 
 #[test]

@@ -17,33 +17,36 @@ fn set_up(dir: &Path) -> Store {
     s
 }
 
-fn places(store: &mut Store, id: EntryId) -> (usize, bool) {
+/// How many times an entry is listed, whether it is shared, and whether it waits to be sent.
+fn places(store: &mut Store, id: EntryId) -> (usize, bool, bool) {
     let found: Vec<_> = store.entries().unwrap().into_iter().filter(|e| e.id == id).collect();
-    (found.len(), found.first().is_some_and(|e| e.shared))
+    (found.len(), found.first().is_some_and(|e| e.shared), found.first().is_some_and(|e| e.waiting))
 }
 
 #[test]
-fn share_cut_off_at_any_step_is_found_in_exactly_one_place_after_reopening() {
+fn sending_cut_off_at_any_step_is_found_in_exactly_one_place_after_reopening() {
     for point in [FailPoint::AfterDocChange, FailPoint::AfterChunkWrite, FailPoint::AfterLocalWrite] {
         let dir = tempfile::tempdir().unwrap();
         let id = {
             let mut s = set_up(dir.path());
+            s.start_couple("00112233445566778899aabbccddeeff", "Sam").unwrap();
             let e = s.add(Draft::SafetyNeed { side: SafetySide::Helps, text: "Hearing the plan".into() }).unwrap();
+            s.share(e.id).unwrap();
             s.inject_failure(Some(point));
-            assert!(matches!(s.share(e.id), Err(StoreError::Injected(_))));
+            assert!(matches!(s.fold_outbox(), Err(StoreError::Injected(_))));
             e.id
         };
         let mut s = Store::open_dir(dir.path()).unwrap();
-        assert_eq!(places(&mut s, id), (1, false), "after a failure {point:?}");
-        s.share(id).unwrap();
-        s.share(id).unwrap();
+        assert_eq!(places(&mut s, id), (1, true, true), "after a failure {point:?}, it still waits");
+        assert_eq!(s.fold_outbox().unwrap(), 1);
+        assert_eq!(s.fold_outbox().unwrap(), 0);
         drop(s);
         let mut s = Store::open_dir(dir.path()).unwrap();
-        assert_eq!(places(&mut s, id), (1, true), "after retrying past {point:?}");
+        assert_eq!(places(&mut s, id), (1, true, false), "after retrying past {point:?}");
         s.unshare(id).unwrap();
         drop(s);
         let mut s = Store::open_dir(dir.path()).unwrap();
-        assert_eq!(places(&mut s, id), (1, false));
+        assert_eq!(places(&mut s, id), (1, false, false));
     }
 }
 
@@ -239,4 +242,62 @@ fn a_stale_index_of_shared_entries_is_rebuilt_from_the_document_on_open() {
     assert_eq!(entries.len(), 1);
     store.verify_index().unwrap();
     assert_eq!(common::list_json(d), before);
+}
+
+/// Turns a journal of this version back into one of the first version's shape, as a
+/// phone that has not updated yet would hold it: no outbox, no set-aside, no past
+/// documents, no couple, schema 1.
+fn as_first_version(dir: &Path) {
+    let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    conn.execute_batch(
+        "DROP TABLE outbox; DROP TABLE set_aside; DROP TABLE past_documents;
+         ALTER TABLE private_entries DROP COLUMN shared_before;
+         DELETE FROM meta WHERE key IN ('couple', 'document_generation');
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_first_version_journal_that_was_paired_keeps_its_document_apart_after_upgrading() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let mut s = set_up(dir.path());
+        s.start_couple("00112233445566778899aabbccddeeff", "Sam").unwrap();
+        let e = s.add(Draft::SafetyNeed { side: SafetySide::Helps, text: "Shared before the update".into() }).unwrap();
+        s.share(e.id).unwrap();
+        s.fold_outbox().unwrap();
+        s.set_setting("net.partner", "{}").unwrap();
+        e.id
+    };
+    as_first_version(dir.path());
+    let (s, entries) = Store::open_dir_with_entries(dir.path()).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert!(!entries[0].shared && entries[0].shared_before, "{:?}", entries[0]);
+    assert_eq!(entries[0].id, id);
+    assert_eq!(s.past_documents().unwrap().len(), 1, "the old shared document is kept apart");
+    assert_eq!(s.couple().unwrap(), None, "the pairing is made again");
+    drop(s);
+    // Opening again changes nothing more.
+    let mut s = Store::open_dir(dir.path()).unwrap();
+    assert_eq!(s.entries().unwrap(), entries);
+}
+
+#[test]
+fn a_first_version_journal_never_paired_gets_its_shares_back_as_waiting_after_upgrading() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = set_up(dir.path());
+        s.start_couple("00112233445566778899aabbccddeeff", "Sam").unwrap();
+        let e = s.add(Draft::SafetyNeed { side: SafetySide::Helps, text: "Shared, never sent".into() }).unwrap();
+        s.share(e.id).unwrap();
+        s.fold_outbox().unwrap();
+    }
+    as_first_version(dir.path());
+    let (mut s, entries) = Store::open_dir_with_entries(dir.path()).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert!(entries[0].shared && entries[0].waiting, "{:?}", entries[0]);
+    assert!(s.past_documents().unwrap().is_empty());
+    let bytes = s.document_bytes().unwrap();
+    assert!(!bytes.windows(18).any(|w| w == b"Shared, never sent"), "nobody received it, so the history is empty");
 }

@@ -657,94 +657,144 @@ async fn after_unpairing_a_third_phone_receives_nothing_of_the_first_partners_jo
     assert!(!contains(&doc.save_nocompress(), old_mine), "the new document's history starts afresh");
 }
 
-/// A phone that holds the partner's keys, and sends a change that rewrites one of my
-/// entries: the change is refused whole, the `refused` event says why, sync stops (and
-/// stays stopped) until resumed, and my entries are as they were.
+/// What a hand-made hostile phone, holding the partner's keys, does to the shared
+/// document before it syncs.
+#[derive(Clone, Copy, Debug)]
+enum Hostile {
+    EditsMyEntry,
+    DeletesMyEntry,
+    ForgesMyAuthorship,
+    UsesMyActor,
+    ReplacesEntries,
+}
+
+/// A phone that holds the partner's keys and sends a change that breaks the rules, for
+/// each way of breaking them: the change is refused whole, the `refused` event says why,
+/// sync stops (and stays stopped, across restarts) until resumed, and my entries are as
+/// they were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the store's received-change rules (store::rules::check_received is still a placeholder that accepts everything)"]
-async fn a_partners_phone_that_edits_my_entry_is_refused_and_sync_stops() {
+async fn a_partners_phone_that_changes_what_is_mine_is_refused_and_sync_stops() {
     use automerge::sync::SyncDoc;
     use automerge::transaction::Transactable;
-    use automerge::{ReadDoc, ROOT};
+    use automerge::{ObjType, ROOT, ReadDoc};
     use steady::net::frame::{self, MAX_SYNC_FRAME, SyncFrame};
 
-    let a = Phone::new("Alex").await;
-    let b = Phone::new("Blair").await;
-    let mine = a.add_shared(agreement("Mine to change"));
-    pair(&a, &b).await;
-    eventually("the sync", Duration::from_secs(10), || b.shared_ids() == vec![mine]).await;
-    let before = a.store().entries().unwrap();
-    let address = a.address().await;
-    let mut b_store = b.store();
-    let b_key = peers::keypair(&mut b_store).unwrap();
-    let couple = peers::partner(&b_store).unwrap().unwrap().couple_bytes().unwrap();
-    // B's own document, under B's own actor, with my entry's text rewritten.
-    let mut doc = automerge::Automerge::load(&b_store.document_bytes().unwrap()).unwrap().with_actor(b_store.actor());
-    drop(b_store);
-    let mut tx = doc.transaction();
-    let (_, entries) = tx.get(ROOT, "entries").unwrap().unwrap();
-    let (_, entry) = tx.get(&entries, mine.to_string()).unwrap().unwrap();
-    tx.put(&entry, "text", "HOSTILE-REWRITE-0aa1").unwrap();
-    tx.commit();
-    drop(b);
-    a.status_until("A is apart", |s| s.link == Link::Looking || s.link == Link::Offline).await;
-
-    let mut a_events = a.node.subscribe();
-    let mut raw = RawPeer::dial(b_key.clone(), address.clone());
-    assert!(raw.connected().await, "the partner's key is let in");
-    let protocol = StreamProtocol::new("/steady/sync/1");
-    let mut incoming = raw.control.accept(protocol.clone()).unwrap();
-    let mut stream = match tokio::time::timeout(Duration::from_millis(500), incoming.next()).await {
-        Ok(Some((_, stream))) => stream,
-        _ => raw.control.open_stream(a.node.peer_id(), protocol).await.unwrap(),
-    };
-    let write = |frame: SyncFrame| frame::prefixed(&frame.encode(), MAX_SYNC_FRAME).unwrap();
-    stream.write_all(&write(SyncFrame::Hello { couple, confirmed: true })).await.unwrap();
-    let mut state = automerge::sync::State::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        let out = match doc.generate_sync_message(&mut state) {
-            Some(message) => write(SyncFrame::Sync(message)),
-            None => write(SyncFrame::Ping),
+    for hostile in
+        [Hostile::EditsMyEntry, Hostile::DeletesMyEntry, Hostile::ForgesMyAuthorship, Hostile::UsesMyActor, Hostile::ReplacesEntries]
+    {
+        let a = Phone::new("Alex").await;
+        let b = Phone::new("Blair").await;
+        let mine = a.add_shared(Draft::Reflection { feeling: "Mine to change".into(), needing: None, understanding: None });
+        pair(&a, &b).await;
+        eventually("the sync", Duration::from_secs(10), || b.shared_ids() == vec![mine]).await;
+        let before = a.store().entries().unwrap();
+        let address = a.address().await;
+        let (me, my_actor) = {
+            let store = a.store();
+            (store.me().unwrap().id, store.actor())
         };
-        if stream.write_all(&out).await.is_err() {
-            break;
-        }
-        match tokio::time::timeout(Duration::from_millis(300), frame::read_body(&mut stream, MAX_SYNC_FRAME)).await {
-            Ok(Ok(Some(body))) => {
-                if let Ok(SyncFrame::Sync(message)) = SyncFrame::decode(&body) {
-                    doc.receive_sync_message(&mut state, message).unwrap();
-                }
+        let mut b_store = b.store();
+        let b_key = peers::keypair(&mut b_store).unwrap();
+        let couple = peers::partner(&b_store).unwrap().unwrap().couple_bytes().unwrap();
+        // B's own document, under B's own actor (or, to forge, mine), changed by hand.
+        let actor = if matches!(hostile, Hostile::UsesMyActor) { my_actor } else { b_store.actor() };
+        let mut doc = automerge::Automerge::load(&b_store.document_bytes().unwrap()).unwrap().with_actor(actor);
+        let them = b_store.me().unwrap().id;
+        drop(b_store);
+        let mut tx = doc.transaction();
+        let (_, entries) = tx.get(ROOT, "entries").unwrap().unwrap();
+        let new_entry = |tx: &mut automerge::transaction::Transaction<'_>, author: String| {
+            let entry = tx.put_object(&entries, EntryId::new().to_string(), ObjType::Map).unwrap();
+            for (key, value) in [("kind", "agreement"), ("author", &author), ("text", "HOSTILE-TEXT-0aa1")] {
+                tx.put(&entry, key, value).unwrap();
             }
-            Ok(_) => break,
-            Err(_) => {}
+            tx.put(&entry, "proposed_by", author.as_str()).unwrap();
+            tx.put(&entry, "status", "active").unwrap();
+            tx.put(&entry, "archived", false).unwrap();
+            for key in ["created_at", "updated_at"] {
+                tx.put(&entry, key, "2026-05-01T10:00:00.000Z").unwrap();
+            }
+        };
+        match hostile {
+            Hostile::EditsMyEntry => {
+                let (_, entry) = tx.get(&entries, mine.to_string()).unwrap().unwrap();
+                tx.put(&entry, "feeling", "HOSTILE-TEXT-0aa1").unwrap();
+            }
+            Hostile::DeletesMyEntry => tx.delete(&entries, mine.to_string()).unwrap(),
+            Hostile::ForgesMyAuthorship => new_entry(&mut tx, me.to_string()),
+            // A well-formed entry of B's own, but made under my device's actor.
+            Hostile::UsesMyActor => new_entry(&mut tx, them.to_string()),
+            Hostile::ReplacesEntries => {
+                tx.put_object(ROOT, "entries", ObjType::Map).unwrap();
+            }
         }
-    }
-    let mut reason = None;
-    while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(2), a_events.recv()).await {
-        if let NetEvent::Refused { reason: r, .. } = event {
-            reason = Some(r);
-            break;
-        }
-    }
-    let reason = reason.expect("A said why it refused");
-    assert!(reason.contains("entries that are yours") && reason.contains("Sync is stopped"), "{reason}");
-    assert_eq!(a.store().entries().unwrap(), before, "my entries are unchanged");
-    assert!(!a.knows("HOSTILE-REWRITE-0aa1"));
-    assert_eq!(peers::stopped(&a.store()).unwrap().as_deref(), Some(reason.as_str()), "kept across restarts");
-    let status = a.status_until("the badge says stopped", |s| s.link == Link::Stopped).await;
-    assert_eq!(status.stopped.as_deref(), Some(reason.as_str()));
+        tx.commit();
+        drop(b);
+        a.status_until("A is apart", |s| s.link == Link::Looking || s.link == Link::Offline).await;
 
-    // It stays stopped: the partner's key is turned away until the person resumes.
-    drop(stream);
-    drop(raw);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut again = RawPeer::dial(b_key.clone(), address.clone());
-    let connected = again.connected().await;
-    let kept = connected && matches!(tokio::time::timeout(Duration::from_secs(1), again.events.recv()).await, Err(_));
-    assert!(!kept, "a stopped phone lets the partner's phone in");
-    a.node.set_paused(false).await.unwrap();
-    assert!(peers::stopped(&a.store()).unwrap().is_none(), "resuming lifts the stop");
+        let mut a_events = a.node.subscribe();
+        let mut raw = RawPeer::dial(b_key.clone(), address.clone());
+        assert!(raw.connected().await, "{hostile:?}: the partner's key is let in");
+        let protocol = StreamProtocol::new("/steady/sync/1");
+        let mut incoming = raw.control.accept(protocol.clone()).unwrap();
+        let mut stream = match tokio::time::timeout(Duration::from_millis(500), incoming.next()).await {
+            Ok(Some((_, stream))) => stream,
+            _ => raw.control.open_stream(a.node.peer_id(), protocol).await.unwrap(),
+        };
+        let write = |frame: SyncFrame| frame::prefixed(&frame.encode(), MAX_SYNC_FRAME).unwrap();
+        stream.write_all(&write(SyncFrame::Hello { couple, confirmed: true })).await.unwrap();
+        let mut state = automerge::sync::State::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let out = match doc.generate_sync_message(&mut state) {
+                Some(message) => write(SyncFrame::Sync(message)),
+                None => write(SyncFrame::Ping),
+            };
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
+            match tokio::time::timeout(Duration::from_millis(300), frame::read_body(&mut stream, MAX_SYNC_FRAME)).await {
+                Ok(Ok(Some(body))) => {
+                    if let Ok(SyncFrame::Sync(message)) = SyncFrame::decode(&body) {
+                        doc.receive_sync_message(&mut state, message).unwrap();
+                    }
+                }
+                Ok(_) => break,
+                Err(_) => {}
+            }
+        }
+        let mut reason = None;
+        while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(2), a_events.recv()).await {
+            if let NetEvent::Refused { reason: r, .. } = event {
+                reason = Some(r);
+                break;
+            }
+        }
+        let reason = reason.unwrap_or_else(|| panic!("{hostile:?}: A said nothing about why"));
+        println!("{hostile:?}: {reason}");
+        assert!(reason.ends_with(". Sync is stopped."), "{hostile:?}: {reason}");
+        if let Hostile::EditsMyEntry = hostile {
+            assert_eq!(reason, "Your partner's phone sent changes to entries that are yours. Sync is stopped.");
+        }
+        assert_eq!(a.store().entries().unwrap(), before, "{hostile:?}: my entries are unchanged");
+        assert!(!a.knows("HOSTILE-TEXT-0aa1"), "{hostile:?}");
+        assert!(!dir_contains(a.dir.path(), "HOSTILE-TEXT-0aa1"), "{hostile:?}: nothing of it was written");
+        assert_eq!(peers::stopped(&a.store()).unwrap().as_deref(), Some(reason.as_str()), "kept across restarts");
+        let status = a.status_until("the badge says stopped", |s| s.link == Link::Stopped).await;
+        assert_eq!(status.stopped.as_deref(), Some(reason.as_str()));
+        assert_eq!(steady::ui::sync::badge_text(&status), "Sync stopped");
+
+        // It stays stopped: the partner's key is turned away until the person resumes.
+        drop(stream);
+        drop(raw);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut again = RawPeer::dial(b_key.clone(), address.clone());
+        let connected = again.connected().await;
+        let kept = connected && tokio::time::timeout(Duration::from_secs(1), again.events.recv()).await.is_err();
+        assert!(!kept, "{hostile:?}: a stopped phone lets the partner's phone in");
+        a.node.set_paused(false).await.unwrap();
+        assert!(peers::stopped(&a.store()).unwrap().is_none(), "resuming lifts the stop");
+    }
 }
 
 /// Two phones whose pairings differ (one paired again, say) say so and sync nothing.

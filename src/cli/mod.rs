@@ -165,16 +165,22 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Share { id } => {
             let id: EntryId = id.parse()?;
             let e = open(data_dir)?.share(id)?;
-            writeln!(out, "Shared {}. Your partner's phone gets a copy when you next sync.", e.id)?;
+            writeln!(
+                out,
+                "Shared {}. It waits on this phone until your partner's phone is about to receive it, at the next \
+                 sync; until then `steady unshare {}` takes it back without a trace.",
+                e.id, e.id
+            )?;
         }
         Command::Unshare { id } => {
             let id: EntryId = id.parse()?;
-            let e = open(data_dir)?.unshare(id)?;
-            writeln!(
-                out,
-                "{} is private again. If your partner's phone already synced it, they keep that copy.",
-                e.entry.id
-            )?;
+            let unshared = open(data_dir)?.unshare(id)?;
+            let case = if unshared.partner_has_copy {
+                "your partner's phone already has a copy"
+            } else {
+                "not sent yet: it stays private"
+            };
+            writeln!(out, "{} is private again ({case}).", unshared.entry.id)?;
         }
         Command::Archive { id } => {
             let id: EntryId = id.parse()?;
@@ -362,7 +368,11 @@ impl KindFilter {
 
 fn list_line(e: &Entry) -> String {
     let kind = e.kind_name().map(KindName::as_str).unwrap_or("(newer kind)");
-    let place = if e.shared { "shared" } else { "private" };
+    let place = match (e.shared, e.waiting) {
+        (true, true) => "waiting",
+        (true, false) => "shared",
+        (false, _) => "private",
+    };
     let archived = if e.archived { " (set aside)" } else { "" };
     let day = e.created_at.with_timezone(&Local).format("%Y-%m-%d");
     let mut text: String = e.body.main_text().replace('\n', " ");

@@ -166,7 +166,18 @@ impl Entry {
         for key in r.used {
             f.remove(key);
         }
-        Ok(Entry { id, author, created_at, updated_at, archived, shared, waiting: false, shared_before: false, body, extra: f })
+        Ok(Entry {
+            id,
+            author,
+            created_at,
+            updated_at,
+            archived,
+            shared,
+            waiting: false,
+            shared_before: false,
+            body,
+            extra: f,
+        })
     }
 }
 
@@ -449,8 +460,9 @@ mod tests {
         theirs.set_agreement_status(AgreementStatus::Retired, at(11)).unwrap();
         let mut mine = base.clone();
         mine.edit(crate::model::Draft::Agreement { text: "Text if late".into() }, me, at(12)).unwrap();
-        let merged = Entry::from_fields(base.id, true, rebase(&theirs.to_fields(), &base.to_fields(), &mine.to_fields()))
-            .unwrap();
+        let merged =
+            Entry::from_fields(base.id, true, rebase(&theirs.to_fields(), &base.to_fields(), &mine.to_fields()))
+                .unwrap();
         let Body::Agreement { text, status, check_ins, .. } = &merged.body else { panic!("not an agreement") };
         assert_eq!(text, "Text if late");
         assert_eq!(*status, AgreementStatus::Retired, "the partner's retirement stays");

@@ -239,9 +239,13 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, Str
     }
 }
 
-/// The plain words for a sync stopped because the partner's phone broke the rules.
+/// The plain words for a sync stopped because the partner's phone broke the rules, like
+/// "Your partner's phone sent changes to entries that are yours. Sync is stopped."
 pub fn stopped_reason(broken: &crate::store::RuleBreak) -> String {
-    format!("Your partner's phone sent changes to entries that are yours ({broken}). Sync is stopped.")
+    let what = broken.to_string();
+    let mut chars = what.chars();
+    let what: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    format!("{what}. Sync is stopped.")
 }
 
 /// The heads both phones now hold, if they agree and that was not said yet.

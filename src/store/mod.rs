@@ -189,7 +189,8 @@ impl Store {
                     let mut cursor = ChunkCursor::default();
                     chunks::apply_rows(rows, &mut doc, &mut cursor).map(|()| (doc, cursor))
                 });
-                let other = meanwhile(&conn);
+                // An older schema lacks tables the lists read; it is listed after migrating.
+                let other = if version == schema::CURRENT { meanwhile(&conn) } else { Ok(T::default()) };
                 let loaded = loading
                     .join()
                     .unwrap_or_else(|_| Err(StoreError::corrupt("the shared document could not be loaded")));
@@ -224,8 +225,11 @@ impl Store {
         let me = read_me(&conn)?;
         let generation = get_meta(&conn, GENERATION)?.unwrap_or_default();
         let mut store = Store { conn, path, doc, cursor, generation, me, clock: Box::new(Utc::now), fail_at: None };
-        if version == 1 {
+        if get_meta(&store.conn, UPGRADE_DOCUMENT)?.is_some() {
+            // Asked for by the migration; done again after a crash part way, since both
+            // steps find nothing left to do the second time.
             store.upgrade_shared_document()?;
+            store.conn.execute("DELETE FROM meta WHERE key = ?1", [UPGRADE_DOCUMENT])?;
         }
         Ok((store, extra))
     }
@@ -242,9 +246,9 @@ impl Store {
         let me = self.me.as_ref().map(|p| p.id);
         let people = doc::people(&self.doc)?;
         let partner_name = people.iter().find(|(id, _)| Some(*id) != me).map(|(_, n)| n.clone());
-        let others_wrote = doc::entry_ids(&self.doc)?.iter().any(|(id, obj)| {
-            doc::read_entry(&self.doc, *id, obj).map(|e| Some(e.author) != me).unwrap_or(true)
-        });
+        let others_wrote = doc::entry_ids(&self.doc)?
+            .iter()
+            .any(|(id, obj)| doc::read_entry(&self.doc, *id, obj).map(|e| Some(e.author) != me).unwrap_or(true));
         let was_paired = get_meta(&self.conn, "setting.net.partner")?.is_some();
         if others_wrote || was_paired || partner_name.is_some() {
             self.retire_document(Some(partner_name.as_deref().unwrap_or("your partner")))
@@ -256,11 +260,6 @@ impl Store {
     /// The file this store lives in (`:memory:` for tests).
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The Automerge actor this phone's changes carry, which pairing binds to its person.
-    pub fn actor(&self) -> automerge::ActorId {
-        self.doc.get_actor().clone()
     }
 
     /// The person on this phone, once set up.
@@ -653,7 +652,10 @@ impl Store {
                             let fields = rebase(&theirs.to_fields(), base, &w.entry.to_fields());
                             Entry::from_fields_lenient(w.entry.id, true, fields)?
                         }
-                        _ => w.entry.clone(),
+                        // A change to an entry its author has taken back since: it goes
+                        // nowhere (a check-in on an agreement made private again).
+                        (None, Some(_)) => continue,
+                        (_, None) => w.entry.clone(),
                     };
                     doc::write_entry(tx, &outgoing)?;
                 }
@@ -743,10 +745,17 @@ impl Store {
 
     // ----- The shared document, whole -----
 
-    /// The shared document's bytes, which any Automerge implementation can open.
+    /// The shared document's bytes, which any Automerge implementation can open. They
+    /// are not compressed, so what they hold can be searched for as it is.
     pub fn document_bytes(&mut self) -> Result<Vec<u8>, StoreError> {
         self.refresh()?;
-        Ok(self.doc.save())
+        Ok(self.doc.save_nocompress())
+    }
+
+    /// The Automerge actor of this phone's changes, which its partner's phone learns at
+    /// pairing.
+    pub fn actor(&self) -> ActorId {
+        self.doc.get_actor().clone()
     }
 
     /// The shared document's current heads.
@@ -853,7 +862,7 @@ impl Store {
             }
             tx.commit();
             let partner = people.iter().find(|(id, _)| *id != person.id).map(|(_, n)| n.clone());
-            Some((partner.unwrap_or_else(|| "your partner".to_owned()), doc.save()))
+            Some((partner.unwrap_or_else(|| "your partner".to_owned()), doc.save_nocompress()))
         };
         let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         set_meta(&sql, "person_id", &person.id.to_string())?;
@@ -949,7 +958,7 @@ impl Store {
                 }
             }
             if let Some(partner) = partner {
-                put_past_document(&sql, partner, now, &self.doc.save())?;
+                put_past_document(&sql, partner, now, &self.doc.save_nocompress())?;
             }
         }
         if partner.is_some() {
@@ -985,11 +994,7 @@ impl Store {
     pub fn past_documents(&self) -> Result<Vec<PastDocument>, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT id, partner, ended_at FROM past_documents ORDER BY id DESC")?;
         let rows = stmt.query_map([], |r| {
-            Ok(PastDocument {
-                id: r.get(0)?,
-                partner: r.get(1)?,
-                ended_at: DateTime::from_timestamp_nanos(r.get(2)?),
-            })
+            Ok(PastDocument { id: r.get(0)?, partner: r.get(1)?, ended_at: DateTime::from_timestamp_nanos(r.get(2)?) })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -1049,16 +1054,13 @@ impl Store {
 }
 
 const COUPLE: &str = "couple";
+const UPGRADE_DOCUMENT: &str = "upgrade_document";
 const GENERATION: &str = "document_generation";
 
 /// Fails when another process on this phone ended the pairing since this one loaded the
 /// shared document, so nothing of the old document is written into the new one.
 fn same_document(sql: &Connection, generation: &str) -> Result<(), StoreError> {
-    if get_meta(sql, GENERATION)?.unwrap_or_default() == generation {
-        Ok(())
-    } else {
-        Err(StoreError::PairingChanged)
-    }
+    if get_meta(sql, GENERATION)?.unwrap_or_default() == generation { Ok(()) } else { Err(StoreError::PairingChanged) }
 }
 
 fn put_past_document(sql: &Connection, partner: &str, at: DateTime<Utc>, bytes: &[u8]) -> Result<(), StoreError> {
@@ -1185,7 +1187,8 @@ fn read_me(conn: &Connection) -> Result<Option<Person>, StoreError> {
 fn list(conn: &Connection) -> Result<Vec<Entry>, StoreError> {
     let mut out = rows::all(conn, Table::Private)?;
     let set_aside = set_aside_ids(conn)?;
-    let mut waiting: HashMap<EntryId, Waiting> = rows::outbox(conn, None)?.into_iter().map(|w| (w.entry.id, w)).collect();
+    let mut waiting: HashMap<EntryId, Waiting> =
+        rows::outbox(conn, None)?.into_iter().map(|w| (w.entry.id, w)).collect();
     for sent in rows::all(conn, Table::SharedIndex)? {
         let pending = waiting.remove(&sent.id);
         let mut entry = overlay(sent, pending)?;

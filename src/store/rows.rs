@@ -51,16 +51,8 @@ fn nanos(t: DateTime<chrono::Utc>) -> i64 {
 /// Writes `entry` into the private table or the index, replacing any row with its id.
 pub fn put(conn: &Connection, table: Table, entry: &Entry) -> Result<(), StoreError> {
     let (kind, body) = kind_and_body(entry);
-    let (id, author) = (*entry.id.as_uuid().as_bytes(), *entry.author.as_uuid().as_bytes());
-    let common = params![
-        &id,
-        kind,
-        &author,
-        nanos(entry.created_at),
-        nanos(entry.updated_at),
-        entry.archived,
-        body
-    ];
+    let (id, author) = (entry.id.as_uuid().as_bytes().to_vec(), entry.author.as_uuid().as_bytes().to_vec());
+    let common = params![id, kind, author, nanos(entry.created_at), nanos(entry.updated_at), entry.archived, body];
     match table {
         Table::Private => {
             let mut values = common.to_vec();
@@ -140,13 +132,13 @@ fn read_outbox(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Waiting>, StoreError>
     while let Some(row) = rows.next()? {
         let entry = read(row, Table::Outbox)?;
         let ready_at = DateTime::from_timestamp_nanos(row.get(7)?);
-        let base = match row.get_ref(8)?.as_str_or_null()? {
-            None => None,
-            Some(text) => Some(
-                serde_json::from_str(text)
-                    .map_err(|e| StoreError::corrupt(format!("outbox row {} has an unreadable base ({e})", entry.id)))?,
-            ),
-        };
+        let base =
+            match row.get_ref(8)?.as_str_or_null()? {
+                None => None,
+                Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+                    StoreError::corrupt(format!("outbox row {} has an unreadable base ({e})", entry.id))
+                })?),
+            };
         out.push(Waiting { entry, ready_at, base });
     }
     Ok(out)

@@ -78,6 +78,8 @@ const MIGRATIONS: &[&str] = &[
         bytes    BLOB NOT NULL,
         sha256   BLOB NOT NULL
     );
+    -- The shared document, if any, is set apart or emptied once on open (`Store::setup`).
+    INSERT INTO meta (key, value) VALUES ('upgrade_document', 'yes');
     ",
 ];
 

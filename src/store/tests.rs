@@ -30,34 +30,199 @@ fn a_new_entry_is_private_and_listed() {
     assert_eq!(doc::entry_ids(&s.doc).unwrap().len(), 0, "a private entry must not touch the shared document");
 }
 
-#[test]
-fn share_moves_the_entry_into_the_document_and_is_idempotent() {
-    let mut s = store("Alex");
-    let e = s.add(helps("Plans said out loud")).unwrap();
-    let shared = s.share(e.id).unwrap();
-    assert!(shared.shared);
-    assert!(s.private_entry(e.id).unwrap().is_none());
-    let heads = s.heads();
-    assert_eq!(s.share(e.id).unwrap(), shared);
-    assert_eq!(s.heads(), heads, "sharing again must not change the document");
-    let back = s.unshare(e.id).unwrap();
-    assert!(!back.shared);
-    assert!(doc::find_entry(&s.doc, e.id).unwrap().is_none());
-    assert_eq!(s.entries().unwrap(), vec![back]);
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Starts a pairing on one phone, as pairing does once the words are confirmed.
+fn paired(s: &mut Store) {
+    s.start_couple("00112233445566778899aabbccddeeff", "Sam").unwrap();
 }
 
 #[test]
-fn a_failure_at_any_step_of_share_leaves_the_entry_in_exactly_one_place() {
+fn share_waits_in_the_outbox_and_undoing_it_leaves_no_trace() {
+    let mut s = store("Alex");
+    let e = s.add(helps("Plans said out loud")).unwrap();
+    let shared = s.share(e.id).unwrap();
+    assert!(shared.shared && shared.waiting);
+    assert!(s.private_entry(e.id).unwrap().is_none());
+    assert_eq!(s.waiting_count().unwrap(), 1);
+    let heads = s.heads();
+    assert_eq!(s.share(e.id).unwrap(), shared);
+    assert_eq!(s.heads(), heads, "sharing must not change the document");
+    assert!(!contains(&s.document_bytes().unwrap(), "Plans said out loud"));
+    let back = s.unshare(e.id).unwrap();
+    assert!(!back.partner_has_copy);
+    assert!(!back.entry.shared && !back.entry.waiting);
+    assert_eq!(s.waiting_count().unwrap(), 0);
+    assert_eq!(s.entries().unwrap(), vec![back.entry]);
+    assert_eq!(s.heads(), heads);
+}
+
+#[test]
+fn the_history_holds_a_share_only_once_it_is_about_to_be_sent() {
+    // The same search first finds the text where it must be, so it can't pass by accident.
+    let mut s = store("Alex");
+    let sent = s.add(helps("Sent-7f3a: a hug after work")).unwrap();
+    let kept = s.add(helps("Kept-91c2: not yet ready to say")).unwrap();
+    s.share(sent.id).unwrap();
+    s.share(kept.id).unwrap();
+    assert_eq!(s.fold_outbox().unwrap(), 0, "nothing folds before a pairing");
+    s.unshare(kept.id).unwrap();
+    paired(&mut s);
+    assert_eq!(s.fold_outbox().unwrap(), 1);
+    let bytes = s.document_bytes().unwrap();
+    assert!(contains(&bytes, "Sent-7f3a"), "the folded share is in the history");
+    assert!(!contains(&bytes, "Kept-91c2"), "the share undone before sending left no trace");
+    assert!(!s.get(sent.id).unwrap().waiting);
+    let unshared = s.unshare(sent.id).unwrap();
+    assert!(unshared.partner_has_copy, "a sent entry is honestly called a copy the partner has");
+}
+
+#[test]
+fn the_undo_window_keeps_a_share_on_the_phone_even_when_paired() {
+    let mut s = store("Alex");
+    let now = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
+    s.set_clock(Box::new(move || now));
+    paired(&mut s);
+    let e = s.add(helps("A note after lunch")).unwrap();
+    s.share_after(e.id, UNDO_WINDOW).unwrap();
+    assert_eq!(s.fold_outbox().unwrap(), 0, "not before the undo has run out");
+    assert_eq!(s.next_ready().unwrap(), Some(now + chrono::Duration::seconds(10)));
+    s.set_clock(Box::new(move || now + chrono::Duration::seconds(10)));
+    assert_eq!(s.fold_outbox().unwrap(), 1);
+}
+
+#[test]
+fn two_edits_before_sending_send_only_the_last() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let e = a.add(Draft::CheckIn { text: "First-d41c".into() }).unwrap();
+    a.share(e.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    a.edit(e.id, Draft::CheckIn { text: "Second-83be".into() }).unwrap();
+    let waiting = a.get(e.id).unwrap();
+    assert!(waiting.waiting, "the edit waits");
+    assert_eq!(waiting.body.main_text(), "Second-83be");
+    a.edit(e.id, Draft::CheckIn { text: "Third-5a90".into() }).unwrap();
+    sync_pair(&mut a, &mut b);
+    for s in [&mut a, &mut b] {
+        let bytes = s.document_bytes().unwrap();
+        assert!(contains(&bytes, "First-d41c") && contains(&bytes, "Third-5a90"));
+        assert!(!contains(&bytes, "Second-83be"), "an edit replaced before sending never enters the history");
+        assert_eq!(s.get(e.id).unwrap().body.main_text(), "Third-5a90");
+    }
+}
+
+#[test]
+fn a_waiting_edit_keeps_the_partners_check_in_made_meanwhile() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let e = a.add(Draft::Agreement { text: "Phones down at dinner".into() }).unwrap();
+    a.share(e.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    a.edit(e.id, Draft::Agreement { text: "Phones away at dinner".into() }).unwrap();
+    b.check_in(e.id, Outcome::Kept, None).unwrap();
+    sync_pair(&mut a, &mut b);
+    for s in [&mut a, &mut b] {
+        let Body::Agreement { text, check_ins, .. } = s.get(e.id).unwrap().body else { panic!() };
+        assert_eq!(text, "Phones away at dinner");
+        assert_eq!(check_ins.len(), 1);
+    }
+}
+
+#[test]
+fn setting_aside_a_shared_entry_stays_on_this_phone() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let e = a.add(helps("Time to talk after work")).unwrap();
+    a.share(e.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    let heads = a.heads();
+    assert!(a.archive(e.id).unwrap().archived);
+    assert_eq!(a.heads(), heads, "setting aside changes nothing the partner sees");
+    assert!(a.get(e.id).unwrap().archived);
+    sync_pair(&mut a, &mut b);
+    assert!(!b.get(e.id).unwrap().archived);
+    assert!(!a.restore(e.id).unwrap().archived);
+}
+
+#[test]
+fn a_failure_at_any_step_of_sending_leaves_the_share_waiting() {
     for point in [FailPoint::AfterDocChange, FailPoint::AfterChunkWrite, FailPoint::AfterLocalWrite] {
         let mut s = store("Alex");
+        paired(&mut s);
         let e = s.add(helps("A call when I'm late")).unwrap();
+        s.share(e.id).unwrap();
         s.inject_failure(Some(point));
-        assert!(matches!(s.share(e.id), Err(StoreError::Injected(p)) if p == point));
-        assert!(s.private_entry(e.id).unwrap().is_some(), "{point:?}: the entry left the private table");
+        assert!(matches!(s.fold_outbox(), Err(StoreError::Injected(p)) if p == point));
+        assert!(s.get(e.id).unwrap().waiting, "{point:?}: the share left the outbox");
         assert!(doc::find_entry(&s.doc, e.id).unwrap().is_none(), "{point:?}: memory holds what disk does not");
-        assert!(s.share(e.id).unwrap().shared, "{point:?}: the retry failed");
+        assert_eq!(s.fold_outbox().unwrap(), 1, "{point:?}: the retry failed");
+        assert!(!s.get(e.id).unwrap().waiting);
         assert_eq!(s.entries().unwrap().len(), 1);
     }
+}
+
+#[test]
+fn ending_a_pairing_sets_its_document_apart_and_the_next_starts_empty() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let mine = a.add(helps("Alex-2b7e: a call at lunch")).unwrap();
+    let theirs = b.add(helps("Blair-c0d5: a walk on Sundays")).unwrap();
+    let unsent = a.add(helps("Unsent-9e11: said only to myself")).unwrap();
+    a.share(mine.id).unwrap();
+    b.share(theirs.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    a.share(unsent.id).unwrap();
+    a.archive(mine.id).unwrap();
+    assert!(contains(&a.document_bytes().unwrap(), "Blair-c0d5"));
+
+    a.end_couple("Blair").unwrap();
+    let listed = a.entries().unwrap();
+    assert_eq!(listed.len(), 2, "the partner's entry left my lists: {listed:#?}");
+    let back = listed.iter().find(|e| e.id == mine.id).unwrap();
+    assert!(!back.shared && back.shared_before && back.archived);
+    let unsent_back = listed.iter().find(|e| e.id == unsent.id).unwrap();
+    assert!(!unsent_back.shared && !unsent_back.shared_before, "a share that never left is simply private");
+    let bytes = a.document_bytes().unwrap();
+    assert!(!contains(&bytes, "Blair-c0d5") && !contains(&bytes, "Alex-2b7e"), "the new document is empty");
+    assert_eq!(a.couple().unwrap(), None);
+
+    let past = a.past_documents().unwrap();
+    assert_eq!(past.len(), 1);
+    assert_eq!(past[0].partner, "Blair");
+    let old = a.past_entries(past[0].id).unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].body.main_text(), "Blair-c0d5: a walk on Sundays");
+
+    // A third phone pairs with this one: it receives nothing of the old pairing.
+    let mut c = store("Casey");
+    a.share(mine.id).unwrap();
+    sync_pair(&mut a, &mut c);
+    let to_c = c.document_bytes().unwrap();
+    assert!(contains(&to_c, "Alex-2b7e"), "sharing is chosen afresh, and works");
+    assert!(!contains(&to_c, "Blair-c0d5"));
+    assert_eq!(c.entries().unwrap().len(), 1);
+
+    a.delete_past_document(past[0].id).unwrap();
+    assert!(a.past_documents().unwrap().is_empty());
+    assert!(matches!(a.past_entries(past[0].id), Err(StoreError::NoPastDocument(_))));
+}
+
+#[test]
+fn a_journal_from_before_unpaired_gets_its_shares_back_as_waiting() {
+    // An old journal: shared entries written straight into the document, never paired.
+    let mut s = store("Alex");
+    let e = s.add(helps("Old-share-4411")).unwrap();
+    let written = Entry { shared: true, ..s.get(e.id).unwrap() };
+    s.write_shared(|tx, _| doc::write_entry(tx, &written), |sql, ()| rows::delete(sql, Table::Private, e.id)).unwrap();
+    assert!(contains(&s.document_bytes().unwrap(), "Old-share-4411"));
+    s.upgrade_shared_document().unwrap();
+    assert!(!contains(&s.document_bytes().unwrap(), "Old-share-4411"));
+    let back = s.get(e.id).unwrap();
+    assert!(back.shared && back.waiting, "{back:?}");
+    assert!(s.past_documents().unwrap().is_empty());
 }
 
 #[test]
@@ -137,10 +302,12 @@ fn two_stores_merge_into_one_journal_from_the_common_genesis() {
 #[test]
 fn many_changes_are_compacted_into_a_snapshot_without_loss() {
     let mut s = store("Alex");
+    paired(&mut s);
     let e = s.add(Draft::Agreement { text: "Check in at nine".into() }).unwrap();
     s.share(e.id).unwrap();
     for _ in 0..(chunks::COMPACT_AFTER + 5) {
         s.check_in(e.id, Outcome::Kept, None).unwrap();
+        s.fold_outbox().unwrap();
     }
     let rows: i64 = s.conn.query_row("SELECT count(*) FROM doc_chunks", [], |r| r.get(0)).unwrap();
     assert!(rows < 20, "{rows} rows after compaction");
@@ -148,20 +315,34 @@ fn many_changes_are_compacted_into_a_snapshot_without_loss() {
     assert_eq!(check_ins.len(), chunks::COMPACT_AFTER + 5);
 }
 
-/// Runs the sync protocol between two stores until neither has anything to say.
+/// How `s`'s partner knows it: its person and its device.
+fn rules_for(s: &Store) -> PartnerRules {
+    PartnerRules { person: s.me().unwrap().id, actors: vec![s.doc.get_actor().clone()] }
+}
+
+/// Pairs two stores if they are not yet, then runs the sync protocol, folding each
+/// outbox first as the session does, until neither has anything to say.
 pub(crate) fn sync_pair(a: &mut Store, b: &mut Store) {
+    if a.couple().unwrap().is_none() || a.couple().unwrap() != b.couple().unwrap() {
+        let couple = uuid::Uuid::new_v4().simple().to_string();
+        a.start_couple(&couple, "them").unwrap();
+        b.start_couple(&couple, "them").unwrap();
+    }
+    let (a_sees_b, b_sees_a) = (rules_for(b), rules_for(a));
     let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
     for _ in 0..20 {
+        a.fold_outbox().unwrap();
+        b.fold_outbox().unwrap();
         let to_b = a.sync_message(&mut sa).unwrap();
         let to_a = b.sync_message(&mut sb).unwrap();
         if to_b.is_none() && to_a.is_none() {
             return;
         }
         if let Some(m) = to_b {
-            b.receive_sync_message(&mut sb, m).unwrap();
+            b.receive_sync_message(&mut sb, m, &b_sees_a).unwrap();
         }
         if let Some(m) = to_a {
-            a.receive_sync_message(&mut sa, m).unwrap();
+            a.receive_sync_message(&mut sa, m, &a_sees_b).unwrap();
         }
     }
     panic!("sync did not settle");
@@ -176,15 +357,89 @@ pub(crate) fn sync_pair(a: &mut Store, b: &mut Store) {
 fn regression_a_change_queued_by_a_sync_round_is_not_damage() {
     let mut a = store("Alex");
     let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
     let e = a.add(Draft::Agreement { text: "Breakfast together".into() }).unwrap();
     a.share(e.id).unwrap();
+    a.fold_outbox().unwrap();
     a.check_in(e.id, Outcome::Kept, None).unwrap();
+    a.fold_outbox().unwrap();
     let child = a.doc.get_last_local_change().unwrap();
     let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
     message.changes = vec![child.raw_bytes().to_vec()].into();
-    b.receive_sync_message(&mut sync::State::new(), message).unwrap();
+    b.receive_sync_message(&mut sync::State::new(), message, &rules_for(&a)).unwrap();
     assert!(!b.doc.get_missing_deps(&[]).is_empty(), "the child should wait for its parent");
     assert_eq!(b.entries().unwrap(), Vec::<Entry>::new());
     sync_pair(&mut a, &mut b);
     assert_eq!(b.entries().unwrap().len(), 1);
+}
+
+/// A modified app on the partner's phone, holding the partner's keys, sends changes that
+/// break the rules, through the real receive path. Each message is refused whole, and
+/// the journal reads exactly as before, document and index alike.
+#[test]
+fn a_hostile_partner_phone_can_not_rewrite_hide_or_forge_my_entries() {
+    use automerge::transaction::Transactable;
+    type Hostile = fn(&mut automerge::transaction::Transaction<'_>, &Entry, PersonId);
+    let cases: [(&str, Hostile); 5] = [
+        ("edits one of my entries", |tx, mine, _| {
+            let obj = doc::find_entry(tx, mine.id).unwrap().unwrap();
+            tx.put(&obj, "text", "Rewritten by someone else").unwrap();
+        }),
+        ("deletes one of my entries", |tx, mine, _| doc::delete_entry(tx, mine.id).unwrap()),
+        ("forges an entry with my author id", |tx, _, me| {
+            let now = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
+            let mut forged = Entry::create(helps("Words I never wrote"), me, now, now.date_naive()).unwrap();
+            forged.shared = true;
+            doc::write_entry(tx, &forged).unwrap();
+        }),
+        ("sends a change under my actor", |tx, _, _| {
+            let people = doc::root_map(tx, doc::PEOPLE).unwrap();
+            tx.put(&people, "note", "made to look like mine").unwrap();
+        }),
+        ("replaces the entries map", |tx, _, _| {
+            tx.put_object(automerge::ROOT, doc::ENTRIES, automerge::ObjType::Map).unwrap();
+        }),
+    ];
+    for (what, hostile) in cases {
+        let mut a = store("Alex");
+        let mut b = store("Blair");
+        let mine = a.add(helps("A call when I'm late")).unwrap();
+        a.share(mine.id).unwrap();
+        sync_pair(&mut a, &mut b);
+        let (entries, bytes) = (a.entries().unwrap(), a.document_bytes().unwrap());
+
+        let mut forked = b.doc.fork();
+        if what == "sends a change under my actor" {
+            forked.set_actor(a.actor());
+        }
+        let me = a.me().unwrap().id;
+        let mut tx = forked.transaction();
+        hostile(&mut tx, &mine, me);
+        tx.commit();
+        let change = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
+        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+        message.changes = vec![change].into();
+
+        let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+        assert!(matches!(refused, Err(StoreError::Refused(_))), "{what}: {refused:?}");
+        assert_eq!(a.entries().unwrap(), entries, "{what}: the entries changed");
+        assert_eq!(a.document_bytes().unwrap(), bytes, "{what}: the document changed");
+        a.verify_index().unwrap();
+        drop(a);
+    }
+}
+
+#[test]
+fn a_partners_check_in_on_an_agreement_taken_back_meanwhile_goes_nowhere() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let e = a.add(Draft::Agreement { text: "Walk on Sundays".into() }).unwrap();
+    a.share(e.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    a.unshare(e.id).unwrap();
+    b.check_in(e.id, Outcome::Kept, Some("Lovely walk")).unwrap();
+    sync_pair(&mut a, &mut b);
+    assert!(!a.get(e.id).unwrap().shared);
+    assert!(matches!(b.get(e.id), Err(StoreError::NotFound(_))), "the agreement left the partner's lists");
+    assert_eq!(b.waiting_count().unwrap(), 0);
 }

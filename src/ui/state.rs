@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use chrono::{Local, NaiveDate};
 
 use crate::model::{AgreementStatus, Body, Draft, Entry, EntryId, Outcome, Person, PersonId, Practice};
-use crate::store::Store;
+use crate::store::{Store, UNDO_WINDOW};
 
 /// The journal as the window shows it.
 pub struct Journal {
@@ -19,6 +20,8 @@ pub struct Journal {
     pub names: HashMap<PersonId, String>,
     /// Whether this person has been told once what sharing means.
     pub sharing_explained: bool,
+    /// When each entry was shared in this window, for its "Undo".
+    shared_at: HashMap<EntryId, Instant>,
 }
 
 const SHARING_EXPLAINED: &str = "ui.sharing_explained";
@@ -35,7 +38,7 @@ impl Journal {
     pub fn from_store(mut store: Store, entries: Vec<Entry>) -> Result<Journal, String> {
         let names = store.people().map_err(|e| e.to_string())?.into_iter().collect();
         let sharing_explained = store.setting(SHARING_EXPLAINED).map_err(|e| e.to_string())?.is_some();
-        Ok(Journal { me: store.me().cloned(), store, entries, names, sharing_explained })
+        Ok(Journal { me: store.me().cloned(), store, entries, names, sharing_explained, shared_at: HashMap::new() })
     }
 
     fn refresh(&mut self) -> Result<(), String> {
@@ -107,9 +110,12 @@ impl Journal {
         self.after(r)
     }
 
+    /// Shares one of my entries. It stays on this phone for [`UNDO_WINDOW`] at least, so
+    /// "Undo" takes it back before it can leave, even with the partner connected.
     pub fn share(&mut self, id: EntryId) -> Result<(), String> {
-        let r = self.store.share(id).map(|_| ());
+        let r = self.store.share_after(id, UNDO_WINDOW).map(|_| ());
         self.after(r)?;
+        self.shared_at.insert(id, Instant::now());
         if !self.sharing_explained {
             self.store.set_setting(SHARING_EXPLAINED, "yes").map_err(|e| e.to_string())?;
             self.sharing_explained = true;
@@ -117,9 +123,19 @@ impl Journal {
         Ok(())
     }
 
-    pub fn unshare(&mut self, id: EntryId) -> Result<(), String> {
-        let r = self.store.unshare(id).map(|_| ());
-        self.after(r)
+    /// Makes one of my entries private again, and says plainly whether the partner's
+    /// phone already has a copy.
+    pub fn unshare(&mut self, id: EntryId) -> Result<String, String> {
+        let r = self.store.unshare(id);
+        let unshared = self.after(r)?;
+        self.shared_at.remove(&id);
+        Ok(unshared.explain().to_owned())
+    }
+
+    /// How long "Undo" is still offered for an entry I just shared.
+    pub fn undo_left(&self, id: EntryId) -> Option<Duration> {
+        let at = self.shared_at.get(&id)?;
+        UNDO_WINDOW.checked_sub(at.elapsed()).filter(|left| !left.is_zero())
     }
 
     pub fn archive(&mut self, id: EntryId) -> Result<(), String> {

@@ -16,42 +16,85 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
     };
     let id = entry.id;
     let when = entry.created_at.with_timezone(&Local).format("%a %e %b, %H:%M").to_string();
-    let place = if entry.shared { "Shared" } else { "Private" };
+    let (place, badge) = match (entry.shared, entry.waiting) {
+        (true, false) => ("Shared", "badge shared"),
+        (true, true) => ("Not sent yet", "badge waiting"),
+        (false, _) => ("Private", "badge private"),
+    };
     let kind = kind_label(&entry.body);
+    let mut ticks = use_signal(|| 0u32);
+    let undo_left = journal.read().as_ref().ok().and_then(|j| j.undo_left(id));
+    let _ = ticks();
+    let unshare = move |_| {
+        let mut said = None;
+        if act(journal, notice, |j| {
+            said = Some(j.unshare(id)?);
+            Ok(())
+        }) {
+            confirming_unshare.set(false);
+            let mut notice = notice;
+            notice.set(said);
+        }
+    };
+    let short = short_text(&entry.body);
     rsx! {
-        article { class: "card", "data-entry": "{id}", "data-shared": "{entry.shared}", "aria-label": "{kind} by {author}",
+        article { class: "card", "data-entry": "{id}", "data-shared": "{entry.shared}", "data-waiting": "{entry.waiting}", "aria-label": "{kind} by {author}",
             div { class: "card-meta",
-                span { class: if entry.shared { "badge shared" } else { "badge private" }, "{place}" }
+                span { class: "{badge}", "{place}" }
                 span { class: "muted", "{kind} · {author} · {when}" }
             }
             EntryBody { body: entry.body.clone() }
+            if entry.shared_before && !entry.shared {
+                p { class: "hint", "Shared in an earlier pairing." }
+            }
             if mine {
                 div { class: "actions",
-                    if entry.shared {
+                    if entry.shared && entry.waiting && !entry.shared_before {
+                        if undo_left.is_some() {
+                            p { class: "hint", role: "status", "Sharing in a few seconds. Nothing has left this phone yet." }
+                            button { class: "primary", "data-action": "undo", "aria-label": "Undo sharing '{short}'", onclick: unshare, "Undo" }
+                        } else {
+                            p { class: "hint", "Not sent yet: it leaves this phone at the next sync with your partner." }
+                            button { class: "quiet", "data-action": "unshare", "aria-label": "Keep '{short}' private: not sent yet, so it stays private", onclick: unshare, "Keep private" }
+                        }
+                    } else if entry.shared {
                         if confirming_unshare() {
-                            p { class: "hint", "Your partner may already have seen it, and their phone keeps any copy it has. Make it private again?" }
-                            button { class: "quiet", onclick: move |_| {
-                                if act(journal, notice, |j| j.unshare(id)) { confirming_unshare.set(false); }
-                            }, "Make private" }
+                            p { class: "hint", "Your partner's phone already has a copy, and keeps it. Make it private again on this phone and stop sharing it?" }
+                            button { class: "quiet", "data-action": "confirm-unshare", onclick: unshare, "Make private" }
                             button { class: "quiet", onclick: move |_| confirming_unshare.set(false), "Keep shared" }
                         } else {
-                            button { class: "quiet", "aria-label": "Unshare this entry", onclick: move |_| confirming_unshare.set(true), "Unshare" }
+                            button { class: "quiet", "data-action": "unshare", "aria-label": "Unshare '{short}'", onclick: move |_| confirming_unshare.set(true), "Unshare" }
                         }
                     } else {
-                        button { class: "primary", "data-action": "share", onclick: move |_| { act(journal, notice, |j| j.share(id)); }, "Share with partner" }
+                        button { class: "primary", "data-action": "share", "aria-label": "Share '{short}' with your partner", onclick: move |_| {
+                            // Redraw once the undo has run out, so "Undo" goes away. (A test
+                            // screen without a clock has no runtime, and redraws on its own.)
+                            if act(journal, notice, |j| j.share(id)) && tokio::runtime::Handle::try_current().is_ok() {
+                                spawn(async move {
+                                    tokio::time::sleep(crate::store::UNDO_WINDOW).await;
+                                    ticks += 1;
+                                });
+                            }
+                        }, "Share with partner" }
                         if !explained {
-                            p { class: "hint", "Sharing gives your partner a copy on their phone." }
+                            p { class: "hint", "Sharing gives your partner a copy on their phone. For a few seconds after you tap it, and until your phones next sync, you can still take it back." }
                         }
                     }
                     if entry.archived {
                         button { class: "quiet", "data-action": "restore", onclick: move |_| { act(journal, notice, |j| j.restore(id)); }, "Restore" }
                     } else {
-                        button { class: "quiet", "data-action": "archive", "aria-label": "Set aside: acknowledged, kept, out of the daily views", onclick: move |_| { act(journal, notice, |j| j.archive(id)); }, "Set aside" }
+                        button { class: "quiet", "data-action": "archive", "aria-label": "Set aside: acknowledged, kept, out of your daily views", onclick: move |_| { act(journal, notice, |j| j.archive(id)); }, "Set aside" }
                     }
                 }
             }
         }
     }
+}
+
+/// The first words of an entry, to name it in a button's accessible name.
+fn short_text(body: &Body) -> String {
+    let text = body.main_text();
+    if text.chars().count() > 40 { text.chars().take(39).collect::<String>() + "…" } else { text.to_owned() }
 }
 
 pub fn kind_label(body: &Body) -> &'static str {
