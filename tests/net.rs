@@ -109,7 +109,11 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 fn dir_contains(dir: &Path, text: &str) -> bool {
     std::fs::read_dir(dir).unwrap().flatten().any(|entry| {
         let path = entry.path();
-        if path.is_dir() { dir_contains(&path, text) } else { contains(&std::fs::read(&path).unwrap_or_default(), text) }
+        if path.is_dir() {
+            dir_contains(&path, text)
+        } else {
+            contains(&std::fs::read(&path).unwrap_or_default(), text)
+        }
     })
 }
 
@@ -139,8 +143,10 @@ async fn pair_unconfirmed(a: &Phone, b: &Phone) -> Paired {
     let paired = b.node.join(link).await.unwrap();
     assert_eq!(paired.partner, a.node.peer_id());
     // The inviting phone saves the pairing as the joiner hears back.
-    eventually("the inviter saves the pairing", Duration::from_secs(5), || peers::partner(&a.store()).unwrap().is_some())
-        .await;
+    eventually("the inviter saves the pairing", Duration::from_secs(5), || {
+        peers::partner(&a.store()).unwrap().is_some()
+    })
+    .await;
     paired
 }
 
@@ -515,7 +521,8 @@ async fn an_unconfirmed_pairing_exchanges_nothing_of_the_document_in_either_dire
     for inviter_confirms in [true, false] {
         let a = Phone::new("Alex").await;
         let b = Phone::new("Blair").await;
-        let (text_a, text_b) = (format!("FROM-ALEX-{inviter_confirms}-61d0"), format!("FROM-BLAIR-{inviter_confirms}-9be4"));
+        let (text_a, text_b) =
+            (format!("FROM-ALEX-{inviter_confirms}-61d0"), format!("FROM-BLAIR-{inviter_confirms}-9be4"));
         let id_a = a.add_shared(agreement(&text_a));
         let id_b = b.add_shared(agreement(&text_b));
         pair_unconfirmed(&a, &b).await;
@@ -586,8 +593,10 @@ async fn they_dont_match_forgets_the_pairing_on_this_phone_and_nothing_is_exchan
     assert!(b_store.couple().unwrap().is_none(), "the couple is forgotten with the pairing");
     drop(b_store);
 
-    b.status_until("B is not paired any more", |s| s.link == Link::NotPaired && s.pairing == steady::net::PairingState::Unpaired)
-        .await;
+    b.status_until("B is not paired any more", |s| {
+        s.link == Link::NotPaired && s.pairing == steady::net::PairingState::Unpaired
+    })
+    .await;
     // A was not told: it still holds its side of the pairing, and still waits.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let a_status = a.node.status().borrow().clone();
@@ -616,8 +625,10 @@ async fn after_unpairing_a_third_phone_receives_nothing_of_the_first_partners_jo
         understanding: None,
     });
     pair(&a, &b).await;
-    eventually("the first sync", Duration::from_secs(10), || a.shared_ids() == b.shared_ids() && a.shared_ids().len() == 2)
-        .await;
+    eventually("the first sync", Duration::from_secs(10), || {
+        a.shared_ids() == b.shared_ids() && a.shared_ids().len() == 2
+    })
+    .await;
 
     a.node.unpair().await.unwrap();
     let pasts = a.store().past_documents().unwrap();
@@ -679,12 +690,17 @@ async fn a_partners_phone_that_changes_what_is_mine_is_refused_and_sync_stops() 
     use automerge::{ObjType, ROOT, ReadDoc};
     use steady::net::frame::{self, MAX_SYNC_FRAME, SyncFrame};
 
-    for hostile in
-        [Hostile::EditsMyEntry, Hostile::DeletesMyEntry, Hostile::ForgesMyAuthorship, Hostile::UsesMyActor, Hostile::ReplacesEntries]
-    {
+    for hostile in [
+        Hostile::EditsMyEntry,
+        Hostile::DeletesMyEntry,
+        Hostile::ForgesMyAuthorship,
+        Hostile::UsesMyActor,
+        Hostile::ReplacesEntries,
+    ] {
         let a = Phone::new("Alex").await;
         let b = Phone::new("Blair").await;
-        let mine = a.add_shared(Draft::Reflection { feeling: "Mine to change".into(), needing: None, understanding: None });
+        let mine =
+            a.add_shared(Draft::Reflection { feeling: "Mine to change".into(), needing: None, understanding: None });
         pair(&a, &b).await;
         eventually("the sync", Duration::from_secs(10), || b.shared_ids() == vec![mine]).await;
         let before = a.store().entries().unwrap();
@@ -753,7 +769,8 @@ async fn a_partners_phone_that_changes_what_is_mine_is_refused_and_sync_stops() 
             if stream.write_all(&out).await.is_err() {
                 break;
             }
-            match tokio::time::timeout(Duration::from_millis(300), frame::read_body(&mut stream, MAX_SYNC_FRAME)).await {
+            match tokio::time::timeout(Duration::from_millis(300), frame::read_body(&mut stream, MAX_SYNC_FRAME)).await
+            {
                 Ok(Ok(Some(body))) => {
                     if let Ok(SyncFrame::Sync(message)) = SyncFrame::decode(&body) {
                         doc.receive_sync_message(&mut state, message).unwrap();

@@ -195,10 +195,7 @@ fn reject(data_dir: &Path, out: &mut dyn Write) -> Result<()> {
     peers::forget_untrusted(&mut store)?;
     let Some(partner) = peers::partner(&store)? else { bail!("this phone isn't paired with anyone yet") };
     if partner.confirmed {
-        bail!(
-            "the words were already confirmed with {}; to end this pairing, use `steady unpair`",
-            partner.name
-        );
+        bail!("the words were already confirmed with {}; to end this pairing, use `steady unpair`", partner.name);
     }
     peers::reject(&mut store)?;
     line(

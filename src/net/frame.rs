@@ -50,7 +50,10 @@ pub enum SyncFrame {
     Sync(sync::Message),
     Ping,
     /// Which pairing this phone is in, and whether its person checked the words.
-    Hello { couple: [u8; 16], confirmed: bool },
+    Hello {
+        couple: [u8; 16],
+        confirmed: bool,
+    },
 }
 
 impl SyncFrame {
@@ -176,7 +179,9 @@ mod tests {
         let bodies = split(&wire, MAX_SYNC_FRAME).unwrap();
         assert!(matches!(SyncFrame::decode(bodies[0]).unwrap(), SyncFrame::Sync(_)));
         assert!(matches!(SyncFrame::decode(bodies[1]).unwrap(), SyncFrame::Ping));
-        assert!(matches!(SyncFrame::decode(bodies[2]).unwrap(), SyncFrame::Hello { couple, confirmed: true } if couple == [7; 16]));
+        assert!(
+            matches!(SyncFrame::decode(bodies[2]).unwrap(), SyncFrame::Hello { couple, confirmed: true } if couple == [7; 16])
+        );
         // A hello of the wrong length, or with a flag that is not 0 or 1, is refused.
         for bad in [&[3u8][..], &[3; 17], &[3; 19], &[[3].as_slice(), &[0; 16], &[2]].concat()] {
             assert!(matches!(SyncFrame::decode(bad), Err(FrameError::BadHello)), "{bad:?}");

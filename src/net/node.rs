@@ -32,7 +32,7 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, allow_block
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use super::invite::InviteLink;
-use super::pairing::{InviteCode, Introduction, Refusal};
+use super::pairing::{Introduction, InviteCode, Refusal};
 use super::peers::{self, Partner};
 use super::session::{
     self, End, PairFailure, PairOutcome, PairedWith, SessionContext, SessionReport, SharedStore, lock,

@@ -412,11 +412,7 @@ impl InviterAttempt {
     /// joiner who knew the code can make it.
     pub fn on_confirm(self, confirm_b: &[u8; 32], joiner: &Introduction) -> Result<SessionKey, PairingError> {
         let t = [self.transcript.as_slice(), &joiner.transcript_part()].concat();
-        if self.key.verify(b"joiner confirms", &t, confirm_b) {
-            Ok(self.key)
-        } else {
-            Err(PairingError::WrongCode)
-        }
+        if self.key.verify(b"joiner confirms", &t, confirm_b) { Ok(self.key) } else { Err(PairingError::WrongCode) }
     }
 }
 
@@ -457,9 +453,7 @@ mod tests {
         let PairMessage::Reply { spake, confirm } = PairMessage::decode(&reply.encode())? else { unreachable!() };
         let me = blair();
         let (key_b, confirm_msg) = joiner.on_reply(&spake, &confirm, &me)?;
-        let PairMessage::Confirm { confirm, who } = PairMessage::decode(&confirm_msg.encode())? else {
-            unreachable!()
-        };
+        let PairMessage::Confirm { confirm, who } = PairMessage::decode(&confirm_msg.encode())? else { unreachable!() };
         assert_eq!(who, me);
         let key_a = attempt.on_confirm(&confirm, &who)?;
         Ok((key_a, key_b))
@@ -500,20 +494,15 @@ mod tests {
 
     #[test]
     fn malformed_messages_are_refused_not_panicked_on() {
-        for bytes in [
-            &b""[..],
-            &[2],
-            &[1, 1, 0, 0],
-            &[2, 1, 0, 5, 1],
-            &[2, 9],
-            &[2, 5, 9],
-            &[2, 4, 0, 1, 0xff],
-            &[2, 5, 1, 0],
-        ] {
+        for bytes in
+            [&b""[..], &[2], &[1, 1, 0, 0], &[2, 1, 0, 5, 1], &[2, 9], &[2, 5, 9], &[2, 4, 0, 1, 0xff], &[2, 5, 1, 0]]
+        {
             assert!(PairMessage::decode(bytes).is_err(), "{bytes:?}");
         }
         assert_eq!(PairMessage::decode(&vec![2; MAX_MESSAGE + 1]), Err(PairingError::TooLong(MAX_MESSAGE + 1)));
-        let msg = PairMessage::Welcome { who: Introduction { name: "Alex".into(), person: PersonId::new(), actor: vec![1; 16] } };
+        let msg = PairMessage::Welcome {
+            who: Introduction { name: "Alex".into(), person: PersonId::new(), actor: vec![1; 16] },
+        };
         let bytes = msg.encode();
         assert_eq!(PairMessage::decode(&bytes).unwrap(), msg);
         // Cut anywhere, or with a byte more, it is refused.

@@ -76,7 +76,9 @@ impl Partner {
         let actors = self
             .actors
             .iter()
-            .map(|hex| automerge::ActorId::try_from(hex.as_str()).map_err(|_| PeersError::Damaged("the partner's device id")))
+            .map(|hex| {
+                automerge::ActorId::try_from(hex.as_str()).map_err(|_| PeersError::Damaged("the partner's device id"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PartnerRules { person: self.person, actors })
     }

@@ -22,7 +22,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::frame::{self, MAX_SYNC_FRAME, SyncFrame};
 use super::pairing::{
-    InviteCode, Introduction, InviterAttempt, Joiner, MAX_MESSAGE, PairMessage, PairingError, Refusal,
+    Introduction, InviteCode, InviterAttempt, Joiner, MAX_MESSAGE, PairMessage, PairingError, Refusal,
 };
 use super::peers::{self, Partner};
 use super::{WireTap, clean_name};
@@ -317,7 +317,11 @@ pub struct PairedWith {
     pub couple: [u8; 16],
 }
 
-fn paired_with(me: &Introduction, mut who: Introduction, key: &super::pairing::SessionKey) -> Result<PairedWith, PairFailure> {
+fn paired_with(
+    me: &Introduction,
+    mut who: Introduction,
+    key: &super::pairing::SessionKey,
+) -> Result<PairedWith, PairFailure> {
     if who.person == me.person || who.actor == me.actor {
         return Err(PairingError::SameJournal.into());
     }

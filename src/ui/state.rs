@@ -237,11 +237,8 @@ impl Journal {
     pub fn export_past(&self, id: i64, dir: &Path) -> Result<std::path::PathBuf, String> {
         let past = self.past_pairings()?.into_iter().find(|p| p.id == id).ok_or("That past pairing is gone.")?;
         let bytes = self.store.past_document_bytes(id).map_err(|e| e.to_string())?;
-        let name: String = past
-            .partner
-            .chars()
-            .map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-            .collect();
+        let name: String =
+            past.partner.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
         let day = past.ended_at.with_timezone(&Local).format("%Y-%m-%d");
         let path = dir.join(format!("steady-time-with-{}-{day}.automerge", name.trim_matches('-')));
         let partial = path.with_extension("automerge.partial");

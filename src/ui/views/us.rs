@@ -22,10 +22,7 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
             exported.set(Some(format!("Saved to {}", path.display())));
         }
     };
-    let export_dir = std::path::Path::new(&export_path())
-        .parent()
-        .map(|d| d.display().to_string())
-        .unwrap_or_default();
+    let export_dir = std::path::Path::new(&export_path()).parent().map(|d| d.display().to_string()).unwrap_or_default();
     rsx! {
         Partner { journal }
         PastPairings { journal, notice, export_dir }
