@@ -197,6 +197,7 @@ fn network_commands_check_what_they_are_given_and_name_what_they_cannot_reach() 
     let status: Value = serde_json::from_str(&ok(d, &["status", "--json"])).unwrap();
     assert_eq!(status["link"], "not_paired");
     assert_eq!(status["unsent_changes"], 0);
+    assert_eq!(status["pairing"], "none");
     assert!(fails(d, &["sync", "--for", "1", "--no-discovery"]).contains("isn't paired yet"));
     assert!(fails(d, &["pair", "join", "12"]).contains("invite code has 8 letters"));
     assert!(fails(d, &["pair", "join", "7KQM-4T2X", "--addr", "8.8.8.8:4001"]).contains("not on your local network"));
@@ -204,4 +205,164 @@ fn network_commands_check_what_they_are_given_and_name_what_they_cannot_reach() 
     assert!(err.contains("can't reach partner at 127.0.0.1:1"), "{err}");
     assert!(fails(d, &["pause"]).contains("isn't paired"));
     assert!(fails(d, &["unpair"]).contains("isn't paired"));
+}
+
+/// A process whose standard output is read line by line as it comes.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(dir: &std::path::Path, args: &[&str]) -> Running {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_steady"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("steady starts");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running { child, lines, seen: Vec::new() }
+    }
+
+    /// Waits for a line that contains `text`, and returns it.
+    fn wait_for(&mut self, text: &str, limit: std::time::Duration) -> String {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?} within {limit:?}; saw {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the process to end; returns whether it succeeded and all it printed.
+    fn finish(mut self) -> (bool, Vec<String>) {
+        let status = self.child.wait().unwrap();
+        self.seen.extend(self.lines.iter());
+        (status.success(), std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status_json(dir: &std::path::Path) -> Value {
+    serde_json::from_str(&ok(dir, &["status", "--json"])).unwrap()
+}
+
+/// Pairing on the command line, over loopback with discovery off: both sides print the
+/// words and exit unconfirmed; running `sync` processes exchange nothing of the document
+/// until `pair confirm` has been run on both phones, which they notice within a moment.
+#[test]
+fn pairing_from_the_command_line_syncs_nothing_until_both_confirm() {
+    use std::time::{Duration, Instant};
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (da, db) = (a.path(), b.path());
+    ok(da, &["init", "--name", "Alex"]);
+    ok(db, &["init", "--name", "Blair"]);
+    let shared_a = ok(da, &["add", "agreement", "CLI-FROM-ALEX-0e5"]).trim().to_owned();
+    ok(da, &["share", &shared_a]);
+    let shared_b = ok(db, &["add", "agreement", "CLI-FROM-BLAIR-7c2"]).trim().to_owned();
+    ok(db, &["share", &shared_b]);
+    assert!(fails(da, &["pair", "confirm"]).contains("isn't paired"));
+    assert!(fails(da, &["pair", "reject"]).contains("isn't paired"));
+    assert_eq!(status_json(da)["pairing"], "none");
+
+    let mut invite = Running::start(da, &["pair", "invite", "--no-discovery", "--listen", "127.0.0.1:0"]);
+    let link = invite.wait_for("link: ", Duration::from_secs(10)).trim_start_matches("link: ").to_owned();
+    let join = Running::start(db, &["pair", "join", &link, "--no-discovery"]);
+    let (joined, join_out) = join.finish();
+    assert!(joined, "pair join failed: {join_out:#?}");
+    let (invited, invite_out) = invite.finish();
+    assert!(invited, "pair invite failed: {invite_out:#?}");
+    let words = |out: &[String]| -> String {
+        let line = out.iter().find(|l| l.starts_with("words: ")).unwrap_or_else(|| panic!("{out:#?}")).clone();
+        let words: Vec<&str> = line.trim_start_matches("words: ").split(' ').collect();
+        assert_eq!(words.len(), 4, "{line}");
+        assert!(words.iter().all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase())), "{line}");
+        line
+    };
+    assert_eq!(words(&join_out), words(&invite_out), "both phones print the same words");
+    for dir in [da, db] {
+        assert_eq!(status_json(dir)["pairing"], "unconfirmed");
+        assert!(ok(dir, &["status"]).contains("steady pair confirm"));
+    }
+
+    // Sync runs on both while nobody has confirmed: they connect, and nothing crosses.
+    let mut sync_a = Running::start(da, &["sync", "--json", "--no-discovery", "--listen", "127.0.0.1:0"]);
+    let listening = sync_a.wait_for(r#""event":"listening""#, Duration::from_secs(10));
+    let event: Value = serde_json::from_str(&listening).unwrap();
+    let address = event["address"].as_str().unwrap().to_owned();
+    let mut sync_b = Running::start(db, &["sync", "--json", "--no-discovery", "--dial", &address]);
+    sync_b.wait_for(r#""event":"connected""#, Duration::from_secs(10));
+    ok(da, &["pair", "confirm"]);
+    assert_eq!(status_json(da)["pairing"], "confirmed");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!sync_a.seen.iter().chain(&sync_b.seen).any(|l| l.contains(r#""event":"synced""#)));
+    assert_eq!(list_json(db).len(), 1, "nothing of Alex's reached Blair");
+    assert_eq!(list_json(da).len(), 1, "nothing of Blair's reached Alex");
+
+    // Blair confirms in another process: the running syncs notice, and sync.
+    let confirmed = Instant::now();
+    assert!(ok(db, &["pair", "confirm"]).contains("Confirmed"));
+    sync_b.wait_for(r#""event":"synced""#, Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while list_json(db).len() < 2 || list_json(da).len() < 2 {
+        assert!(Instant::now() < deadline, "no sync after both confirmed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("synced {:?} after the second confirmation", confirmed.elapsed());
+    assert!(confirmed.elapsed() < Duration::from_secs(5), "{:?}", confirmed.elapsed());
+    drop(sync_a);
+    drop(sync_b);
+    assert!(fails(db, &["pair", "reject"]).contains("steady unpair"), "a confirmed pairing is ended by unpair");
+
+    // Unpairing keeps what Blair shared apart on Alex's phone.
+    let out = ok(da, &["unpair"]);
+    assert!(out.contains("no longer syncs with Blair") && out.contains("From your time with Blair"), "{out}");
+    assert_eq!(status_json(da)["pairing"], "none");
+}
+
+#[test]
+fn pair_reject_forgets_an_unconfirmed_pairing() {
+    use std::time::Duration;
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (da, db) = (a.path(), b.path());
+    ok(da, &["init", "--name", "Alex"]);
+    ok(db, &["init", "--name", "Blair"]);
+    let mut invite = Running::start(da, &["pair", "invite", "--no-discovery", "--listen", "127.0.0.1:0"]);
+    let link = invite.wait_for("link: ", Duration::from_secs(10)).trim_start_matches("link: ").to_owned();
+    let addr = link.split("/ip4/127.0.0.1/tcp/").nth(1).unwrap().split(['&', '/']).next().unwrap().to_owned();
+    let code = link.trim_start_matches("steady://pair/").split('?').next().unwrap().to_owned();
+    let (joined, out) =
+        Running::start(db, &["pair", "join", &code, "--addr", &format!("127.0.0.1:{addr}"), "--no-discovery"]).finish();
+    assert!(joined, "{out:#?}");
+    assert!(invite.finish().0);
+    let said = ok(db, &["pair", "reject"]);
+    assert!(said.contains("Forgot the pairing with Alex"), "{said}");
+    assert_eq!(status_json(db)["pairing"], "none");
+    assert_eq!(status_json(da)["pairing"], "unconfirmed", "the other phone is not told");
 }

@@ -140,9 +140,16 @@ fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
     assert!(joined, "pair join failed: {join_err}");
     let (invited, invite_out, invite_err) = invite.finish(Duration::from_secs(10));
     assert!(invited, "pair invite failed: {invite_err}");
-    let words = |out: &[String]| out.iter().find(|l| l.starts_with("safety words: ")).cloned().unwrap();
+    let words = |out: &[String]| out.iter().find(|l| l.starts_with("words: ")).cloned().unwrap();
     assert_eq!(words(&join_out), words(&invite_out), "both screens show the same safety words");
+    assert_eq!(words(&join_out).split(' ').count(), 5, "words: and four words");
     assert!(join_out.contains(&"paired with Alex".to_owned()));
+    // Both people compare the words and confirm; until then nothing would sync.
+    for dir in [da.path(), db.path()] {
+        let status: serde_json::Value = serde_json::from_str(&common::ok(dir, &["status", "--json"])).unwrap();
+        assert_eq!(status["pairing"], "unconfirmed");
+        common::ok(dir, &["pair", "confirm"]);
+    }
 
     // 2 and 3. Sync runs on both, and a stranger's phone is on the same network.
     let mut sync_a = spawn(&lan, "a", da.path(), &["sync", "--json"]);

@@ -1,5 +1,9 @@
 //! Two (and three) phones in one process, over loopback, with discovery off and a direct
 //! dial: pairing, sync, concurrent edits, and everything that must be turned away.
+//!
+//! Where a test proves that some text never reached a phone, it searches the raw bytes of
+//! every file in that phone's data directory and every plaintext byte handed to the
+//! network, and first shows that the same search finds the text where it should be.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -71,6 +75,46 @@ impl Phone {
         ids.sort();
         ids
     }
+
+    /// "They match", said on this phone, through its own connection to the file as the
+    /// window or `pair confirm` would: the running node notices.
+    fn confirm(&self) {
+        assert!(peers::confirm(&mut self.store()).unwrap().is_some(), "there is a pairing to confirm");
+    }
+
+    /// Whether any entry this phone lists, or its shared document's whole history, holds
+    /// `text`. The history is written out uncompressed, so nothing hides in a deflated
+    /// column.
+    fn knows(&self, text: &str) -> bool {
+        let mut store = self.store();
+        let listed = store.entries().unwrap().iter().any(|e| format!("{e:?}").contains(text));
+        let doc = automerge::Automerge::load(&store.document_bytes().unwrap()).unwrap();
+        listed || contains(&doc.save_nocompress(), text)
+    }
+
+    async fn status_until(&self, what: &str, done: impl Fn(&steady::net::NetStatus) -> bool) -> steady::net::NetStatus {
+        let mut status = self.node.status();
+        let found = tokio::time::timeout(Duration::from_secs(10), status.wait_for(|s| done(s))).await;
+        let found = found.unwrap_or_else(|_| panic!("{what}: {:?}", *self.node.status().borrow()));
+        found.unwrap().clone()
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Whether any file under `dir` (the database, its WAL, anything else) holds `text` in
+/// its raw bytes.
+fn dir_contains(dir: &Path, text: &str) -> bool {
+    std::fs::read_dir(dir).unwrap().flatten().any(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            dir_contains(&path, text)
+        } else {
+            contains(&std::fs::read(&path).unwrap_or_default(), text)
+        }
+    })
 }
 
 fn agreement(text: &str) -> Draft {
@@ -85,10 +129,24 @@ async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool)
     }
 }
 
+/// Pairs `b` with `a`'s invite, and both people confirm the words.
 async fn pair(a: &Phone, b: &Phone) -> Paired {
+    let paired = pair_unconfirmed(a, b).await;
+    a.confirm();
+    b.confirm();
+    paired
+}
+
+/// Pairs `b` with `a`'s invite; nobody has checked the words yet.
+async fn pair_unconfirmed(a: &Phone, b: &Phone) -> Paired {
     let link = a.link().await;
     let paired = b.node.join(link).await.unwrap();
     assert_eq!(paired.partner, a.node.peer_id());
+    // The inviting phone saves the pairing as the joiner hears back.
+    eventually("the inviter saves the pairing", Duration::from_secs(5), || {
+        peers::partner(&a.store()).unwrap().is_some()
+    })
+    .await;
     paired
 }
 
@@ -312,12 +370,15 @@ async fn pausing_stops_sync_and_resuming_catches_up() {
     a.node.set_paused(false).await.unwrap();
     eventually("catching up after resume", Duration::from_secs(10), || b.shared_ids() == vec![during]).await;
 
-    // Unpairing keeps every entry and stops sync; the other phone is not told.
+    // Unpairing keeps every entry and stops sync; the other phone is not told. What A
+    // shared is private again on A, marked as shared before.
     a.node.unpair().await.unwrap();
     let after = a.add_shared(agreement("After unpairing"));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(!b.shared_ids().contains(&after));
-    assert_eq!(a.shared_ids().len(), 2);
+    assert_eq!(a.shared_ids(), vec![after], "only the new share, which waits for a next pairing");
+    let was_shared = a.store().get(during).unwrap();
+    assert!(!was_shared.shared && was_shared.shared_before, "{was_shared:?}");
     assert!(peers::partner(&b.store()).unwrap().is_some());
 }
 
@@ -448,4 +509,345 @@ async fn cancelling_ends_an_open_join_and_an_open_invite() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let b = Phone::new("Blair").await;
     assert!(b.node.join(link).await.is_err(), "a cancelled invite can't be joined");
+}
+
+/// A new pairing is unconfirmed on each phone until its person checks the words. Either
+/// way round (only the inviter confirmed, or only the joiner), nothing of the shared
+/// document crosses: not on the wire, not into the other phone's files. The badge says
+/// who is still to check. Once the second person confirms, in another process as the
+/// command line would, sync starts within a second or two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_pairing_exchanges_nothing_of_the_document_in_either_direction() {
+    for inviter_confirms in [true, false] {
+        let a = Phone::new("Alex").await;
+        let b = Phone::new("Blair").await;
+        let (text_a, text_b) =
+            (format!("FROM-ALEX-{inviter_confirms}-61d0"), format!("FROM-BLAIR-{inviter_confirms}-9be4"));
+        let id_a = a.add_shared(agreement(&text_a));
+        let id_b = b.add_shared(agreement(&text_b));
+        pair_unconfirmed(&a, &b).await;
+        let (first, second, first_name) = if inviter_confirms { (&a, &b, "Alex") } else { (&b, &a, "Blair") };
+        first.confirm();
+
+        // They connect, say hello, and wait: each badge says who is still to check.
+        let waiting = first.status_until("the confirmed phone waits", |s| {
+            s.pairing == steady::net::PairingState::Confirmed && !s.partner_confirmed && s.link == Link::Connected
+        });
+        let waiting = waiting.await;
+        let other_name = waiting.partner.as_ref().unwrap().name.clone();
+        assert_ne!(other_name, first_name);
+        assert_eq!(steady::ui::sync::badge_text(&waiting), format!("Waiting for {other_name} · 1 not sent yet"));
+        let unconfirmed = second
+            .status_until("the other phone waits for its person", |s| {
+                s.pairing == steady::net::PairingState::Unconfirmed && s.link == Link::Connected
+            })
+            .await;
+        assert!(steady::ui::sync::badge_text(&unconfirmed).starts_with("Waiting for you to check the words"));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+
+        // The searches find each phone's own text where it is...
+        assert!(dir_contains(a.dir.path(), &text_a) && dir_contains(b.dir.path(), &text_b));
+        // ...and nothing of the other's, anywhere.
+        for (phone, theirs) in [(&a, &text_b), (&b, &text_a)] {
+            assert!(!dir_contains(phone.dir.path(), theirs), "{theirs} reached the other phone's files");
+            assert!(!phone.knows(theirs), "{theirs} reached the other phone's journal");
+        }
+        let wire = [a.tap.bytes(), b.tap.bytes()].concat();
+        assert!(!contains(&wire, &text_a) && !contains(&wire, &text_b), "shared text went onto the network");
+        assert_eq!(a.shared_ids(), vec![id_a]);
+        assert_eq!(b.shared_ids(), vec![id_b]);
+        assert_eq!(a.store().waiting_count().unwrap(), 1, "A's share still waits in its outbox");
+        assert_eq!(a.store().heads(), b.store().heads(), "both documents are still the empty genesis");
+
+        // The second person confirms: sync starts, and now the same searches find it all.
+        let confirmed_at = Instant::now();
+        second.confirm();
+        eventually("the sync after both confirmed", Duration::from_secs(5), || {
+            a.shared_ids().len() == 2 && b.shared_ids().len() == 2
+        })
+        .await;
+        println!("synced {:?} after the second confirmation", confirmed_at.elapsed());
+        let wire = [a.tap.bytes(), b.tap.bytes()].concat();
+        assert!(contains(&wire, &text_a) && contains(&wire, &text_b), "the tap sees shared text once confirmed");
+        assert!(dir_contains(b.dir.path(), &text_a) && dir_contains(a.dir.path(), &text_b));
+        let synced = first.status_until("both badges say up to date", |s| s.link == Link::Synced).await;
+        assert_eq!(steady::ui::sync::badge_text(&synced), "Up to date");
+    }
+}
+
+/// "They don't match" forgets the pairing on this phone only: no message to the other
+/// phone, nothing exchanged, and the other phone can no longer reach this one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn they_dont_match_forgets_the_pairing_on_this_phone_and_nothing_is_exchanged() {
+    let a = Phone::new("Alex").await;
+    let b = Phone::new("Blair").await;
+    let text_a = "ALEX-BEFORE-REJECT-27f1";
+    a.add_shared(agreement(text_a));
+    let waiting_b = b.add_shared(agreement("BLAIR-WAITS-c08e"));
+    pair_unconfirmed(&a, &b).await;
+    a.confirm();
+    let mut b_store = b.store();
+    assert!(b_store.couple().unwrap().is_some());
+    let forgotten = peers::reject(&mut b_store).unwrap().expect("B had a pairing");
+    assert_eq!(forgotten.name, "Alex");
+    assert!(b_store.couple().unwrap().is_none(), "the couple is forgotten with the pairing");
+    drop(b_store);
+
+    b.status_until("B is not paired any more", |s| {
+        s.link == Link::NotPaired && s.pairing == steady::net::PairingState::Unpaired
+    })
+    .await;
+    // A was not told: it still holds its side of the pairing, and still waits.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let a_status = a.node.status().borrow().clone();
+    assert!(a_status.partner.is_some() && !a_status.partner_confirmed, "{a_status:?}");
+
+    assert!(dir_contains(a.dir.path(), text_a), "the search finds the text where it is");
+    assert!(!dir_contains(b.dir.path(), text_a) && !b.knows(text_a));
+    assert!(!contains(&[a.tap.bytes(), b.tap.bytes()].concat(), text_a));
+    // B's share keeps waiting, for whoever B pairs with next.
+    assert_eq!(b.shared_ids(), vec![waiting_b]);
+    assert!(b.store().get(waiting_b).unwrap().waiting);
+}
+
+/// After unpairing, the journal shared with the old partner stays on this phone, apart
+/// and read-only, and nothing of it, nor of what I had shared with them, reaches the
+/// next partner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_unpairing_a_third_phone_receives_nothing_of_the_first_partners_journal() {
+    let a = Phone::new("Alex").await;
+    let b = Phone::new("Blair").await;
+    let (old_mine, old_theirs, new_mine) = ("ALEX-TO-BLAIR-4e0a", "BLAIR-SECRET-d7c3", "ALEX-TO-CASEY-815b");
+    let old_a = a.add_shared(agreement(old_mine));
+    let old_b = b.add_shared(Draft::Reflection {
+        feeling: old_theirs.into(),
+        needing: Some("time".into()),
+        understanding: None,
+    });
+    pair(&a, &b).await;
+    eventually("the first sync", Duration::from_secs(10), || {
+        a.shared_ids() == b.shared_ids() && a.shared_ids().len() == 2
+    })
+    .await;
+
+    a.node.unpair().await.unwrap();
+    let pasts = a.store().past_documents().unwrap();
+    assert_eq!(pasts.len(), 1);
+    assert_eq!(pasts[0].partner, "Blair");
+    let theirs = a.store().past_entries(pasts[0].id).unwrap();
+    assert_eq!(theirs.iter().map(|e| e.id).collect::<Vec<_>>(), vec![old_b], "Blair's entry, kept apart");
+    let mine = a.store().get(old_a).unwrap();
+    assert!(!mine.shared && mine.shared_before, "my entry is private again: {mine:?}");
+    assert!(!a.knows(old_theirs), "nothing of Blair's is in A's current journal");
+
+    // A pairs with a third phone, Casey, and shares something new. Blair's phone keeps
+    // running, still thinking it is paired with A.
+    let mark = a.tap.len();
+    let new_a = a.add_shared(agreement(new_mine));
+    let c = Phone::new("Casey").await;
+    let paired = pair(&a, &c).await;
+    assert_eq!(paired.name, "Alex");
+    eventually("the sync with Casey", Duration::from_secs(10), || c.shared_ids() == vec![new_a]).await;
+    a.node.local_change();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // The searches find each text where it belongs...
+    assert!(dir_contains(b.dir.path(), old_theirs) && contains(&b.tap.bytes(), old_theirs));
+    assert!(dir_contains(b.dir.path(), old_mine), "Blair's phone keeps the copy it received");
+    assert!(dir_contains(c.dir.path(), new_mine) && contains(&a.tap.bytes()[mark..], new_mine));
+    // ...and none of the first pairing's on Casey's phone or on the wire to it.
+    let to_casey = [&a.tap.bytes()[mark..], c.tap.bytes().as_slice()].concat();
+    for old in [old_theirs, old_mine] {
+        assert!(!dir_contains(c.dir.path(), old), "{old} is in Casey's files");
+        assert!(!c.knows(old), "{old} is in Casey's journal");
+        assert!(!contains(&to_casey, old), "{old} went onto the network after unpairing");
+    }
+    assert!(!a.knows(old_theirs), "Blair's entry is not in A's new journal");
+    assert_eq!(c.store().entries().unwrap().len(), 1, "Casey has only the one new entry");
+    let doc = automerge::Automerge::load(&a.store().document_bytes().unwrap()).unwrap();
+    assert!(!contains(&doc.save_nocompress(), old_mine), "the new document's history starts afresh");
+}
+
+/// What a hand-made hostile phone, holding the partner's keys, does to the shared
+/// document before it syncs.
+#[derive(Clone, Copy, Debug)]
+enum Hostile {
+    EditsMyEntry,
+    DeletesMyEntry,
+    ForgesMyAuthorship,
+    UsesMyActor,
+    ReplacesEntries,
+}
+
+/// A phone that holds the partner's keys and sends a change that breaks the rules, for
+/// each way of breaking them: the change is refused whole, the `refused` event says why,
+/// sync stops (and stays stopped, across restarts) until resumed, and my entries are as
+/// they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partners_phone_that_changes_what_is_mine_is_refused_and_sync_stops() {
+    use automerge::sync::SyncDoc;
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT, ReadDoc};
+    use steady::net::frame::{self, MAX_SYNC_FRAME, SyncFrame};
+
+    for hostile in [
+        Hostile::EditsMyEntry,
+        Hostile::DeletesMyEntry,
+        Hostile::ForgesMyAuthorship,
+        Hostile::UsesMyActor,
+        Hostile::ReplacesEntries,
+    ] {
+        let a = Phone::new("Alex").await;
+        let b = Phone::new("Blair").await;
+        let mine =
+            a.add_shared(Draft::Reflection { feeling: "Mine to change".into(), needing: None, understanding: None });
+        pair(&a, &b).await;
+        eventually("the sync", Duration::from_secs(10), || b.shared_ids() == vec![mine]).await;
+        let before = a.store().entries().unwrap();
+        let address = a.address().await;
+        let (me, my_actor) = {
+            let store = a.store();
+            (store.me().unwrap().id, store.actor())
+        };
+        let mut b_store = b.store();
+        let b_key = peers::keypair(&mut b_store).unwrap();
+        let couple = peers::partner(&b_store).unwrap().unwrap().couple_bytes().unwrap();
+        // B's own document, under B's own actor (or, to forge, mine), changed by hand.
+        let actor = if matches!(hostile, Hostile::UsesMyActor) { my_actor } else { b_store.actor() };
+        let mut doc = automerge::Automerge::load(&b_store.document_bytes().unwrap()).unwrap().with_actor(actor);
+        let them = b_store.me().unwrap().id;
+        drop(b_store);
+        let mut tx = doc.transaction();
+        let (_, entries) = tx.get(ROOT, "entries").unwrap().unwrap();
+        let new_entry = |tx: &mut automerge::transaction::Transaction<'_>, author: String| {
+            let entry = tx.put_object(&entries, EntryId::new().to_string(), ObjType::Map).unwrap();
+            for (key, value) in [("kind", "agreement"), ("author", &author), ("text", "HOSTILE-TEXT-0aa1")] {
+                tx.put(&entry, key, value).unwrap();
+            }
+            tx.put(&entry, "proposed_by", author.as_str()).unwrap();
+            tx.put(&entry, "status", "active").unwrap();
+            tx.put(&entry, "archived", false).unwrap();
+            for key in ["created_at", "updated_at"] {
+                tx.put(&entry, key, "2026-05-01T10:00:00.000Z").unwrap();
+            }
+        };
+        match hostile {
+            Hostile::EditsMyEntry => {
+                let (_, entry) = tx.get(&entries, mine.to_string()).unwrap().unwrap();
+                tx.put(&entry, "feeling", "HOSTILE-TEXT-0aa1").unwrap();
+            }
+            Hostile::DeletesMyEntry => tx.delete(&entries, mine.to_string()).unwrap(),
+            Hostile::ForgesMyAuthorship => new_entry(&mut tx, me.to_string()),
+            // A well-formed entry of B's own, but made under my device's actor.
+            Hostile::UsesMyActor => new_entry(&mut tx, them.to_string()),
+            Hostile::ReplacesEntries => {
+                tx.put_object(ROOT, "entries", ObjType::Map).unwrap();
+            }
+        }
+        tx.commit();
+        drop(b);
+        a.status_until("A is apart", |s| s.link == Link::Looking || s.link == Link::Offline).await;
+
+        let mut a_events = a.node.subscribe();
+        let mut raw = RawPeer::dial(b_key.clone(), address.clone());
+        assert!(raw.connected().await, "{hostile:?}: the partner's key is let in");
+        let protocol = StreamProtocol::new("/steady/sync/1");
+        let mut incoming = raw.control.accept(protocol.clone()).unwrap();
+        let mut stream = match tokio::time::timeout(Duration::from_millis(500), incoming.next()).await {
+            Ok(Some((_, stream))) => stream,
+            _ => raw.control.open_stream(a.node.peer_id(), protocol).await.unwrap(),
+        };
+        let write = |frame: SyncFrame| frame::prefixed(&frame.encode(), MAX_SYNC_FRAME).unwrap();
+        stream.write_all(&write(SyncFrame::Hello { couple, confirmed: true })).await.unwrap();
+        let mut state = automerge::sync::State::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let out = match doc.generate_sync_message(&mut state) {
+                Some(message) => write(SyncFrame::Sync(message)),
+                None => write(SyncFrame::Ping),
+            };
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
+            match tokio::time::timeout(Duration::from_millis(300), frame::read_body(&mut stream, MAX_SYNC_FRAME)).await
+            {
+                Ok(Ok(Some(body))) => {
+                    if let Ok(SyncFrame::Sync(message)) = SyncFrame::decode(&body) {
+                        doc.receive_sync_message(&mut state, message).unwrap();
+                    }
+                }
+                Ok(_) => break,
+                Err(_) => {}
+            }
+        }
+        let mut reason = None;
+        while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(2), a_events.recv()).await {
+            if let NetEvent::Refused { reason: r, .. } = event {
+                reason = Some(r);
+                break;
+            }
+        }
+        let reason = reason.unwrap_or_else(|| panic!("{hostile:?}: A said nothing about why"));
+        println!("{hostile:?}: {reason}");
+        assert!(reason.ends_with(". Sync is stopped."), "{hostile:?}: {reason}");
+        if let Hostile::EditsMyEntry = hostile {
+            assert_eq!(reason, "Your partner's phone sent changes to entries that are yours. Sync is stopped.");
+        }
+        assert_eq!(a.store().entries().unwrap(), before, "{hostile:?}: my entries are unchanged");
+        assert!(!a.knows("HOSTILE-TEXT-0aa1"), "{hostile:?}");
+        assert!(!dir_contains(a.dir.path(), "HOSTILE-TEXT-0aa1"), "{hostile:?}: nothing of it was written");
+        assert_eq!(peers::stopped(&a.store()).unwrap().as_deref(), Some(reason.as_str()), "kept across restarts");
+        let status = a.status_until("the badge says stopped", |s| s.link == Link::Stopped).await;
+        assert_eq!(status.stopped.as_deref(), Some(reason.as_str()));
+        assert_eq!(steady::ui::sync::badge_text(&status), "Sync stopped");
+
+        // It stays stopped: the partner's key is turned away until the person resumes.
+        drop(stream);
+        drop(raw);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut again = RawPeer::dial(b_key.clone(), address.clone());
+        let connected = again.connected().await;
+        let kept = connected && tokio::time::timeout(Duration::from_secs(1), again.events.recv()).await.is_err();
+        assert!(!kept, "{hostile:?}: a stopped phone lets the partner's phone in");
+        a.node.set_paused(false).await.unwrap();
+        assert!(peers::stopped(&a.store()).unwrap().is_none(), "resuming lifts the stop");
+    }
+}
+
+/// Two phones whose pairings differ (one paired again, say) say so and sync nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_in_a_different_pairing_is_told_to_pair_again() {
+    let a = Phone::new("Alex").await;
+    let b = Phone::new("Blair").await;
+    let shared = a.add_shared(agreement("DIFFERENT-PAIRING-33c9"));
+    pair(&a, &b).await;
+    eventually("the sync", Duration::from_secs(10), || b.shared_ids() == vec![shared]).await;
+    let address = a.address().await;
+    let b_key = peers::keypair(&mut b.store()).unwrap();
+    drop(b);
+    a.status_until("A is apart", |s| s.link == Link::Looking || s.link == Link::Offline).await;
+
+    let mut a_events = a.node.subscribe();
+    let mut raw = RawPeer::dial(b_key, address);
+    assert!(raw.connected().await);
+    let protocol = StreamProtocol::new("/steady/sync/1");
+    let mut incoming = raw.control.accept(protocol.clone()).unwrap();
+    let mut stream = match tokio::time::timeout(Duration::from_millis(500), incoming.next()).await {
+        Ok(Some((_, stream))) => stream,
+        _ => raw.control.open_stream(a.node.peer_id(), protocol).await.unwrap(),
+    };
+    let hello = steady::net::frame::SyncFrame::Hello { couple: [0x5a; 16], confirmed: true };
+    stream.write_all(&steady::net::frame::prefixed(&hello.encode(), 64).unwrap()).await.unwrap();
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut sink)).await;
+    assert!(read.is_ok(), "A closed the session");
+    let mut reason = None;
+    while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_secs(2), a_events.recv()).await {
+        if let NetEvent::Refused { reason: r, .. } = event {
+            reason = Some(r);
+            break;
+        }
+    }
+    assert_eq!(reason.as_deref(), Some("your partner's phone has a different pairing; pair again"));
+    assert!(!contains(&sink, "DIFFERENT-PAIRING-33c9"), "A sent nothing of the document before the hellos agreed");
 }

@@ -1,5 +1,6 @@
 //! The Us screen and the sync badge with a real network node behind them (over loopback,
-//! discovery off): pairing from the screen, then the badge following a sync.
+//! discovery off): pairing from the screen, checking the words, then the badge following
+//! a sync, unpairing, and the past pairing kept apart.
 
 mod harness;
 
@@ -9,7 +10,7 @@ use dioxus::prelude::*;
 use harness::Screen;
 use steady::model::Draft;
 use steady::net::invite::InviteLink;
-use steady::net::{NetConfig, Node};
+use steady::net::{NetConfig, Node, peers};
 use steady::store::Store;
 use steady::ui::sync::NetOptions;
 use steady::ui::{App, DataDir};
@@ -34,6 +35,7 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
     let link = screen.attribute("id", "invite-link", "value").expect("the link is on screen");
     let code = screen.attribute("class", "invite-code", "data-invite-code").unwrap();
     assert!(link.contains(&code) && screen.html().contains("<svg"), "code, link and QR code are shown");
+    assert!(screen.html().contains("by voice or in person"), "the link says how the words are compared");
 
     // The partner's phone joins with the link.
     let theirs = TempDir::new().unwrap();
@@ -41,6 +43,7 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
     their_store.init("Blair").unwrap();
     let id = their_store.add(Draft::Agreement { text: "Blair shares this".into() }).unwrap().id;
     their_store.share(id).unwrap();
+    drop(their_store);
     let config = NetConfig { discovery: false, listen: loopback(), ..NetConfig::default() };
     let partner = Node::start(Store::open_dir(theirs.path()).unwrap(), config).await.unwrap();
     let paired = partner.join(InviteLink::parse(&link).unwrap()).await.unwrap();
@@ -49,12 +52,22 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
         screen.wait_until(Duration::from_secs(10), |h| h.contains(&format!("data-safety-words=\"{words}\""))).await,
         "the screen shows the same safety words: {words}"
     );
+    assert!(screen.html().contains("data-action=\"words-differ\""), "both answers are offered");
+    // Nothing syncs until the words are checked on both phones.
     screen.tap("data-action", "words-match");
     assert!(
-        screen.wait_until(Duration::from_secs(10), |h| h.contains("Synced at")).await,
-        "the badge says synced: {}",
+        screen.wait_until(Duration::from_secs(10), |h| h.contains("Waiting for Blair")).await,
+        "the badge waits for the partner: {}",
         screen.html()
     );
+    assert!(!screen.html().contains("Blair shares this"));
+    peers::confirm(&mut Store::open_dir(theirs.path()).unwrap()).unwrap();
+    assert!(
+        screen.wait_until(Duration::from_secs(10), |h| h.contains("Up to date")).await,
+        "the badge says up to date: {}",
+        screen.html()
+    );
+    assert!(!screen.html().contains("Synced at"), "no time of day");
     screen.tap("data-tab", "agreements");
     assert!(screen.wait_until(Duration::from_secs(10), |h| h.contains("Blair shares this")).await);
 
@@ -64,7 +77,11 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
     assert!(address.is_none(), "the invite is gone once paired");
     partner.shutdown().await;
     drop(partner);
-    assert!(screen.wait_until(Duration::from_secs(10), |h| h.contains(">Offline<")).await, "{}", screen.html());
+    assert!(
+        screen.wait_until(Duration::from_secs(10), |h| h.contains(">Offline · last synced today<")).await,
+        "apart, the badge says only the day: {}",
+        screen.html()
+    );
     let mut their_store = Store::open_dir(theirs.path()).unwrap();
     let id = their_store.add(Draft::Agreement { text: "Written while apart".into() }).unwrap().id;
     their_store.share(id).unwrap();
@@ -73,10 +90,63 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
     let partner = Node::start(Store::open_dir(theirs.path()).unwrap(), config).await.unwrap();
     assert!(
         screen
-            .wait_until(Duration::from_secs(10), |h| h.contains("Synced at") && h.contains("Written while apart"))
+            .wait_until(Duration::from_secs(10), |h| h.contains("Up to date") && h.contains("Written while apart"))
             .await,
         "{}",
         screen.html()
     );
+    partner.shutdown().await;
+
+    // Unpairing sets what Blair shared apart, read-only, to export or delete for good.
+    let exports = TempDir::new().unwrap();
+    screen.tap("data-tab", "us");
+    screen.type_into("id", "export-path", &exports.path().join("steady-journal.json").display().to_string());
+    screen.tap("data-action", "unpair");
+    screen.tap("data-action", "unpair-confirm");
+    assert!(
+        screen.wait_until(Duration::from_secs(10), |h| h.contains("From your time with Blair")).await,
+        "{}",
+        screen.html()
+    );
+    assert!(screen.html().contains("Blair shares this") && screen.html().contains("Written while apart"));
+    assert!(screen.html().contains("Not paired"));
+    screen.tap("data-action", "export-past");
+    let saved: Vec<_> = std::fs::read_dir(exports.path()).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(saved.len(), 1, "one file in the export folder: {saved:?}");
+    let doc = automerge::Automerge::load(&std::fs::read(&saved[0]).unwrap()).expect("any Automerge program reads it");
+    assert!(!doc.get_heads().is_empty());
+    screen.tap("data-action", "delete-past");
+    assert!(screen.html().contains("Yes, delete for good"), "deleting asks first");
+    screen.tap("data-action", "delete-past-confirm");
+    assert!(screen.wait_until(Duration::from_secs(5), |h| !h.contains("From your time with Blair")).await);
+    assert!(Store::open_dir(mine.path()).unwrap().past_documents().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn they_dont_match_forgets_the_pairing_from_the_us_screen() {
+    let mine = TempDir::new().unwrap();
+    Store::open_dir(mine.path()).unwrap().init("Alex").unwrap();
+    let dom = VirtualDom::new(App)
+        .with_root_context(DataDir(mine.path().to_owned()))
+        .with_root_context(NetOptions { discovery_allowed: false, listen: loopback() });
+    let mut screen = Screen::new(dom);
+    screen.tap("data-tab", "us");
+    screen.tap("data-action", "invite");
+    assert!(screen.wait_until(Duration::from_secs(10), |h| h.contains("data-invite-code")).await);
+    let link = screen.attribute("id", "invite-link", "value").unwrap();
+    let theirs = TempDir::new().unwrap();
+    Store::open_dir(theirs.path()).unwrap().init("Blair").unwrap();
+    let config = NetConfig { discovery: false, listen: loopback(), ..NetConfig::default() };
+    let partner = Node::start(Store::open_dir(theirs.path()).unwrap(), config).await.unwrap();
+    partner.join(InviteLink::parse(&link).unwrap()).await.unwrap();
+    assert!(screen.wait_until(Duration::from_secs(10), |h| h.contains("data-safety-words")).await);
+    assert!(screen.html().contains("Waiting for you to check the words"), "{}", screen.html());
+    screen.tap("data-action", "words-differ");
+    assert!(screen.wait_until(Duration::from_secs(5), |h| h.contains("Pairing forgotten")).await, "{}", screen.html());
+    assert!(screen.html().contains("Not paired") && screen.html().contains("Invite my partner"));
+    let store = Store::open_dir(mine.path()).unwrap();
+    assert!(peers::partner(&store).unwrap().is_none() && store.couple().unwrap().is_none());
+    // The other phone was not told.
+    assert!(peers::partner(&Store::open_dir(theirs.path()).unwrap()).unwrap().is_some());
     partner.shutdown().await;
 }

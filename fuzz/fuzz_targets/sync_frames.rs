@@ -16,6 +16,10 @@ fuzz_target!(|data: &[u8]| {
             Ok(SyncFrame::Sync(message)) => {
                 let _ = doc.receive_sync_message(&mut state, message);
             }
+            Ok(hello @ SyncFrame::Hello { .. }) => {
+                // An accepted hello says the same thing when written back.
+                assert_eq!(SyncFrame::decode(&hello.encode()).map(|f| f.encode()).ok(), Some(hello.encode()));
+            }
             Ok(SyncFrame::Ping) | Err(_) => {}
         }
     }

@@ -1,4 +1,5 @@
-//! The network commands: pair, sync, status, pause, resume, unpair.
+//! The network commands: pair (invite, join, confirm, reject), sync, status, pause,
+//! resume, unpair.
 
 use std::io::Write;
 use std::path::Path;
@@ -10,7 +11,7 @@ use libp2p::Multiaddr;
 
 use super::open;
 use crate::net::invite::InviteLink;
-use crate::net::{NetConfig, NetEvent, NetStatus, Node, peers};
+use crate::net::{NetConfig, NetEvent, NetStatus, Node, PairingState, peers};
 
 /// How long `pair join` looks for the inviting phone.
 const JOIN_WAIT: Duration = Duration::from_secs(60);
@@ -31,6 +32,10 @@ pub enum PairAction {
         #[command(flatten)]
         net: NetArgs,
     },
+    /// Both phones show the same four words: start syncing with your partner.
+    Confirm,
+    /// The words differ: forget this pairing. Your partner's phone is not told.
+    Reject,
 }
 
 #[derive(Args, Debug, Default)]
@@ -92,6 +97,8 @@ fn line(out: &mut dyn Write, text: &str) -> Result<()> {
 pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<()> {
     // Everything typed is checked before anything starts.
     let (net, join) = match action {
+        PairAction::Confirm => return confirm(data_dir, out),
+        PairAction::Reject => return reject(data_dir, out),
         PairAction::Invite { net } => (net, None),
         PairAction::Join { code, addr, net } => {
             let mut link = InviteLink::parse(&code)?;
@@ -104,10 +111,11 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
         }
     };
     let config = net.config()?;
-    let store = open(data_dir)?;
+    let mut store = open(data_dir)?;
     if store.me().is_none() {
         bail!("set up this phone first: steady init --name NAME");
     }
+    peers::forget_untrusted(&mut store)?;
     runtime()?.block_on(async move {
         let node = Node::start(store, config).await?;
         let mut events = node.subscribe();
@@ -156,7 +164,48 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
 fn print_paired(out: &mut dyn Write, name: &str, words: &[String]) -> Result<()> {
     line(out, &format!("paired with {name}"))?;
     line(out, &format!("safety words: {}", words.join(" ")))?;
-    line(out, "Check that your partner's phone shows the same four words.")
+    line(out, &format!("words: {}", words.join(" ")))?;
+    line(out, "Check that your partner's phone shows the same four words, by voice or in person.")?;
+    line(
+        out,
+        "Nothing syncs until you do: run `steady pair confirm` if they match, or `steady pair reject` if they don't.",
+    )
+}
+
+fn confirm(data_dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let mut store = open(data_dir)?;
+    peers::forget_untrusted(&mut store)?;
+    let Some(before) = peers::partner(&store)? else {
+        bail!("this phone isn't paired with anyone yet, so there are no words to confirm")
+    };
+    if before.confirmed {
+        return line(out, &format!("The words were already confirmed; this phone syncs with {}.", before.name));
+    }
+    peers::confirm(&mut store)?;
+    let text = if peers::partner_confirmed(&store, &before)? {
+        format!("Confirmed. This phone now syncs with {}.", before.name)
+    } else {
+        format!("Confirmed. This phone syncs with {} once their phone confirms the words too.", before.name)
+    };
+    line(out, &text)
+}
+
+fn reject(data_dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let mut store = open(data_dir)?;
+    peers::forget_untrusted(&mut store)?;
+    let Some(partner) = peers::partner(&store)? else { bail!("this phone isn't paired with anyone yet") };
+    if partner.confirmed {
+        bail!("the words were already confirmed with {}; to end this pairing, use `steady unpair`", partner.name);
+    }
+    peers::reject(&mut store)?;
+    line(
+        out,
+        &format!(
+            "Forgot the pairing with {}. Nothing was exchanged, and their phone is not told. Pair again when you're \
+             together.",
+            partner.name
+        ),
+    )
 }
 
 pub fn sync(data_dir: &Path, for_secs: Option<f64>, json: bool, net: NetArgs, out: &mut dyn Write) -> Result<()> {
@@ -166,7 +215,8 @@ pub fn sync(data_dir: &Path, for_secs: Option<f64>, json: bool, net: NetArgs, ou
         None => None,
     };
     let config = net.config()?;
-    let store = open(data_dir)?;
+    let mut store = open(data_dir)?;
+    peers::forget_untrusted(&mut store)?;
     if peers::partner(&store)?.is_none() {
         bail!(
             "this phone isn't paired yet: run `steady pair invite` on one phone and `steady pair join CODE` on the other"
@@ -222,7 +272,8 @@ fn print_event(out: &mut dyn Write, event: &NetEvent, json: bool) -> Result<()> 
 }
 
 pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
-    let store = open(data_dir)?;
+    let mut store = open(data_dir)?;
+    peers::forget_untrusted(&mut store)?;
     let status = NetStatus::at_rest(&store)?;
     if json {
         return line(out, &serde_json::to_string(&status)?);
@@ -237,11 +288,27 @@ pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     if status.partner.is_some() {
         line(out, &format!("{} shared changes not yet sent.", status.unsent_changes))?;
     }
+    let name = status.partner.as_ref().map(|p| p.name.as_str()).unwrap_or("your partner");
+    match status.pairing {
+        PairingState::Unconfirmed => {
+            let words = peers::partner(&store)?.map(|p| p.safety_words.join(" ")).unwrap_or_default();
+            line(out, &format!("The safety words are not checked yet: {words}."))?;
+            line(out, "Run `steady pair confirm` if both phones show them, or `steady pair reject` if not.")?;
+        }
+        PairingState::Confirmed if !status.partner_confirmed => {
+            line(out, &format!("Waiting for {name} to check the safety words on their phone."))?;
+        }
+        _ => {}
+    }
+    if let Some(reason) = &status.stopped {
+        line(out, &format!("{reason} Run `steady resume` only if you trust that phone again."))?;
+    }
     Ok(())
 }
 
 pub fn set_paused(data_dir: &Path, paused: bool, out: &mut dyn Write) -> Result<()> {
     let mut store = open(data_dir)?;
+    peers::forget_untrusted(&mut store)?;
     let Some(partner) = peers::partner(&store)? else { bail!("this phone isn't paired with anyone yet") };
     peers::set_paused(&mut store, paused)?;
     let text = if paused {
@@ -254,7 +321,18 @@ pub fn set_paused(data_dir: &Path, paused: bool, out: &mut dyn Write) -> Result<
 
 pub fn unpair(data_dir: &Path, out: &mut dyn Write) -> Result<()> {
     let mut store = open(data_dir)?;
-    let Some(partner) = peers::partner(&store)? else { bail!("this phone isn't paired with anyone yet") };
-    peers::forget_partner(&mut store)?;
-    line(out, &format!("This phone no longer syncs with {}. Every entry stays here.", partner.name))
+    peers::forget_untrusted(&mut store)?;
+    let Some(partner) = peers::unpair(&mut store)? else { bail!("this phone isn't paired with anyone yet") };
+    line(out, &format!("This phone no longer syncs with {}. Every entry stays here.", partner.name))?;
+    if partner.confirmed {
+        line(
+            out,
+            &format!(
+                "What you shared is private again; what {} shared is kept apart, read-only, as \
+                 \"From your time with {}\". A new pairing starts with nothing shared.",
+                partner.name, partner.name
+            ),
+        )?;
+    }
+    Ok(())
 }

@@ -8,6 +8,10 @@
 //! |---|---|
 //! | 1 | one Automerge sync message |
 //! | 2 | nothing: "still here", sent once a second when there is nothing else to say |
+//! | 3 | hello: the 16-byte couple id, then 1 if this phone's person checked the safety words, else 0 (17 bytes). Sent first, and again when that changes |
+//!
+//! A phone sends sync messages only after its own person and (from the partner's hello)
+//! the partner's have both checked the words, and applies none before that.
 
 use automerge::sync;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -18,6 +22,7 @@ pub const MAX_SYNC_FRAME: usize = 32 * 1024 * 1024;
 
 const TAG_SYNC: u8 = 1;
 const TAG_PING: u8 = 2;
+const TAG_HELLO: u8 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -29,6 +34,8 @@ pub enum FrameError {
     UnknownTag(u8),
     #[error("a ping frame with {0} bytes of payload")]
     PingWithPayload(usize),
+    #[error("a hello frame that can't be read")]
+    BadHello,
     #[error("a sync message that can't be read: {0}")]
     BadSyncMessage(String),
     #[error("the stream ended in the middle of a frame")]
@@ -42,6 +49,11 @@ pub enum FrameError {
 pub enum SyncFrame {
     Sync(sync::Message),
     Ping,
+    /// Which pairing this phone is in, and whether its person checked the words.
+    Hello {
+        couple: [u8; 16],
+        confirmed: bool,
+    },
 }
 
 impl SyncFrame {
@@ -56,6 +68,13 @@ impl SyncFrame {
                 out
             }
             SyncFrame::Ping => vec![TAG_PING],
+            SyncFrame::Hello { couple, confirmed } => {
+                let mut out = Vec::with_capacity(18);
+                out.push(TAG_HELLO);
+                out.extend_from_slice(couple);
+                out.push(u8::from(*confirmed));
+                out
+            }
         }
     }
 
@@ -68,6 +87,13 @@ impl SyncFrame {
             }
             TAG_PING if rest.is_empty() => Ok(SyncFrame::Ping),
             TAG_PING => Err(FrameError::PingWithPayload(rest.len())),
+            TAG_HELLO => match rest {
+                [couple @ .., confirmed @ (0 | 1)] if couple.len() == 16 => {
+                    let couple = <[u8; 16]>::try_from(couple).map_err(|_| FrameError::BadHello)?;
+                    Ok(SyncFrame::Hello { couple, confirmed: *confirmed == 1 })
+                }
+                _ => Err(FrameError::BadHello),
+            },
             other => Err(FrameError::UnknownTag(other)),
         }
     }
@@ -148,9 +174,22 @@ mod tests {
         let message = doc.generate_sync_message(&mut sync::State::new()).unwrap();
         let mut wire = prefixed(&SyncFrame::Sync(message).encode(), MAX_SYNC_FRAME).unwrap();
         wire.extend(prefixed(&SyncFrame::Ping.encode(), MAX_SYNC_FRAME).unwrap());
+        let hello = SyncFrame::Hello { couple: [7; 16], confirmed: true };
+        wire.extend(prefixed(&hello.encode(), MAX_SYNC_FRAME).unwrap());
         let bodies = split(&wire, MAX_SYNC_FRAME).unwrap();
         assert!(matches!(SyncFrame::decode(bodies[0]).unwrap(), SyncFrame::Sync(_)));
         assert!(matches!(SyncFrame::decode(bodies[1]).unwrap(), SyncFrame::Ping));
+        assert!(
+            matches!(SyncFrame::decode(bodies[2]).unwrap(), SyncFrame::Hello { couple, confirmed: true } if couple == [7; 16])
+        );
+        // A hello of the wrong length, or with a flag that is not 0 or 1, is refused.
+        for bad in [&[3u8][..], &[3; 17], &[3; 19], &[[3].as_slice(), &[0; 16], &[2]].concat()] {
+            assert!(matches!(SyncFrame::decode(bad), Err(FrameError::BadHello)), "{bad:?}");
+        }
+        assert!(matches!(
+            SyncFrame::decode(&[[3].as_slice(), &[0; 16], &[0]].concat()),
+            Ok(SyncFrame::Hello { confirmed: false, .. })
+        ));
 
         assert!(matches!(split(&wire[..wire.len() - 1], MAX_SYNC_FRAME), Err(FrameError::Truncated)));
         assert!(matches!(split(&[0, 0, 1, 0], 100), Err(FrameError::TooLong { len: 256, max: 100 })));

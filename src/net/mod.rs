@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use node::{NetConfig, NetError, Node};
+pub use peers::PairingState;
 
 /// Records every byte this phone hands to the network before encryption, for tests that
 /// prove what never leaves the phone, and for counting what a sync costs.
@@ -62,12 +63,14 @@ pub enum NetEvent {
     Synced { peer: String, at: DateTime<Utc>, received: usize },
     /// The connection to the partner's phone ended.
     Disconnected { peer: String, reason: String },
-    /// A device that is not the partner's phone was turned away, or a peer broke the
-    /// protocol.
+    /// A device that is not the partner's phone was turned away, a peer broke the
+    /// protocol or is in another pairing, or the partner's phone sent changes that break
+    /// the rules (sync then stops until resumed).
     Refused { peer: Option<String>, reason: String },
     /// An address given to connect to could not be reached.
     Unreachable { address: String, reason: String },
-    /// Pairing finished; both screens show the same words.
+    /// Pairing finished; both screens show the same words. Nothing syncs until the person
+    /// on each phone confirms that they match.
     Paired { partner: String, name: String, safety_words: Vec<String> },
     /// An invite ended without a partner joining.
     InviteEnded { reason: String },
@@ -81,6 +84,9 @@ pub enum Link {
     NotPaired,
     /// Paired, and sync is paused on this phone.
     Paused,
+    /// The partner's phone sent changes that break the rules; nothing syncs until the
+    /// person resumes sync, or unpairs.
+    Stopped,
     /// No network to look on.
     Offline,
     /// On a network, and the partner's phone is not (yet) found.
@@ -105,9 +111,16 @@ pub struct NetStatus {
     pub partner: Option<PartnerView>,
     pub paused: bool,
     pub last_synced: Option<DateTime<Utc>>,
-    /// Shared changes the partner's phone does not have yet, as far as this phone knows.
+    /// Shared changes the partner's phone does not have yet, as far as this phone knows:
+    /// those in the document, and shares and edits still waiting on this phone.
     pub unsent_changes: usize,
     pub listening: Vec<String>,
+    /// Whether the person on this phone checked the safety words.
+    pub pairing: PairingState,
+    /// Whether the partner's phone said its person checked them too.
+    pub partner_confirmed: bool,
+    /// Why sync was stopped, when the partner's phone broke the rules.
+    pub stopped: Option<String>,
 }
 
 impl NetStatus {
@@ -115,20 +128,30 @@ impl NetStatus {
     pub fn at_rest(store: &crate::store::Store) -> Result<NetStatus, peers::PeersError> {
         let partner = peers::partner(store)?;
         let paused = peers::paused(store)?;
+        let stopped = if partner.is_some() { peers::stopped(store)? } else { None };
         let since = peers::sync_state(store).shared_heads;
-        let unsent_changes = if partner.is_some() { store.changes_since(&since)? } else { 0 };
+        let in_document = if partner.is_some() { store.changes_since(&since)? } else { 0 };
+        let unsent_changes = in_document + store.waiting_count()?;
+        let partner_confirmed = match &partner {
+            Some(p) => peers::partner_confirmed(store, p)?,
+            None => false,
+        };
         Ok(NetStatus {
             peer_id: peers::peer_id(store)?.map(|p| p.to_base58()),
-            link: match (&partner, paused) {
-                (None, _) => Link::NotPaired,
-                (Some(_), true) => Link::Paused,
-                (Some(_), false) => Link::Offline,
+            link: match (&partner, paused, &stopped) {
+                (None, _, _) => Link::NotPaired,
+                (Some(_), _, Some(_)) => Link::Stopped,
+                (Some(_), true, None) => Link::Paused,
+                (Some(_), false, None) => Link::Offline,
             },
+            pairing: peers::pairing_state(partner.as_ref()),
             partner: partner.map(|p| PartnerView { peer_id: p.peer.to_base58(), name: p.name }),
             paused,
             last_synced: peers::last_synced(store)?,
             unsent_changes,
             listening: Vec::new(),
+            partner_confirmed,
+            stopped,
         })
     }
 }

@@ -2,7 +2,8 @@
 //! and one loop that owns the swarm and drives pairing and sync.
 //!
 //! Who gets in: the allow list comes first in the behaviour and holds only the paired
-//! partner, so any other device's connection is closed before a single stream opens.
+//! partner (nobody while sync is paused or stopped), so any other device's connection is
+//! closed before a single stream opens.
 //! While an invite or a join is open it is lifted, and then the only protocol served to a
 //! stranger is the pairing exchange, limited to five tries. The sync handler checks the
 //! peer again.
@@ -12,6 +13,10 @@
 //! so a phone that rejoins the Wi-Fi is found again without waiting for mDNS. Only the
 //! phone with the lower identity dials at first, so two phones don't dial each other at
 //! the same moment; the other dials after a delay.
+//!
+//! Settings other processes change (the window's "They match", `pair confirm`, `pair
+//! reject`, `unpair`, `pause`, `resume`) are read again whenever the file's
+//! `data_version` moves, which the loop looks at every tick.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,9 +32,11 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, allow_block
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use super::invite::InviteLink;
-use super::pairing::{InviteCode, Refusal};
+use super::pairing::{Introduction, InviteCode, Refusal};
 use super::peers::{self, Partner};
-use super::session::{self, End, PairFailure, PairOutcome, SessionContext, SessionReport, SharedStore, lock};
+use super::session::{
+    self, End, PairFailure, PairOutcome, PairedWith, SessionContext, SessionReport, SharedStore, lock,
+};
 use super::{Link, NetEvent, NetStatus, WireTap};
 use crate::store::Store;
 
@@ -47,6 +54,9 @@ pub const MAX_TRIES: u8 = 5;
 const FALLBACK: Duration = Duration::from_millis(300);
 /// How often the partner's remembered addresses are tried while apart.
 const REDIAL_EVERY: Duration = Duration::from_secs(1);
+/// The same refusal (another pairing, say) is reported at most this often, since the two
+/// phones keep finding each other.
+const REPEAT_REFUSAL: Duration = Duration::from_secs(60);
 const TICK: Duration = Duration::from_millis(100);
 
 /// How the node is started.
@@ -116,12 +126,15 @@ impl From<crate::store::StoreError> for NetError {
     }
 }
 
-/// A finished pairing.
+/// A finished pairing, not yet confirmed: nothing syncs until the person on each phone
+/// has checked that both show the same words.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paired {
     pub partner: PeerId,
     pub name: String,
     pub safety_words: [&'static str; 4],
+    /// The couple id both phones derived (hex).
+    pub couple: String,
 }
 
 type DialReply = oneshot::Sender<Result<(), NetError>>;
@@ -161,8 +174,12 @@ impl Node {
     pub async fn start(mut store: Store, config: NetConfig) -> Result<Node, NetError> {
         let key = peers::keypair(&mut store)?;
         let me = key.public().to_peer_id();
+        if peers::forget_untrusted(&mut store)? {
+            tracing::info!("forgot a partner saved before pairings were confirmed; pair again");
+        }
         let partner = peers::partner(&store)?;
         let paused = peers::paused(&store)?;
+        let stopped = peers::stopped(&store)?;
 
         let mdns_config = mdns::Config { ttl: config.ttl, query_interval: config.query_interval, enable_ipv6: false };
         let discovery = config.discovery;
@@ -177,7 +194,7 @@ impl Node {
                     None
                 };
                 Ok(Behaviour {
-                    allow: Toggle::from(Some(allow_list(partner.as_ref(), paused))),
+                    allow: Toggle::from(Some(allow_list(partner.as_ref(), paused || stopped.is_some()))),
                     mdns: Toggle::from(mdns),
                     stream: libp2p_stream::Behaviour::new(),
                 })
@@ -224,6 +241,8 @@ impl Node {
             config,
             partner,
             paused,
+            stopped,
+            last_refusal: None,
             events: events.clone(),
             status: status_tx,
             local_change: local_change.clone(),
@@ -242,6 +261,7 @@ impl Node {
             synced: false,
             reached_at: HashMap::new(),
             seen_version: None,
+            settings_version: None,
         };
         for address in event_loop.config.dial.clone() {
             event_loop.dial_address(address, None);
@@ -333,7 +353,9 @@ impl Node {
         self.ask(|tx| Command::SetPaused(paused, tx)).await
     }
 
-    /// Forgets the partner. Entries stay; the partner's phone is not told.
+    /// Forgets the partner. The shared document is set apart, read-only, and my entries
+    /// in it become private again; the next pairing starts afresh. The partner's phone is
+    /// not told.
     pub async fn unpair(&self) -> Result<(), NetError> {
         self.ask(Command::Unpair).await
     }
@@ -354,14 +376,29 @@ impl Drop for Node {
     }
 }
 
-fn allow_list(partner: Option<&Partner>, paused: bool) -> allow_block_list::Behaviour<allow_block_list::AllowedPeers> {
+fn allow_list(partner: Option<&Partner>, closed: bool) -> allow_block_list::Behaviour<allow_block_list::AllowedPeers> {
     let mut allow = allow_block_list::Behaviour::default();
     if let Some(p) = partner
-        && !paused
+        && !closed
     {
         allow.allow_peer(p.peer);
     }
     allow
+}
+
+/// Saves a partner just paired with: the store starts the couple's own (empty) shared
+/// document, and whatever this phone remembered about an earlier partner is cleared
+/// first. The pairing is unconfirmed until the person checks the words.
+fn save_new_partner(store: &mut Store, partner: &Partner, reached: Option<&Multiaddr>) -> Result<(), NetError> {
+    let me = store.me().map(|p| p.id);
+    let earlier = store.people()?.into_iter().find(|(id, _)| Some(*id) != me).map(|(_, name)| name);
+    peers::forget_partner(store)?;
+    store.start_couple(&partner.couple, earlier.as_deref().unwrap_or("your earlier partner"))?;
+    peers::set_partner(store, partner)?;
+    if let Some(address) = reached {
+        peers::remember_address(store, address)?;
+    }
+    Ok(())
 }
 
 struct OpenInvite {
@@ -400,6 +437,10 @@ struct EventLoop {
     config: NetConfig,
     partner: Option<Partner>,
     paused: bool,
+    /// Why sync with the partner stopped, when their phone broke the rules.
+    stopped: Option<String>,
+    /// The last refusal reported, and when, so a repeated one is not said every second.
+    last_refusal: Option<(String, Instant)>,
     events: broadcast::Sender<NetEvent>,
     status: watch::Sender<NetStatus>,
     local_change: Arc<Notify>,
@@ -420,6 +461,8 @@ struct EventLoop {
     /// The address each connected phone was reached at, when this phone dialed it.
     reached_at: HashMap<PeerId, Multiaddr>,
     seen_version: Option<i64>,
+    /// The file's `data_version` when the settings were last read.
+    settings_version: Option<i64>,
 }
 
 impl EventLoop {
@@ -462,6 +505,70 @@ impl EventLoop {
         self.partner.as_ref().map(|p| p.peer)
     }
 
+    /// Whether sessions may run with the partner: not paused, and not stopped.
+    fn may_sync(&self) -> bool {
+        !self.paused && self.stopped.is_none()
+    }
+
+    /// Reports a refusal, unless the same one was reported a moment ago.
+    fn refused(&mut self, peer: Option<PeerId>, reason: String) {
+        if let Some((last, at)) = &self.last_refusal
+            && *last == reason
+            && at.elapsed() < REPEAT_REFUSAL
+        {
+            return;
+        }
+        self.last_refusal = Some((reason.clone(), Instant::now()));
+        self.emit(NetEvent::Refused { peer: peer.map(|p| p.to_base58()), reason });
+    }
+
+    /// Reads again the settings another process on this phone may have changed: the
+    /// pairing (confirmed, rejected, unpaired), pause and stop.
+    fn reread_settings(&mut self) {
+        let (partner, paused, stopped) = {
+            let store = lock(&self.store);
+            match (peers::partner(&store), peers::paused(&store), peers::stopped(&store)) {
+                (Ok(partner), Ok(paused), Ok(stopped)) => (partner, paused, stopped),
+                _ => return,
+            }
+        };
+        let same_pairing = match (&partner, &self.partner) {
+            (Some(now), Some(was)) => now.peer == was.peer && now.couple == was.couple,
+            (None, None) => true,
+            _ => false,
+        };
+        let stopped = if partner.is_some() { stopped } else { None };
+        let door_changed = !same_pairing || paused != self.paused || stopped.is_some() != self.stopped.is_some();
+        if !same_pairing {
+            // Rejected or unpaired elsewhere: the session ends, and the old partner is let go.
+            self.stop_session();
+            self.synced = false;
+            if let Some(was) = self.partner_peer() {
+                let _ = self.swarm.disconnect_peer_id(was);
+            }
+        }
+        if (paused || stopped.is_some()) && self.may_sync() {
+            self.stop_session();
+            self.synced = false;
+            if let Some(peer) = self.partner_peer() {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+        self.partner = partner;
+        self.paused = paused;
+        self.stopped = stopped;
+        if door_changed {
+            self.restore_allow_list();
+        }
+    }
+
+    /// Who this phone is, for the pairing exchange.
+    fn introduction(&self) -> Result<Introduction, NetError> {
+        let store = lock(&self.store);
+        let me = store.me().ok_or(NetError::NotSetUp)?;
+        Ok(Introduction { name: me.name.clone(), person: me.id, actor: store.actor().to_bytes().to_vec() })
+    }
+
     fn publish(&mut self) {
         let mut store = lock(&self.store);
         // Changes written by the window or the command line count as waiting to be sent.
@@ -477,6 +584,7 @@ impl EventLoop {
         let on_network = self.listening.iter().any(|a| !is_loopback(a));
         status.link = match (&self.partner, self.paused) {
             (None, _) => Link::NotPaired,
+            (Some(_), _) if self.stopped.is_some() => Link::Stopped,
             (Some(_), true) => Link::Paused,
             (Some(_), false) if connected && self.synced => Link::Synced,
             (Some(_), false) if connected => Link::Connected,
@@ -610,6 +718,10 @@ impl EventLoop {
         let Some(partner) = self.partner_peer() else { return Err(NetError::NotPaired) };
         peers::set_paused(&mut lock(&self.store), paused)?;
         self.paused = paused;
+        if !paused {
+            // Resuming is the person's choice to trust the partner's phone again.
+            self.stopped = None;
+        }
         if paused {
             self.stop_session();
             let _ = self.swarm.disconnect_peer_id(partner);
@@ -620,9 +732,11 @@ impl EventLoop {
 
     fn unpair(&mut self) -> Result<(), NetError> {
         let Some(partner) = self.partner_peer() else { return Err(NetError::NotPaired) };
-        peers::forget_partner(&mut lock(&self.store))?;
+        self.stop_session();
+        peers::unpair(&mut lock(&self.store))?;
         self.partner = None;
         self.paused = false;
+        self.stopped = None;
         self.synced = false;
         self.stop_session();
         let _ = self.swarm.disconnect_peer_id(partner);
@@ -642,10 +756,11 @@ impl EventLoop {
         if self.invite.is_some() || self.join.is_some() {
             return;
         }
-        self.swarm.behaviour_mut().allow = Toggle::from(Some(allow_list(self.partner.as_ref(), self.paused)));
+        let closed = !self.may_sync();
+        self.swarm.behaviour_mut().allow = Toggle::from(Some(allow_list(self.partner.as_ref(), closed)));
         let partner = self.partner_peer();
         let strangers: Vec<PeerId> =
-            self.swarm.connected_peers().filter(|p| Some(**p) != partner || self.paused).copied().collect();
+            self.swarm.connected_peers().filter(|p| Some(**p) != partner || closed).copied().collect();
         for peer in strangers {
             let _ = self.swarm.disconnect_peer_id(peer);
         }
@@ -750,7 +865,7 @@ impl EventLoop {
             if new {
                 self.emit(NetEvent::Discovered { peer: peer.to_base58(), address: host_port(&address) });
             }
-            if !self.paused && !self.swarm.is_connected(&peer) && self.me < peer {
+            if self.may_sync() && !self.swarm.is_connected(&peer) && self.me < peer {
                 self.redial_partner();
             }
             return;
@@ -800,11 +915,11 @@ impl EventLoop {
         join.tried.push(peer);
         let code = join.link.code.clone();
         let (me, tap, results) = (self.me, self.config.tap.clone(), self.pair_tx.clone());
-        let Ok(name) = self.my_name() else { return };
+        let Ok(who) = self.introduction() else { return };
         let mut control = self.control.clone();
         tokio::spawn(async move {
             let outcome = match control.open_stream(peer, PAIR_PROTOCOL).await {
-                Ok(stream) => session::join(stream, code, me, peer, name, tap).await,
+                Ok(stream) => session::join(stream, code, me, peer, who, tap).await,
                 Err(e) => {
                     tracing::debug!("no pairing stream to {peer}: {e}");
                     PairOutcome::Failed(PairFailure::Gone("it isn't showing an invite right now".to_owned()))
@@ -838,33 +953,41 @@ impl EventLoop {
         invite.busy = true;
         let code = invite.code.clone();
         let (me, results) = (self.me, self.pair_tx.clone());
-        let Ok(name) = self.my_name() else { return };
+        let Ok(who) = self.introduction() else { return };
         tokio::spawn(async move {
-            let outcome = session::invitee_arrived(stream, code, me, peer, name, tap).await;
+            let outcome = session::invitee_arrived(stream, code, me, peer, who, tap).await;
             let _ = results.send((peer, PairRole::Inviter, outcome));
         });
     }
 
     fn on_pair_outcome(&mut self, peer: PeerId, role: PairRole, outcome: PairOutcome) {
         match outcome {
-            PairOutcome::Paired { name, words } => {
-                let partner = Partner { peer, name: name.clone(), paired_at: Utc::now() };
+            PairOutcome::Paired(PairedWith { who, words, couple }) => {
+                let name = who.name;
+                let couple = peers::to_hex(&couple);
+                let partner = Partner {
+                    peer,
+                    name: name.clone(),
+                    paired_at: Utc::now(),
+                    person: who.person,
+                    actors: vec![peers::to_hex(&who.actor)],
+                    couple: couple.clone(),
+                    confirmed: false,
+                    safety_words: words.iter().map(|w| (*w).to_owned()).collect(),
+                };
                 let saved = {
                     let mut store = lock(&self.store);
                     let reached = self.reached_at.get(&peer);
-                    peers::set_partner(&mut store, &partner)
-                        .and_then(|()| peers::set_paused(&mut store, false))
-                        .and_then(|()| {
-                            reached.map_or(Ok(false), |a| peers::remember_address(&mut store, a)).map(|_| ())
-                        })
+                    save_new_partner(&mut store, &partner, reached)
                 };
-                let paired = Paired { partner: peer, name: name.clone(), safety_words: words };
+                let paired = Paired { partner: peer, name: name.clone(), safety_words: words, couple };
                 if let Err(e) = saved {
-                    self.finish_pairing(role, Err(NetError::from(e)));
+                    self.finish_pairing(role, Err(e));
                     return;
                 }
                 self.partner = Some(partner);
                 self.paused = false;
+                self.stopped = None;
                 self.emit(NetEvent::Paired {
                     partner: peer.to_base58(),
                     name,
@@ -930,11 +1053,11 @@ impl EventLoop {
     // ----- Sync sessions -----
 
     fn open_session(&mut self, peer: PeerId) {
-        if self.session.is_some() || self.paused {
+        if self.session.is_some() || !self.may_sync() {
             return;
         }
         let id = self.next_id();
-        let ctx = self.session_context(peer, id);
+        let Some(ctx) = self.session_context(peer, id) else { return };
         let mut control = self.control.clone();
         let reports = self.reports_tx.clone();
         let task = tokio::spawn(async move {
@@ -950,7 +1073,7 @@ impl EventLoop {
     }
 
     fn on_incoming_sync(&mut self, peer: PeerId, stream: libp2p::Stream) {
-        if Some(peer) != self.partner_peer() || self.paused {
+        if Some(peer) != self.partner_peer() || !self.may_sync() {
             self.emit(NetEvent::Refused {
                 peer: Some(peer.to_base58()),
                 reason: "asked to sync without being this phone's partner".to_owned(),
@@ -969,7 +1092,7 @@ impl EventLoop {
             self.stop_session();
         }
         let id = self.next_id();
-        let ctx = self.session_context(peer, id);
+        let Some(ctx) = self.session_context(peer, id) else { return };
         let task = tokio::spawn(session::run_sync(ctx, stream));
         self.session = Some(Session { id, peer, task, outbound: false, started: Instant::now() });
     }
@@ -979,15 +1102,16 @@ impl EventLoop {
         self.next_session
     }
 
-    fn session_context(&self, peer: PeerId, id: u64) -> SessionContext {
-        SessionContext {
+    fn session_context(&self, peer: PeerId, id: u64) -> Option<SessionContext> {
+        Some(SessionContext {
             peer,
+            partner: self.partner.clone()?,
             store: self.store.clone(),
             local_change: self.local_change.clone(),
             reports: self.reports_tx.clone(),
             id,
             tap: self.config.tap.clone(),
-        }
+        })
     }
 
     fn stop_session(&mut self) {
@@ -1010,13 +1134,27 @@ impl EventLoop {
                 self.synced = true;
                 self.emit(NetEvent::Synced { peer: peer.to_base58(), at, received });
             }
+            SessionReport::PartnerConfirmed(confirmed) => {
+                if let Some(partner) = &self.partner {
+                    let _ = peers::set_partner_confirmed(&mut lock(&self.store), &partner.couple, confirmed);
+                }
+            }
             SessionReport::Ended { reason, end } => {
                 tracing::info!("the sync session with {peer} ended: {reason}");
                 self.session = None;
                 self.synced = false;
                 self.last_session_end = Some(Instant::now());
-                if end == End::Violation {
-                    self.emit(NetEvent::Refused { peer: Some(peer.to_base58()), reason: reason.clone() });
+                match end {
+                    End::Violation => self.refused(Some(peer), reason.clone()),
+                    End::Stopped => {
+                        // Kept in the settings, so sync stays stopped across restarts.
+                        let _ = peers::set_stopped(&mut lock(&self.store), &reason);
+                        self.stopped = Some(reason.clone());
+                        self.last_refusal = None;
+                        self.refused(Some(peer), reason.clone());
+                        self.restore_allow_list();
+                    }
+                    End::Closed | End::Quiet => {}
                 }
                 // A connection that went quiet or broke the protocol is closed, and a
                 // fresh one is dialed.
@@ -1039,8 +1177,14 @@ impl EventLoop {
             self.emit(NetEvent::InviteEnded { reason: "expired".to_owned() });
             self.restore_allow_list();
         }
+        let version = lock(&self.store).data_version().ok();
+        if version != self.settings_version {
+            self.settings_version = version;
+            self.reread_settings();
+            self.publish();
+        }
         let Some(partner) = self.partner_peer() else { return };
-        if self.paused {
+        if !self.may_sync() {
             return;
         }
         if self.swarm.is_connected(&partner) {
@@ -1055,10 +1199,6 @@ impl EventLoop {
             if due && (self.me < partner || apart_long) {
                 self.redial_partner();
             }
-        }
-        let version = lock(&self.store).data_version().ok();
-        if version != self.seen_version {
-            self.publish();
         }
     }
 

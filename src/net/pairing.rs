@@ -6,13 +6,20 @@
 //! joiner (B)                          inviter (A)
 //!   Hello { spake_b }        ──►
 //!                            ◄──      Reply { spake_a, confirm_a }
-//!   Confirm { confirm_b, name_b } ──►
-//!                            ◄──      Welcome { name_a }
+//!   Confirm { confirm_b, name_b, person_b, actor_b } ──►
+//!                            ◄──      Welcome { name_a, person_a, actor_a }
 //! ```
 //!
 //! Both confirmations are HMACs of the transcript under the session key, so a wrong code
-//! is caught on both sides. Both screens then show the same safety words, derived from
-//! the session key.
+//! is caught on both sides; the joiner's also covers who it says it is. Both screens then
+//! show the same safety words, and both phones learn the same couple id, each derived
+//! from the session key with its own label: a new pairing, even of the same two people,
+//! gets a new couple id and so a new shared document.
+//!
+//! Each side introduces itself with its person id and the Automerge actor its changes
+//! carry, so the other phone can later check that every change it receives was made by
+//! the partner's device, as the partner. The stream is Noise-encrypted and authenticated
+//! to the two peer ids, which the SPAKE2 transcript binds, so nobody else can speak on it.
 
 use std::fmt;
 
@@ -21,13 +28,21 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use spake2::{Ed25519Group, Identity, Password, Spake2};
 
+use crate::model::PersonId;
+
 /// Letters that can't be mistaken for each other when read aloud or typed: no 0/O, 1/I/L.
 const ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 
 /// The longest pairing message this version sends or accepts.
 pub const MAX_MESSAGE: usize = 1024;
 
-const VERSION: u8 = 1;
+/// Version 2 added the person and actor to the confirmation and the welcome; a phone
+/// still on version 1 is refused with "unknown version" rather than paired half-way.
+const VERSION: u8 = 2;
+
+/// The longest Automerge actor id accepted from the other phone. Steady makes 16-byte
+/// ones.
+pub const MAX_ACTOR: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PairingError {
@@ -41,6 +56,8 @@ pub enum PairingError {
     TooLong(usize),
     #[error("the invite link can't be read: {0}")]
     BadLink(&'static str),
+    #[error("the other phone holds this very journal (the same person or device id); pair two different phones")]
+    SameJournal,
 }
 
 /// The short code an invite is protected by, as read aloud: `XXXX-XXXX`.
@@ -111,15 +128,49 @@ pub enum PairMessage {
     },
     Confirm {
         confirm: [u8; 32],
-        name: String,
+        who: Introduction,
     },
     Welcome {
-        name: String,
+        who: Introduction,
     },
     /// The inviter's last word when pairing can't go on.
     Refused {
         reason: Refusal,
     },
+}
+
+/// Who a phone says it is, once the code is known to match: the name its person goes by,
+/// their person id, and the Automerge actor the phone's changes carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introduction {
+    pub name: String,
+    pub person: PersonId,
+    /// 1 to [`MAX_ACTOR`] bytes.
+    pub actor: Vec<u8>,
+}
+
+impl Introduction {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        put_bytes(out, self.name.as_bytes());
+        out.extend_from_slice(self.person.as_uuid().as_bytes());
+        put_bytes(out, &self.actor);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Introduction, PairingError> {
+        let name = r.text()?;
+        let person = PersonId::from_uuid(uuid::Uuid::from_bytes(r.array::<16>()?));
+        let actor = r.bytes()?;
+        if actor.is_empty() || actor.len() > MAX_ACTOR {
+            return Err(PairingError::Malformed("device id of the wrong length"));
+        }
+        Ok(Introduction { name, person, actor: actor.to_vec() })
+    }
+
+    fn transcript_part(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
 }
 
 /// Why an inviter refused.
@@ -144,14 +195,14 @@ impl PairMessage {
                 put_bytes(&mut out, spake);
                 out.extend_from_slice(confirm);
             }
-            PairMessage::Confirm { confirm, name } => {
+            PairMessage::Confirm { confirm, who } => {
                 out.push(3);
                 out.extend_from_slice(confirm);
-                put_bytes(&mut out, name.as_bytes());
+                who.encode_into(&mut out);
             }
-            PairMessage::Welcome { name } => {
+            PairMessage::Welcome { who } => {
                 out.push(4);
-                put_bytes(&mut out, name.as_bytes());
+                who.encode_into(&mut out);
             }
             PairMessage::Refused { reason } => {
                 out.push(5);
@@ -173,8 +224,8 @@ impl PairMessage {
         let msg = match r.byte()? {
             1 => PairMessage::Hello { spake: r.bytes()?.to_vec() },
             2 => PairMessage::Reply { spake: r.bytes()?.to_vec(), confirm: r.mac()? },
-            3 => PairMessage::Confirm { confirm: r.mac()?, name: r.text()? },
-            4 => PairMessage::Welcome { name: r.text()? },
+            3 => PairMessage::Confirm { confirm: r.mac()?, who: Introduction::read(&mut r)? },
+            4 => PairMessage::Welcome { who: Introduction::read(&mut r)? },
             5 => PairMessage::Refused {
                 reason: match r.byte()? {
                     1 => Refusal::WrongCode,
@@ -222,8 +273,12 @@ impl<'a> Reader<'a> {
     }
 
     fn mac(&mut self) -> Result<[u8; 32], PairingError> {
-        let b = self.take(32)?;
-        let mut out = [0u8; 32];
+        self.array::<32>()
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], PairingError> {
+        let b = self.take(N)?;
+        let mut out = [0u8; N];
         out.copy_from_slice(b);
         Ok(out)
     }
@@ -262,6 +317,16 @@ impl SessionKey {
         // Four bytes is far below HKDF's limit, so this can't fail.
         let _ = hk.expand(b"steady safety words", &mut okm);
         okm.map(|b| WORDS[b as usize % WORDS.len()])
+    }
+
+    /// The couple id both phones learn: names this pairing's shared document. Its own
+    /// label, so it says nothing about the safety words, and the words nothing about it.
+    pub fn couple_id(&self) -> [u8; 16] {
+        let hk = Hkdf::<Sha256>::new(None, &self.0);
+        let mut okm = [0u8; 16];
+        // Sixteen bytes is far below HKDF's limit, so this can't fail.
+        let _ = hk.expand(b"steady couple id", &mut okm);
+        okm
     }
 }
 
@@ -302,20 +367,21 @@ impl Joiner {
         (Joiner { state, inviter: inviter.to_owned(), me: me.to_owned(), hello }, msg)
     }
 
-    /// Checks the inviter's reply. A wrong code is caught here.
+    /// Checks the inviter's reply. A wrong code is caught here. The confirmation also
+    /// vouches for `me`, this phone's introduction.
     pub fn on_reply(
         self,
         spake_a: &[u8],
         confirm_a: &[u8; 32],
-        my_name: &str,
+        me: &Introduction,
     ) -> Result<(SessionKey, PairMessage), PairingError> {
         let key = SessionKey(self.state.finish(spake_a).map_err(|_| PairingError::Malformed("bad key exchange"))?);
         let t = transcript(&self.inviter, &self.me, spake_a, &self.hello);
         if !key.verify(b"inviter confirms", &t, confirm_a) {
             return Err(PairingError::WrongCode);
         }
-        let confirm = key.mac(b"joiner confirms", &t);
-        Ok((key, PairMessage::Confirm { confirm, name: my_name.to_owned() }))
+        let confirm = key.mac(b"joiner confirms", &[t, me.transcript_part()].concat());
+        Ok((key, PairMessage::Confirm { confirm, who: me.clone() }))
     }
 }
 
@@ -342,13 +408,11 @@ impl InviterAttempt {
         Ok((InviterAttempt { key, transcript }, PairMessage::Reply { spake: spake_a, confirm }))
     }
 
-    /// Checks the joiner's confirmation: only a joiner who knew the code can make it.
-    pub fn on_confirm(self, confirm_b: &[u8; 32]) -> Result<SessionKey, PairingError> {
-        if self.key.verify(b"joiner confirms", &self.transcript, confirm_b) {
-            Ok(self.key)
-        } else {
-            Err(PairingError::WrongCode)
-        }
+    /// Checks the joiner's confirmation, and the introduction it vouches for: only a
+    /// joiner who knew the code can make it.
+    pub fn on_confirm(self, confirm_b: &[u8; 32], joiner: &Introduction) -> Result<SessionKey, PairingError> {
+        let t = [self.transcript.as_slice(), &joiner.transcript_part()].concat();
+        if self.key.verify(b"joiner confirms", &t, confirm_b) { Ok(self.key) } else { Err(PairingError::WrongCode) }
     }
 }
 
@@ -378,25 +442,47 @@ mod tests {
         assert!(matches!(InviteCode::parse("ABCD-EFG!"), Err(PairingError::BadCode(_))));
     }
 
+    fn blair() -> Introduction {
+        Introduction { name: "Blair".into(), person: PersonId::new(), actor: vec![7; 16] }
+    }
+
     fn pair(code_a: &InviteCode, code_b: &InviteCode) -> Result<(SessionKey, SessionKey), PairingError> {
         let (joiner, hello) = Joiner::start(code_b, "peer-a", "peer-b");
         let PairMessage::Hello { spake } = PairMessage::decode(&hello.encode())? else { unreachable!() };
         let (attempt, reply) = InviterAttempt::answer(code_a, "peer-a", "peer-b", &spake)?;
         let PairMessage::Reply { spake, confirm } = PairMessage::decode(&reply.encode())? else { unreachable!() };
-        let (key_b, confirm_msg) = joiner.on_reply(&spake, &confirm, "Blair")?;
-        let PairMessage::Confirm { confirm, name } = PairMessage::decode(&confirm_msg.encode())? else {
-            unreachable!()
-        };
-        assert_eq!(name, "Blair");
-        let key_a = attempt.on_confirm(&confirm)?;
+        let me = blair();
+        let (key_b, confirm_msg) = joiner.on_reply(&spake, &confirm, &me)?;
+        let PairMessage::Confirm { confirm, who } = PairMessage::decode(&confirm_msg.encode())? else { unreachable!() };
+        assert_eq!(who, me);
+        let key_a = attempt.on_confirm(&confirm, &who)?;
         Ok((key_a, key_b))
     }
 
     #[test]
-    fn the_same_code_pairs_and_both_screens_show_the_same_words() {
+    fn the_same_code_pairs_and_both_phones_show_the_same_words_and_couple() {
         let code = InviteCode::random();
         let (a, b) = pair(&code, &code).unwrap();
         assert_eq!(a.safety_words(), b.safety_words());
+        assert_eq!(a.couple_id(), b.couple_id());
+        let (again, _) = pair(&code, &code).unwrap();
+        assert_ne!(again.couple_id(), a.couple_id(), "a new pairing of the same phones is a new couple");
+    }
+
+    #[test]
+    fn a_confirmation_vouches_for_the_introduction_it_came_with() {
+        let code = InviteCode::random();
+        let (joiner, PairMessage::Hello { spake }) = Joiner::start(&code, "peer-a", "peer-b") else { unreachable!() };
+        let (attempt, PairMessage::Reply { spake, confirm }) =
+            InviterAttempt::answer(&code, "peer-a", "peer-b", &spake).unwrap()
+        else {
+            unreachable!()
+        };
+        let (_, PairMessage::Confirm { confirm, who }) = joiner.on_reply(&spake, &confirm, &blair()).unwrap() else {
+            unreachable!()
+        };
+        let forged = Introduction { actor: vec![9; 16], ..who };
+        assert_eq!(attempt.on_confirm(&confirm, &forged).err(), Some(PairingError::WrongCode));
     }
 
     #[test]
@@ -409,12 +495,29 @@ mod tests {
     #[test]
     fn malformed_messages_are_refused_not_panicked_on() {
         for bytes in
-            [&b""[..], &[1], &[2, 1], &[1, 1, 0, 5, 1], &[1, 9], &[1, 5, 9], &[1, 4, 0, 1, 0xff], &[1, 5, 1, 0]]
+            [&b""[..], &[2], &[1, 1, 0, 0], &[2, 1, 0, 5, 1], &[2, 9], &[2, 5, 9], &[2, 4, 0, 1, 0xff], &[2, 5, 1, 0]]
         {
             assert!(PairMessage::decode(bytes).is_err(), "{bytes:?}");
         }
-        assert_eq!(PairMessage::decode(&vec![1; MAX_MESSAGE + 1]), Err(PairingError::TooLong(MAX_MESSAGE + 1)));
-        let msg = PairMessage::Welcome { name: "Alex".into() };
-        assert_eq!(PairMessage::decode(&msg.encode()).unwrap(), msg);
+        assert_eq!(PairMessage::decode(&vec![2; MAX_MESSAGE + 1]), Err(PairingError::TooLong(MAX_MESSAGE + 1)));
+        let msg = PairMessage::Welcome {
+            who: Introduction { name: "Alex".into(), person: PersonId::new(), actor: vec![1; 16] },
+        };
+        let bytes = msg.encode();
+        assert_eq!(PairMessage::decode(&bytes).unwrap(), msg);
+        // Cut anywhere, or with a byte more, it is refused.
+        for end in 0..bytes.len() {
+            assert!(PairMessage::decode(&bytes[..end]).is_err(), "cut at {end}");
+        }
+        assert!(PairMessage::decode(&[bytes.as_slice(), &[0]].concat()).is_err());
+        // A device id of no bytes, or too many, is refused.
+        for actor in [vec![], vec![1; MAX_ACTOR + 1]] {
+            let mut who = Introduction { name: "Alex".into(), person: PersonId::new(), actor: vec![1] };
+            let mut bytes = PairMessage::Welcome { who: who.clone() }.encode();
+            bytes.truncate(bytes.len() - 3);
+            put_bytes(&mut bytes, &actor);
+            who.actor = actor;
+            assert!(PairMessage::decode(&bytes).is_err(), "{who:?}");
+        }
     }
 }

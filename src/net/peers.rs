@@ -1,6 +1,7 @@
 //! What this phone remembers about the network, kept in its own settings and never
-//! shared: its key, its partner, the partner's last addresses, the sync state, and
-//! whether sync is paused.
+//! shared: its key, its partner (who they are, which couple, whether the words were
+//! checked on this phone), the partner's last addresses, the sync state, whether sync is
+//! paused, and why it was stopped if the partner's phone broke the rules.
 
 use std::net::IpAddr;
 
@@ -11,7 +12,8 @@ use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Store, StoreError};
+use crate::model::PersonId;
+use crate::store::{PartnerRules, Store, StoreError};
 
 const KEY: &str = "net.key";
 const PARTNER: &str = "net.partner";
@@ -20,6 +22,10 @@ const SYNC_STATE: &str = "net.sync_state";
 const PAUSED: &str = "net.paused";
 const LAST_SYNCED: &str = "net.last_synced";
 const LISTEN_PORT: &str = "net.listen_port";
+/// The couple id whose partner's phone said its person checked the words.
+const PARTNER_CONFIRMED: &str = "net.partner_confirmed";
+/// Why sync with the partner was stopped, when their phone broke the rules.
+const STOPPED: &str = "net.stopped";
 
 /// How many of the partner's addresses are remembered.
 const ADDRESS_BOOK: usize = 8;
@@ -39,6 +45,55 @@ pub struct Partner {
     pub peer: PeerId,
     pub name: String,
     pub paired_at: DateTime<Utc>,
+    /// The partner's person id, learned at pairing: their changes must carry it.
+    #[serde(default)]
+    pub person: PersonId,
+    /// The Automerge actors (hex) of the partner's devices. One today; a list so that a
+    /// person can later add a second device.
+    #[serde(default)]
+    pub actors: Vec<String>,
+    /// The couple id both phones derived at pairing (hex). Empty in a partner saved
+    /// before pairings had one, which is not trusted.
+    #[serde(default)]
+    pub couple: String,
+    /// Whether the person on this phone checked that both phones showed the same words.
+    /// Until then this phone sends and accepts nothing of the shared document.
+    #[serde(default)]
+    pub confirmed: bool,
+    /// The four words both screens showed, so they can be checked later.
+    #[serde(default)]
+    pub safety_words: Vec<String>,
+}
+
+impl Partner {
+    /// The couple id as bytes, as the sync session's hello carries it.
+    pub fn couple_bytes(&self) -> Option<[u8; 16]> {
+        from_hex(&self.couple)?.try_into().ok()
+    }
+
+    /// What the store checks every received change against.
+    pub fn rules(&self) -> Result<PartnerRules, PeersError> {
+        let actors = self
+            .actors
+            .iter()
+            .map(|hex| {
+                automerge::ActorId::try_from(hex.as_str()).map_err(|_| PeersError::Damaged("the partner's device id"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PartnerRules { person: self.person, actors })
+    }
+}
+
+/// Where pairing stands on this phone, as `status --json` says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PairingState {
+    #[serde(rename = "none")]
+    Unpaired,
+    /// Paired, and the person on this phone has not checked the words yet.
+    #[serde(rename = "unconfirmed")]
+    Unconfirmed,
+    #[serde(rename = "confirmed")]
+    Confirmed,
 }
 
 mod peer_text {
@@ -75,11 +130,108 @@ pub fn peer_id(store: &Store) -> Result<Option<PeerId>, PeersError> {
     Ok(Some(key.public().to_peer_id()))
 }
 
+/// The partner this phone is paired with. A partner saved before pairings had a couple
+/// id, or one whose couple is not the store's, is not trusted: this phone then counts as
+/// not paired ([`forget_untrusted`] clears it away).
 pub fn partner(store: &Store) -> Result<Option<Partner>, PeersError> {
+    let Some(partner) = saved_partner(store)? else { return Ok(None) };
+    let trusted = !partner.couple.is_empty()
+        && partner.couple_bytes().is_some()
+        && !partner.actors.is_empty()
+        && store.couple()?.as_deref() == Some(partner.couple.as_str());
+    Ok(trusted.then_some(partner))
+}
+
+fn saved_partner(store: &Store) -> Result<Option<Partner>, PeersError> {
     match store.setting(PARTNER)? {
         None => Ok(None),
         Some(text) => serde_json::from_str(&text).map(Some).map_err(|_| PeersError::Damaged("the partner")),
     }
+}
+
+/// Forgets a saved partner that is not trusted (see [`partner`]). The store's upgrade has
+/// already set the document shared with them apart. Says whether there was one.
+pub fn forget_untrusted(store: &mut Store) -> Result<bool, PeersError> {
+    let saved = match saved_partner(store) {
+        Ok(saved) => saved.is_some(),
+        // Unreadable is untrusted too.
+        Err(PeersError::Damaged(_)) => true,
+        Err(e) => return Err(e),
+    };
+    if saved && partner(store).unwrap_or(None).is_none() {
+        forget_partner(store)?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Where pairing stands on this phone.
+pub fn pairing_state(partner: Option<&Partner>) -> PairingState {
+    match partner {
+        None => PairingState::Unpaired,
+        Some(p) if p.confirmed => PairingState::Confirmed,
+        Some(_) => PairingState::Unconfirmed,
+    }
+}
+
+/// The person on this phone checked the words: from now on this phone syncs with the
+/// partner, once the partner's phone has confirmed too. Returns the partner.
+pub fn confirm(store: &mut Store) -> Result<Option<Partner>, PeersError> {
+    let Some(mut partner) = partner(store)? else { return Ok(None) };
+    if !partner.confirmed {
+        partner.confirmed = true;
+        set_partner(store, &partner)?;
+    }
+    Ok(Some(partner))
+}
+
+/// The words did not match: forgets the unconfirmed pairing on this phone, and its
+/// (still empty) shared document. The other phone is not told. Returns the partner it
+/// forgot.
+pub fn reject(store: &mut Store) -> Result<Option<Partner>, PeersError> {
+    let Some(partner) = partner(store)? else { return Ok(None) };
+    store.cancel_couple(&partner.name)?;
+    forget_partner(store)?;
+    Ok(Some(partner))
+}
+
+/// Ends the pairing on this phone: a confirmed pairing's shared document is set apart,
+/// read-only, and my entries in it become private again; an unconfirmed one exchanged
+/// nothing and is simply forgotten. The partner's phone is not told.
+pub fn unpair(store: &mut Store) -> Result<Option<Partner>, PeersError> {
+    let Some(partner) = partner(store)? else { return Ok(None) };
+    if partner.confirmed {
+        store.end_couple(&partner.name)?;
+    } else {
+        store.cancel_couple(&partner.name)?;
+    }
+    forget_partner(store)?;
+    Ok(Some(partner))
+}
+
+/// Whether the partner's phone said its person checked the words, for this couple.
+pub fn partner_confirmed(store: &Store, partner: &Partner) -> Result<bool, PeersError> {
+    Ok(store.setting(PARTNER_CONFIRMED)?.is_some_and(|c| c == partner.couple))
+}
+
+/// Remembers what the partner's phone said about its person checking the words.
+pub fn set_partner_confirmed(store: &mut Store, couple: &str, confirmed: bool) -> Result<(), PeersError> {
+    if confirmed {
+        store.set_setting(PARTNER_CONFIRMED, couple)?;
+    } else {
+        store.remove_setting(PARTNER_CONFIRMED)?;
+    }
+    Ok(())
+}
+
+/// Why sync was stopped, if the partner's phone broke the rules.
+pub fn stopped(store: &Store) -> Result<Option<String>, PeersError> {
+    Ok(store.setting(STOPPED)?)
+}
+
+pub fn set_stopped(store: &mut Store, reason: &str) -> Result<(), PeersError> {
+    store.set_setting(STOPPED, reason)?;
+    Ok(())
 }
 
 pub fn set_partner(store: &mut Store, partner: &Partner) -> Result<(), PeersError> {
@@ -90,7 +242,7 @@ pub fn set_partner(store: &mut Store, partner: &Partner) -> Result<(), PeersErro
 
 /// Forgets the partner and everything about reaching them. Entries stay.
 pub fn forget_partner(store: &mut Store) -> Result<(), PeersError> {
-    for key in [PARTNER, ADDRESSES, SYNC_STATE, PAUSED, LAST_SYNCED] {
+    for key in [PARTNER, ADDRESSES, SYNC_STATE, PAUSED, LAST_SYNCED, PARTNER_CONFIRMED, STOPPED] {
         store.remove_setting(key)?;
     }
     Ok(())
@@ -136,11 +288,14 @@ pub fn paused(store: &Store) -> Result<bool, PeersError> {
     Ok(store.setting(PAUSED)?.is_some())
 }
 
+/// Pauses sync, or resumes it. Resuming also lifts a stop after the partner's phone
+/// broke the rules: the person chose to trust it again.
 pub fn set_paused(store: &mut Store, paused: bool) -> Result<(), PeersError> {
     if paused {
         store.set_setting(PAUSED, "yes")?
     } else {
-        store.remove_setting(PAUSED)?
+        store.remove_setting(PAUSED)?;
+        store.remove_setting(STOPPED)?;
     }
     Ok(())
 }

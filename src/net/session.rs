@@ -2,21 +2,31 @@
 //! sync session, whenever both are open and nearby. Each runs as its own task and reports
 //! back to the node; neither holds the store across a wait, so a session cut off at any
 //! point (a phone locked, a Wi-Fi lost) leaves every write whole.
+//!
+//! A sync session starts with a hello each way (the couple id, and whether that phone's
+//! person checked the safety words). Nothing of the shared document is sent, and nothing
+//! received is applied, until both have: each phone's own confirmation, and the one its
+//! partner's hello reported. Every message received is then checked against the rules
+//! (only the partner's device, only the partner's entries) before it is kept; one that
+//! breaks them stops sync with that partner until the person resumes it.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use automerge::sync;
+use chrono::Utc;
 use futures::io::{ReadHalf, WriteHalf};
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, Stream};
 use tokio::sync::{Notify, mpsc};
 
 use super::frame::{self, MAX_SYNC_FRAME, SyncFrame};
-use super::pairing::{InviteCode, InviterAttempt, Joiner, MAX_MESSAGE, PairMessage, PairingError, Refusal};
-use super::peers;
+use super::pairing::{
+    Introduction, InviteCode, InviterAttempt, Joiner, MAX_MESSAGE, PairMessage, PairingError, Refusal,
+};
+use super::peers::{self, Partner};
 use super::{WireTap, clean_name};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// How long a pairing step may take before the other phone is given up on.
 const PAIR_STEP: Duration = Duration::from_secs(15);
@@ -26,8 +36,12 @@ pub const PING_EVERY: Duration = Duration::from_secs(1);
 pub const QUIET_LIMIT: Duration = Duration::from_secs(4);
 /// A write that can't finish in this long means the connection is dead.
 const WRITE_LIMIT: Duration = Duration::from_secs(4);
-/// How often a session looks for changes made by another process on this phone.
+/// How often a session looks for changes made by another process on this phone, and
+/// for shares whose undo has just ended.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
+
+/// Why a session ends when the two phones are not in the same pairing.
+pub const DIFFERENT_PAIRING: &str = "your partner's phone has a different pairing; pair again";
 
 pub type SharedStore = Arc<Mutex<Store>>;
 
@@ -42,6 +56,8 @@ pub fn lock(store: &SharedStore) -> MutexGuard<'_, Store> {
 pub enum SessionReport {
     /// Both phones now hold the same document; `received` changes arrived on the way.
     Synced { received: usize },
+    /// The partner's hello said whether their person checked the words.
+    PartnerConfirmed(bool),
     /// The session ended, and why.
     Ended { reason: String, end: End },
 }
@@ -54,13 +70,18 @@ pub enum End {
     /// The partner's phone went quiet: the connection is likely dead, so it is dropped
     /// and redialed.
     Quiet,
-    /// The peer broke the protocol: the connection is closed.
+    /// The peer broke the protocol, or is in another pairing: the connection is closed.
     Violation,
+    /// The partner's phone sent changes that break the rules: sync with it stops until
+    /// the person resumes it, or unpairs.
+    Stopped,
 }
 
 /// Everything a sync session needs besides its stream.
 pub struct SessionContext {
     pub peer: PeerId,
+    /// The partner as this phone knew them when the session started.
+    pub partner: Partner,
     pub store: SharedStore,
     pub local_change: Arc<Notify>,
     pub reports: mpsc::UnboundedSender<(u64, SessionReport)>,
@@ -88,31 +109,61 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, Str
     let reading = tokio::spawn(read_frames(reader, frames_tx));
     let _stop_reading = AbortOnDrop(reading);
 
-    // A new session starts from the heads both sides last agreed on, never from a state
-    // that may hold messages the partner never got.
-    let mut state = peers::sync_state(&lock(&ctx.store));
+    // The pairing as the file says it now (the node's copy may be a moment old), and
+    // the file's version it was read at, so no later change is missed.
+    let (now, mut seen_version, mut state) = {
+        let store = lock(&ctx.store);
+        let version = store.data_version().map_err(closed)?;
+        // A new session starts from the heads both sides last agreed on, never from a
+        // state that may hold messages the partner never got.
+        (peers::partner(&store).map_err(closed)?, Some(version), peers::sync_state(&store))
+    };
+    let mut partner = match now {
+        Some(now) if now.couple == ctx.partner.couple && now.peer == ctx.partner.peer => now,
+        _ => return Err(closed("the pairing ended on this phone")),
+    };
+    let couple = partner.couple_bytes().ok_or_else(|| closed("this phone's pairing can't be read"))?;
+    let mut rules = partner.rules().map_err(closed)?;
+    let mut they_confirmed = false;
     let mut last_heard = Instant::now();
     let mut last_sent = Instant::now();
     let mut received = 0usize;
     let mut reported: Option<Vec<automerge::ChangeHash>> = None;
     let mut look = tokio::time::interval(LOOK_EVERY);
-    let mut seen_version = None;
+    let mut next_ready = None;
     let mut dirty = true;
+    let mut hello_due = true;
     loop {
-        if let Some(heads) = newly_synced(ctx, &state, &reported) {
-            // Said first, saved after: the journal already holds what arrived.
-            let _ = ctx.reports.send((ctx.id, SessionReport::Synced { received }));
-            peers::save_sync_state(&mut lock(&ctx.store), &state).map_err(closed)?;
-            received = 0;
-            reported = Some(heads);
+        if hello_due {
+            send(ctx, &mut writer, &SyncFrame::Hello { couple, confirmed: partner.confirmed }).await?;
+            last_sent = Instant::now();
+            hello_due = false;
         }
-        if dirty {
-            let message = lock(&ctx.store).sync_message(&mut state).map_err(closed)?;
-            if let Some(message) = message {
-                send(ctx, &mut writer, &SyncFrame::Sync(message)).await?;
-                last_sent = Instant::now();
+        // Only once both people checked the words does anything of the document move.
+        let both_confirmed = partner.confirmed && they_confirmed;
+        if both_confirmed {
+            if let Some(heads) = newly_synced(ctx, &state, &reported) {
+                // Said first, saved after: the journal already holds what arrived.
+                let _ = ctx.reports.send((ctx.id, SessionReport::Synced { received }));
+                peers::save_sync_state(&mut lock(&ctx.store), &state).map_err(closed)?;
+                received = 0;
+                reported = Some(heads);
             }
-            dirty = false;
+            if dirty {
+                let message = {
+                    let mut store = lock(&ctx.store);
+                    // Shares whose undo has ended enter the document only now, as they
+                    // are about to be sent.
+                    store.fold_outbox().map_err(closed)?;
+                    next_ready = store.next_ready().map_err(closed)?;
+                    store.sync_message(&mut state).map_err(closed)?
+                };
+                if let Some(message) = message {
+                    send(ctx, &mut writer, &SyncFrame::Sync(message)).await?;
+                    last_sent = Instant::now();
+                }
+                dirty = false;
+            }
         }
         if last_sent.elapsed() >= PING_EVERY {
             send(ctx, &mut writer, &SyncFrame::Ping).await?;
@@ -126,12 +177,28 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, Str
                     None => return Ok(()),
                     Some(Err(ended)) => return Err(ended),
                     Some(Ok(SyncFrame::Ping)) => {}
+                    Some(Ok(SyncFrame::Hello { couple: theirs, confirmed })) => {
+                        if theirs != couple {
+                            return Err((End::Violation, DIFFERENT_PAIRING.to_owned()));
+                        }
+                        if confirmed != they_confirmed {
+                            they_confirmed = confirmed;
+                            let _ = ctx.reports.send((ctx.id, SessionReport::PartnerConfirmed(confirmed)));
+                            dirty = true;
+                        }
+                    }
                     Some(Ok(SyncFrame::Sync(message))) => {
+                        if !(partner.confirmed && they_confirmed) {
+                            // Not both confirmed: dropped unapplied, and never written.
+                            tracing::debug!("a sync message arrived before both confirmed the words; dropped");
+                            continue;
+                        }
                         let mut store = lock(&ctx.store);
                         let before = store.heads();
-                        let rules = crate::store::PartnerRules { person: crate::model::PersonId::new(), actors: Vec::new() };
-                        store.receive_sync_message(&mut state, message, &rules).map_err(|e| {
-                            (End::Violation, format!("a sync message from the partner was refused: {e}"))
+                        store.receive_sync_message(&mut state, message, &rules).map_err(|e| match e {
+                            StoreError::Refused(broken) => (End::Stopped, stopped_reason(&broken)),
+                            e @ StoreError::PairingChanged => closed(e),
+                            e => (End::Violation, format!("a sync message from the partner was refused: {e}")),
                         })?;
                         if store.heads() != before {
                             received += store.changes_since(&before).map_err(closed)?;
@@ -145,14 +212,40 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, Str
                 if last_heard.elapsed() > QUIET_LIMIT {
                     return Err((End::Quiet, "the partner's phone went quiet".to_owned()));
                 }
-                let version = lock(&ctx.store).data_version().map_err(closed)?;
+                let store = lock(&ctx.store);
+                let version = store.data_version().map_err(closed)?;
                 if seen_version != Some(version) {
                     seen_version = Some(version);
+                    dirty = true;
+                    // The window or the command line may have confirmed, or forgotten, the
+                    // pairing.
+                    match peers::partner(&store).map_err(closed)? {
+                        Some(now) if now.couple == partner.couple && now.peer == partner.peer => {
+                            if now.confirmed != partner.confirmed {
+                                hello_due = true;
+                            }
+                            rules = now.rules().map_err(closed)?;
+                            partner = now;
+                        }
+                        _ => return Err(closed("the pairing ended on this phone")),
+                    }
+                }
+                if next_ready.is_some_and(|at| at <= Utc::now()) {
+                    next_ready = None;
                     dirty = true;
                 }
             }
         }
     }
+}
+
+/// The plain words for a sync stopped because the partner's phone broke the rules, like
+/// "Your partner's phone sent changes to entries that are yours. Sync is stopped."
+pub fn stopped_reason(broken: &crate::store::RuleBreak) -> String {
+    let what = broken.to_string();
+    let mut chars = what.chars();
+    let what: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    format!("{what}. Sync is stopped.")
 }
 
 /// The heads both phones now hold, if they agree and that was not said yet.
@@ -210,8 +303,30 @@ async fn send(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, frame: &Sync
 /// How a pairing attempt ended, from this phone's side.
 #[derive(Debug)]
 pub enum PairOutcome {
-    Paired { name: String, words: [&'static str; 4] },
+    Paired(PairedWith),
     Failed(PairFailure),
+}
+
+/// Who a pairing was with, as the other phone introduced itself, and what both phones
+/// now share: the safety words and the couple id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairedWith {
+    /// The other phone's introduction, its name made safe to show.
+    pub who: Introduction,
+    pub words: [&'static str; 4],
+    pub couple: [u8; 16],
+}
+
+fn paired_with(
+    me: &Introduction,
+    mut who: Introduction,
+    key: &super::pairing::SessionKey,
+) -> Result<PairedWith, PairFailure> {
+    if who.person == me.person || who.actor == me.actor {
+        return Err(PairingError::SameJournal.into());
+    }
+    who.name = clean_name(&who.name);
+    Ok(PairedWith { who, words: key.safety_words(), couple: key.couple_id() })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -273,7 +388,7 @@ pub async fn invitee_arrived(
     code: InviteCode,
     me: PeerId,
     joiner: PeerId,
-    my_name: String,
+    my: Introduction,
     tap: Option<WireTap>,
 ) -> PairOutcome {
     let result = async {
@@ -288,14 +403,14 @@ pub async fn invitee_arrived(
             PairFailure::Gone(_) => PairFailure::Pairing(PairingError::WrongCode),
             other => other,
         })?;
-        let PairMessage::Confirm { confirm, name } = message else {
+        let PairMessage::Confirm { confirm, who } = message else {
             return Err(PairingError::Malformed("expected a confirmation").into());
         };
-        match attempt.on_confirm(&confirm) {
+        match attempt.on_confirm(&confirm, &who) {
             Ok(key) => {
-                write_pair(&mut stream, &PairMessage::Welcome { name: my_name.clone() }, &tap).await?;
+                write_pair(&mut stream, &PairMessage::Welcome { who: my.clone() }, &tap).await?;
                 let _ = stream.close().await;
-                Ok((clean_name(&name), key.safety_words()))
+                paired_with(&my, who, &key)
             }
             Err(e) => {
                 let _ = write_pair(&mut stream, &PairMessage::Refused { reason: Refusal::WrongCode }, &tap).await;
@@ -305,7 +420,7 @@ pub async fn invitee_arrived(
     }
     .await;
     match result {
-        Ok((name, words)) => PairOutcome::Paired { name, words },
+        Ok(paired) => PairOutcome::Paired(paired),
         Err(e) => PairOutcome::Failed(e),
     }
 }
@@ -316,7 +431,7 @@ pub async fn join(
     code: InviteCode,
     me: PeerId,
     inviter: PeerId,
-    my_name: String,
+    my: Introduction,
     tap: Option<WireTap>,
 ) -> PairOutcome {
     let result = async {
@@ -327,10 +442,10 @@ pub async fn join(
             PairMessage::Refused { reason } => return Err(reason.into()),
             _ => return Err(PairingError::Malformed("expected a reply").into()),
         };
-        let (key, confirm) = joiner.on_reply(&spake, &confirm, &my_name)?;
+        let (key, confirm) = joiner.on_reply(&spake, &confirm, &my)?;
         write_pair(&mut stream, &confirm, &tap).await?;
         match read_pair(&mut stream).await? {
-            PairMessage::Welcome { name } => Ok((clean_name(&name), key.safety_words())),
+            PairMessage::Welcome { who } => paired_with(&my, who, &key),
             PairMessage::Refused { reason } => Err(reason.into()),
             _ => Err(PairingError::Malformed("expected a welcome").into()),
         }
@@ -338,7 +453,7 @@ pub async fn join(
     .await;
     let _ = stream.close().await;
     match result {
-        Ok((name, words)) => PairOutcome::Paired { name, words },
+        Ok(paired) => PairOutcome::Paired(paired),
         Err(e) => PairOutcome::Failed(e),
     }
 }

@@ -184,13 +184,72 @@ impl Journal {
         crate::net::peers::set_paused(&mut self.store, paused).map_err(|e| e.to_string())
     }
 
-    /// Forgets the partner's phone. Every entry stays; their phone is not told.
+    /// Ends the pairing on this phone. My shared entries become private again (marked as
+    /// shared before), the partner's stay here apart, read-only, and the next pairing
+    /// starts from nothing shared. Their phone is not told.
     pub fn unpair(&mut self) -> Result<(), String> {
-        crate::net::peers::forget_partner(&mut self.store).map_err(|e| e.to_string())
+        crate::net::peers::unpair(&mut self.store).map_err(|e| e.to_string())?;
+        self.refresh()
     }
 
     /// Writes an export of the whole journal to `path`.
     pub fn export(&mut self, format: crate::cli::ExportFormat, path: &Path) -> Result<(), String> {
         crate::cli::export_to(&mut self.store, format, path).map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// The pairing and the past pairings, as the Us screen shows them.
+impl Journal {
+    /// The words of a pairing not yet confirmed on this phone, to check again.
+    pub fn unconfirmed_words(&self) -> Option<Vec<String>> {
+        match crate::net::peers::partner(&self.store) {
+            Ok(Some(p)) if !p.confirmed => Some(p.safety_words),
+            _ => None,
+        }
+    }
+
+    /// "They match": from now on this phone syncs with the partner, once their phone
+    /// has confirmed too.
+    pub fn confirm_pairing(&mut self) -> Result<(), String> {
+        crate::net::peers::confirm(&mut self.store).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// "They don't match": forgets the pairing on this phone, with no word to the other
+    /// phone. Nothing was exchanged.
+    pub fn reject_pairing(&mut self) -> Result<(), String> {
+        crate::net::peers::reject(&mut self.store).map_err(|e| e.to_string())?;
+        self.refresh()
+    }
+
+    /// The shared documents of pairings that have ended, newest first.
+    pub fn past_pairings(&self) -> Result<Vec<crate::store::PastDocument>, String> {
+        self.store.past_documents().map_err(|e| e.to_string())
+    }
+
+    /// What the partner wrote in a past pairing, read-only.
+    pub fn past_entries(&self, id: i64) -> Result<Vec<Entry>, String> {
+        self.store.past_entries(id).map_err(|e| e.to_string())
+    }
+
+    /// Writes a past pairing's document, as Automerge bytes any Automerge program reads,
+    /// into `dir`. Returns the file's path.
+    pub fn export_past(&self, id: i64, dir: &Path) -> Result<std::path::PathBuf, String> {
+        let past = self.past_pairings()?.into_iter().find(|p| p.id == id).ok_or("That past pairing is gone.")?;
+        let bytes = self.store.past_document_bytes(id).map_err(|e| e.to_string())?;
+        let name: String =
+            past.partner.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+        let day = past.ended_at.with_timezone(&Local).format("%Y-%m-%d");
+        let path = dir.join(format!("steady-time-with-{}-{day}.automerge", name.trim_matches('-')));
+        let partial = path.with_extension("automerge.partial");
+        std::fs::write(&partial, &bytes)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|e| format!("Could not save {}: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Deletes a past pairing's document for good; its text does not stay in the file.
+    pub fn delete_past(&mut self, id: i64) -> Result<(), String> {
+        self.store.delete_past_document(id).map_err(|e| e.to_string())
     }
 }

@@ -6,13 +6,13 @@
 
 use std::rc::Rc;
 
-use chrono::Local;
+use chrono::{DateTime, Local, NaiveDate, Utc};
 use dioxus::dioxus_core::spawn_forever;
 use dioxus::prelude::*;
 use libp2p::Multiaddr;
 
 use crate::net::invite::InviteLink;
-use crate::net::{Link, NetConfig, NetEvent, NetStatus, Node, peers};
+use crate::net::{Link, NetConfig, NetEvent, NetStatus, Node, PairingState, peers};
 use crate::ui::{JournalSignal, Notice};
 
 /// How the window may use the network, decided at launch.
@@ -45,7 +45,8 @@ pub enum Pairing {
     },
     /// Looking for the partner's invite.
     Joining,
-    /// Paired just now: both screens show these words.
+    /// Paired just now: both screens show these words, and the person says whether
+    /// they match.
     Done {
         name: String,
         words: Vec<String>,
@@ -85,7 +86,8 @@ pub fn use_sync_link(journal: JournalSignal, notice: Notice) -> SyncLink {
         // Pairing, or its words still on screen: the node the pairing used keeps running.
         let pairing = !matches!(*link.pairing.read(), Pairing::Idle);
         let status = link.status.read();
-        let wanted = foreground() && (pairing || (status.partner.is_some() && !status.paused));
+        let syncing = status.partner.is_some() && !status.paused && status.stopped.is_none();
+        let wanted = foreground() && (pairing || syncing);
         drop(status);
         if wanted { link.start() } else { link.stop() }
     });
@@ -101,6 +103,9 @@ fn blank_status() -> NetStatus {
         last_synced: None,
         unsent_changes: 0,
         listening: Vec::new(),
+        pairing: PairingState::Unpaired,
+        partner_confirmed: false,
+        stopped: None,
     }
 }
 
@@ -146,6 +151,7 @@ impl SyncLink {
         let mut this = self;
         spawn_forever(async move {
             let mut last_synced = None;
+            let mut stopped = this.status.peek().stopped.clone();
             loop {
                 let now = status_rx.borrow_and_update().clone();
                 if now.last_synced != last_synced {
@@ -155,6 +161,10 @@ impl SyncLink {
                         let _ = j.reload();
                     }
                 }
+                if now.stopped.is_some() && now.stopped != stopped {
+                    this.notice.set(now.stopped.clone());
+                }
+                stopped = now.stopped.clone();
                 this.status.set(now);
                 if status_rx.changed().await.is_err() {
                     break;
@@ -299,6 +309,42 @@ impl SyncLink {
         self.pairing.set(Pairing::Idle);
     }
 
+    /// "They match": the person checked the words, so this phone starts to sync. The
+    /// running node sees the change in the file and tells the partner's phone; nothing
+    /// restarts.
+    pub fn confirm_pairing(mut self) {
+        let result = match self.journal.write().as_mut() {
+            Ok(j) => j.confirm_pairing(),
+            Err(e) => Err(e.clone()),
+        };
+        if let Err(e) = result {
+            self.notice.set(Some(e));
+        }
+        self.pairing.set(Pairing::Idle);
+        self.refresh_at_rest();
+    }
+
+    /// "They don't match": forgets the pairing on this phone. The other phone is not
+    /// told.
+    pub fn reject_pairing(mut self) {
+        if let Some(node) = self.running() {
+            node.cancel_pairing();
+        }
+        self.pairing.set(Pairing::Idle);
+        self.stop();
+        let result = match self.journal.write().as_mut() {
+            Ok(j) => j.reject_pairing(),
+            Err(e) => Err(e.clone()),
+        };
+        self.notice.set(Some(match result {
+            Ok(()) => "Pairing forgotten: nothing was shared. Pair again when you're together, and compare the words \
+                       by voice or in person."
+                .to_owned(),
+            Err(e) => e,
+        }));
+        self.refresh_at_rest();
+    }
+
     /// "Connect by address", for networks that block discovery.
     pub fn connect(mut self, address: &str) {
         let target = match peers::parse_host_port(address) {
@@ -332,17 +378,30 @@ impl SyncLink {
 
 /// The badge's words for where sync stands.
 pub fn badge_text(status: &NetStatus) -> String {
+    badge_text_on(status, Local::now().date_naive())
+}
+
+/// The badge's words on the day `today`. They never say when the partner's phone was last
+/// seen: "Up to date" while connected, and only the day of the last sync while apart.
+pub fn badge_text_on(status: &NetStatus, today: NaiveDate) -> String {
     let partner = status.partner.as_ref().map(|p| p.name.as_str()).unwrap_or("your partner");
+    let day = status.last_synced.map(|at| synced_day(at, today));
     let mut text = match status.link {
         Link::NotPaired => "Not paired".to_owned(),
+        _ if status.pairing == PairingState::Unconfirmed => "Waiting for you to check the words".to_owned(),
+        Link::Stopped => "Sync stopped".to_owned(),
         Link::Paused => "Sync paused".to_owned(),
-        Link::Offline => "Offline".to_owned(),
-        Link::Looking => format!("Looking for {partner}"),
-        Link::Connected => format!("Connected to {partner}"),
-        Link::Synced => match status.last_synced {
-            Some(at) => format!("Synced at {}", at.with_timezone(&Local).format("%H:%M")),
-            None => "Synced".to_owned(),
+        _ if !status.partner_confirmed => format!("Waiting for {partner}"),
+        Link::Offline => match day {
+            Some(day) => format!("Offline · last synced {day}"),
+            None => "Offline".to_owned(),
         },
+        Link::Looking => match day {
+            Some(day) => format!("Last synced {day}"),
+            None => format!("Looking for {partner}"),
+        },
+        Link::Connected => format!("Connected to {partner}"),
+        Link::Synced => "Up to date".to_owned(),
     };
     if status.partner.is_some() && status.unsent_changes > 0 {
         let n = status.unsent_changes;
@@ -351,27 +410,57 @@ pub fn badge_text(status: &NetStatus) -> String {
     text
 }
 
+/// The day of the last sync, in words: "today", "yesterday", "3 days ago".
+fn synced_day(at: DateTime<Utc>, today: NaiveDate) -> String {
+    match (today - at.with_timezone(&Local).date_naive()).num_days() {
+        ..=0 => "today".to_owned(),
+        1 => "yesterday".to_owned(),
+        n => format!("{n} days ago"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::net::PartnerView;
 
     #[test]
-    fn the_badge_says_where_sync_stands() {
+    fn the_badge_says_where_sync_stands_and_never_when_the_partner_was_seen() {
+        let today = Local::now().date_naive();
+        let badge = |s: &NetStatus| badge_text_on(s, today);
         let mut s = blank_status();
-        assert_eq!(badge_text(&s), "Not paired");
+        assert_eq!(badge(&s), "Not paired");
         s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into() });
+        s.pairing = PairingState::Unconfirmed;
+        s.link = Link::Connected;
+        assert_eq!(badge(&s), "Waiting for you to check the words");
+        s.pairing = PairingState::Confirmed;
+        assert_eq!(badge(&s), "Waiting for Blair");
+        s.partner_confirmed = true;
+        assert_eq!(badge(&s), "Connected to Blair");
         s.link = Link::Looking;
-        assert_eq!(badge_text(&s), "Looking for Blair");
+        assert_eq!(badge(&s), "Looking for Blair");
         s.unsent_changes = 3;
-        assert_eq!(badge_text(&s), "Looking for Blair · 3 not sent yet");
+        assert_eq!(badge(&s), "Looking for Blair · 3 not sent yet");
         s.link = Link::Offline;
         s.unsent_changes = 0;
-        assert_eq!(badge_text(&s), "Offline");
+        assert_eq!(badge(&s), "Offline");
         s.link = Link::Synced;
-        s.last_synced = Some(chrono::Utc::now());
-        assert!(badge_text(&s).starts_with("Synced at "));
+        s.last_synced = Some(Utc::now());
+        assert_eq!(badge(&s), "Up to date");
+        s.link = Link::Looking;
+        assert_eq!(badge(&s), "Last synced today");
+        s.link = Link::Offline;
+        assert_eq!(badge(&s), "Offline · last synced today");
+        s.link = Link::Looking;
+        s.last_synced = Some(Utc::now() - chrono::Duration::days(1));
+        assert_eq!(badge(&s), "Last synced yesterday");
+        s.last_synced = Some(Utc::now() - chrono::Duration::days(3));
+        assert_eq!(badge(&s), "Last synced 3 days ago");
+        assert!(!badge(&s).contains(':'), "no time of day");
         s.link = Link::Paused;
-        assert_eq!(badge_text(&s), "Sync paused");
+        assert_eq!(badge(&s), "Sync paused");
+        s.link = Link::Stopped;
+        assert_eq!(badge(&s), "Sync stopped");
     }
 }

@@ -1,8 +1,9 @@
-//! Us: the partner and sync area, exports, and how Steady works.
+//! Us: the partner and sync area, past pairings, exports, and how Steady works.
 
 use dioxus::prelude::*;
 
 use crate::cli::ExportFormat;
+use crate::net::PairingState;
 use crate::ui::sync::{Pairing, SyncLink, badge_text};
 use crate::ui::{JournalSignal, Notice, Tab, act};
 
@@ -21,8 +22,10 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
             exported.set(Some(format!("Saved to {}", path.display())));
         }
     };
+    let export_dir = std::path::Path::new(&export_path()).parent().map(|d| d.display().to_string()).unwrap_or_default();
     rsx! {
         Partner { journal }
+        PastPairings { journal, notice, export_dir }
         section { "aria-label": "You",
             h2 { "You" }
             form { class: "entry-form",
@@ -73,14 +76,13 @@ fn Partner(journal: JournalSignal) -> Element {
     let mut connect_to = use_signal(String::new);
     let mut confirm_unpair = use_signal(|| false);
 
+    let unconfirmed_words = journal.read().as_ref().ok().and_then(|j| j.unconfirmed_words());
     let body = match (&pairing, &status.partner) {
         (Pairing::Done { name, words }, _) => rsx! {
-            div { class: "paired-now", "data-pairing": "done",
-                p { "You're paired with {name}." }
-                p { "Check that both phones show the same four words. If they differ, unpair and try again." }
-                p { class: "safety-words", "data-safety-words": "{words.join(\" \")}", "{words.join(\" · \")}" }
-                button { "data-action": "words-match", onclick: move |_| link.finish_pairing(), "They match" }
-            }
+            CheckWords { name: name.clone(), words: words.clone() }
+        },
+        (Pairing::Idle, Some(partner)) if status.pairing == PairingState::Unconfirmed => rsx! {
+            CheckWords { name: partner.name.clone(), words: unconfirmed_words.unwrap_or_default() }
         },
         (Pairing::Opening, _) => rsx! { p { class: "muted", role: "status", "Making an invite…" } },
         (Pairing::Inviting { code, link: text, qr_svg }, _) => rsx! {
@@ -90,6 +92,9 @@ fn Partner(journal: JournalSignal) -> Element {
                 div { class: "qr", "aria-label": "The invite as a QR code", dangerous_inner_html: "{qr_svg}" }
                 label { r#for: "invite-link", "Or send this pairing link" }
                 input { id: "invite-link", readonly: true, value: "{text}" }
+                p { class: "caution", "data-caution": "words",
+                    "Sending the link in a message is fine, but then compare the four words both phones show by voice or in person, never by message. Nothing is shared until you both say they match."
+                }
                 p { class: "muted", "Waiting for your partner. This invite lasts 10 minutes; five wrong codes cancel it." }
                 button { class: "quiet", onclick: move |_| link.cancel_pairing(), "Cancel invite" }
             }
@@ -118,11 +123,16 @@ fn Partner(journal: JournalSignal) -> Element {
             let where_ = badge_text(&status);
             let listening =
                 status.listening.iter().filter(|a| !a.contains("/127.0.0.1/")).cloned().collect::<Vec<_>>().join(", ");
+            let stopped = status.stopped.clone();
             rsx! {
                 p { "Paired with {partner.name}." }
                 p { class: "muted", role: "status", "data-partner-status": "{where_}", "{where_}" }
+                if let Some(reason) = stopped {
+                    p { class: "error", role: "alert", "data-sync-stopped": "true", "{reason}" }
+                    p { class: "muted", "Resume only if you trust that phone again, or unpair." }
+                }
                 div { class: "actions",
-                    if paused {
+                    if paused || status.stopped.is_some() {
                         button { "data-action": "resume", onclick: move |_| link.change(|j| j.set_sync_paused(false)), "Resume sync" }
                     } else {
                         button { class: "quiet", "data-action": "pause", onclick: move |_| link.change(|j| j.set_sync_paused(true)), "Pause sync" }
@@ -138,7 +148,7 @@ fn Partner(journal: JournalSignal) -> Element {
                     p { class: "muted", "This phone's address: {listening}" }
                 }
                 if confirm_unpair() {
-                    p { "Unpair from {partner.name}? Every entry stays on this phone. Their phone is not told, and keeps what it already has." }
+                    p { "Unpair from {partner.name}? What you shared becomes private again on this phone, and what {partner.name} shared stays here, apart and read-only. Their phone is not told, and keeps what it already has. A new pairing starts with nothing shared." }
                     div { class: "actions",
                         button { class: "danger", "data-action": "unpair-confirm", onclick: move |_| { confirm_unpair.set(false); link.change(|j| j.unpair()); }, "Yes, unpair" }
                         button { class: "quiet", onclick: move |_| confirm_unpair.set(false), "Keep pairing" }
@@ -164,6 +174,103 @@ fn Partner(journal: JournalSignal) -> Element {
             }
             if !discovery_allowed {
                 p { class: "muted", "Off while the app runs: it was opened with --no-discovery. Connect by address still works." }
+            }
+        }
+    }
+}
+
+/// The words a new pairing shows on both phones, and the person's answer: they match
+/// (this phone starts to sync once the other phone says so too), or they don't (the
+/// pairing is forgotten here, and the other phone is not told).
+#[component]
+fn CheckWords(name: String, words: Vec<String>) -> Element {
+    let Some(link) = try_use_context::<SyncLink>() else { return rsx! {} };
+    rsx! {
+        div { class: "paired-now", "data-pairing": "unconfirmed",
+            p { "You're paired with {name}, but nothing is shared yet." }
+            p { "Check that {name}'s phone shows the same four words. Say them out loud together, or look at both screens side by side; never compare them by message." }
+            p { class: "safety-words", "data-safety-words": "{words.join(\" \")}", "{words.join(\" · \")}" }
+            div { class: "actions",
+                button { class: "primary", "data-action": "words-match", onclick: move |_| link.confirm_pairing(), "They match" }
+                button { class: "quiet", "data-action": "words-differ", onclick: move |_| link.reject_pairing(), "They don't match" }
+            }
+        }
+    }
+}
+
+/// The shared documents of pairings that have ended: what the partner wrote, read-only,
+/// to keep a copy of or delete for good.
+#[component]
+fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> Element {
+    let mut confirm_delete = use_signal(|| None::<i64>);
+    let mut saved = use_signal(|| None::<String>);
+    let pasts = match journal.read().as_ref().map(|j| j.past_pairings()) {
+        Ok(Ok(pasts)) => pasts,
+        Ok(Err(e)) => return rsx! { p { class: "error", role: "alert", "{e}" } },
+        Err(_) => return rsx! {},
+    };
+    if pasts.is_empty() {
+        return rsx! {};
+    }
+    let items = pasts.into_iter().map(|past| {
+        let id = past.id;
+        let partner = past.partner.clone();
+        let ended = past.ended_at.with_timezone(&chrono::Local).format("%-d %B %Y").to_string();
+        let entries = journal.read().as_ref().ok().map(|j| j.past_entries(id)).unwrap_or_else(|| Ok(Vec::new()));
+        let dir = std::path::PathBuf::from(&export_dir);
+        rsx! {
+            article { key: "{id}", class: "past-pairing", "data-past": "{id}",
+                h3 { "From your time with {partner}" }
+                p { class: "muted", "Ended {ended}. What {partner} shared, read-only. What you shared is back among your own entries." }
+                match entries {
+                    Ok(entries) if entries.is_empty() => rsx! { p { class: "empty", "{partner} shared nothing." } },
+                    Ok(entries) => rsx! {
+                        ul { class: "past-entries",
+                            for e in entries {
+                                li { key: "{e.id}", "data-past-entry": "{e.id}",
+                                    span { class: "kind", {e.body.practice().map(|p| p.title()).unwrap_or("Entry")} }
+                                    " "
+                                    span { "{e.body.main_text()}" }
+                                }
+                            }
+                        }
+                    },
+                    Err(e) => rsx! { p { class: "error", "{e}" } },
+                }
+                div { class: "actions",
+                    button { class: "quiet", "data-action": "export-past",
+                        onclick: move |_| {
+                            let result = journal.read().as_ref().map_err(|e| e.clone()).and_then(|j| j.export_past(id, &dir));
+                            match result {
+                                Ok(path) => saved.set(Some(format!("Saved to {}", path.display()))),
+                                Err(e) => notice.clone().set(Some(e)),
+                            }
+                        },
+                        "Export"
+                    }
+                    if confirm_delete() == Some(id) {
+                        p { "Delete everything from your time with {partner} on this phone? It can't be undone. Their phone keeps its own copy." }
+                        button { class: "danger", "data-action": "delete-past-confirm",
+                            onclick: move |_| {
+                                confirm_delete.set(None);
+                                act(journal, notice, |j| j.delete_past(id));
+                            },
+                            "Yes, delete for good"
+                        }
+                        button { class: "quiet", onclick: move |_| confirm_delete.set(None), "Keep it" }
+                    } else {
+                        button { class: "quiet", "data-action": "delete-past", onclick: move |_| confirm_delete.set(Some(id)), "Delete for good" }
+                    }
+                }
+            }
+        }
+    });
+    rsx! {
+        section { "aria-label": "Past pairings",
+            h2 { "Past pairings" }
+            {items}
+            if let Some(done) = saved() {
+                p { class: "muted", role: "status", "{done}" }
             }
         }
     }
