@@ -37,7 +37,7 @@ fn main() {
     let mut store = Store::open_dir(&dir).unwrap();
     let doc = store.document_bytes().unwrap();
     println!(
-        "shared document per shared entry: {:.0} B ({} B for {} shared entries)",
+        "shared document per shared entry, as exported (not compressed): {:.0} B ({} B for {} shared entries)",
         doc.len() as f64 / (fixture::ENTRIES / 2) as f64,
         doc.len(),
         fixture::ENTRIES / 2

@@ -7,4 +7,4 @@ cargo build --locked --features e2e
 if [ ! -d e2e/node_modules/webdriverio ]; then
   npm ci --prefix e2e --no-audit --no-fund
 fi
-xvfb-run -a -s "-screen 0 390x844x24" node e2e/scenario.mjs target/debug/steady
+xvfb-run -a -s "-screen 0 390x844x24" node e2e/scenario.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"

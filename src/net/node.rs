@@ -579,6 +579,7 @@ impl EventLoop {
             let _ = store.catch_up();
         }
         let Ok(mut status) = NetStatus::at_rest(&store) else { return };
+        let waiting = store.waiting_count().unwrap_or(status.unsent_changes);
         drop(store);
         let connected = self.partner_peer().is_some_and(|p| self.swarm.is_connected(&p));
         let on_network = self.listening.iter().any(|a| !is_loopback(a));
@@ -591,6 +592,11 @@ impl EventLoop {
             (Some(_), false) if on_network => Link::Looking,
             (Some(_), false) => Link::Offline,
         };
+        // Both phones hold the same document: only what waits here is not sent yet (the
+        // saved sync state, which `at_rest` counts from, is written just after).
+        if status.link == Link::Synced {
+            status.unsent_changes = waiting;
+        }
         status.listening = self.listening.iter().map(|a| a.to_string()).collect();
         self.status.send_if_modified(|old| {
             let changed = *old != status;
