@@ -12,10 +12,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::sync;
+mod common;
+
 use proptest::prelude::*;
 use steady::model::{Body, CheckInId, Draft, EntryId, Outcome, SafetySide};
-use steady::store::{PartnerRules, Store};
+use steady::store::Store;
 
 const PHONES: usize = 2;
 
@@ -167,33 +168,11 @@ impl World {
     }
 }
 
-fn rules_for(s: &Store) -> PartnerRules {
-    PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()] }
-}
-
-/// Syncs two phones as the session does: each folds its outbox just before it speaks.
+/// Syncs two of the phones as the session does.
 fn sync_pair(phones: &mut [Store], a: usize, b: usize) {
     let (lo, hi) = (a.min(b), a.max(b));
     let (left, right) = phones.split_at_mut(hi);
-    let (pa, pb) = (&mut left[lo], &mut right[0]);
-    let (a_sees_b, b_sees_a) = (rules_for(pb), rules_for(pa));
-    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
-    for _ in 0..50 {
-        pa.fold_outbox().unwrap();
-        pb.fold_outbox().unwrap();
-        let to_b = pa.sync_message(&mut sa).unwrap();
-        let to_a = pb.sync_message(&mut sb).unwrap();
-        if to_b.is_none() && to_a.is_none() {
-            return;
-        }
-        if let Some(m) = to_b {
-            pb.receive_sync_message(&mut sb, m, &b_sees_a).unwrap();
-        }
-        if let Some(m) = to_a {
-            pa.receive_sync_message(&mut sa, m, &a_sees_b).unwrap();
-        }
-    }
-    panic!("sync between {a} and {b} did not settle");
+    common::sync_stores(&mut left[lo], &mut right[0]);
 }
 
 fn check(world: &mut World, final_order: &[(usize, usize)]) {

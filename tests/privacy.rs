@@ -7,10 +7,9 @@ mod common;
 
 use std::path::Path;
 
-use automerge::sync;
-use common::ok;
+use common::{ok, sync_stores};
 use steady::model::{Draft, SafetySide};
-use steady::store::{PartnerRules, Store};
+use steady::store::Store;
 
 /// Whether any file in `dir` holds `text`, byte for byte.
 fn on_disk(dir: &Path, text: &str) -> bool {
@@ -28,27 +27,6 @@ fn phone(dir: &Path, name: &str) -> Store {
 
 fn helps(text: &str) -> Draft {
     Draft::SafetyNeed { side: SafetySide::Helps, text: text.into() }
-}
-
-fn sync(a: &mut Store, b: &mut Store) {
-    let rules = |s: &Store| PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()] };
-    let (a_sees_b, b_sees_a) = (rules(b), rules(a));
-    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
-    for _ in 0..20 {
-        a.fold_outbox().unwrap();
-        b.fold_outbox().unwrap();
-        let (to_b, to_a) = (a.sync_message(&mut sa).unwrap(), b.sync_message(&mut sb).unwrap());
-        if to_b.is_none() && to_a.is_none() {
-            return;
-        }
-        if let Some(m) = to_b {
-            b.receive_sync_message(&mut sb, m, &b_sees_a).unwrap();
-        }
-        if let Some(m) = to_a {
-            a.receive_sync_message(&mut sa, m, &a_sees_b).unwrap();
-        }
-    }
-    panic!("sync did not settle");
 }
 
 #[test]
@@ -75,13 +53,13 @@ fn a_waiting_edit_replaced_before_sending_is_overwritten_on_this_phone_too() {
     b.start_couple("8c5a3c43e6a14f4f9b7e3b2d1c0a9f8e", "Alex").unwrap();
     let e = a.add(Draft::CheckIn { text: "Version-1-aa01".into() }).unwrap();
     a.share(e.id).unwrap();
-    sync(&mut a, &mut b);
+    sync_stores(&mut a, &mut b);
     a.edit(e.id, Draft::CheckIn { text: "Version-2-bb02".into() }).unwrap();
     assert!(on_disk(da.path(), "Version-2-bb02"), "the waiting edit is on this phone");
     a.edit(e.id, Draft::CheckIn { text: "Version-3-cc03".into() }).unwrap();
     assert!(on_disk(da.path(), "Version-3-cc03"));
     assert!(!on_disk(da.path(), "Version-2-bb02"), "the replaced edit lingers in a free page or the log");
-    sync(&mut a, &mut b);
+    sync_stores(&mut a, &mut b);
     assert!(on_disk(db.path(), "Version-1-aa01") && on_disk(db.path(), "Version-3-cc03"));
     assert!(!on_disk(db.path(), "Version-2-bb02"), "the partner's phone got an edit that was never sent");
 }
@@ -94,7 +72,7 @@ fn a_past_pairing_deleted_for_good_leaves_no_text_in_the_files() {
     b.start_couple("1f0e2d3c4b5a69788796a5b4c3d2e1f0", "Alex").unwrap();
     let theirs = b.add(helps("Blair-only-7d2e: a walk on Sundays")).unwrap();
     b.share(theirs.id).unwrap();
-    sync(&mut a, &mut b);
+    sync_stores(&mut a, &mut b);
     a.end_couple("Blair").unwrap();
     assert!(on_disk(da.path(), "Blair-only-7d2e"), "the past pairing is kept until deleted");
     let past = a.past_documents().unwrap();

@@ -46,3 +46,30 @@ pub fn snapshot_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files.sort();
     files
 }
+
+fn rules_for(s: &steady::store::Store) -> steady::store::PartnerRules {
+    steady::store::PartnerRules { person: s.me().expect("set up").id, actors: vec![s.actor()] }
+}
+
+/// Syncs two paired stores in memory as the sync session does: each folds its outbox
+/// just before it speaks, and checks what it receives against the rules. Runs until
+/// neither has anything more to say.
+pub fn sync_stores(a: &mut steady::store::Store, b: &mut steady::store::Store) {
+    let (a_sees_b, b_sees_a) = (rules_for(b), rules_for(a));
+    let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
+    for _ in 0..50 {
+        a.fold_outbox().unwrap();
+        b.fold_outbox().unwrap();
+        let (to_b, to_a) = (a.sync_message(&mut sa).unwrap(), b.sync_message(&mut sb).unwrap());
+        if to_b.is_none() && to_a.is_none() {
+            return;
+        }
+        if let Some(m) = to_b {
+            b.receive_sync_message(&mut sb, m, &b_sees_a).unwrap();
+        }
+        if let Some(m) = to_a {
+            a.receive_sync_message(&mut sa, m, &a_sees_b).unwrap();
+        }
+    }
+    panic!("sync did not settle");
+}
