@@ -46,7 +46,7 @@ pub const COUPLE: &str = "5be5c0a1d2e3f405162738495a6b7c8d";
 /// Fills `dir` with `count` entries, sharing every other one. The phone is paired, and
 /// each share (and check-in) is sent on its own, as a person's would be at the next sync.
 pub fn fill(dir: &Path, count: usize) -> Store {
-    let mut store = Store::open_dir(dir).unwrap();
+    let mut store = Store::open_dir_without_passcode(dir).unwrap();
     store.init("Alex").unwrap();
     store.start_couple(COUPLE, "Blair").unwrap();
     let start = chrono::Utc::now() - chrono::Duration::hours(4 * count as i64);
@@ -70,7 +70,7 @@ pub fn fill(dir: &Path, count: usize) -> Store {
 
 /// The 10,000-entry data directory, built on first use.
 pub fn ten_thousand() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-10k-couple");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-10k-sealed");
     let done = dir.join("complete");
     if !done.exists() {
         let _ = std::fs::remove_dir_all(&dir);

@@ -19,7 +19,8 @@ fn peak_rss_kib() -> u64 {
 fn main() {
     let dir = fixture::ten_thousand();
     if std::env::args().any(|a| a == "--open-and-list") {
-        let (_store, entries) = Store::open_dir_with_entries(&dir).unwrap();
+        let (_store, entries) =
+            Store::open_dir_with_entries(&dir, &steady::vault::open_without_passcode(&dir).unwrap()).unwrap();
         let n = entries.len();
         println!("{n} {}", peak_rss_kib());
         return;
@@ -34,7 +35,7 @@ fn main() {
         bytes as f64 / fixture::ENTRIES as f64,
         fixture::ENTRIES
     );
-    let mut store = Store::open_dir(&dir).unwrap();
+    let mut store = Store::open_dir_without_passcode(&dir).unwrap();
     let doc = store.document_bytes().unwrap();
     println!(
         "shared document per shared entry, as exported (not compressed): {:.0} B ({} B for {} shared entries)",

@@ -17,7 +17,8 @@ fn open_and_list(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("open 10k entries and list them", |b| {
         b.iter(|| {
-            let (_store, entries) = Store::open_dir_with_entries(&dir).unwrap();
+            let (_store, entries) =
+                Store::open_dir_with_entries(&dir, &steady::vault::open_without_passcode(&dir).unwrap()).unwrap();
             assert_eq!(entries.len(), fixture::ENTRIES);
             entries
         })
@@ -58,7 +59,7 @@ fn send_share(c: &mut Criterion) {
     for file in std::fs::read_dir(fixture::ten_thousand()).unwrap().flatten() {
         std::fs::copy(file.path(), tmp.path().join(file.file_name())).unwrap();
     }
-    let mut store = Store::open_dir(tmp.path()).unwrap();
+    let mut store = Store::open_dir_without_passcode(tmp.path()).unwrap();
     let mut i = fixture::ENTRIES;
     c.bench_function("send one share: fold it into the document, durable, 10k entries", |b| {
         b.iter_custom(|iters| {

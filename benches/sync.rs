@@ -30,7 +30,7 @@ fn node_in(ns: &str, dir: &Path, tap: Option<WireTap>) -> Node {
     std::thread::spawn(move || {
         netns::enter(&ns);
         let config = NetConfig { tap, ..NetConfig::default() };
-        let _ = tx.send(Node::start_on_thread(Store::open_dir(&dir).unwrap(), config).unwrap());
+        let _ = tx.send(Node::start_on_thread(Store::open_dir_without_passcode(&dir).unwrap(), config).unwrap());
     });
     rx.recv().unwrap()
 }
@@ -66,7 +66,7 @@ fn big_journal() -> PathBuf {
         return dir;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let mut store = Store::open_dir(&dir).unwrap();
+    let mut store = Store::open_dir_without_passcode(&dir).unwrap();
     store.init("Alex").unwrap();
     for i in 0..DOC_ENTRIES {
         let id = store.add(fixture::draft(i)).unwrap().id;
@@ -99,7 +99,7 @@ fn main() {
 
     // A holds the 10,000-entry journal; B starts empty and pairs.
     copy_dir(&big_journal(), &dir_a);
-    Store::open_dir(&dir_b).unwrap().init("Blair").unwrap();
+    Store::open_dir_without_passcode(&dir_b).unwrap().init("Blair").unwrap();
     let tap_a = WireTap::default();
     let a = node_in(&ns_a, &dir_a, Some(tap_a.clone()));
     let b = node_in(&ns_b, &dir_b, None);
@@ -111,7 +111,7 @@ fn main() {
     runtime.block_on(b.join(link)).unwrap();
     // Both people check the words; nothing syncs before.
     for dir in [&dir_a, &dir_b] {
-        let mut store = Store::open_dir(dir).unwrap();
+        let mut store = Store::open_dir_without_passcode(dir).unwrap();
         while steady::net::peers::confirm(&mut store).unwrap().is_none() {
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -120,7 +120,7 @@ fn main() {
     println!("first sync of a 10,000-entry document to a newly paired phone: {:.0} ms", ms(start.elapsed()));
 
     // 1. Edit on A until B's store has it.
-    let mut store_a = Store::open_dir(&dir_a).unwrap();
+    let mut store_a = Store::open_dir_without_passcode(&dir_a).unwrap();
     let mut times = Vec::with_capacity(EDITS);
     for i in 0..EDITS + 20 {
         let mut events = b.subscribe();

@@ -8,3 +8,4 @@ pub mod net;
 pub mod platform;
 pub mod store;
 pub mod ui;
+pub mod vault;

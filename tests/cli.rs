@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fails, list_json, ok, snapshot_dir};
+use common::{fails, fails_with, list_json, ok, ok_with, snapshot_dir};
 use serde_json::Value;
 
 fn find<'a>(list: &'a [Value], id: &str) -> &'a Value {
@@ -14,7 +14,7 @@ fn find<'a>(list: &'a [Value], id: &str) -> &'a Value {
 fn one_entry_of_each_practice_is_recorded_listed_and_kept_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Alex"]);
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
     let helps = ok(d, &["add", "safety-helps", "Hearing from you when plans change"]).trim().to_owned();
     let harder = ok(d, &["add", "safety-harder", "Plans changing without a word"]).trim().to_owned();
     let reflection =
@@ -61,7 +61,7 @@ fn one_entry_of_each_practice_is_recorded_listed_and_kept_across_restarts() {
 fn share_check_in_archive_and_restore_change_what_is_listed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Blair"]);
+    ok(d, &["init", "--name", "Blair", "--no-passcode"]);
     let agreement = ok(d, &["add", "agreement", "Phones away at dinner"]).trim().to_owned();
     ok(d, &["share", &agreement]);
     ok(d, &["share", &agreement]);
@@ -87,7 +87,7 @@ fn share_check_in_archive_and_restore_change_what_is_listed() {
 fn a_second_check_in_on_the_same_day_edits_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Alex"]);
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
     let first = ok(d, &["add", "checkin", "Coffee together"]);
     let second = ok(d, &["add", "checkin", "Coffee and a long talk"]);
     assert_eq!(first, second);
@@ -100,7 +100,7 @@ fn a_second_check_in_on_the_same_day_edits_the_first() {
 fn bad_arguments_and_bad_input_exit_non_zero_with_a_clear_message_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Alex"]);
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
     let id = ok(d, &["add", "agreement", "Say goodnight"]).trim().to_owned();
     let before = snapshot_dir(d);
     let cases: &[(&[&str], &str)] = &[
@@ -136,7 +136,7 @@ fn nothing_is_added_before_the_person_is_set_up() {
 fn export_and_import_round_trip_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Alex"]);
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
     ok(d, &["add", "safety-helps", "Kind words in the morning"]);
     let r = ok(d, &["add", "reflection", "--feeling", "Tense", "--needing", "A pause"]).trim().to_owned();
     let a = ok(d, &["add", "agreement", "Walk on Sundays"]).trim().to_owned();
@@ -145,10 +145,22 @@ fn export_and_import_round_trip_loses_nothing() {
     ok(d, &["archive", &r]);
     ok(d, &["add", "transparency", "Seeing my sister", "--from", "2026-05-01 10:00", "--to", "2026-05-01 16:00"]);
 
+    // Encrypted with age by default, to the passphrase given; the name says so.
+    let pass = [("STEADY_EXPORT_PASSPHRASE", "a passphrase for the copy")];
     let file = d.join("journal.json");
-    ok(d, &["export", "--format", "json", "--out", file.to_str().unwrap()]);
+    ok_with(d, &["export", "--format", "json", "--out", file.to_str().unwrap()], &pass);
+    let file = d.join("journal.json.age");
+    let sealed = std::fs::read(&file).unwrap();
+    assert!(sealed.starts_with(b"age-encryption.org/v1"), "an age file");
+    assert!(!sealed.windows(15).any(|w| w == b"Walk on Sundays"), "nothing readable in it");
+    let wrong = fails_with(
+        tempfile::tempdir().unwrap().path(),
+        &["import", file.to_str().unwrap(), "--no-passcode"],
+        &[("STEADY_EXPORT_PASSPHRASE", "not the passphrase")],
+    );
+    assert!(wrong.contains("that passphrase does not open this export"), "{wrong}");
     let copy = tempfile::tempdir().unwrap();
-    ok(copy.path(), &["import", file.to_str().unwrap()]);
+    ok_with(copy.path(), &["import", file.to_str().unwrap(), "--no-passcode"], &pass);
     // A restored journal has no pairing: what was shared comes back private, marked as
     // shared before, and sharing is chosen afresh with the next pairing.
     let restored = list_json(copy.path());
@@ -161,10 +173,18 @@ fn export_and_import_round_trip_loses_nothing() {
     assert_eq!(restored, expected);
     assert_eq!(find(&restored, &a)["shared_before"], true);
 
-    let err = fails(copy.path(), &["import", file.to_str().unwrap()]);
+    let err = fails_with(copy.path(), &["import", file.to_str().unwrap()], &pass);
     assert!(err.contains("already holds entries"), "{err}");
 
-    let md = ok(d, &["export", "--format", "markdown"]);
+    // A plain export is read back too, after a warning when it was written.
+    let plain = d.join("plain.json");
+    let out = common::steady(d, &["export", "--format", "json", "--plaintext", "--out", plain.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not encrypted"));
+    let again = tempfile::tempdir().unwrap();
+    ok(again.path(), &["import", plain.to_str().unwrap(), "--no-passcode"]);
+    assert_eq!(list_json(again.path()), restored);
+
+    let md = ok(d, &["export", "--format", "markdown", "--plaintext"]);
     assert!(md.contains("## Small agreements") && md.contains("> Walk on Sundays"));
     let am = d.join("shared.automerge");
     ok(d, &["export", "--format", "automerge", "--out", am.to_str().unwrap()]);
@@ -192,8 +212,8 @@ fn a_data_directory_that_cannot_be_made_is_named() {
 fn network_commands_check_what_they_are_given_and_name_what_they_cannot_reach() {
     let dir = tempfile::TempDir::new().unwrap();
     let d = dir.path();
-    assert!(fails(d, &["pair", "invite", "--no-discovery"]).contains("set up this phone first"));
-    ok(d, &["init", "--name", "Alex"]);
+    assert!(fails(d, &["pair", "invite", "--no-discovery"]).contains("nobody is set up on this phone yet"));
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
     let status: Value = serde_json::from_str(&ok(d, &["status", "--json"])).unwrap();
     assert_eq!(status["link"], "not_paired");
     assert_eq!(status["unsent_changes"], 0);
@@ -281,8 +301,8 @@ fn pairing_from_the_command_line_syncs_nothing_until_both_confirm() {
     use std::time::{Duration, Instant};
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (da, db) = (a.path(), b.path());
-    ok(da, &["init", "--name", "Alex"]);
-    ok(db, &["init", "--name", "Blair"]);
+    ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    ok(db, &["init", "--name", "Blair", "--no-passcode"]);
     let shared_a = ok(da, &["add", "agreement", "CLI-FROM-ALEX-0e5"]).trim().to_owned();
     ok(da, &["share", &shared_a]);
     let shared_b = ok(db, &["add", "agreement", "CLI-FROM-BLAIR-7c2"]).trim().to_owned();
@@ -351,8 +371,8 @@ fn pair_reject_forgets_an_unconfirmed_pairing() {
     use std::time::Duration;
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (da, db) = (a.path(), b.path());
-    ok(da, &["init", "--name", "Alex"]);
-    ok(db, &["init", "--name", "Blair"]);
+    ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    ok(db, &["init", "--name", "Blair", "--no-passcode"]);
     let mut invite = Running::start(da, &["pair", "invite", "--no-discovery", "--listen", "127.0.0.1:0"]);
     let link = invite.wait_for("link: ", Duration::from_secs(10)).trim_start_matches("link: ").to_owned();
     let addr = link.split("/ip4/127.0.0.1/tcp/").nth(1).unwrap().split(['&', '/']).next().unwrap().to_owned();

@@ -12,7 +12,7 @@ use steady::model::{Draft, EntryId, SafetySide};
 use steady::store::{DB_FILE, FailPoint, Store, StoreError};
 
 fn set_up(dir: &Path) -> Store {
-    let mut s = Store::open_dir(dir).unwrap();
+    let mut s = Store::open_dir_without_passcode(dir).unwrap();
     s.init("Alex").unwrap();
     s
 }
@@ -36,16 +36,16 @@ fn sending_cut_off_at_any_step_is_found_in_exactly_one_place_after_reopening() {
             assert!(matches!(s.fold_outbox(), Err(StoreError::Injected(_))));
             e.id
         };
-        let mut s = Store::open_dir(dir.path()).unwrap();
+        let mut s = Store::open_dir_without_passcode(dir.path()).unwrap();
         assert_eq!(places(&mut s, id), (1, true, true), "after a failure {point:?}, it still waits");
         assert_eq!(s.fold_outbox().unwrap(), 1);
         assert_eq!(s.fold_outbox().unwrap(), 0);
         drop(s);
-        let mut s = Store::open_dir(dir.path()).unwrap();
+        let mut s = Store::open_dir_without_passcode(dir.path()).unwrap();
         assert_eq!(places(&mut s, id), (1, true, false), "after retrying past {point:?}");
         s.unshare(id).unwrap();
         drop(s);
-        let mut s = Store::open_dir(dir.path()).unwrap();
+        let mut s = Store::open_dir_without_passcode(dir.path()).unwrap();
         assert_eq!(places(&mut s, id), (1, false, false));
     }
 }
@@ -66,7 +66,7 @@ impl Rng {
 fn kill_9_at_random_moments_loses_no_entry_whose_add_returned() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Alex"]);
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
     let seed = 0x5eed_u64 ^ std::process::id() as u64;
     eprintln!("seed {seed}");
     let mut rng = Rng(seed | 1);
@@ -103,7 +103,8 @@ fn kill_9_at_random_moments_loses_no_entry_whose_add_returned() {
         if !sharing && printed.ends_with('\n') {
             returned.push(printed.trim().to_owned());
         }
-        let mut store = Store::open_dir(d).unwrap_or_else(|e| panic!("round {round}: the file does not open: {e}"));
+        let mut store = Store::open_dir_without_passcode(d)
+            .unwrap_or_else(|e| panic!("round {round}: the file does not open: {e}"));
         store.verify_index().unwrap_or_else(|diff| panic!("round {round}: {diff}"));
         let entries = store.entries().unwrap();
         for id in &returned {
@@ -118,7 +119,7 @@ fn kill_9_at_random_moments_loses_no_entry_whose_add_returned() {
 fn damaged_file_is_refused_and_left_unchanged(damage: impl Fn(&mut Vec<u8>), expect: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Alex"]);
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
     for i in 0..30 {
         let id = ok(d, &["add", "agreement", &format!("Agreement number {i} to keep")]).trim().to_owned();
         ok(d, &["share", &id]);
@@ -135,7 +136,7 @@ fn damaged_file_is_refused_and_left_unchanged(damage: impl Fn(&mut Vec<u8>), exp
         assert!(!err.contains("panicked"), "{err}");
         assert_eq!(std::fs::read(&file).unwrap(), bytes, "steady {args:?} changed the damaged file");
     }
-    match Store::open(&file) {
+    match Store::open(&file, &steady::vault::open_without_passcode(d).unwrap()) {
         Err(StoreError::Corrupt { path, .. }) => assert_eq!(path, file),
         Err(other) => panic!("expected a damage report, got {other}"),
         Ok(_) => panic!("a damaged file opened"),
@@ -155,7 +156,7 @@ fn chunk_offset(bytes: &[u8], dir: &Path) -> usize {
 fn a_flipped_byte_in_a_document_chunk_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Alex"]);
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
     for i in 0..5 {
         let id = ok(d, &["add", "agreement", &format!("Agreement {i}")]).trim().to_owned();
         ok(d, &["share", &id]);
@@ -166,7 +167,7 @@ fn a_flipped_byte_in_a_document_chunk_is_named() {
     bytes[at] ^= 0x55;
     std::fs::write(&file, &bytes).unwrap();
     let err = fails(d, &["list"]);
-    assert!(err.contains("damaged") && err.contains("does not match its checksum"), "{err}");
+    assert!(err.contains("damaged") && err.contains("does not open with the journal's key"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), bytes);
 }
 
@@ -207,21 +208,19 @@ fn a_foreign_sqlite_file_is_not_touched() {
 }
 
 #[test]
-fn a_chunk_that_automerge_cannot_parse_is_named_even_with_a_matching_checksum() {
+fn a_chunk_that_automerge_cannot_parse_is_named_even_when_it_opens() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Alex"]);
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
     let conn = rusqlite::Connection::open(d.join(DB_FILE)).unwrap();
-    let junk = b"this is not an automerge change".to_vec();
-    let sha = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&junk).to_vec()
-    };
-    conn.execute(
-        "INSERT INTO doc_chunks (kind, bytes, sha256) VALUES ('change', ?1, ?2)",
-        rusqlite::params![junk, sha],
-    )
-    .unwrap();
+    let junk = b"this is not an automerge change";
+    // Sealed with the journal's own key, in its own row: it opens, and only then fails.
+    let seq: i64 = conn.query_row("SELECT max(seq) + 1 FROM doc_chunks", [], |r| r.get(0)).unwrap();
+    let mut aad = b"doc_chunks\0".to_vec();
+    aad.extend_from_slice(&seq.to_be_bytes());
+    let sealed = steady::vault::open_without_passcode(d).unwrap().seal(&aad, junk);
+    conn.execute("INSERT INTO doc_chunks (seq, kind, bytes) VALUES (?1, 'change', ?2)", rusqlite::params![seq, sealed])
+        .unwrap();
     drop(conn);
     let err = fails(d, &["list"]);
     assert!(err.contains("damaged") && err.contains("can't be read"), "{err}");
@@ -231,22 +230,30 @@ fn a_chunk_that_automerge_cannot_parse_is_named_even_with_a_matching_checksum() 
 fn a_stale_index_of_shared_entries_is_rebuilt_from_the_document_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(d, &["init", "--name", "Alex"]);
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
     let id = ok(d, &["add", "agreement", "Walk on Sundays"]).trim().to_owned();
     ok(d, &["share", &id]);
     let before = common::list_json(d);
     let conn = rusqlite::Connection::open(d.join(DB_FILE)).unwrap();
     conn.execute_batch("DELETE FROM shared_index; DELETE FROM meta WHERE key = 'index_seq';").unwrap();
     drop(conn);
-    let (mut store, entries) = Store::open_dir_with_entries(d).unwrap();
+    let (mut store, entries) =
+        Store::open_dir_with_entries(d, &steady::vault::open_without_passcode(d).unwrap()).unwrap();
     assert_eq!(entries.len(), 1);
     store.verify_index().unwrap();
     assert_eq!(common::list_json(d), before);
 }
 
-/// Turns a journal of this version back into one of the first version's shape, as a
-/// phone that has not updated yet would hold it: no outbox, no set-aside, no past
-/// documents, no couple, schema 1.
+/// Copies the journal an earlier version wrote (schema 2, nothing encrypted: a paired
+/// phone with private, set-aside, shared and waiting entries) into `dir`.
+fn earlier_version_journal(dir: &Path) {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journal-v2");
+    std::fs::copy(fixture.join(DB_FILE), dir.join(DB_FILE)).unwrap();
+}
+
+/// Turns an earlier version's journal back into the first version's shape, as a phone
+/// that has not updated since would hold it: no outbox, no set-aside, no past documents,
+/// no couple, schema 1.
 fn as_first_version(dir: &Path) {
     let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
     conn.execute_batch(
@@ -261,43 +268,20 @@ fn as_first_version(dir: &Path) {
 #[test]
 fn a_first_version_journal_that_was_paired_keeps_its_document_apart_after_upgrading() {
     let dir = tempfile::tempdir().unwrap();
-    let id = {
-        let mut s = set_up(dir.path());
-        s.start_couple("00112233445566778899aabbccddeeff", "Sam").unwrap();
-        let e = s.add(Draft::SafetyNeed { side: SafetySide::Helps, text: "Shared before the update".into() }).unwrap();
-        s.share(e.id).unwrap();
-        s.fold_outbox().unwrap();
-        s.set_setting("net.partner", "{}").unwrap();
-        e.id
-    };
+    earlier_version_journal(dir.path());
     as_first_version(dir.path());
-    let (s, entries) = Store::open_dir_with_entries(dir.path()).unwrap();
-    assert_eq!(entries.len(), 1);
-    assert!(!entries[0].shared && entries[0].shared_before, "{:?}", entries[0]);
-    assert_eq!(entries[0].id, id);
+    let key = steady::vault::open_without_passcode(dir.path()).unwrap();
+    let (s, entries) = Store::open_dir_with_entries(dir.path(), &key).unwrap();
+    let mine = entries.iter().find(|e| e.body.main_text().contains("FIXTURE-SHARED-AGREEMENT")).unwrap();
+    assert!(!mine.shared && mine.shared_before, "{mine:?}");
+    assert!(
+        !entries.iter().any(|e| e.body.main_text().contains("FIXTURE-PARTNER-AGREEMENT")),
+        "the partner's entry is kept apart, not in my lists"
+    );
     assert_eq!(s.past_documents().unwrap().len(), 1, "the old shared document is kept apart");
     assert_eq!(s.couple().unwrap(), None, "the pairing is made again");
     drop(s);
     // Opening again changes nothing more.
-    let mut s = Store::open_dir(dir.path()).unwrap();
+    let mut s = Store::open_dir(dir.path(), &key).unwrap();
     assert_eq!(s.entries().unwrap(), entries);
-}
-
-#[test]
-fn a_first_version_journal_never_paired_gets_its_shares_back_as_waiting_after_upgrading() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let mut s = set_up(dir.path());
-        s.start_couple("00112233445566778899aabbccddeeff", "Sam").unwrap();
-        let e = s.add(Draft::SafetyNeed { side: SafetySide::Helps, text: "Shared, never sent".into() }).unwrap();
-        s.share(e.id).unwrap();
-        s.fold_outbox().unwrap();
-    }
-    as_first_version(dir.path());
-    let (mut s, entries) = Store::open_dir_with_entries(dir.path()).unwrap();
-    assert_eq!(entries.len(), 1);
-    assert!(entries[0].shared && entries[0].waiting, "{:?}", entries[0]);
-    assert!(s.past_documents().unwrap().is_empty());
-    let bytes = s.document_bytes().unwrap();
-    assert!(!bytes.windows(18).any(|w| w == b"Shared, never sent"), "nobody received it, so the history is empty");
 }

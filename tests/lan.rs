@@ -125,9 +125,9 @@ fn converge(a: &Path, b: &Path, expected: &BTreeSet<String>, limit: Duration) ->
 fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
     let lan = Lan::new(&["a", "b", "c"]);
     let (da, db, dc) = (TempDir::new().unwrap(), TempDir::new().unwrap(), TempDir::new().unwrap());
-    common::ok(da.path(), &["init", "--name", "Alex"]);
-    common::ok(db.path(), &["init", "--name", "Blair"]);
-    common::ok(dc.path(), &["init", "--name", "Stranger"]);
+    common::ok(da.path(), &["init", "--name", "Alex", "--no-passcode"]);
+    common::ok(db.path(), &["init", "--name", "Blair", "--no-passcode"]);
+    common::ok(dc.path(), &["init", "--name", "Stranger", "--no-passcode"]);
     add_shared(db.path(), "Shared by Blair before pairing");
     add_shared(dc.path(), "The stranger's entry");
 

@@ -323,7 +323,7 @@ impl Lives {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let mut s = Store::open_dir(p).unwrap();
+                let mut s = Store::open_dir_without_passcode(p).unwrap();
                 s.init(&format!("Person {i}")).unwrap();
                 s
             })

@@ -32,7 +32,7 @@ impl Phone {
 
     async fn with(name: &str, tweak: impl FnOnce(&mut NetConfig)) -> Phone {
         let dir = TempDir::new().unwrap();
-        Store::open_dir(dir.path()).unwrap().init(name).unwrap();
+        Store::open_dir_without_passcode(dir.path()).unwrap().init(name).unwrap();
         let tap = WireTap::default();
         let mut config = NetConfig {
             discovery: false,
@@ -41,13 +41,13 @@ impl Phone {
             ..NetConfig::default()
         };
         tweak(&mut config);
-        let node = Node::start(Store::open_dir(dir.path()).unwrap(), config).await.unwrap();
+        let node = Node::start(Store::open_dir_without_passcode(dir.path()).unwrap(), config).await.unwrap();
         Phone { dir, node, tap }
     }
 
     /// The journal, as the window opens it: its own connection to the file.
     fn store(&self) -> Store {
-        Store::open_dir(self.dir.path()).unwrap()
+        Store::open_dir_without_passcode(self.dir.path()).unwrap()
     }
 
     async fn address(&self) -> Multiaddr {
@@ -104,13 +104,31 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-/// Whether any file under `dir` (the database, its WAL, anything else) holds `text` in
-/// its raw bytes.
+/// Whether the phone whose journal is in `dir` holds `text` anywhere: in the raw bytes
+/// of any file (the database, its WAL, anything else), or in anything its journal
+/// decrypts to (its entries, names, shared document and past documents).
 fn dir_contains(dir: &Path, text: &str) -> bool {
+    raw_contains(dir, text) || decrypted_contains(dir, text)
+}
+
+fn decrypted_contains(dir: &Path, text: &str) -> bool {
+    let mut store = Store::open_dir_without_passcode(dir).unwrap();
+    let listed = store.entries().unwrap().iter().any(|e| format!("{e:?}").contains(text));
+    let names = store.people().unwrap().iter().any(|(_, n)| n.contains(text));
+    let past = store
+        .past_documents()
+        .unwrap()
+        .iter()
+        .any(|p| p.partner.contains(text) || contains(&store.past_document_bytes(p.id).unwrap(), text));
+    listed || names || past || contains(&store.document_bytes().unwrap(), text)
+}
+
+/// Whether any file under `dir` holds `text` in its raw bytes.
+fn raw_contains(dir: &Path, text: &str) -> bool {
     std::fs::read_dir(dir).unwrap().flatten().any(|entry| {
         let path = entry.path();
         if path.is_dir() {
-            dir_contains(&path, text)
+            raw_contains(&path, text)
         } else {
             contains(&std::fs::read(&path).unwrap_or_default(), text)
         }
@@ -475,13 +493,14 @@ async fn a_partner_who_comes_back_is_synced_again_and_both_badges_say_so() {
         dial: vec![address],
         ..NetConfig::default()
     };
-    let back = Node::start(Store::open_dir(dir.path()).unwrap(), config).await.unwrap();
+    let back = Node::start(Store::open_dir_without_passcode(dir.path()).unwrap(), config).await.unwrap();
     for status in [a.node.status(), back.status()] {
         let mut status = status;
         let synced = status.wait_for(|s| s.link == Link::Synced && s.last_synced.is_some());
         tokio::time::timeout(Duration::from_secs(10), synced).await.expect("the badge says synced").unwrap();
     }
-    let ids: Vec<EntryId> = Store::open_dir(dir.path()).unwrap().entries().unwrap().iter().map(|e| e.id).collect();
+    let ids: Vec<EntryId> =
+        Store::open_dir_without_passcode(dir.path()).unwrap().entries().unwrap().iter().map(|e| e.id).collect();
     assert_eq!(ids, vec![written]);
 }
 

@@ -23,7 +23,7 @@ fn loopback() -> Vec<libp2p::Multiaddr> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
     let mine = TempDir::new().unwrap();
-    Store::open_dir(mine.path()).unwrap().init("Alex").unwrap();
+    Store::open_dir_without_passcode(mine.path()).unwrap().init("Alex").unwrap();
     let dom = VirtualDom::new(App)
         .with_root_context(DataDir(mine.path().to_owned()))
         .with_root_context(NetOptions { discovery_allowed: false, listen: loopback() });
@@ -39,13 +39,13 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
 
     // The partner's phone joins with the link.
     let theirs = TempDir::new().unwrap();
-    let mut their_store = Store::open_dir(theirs.path()).unwrap();
+    let mut their_store = Store::open_dir_without_passcode(theirs.path()).unwrap();
     their_store.init("Blair").unwrap();
     let id = their_store.add(Draft::Agreement { text: "Blair shares this".into() }).unwrap().id;
     their_store.share(id).unwrap();
     drop(their_store);
     let config = NetConfig { discovery: false, listen: loopback(), ..NetConfig::default() };
-    let partner = Node::start(Store::open_dir(theirs.path()).unwrap(), config).await.unwrap();
+    let partner = Node::start(Store::open_dir_without_passcode(theirs.path()).unwrap(), config).await.unwrap();
     let paired = partner.join(InviteLink::parse(&link).unwrap()).await.unwrap();
     let words = paired.safety_words.join(" ");
     assert!(
@@ -61,7 +61,7 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
         screen.html()
     );
     assert!(!screen.html().contains("Blair shares this"));
-    peers::confirm(&mut Store::open_dir(theirs.path()).unwrap()).unwrap();
+    peers::confirm(&mut Store::open_dir_without_passcode(theirs.path()).unwrap()).unwrap();
     assert!(
         screen.wait_until(Duration::from_secs(10), |h| h.contains("Up to date")).await,
         "the badge says up to date: {}",
@@ -82,12 +82,12 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
         "apart, the badge says only the day: {}",
         screen.html()
     );
-    let mut their_store = Store::open_dir(theirs.path()).unwrap();
+    let mut their_store = Store::open_dir_without_passcode(theirs.path()).unwrap();
     let id = their_store.add(Draft::Agreement { text: "Written while apart".into() }).unwrap().id;
     their_store.share(id).unwrap();
     let window = steady::net::peers::addresses(&their_store).unwrap();
     let config = NetConfig { discovery: false, listen: loopback(), dial: window, ..NetConfig::default() };
-    let partner = Node::start(Store::open_dir(theirs.path()).unwrap(), config).await.unwrap();
+    let partner = Node::start(Store::open_dir_without_passcode(theirs.path()).unwrap(), config).await.unwrap();
     assert!(
         screen
             .wait_until(Duration::from_secs(10), |h| h.contains("Up to date") && h.contains("Written while apart"))
@@ -119,13 +119,13 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
     assert!(screen.html().contains("Yes, delete for good"), "deleting asks first");
     screen.tap("data-action", "delete-past-confirm");
     assert!(screen.wait_until(Duration::from_secs(5), |h| !h.contains("From your time with Blair")).await);
-    assert!(Store::open_dir(mine.path()).unwrap().past_documents().unwrap().is_empty());
+    assert!(Store::open_dir_without_passcode(mine.path()).unwrap().past_documents().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn they_dont_match_forgets_the_pairing_from_the_us_screen() {
     let mine = TempDir::new().unwrap();
-    Store::open_dir(mine.path()).unwrap().init("Alex").unwrap();
+    Store::open_dir_without_passcode(mine.path()).unwrap().init("Alex").unwrap();
     let dom = VirtualDom::new(App)
         .with_root_context(DataDir(mine.path().to_owned()))
         .with_root_context(NetOptions { discovery_allowed: false, listen: loopback() });
@@ -135,18 +135,18 @@ async fn they_dont_match_forgets_the_pairing_from_the_us_screen() {
     assert!(screen.wait_until(Duration::from_secs(10), |h| h.contains("data-invite-code")).await);
     let link = screen.attribute("id", "invite-link", "value").unwrap();
     let theirs = TempDir::new().unwrap();
-    Store::open_dir(theirs.path()).unwrap().init("Blair").unwrap();
+    Store::open_dir_without_passcode(theirs.path()).unwrap().init("Blair").unwrap();
     let config = NetConfig { discovery: false, listen: loopback(), ..NetConfig::default() };
-    let partner = Node::start(Store::open_dir(theirs.path()).unwrap(), config).await.unwrap();
+    let partner = Node::start(Store::open_dir_without_passcode(theirs.path()).unwrap(), config).await.unwrap();
     partner.join(InviteLink::parse(&link).unwrap()).await.unwrap();
     assert!(screen.wait_until(Duration::from_secs(10), |h| h.contains("data-safety-words")).await);
     assert!(screen.html().contains("Waiting for you to check the words"), "{}", screen.html());
     screen.tap("data-action", "words-differ");
     assert!(screen.wait_until(Duration::from_secs(5), |h| h.contains("Pairing forgotten")).await, "{}", screen.html());
     assert!(screen.html().contains("Not paired") && screen.html().contains("Invite my partner"));
-    let store = Store::open_dir(mine.path()).unwrap();
+    let store = Store::open_dir_without_passcode(mine.path()).unwrap();
     assert!(peers::partner(&store).unwrap().is_none() && store.couple().unwrap().is_none());
     // The other phone was not told.
-    assert!(peers::partner(&Store::open_dir(theirs.path()).unwrap()).unwrap().is_some());
+    assert!(peers::partner(&Store::open_dir_without_passcode(theirs.path()).unwrap()).unwrap().is_some());
     partner.shutdown().await;
 }

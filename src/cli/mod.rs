@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod lock;
 mod net;
 
 use crate::export::{self, Journal};
@@ -36,10 +37,14 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Set up the person on this phone, or change the name they go by.
+    /// Set up the person on this phone, or change the name they go by. A new journal is
+    /// locked with a passcode of Steady's own, from STEADY_PASSCODE or the terminal.
     Init {
         #[arg(long)]
         name: String,
+        /// Set up without a passcode: anyone who can open Steady here can read it.
+        #[arg(long)]
+        no_passcode: bool,
     },
     /// Write a new entry. It stays private until you share it. Prints its id.
     Add {
@@ -92,12 +97,28 @@ pub enum Command {
     Export {
         #[arg(long, value_enum)]
         format: ExportFormat,
-        /// The file to write; standard output if left out.
+        /// The file to write; standard output if left out. An encrypted export's name
+        /// ends in .age.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// JSON or Markdown in the clear, which anyone who finds the file can read.
+        /// Without it, they are encrypted with age to the journal's passcode, or to
+        /// STEADY_EXPORT_PASSPHRASE when that is set.
+        #[arg(long)]
+        plaintext: bool,
     },
-    /// Restore a JSON export into an empty data directory.
-    Import { file: PathBuf },
+    /// Restore a JSON export (encrypted or not) into an empty data directory.
+    Import {
+        file: PathBuf,
+        /// When the data directory is new: set it up without a passcode.
+        #[arg(long)]
+        no_passcode: bool,
+    },
+    /// Change or remove Steady's passcode.
+    Passcode {
+        #[command(subcommand)]
+        action: PasscodeAction,
+    },
     /// Pair this phone with your partner's, once, with both phones in hand.
     Pair {
         #[command(subcommand)]
@@ -127,6 +148,15 @@ pub enum Command {
     Unpair,
 }
 
+#[derive(Subcommand, Debug)]
+pub enum PasscodeAction {
+    /// A new passcode, from STEADY_NEW_PASSCODE or the terminal (the current one from
+    /// STEADY_PASSCODE or the terminal).
+    Change,
+    /// No passcode from now on. The journal stays encrypted, with its key kept beside it.
+    Remove,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ExportFormat {
     Json,
@@ -145,8 +175,10 @@ pub fn default_data_dir() -> Result<PathBuf> {
 pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()> {
     // Arguments are checked before the journal is opened, so a bad one writes nothing.
     match command {
-        Command::Init { name } => {
-            let mut store = open(data_dir)?;
+        Command::Init { name, no_passcode } => {
+            crate::model::Person::new(Default::default(), &name)?;
+            let key = lock::set_up(data_dir, no_passcode, &mut std::io::stderr())?;
+            let mut store = Store::open_dir(data_dir, &key)?;
             let person = store.init(&name)?;
             writeln!(out, "Steady is set up for {} in {}", person.name, data_dir.display())?;
         }
@@ -207,27 +239,50 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
                 }
             }
         }
-        Command::Export { format, out: file } => {
-            let mut store = open(data_dir)?;
+        Command::Export { format, out: file, plaintext } => {
+            let (mut store, unlocked) = lock::open(data_dir)?;
+            let mut bytes = export_bytes(&mut store, format)?;
+            let encrypt = !plaintext && !matches!(format, ExportFormat::Automerge);
+            if encrypt {
+                bytes = lock::encrypt_export(&bytes, &lock::export_passphrase(&unlocked)?)?;
+            } else if plaintext && !matches!(format, ExportFormat::Automerge) {
+                eprintln!(
+                    "Warning: this export is not encrypted. Anyone who finds the file can read every entry in it,                      private ones too."
+                );
+            }
             match file {
-                Some(path) => {
-                    export_to(&mut store, format, &path)?;
-                    eprintln!("Wrote {}", path.display());
+                Some(mut path) => {
+                    if encrypt && path.extension().is_none_or(|e| e != "age") {
+                        let mut name = path.file_name().context("--out needs a file name")?.to_owned();
+                        name.push(".age");
+                        path.set_file_name(name);
+                    }
+                    write_atomically(&path, &bytes)?;
+                    let kind = if encrypt { "encrypted with age" } else { "not encrypted" };
+                    eprintln!("Wrote {} ({kind})", path.display());
                 }
-                None => out.write_all(&export_bytes(&mut store, format)?)?,
+                None => out.write_all(&bytes)?,
             }
         }
+        Command::Passcode { action: PasscodeAction::Change } => lock::change(data_dir, out)?,
+        Command::Passcode { action: PasscodeAction::Remove } => lock::remove(data_dir, out)?,
         Command::Pair { action } => net::pair(data_dir, action, out)?,
         Command::Sync { for_secs, json, net } => net::sync(data_dir, for_secs, json, net, out)?,
         Command::Status { json } => net::status(data_dir, json, out)?,
         Command::Pause => net::set_paused(data_dir, true, out)?,
         Command::Resume => net::set_paused(data_dir, false, out)?,
         Command::Unpair => net::unpair(data_dir, out)?,
-        Command::Import { file } => {
-            let text = fs::read_to_string(&file).with_context(|| format!("can't read {}", file.display()))?;
+        Command::Import { file, no_passcode } => {
+            let mut bytes = fs::read(&file).with_context(|| format!("can't read {}", file.display()))?;
+            if lock::is_age(&bytes) {
+                bytes = lock::decrypt_export(&bytes).with_context(|| format!("can't import {}", file.display()))?;
+            }
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("can't import {}: it is not a JSON export", file.display()))?;
             let journal = export::from_json(&text).with_context(|| format!("can't import {}", file.display()))?;
             let count = journal.entries.len();
-            open(data_dir)?.import(journal.person, &journal.people, &journal.entries)?;
+            let key = lock::set_up(data_dir, no_passcode, &mut std::io::stderr())?;
+            Store::open_dir(data_dir, &key)?.import(journal.person, &journal.people, &journal.entries)?;
             writeln!(out, "Imported {count} entries into {}", data_dir.display())?;
         }
     }
@@ -252,8 +307,9 @@ pub fn export_to(store: &mut Store, format: ExportFormat, path: &Path) -> Result
     write_atomically(path, &bytes)
 }
 
+/// Opens the journal in `data_dir`, unlocking it with the passcode first if it has one.
 pub(crate) fn open(data_dir: &Path) -> Result<Store> {
-    Ok(Store::open_dir(data_dir)?)
+    Ok(lock::open(data_dir)?.0)
 }
 
 fn journal(store: &mut Store) -> Result<Journal> {
@@ -382,17 +438,12 @@ fn list_line(e: &Entry) -> String {
     format!("{}  {kind:<13} {place:<7} {day}  {text}{archived}", e.id)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place, so that a
-/// crash never leaves half an export.
+/// Writes `bytes` to a new file beside `path` (created exclusively, never through a
+/// symlink, readable by this user alone), then renames it into place, so that a crash
+/// never leaves half an export.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().context("--out needs a file name")?;
-    let tmp = dir.join(format!(".{}.partial", name.to_string_lossy()));
-    let mut file = fs::File::create(&tmp).with_context(|| format!("can't write {}", tmp.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path).with_context(|| format!("can't write {}", path.display()))?;
-    Ok(())
+    path.file_name().context("--out needs a file name")?;
+    Ok(crate::vault::write_private_file(path, bytes)?)
 }
 
 #[cfg(test)]

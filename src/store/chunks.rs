@@ -1,13 +1,13 @@
 //! The shared document on disk: a snapshot plus the changes made since, one row each,
-//! every row with its own SHA-256 so damage is found and named rather than skipped.
+//! every row sealed with the data key (`store::sealed`), whose tag also finds damage: a
+//! damaged row is named rather than skipped.
 //!
 //! automerge's `load_incremental` skips data it can't parse with only a log line, so it is
 //! never used here: a snapshot is loaded with the strict `Automerge::load`, each change is
 //! parsed on its own, and a change whose ancestors are missing is reported too.
 
 use automerge::{Automerge, Change, ReadDoc};
-use rusqlite::{Connection, params};
-use sha2::{Digest, Sha256};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 
@@ -26,16 +26,11 @@ pub struct ChunkCursor {
     pub changes: usize,
 }
 
-pub fn sha256(bytes: &[u8]) -> Vec<u8> {
-    Sha256::digest(bytes).to_vec()
-}
-
-/// One row of the chunk log, as read from disk and not yet checked.
+/// One row of the chunk log, as read from disk and opened, not yet checked.
 pub struct ChunkRow {
     seq: i64,
     kind: String,
     bytes: Vec<u8>,
-    sha256: Vec<u8>,
 }
 
 /// Applies every row after `cursor.last_seq` to `doc`: at open, `doc` is empty; later,
@@ -48,21 +43,46 @@ pub fn catch_up(conn: &Connection, doc: &mut Automerge, cursor: &mut ChunkCursor
 /// The rows after `after_seq`. Reading is cheap; [`apply_rows`] does the work, and can run
 /// on another thread.
 pub fn read_rows(conn: &Connection, after_seq: i64) -> Result<Vec<ChunkRow>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT seq, kind, bytes, sha256 FROM doc_chunks WHERE seq > ?1 ORDER BY seq")?;
-    let rows = stmt.query_map([after_seq], |row| {
-        Ok(ChunkRow { seq: row.get(0)?, kind: row.get(1)?, bytes: row.get(2)?, sha256: row.get(3)? })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, kind, unseal('doc_chunks', seq, bytes) FROM doc_chunks WHERE seq > ?1 ORDER BY seq",
+    )?;
+    let rows =
+        stmt.query_map([after_seq], |row| Ok(ChunkRow { seq: row.get(0)?, kind: row.get(1)?, bytes: row.get(2)? }))?;
+    match rows.collect::<Result<Vec<_>, _>>().map_err(StoreError::from) {
+        Err(StoreError::Sealed) => Err(name_unsealable(conn, after_seq)),
+        other => other,
+    }
+}
+
+/// Which row does not open, to name it.
+fn name_unsealable(conn: &Connection, after_seq: i64) -> StoreError {
+    let found = (|| -> Result<Option<i64>, StoreError> {
+        let seqs: Vec<i64> = conn
+            .prepare("SELECT seq FROM doc_chunks WHERE seq > ?1 ORDER BY seq")?
+            .query_map([after_seq], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for seq in seqs {
+            let opened = conn.query_row(
+                "SELECT length(unseal('doc_chunks', seq, bytes)) FROM doc_chunks WHERE seq = ?1",
+                [seq],
+                |r| r.get::<_, Option<i64>>(0),
+            );
+            if opened.is_err() {
+                return Ok(Some(seq));
+            }
+        }
+        Ok(None)
+    })();
+    match found {
+        Ok(Some(seq)) => StoreError::corrupt(format!("document chunk {seq} does not open with the journal's key")),
+        _ => StoreError::Sealed,
+    }
 }
 
 /// Checks every row and applies it to `doc`.
 pub fn apply_rows(rows: Vec<ChunkRow>, doc: &mut Automerge, cursor: &mut ChunkCursor) -> Result<(), StoreError> {
     let mut changes = Vec::new();
-    for ChunkRow { seq, kind, bytes, sha256: stored_sha } in rows {
-        if sha256(&bytes) != stored_sha {
-            return Err(StoreError::corrupt(format!("document chunk {seq} does not match its checksum")));
-        }
+    for ChunkRow { seq, kind, bytes } in rows {
         match kind.as_str() {
             SNAPSHOT => {
                 let mut snapshot = Automerge::load(&bytes)
@@ -103,14 +123,24 @@ pub fn apply_rows(rows: Vec<ChunkRow>, doc: &mut Automerge, cursor: &mut ChunkCu
 
 /// Appends changes, one row each. The caller's transaction makes them durable.
 pub fn append(conn: &Connection, changes: &[Change], cursor: &mut ChunkCursor) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached("INSERT INTO doc_chunks (kind, bytes, sha256) VALUES (?1, ?2, ?3)")?;
     for change in changes {
-        let bytes = change.raw_bytes();
-        stmt.execute(params![CHANGE, bytes, sha256(bytes)])?;
-        cursor.last_seq = conn.last_insert_rowid();
+        cursor.last_seq = insert(conn, CHANGE, change.raw_bytes())?;
         cursor.changes += 1;
     }
     Ok(())
+}
+
+/// Writes one row, sealed with its own sequence number, and returns that number: the
+/// one AUTOINCREMENT would give it, so no number is ever used twice.
+fn insert(conn: &Connection, kind: &str, bytes: &[u8]) -> Result<i64, StoreError> {
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'doc_chunks'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let seq = last.unwrap_or(0) + 1;
+    conn.prepare_cached("INSERT INTO doc_chunks (seq, kind, bytes) VALUES (?1, ?2, seal('doc_chunks', ?1, ?3))")?
+        .execute(params![seq, kind, bytes])?;
+    Ok(seq)
 }
 
 /// Replaces every row up to `cursor.last_seq` with one snapshot of `doc`. The caller must
@@ -118,11 +148,7 @@ pub fn append(conn: &Connection, changes: &[Change], cursor: &mut ChunkCursor) -
 pub fn compact(conn: &Connection, doc: &Automerge, cursor: &mut ChunkCursor) -> Result<(), StoreError> {
     let bytes = doc.save();
     conn.execute("DELETE FROM doc_chunks WHERE seq <= ?1", [cursor.last_seq])?;
-    conn.execute(
-        "INSERT INTO doc_chunks (kind, bytes, sha256) VALUES (?1, ?2, ?3)",
-        params![SNAPSHOT, bytes, sha256(&bytes)],
-    )?;
-    cursor.last_seq = conn.last_insert_rowid();
+    cursor.last_seq = insert(conn, SNAPSHOT, &bytes)?;
     cursor.changes = 0;
     Ok(())
 }

@@ -29,7 +29,17 @@ pub enum StoreError {
     #[error("the import file can't be used: {0}")]
     BadImport(String),
     #[error("the database refused the change: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    #[error(
+        "a value in the journal does not open with its key: the file is damaged, or the key file belongs to another journal. Nothing was changed"
+    )]
+    Sealed,
+    #[error("{0}")]
+    Locked(String),
+    #[error(
+        "the key does not open {path}: its key file (steady.key) belongs to another journal, or the file is damaged. Nothing was changed"
+    )]
+    WrongKey { path: PathBuf },
     #[error("the shared document refused the change: {0}")]
     Document(#[from] automerge::AutomergeError),
     #[error("can't use the data directory {path}: {source}")]
@@ -59,6 +69,12 @@ impl StoreError {
             }
             other => other,
         }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if super::sealed::is_unsealable(&e) { StoreError::Sealed } else { StoreError::Sqlite(e) }
     }
 }
 

@@ -84,9 +84,17 @@ pub fn is_current(conn: &Connection) -> Result<bool, StoreError> {
 
 /// Every indexed name.
 pub fn people(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT id, name FROM shared_people ORDER BY id")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut stmt =
+        conn.prepare_cached("SELECT id, unseal('shared_people', id, name) FROM shared_people ORDER BY id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name) = row?;
+        let name =
+            String::from_utf8(name).map_err(|_| StoreError::corrupt(format!("the name of {id} is unreadable")))?;
+        out.push((id, name));
+    }
+    Ok(out)
 }
 
 /// Indexes one shared entry. An entry whose common fields can't be read stays out of the
@@ -102,7 +110,7 @@ fn put_entry(sql: &Connection, doc: &Automerge, id: EntryId, obj: &automerge::Ob
 fn write_people(sql: &Connection, doc: &Automerge) -> Result<(), StoreError> {
     sql.execute("DELETE FROM shared_people", [])?;
     for (id, name) in doc::people(doc)? {
-        sql.prepare_cached("INSERT INTO shared_people (id, name) VALUES (?1, ?2)")?
+        sql.prepare_cached("INSERT INTO shared_people (id, name) VALUES (?1, seal('shared_people', ?1, ?2))")?
             .execute(params![id.to_string(), name])?;
     }
     Ok(())

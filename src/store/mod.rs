@@ -12,6 +12,7 @@ mod index;
 mod rows;
 pub mod rules;
 mod schema;
+mod sealed;
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::model::fields::rebase;
 use crate::model::{AgreementStatus, CheckIn, Draft, Entry, EntryId, Fields, ModelError, Outcome, Person, PersonId};
+use crate::vault::DataKey;
 
 use chunks::ChunkCursor;
 pub use error::StoreError;
@@ -113,22 +115,69 @@ enum Place {
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 impl Store {
-    /// Opens the journal in `dir`, creating the directory and the file on first use.
-    pub fn open_dir(dir: &Path) -> Result<Store, StoreError> {
+    /// Opens the journal in `dir` with its data key (from `vault`), creating the
+    /// directory and the file on first use. A journal written before encryption is
+    /// encrypted in place, in one transaction, with this key.
+    pub fn open_dir(dir: &Path, key: &DataKey) -> Result<Store, StoreError> {
         make_dir(dir)?;
-        Store::open(&dir.join(DB_FILE))
+        Store::open(&dir.join(DB_FILE), key)
+    }
+
+    /// Opens the journal in `dir` kept without a passcode, setting up its key first if
+    /// the directory has none: for tests, benchmarks and tools. A journal with a
+    /// passcode is refused as locked.
+    pub fn open_dir_without_passcode(dir: &Path) -> Result<Store, StoreError> {
+        let key = crate::vault::open_without_passcode(dir).map_err(|e| StoreError::Locked(e.to_string()))?;
+        Store::open_dir(dir, &key)
+    }
+
+    /// Checks, without writing anything, that the file in `dir` is a journal of Steady
+    /// from before encryption, whole and readable: what `vault` sees as unencrypted is
+    /// only encrypted once this passes.
+    pub fn check_earlier_version(dir: &Path) -> Result<(), StoreError> {
+        let path = dir.join(DB_FILE);
+        if !check_file(&path)? {
+            return Ok(());
+        }
+        let mut uri = std::ffi::OsString::from("file:");
+        uri.push(path.as_os_str());
+        uri.push("?immutable=1");
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(std::path::Path::new(&uri), flags).map_err(|e| damage_or(e, &path))?;
+        let checked = (|| {
+            let version = schema::version(&conn)?;
+            if version > schema::CURRENT {
+                return Err(StoreError::TooNew { path: path.clone(), found: version, supported: schema::CURRENT });
+            }
+            let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            if version == 0 && tables > 0 {
+                return Err(StoreError::corrupt("it is an SQLite file, but not one of Steady's"));
+            }
+            conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)).and_then(|r| {
+                if r == "ok" {
+                    Ok(())
+                } else {
+                    Err(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(11), Some(r)))
+                }
+            })?;
+            Ok(())
+        })();
+        checked.map_err(|e| match e {
+            StoreError::Sqlite(e) => damage_or(e, &path),
+            other => other.at(&path),
+        })
     }
 
     /// Opens the journal file at `path`. A damaged file is reported and left unchanged.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Store::open_then(path, |_| Ok(())).map(|(store, ())| store)
+    pub fn open(path: &Path, key: &DataKey) -> Result<Store, StoreError> {
+        Store::open_then(path, key, |_| Ok(())).map(|(store, ())| store)
     }
 
     /// Opens the journal in `dir` and lists every entry, as the app does at launch. The
     /// private entries are read while the shared document loads on another core.
-    pub fn open_dir_with_entries(dir: &Path) -> Result<(Store, Vec<Entry>), StoreError> {
+    pub fn open_dir_with_entries(dir: &Path, key: &DataKey) -> Result<(Store, Vec<Entry>), StoreError> {
         make_dir(dir)?;
-        let (store, listed) = Store::open_then(&dir.join(DB_FILE), |conn| {
+        let (store, listed) = Store::open_then(&dir.join(DB_FILE), key, |conn| {
             // The index is only trusted when it reflects every chunk row; otherwise setup
             // rebuilds it from the document and the list is read afresh below.
             if index::is_current(conn)? { list(conn).map(Some) } else { Ok(None) }
@@ -144,12 +193,17 @@ impl Store {
     /// document loads. `meanwhile` only runs on a journal that has its tables.
     fn open_then<T: Default>(
         path: &Path,
+        key: &DataKey,
         meanwhile: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<(Store, T), StoreError> {
         let has_data = check_file(path)?;
+        create_private_file(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| damage_or(e, path))?;
-        Store::setup(conn, path.to_owned(), has_data, meanwhile).map_err(|e| match e {
+        sealed::install(&conn, key)?;
+        let opened = Store::setup(conn, path.to_owned(), has_data, meanwhile);
+        keep_private(path);
+        opened.map_err(|e| match e {
             StoreError::Sqlite(e) => damage_or(e, path),
             other => other.at(path),
         })
@@ -157,7 +211,9 @@ impl Store {
 
     /// A journal that lives only in memory, for tests.
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Store::setup(Connection::open_in_memory()?, PathBuf::from(":memory:"), false, |_| Ok(())).map(|(s, ())| s)
+        let conn = Connection::open_in_memory()?;
+        sealed::install(&conn, &DataKey::random())?;
+        Store::setup(conn, PathBuf::from(":memory:"), false, |_| Ok(())).map(|(s, ())| s)
     }
 
     fn setup<T: Default>(
@@ -168,7 +224,7 @@ impl Store {
     ) -> Result<(Store, T), StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // Reads first: a damaged or foreign file must fail here, before anything is written.
-        let version = schema::version(&conn)?;
+        let mut version = schema::version(&conn)?;
         if version > schema::CURRENT {
             return Err(StoreError::TooNew { path, found: version, supported: schema::CURRENT });
         }
@@ -177,6 +233,20 @@ impl Store {
             if tables > 0 {
                 return Err(StoreError::corrupt("it is an SQLite file, but not one of Steady's"));
             }
+        }
+        if version > 0 && version < schema::SEALED {
+            // A journal from before encryption: sealed in place, in one transaction, so
+            // that a crash leaves it whole as it was or whole and sealed. What it held in
+            // the clear is then overwritten (`secure_delete`), and the file rewritten.
+            set_pragmas(&conn)?;
+            schema::migrate(&mut conn, version)?;
+            set_meta(&conn, KEY_CHECK, KEY_CHECK)?;
+            conn.execute_batch("VACUUM")?;
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            version = schema::CURRENT;
+        }
+        if version > 0 {
+            check_key(&conn, &path)?;
         }
         let mut doc = Automerge::new();
         let mut cursor = ChunkCursor::default();
@@ -199,14 +269,10 @@ impl Store {
             (doc, cursor) = loaded?;
             extra = other?;
         }
-        // A durable edit is one that survives a crash or power loss the moment its call
-        // returns: WAL with full sync.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        // Deleted text is overwritten, not left in free pages.
-        conn.pragma_update(None, "secure_delete", "ON")?;
+        set_pragmas(&conn)?;
         if version < schema::CURRENT {
             schema::migrate(&mut conn, version)?;
+            set_meta(&conn, KEY_CHECK, KEY_CHECK)?;
         }
         let actor = ensure_actor(&conn)?;
         if doc.get_heads().is_empty() {
@@ -992,26 +1058,38 @@ impl Store {
 
     /// The documents of pairings that have ended, newest first.
     pub fn past_documents(&self) -> Result<Vec<PastDocument>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT id, partner, ended_at FROM past_documents ORDER BY id DESC")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(PastDocument { id: r.get(0)?, partner: r.get(1)?, ended_at: DateTime::from_timestamp_nanos(r.get(2)?) })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        #[derive(serde::Deserialize)]
+        struct About {
+            partner: String,
+            ended_at: i64,
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, unseal('past_documents.about', id, about) FROM past_documents ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, about) = row?;
+            let about: About = serde_json::from_slice(&about).map_err(|e| {
+                StoreError::corrupt(format!("past pairing {id} has an unreadable description ({e})")).at(&self.path)
+            })?;
+            out.push(PastDocument {
+                id,
+                partner: about.partner,
+                ended_at: DateTime::from_timestamp_nanos(about.ended_at),
+            });
+        }
+        Ok(out)
     }
 
     /// A past pairing's document as any Automerge implementation reads it.
     pub fn past_document_bytes(&self, id: i64) -> Result<Vec<u8>, StoreError> {
-        let row: Option<(Vec<u8>, Vec<u8>)> = self
+        let bytes: Option<Vec<u8>> = self
             .conn
-            .prepare_cached("SELECT bytes, sha256 FROM past_documents WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached("SELECT unseal('past_documents', id, bytes) FROM past_documents WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
             .optional()?;
-        let (bytes, stored) = row.ok_or(StoreError::NoPastDocument(id))?;
-        if chunks::sha256(&bytes) != stored {
-            return Err(StoreError::corrupt(format!("the document of past pairing {id} does not match its checksum"))
-                .at(&self.path));
-        }
-        Ok(bytes)
+        bytes.ok_or(StoreError::NoPastDocument(id))
     }
 
     /// What the partner wrote in a past pairing's document, newest first. (What I wrote
@@ -1064,13 +1142,18 @@ fn same_document(sql: &Connection, generation: &str) -> Result<(), StoreError> {
 }
 
 fn put_past_document(sql: &Connection, partner: &str, at: DateTime<Utc>, bytes: &[u8]) -> Result<(), StoreError> {
-    sql.prepare_cached("INSERT INTO past_documents (partner, ended_at, bytes, sha256) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(rusqlite::params![
-            partner,
-            at.timestamp_nanos_opt().unwrap_or(i64::MAX),
-            bytes,
-            chunks::sha256(bytes)
-        ])?;
+    // Sealed with its own number, as AUTOINCREMENT would give it.
+    let last: Option<i64> = sql
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'past_documents'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let id = last.unwrap_or(0) + 1;
+    let about = serde_json::json!({ "partner": partner, "ended_at": at.timestamp_nanos_opt().unwrap_or(i64::MAX) });
+    sql.prepare_cached(
+        "INSERT INTO past_documents (id, about, bytes) \
+         VALUES (?1, seal('past_documents.about', ?1, ?2), seal('past_documents', ?1, ?3))",
+    )?
+    .execute(rusqlite::params![id, about.to_string(), bytes])?;
     Ok(())
 }
 
@@ -1106,7 +1189,65 @@ fn overlay(sent: Entry, waiting: Option<Waiting>) -> Result<Entry, StoreError> {
 }
 
 fn make_dir(dir: &Path) -> Result<(), StoreError> {
-    fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })
+    crate::vault::make_private_dir(dir).map_err(|e| match e {
+        crate::vault::VaultError::Io { source, .. } => StoreError::DataDir { path: dir.to_owned(), source },
+        other => StoreError::DataDir { path: dir.to_owned(), source: std::io::Error::other(other.to_string()) },
+    })
+}
+
+/// Creates the journal file, readable by this user alone, before SQLite opens it (SQLite
+/// gives its log files the journal file's permissions).
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    match crate::vault::write_new_file(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes the journal and its log files this user's alone, whatever made them.
+fn keep_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            if let Ok(meta) = fs::metadata(&file)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                let _ = fs::set_permissions(&file, fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+fn set_pragmas(conn: &Connection) -> Result<(), StoreError> {
+    // A durable edit is one that survives a crash or power loss the moment its call
+    // returns: WAL with full sync.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    // Deleted text is overwritten, not left in free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    Ok(())
+}
+
+/// Checks that the key opens this journal before anything else is read or written.
+fn check_key(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([KEY_CHECK], |r| r.get(0))
+        .optional()?;
+    match found {
+        None => Err(StoreError::corrupt("it has no key check: it is damaged, or not Steady's").at(path)),
+        Some(_) => match get_meta(conn, KEY_CHECK) {
+            Ok(_) => Ok(()),
+            Err(StoreError::Sealed) => Err(StoreError::WrongKey { path: path.to_owned() }),
+            Err(other) => Err(other),
+        },
+    }
 }
 
 /// Checks that an existing file looks like a whole SQLite database, without writing to it.
@@ -1163,15 +1304,37 @@ fn ensure_actor(conn: &Connection) -> Result<ActorId, StoreError> {
     Ok(actor)
 }
 
+/// Settings kept in the clear: the index's sequence number, the random id of the
+/// current shared document, and a flag of the migrations. Every other value in `meta` is
+/// sealed.
+const PLAIN_META: [&str; 3] = ["index_seq", GENERATION, UPGRADE_DOCUMENT];
+/// A sealed value whose only use is to tell whether a key is this journal's.
+const KEY_CHECK: &str = "key_check";
+
 fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
-    Ok(conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+    if PLAIN_META.contains(&key) {
+        return Ok(conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?);
+    }
+    let value: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT unseal('meta', key, value) FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?;
+    value
+        .map(|v| String::from_utf8(v).map_err(|_| StoreError::corrupt(format!("the setting {key:?} is unreadable"))))
+        .transpose()
 }
 
 fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )?
-    .execute([key, value])?;
+    let sql = if PLAIN_META.contains(&key) {
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    } else {
+        "INSERT INTO meta (key, value) VALUES (?1, seal('meta', ?1, ?2)) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    };
+    conn.prepare_cached(sql)?.execute([key, value])?;
     Ok(())
 }
 

@@ -1,13 +1,20 @@
-//! How an entry sits in an SQLite row, in the private table and in the index of shared
-//! entries alike: the common fields in compact columns, the rest as JSON.
+//! How an entry sits in an SQLite row, in the private table, the index of shared entries
+//! and the outbox alike: its id in the clear (the primary key), and everything else
+//! sealed with the data key, with the table and id as associated data (`store::sealed`).
+//! A day's check-in also carries a lookup tag, so that "today's check-in" is found
+//! without its date or author being readable.
+//!
+//! The sealed value is compact: a version byte, the kind, the author's 16 bytes, both
+//! times as nanoseconds, a byte of flags, then (outbox only) when it may be sent and the
+//! entry as the partner last received it, and last the kind's own fields as JSON.
 
 use chrono::DateTime;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use super::StoreError;
 use crate::model::fields::{self, Fields, key, timestamp_text};
-use crate::model::{Entry, EntryId, PersonId};
+use crate::model::{Body, Entry, EntryId, PersonId};
 
 /// A table that holds entries as rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,7 +28,7 @@ pub enum Table {
 }
 
 impl Table {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Table::Private => "private_entries",
             Table::SharedIndex => "shared_index",
@@ -32,75 +39,11 @@ impl Table {
     fn shared(self) -> bool {
         self != Table::Private
     }
-
-    /// The columns a row of this table is read from, in order: the common seven, then
-    /// the private table's mark of an earlier pairing.
-    fn columns(self) -> &'static str {
-        match self {
-            Table::Private => "id, kind, author, created_at, updated_at, archived, body, shared_before",
-            Table::SharedIndex | Table::Outbox => "id, kind, author, created_at, updated_at, archived, body",
-        }
-    }
 }
 
 fn nanos(t: DateTime<chrono::Utc>) -> i64 {
     // Dates are checked to lie between 2000 and 2200, well inside i64 nanoseconds.
     t.timestamp_nanos_opt().unwrap_or(i64::MAX)
-}
-
-/// Writes `entry` into the private table or the index, replacing any row with its id.
-pub fn put(conn: &Connection, table: Table, entry: &Entry) -> Result<(), StoreError> {
-    let (kind, body) = kind_and_body(entry);
-    let (id, author) = (entry.id.as_uuid().as_bytes().to_vec(), entry.author.as_uuid().as_bytes().to_vec());
-    let common = params![id, kind, author, nanos(entry.created_at), nanos(entry.updated_at), entry.archived, body];
-    match table {
-        Table::Private => {
-            let mut values = common.to_vec();
-            values.push(&entry.shared_before);
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO private_entries (id, kind, author, created_at, updated_at, archived, body, \
-                 shared_before) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(values.as_slice())?;
-        }
-        Table::SharedIndex => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO shared_index (id, kind, author, created_at, updated_at, archived, body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(common)?;
-        }
-        Table::Outbox => return Err(StoreError::corrupt("an outbox row is written with its base and time")),
-    }
-    Ok(())
-}
-
-/// Writes `entry` into the outbox: it will be sent as it is, no sooner than `ready_at`.
-/// `base` is the entry's fields as the partner last received them, if they ever did.
-pub fn put_outbox(
-    conn: &Connection,
-    entry: &Entry,
-    ready_at: DateTime<chrono::Utc>,
-    base: Option<&Fields>,
-) -> Result<(), StoreError> {
-    let (kind, body) = kind_and_body(entry);
-    let base = base.map(|b| Value::Object(b.clone().into_iter().collect()).to_string());
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO outbox (id, kind, author, created_at, updated_at, archived, body, ready_at, base) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        entry.id.as_uuid().as_bytes(),
-        kind,
-        entry.author.as_uuid().as_bytes(),
-        nanos(entry.created_at),
-        nanos(entry.updated_at),
-        entry.archived,
-        body,
-        nanos(ready_at),
-        base
-    ])?;
-    Ok(())
 }
 
 /// One waiting row of the outbox.
@@ -111,53 +54,69 @@ pub struct Waiting {
     pub base: Option<Fields>,
 }
 
-const OUTBOX_COLUMNS: &str = "id, kind, author, created_at, updated_at, archived, body, ready_at, base";
+/// Writes `entry` into the private table or the index, replacing any row with its id.
+pub fn put(conn: &Connection, table: Table, entry: &Entry) -> Result<(), StoreError> {
+    if table == Table::Outbox {
+        return Err(StoreError::corrupt("an outbox row is written with its base and time"));
+    }
+    write(conn, table, entry, encode(table, entry, None))
+}
+
+/// Writes `entry` into the outbox: it will be sent as it is, no sooner than `ready_at`.
+/// `base` is the entry's fields as the partner last received them, if they ever did.
+pub fn put_outbox(
+    conn: &Connection,
+    entry: &Entry,
+    ready_at: DateTime<chrono::Utc>,
+    base: Option<&Fields>,
+) -> Result<(), StoreError> {
+    write(conn, Table::Outbox, entry, encode(Table::Outbox, entry, Some((ready_at, base))))
+}
+
+fn write(conn: &Connection, table: Table, entry: &Entry, plain: Vec<u8>) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT OR REPLACE INTO {0} (id, tag, sealed) VALUES (?1, lookup_tag(?2), seal('{0}', ?1, ?3))",
+        table.name()
+    );
+    conn.prepare_cached(&sql)?.execute(params![entry.id.as_uuid().as_bytes(), lookup_text(entry), plain])?;
+    Ok(())
+}
+
+/// What a day's check-in is found by: its author and date.
+fn lookup_text(entry: &Entry) -> Option<Vec<u8>> {
+    match &entry.body {
+        Body::DailyCheckIn { date, .. } => Some(daily_lookup(entry.author, &date.to_string())),
+        _ => None,
+    }
+}
+
+fn daily_lookup(author: PersonId, date: &str) -> Vec<u8> {
+    let mut text = b"daily_check_in\0".to_vec();
+    text.extend_from_slice(author.as_uuid().as_bytes());
+    text.push(0);
+    text.extend_from_slice(date.as_bytes());
+    text
+}
 
 /// The outbox, oldest first: every row, or only those ready by `ready_by`.
 pub fn outbox(conn: &Connection, ready_by: Option<DateTime<chrono::Utc>>) -> Result<Vec<Waiting>, StoreError> {
-    let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE ready_at <= ?1 ORDER BY ready_at, id");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    read_outbox(stmt.query([ready_by.map(nanos).unwrap_or(i64::MAX)])?)
+    let mut out: Vec<Waiting> = read_all(conn, Table::Outbox)?
+        .into_iter()
+        .map(|row| row.into_waiting())
+        .filter(|w| ready_by.is_none_or(|by| w.ready_at <= by))
+        .collect();
+    out.sort_by(|a, b| a.ready_at.cmp(&b.ready_at).then(a.entry.id.cmp(&b.entry.id)));
+    Ok(out)
 }
 
 /// The outbox row of one entry, if a share or a change of it waits.
 pub fn outbox_entry(conn: &Connection, id: EntryId) -> Result<Option<Waiting>, StoreError> {
-    let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    Ok(read_outbox(stmt.query([id.as_uuid().as_bytes()])?)?.pop())
-}
-
-fn read_outbox(mut rows: rusqlite::Rows<'_>) -> Result<Vec<Waiting>, StoreError> {
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let entry = read(row, Table::Outbox)?;
-        let ready_at = DateTime::from_timestamp_nanos(row.get(7)?);
-        let base =
-            match row.get_ref(8)?.as_str_or_null()? {
-                None => None,
-                Some(text) => Some(serde_json::from_str(text).map_err(|e| {
-                    StoreError::corrupt(format!("outbox row {} has an unreadable base ({e})", entry.id))
-                })?),
-            };
-        out.push(Waiting { entry, ready_at, base });
-    }
-    Ok(out)
+    Ok(read_one(conn, Table::Outbox, id)?.map(Decoded::into_waiting))
 }
 
 /// When the next waiting row becomes ready, if any waits.
 pub fn outbox_next_ready(conn: &Connection) -> Result<Option<DateTime<chrono::Utc>>, StoreError> {
-    let next: Option<i64> = conn.query_row("SELECT min(ready_at) FROM outbox", [], |r| r.get(0))?;
-    Ok(next.map(DateTime::from_timestamp_nanos))
-}
-
-fn kind_and_body(entry: &Entry) -> (String, String) {
-    let mut f = entry.to_fields();
-    let kind = match f.remove(key::KIND) {
-        Some(Value::String(k)) => k,
-        _ => String::new(),
-    };
-    f.retain(|k, _| !fields::is_common(k));
-    (kind, Value::Object(f.into_iter().collect()).to_string())
+    Ok(outbox(conn, None)?.first().map(|w| w.ready_at))
 }
 
 pub fn delete(conn: &Connection, table: Table, id: EntryId) -> Result<(), StoreError> {
@@ -167,26 +126,13 @@ pub fn delete(conn: &Connection, table: Table, id: EntryId) -> Result<(), StoreE
 }
 
 pub fn get(conn: &Connection, table: Table, id: EntryId) -> Result<Option<Entry>, StoreError> {
-    let sql = format!("SELECT {} FROM {} WHERE id = ?1", table.columns(), table.name());
-    let row = conn.prepare_cached(&sql)?.query_row([id.as_uuid().as_bytes()], |r| Ok(read(r, table))).optional()?;
-    row.transpose()
+    Ok(read_one(conn, table, id)?.map(|row| row.entry))
 }
 
 /// Every entry in `table`. In the shared index, an entry whose fields this version can't
 /// read is left out of the list; the document keeps it.
 pub fn all(conn: &Connection, table: Table) -> Result<Vec<Entry>, StoreError> {
-    let sql = format!("SELECT {} FROM {}", table.columns(), table.name());
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        match read(row, table) {
-            Ok(e) => out.push(e),
-            Err(StoreError::UnreadableSharedEntry { .. }) => continue,
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(out)
+    Ok(read_all(conn, table)?.into_iter().map(|row| row.entry).collect())
 }
 
 /// How many entries `table` holds.
@@ -194,18 +140,16 @@ pub fn count(conn: &Connection, table: Table) -> Result<i64, StoreError> {
     Ok(conn.query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| r.get(0))?)
 }
 
-/// The id of `author`'s daily check-in for `date`, in either table.
+/// The id of `author`'s daily check-in for `date`, in any of the three tables.
 pub fn daily_check_in(conn: &Connection, author: PersonId, date: &str) -> Result<Option<EntryId>, StoreError> {
     let id: Option<Vec<u8>> = conn
         .prepare_cached(
-            "SELECT id FROM private_entries WHERE kind = ?1 AND author = ?2 AND json_extract(body, '$.date') = ?3
-             UNION ALL
-             SELECT id FROM outbox WHERE kind = ?1 AND author = ?2 AND json_extract(body, '$.date') = ?3
-             UNION ALL
-             SELECT id FROM shared_index WHERE kind = ?1 AND author = ?2 AND json_extract(body, '$.date') = ?3
+            "SELECT id FROM private_entries WHERE tag = lookup_tag(?1)
+             UNION ALL SELECT id FROM outbox WHERE tag = lookup_tag(?1)
+             UNION ALL SELECT id FROM shared_index WHERE tag = lookup_tag(?1)
              LIMIT 1",
         )?
-        .query_row(params![fields::kind::DAILY_CHECK_IN, author.as_uuid().as_bytes(), date], |r| r.get(0))
+        .query_row([daily_lookup(author, date)], |r| r.get(0))
         .optional()?;
     id.map(|bytes| uuid(&bytes).map(EntryId::from_uuid)).transpose()
 }
@@ -214,30 +158,197 @@ fn uuid(bytes: &[u8]) -> Result<uuid::Uuid, StoreError> {
     uuid::Uuid::from_slice(bytes).map_err(|_| StoreError::corrupt("an entry row holds an unreadable id"))
 }
 
-fn read(row: &Row<'_>, table: Table) -> Result<Entry, StoreError> {
-    let id = EntryId::from_uuid(uuid(row.get_ref(0)?.as_blob()?)?);
-    let damaged = |why: String| StoreError::corrupt(format!("{} row {id} {why}", table.name()));
-    let author = PersonId::from_uuid(uuid(row.get_ref(2)?.as_blob()?)?);
-    let time =
-        |i: usize| -> Result<String, StoreError> { Ok(timestamp_text(DateTime::from_timestamp_nanos(row.get(i)?))) };
-    let mut f: Fields =
-        serde_json::from_str(row.get_ref(6)?.as_str()?).map_err(|e| damaged(format!("is not valid JSON ({e})")))?;
-    f.insert(key::KIND.into(), Value::String(row.get(1)?));
+/// A row, opened and decoded.
+struct Decoded {
+    entry: Entry,
+    outbox: Option<(DateTime<chrono::Utc>, Option<Fields>)>,
+}
+
+impl Decoded {
+    fn into_waiting(self) -> Waiting {
+        let (ready_at, base) = self.outbox.unwrap_or((DateTime::UNIX_EPOCH, None));
+        Waiting { entry: self.entry, ready_at, base }
+    }
+}
+
+fn read_one(conn: &Connection, table: Table, id: EntryId) -> Result<Option<Decoded>, StoreError> {
+    let sql = format!("SELECT id, unseal('{0}', id, sealed) FROM {0} WHERE id = ?1", table.name());
+    let row: Option<(Vec<u8>, Vec<u8>)> =
+        conn.prepare_cached(&sql)?.query_row([id.as_uuid().as_bytes()], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    row.map(|(id, plain)| decode(table, &id, &plain)).transpose()
+}
+
+fn read_all(conn: &Connection, table: Table) -> Result<Vec<Decoded>, StoreError> {
+    let sql = format!("SELECT id, unseal('{0}', id, sealed) FROM {0}", table.name());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        match decode(table, row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?) {
+            Ok(e) => out.push(e),
+            Err(StoreError::UnreadableSharedEntry { .. }) => continue,
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(out)
+}
+
+const FORMAT: u8 = 1;
+const ARCHIVED: u8 = 1;
+const SHARED_BEFORE: u8 = 2;
+
+fn encode(table: Table, entry: &Entry, outbox: Option<(DateTime<chrono::Utc>, Option<&Fields>)>) -> Vec<u8> {
+    let mut f = entry.to_fields();
+    let kind = match f.remove(key::KIND) {
+        Some(Value::String(k)) => k,
+        _ => String::new(),
+    };
+    f.retain(|k, _| !fields::is_common(k));
+    let body = Value::Object(f.into_iter().collect()).to_string();
+    let mut out = Vec::with_capacity(64 + body.len());
+    out.push(FORMAT);
+    let kind = &kind.as_bytes()[..kind.len().min(255)];
+    out.push(kind.len() as u8);
+    out.extend_from_slice(kind);
+    out.extend_from_slice(entry.author.as_uuid().as_bytes());
+    out.extend_from_slice(&nanos(entry.created_at).to_le_bytes());
+    out.extend_from_slice(&nanos(entry.updated_at).to_le_bytes());
+    let shared_before = table == Table::Private && entry.shared_before;
+    out.push(if entry.archived { ARCHIVED } else { 0 } | if shared_before { SHARED_BEFORE } else { 0 });
+    if let Some((ready_at, base)) = outbox {
+        out.extend_from_slice(&nanos(ready_at).to_le_bytes());
+        let base = base.map(|b| Value::Object(b.clone().into_iter().collect()).to_string()).unwrap_or_default();
+        out.extend_from_slice(&(base.len() as u32).to_le_bytes());
+        out.extend_from_slice(base.as_bytes());
+    }
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// Reads a sealed value's plaintext back into an entry.
+fn decode(table: Table, id: &[u8], plain: &[u8]) -> Result<Decoded, StoreError> {
+    let id = EntryId::from_uuid(uuid(id)?);
+    let damaged = |why: &str| StoreError::corrupt(format!("{} row {id} {why}", table.name()));
+    let mut r = Reader(plain);
+    if r.byte().ok_or_else(|| damaged("is empty"))? != FORMAT {
+        return Err(damaged("was written by a newer version"));
+    }
+    let short = || damaged("is cut short");
+    let kind_len = r.byte().ok_or_else(short)? as usize;
+    let kind =
+        std::str::from_utf8(r.take(kind_len).ok_or_else(short)?).map_err(|_| damaged("has an unreadable kind"))?;
+    let author = PersonId::from_uuid(uuid(r.take(16).ok_or_else(short)?)?);
+    let created_at = DateTime::from_timestamp_nanos(r.i64().ok_or_else(short)?);
+    let updated_at = DateTime::from_timestamp_nanos(r.i64().ok_or_else(short)?);
+    let flags = r.byte().ok_or_else(short)?;
+    let outbox = if table == Table::Outbox {
+        let ready_at = DateTime::from_timestamp_nanos(r.i64().ok_or_else(short)?);
+        let len = u32::from_le_bytes(r.take(4).ok_or_else(short)?.try_into().expect("4 bytes")) as usize;
+        let base = match r.take(len).ok_or_else(short)? {
+            [] => None,
+            text => Some(serde_json::from_slice(text).map_err(|e| damaged(&format!("has an unreadable base ({e})")))?),
+        };
+        Some((ready_at, base))
+    } else {
+        None
+    };
+    let mut f: Fields = serde_json::from_slice(r.0).map_err(|e| damaged(&format!("is not valid JSON ({e})")))?;
+    f.insert(key::KIND.into(), Value::String(kind.to_owned()));
     f.insert(key::AUTHOR.into(), Value::String(author.to_string()));
-    f.insert(key::CREATED_AT.into(), Value::String(time(3)?));
-    f.insert(key::UPDATED_AT.into(), Value::String(time(4)?));
-    f.insert(key::ARCHIVED.into(), Value::Bool(row.get(5)?));
+    f.insert(key::CREATED_AT.into(), Value::String(timestamp_text(created_at)));
+    f.insert(key::UPDATED_AT.into(), Value::String(timestamp_text(updated_at)));
+    f.insert(key::ARCHIVED.into(), Value::Bool(flags & ARCHIVED != 0));
     let mut entry = Entry::from_fields_lenient(id, table.shared(), f).map_err(|e| {
         if table == Table::SharedIndex {
             StoreError::UnreadableSharedEntry { id, reason: e }
         } else {
-            damaged(format!("can't be read ({e})"))
+            damaged(&format!("can't be read ({e})"))
         }
     })?;
     match table {
-        Table::Private => entry.shared_before = row.get(7)?,
+        Table::Private => entry.shared_before = flags & SHARED_BEFORE != 0,
         Table::Outbox => entry.waiting = true,
         Table::SharedIndex => {}
     }
-    Ok(entry)
+    Ok(Decoded { entry, outbox })
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+
+    fn i64(&mut self) -> Option<i64> {
+        self.take(8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+}
+
+/// Rows as the first two versions wrote them, in the clear: read once, by the migration
+/// that seals them.
+pub mod before_sealing {
+    use super::*;
+
+    /// Every private entry.
+    pub fn private(conn: &Connection) -> Result<Vec<Entry>, StoreError> {
+        let mut stmt = conn.prepare(
+            "SELECT id, kind, author, created_at, updated_at, archived, body, shared_before FROM private_entries",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut entry = read(row, Table::Private)?;
+            entry.shared_before = row.get(7)?;
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// Every waiting row of the outbox.
+    pub fn outbox(conn: &Connection) -> Result<Vec<Waiting>, StoreError> {
+        let mut stmt = conn
+            .prepare("SELECT id, kind, author, created_at, updated_at, archived, body, ready_at, base FROM outbox")?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut entry = read(row, Table::Outbox)?;
+            entry.waiting = true;
+            let ready_at = DateTime::from_timestamp_nanos(row.get(7)?);
+            let base = match row.get_ref(8)?.as_str_or_null()? {
+                None => None,
+                Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+                    StoreError::corrupt(format!("outbox row {} has an unreadable base ({e})", entry.id))
+                })?),
+            };
+            out.push(Waiting { entry, ready_at, base });
+        }
+        Ok(out)
+    }
+
+    fn read(row: &rusqlite::Row<'_>, table: Table) -> Result<Entry, StoreError> {
+        let id = EntryId::from_uuid(uuid(row.get_ref(0)?.as_blob()?)?);
+        let damaged = |why: String| StoreError::corrupt(format!("{} row {id} {why}", table.name()));
+        let author = PersonId::from_uuid(uuid(row.get_ref(2)?.as_blob()?)?);
+        let time = |i: usize| -> Result<String, StoreError> {
+            Ok(timestamp_text(DateTime::from_timestamp_nanos(row.get(i)?)))
+        };
+        let mut f: Fields =
+            serde_json::from_str(row.get_ref(6)?.as_str()?).map_err(|e| damaged(format!("is not valid JSON ({e})")))?;
+        f.insert(key::KIND.into(), Value::String(row.get(1)?));
+        f.insert(key::AUTHOR.into(), Value::String(author.to_string()));
+        f.insert(key::CREATED_AT.into(), Value::String(time(3)?));
+        f.insert(key::UPDATED_AT.into(), Value::String(time(4)?));
+        f.insert(key::ARCHIVED.into(), Value::Bool(row.get(5)?));
+        Entry::from_fields_lenient(id, table.shared(), f).map_err(|e| damaged(format!("can't be read ({e})")))
+    }
 }

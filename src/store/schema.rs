@@ -1,9 +1,13 @@
 //! The SQLite schema. Migrations are append-only: a migration that has shipped is never
 //! edited, only followed by a new one.
+//!
+//! From migration 3 on, every personal value is sealed with the data key: the connection
+//! must have `store::sealed` installed before migrating.
 
 use rusqlite::Connection;
 
 use super::StoreError;
+use super::rows::{self, Table};
 
 const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
@@ -81,10 +85,73 @@ const MIGRATIONS: &[&str] = &[
     -- The shared document, if any, is set apart or emptied once on open (`Store::setup`).
     INSERT INTO meta (key, value) VALUES ('upgrade_document', 'yes');
     ",
+    // 3: everything personal sealed with the data key; see `seal_everything`.
+    "",
 ];
+
+/// Migration 3, after the journal's private entries and outbox have been read in the
+/// clear: new tables with ids in the clear and the rest sealed, the chunk log, past
+/// documents and settings sealed in place, and the index emptied (it is rebuilt from the
+/// document on open). ARCHITECTURE.md lists what stays in the clear, and why.
+const SEALING: &str = "
+    DROP TABLE private_entries;
+    CREATE TABLE private_entries (id BLOB PRIMARY KEY, tag BLOB, sealed BLOB NOT NULL) WITHOUT ROWID;
+    DROP TABLE outbox;
+    CREATE TABLE outbox (id BLOB PRIMARY KEY, tag BLOB, sealed BLOB NOT NULL) WITHOUT ROWID;
+    DROP TABLE shared_index;
+    CREATE TABLE shared_index (id BLOB PRIMARY KEY, tag BLOB, sealed BLOB NOT NULL) WITHOUT ROWID;
+    -- A day's check-in is found by its lookup tag (`rows::daily_check_in`).
+    CREATE INDEX private_entries_tag ON private_entries (tag) WHERE tag IS NOT NULL;
+    CREATE INDEX outbox_tag ON outbox (tag) WHERE tag IS NOT NULL;
+    CREATE INDEX shared_index_tag ON shared_index (tag) WHERE tag IS NOT NULL;
+    DROP TABLE shared_people;
+    CREATE TABLE shared_people (id TEXT PRIMARY KEY, name BLOB NOT NULL);
+    DELETE FROM meta WHERE key = 'index_seq';
+
+    CREATE TABLE doc_chunks_sealed (
+        seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind  TEXT NOT NULL CHECK (kind IN ('snapshot', 'change')),
+        bytes BLOB NOT NULL
+    );
+    INSERT INTO doc_chunks_sealed (seq, kind, bytes)
+        SELECT seq, kind, seal('doc_chunks', seq, bytes) FROM doc_chunks;
+    DROP TABLE doc_chunks;
+    ALTER TABLE doc_chunks_sealed RENAME TO doc_chunks;
+
+    -- `about` is the partner's name and when the pairing ended, as JSON.
+    CREATE TABLE past_documents_sealed (
+        id    INTEGER PRIMARY KEY AUTOINCREMENT,
+        about BLOB NOT NULL,
+        bytes BLOB NOT NULL
+    );
+    INSERT INTO past_documents_sealed (id, about, bytes)
+        SELECT id, seal('past_documents.about', id, json_object('partner', partner, 'ended_at', ended_at)),
+               seal('past_documents', id, bytes)
+        FROM past_documents;
+    DROP TABLE past_documents;
+    ALTER TABLE past_documents_sealed RENAME TO past_documents;
+
+    UPDATE meta SET value = seal('meta', key, value) WHERE key NOT IN ('index_seq', 'document_generation', 'upgrade_document');
+";
+
+fn seal_everything(tx: &Connection) -> Result<(), StoreError> {
+    let private = rows::before_sealing::private(tx)?;
+    let outbox = rows::before_sealing::outbox(tx)?;
+    tx.execute_batch(SEALING)?;
+    for entry in &private {
+        rows::put(tx, Table::Private, entry)?;
+    }
+    for w in &outbox {
+        rows::put_outbox(tx, &w.entry, w.ready_at, w.base.as_ref())?;
+    }
+    Ok(())
+}
 
 /// The newest schema this version understands.
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
+
+/// The first schema whose personal values are sealed.
+pub const SEALED: i64 = 3;
 
 /// The schema version the file is at.
 pub fn version(conn: &Connection) -> Result<i64, StoreError> {
@@ -96,6 +163,9 @@ pub fn migrate(conn: &mut Connection, from: i64) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
         tx.execute_batch(sql)?;
+        if i as i64 + 1 == SEALED {
+            seal_everything(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
     tx.commit()?;

@@ -4,6 +4,7 @@
 //! the journal only through [`state::Journal`]; they never touch the store.
 
 pub mod components;
+pub mod lock;
 pub mod state;
 pub mod sync;
 pub mod views;
@@ -135,27 +136,40 @@ pub fn launch(data_dir: PathBuf, net: sync::NetOptions) {
     dioxus::LaunchBuilder::desktop().with_cfg(config).with_context(DataDir(data_dir)).with_context(net).launch(App);
 }
 
-/// The root: opens the journal (or takes a preloaded one) and shows the current screen.
+/// The root: unlocks the journal (or takes a preloaded one) and shows the current
+/// screen; while locked, only the lock screen.
 #[component]
 pub fn App() -> Element {
     let preloaded = try_use_context::<Preloaded>();
     let dir = try_use_context::<DataDir>();
+    let mut first_gate = lock::Gate::Open;
     let journal: JournalSignal = use_context_provider(|| {
         let taken = preloaded.and_then(|p| p.0.borrow_mut().take());
-        Signal::new(taken.unwrap_or_else(|| match &dir {
-            Some(d) => Journal::open(&d.0),
-            None => Err("No data directory was given".into()),
-        }))
+        Signal::new(match (taken, &dir) {
+            (Some(journal), _) => journal,
+            (None, Some(d)) => {
+                let (gate, journal) = lock::start(&d.0);
+                first_gate = gate;
+                journal
+            }
+            (None, None) => Err("No data directory was given".into()),
+        })
     });
+    let gate: Signal<lock::Gate> = use_context_provider(|| Signal::new(first_gate));
     let notice: Notice = use_context_provider(|| Signal::new(None));
     let tab = use_context_provider(|| Signal::new(Tab::Today));
-    let link = sync::use_sync_link(journal, notice);
+    let link = sync::use_sync_link(journal, notice, gate);
+    lock::use_auto_lock(journal, gate, link.foreground);
     // iOS photographs the screen for the app switcher as the app leaves: cover it first.
     let covered = cfg!(target_os = "ios") && !(link.foreground)();
     rsx! {
         document::Stylesheet { href: asset!("/assets/steady.css") }
         document::Meta { name: "viewport", content: "width=device-width, initial-scale=1" }
-        components::shell::Shell { journal, notice, tab }
+        match gate() {
+            lock::Gate::Open => rsx! { components::shell::Shell { journal, notice, tab } },
+            lock::Gate::Locked => rsx! { lock::LockScreen { journal, gate } },
+            lock::Gate::SetUp { upgrading } => rsx! { lock::SetUpScreen { journal, gate, upgrading } },
+        }
         if covered {
             div { class: "privacy-cover", "aria-hidden": "true", "Steady" }
         }

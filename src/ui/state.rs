@@ -14,6 +14,9 @@ use crate::store::{Store, UNDO_WINDOW};
 /// The journal as the window shows it.
 pub struct Journal {
     store: Store,
+    /// The data key this window unlocked with, for the sync node's own connection;
+    /// `None` for a journal handed in by a test.
+    key: Option<crate::vault::DataKey>,
     pub me: Option<Person>,
     /// Every entry, newest first.
     pub entries: Vec<Entry>,
@@ -25,20 +28,56 @@ pub struct Journal {
 }
 
 const SHARING_EXPLAINED: &str = "ui.sharing_explained";
+const LOCK_GRACE: &str = "ui.lock_grace_secs";
 const DISCOVERY_OFF: &str = "net.discovery_off";
 
 impl Journal {
-    /// Opens the journal in `dir` and reads everything the first screen needs.
-    pub fn open(dir: &Path) -> Result<Journal, String> {
-        let (store, entries) = Store::open_dir_with_entries(dir).map_err(|e| e.to_string())?;
-        Journal::from_store(store, entries)
+    /// Opens the journal in `dir` with its data key and reads everything the first
+    /// screen needs.
+    pub fn open(dir: &Path, key: &crate::vault::DataKey) -> Result<Journal, String> {
+        let (store, entries) = Store::open_dir_with_entries(dir, key).map_err(|e| e.to_string())?;
+        let mut journal = Journal::from_store(store, entries)?;
+        journal.key = Some(key.clone());
+        Ok(journal)
+    }
+
+    /// Whether this journal opens with a passcode (so the app locks).
+    pub fn has_passcode(&self) -> bool {
+        let dir = self.store.path().parent().unwrap_or(Path::new(""));
+        !dir.as_os_str().is_empty()
+            && matches!(crate::vault::Vault::at(dir).state(), Ok(crate::vault::LockState::Passcode))
+    }
+
+    /// How long the app may be in the background before it locks.
+    pub fn lock_grace(&self) -> Duration {
+        match self.store.setting(LOCK_GRACE) {
+            Ok(Some(secs)) => secs.parse().map(Duration::from_secs).unwrap_or(crate::ui::lock::DEFAULT_GRACE),
+            _ => crate::ui::lock::DEFAULT_GRACE,
+        }
+    }
+
+    pub fn set_lock_grace(&mut self, grace: Duration) -> Result<(), String> {
+        self.store.set_setting(LOCK_GRACE, &grace.as_secs().to_string()).map_err(|e| e.to_string())
+    }
+
+    /// The data key, for another connection to the same journal.
+    pub fn key(&self) -> Option<&crate::vault::DataKey> {
+        self.key.as_ref()
     }
 
     /// Wraps an open store, for tests.
     pub fn from_store(mut store: Store, entries: Vec<Entry>) -> Result<Journal, String> {
         let names = store.people().map_err(|e| e.to_string())?.into_iter().collect();
         let sharing_explained = store.setting(SHARING_EXPLAINED).map_err(|e| e.to_string())?.is_some();
-        Ok(Journal { me: store.me().cloned(), store, entries, names, sharing_explained, shared_at: HashMap::new() })
+        Ok(Journal {
+            me: store.me().cloned(),
+            store,
+            key: None,
+            entries,
+            names,
+            sharing_explained,
+            shared_at: HashMap::new(),
+        })
     }
 
     fn refresh(&mut self) -> Result<(), String> {

@@ -68,7 +68,7 @@ pub struct SyncLink {
 
 /// The root's hook: makes the link, and starts or stops the node as the app comes to
 /// the foreground or leaves it, and as pairing and pausing change what is needed.
-pub fn use_sync_link(journal: JournalSignal, notice: Notice) -> SyncLink {
+pub fn use_sync_link(journal: JournalSignal, notice: Notice, gate: Signal<crate::ui::lock::Gate>) -> SyncLink {
     let foreground = crate::platform::use_foreground();
     let link = use_context_provider(|| {
         let status = journal.peek().as_ref().ok().and_then(|j| j.net_status().ok()).unwrap_or_else(blank_status);
@@ -82,7 +82,18 @@ pub fn use_sync_link(journal: JournalSignal, notice: Notice) -> SyncLink {
             notice,
         }
     });
+    // Unlocked: sync picks up where this phone's settings say it stands.
     use_effect(move || {
+        if gate() == crate::ui::lock::Gate::Open {
+            link.refresh_at_rest();
+        }
+    });
+    use_effect(move || {
+        // Locked: nothing runs, and the node's connection (and key) is dropped.
+        if gate() != crate::ui::lock::Gate::Open {
+            link.pairing.clone().set(Pairing::Idle);
+            return link.stop();
+        }
         // Pairing, or its words still on screen: the node the pairing used keeps running.
         let pairing = !matches!(*link.pairing.read(), Pairing::Idle);
         let status = link.status.read();
@@ -129,7 +140,8 @@ impl SyncLink {
             listen: options.listen.clone(),
             ..NetConfig::default()
         };
-        let store = match crate::store::Store::open_dir(&dir.0) {
+        let Some(key) = self.journal.peek().as_ref().ok().and_then(|j| j.key().cloned()) else { return };
+        let store = match crate::store::Store::open_dir(&dir.0, &key) {
             Ok(s) => s,
             Err(e) => return self.notice.set(Some(format!("Sync could not start: {e}"))),
         };

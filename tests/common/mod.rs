@@ -8,12 +8,31 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 pub fn steady(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_steady"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("the steady binary runs")
+    steady_with(dir, args, &[])
+}
+
+/// Runs `steady` with environment variables set, such as STEADY_PASSCODE.
+pub fn steady_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_steady"));
+    command.arg("--data-dir").arg(dir).args(args).stdin(std::process::Stdio::null());
+    for var in ["STEADY_PASSCODE", "STEADY_NEW_PASSCODE", "STEADY_EXPORT_PASSPHRASE"] {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied()).output().expect("the steady binary runs")
+}
+
+/// Like [`ok`], with environment variables set.
+pub fn ok_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = steady_with(dir, args, env);
+    assert!(out.status.success(), "steady {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("output is UTF-8")
+}
+
+/// Like [`fails`], with environment variables set.
+pub fn fails_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = steady_with(dir, args, env);
+    assert!(!out.status.success(), "steady {args:?} should have failed");
+    String::from_utf8(out.stderr).expect("errors are UTF-8")
 }
 
 /// Runs a command that must succeed, and returns its standard output.

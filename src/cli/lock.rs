@@ -1,0 +1,254 @@
+//! The passcode on the command line: where it comes from (`STEADY_PASSCODE`, or the
+//! terminal when there is one), setting up, changing and removing it, and the
+//! passphrase of encrypted exports.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::store::{Store, StoreError};
+use crate::vault::{DataKey, LockState, Vault, VaultError};
+
+/// The passcode of a journal that has one.
+pub const PASSCODE_VAR: &str = "STEADY_PASSCODE";
+/// The new passcode, for `passcode change`.
+pub const NEW_PASSCODE_VAR: &str = "STEADY_NEW_PASSCODE";
+/// The passphrase of an encrypted export, when it is not the journal's passcode.
+pub const EXPORT_PASSPHRASE_VAR: &str = "STEADY_EXPORT_PASSPHRASE";
+
+/// What happens when a passcode is forgotten, said at setup.
+pub const FORGOTTEN: &str = "If you forget this passcode, nobody can open your private entries again, not even you: \
+there is no reset and no recovery. Entries you shared come back after pairing again, from your partner's phone. \
+Removing the app is the only way to start over.";
+
+/// What a journal without a passcode protects against, said when one is set up or removed.
+pub const WITHOUT_PASSCODE: &str = "Without a passcode, anyone who can open Steady on this device, or copy its \
+whole data folder, can read every entry. The journal file on its own is still encrypted: a copy of it without \
+its key file (steady.key) reveals nothing.";
+
+/// An unlocked journal, and the passcode that unlocked it, if any.
+pub struct Unlocked {
+    pub key: DataKey,
+    pub passcode: Option<String>,
+}
+
+/// A secret from the environment variable `var`, or else asked for on the terminal,
+/// if there is one.
+pub fn secret(var: &str, prompt: &str) -> Result<Option<String>> {
+    if let Ok(value) = std::env::var(var) {
+        return Ok(Some(value));
+    }
+    ask_on_terminal(prompt)
+}
+
+/// A new secret: from `var`, or typed twice on the terminal.
+fn new_secret(var: &str, prompt: &str) -> Result<Option<String>> {
+    if let Ok(value) = std::env::var(var) {
+        return Ok(Some(value));
+    }
+    let Some(first) = ask_on_terminal(prompt)? else { return Ok(None) };
+    let again = ask_on_terminal("Type it again: ")?.unwrap_or_default();
+    if again != first {
+        bail!("the two passcodes typed are not the same; nothing was changed");
+    }
+    Ok(Some(first))
+}
+
+/// Unlocks the journal in `dir`. A journal written before encryption is set up with a
+/// passcode now (or none, with `passcode remove`) and encrypted when it is opened.
+pub fn unlock(dir: &Path) -> Result<Unlocked> {
+    let vault = Vault::at(dir);
+    match vault.state()? {
+        LockState::New => Err(StoreError::NotSetUp.into()),
+        LockState::NoPasscode => Ok(Unlocked { key: vault.key_without_passcode()?, passcode: None }),
+        LockState::Passcode => {
+            let passcode = secret(PASSCODE_VAR, "Steady passcode: ")?.ok_or(VaultError::Locked)?;
+            let key = vault.unlock(&passcode)?;
+            Ok(Unlocked { key, passcode: Some(passcode) })
+        }
+        LockState::Unencrypted => {
+            Store::check_earlier_version(dir)?;
+            let Some(passcode) =
+                new_secret(PASSCODE_VAR, "This journal is encrypted from now on. Choose a passcode: ")?
+            else {
+                return Err(anyhow::Error::new(VaultError::Locked).context(
+                    "this journal was written by an earlier version of Steady and is encrypted on its first unlock: \
+                     choose its passcode in STEADY_PASSCODE, or run `steady passcode remove` to encrypt it without one",
+                ));
+            };
+            let key = vault.set_up(Some(&passcode))?;
+            Ok(Unlocked { key, passcode: Some(passcode) })
+        }
+    }
+}
+
+/// Opens the journal in `dir`, unlocking it first.
+pub fn open(dir: &Path) -> Result<(Store, Unlocked)> {
+    let unlocked = unlock(dir)?;
+    let store = Store::open_dir(dir, &unlocked.key)?;
+    Ok((store, unlocked))
+}
+
+/// `init`: the key of a new journal, locked with a passcode unless `no_passcode`; or,
+/// for a journal already set up, its key as usual.
+pub fn set_up(dir: &Path, no_passcode: bool, err: &mut dyn Write) -> Result<DataKey> {
+    let vault = Vault::at(dir);
+    if vault.state()? == LockState::Unencrypted {
+        Store::check_earlier_version(dir)?;
+    }
+    match vault.state()? {
+        LockState::New | LockState::Unencrypted if no_passcode => {
+            writeln!(err, "{WITHOUT_PASSCODE}")?;
+            Ok(vault.set_up(None)?)
+        }
+        LockState::New | LockState::Unencrypted => {
+            let passcode = new_secret(
+                PASSCODE_VAR,
+                "Choose a passcode for Steady (a PIN of 6 digits or more, or a passphrase): ",
+            )?;
+            let Some(passcode) = passcode else {
+                bail!(
+                    "setting up needs a passcode of Steady's own, and there is no terminal to ask for one: give it in \
+                     STEADY_PASSCODE, or add --no-passcode to set up without one. Nothing was written"
+                );
+            };
+            let key = vault.set_up(Some(&passcode))?;
+            writeln!(err, "{FORGOTTEN}")?;
+            Ok(key)
+        }
+        LockState::Passcode if no_passcode => {
+            bail!("Steady is already set up here with a passcode; `steady passcode remove` takes it off")
+        }
+        LockState::Passcode | LockState::NoPasscode => Ok(unlock(dir)?.key),
+    }
+}
+
+/// `passcode change`: a new passcode, from STEADY_NEW_PASSCODE or the terminal. Only the
+/// key file changes, replaced whole.
+pub fn change(dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let vault = Vault::at(dir);
+    let key = match vault.state()? {
+        LockState::New => return Err(StoreError::NotSetUp.into()),
+        LockState::Unencrypted => {
+            Store::check_earlier_version(dir)?;
+            None
+        }
+        LockState::NoPasscode | LockState::Passcode => Some(unlock(dir)?.key),
+    };
+    let new = new_secret(NEW_PASSCODE_VAR, "New passcode: ")?
+        .context("give the new passcode in STEADY_NEW_PASSCODE, or run this at a terminal; nothing was changed")?;
+    match key {
+        Some(key) => vault.change(&key, Some(&new))?,
+        None => {
+            let key = vault.set_up(Some(&new))?;
+            Store::open_dir(dir, &key)?;
+        }
+    }
+    writeln!(out, "The passcode is changed. {FORGOTTEN}")?;
+    Ok(())
+}
+
+/// `passcode remove`: the journal stays encrypted, its key kept without a passcode.
+pub fn remove(dir: &Path, out: &mut dyn Write) -> Result<()> {
+    let vault = Vault::at(dir);
+    match vault.state()? {
+        LockState::New => return Err(StoreError::NotSetUp.into()),
+        LockState::NoPasscode => {
+            writeln!(out, "Steady has no passcode here already.")?;
+            return Ok(());
+        }
+        LockState::Unencrypted => {
+            Store::check_earlier_version(dir)?;
+            let key = vault.set_up(None)?;
+            Store::open_dir(dir, &key)?;
+        }
+        LockState::Passcode => {
+            let key = unlock(dir)?.key;
+            vault.change(&key, None)?;
+        }
+    }
+    writeln!(out, "The passcode is removed. {WITHOUT_PASSCODE}")?;
+    Ok(())
+}
+
+/// The passphrase an encrypted export is written with: STEADY_EXPORT_PASSPHRASE, or the
+/// journal's passcode, or one asked for on the terminal.
+pub fn export_passphrase(unlocked: &Unlocked) -> Result<String> {
+    if let Ok(p) = std::env::var(EXPORT_PASSPHRASE_VAR) {
+        if p.is_empty() {
+            bail!("STEADY_EXPORT_PASSPHRASE is empty; nothing was written");
+        }
+        return Ok(p);
+    }
+    if let Some(p) = &unlocked.passcode {
+        return Ok(p.clone());
+    }
+    new_secret(EXPORT_PASSPHRASE_VAR, "A passphrase for this export: ")?
+        .filter(|p| !p.is_empty())
+        .context("an encrypted export needs a passphrase: set STEADY_EXPORT_PASSPHRASE, or add --plaintext for an unencrypted file; nothing was written")
+}
+
+/// Encrypts `bytes` to `passphrase` as an age file.
+pub fn encrypt_export(bytes: &[u8], passphrase: &str) -> Result<Vec<u8>> {
+    let recipient = age::scrypt::Recipient::new(age::secrecy::SecretString::from(passphrase.to_owned()));
+    age::encrypt(&recipient, bytes).context("can't encrypt the export")
+}
+
+/// Whether `bytes` are an age file.
+pub fn is_age(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"age-encryption.org/v1")
+}
+
+/// The plaintext of an encrypted export, with the passphrase from
+/// STEADY_EXPORT_PASSPHRASE, STEADY_PASSCODE or the terminal.
+pub fn decrypt_export(bytes: &[u8]) -> Result<Vec<u8>> {
+    let passphrase = match std::env::var(EXPORT_PASSPHRASE_VAR) {
+        Ok(p) => p,
+        Err(_) => secret(PASSCODE_VAR, "The export's passphrase: ")?
+            .context("this export is encrypted: give its passphrase in STEADY_EXPORT_PASSPHRASE")?,
+    };
+    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase));
+    age::decrypt(&identity, bytes).map_err(|e| match e {
+        age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
+            anyhow::anyhow!("that passphrase does not open this export")
+        }
+        other => anyhow::anyhow!("the export can't be decrypted ({other})"),
+    })
+}
+
+/// Asks for a secret on the terminal, without echoing it. `None` when there is no
+/// terminal.
+fn ask_on_terminal(prompt: &str) -> Result<Option<String>> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let Ok(tty) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty") else {
+            return Ok(None);
+        };
+        let fd = tty.as_raw_fd();
+        // SAFETY: `termios` is plain data, filled by tcgetattr on an open descriptor.
+        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: `fd` is open for the life of `tty`.
+        if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+            return Ok(None);
+        }
+        let mut quiet = saved;
+        quiet.c_lflag &= !libc::ECHO;
+        quiet.c_lflag |= libc::ECHONL;
+        (&tty).write_all(prompt.as_bytes())?;
+        // SAFETY: as above; the saved settings are put back below, whatever the read does.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+        let mut line = String::new();
+        let read = std::io::BufReader::new(&tty).read_line(&mut line);
+        // SAFETY: as above.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+        read?;
+        Ok(Some(line.trim_end_matches(['\n', '\r']).to_owned()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = prompt;
+        Ok(None)
+    }
+}

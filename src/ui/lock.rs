@@ -1,0 +1,231 @@
+//! The app lock: the first-run passcode, the lock screen, and locking again, now or after
+//! the app has been away for the grace period. While locked, nothing of the journal is on
+//! screen or in memory (the `Journal` and its key are dropped) and the sync node stops.
+
+use std::time::Duration;
+
+use dioxus::prelude::*;
+
+use crate::cli::lock::{FORGOTTEN, WITHOUT_PASSCODE};
+use crate::ui::{Journal, JournalSignal};
+use crate::vault::{LockState, Vault, VaultError, check_new_passcode, duration_words};
+
+/// What the window shows instead of the journal, or that the journal is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// First run: choose a passcode, or go on without one. `upgrading` when a journal
+    /// from before encryption is there, to be encrypted with it.
+    SetUp { upgrading: bool },
+    /// Locked with a passcode.
+    Locked,
+    /// The journal is open.
+    Open,
+}
+
+/// The message a locked window's journal holds instead of the journal.
+pub const LOCKED: &str = "Steady is locked.";
+
+/// How long the app may be away before it locks, as offered in settings.
+pub const GRACE_CHOICES: [(u64, &str); 5] = [
+    (0, "Immediately"),
+    (30, "After 30 seconds"),
+    (60, "After 1 minute"),
+    (300, "After 5 minutes"),
+    (900, "After 15 minutes"),
+];
+/// The grace period when none was chosen.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+
+/// Where the window starts: the gate for the journal in `dir`, and the journal if it
+/// opens without a passcode.
+pub fn start(dir: &std::path::Path) -> (Gate, Result<Journal, String>) {
+    let vault = Vault::at(dir);
+    match vault.state() {
+        Ok(LockState::New) => (Gate::SetUp { upgrading: false }, Err(LOCKED.into())),
+        Ok(LockState::Unencrypted) => (Gate::SetUp { upgrading: true }, Err(LOCKED.into())),
+        Ok(LockState::Passcode) => (Gate::Locked, Err(LOCKED.into())),
+        Ok(LockState::NoPasscode) => match vault.key_without_passcode() {
+            Ok(key) => (Gate::Open, Journal::open(dir, &key)),
+            Err(e) => (Gate::Open, Err(e.to_string())),
+        },
+        Err(e) => (Gate::Open, Err(e.to_string())),
+    }
+}
+
+/// Locks the window: the journal and its key are dropped, and the sync node stops.
+pub fn lock_now(mut journal: JournalSignal, mut gate: Signal<Gate>) {
+    journal.set(Err(LOCKED.into()));
+    gate.set(Gate::Locked);
+}
+
+/// The lock screen: the passcode, and nothing of the journal.
+#[component]
+pub fn LockScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
+    let Some(dir) = try_use_context::<crate::ui::DataDir>() else {
+        return rsx! { p { class: "error", "No data directory was given" } };
+    };
+    let mut passcode = use_signal(String::new);
+    let mut message = use_signal(|| None::<String>);
+    let vault_dir = dir.0.clone();
+    let waiting = Vault::at(&vault_dir).wait_at(std::time::SystemTime::now()).ok().flatten();
+    let mut unlock = move || {
+        let vault = Vault::at(&dir.0);
+        match vault.unlock(&passcode()) {
+            Ok(key) => match Journal::open(&dir.0, &key) {
+                Ok(j) => {
+                    passcode.set(String::new());
+                    message.set(None);
+                    let mut journal = journal;
+                    journal.set(Ok(j));
+                    let mut gate = gate;
+                    gate.set(Gate::Open);
+                }
+                Err(e) => message.set(Some(e)),
+            },
+            Err(VaultError::WrongPasscode { wait, tries_before_wait }) => {
+                passcode.set(String::new());
+                message.set(Some(match wait {
+                    Some(w) => format!("That passcode is not right. Wait {} before trying again.", duration_words(w)),
+                    None if tries_before_wait > 0 => format!(
+                        "That passcode is not right. {tries_before_wait} more {} before Steady asks you to wait.",
+                        if tries_before_wait == 1 { "try" } else { "tries" }
+                    ),
+                    None => "That passcode is not right.".into(),
+                }));
+            }
+            Err(VaultError::TooSoon(w)) => {
+                message.set(Some(format!("Too many wrong passcodes. Try again in {}.", duration_words(w))))
+            }
+            Err(e) => message.set(Some(e.to_string())),
+        }
+    };
+    rsx! {
+        main { class: "lock-screen", "data-gate": "locked",
+            h1 { "Steady is locked" }
+            form { class: "entry-form",
+                onsubmit: move |e| { e.prevent_default(); unlock(); },
+                label { r#for: "passcode", "Your Steady passcode" }
+                input { id: "passcode", r#type: "password", autocomplete: "current-password",
+                    value: "{passcode}", oninput: move |e| passcode.set(e.value()) }
+                button { r#type: "submit", class: "primary", "data-unlock": "", "Unlock" }
+            }
+            if let Some(m) = message() {
+                p { class: "notice", role: "alert", "{m}" }
+            } else if let Some(w) = waiting {
+                p { class: "notice", role: "status", "Too many wrong passcodes. Try again in {duration_words(w)}." }
+            }
+            p { class: "muted", "Forgot it? Private entries can't be recovered. Shared entries come back after pairing again, from your partner's phone. Removing the app is the only reset." }
+        }
+    }
+}
+
+/// The first run: a passcode of Steady's own (on by default), or none, after a plain
+/// warning.
+#[component]
+pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) -> Element {
+    let Some(dir) = try_use_context::<crate::ui::DataDir>() else {
+        return rsx! { p { class: "error", "No data directory was given" } };
+    };
+    let mut with_passcode = use_signal(|| true);
+    let mut first = use_signal(String::new);
+    let mut again = use_signal(String::new);
+    let mut message = use_signal(|| None::<String>);
+    let mut finish = move || {
+        let passcode = if with_passcode() {
+            if let Err(e) = check_new_passcode(&first()) {
+                return message.set(Some(e.to_string()));
+            }
+            if first() != again() {
+                return message.set(Some("The two passcodes are not the same.".into()));
+            }
+            Some(first())
+        } else {
+            None
+        };
+        let opened = Vault::at(&dir.0)
+            .set_up(passcode.as_deref())
+            .map_err(|e| e.to_string())
+            .and_then(|key| Journal::open(&dir.0, &key));
+        match opened {
+            Ok(j) => {
+                first.set(String::new());
+                again.set(String::new());
+                let mut journal = journal;
+                journal.set(Ok(j));
+                let mut gate = gate;
+                gate.set(Gate::Open);
+            }
+            Err(e) => message.set(Some(e)),
+        }
+    };
+    rsx! {
+        main { class: "lock-screen", "data-gate": "set-up",
+            h1 { "Welcome to Steady" }
+            if upgrading {
+                p { "Steady now keeps your journal encrypted on this phone. Choose how it opens; your entries stay as they are." }
+            }
+            p { "Steady can ask for a passcode of its own before it opens: not your phone's code, which others may know." }
+            if with_passcode() {
+                form { class: "entry-form",
+                    onsubmit: move |e| { e.prevent_default(); finish(); },
+                    label { r#for: "new-passcode", "A PIN of 6 digits or more, or a passphrase" }
+                    input { id: "new-passcode", r#type: "password", autocomplete: "new-password",
+                        value: "{first}", oninput: move |e| first.set(e.value()) }
+                    label { r#for: "new-passcode-again", "The same passcode again" }
+                    input { id: "new-passcode-again", r#type: "password", autocomplete: "new-password",
+                        value: "{again}", oninput: move |e| again.set(e.value()) }
+                    p { class: "hint", "{FORGOTTEN}" }
+                    button { r#type: "submit", class: "primary", "data-set-up": "passcode", "Lock Steady with this passcode" }
+                }
+                button { class: "link", onclick: move |_| { message.set(None); with_passcode.set(false) }, "Continue without a passcode" }
+            } else {
+                p { class: "notice", role: "alert", "{WITHOUT_PASSCODE}" }
+                div { class: "actions",
+                    button { class: "primary", "data-set-up": "no-passcode", onclick: move |_| finish(), "Continue without a passcode" }
+                    button { class: "quiet", onclick: move |_| with_passcode.set(true), "Use a passcode after all" }
+                }
+            }
+            if let Some(m) = message() {
+                p { class: "notice", role: "alert", "{m}" }
+            }
+        }
+    }
+}
+
+/// Locks the window after the app has been away (in the background) for the grace
+/// period, or at once with a grace of zero. Called once, by the root.
+pub fn use_auto_lock(journal: JournalSignal, gate: Signal<Gate>, foreground: Signal<bool>) {
+    let mut away_since = use_signal(|| None::<std::time::Instant>);
+    use_effect(move || {
+        let here = foreground();
+        if *gate.peek() != Gate::Open {
+            away_since.set(None);
+            return;
+        }
+        let grace = journal.peek().as_ref().map(|j| j.lock_grace()).unwrap_or(DEFAULT_GRACE);
+        let has_passcode = journal.peek().as_ref().is_ok_and(|j| j.has_passcode());
+        if !has_passcode {
+            return;
+        }
+        if here {
+            // Back before the grace period ended (a timer may not have run while away).
+            if let Some(since) = away_since.take()
+                && since.elapsed() >= grace
+            {
+                lock_now(journal, gate);
+            }
+            return;
+        }
+        let since = std::time::Instant::now();
+        away_since.set(Some(since));
+        if grace.is_zero() {
+            return lock_now(journal, gate);
+        }
+        spawn(async move {
+            tokio::time::sleep(grace).await;
+            if *away_since.peek() == Some(since) && *gate.peek() == Gate::Open {
+                lock_now(journal, gate);
+            }
+        });
+    });
+}

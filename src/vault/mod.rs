@@ -1,0 +1,382 @@
+//! The lock on the journal. A random 256-bit data key encrypts everything personal before
+//! it reaches SQLite (`DataKey`, used by `store`). The data key itself is kept in a small
+//! key file beside the journal (`steady.key`):
+//!
+//! - with a passcode, wrapped by a key that Argon2id derives from the passcode;
+//! - without one, as it is, which protects a copy of the journal file alone but not a
+//!   copy of the whole folder (README.md, "Locked and encrypted").
+//!
+//! Wrong passcodes are counted in a file of their own (`steady.tries`), so a wrong try
+//! never writes to the journal, and the growing wait survives a restart. Nothing here
+//! ever deletes or rewrites the journal: forgetting the passcode loses the private
+//! entries, and no number of wrong tries does.
+//!
+//! Every file is replaced whole: written beside its final name (created exclusively, so
+//! never through a symlink), synced, then renamed over it. A crash leaves the old file or
+//! the new one.
+
+mod files;
+mod key;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+pub use files::{make_private_dir, write_new_file, write_private_file};
+pub use key::{DataKey, Unsealable};
+
+/// The key file's name inside the data directory.
+pub const KEY_FILE: &str = "steady.key";
+/// The count of wrong passcodes and the wait they earned.
+pub const TRIES_FILE: &str = "steady.tries";
+
+/// Wrong passcodes allowed before the first wait.
+pub const FREE_TRIES: u32 = 5;
+
+/// How the journal in a data directory is locked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// Nothing set up yet.
+    New,
+    /// A journal written before encryption, not yet encrypted: it will be, with a key set
+    /// up now, on its first unlock.
+    Unencrypted,
+    /// Locked with a passcode.
+    Passcode,
+    /// Encrypted, with the data key kept without a passcode.
+    NoPasscode,
+}
+
+/// What went wrong with the lock.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("Steady is locked: give the passcode (STEADY_PASSCODE)")]
+    Locked,
+    #[error("that passcode is not right{}", wait_words(*.wait))]
+    WrongPasscode { wait: Option<Duration>, tries_before_wait: u32 },
+    #[error("too many wrong passcodes: try again in {}", duration_words(*.0))]
+    TooSoon(Duration),
+    #[error("{0}")]
+    WeakPasscode(String),
+    #[error("Steady is already set up in {0}")]
+    AlreadySetUp(PathBuf),
+    #[error("Steady is not set up in {0} yet")]
+    NotSetUp(PathBuf),
+    #[error("the key file {path} is damaged or not Steady's ({why}); the journal is left as it is")]
+    BadKeyFile { path: PathBuf, why: String },
+    #[error("{what} {path}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+fn wait_words(wait: Option<Duration>) -> String {
+    match wait {
+        None => String::new(),
+        Some(w) => format!(": wait {} before the next try", duration_words(w)),
+    }
+}
+
+/// "30 s", "5 min", "1 h".
+pub fn duration_words(d: Duration) -> String {
+    let s = d.as_secs().max(1);
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min", s.div_ceil(60))
+    } else {
+        format!("{} h", s.div_ceil(3600))
+    }
+}
+
+/// The wait after `wrong` wrong passcodes in a row: none for the first five, then 30 s,
+/// 1 min, 5 min, 15 min, 1 h, 4 h, and 8 h from then on.
+pub fn wait_after(wrong: u32) -> Option<Duration> {
+    const STEPS: [u64; 7] = [30, 60, 300, 900, 3600, 4 * 3600, 8 * 3600];
+    let past_free = wrong.checked_sub(FREE_TRIES)?;
+    Some(Duration::from_secs(STEPS[(past_free as usize).min(STEPS.len() - 1)]))
+}
+
+/// Checks a new passcode: a PIN of at least 6 digits, or a passphrase of at least 8
+/// characters.
+pub fn check_new_passcode(passcode: &str) -> Result<(), VaultError> {
+    let chars = passcode.chars().count();
+    if passcode.trim().is_empty() {
+        return Err(VaultError::WeakPasscode("a passcode can't be empty".into()));
+    }
+    if passcode.chars().all(|c| c.is_ascii_digit()) {
+        if chars < 6 {
+            return Err(VaultError::WeakPasscode("a PIN needs at least 6 digits".into()));
+        }
+    } else if chars < 8 {
+        return Err(VaultError::WeakPasscode(
+            "a passphrase needs at least 8 characters (or use a PIN of 6 digits or more)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The Argon2id cost of deriving the wrapping key: about half a second on a 2-core
+/// desktop machine (BENCHMARKS.md); phones of recent years take about as long.
+pub const KDF: Kdf = Kdf { memory_kib: 64 * 1024, iterations: 4, parallelism: 1 };
+
+/// Argon2id's parameters, as recorded in the key file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kdf {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Kdf {
+    /// The 32-byte key that wraps the data key.
+    pub fn derive(&self, passcode: &str, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, String> {
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
+            .map_err(|e| format!("unusable Argon2id parameters ({e})"))?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into(passcode.as_bytes(), salt, out.as_mut())
+            .map_err(|e| format!("Argon2id failed ({e})"))?;
+        Ok(out)
+    }
+}
+
+/// The key file, as JSON.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "lock", rename_all = "snake_case")]
+enum KeyFile {
+    /// The data key, wrapped with XChaCha20-Poly1305 under the passcode's Argon2id key.
+    Passcode { format: u32, kdf: Kdf, salt: String, wrapped_key: String },
+    /// The data key as it is: no passcode.
+    None { format: u32, key: String },
+}
+
+/// Associated data of the wrapped key: a wrapped key only opens as a key file's.
+const WRAP_AAD: &[u8] = b"steady key file v1";
+
+/// The count of wrong passcodes, as JSON.
+#[derive(Default, Serialize, Deserialize)]
+struct Tries {
+    wrong: u32,
+    /// Seconds since 1970 before which no try is taken.
+    wait_until: u64,
+}
+
+/// The lock of the journal in one data directory.
+pub struct Vault {
+    dir: PathBuf,
+}
+
+impl Vault {
+    pub fn at(dir: &Path) -> Vault {
+        Vault { dir: dir.to_owned() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn key_path(&self) -> PathBuf {
+        self.dir.join(KEY_FILE)
+    }
+
+    fn tries_path(&self) -> PathBuf {
+        self.dir.join(TRIES_FILE)
+    }
+
+    /// How this directory's journal is locked. Reads, never writes.
+    pub fn state(&self) -> Result<LockState, VaultError> {
+        match self.read_key_file()? {
+            Some(KeyFile::Passcode { .. }) => Ok(LockState::Passcode),
+            Some(KeyFile::None { .. }) => Ok(LockState::NoPasscode),
+            None if self.dir.join(crate::store::DB_FILE).exists() => Ok(LockState::Unencrypted),
+            None => Ok(LockState::New),
+        }
+    }
+
+    fn read_key_file(&self) -> Result<Option<KeyFile>, VaultError> {
+        let path = self.key_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(VaultError::Io { what: "can't use the data directory", path: self.dir.clone(), source });
+            }
+        };
+        let file: KeyFile = serde_json::from_str(&text)
+            .map_err(|e| VaultError::BadKeyFile { path: path.clone(), why: e.to_string() })?;
+        let format = match &file {
+            KeyFile::Passcode { format, .. } | KeyFile::None { format, .. } => *format,
+        };
+        if format != 1 {
+            return Err(VaultError::BadKeyFile { path, why: format!("format {format}, from a newer Steady") });
+        }
+        Ok(Some(file))
+    }
+
+    /// Sets up a new data key, locked with `passcode` or, with `None`, kept without one.
+    /// For a new directory, or a journal written before encryption (which the store
+    /// then encrypts in place when it opens it with this key).
+    pub fn set_up(&self, passcode: Option<&str>) -> Result<DataKey, VaultError> {
+        match self.state()? {
+            LockState::New | LockState::Unencrypted => {}
+            LockState::Passcode | LockState::NoPasscode => return Err(VaultError::AlreadySetUp(self.dir.clone())),
+        }
+        if let Some(p) = passcode {
+            check_new_passcode(p)?;
+        }
+        make_private_dir(&self.dir)?;
+        let key = DataKey::random();
+        self.write_key(&key, passcode)?;
+        Ok(key)
+    }
+
+    /// The data key, with the passcode. A wrong passcode is counted (in the tries file,
+    /// never in the journal), and after five in a row each try must wait longer.
+    pub fn unlock(&self, passcode: &str) -> Result<DataKey, VaultError> {
+        self.unlock_at(passcode, SystemTime::now())
+    }
+
+    /// [`Vault::unlock`] at a given time, for tests of the wait.
+    pub fn unlock_at(&self, passcode: &str, now: SystemTime) -> Result<DataKey, VaultError> {
+        let Some(file) = self.read_key_file()? else {
+            return Err(match self.state()? {
+                LockState::Unencrypted => VaultError::Locked,
+                _ => VaultError::NotSetUp(self.dir.clone()),
+            });
+        };
+        let KeyFile::Passcode { kdf, salt, wrapped_key, .. } = file else {
+            return self.key_without_passcode();
+        };
+        if let Some(wait) = self.wait_at(now)? {
+            return Err(VaultError::TooSoon(wait));
+        }
+        let bad = |why: &str| VaultError::BadKeyFile { path: self.key_path(), why: why.to_owned() };
+        let salt = hex::decode(salt).map_err(|_| bad("unreadable salt"))?;
+        let wrapped = hex::decode(wrapped_key).map_err(|_| bad("unreadable wrapped key"))?;
+        let wrapping = kdf.derive(passcode, &salt).map_err(|e| bad(&e))?;
+        match DataKey::from_bytes(&wrapping).open(WRAP_AAD, &wrapped) {
+            Ok(bytes) => {
+                let key = DataKey::from_slice(&bytes).ok_or_else(|| bad("the wrapped key is not 32 bytes"))?;
+                self.clear_tries()?;
+                Ok(key)
+            }
+            Err(Unsealable) => {
+                let mut tries = self.read_tries();
+                tries.wrong = tries.wrong.saturating_add(1);
+                let wait = wait_after(tries.wrong);
+                tries.wait_until = wait.map(|w| unix(now) + w.as_secs()).unwrap_or(0);
+                self.write_tries(&tries)?;
+                Err(VaultError::WrongPasscode { wait, tries_before_wait: FREE_TRIES.saturating_sub(tries.wrong) })
+            }
+        }
+    }
+
+    /// How long until the next passcode try is taken, if it must wait.
+    pub fn wait_at(&self, now: SystemTime) -> Result<Option<Duration>, VaultError> {
+        let tries = self.read_tries();
+        let now = unix(now);
+        if tries.wait_until <= now {
+            return Ok(None);
+        }
+        // A clock set back never makes the wait longer than the one earned.
+        let longest = wait_after(tries.wrong).map(|w| w.as_secs()).unwrap_or(0);
+        Ok(Some(Duration::from_secs((tries.wait_until - now).min(longest).max(1))))
+    }
+
+    /// How many wrong passcodes in a row so far.
+    pub fn wrong_tries(&self) -> u32 {
+        self.read_tries().wrong
+    }
+
+    /// The data key of a journal kept without a passcode.
+    pub fn key_without_passcode(&self) -> Result<DataKey, VaultError> {
+        match self.read_key_file()? {
+            Some(KeyFile::None { key, .. }) => {
+                let bytes = Zeroizing::new(
+                    hex::decode(key)
+                        .map_err(|_| VaultError::BadKeyFile { path: self.key_path(), why: "unreadable key".into() })?,
+                );
+                DataKey::from_slice(&bytes).ok_or_else(|| VaultError::BadKeyFile {
+                    path: self.key_path(),
+                    why: "the key is not 32 bytes".into(),
+                })
+            }
+            Some(KeyFile::Passcode { .. }) | None if self.state()? == LockState::Unencrypted => Err(VaultError::Locked),
+            Some(KeyFile::Passcode { .. }) => Err(VaultError::Locked),
+            None => Err(VaultError::NotSetUp(self.dir.clone())),
+        }
+    }
+
+    /// Locks the journal with a new passcode (or, with `None`, keeps its key without
+    /// one). `key` is the data key, from an unlock: the journal itself is not touched,
+    /// only the key file is replaced, whole.
+    pub fn change(&self, key: &DataKey, passcode: Option<&str>) -> Result<(), VaultError> {
+        if let Some(p) = passcode {
+            check_new_passcode(p)?;
+        }
+        if self.read_key_file()?.is_none() {
+            return Err(VaultError::NotSetUp(self.dir.clone()));
+        }
+        self.write_key(key, passcode)?;
+        self.clear_tries()
+    }
+
+    fn write_key(&self, key: &DataKey, passcode: Option<&str>) -> Result<(), VaultError> {
+        let file = match passcode {
+            Some(p) => {
+                let mut salt = [0u8; 16];
+                key::fill_random(&mut salt);
+                let wrapping =
+                    KDF.derive(p, &salt).map_err(|why| VaultError::BadKeyFile { path: self.key_path(), why })?;
+                let wrapped = DataKey::from_bytes(&wrapping).seal(WRAP_AAD, key.bytes());
+                KeyFile::Passcode { format: 1, kdf: KDF, salt: hex::encode(salt), wrapped_key: hex::encode(wrapped) }
+            }
+            None => KeyFile::None { format: 1, key: hex::encode(key.bytes()) },
+        };
+        let text = Zeroizing::new(serde_json::to_string(&file).expect("a key file always serialises"));
+        write_private_file(&self.key_path(), text.as_bytes())
+    }
+
+    fn read_tries(&self) -> Tries {
+        // An unreadable count is read as the most cautious one that is still a count: the
+        // wait it earned stays, a damaged file never unlocks more tries.
+        match std::fs::read(self.tries_path()) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .unwrap_or(Tries { wrong: FREE_TRIES, wait_until: unix(SystemTime::now()) + 30 }),
+            Err(_) => Tries::default(),
+        }
+    }
+
+    fn write_tries(&self, tries: &Tries) -> Result<(), VaultError> {
+        write_private_file(&self.tries_path(), &serde_json::to_vec(tries).expect("tries always serialise"))
+    }
+
+    fn clear_tries(&self) -> Result<(), VaultError> {
+        match std::fs::remove_file(self.tries_path()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(VaultError::Io { what: "can't reset", path: self.tries_path(), source }),
+        }
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// The data key of a journal kept without a passcode, setting one up first if the
+/// directory has none yet. For tests, benchmarks and tools that work on journals
+/// without a passcode; a journal with a passcode answers `Locked`.
+pub fn open_without_passcode(dir: &Path) -> Result<DataKey, VaultError> {
+    let vault = Vault::at(dir);
+    match vault.state()? {
+        LockState::New | LockState::Unencrypted => vault.set_up(None),
+        LockState::NoPasscode => vault.key_without_passcode(),
+        LockState::Passcode => Err(VaultError::Locked),
+    }
+}
+
+#[cfg(test)]
+mod tests;
