@@ -241,27 +241,27 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         }
         Command::Export { format, out: file, plaintext } => {
             let (mut store, unlocked) = lock::open(data_dir)?;
-            let mut bytes = export_bytes(&mut store, format)?;
             let encrypt = !plaintext && !matches!(format, ExportFormat::Automerge);
-            if encrypt {
-                bytes = lock::encrypt_export(&bytes, &lock::export_passphrase(&unlocked)?)?;
-            } else if plaintext && !matches!(format, ExportFormat::Automerge) {
+            let passphrase = if encrypt { Some(lock::export_passphrase(&unlocked)?) } else { None };
+            if plaintext && !matches!(format, ExportFormat::Automerge) {
                 eprintln!(
-                    "Warning: this export is not encrypted. Anyone who finds the file can read every entry in it,                      private ones too."
+                    "Warning: this export is not encrypted. Anyone who finds the file can read every entry in it, \
+                     private ones too."
                 );
             }
             match file {
-                Some(mut path) => {
-                    if encrypt && path.extension().is_none_or(|e| e != "age") {
-                        let mut name = path.file_name().context("--out needs a file name")?.to_owned();
-                        name.push(".age");
-                        path.set_file_name(name);
-                    }
-                    write_atomically(&path, &bytes)?;
+                Some(path) => {
+                    let path = export_to(&mut store, format, &path, passphrase.as_deref())?;
                     let kind = if encrypt { "encrypted with age" } else { "not encrypted" };
                     eprintln!("Wrote {} ({kind})", path.display());
                 }
-                None => out.write_all(&bytes)?,
+                None => {
+                    let mut bytes = export_bytes(&mut store, format)?;
+                    if let Some(p) = &passphrase {
+                        bytes = lock::encrypt_export(&bytes, p)?;
+                    }
+                    out.write_all(&bytes)?;
+                }
             }
         }
         Command::Passcode { action: PasscodeAction::Change } => lock::change(data_dir, out)?,
@@ -301,10 +301,22 @@ pub fn export_bytes(store: &mut Store, format: ExportFormat) -> Result<Vec<u8>> 
     })
 }
 
-/// Writes the journal in `format` to `path`, whole or not at all.
-pub fn export_to(store: &mut Store, format: ExportFormat, path: &Path) -> Result<()> {
-    let bytes = export_bytes(store, format)?;
-    write_atomically(path, &bytes)
+/// Writes the journal in `format` to `path`, whole or not at all: JSON and Markdown
+/// encrypted with age to `passphrase` (the file's name then ends in .age), or in the
+/// clear when there is none. Returns where it was written.
+pub fn export_to(store: &mut Store, format: ExportFormat, path: &Path, passphrase: Option<&str>) -> Result<PathBuf> {
+    let mut bytes = export_bytes(store, format)?;
+    let mut path = path.to_owned();
+    if let (Some(passphrase), false) = (passphrase, matches!(format, ExportFormat::Automerge)) {
+        bytes = lock::encrypt_export(&bytes, passphrase)?;
+        if path.extension().is_none_or(|e| e != "age") {
+            let mut name = path.file_name().context("--out needs a file name")?.to_owned();
+            name.push(".age");
+            path.set_file_name(name);
+        }
+    }
+    write_atomically(&path, &bytes)?;
+    Ok(path)
 }
 
 /// Opens the journal in `data_dir`, unlocking it with the passcode first if it has one.

@@ -102,7 +102,7 @@ pub fn LockScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
     rsx! {
         main { class: "lock-screen", "data-gate": "locked",
             h1 { "Steady is locked" }
-            form { class: "entry-form",
+            form { class: "entry-form", "data-form": "unlock",
                 onsubmit: move |e| { e.prevent_default(); unlock(); },
                 label { r#for: "passcode", "Your Steady passcode" }
                 input { id: "passcode", r#type: "password", autocomplete: "current-password",
@@ -166,7 +166,7 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
             }
             p { "Steady can ask for a passcode of its own before it opens: not your phone's code, which others may know." }
             if with_passcode() {
-                form { class: "entry-form",
+                form { class: "entry-form", "data-form": "set-up",
                     onsubmit: move |e| { e.prevent_default(); finish(); },
                     label { r#for: "new-passcode", "A PIN of 6 digits or more, or a passphrase" }
                     input { id: "new-passcode", r#type: "password", autocomplete: "new-password",
@@ -177,7 +177,7 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
                     p { class: "hint", "{FORGOTTEN}" }
                     button { r#type: "submit", class: "primary", "data-set-up": "passcode", "Lock Steady with this passcode" }
                 }
-                button { class: "link", onclick: move |_| { message.set(None); with_passcode.set(false) }, "Continue without a passcode" }
+                button { class: "link", "data-set-up": "without", onclick: move |_| { message.set(None); with_passcode.set(false) }, "Continue without a passcode" }
             } else {
                 p { class: "notice", role: "alert", "{WITHOUT_PASSCODE}" }
                 div { class: "actions",

@@ -231,9 +231,41 @@ impl Journal {
         self.refresh()
     }
 
-    /// Writes an export of the whole journal to `path`.
-    pub fn export(&mut self, format: crate::cli::ExportFormat, path: &Path) -> Result<(), String> {
-        crate::cli::export_to(&mut self.store, format, path).map_err(|e| format!("{e:#}"))
+    /// Writes an export of the whole journal to `path`: encrypted with age to
+    /// `passphrase` (the name then ends in .age), or in the clear with `None`. Returns
+    /// where it was written.
+    pub fn export(
+        &mut self,
+        format: crate::cli::ExportFormat,
+        path: &Path,
+        passphrase: Option<&str>,
+    ) -> Result<std::path::PathBuf, String> {
+        crate::cli::export_to(&mut self.store, format, path, passphrase).map_err(|e| format!("{e:#}"))
+    }
+
+    /// Locks the journal with a new passcode: `current` must open it first, when it has
+    /// one. Only the key file changes.
+    pub fn set_passcode(&mut self, current: Option<&str>, new: &str) -> Result<(), String> {
+        let vault = self.vault()?;
+        let key = self.key.clone().ok_or("This journal has no key to lock.")?;
+        if let Some(current) = current {
+            vault.unlock(current).map_err(|e| e.to_string())?;
+        }
+        vault.change(&key, Some(new)).map_err(|e| e.to_string())
+    }
+
+    /// Keeps the journal's key without a passcode from now on.
+    pub fn remove_passcode(&mut self, current: &str) -> Result<(), String> {
+        let vault = self.vault()?;
+        let key = vault.unlock(current).map_err(|e| e.to_string())?;
+        vault.change(&key, None).map_err(|e| e.to_string())
+    }
+
+    fn vault(&self) -> Result<crate::vault::Vault, String> {
+        match self.store.path().parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => Ok(crate::vault::Vault::at(dir)),
+            _ => Err("This journal has no folder to lock.".into()),
+        }
     }
 }
 
@@ -280,9 +312,7 @@ impl Journal {
             past.partner.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
         let day = past.ended_at.with_timezone(&Local).format("%Y-%m-%d");
         let path = dir.join(format!("steady-time-with-{}-{day}.automerge", name.trim_matches('-')));
-        let partial = path.with_extension("automerge.partial");
-        std::fs::write(&partial, &bytes)
-            .and_then(|()| std::fs::rename(&partial, &path))
+        crate::vault::write_private_file(&path, &bytes)
             .map_err(|e| format!("Could not save {}: {e}", path.display()))?;
         Ok(path)
     }

@@ -16,10 +16,28 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
         .unwrap_or_default();
     let mut export_path = use_signal(move || default_dir.join("steady-journal.json").display().to_string());
     let mut exported = use_signal(|| None::<String>);
+    let mut encrypted = use_signal(|| true);
+    let mut passphrase = use_signal(String::new);
     let mut export = move |format: ExportFormat| {
         let path = std::path::PathBuf::from(export_path());
-        if act(journal, notice, |j| j.export(format, &path)) {
-            exported.set(Some(format!("Saved to {}", path.display())));
+        let secret = passphrase();
+        if encrypted() && secret.chars().count() < 8 {
+            return notice
+                .clone()
+                .set(Some("Choose a passphrase of at least 8 characters to open the file with.".into()));
+        }
+        let mut written = None;
+        if act(journal, notice, |j| {
+            written = Some(j.export(format, &path, encrypted().then_some(secret.as_str()))?);
+            Ok(())
+        }) && let Some(path) = written
+        {
+            passphrase.set(String::new());
+            exported.set(Some(if encrypted() {
+                format!("Saved, encrypted, to {}. It opens with the passphrase you chose.", path.display())
+            } else {
+                format!("Saved to {}, not encrypted: anyone who finds it can read it.", path.display())
+            }));
         }
     };
     let export_dir = std::path::Path::new(&export_path()).parent().map(|d| d.display().to_string()).unwrap_or_default();
@@ -39,6 +57,19 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
             h2 { "Keep a copy" }
             label { r#for: "export-path", "Where to save it" }
             input { id: "export-path", value: "{export_path}", oninput: move |e| export_path.set(e.value()) }
+            label { class: "switch",
+                input { r#type: "checkbox", checked: encrypted(), "data-export-encrypted": "{encrypted}",
+                    onchange: move |e| encrypted.set(e.checked()) }
+                "Encrypt the file (recommended)"
+            }
+            if encrypted() {
+                label { r#for: "export-passphrase", "A passphrase to open the file with" }
+                input { id: "export-passphrase", r#type: "password", autocomplete: "new-password",
+                    value: "{passphrase}", oninput: move |e| passphrase.set(e.value()) }
+                p { class: "hint", "Saves an encrypted file (age, ending in .age) that opens only with this passphrase." }
+            } else {
+                p { class: "hint", role: "alert", "Saves a plain file: anyone who finds it can read every entry in it, private ones too." }
+            }
             div { class: "actions",
                 button { "data-export": "json", onclick: move |_| export(ExportFormat::Json), "Save as JSON" }
                 button { "data-export": "markdown", onclick: move |_| {
@@ -51,6 +82,7 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
                 p { class: "muted", role: "status", "{done}" }
             }
         }
+        LockSettings { journal, notice }
         section { "aria-label": "How Steady works",
             h2 { "How Steady works" }
             p { "Everything you write is private: it stays on this phone." }
@@ -273,6 +305,119 @@ fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> E
             {items}
             if let Some(done) = saved() {
                 p { class: "muted", role: "status", "{done}" }
+            }
+        }
+    }
+}
+
+/// The lock: lock now, how soon it locks in the background, and the passcode itself.
+#[component]
+fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
+    let gate = try_use_context::<Signal<crate::ui::lock::Gate>>();
+    let (has_passcode, grace) = match journal.read().as_ref() {
+        Ok(j) => (j.has_passcode(), j.lock_grace().as_secs()),
+        Err(_) => (false, crate::ui::lock::DEFAULT_GRACE.as_secs()),
+    };
+    let mut current = use_signal(String::new);
+    let mut first = use_signal(String::new);
+    let mut again = use_signal(String::new);
+    let mut changing = use_signal(|| false);
+    let mut removing = use_signal(|| false);
+    let mut done = use_signal(|| None::<String>);
+    let mut clear = move || {
+        current.set(String::new());
+        first.set(String::new());
+        again.set(String::new());
+        changing.set(false);
+        removing.set(false);
+    };
+    let mut save = move || {
+        if let Err(e) = crate::vault::check_new_passcode(&first()) {
+            return notice.clone().set(Some(e.to_string()));
+        }
+        if first() != again() {
+            return notice.clone().set(Some("The two new passcodes are not the same.".into()));
+        }
+        let old = current();
+        if act(journal, notice, |j| j.set_passcode(has_passcode.then_some(old.as_str()), &first())) {
+            clear();
+            done.set(Some("The passcode is set. Steady asks for it each time it opens.".into()));
+        }
+    };
+    rsx! {
+        section { "aria-label": "Lock",
+            h2 { "Lock" }
+            if has_passcode {
+                p { "Steady asks for its passcode when it opens and after it has been in the background." }
+                div { class: "actions",
+                    button { class: "primary", "data-action": "lock-now",
+                        onclick: move |_| if let Some(gate) = gate { crate::ui::lock::lock_now(journal, gate) },
+                        "Lock now" }
+                }
+                label { r#for: "lock-grace", "Lock after the app is in the background" }
+                select { id: "lock-grace",
+                    onchange: move |e| {
+                        if let Ok(secs) = e.value().parse::<u64>() {
+                            act(journal, notice, |j| j.set_lock_grace(std::time::Duration::from_secs(secs)));
+                        }
+                    },
+                    for (secs, words) in crate::ui::lock::GRACE_CHOICES {
+                        option { value: "{secs}", selected: secs == grace, "{words}" }
+                    }
+                }
+            } else {
+                p { "Steady opens without a passcode on this phone: anyone who can open the app can read it." }
+            }
+            if changing() {
+                form { class: "entry-form", "data-form": "passcode",
+                    onsubmit: move |e| { e.prevent_default(); save(); },
+                    if has_passcode {
+                        label { r#for: "current-passcode", "Your passcode now" }
+                        input { id: "current-passcode", r#type: "password", autocomplete: "current-password",
+                            value: "{current}", oninput: move |e| current.set(e.value()) }
+                    }
+                    label { r#for: "next-passcode", "New passcode: a PIN of 6 digits or more, or a passphrase" }
+                    input { id: "next-passcode", r#type: "password", autocomplete: "new-password",
+                        value: "{first}", oninput: move |e| first.set(e.value()) }
+                    label { r#for: "next-passcode-again", "The new passcode again" }
+                    input { id: "next-passcode-again", r#type: "password", autocomplete: "new-password",
+                        value: "{again}", oninput: move |e| again.set(e.value()) }
+                    p { class: "hint", "{crate::cli::lock::FORGOTTEN}" }
+                    div { class: "actions",
+                        button { r#type: "submit", class: "primary", "Save passcode" }
+                        button { r#type: "button", class: "quiet", onclick: move |_| clear(), "Cancel" }
+                    }
+                }
+            } else if removing() {
+                p { class: "notice", role: "alert", "{crate::cli::lock::WITHOUT_PASSCODE}" }
+                form { class: "entry-form",
+                    onsubmit: move |e| {
+                        e.prevent_default();
+                        let old = current();
+                        if act(journal, notice, |j| j.remove_passcode(&old)) {
+                            clear();
+                            done.set(Some("The passcode is off. Steady opens without it.".into()));
+                        }
+                    },
+                    label { r#for: "remove-passcode", "Your passcode, to turn it off" }
+                    input { id: "remove-passcode", r#type: "password", autocomplete: "current-password",
+                        value: "{current}", oninput: move |e| current.set(e.value()) }
+                    div { class: "actions",
+                        button { r#type: "submit", "Turn the passcode off" }
+                        button { r#type: "button", class: "quiet", onclick: move |_| clear(), "Keep it" }
+                    }
+                }
+            } else {
+                div { class: "actions",
+                    button { class: "quiet", onclick: move |_| { done.set(None); changing.set(true) },
+                        if has_passcode { "Change passcode" } else { "Set a passcode" } }
+                    if has_passcode {
+                        button { class: "quiet", onclick: move |_| { done.set(None); removing.set(true) }, "Turn the passcode off" }
+                    }
+                }
+            }
+            if let Some(d) = done() {
+                p { class: "muted", role: "status", "{d}" }
             }
         }
     }

@@ -1,0 +1,246 @@
+//! The lock on the command line, as a person (or a script) uses it: setting up with and
+//! without a passcode, changing and removing it, files only this user can read, and a
+//! journal of the earlier, unencrypted format sealed in place on its first unlock, with
+//! `kill -9` at any moment of that and of a passcode change losing nothing.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{fails, fails_with, ok, ok_with, steady_with};
+use steady::store::DB_FILE;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/journal-v2");
+
+fn on_disk(dir: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().flatten().any(|f| {
+        let bytes = std::fs::read(f.path()).unwrap_or_default();
+        bytes.windows(needle.len()).any(|w| w == needle)
+    })
+}
+
+fn earlier_journal() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(Path::new(FIXTURE).join(DB_FILE), dir.path().join(DB_FILE)).unwrap();
+    dir
+}
+
+/// The earlier version's `list --json` of the fixture, which the sealed journal must
+/// match exactly.
+fn expected_list() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(Path::new(FIXTURE).join("list.json")).unwrap()).unwrap()
+}
+
+fn list(dir: &Path, env: &[(&str, &str)]) -> serde_json::Value {
+    serde_json::from_str(&ok_with(dir, &["list", "--json"], env)).unwrap()
+}
+
+/// Texts the earlier version wrote in the clear: private, set aside, shared, waiting, the
+/// partner's, and the hex of the network key.
+fn fixture_secrets(dir: &Path) -> Vec<Vec<u8>> {
+    // Read without writing anything, not even SQLite's shared-memory file.
+    let uri = format!("file:{}?immutable=1", dir.join(DB_FILE).display());
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    let conn = rusqlite::Connection::open_with_flags(uri, flags).unwrap();
+    let key: String = conn.query_row("SELECT value FROM meta WHERE key = 'setting.net.key'", [], |r| r.get(0)).unwrap();
+    let mut out: Vec<Vec<u8>> = [
+        "FIXTURE-PRIVATE-FEELING",
+        "FIXTURE-PRIVATE-NEED",
+        "FIXTURE-PRIVATE-SAFETY",
+        "FIXTURE-SHARED-AGREEMENT",
+        "FIXTURE-CHECKIN",
+        "FIXTURE-PARTNER-AGREEMENT",
+        "FIXTURE-WAITING-SHARE",
+        "FIXTURE-WAITING-NOTE",
+    ]
+    .iter()
+    .map(|t| t.as_bytes().to_vec())
+    .collect();
+    out.push(key.as_bytes()[key.len() - 64..].to_vec());
+    out
+}
+
+#[test]
+fn a_journal_of_the_earlier_format_is_sealed_on_its_first_unlock_and_keeps_everything() {
+    let dir = earlier_journal();
+    let d = dir.path();
+    let secrets = fixture_secrets(d);
+    for s in &secrets {
+        assert!(on_disk(d, s), "the search finds {:?} in the earlier, unencrypted file", String::from_utf8_lossy(s));
+    }
+    // No passcode given: nothing happens, and it says how to go on.
+    let before = common::snapshot_dir(d);
+    let err = fails(d, &["list"]);
+    assert!(err.contains("Steady is locked: give the passcode (STEADY_PASSCODE)"), "{err}");
+    assert!(err.contains("earlier version"), "{err}");
+    assert_eq!(common::snapshot_dir(d), before);
+
+    let code = [("STEADY_PASSCODE", "first unlock 2026")];
+    assert_eq!(list(d, &code), expected_list());
+    for s in &secrets {
+        assert!(!on_disk(d, s), "{:?} is still in the clear", String::from_utf8_lossy(s));
+    }
+    assert_eq!(list(d, &code), expected_list(), "and it opens again, the same");
+    let wrong = fails_with(d, &["list"], &[("STEADY_PASSCODE", "not the passcode")]);
+    assert!(wrong.contains("not right"), "{wrong}");
+}
+
+#[test]
+fn killed_at_any_moment_while_sealing_the_earlier_format_it_loses_nothing() {
+    let code = [("STEADY_PASSCODE", "first unlock 2026")];
+    for step in 0..14u64 {
+        let dir = earlier_journal();
+        let d = dir.path();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_steady"))
+            .arg("--data-dir")
+            .arg(d)
+            .args(["list", "--json"])
+            .env("STEADY_PASSCODE", code[0].1)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(step * 90));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(list(d, &code), expected_list(), "killed after {} ms", step * 90);
+        for s in fixture_secrets(Path::new(FIXTURE)) {
+            assert!(!on_disk(d, &s), "killed after {} ms: {:?} in the clear", step * 90, String::from_utf8_lossy(&s));
+        }
+    }
+}
+
+#[test]
+fn a_passcode_change_killed_at_any_moment_leaves_the_old_or_the_new_one_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut current = "passcode number 0".to_owned();
+    ok_with(d, &["init", "--name", "Alex"], &[("STEADY_PASSCODE", &current)]);
+    ok_with(d, &["add", "agreement", "Walk on Sundays"], &[("STEADY_PASSCODE", &current)]);
+    let expected = list(d, &[("STEADY_PASSCODE", &current)]);
+    let mut changed = 0;
+    for step in 1..=12u64 {
+        let next = format!("passcode number {step}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_steady"))
+            .arg("--data-dir")
+            .arg(d)
+            .args(["passcode", "change"])
+            .env("STEADY_PASSCODE", &current)
+            .env("STEADY_NEW_PASSCODE", &next)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(step * 110));
+        let _ = child.kill();
+        let _ = child.wait();
+        let old = steady_with(d, &["list", "--json"], &[("STEADY_PASSCODE", &current)]);
+        if old.status.success() {
+            assert_eq!(serde_json::from_slice::<serde_json::Value>(&old.stdout).unwrap(), expected);
+        } else {
+            assert_eq!(list(d, &[("STEADY_PASSCODE", &next)]), expected, "neither passcode opens it");
+            current = next;
+            changed += 1;
+        }
+    }
+    assert!(changed > 0, "no change finished in time: the test kills too early to mean anything");
+}
+
+#[test]
+fn setting_up_asks_for_a_passcode_or_a_plain_choice_to_go_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("journal");
+    let err = fails(&d, &["init", "--name", "Alex"]);
+    assert!(err.contains("STEADY_PASSCODE") && err.contains("--no-passcode"), "{err}");
+    assert!(!d.join("steady.key").exists() && !d.join(DB_FILE).exists(), "nothing was written");
+    let weak = fails_with(&d, &["init", "--name", "Alex"], &[("STEADY_PASSCODE", "1234")]);
+    assert!(weak.contains("at least 6 digits"), "{weak}");
+    assert!(!d.join("steady.key").exists() && !d.join(DB_FILE).exists(), "nothing was written");
+
+    let out = steady_with(&d, &["init", "--name", "Alex"], &[("STEADY_PASSCODE", "135790")]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("If you forget this passcode"), "it says what happens");
+
+    let plain = tempfile::tempdir().unwrap();
+    let out = steady_with(plain.path(), &["init", "--name", "Blair", "--no-passcode"], &[]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Without a passcode"), "it says plainly what that means");
+    ok(plain.path(), &["add", "checkin", "Plain-4e2b"]);
+    assert!(!on_disk(plain.path(), b"Plain-4e2b"), "still encrypted without a passcode");
+}
+
+#[test]
+fn a_passcode_can_be_changed_and_removed_and_set_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok_with(d, &["init", "--name", "Alex"], &[("STEADY_PASSCODE", "first passcode")]);
+    ok_with(d, &["add", "checkin", "Kept-7c1d"], &[("STEADY_PASSCODE", "first passcode")]);
+    let missing = fails_with(d, &["passcode", "change"], &[("STEADY_PASSCODE", "first passcode")]);
+    assert!(missing.contains("STEADY_NEW_PASSCODE"), "{missing}");
+    ok_with(
+        d,
+        &["passcode", "change"],
+        &[("STEADY_PASSCODE", "first passcode"), ("STEADY_NEW_PASSCODE", "second passcode")],
+    );
+    assert!(fails_with(d, &["list"], &[("STEADY_PASSCODE", "first passcode")]).contains("not right"));
+    assert!(ok_with(d, &["list"], &[("STEADY_PASSCODE", "second passcode")]).contains("Kept-7c1d"));
+    let said = ok_with(d, &["passcode", "remove"], &[("STEADY_PASSCODE", "second passcode")]);
+    assert!(said.contains("Without a passcode"), "{said}");
+    assert!(ok(d, &["list"]).contains("Kept-7c1d"));
+    assert!(!on_disk(d, b"Kept-7c1d"));
+    ok_with(d, &["passcode", "change"], &[("STEADY_NEW_PASSCODE", "third passcode")]);
+    assert!(fails(d, &["list"]).contains("Steady is locked"));
+    assert!(ok_with(d, &["list"], &[("STEADY_PASSCODE", "third passcode")]).contains("Kept-7c1d"));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_folder_is_0700_and_every_file_0600_exports_too() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = tempfile::tempdir().unwrap();
+    let d = base.path().join("journal");
+    let code = [("STEADY_PASSCODE", "924613")];
+    ok_with(&d, &["init", "--name", "Alex"], &code);
+    let id = ok_with(&d, &["add", "agreement", "Walk on Sundays"], &code).trim().to_owned();
+    ok_with(&d, &["share", &id], &code);
+    let _ = fails_with(&d, &["list"], &[("STEADY_PASSCODE", "000000")]);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&d), 0o700);
+    let names: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(names.iter().any(|p| p.ends_with("steady.tries")), "{names:?}");
+    for path in &names {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    let out = base.path().join("exports");
+    std::fs::create_dir(&out).unwrap();
+    for (format, name) in [("json", "copy.json"), ("markdown", "copy.md"), ("automerge", "shared.automerge")] {
+        ok_with(&d, &["export", "--format", format, "--out", out.join(name).to_str().unwrap()], &code);
+    }
+    let mut written: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    written.sort();
+    assert_eq!(written, ["copy.json.age", "copy.md.age", "shared.automerge"], "no temporary file is left");
+    for name in &written {
+        assert_eq!(mode(&out.join(name)), 0o600, "{name:?}");
+    }
+    let automerge = std::fs::read(out.join("shared.automerge")).unwrap();
+    assert!(automerge::Automerge::load(&automerge).is_ok(), "the shared document stays plain Automerge");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_export_never_writes_through_a_symlink() {
+    let base = tempfile::tempdir().unwrap();
+    let d = base.path().join("journal");
+    ok(&d, &["init", "--name", "Alex", "--no-passcode"]);
+    let elsewhere = base.path().join("someone-elses-file");
+    std::fs::write(&elsewhere, b"not yours").unwrap();
+    let link = base.path().join("copy.json");
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    ok(&d, &["export", "--format", "json", "--plaintext", "--out", link.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), b"not yours", "the file the link pointed at is untouched");
+    assert!(!std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+}
