@@ -108,7 +108,19 @@ async function textOnScreen(browser, text) {
 }
 
 function listJson(dir = dataDir) {
-  return JSON.parse(execFileSync(binary, ['--data-dir', dir, 'list', '--json'], { encoding: 'utf8' }));
+  const env = { ...process.env, STEADY_PASSCODE: passcode };
+  return JSON.parse(execFileSync(binary, ['--data-dir', dir, 'list', '--json'], { encoding: 'utf8', env }));
+}
+
+/** Whether the page, as the webview holds it, has any of the journal's words in it. */
+async function journalInDom(browser) {
+  const html = await browser.getPageSource();
+  return Object.values(words).some((w) => html.includes(w)) || html.includes('data-screen=');
+}
+
+async function unlock(browser, code) {
+  await write(browser, '#passcode', code);
+  await submit(browser, 'unlock');
 }
 
 /** Runs the partner's command line to the end and returns what it printed. */
@@ -121,6 +133,9 @@ function partner(args) {
     child.once('exit', (code) => resolveRun({ code, out }));
   });
 }
+
+// This phone's own passcode for Steady.
+const passcode = 'our quiet evenings';
 
 const words = {
   checkin: 'A walk together after dinner',
@@ -136,7 +151,13 @@ let browser;
 try {
   browser = await connect();
 
-  // First launch: the person's name.
+  // First launch: a passcode of Steady's own, then the person's name.
+  await (await browser.$('[data-gate="set-up"]')).waitForExist({ timeout: 10000 });
+  check(await textOnScreen(browser, 'If you forget this passcode'), 'the first run says what a forgotten passcode costs');
+  screenshot('set-up');
+  await write(browser, '#new-passcode', passcode);
+  await write(browser, '#new-passcode-again', passcode);
+  await submit(browser, 'set-up');
   await write(browser, '#name', 'Alex');
   await submit(browser, 'welcome');
   await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
@@ -195,11 +216,27 @@ try {
   }
   check(true, `screenshots in ${shots}`);
 
+  // Lock now: nothing of the journal stays on screen; the passcode opens it again.
+  await tab(browser, 'us');
+  await (await browser.$('[data-action="lock-now"]')).click();
+  await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
+  check(!(await journalInDom(browser)), 'locked at once: nothing of the journal in the page');
+  screenshot('locked');
+  await unlock(browser, 'not our passcode');
+  check(await textOnScreen(browser, 'That passcode is not right'), 'a wrong passcode is refused');
+  check(!(await journalInDom(browser)), 'and shows nothing');
+  await unlock(browser, passcode);
+  await (await browser.$('[data-screen="us"]')).waitForExist({ timeout: 10000 });
+  check(true, 'the right passcode opens it again');
+
   await quit(app, browser);
 
-  // Launch again: everything is as it was.
+  // Launch again: locked first, then everything is as it was.
   app = launch();
   browser = await connect();
+  await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
+  check(!(await journalInDom(browser)), 'locked at launch, with nothing of the journal in the page');
+  await unlock(browser, passcode);
   await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
   const checkin = await (await browser.$('#checkin-text')).getValue();
   check(checkin === words.checkin, `today's check-in survives a restart (${JSON.stringify(checkin)})`);
@@ -226,11 +263,14 @@ try {
 
   // Pairing from the window: this phone invites, the partner's command line joins with
   // the pairing link, both show the same safety words, and shared entries cross.
-  execFileSync(binary, ['--data-dir', partnerDir, 'init', '--name', 'Blair']);
+  execFileSync(binary, ['--data-dir', partnerDir, 'init', '--name', 'Blair', '--no-passcode']);
   const partnerEntry = execFileSync(binary, ['--data-dir', partnerDir, 'add', 'agreement', 'Blair shares this'], { encoding: 'utf8' }).trim();
   execFileSync(binary, ['--data-dir', partnerDir, 'share', partnerEntry]);
   app = launch();
   browser = await connect();
+  await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
+  await unlock(browser, passcode);
+  await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
   await tab(browser, 'us');
   check(await textOnScreen(browser, 'Not paired'), 'the badge says not paired');
   await (await browser.$('[data-action="invite"]')).click();
@@ -263,6 +303,26 @@ try {
   const partnerList = listJson(partnerDir);
   check(partnerList.some((e) => e.text === words.transparency), "the window's shared note arrives on the partner's phone");
   check(!partnerList.some((e) => e.text === words.agreement || e.feeling === words.feeling), 'nothing private crossed');
+  await quit(app, browser);
+
+  // Five wrong passcodes: Steady asks to wait, even for the right one, and never wipes
+  // anything; after the wait the right passcode opens it.
+  app = launch();
+  browser = await connect();
+  await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
+  for (let i = 0; i < 5; i += 1) {
+    await unlock(browser, `wrong guess ${i}`);
+    await textOnScreen(browser, 'That passcode is not right');
+  }
+  check(await textOnScreen(browser, 'Wait 30 s before trying again'), 'the fifth wrong passcode earns a 30 s wait');
+  screenshot('locked-wait');
+  await unlock(browser, passcode);
+  check(await textOnScreen(browser, 'Too many wrong passcodes. Try again in'), 'even the right passcode waits');
+  check(!(await journalInDom(browser)), 'and the journal stays out of the page');
+  await sleep(31000);
+  await unlock(browser, passcode);
+  await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
+  check(await textOnScreen(browser, 'Update today'), 'after the wait the right passcode opens it, with nothing lost');
   await quit(app, browser);
   app = null;
 } catch (err) {

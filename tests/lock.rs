@@ -62,6 +62,23 @@ fn fixture_secrets(dir: &Path) -> Vec<Vec<u8>> {
     out
 }
 
+/// Runs `steady` and kills it (SIGKILL) after `delay`, whatever it is doing then.
+fn kill_after(dir: &Path, args: &[&str], env: &[(&str, &str)], delay: Duration) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_steady"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 #[test]
 fn a_journal_of_the_earlier_format_is_sealed_on_its_first_unlock_and_keeps_everything() {
     let dir = earlier_journal();
@@ -90,25 +107,18 @@ fn a_journal_of_the_earlier_format_is_sealed_on_its_first_unlock_and_keeps_every
 #[test]
 fn killed_at_any_moment_while_sealing_the_earlier_format_it_loses_nothing() {
     let code = [("STEADY_PASSCODE", "first unlock 2026")];
-    for step in 0..14u64 {
+    // How long the whole first unlock takes here, so the kills land all through it.
+    let started = std::time::Instant::now();
+    list(earlier_journal().path(), &code);
+    let whole = started.elapsed();
+    for step in 0..14u32 {
         let dir = earlier_journal();
         let d = dir.path();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_steady"))
-            .arg("--data-dir")
-            .arg(d)
-            .args(["list", "--json"])
-            .env("STEADY_PASSCODE", code[0].1)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(step * 90));
-        let _ = child.kill();
-        let _ = child.wait();
-        assert_eq!(list(d, &code), expected_list(), "killed after {} ms", step * 90);
+        let delay = whole * step / 12;
+        kill_after(d, &["list", "--json"], &code, delay);
+        assert_eq!(list(d, &code), expected_list(), "killed after {delay:?}");
         for s in fixture_secrets(Path::new(FIXTURE)) {
-            assert!(!on_disk(d, &s), "killed after {} ms: {:?} in the clear", step * 90, String::from_utf8_lossy(&s));
+            assert!(!on_disk(d, &s), "killed after {delay:?}: {:?} in the clear", String::from_utf8_lossy(&s));
         }
     }
 }
@@ -121,23 +131,18 @@ fn a_passcode_change_killed_at_any_moment_leaves_the_old_or_the_new_one_working(
     ok_with(d, &["init", "--name", "Alex"], &[("STEADY_PASSCODE", &current)]);
     ok_with(d, &["add", "agreement", "Walk on Sundays"], &[("STEADY_PASSCODE", &current)]);
     let expected = list(d, &[("STEADY_PASSCODE", &current)]);
+    // How long one whole change takes on this machine (two Argon2id derivations), so the
+    // kills below land all through it, and past its end.
+    let started = std::time::Instant::now();
+    let env = [("STEADY_PASSCODE", current.as_str()), ("STEADY_NEW_PASSCODE", "passcode number 0b")];
+    ok_with(d, &["passcode", "change"], &env);
+    let whole = started.elapsed();
+    current = "passcode number 0b".to_owned();
     let mut changed = 0;
-    for step in 1..=12u64 {
+    for step in 1..=12u32 {
         let next = format!("passcode number {step}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_steady"))
-            .arg("--data-dir")
-            .arg(d)
-            .args(["passcode", "change"])
-            .env("STEADY_PASSCODE", &current)
-            .env("STEADY_NEW_PASSCODE", &next)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(step * 110));
-        let _ = child.kill();
-        let _ = child.wait();
+        let env = [("STEADY_PASSCODE", current.as_str()), ("STEADY_NEW_PASSCODE", next.as_str())];
+        kill_after(d, &["passcode", "change"], &env, whole * step / 10);
         let old = steady_with(d, &["list", "--json"], &[("STEADY_PASSCODE", &current)]);
         if old.status.success() {
             assert_eq!(serde_json::from_slice::<serde_json::Value>(&old.stdout).unwrap(), expected);

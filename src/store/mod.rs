@@ -12,7 +12,7 @@ mod index;
 mod rows;
 pub mod rules;
 mod schema;
-mod sealed;
+pub(crate) mod sealed;
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -90,6 +90,9 @@ pub type Clock = Box<dyn Fn() -> DateTime<Utc> + Send>;
 /// The journal of the person on this phone.
 pub struct Store {
     conn: Connection,
+    /// The data key, also inside `conn` as its `seal` and `unseal` functions; lists
+    /// open their rows with it directly, on both cores.
+    key: DataKey,
     path: PathBuf,
     doc: Automerge,
     cursor: ChunkCursor,
@@ -180,11 +183,11 @@ impl Store {
         let (store, listed) = Store::open_then(&dir.join(DB_FILE), key, |conn| {
             // The index is only trusted when it reflects every chunk row; otherwise setup
             // rebuilds it from the document and the list is read afresh below.
-            if index::is_current(conn)? { list(conn).map(Some) } else { Ok(None) }
+            if index::is_current(conn)? { list(conn, key).map(Some) } else { Ok(None) }
         })?;
         let entries = match listed {
             Some(entries) => entries,
-            None => list(&store.conn)?,
+            None => list(&store.conn, key)?,
         };
         Ok((store, entries))
     }
@@ -201,7 +204,7 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| damage_or(e, path))?;
         sealed::install(&conn, key)?;
-        let opened = Store::setup(conn, path.to_owned(), has_data, meanwhile);
+        let opened = Store::setup(conn, key, path.to_owned(), has_data, meanwhile);
         keep_private(path);
         opened.map_err(|e| match e {
             StoreError::Sqlite(e) => damage_or(e, path),
@@ -212,12 +215,14 @@ impl Store {
     /// A journal that lives only in memory, for tests.
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory()?;
-        sealed::install(&conn, &DataKey::random())?;
-        Store::setup(conn, PathBuf::from(":memory:"), false, |_| Ok(())).map(|(s, ())| s)
+        let key = DataKey::random();
+        sealed::install(&conn, &key)?;
+        Store::setup(conn, &key, PathBuf::from(":memory:"), false, |_| Ok(())).map(|(s, ())| s)
     }
 
     fn setup<T: Default>(
         mut conn: Connection,
+        key: &DataKey,
         path: PathBuf,
         has_data: bool,
         meanwhile: impl FnOnce(&Connection) -> Result<T, StoreError>,
@@ -290,7 +295,17 @@ impl Store {
         doc.set_actor(actor);
         let me = read_me(&conn)?;
         let generation = get_meta(&conn, GENERATION)?.unwrap_or_default();
-        let mut store = Store { conn, path, doc, cursor, generation, me, clock: Box::new(Utc::now), fail_at: None };
+        let mut store = Store {
+            conn,
+            key: key.clone(),
+            path,
+            doc,
+            cursor,
+            generation,
+            me,
+            clock: Box::new(Utc::now),
+            fail_at: None,
+        };
         if get_meta(&store.conn, UPGRADE_DOCUMENT)?.is_some() {
             // Asked for by the migration; done again after a crash part way, since both
             // steps find nothing left to do the second time.
@@ -401,7 +416,7 @@ impl Store {
     /// Every entry, private and shared, newest first.
     pub fn entries(&mut self) -> Result<Vec<Entry>, StoreError> {
         self.refresh()?;
-        list(&self.conn)
+        list(&self.conn, &self.key)
     }
 
     /// One entry, wherever it lives.
@@ -461,7 +476,8 @@ impl Store {
     #[doc(hidden)]
     pub fn verify_index(&mut self) -> Result<(), String> {
         self.refresh().map_err(|e| e.to_string())?;
-        let mut from_index: Vec<Entry> = rows::all(&self.conn, Table::SharedIndex).map_err(|e| e.to_string())?;
+        let mut from_index: Vec<Entry> =
+            rows::all(&self.conn, &self.key, Table::SharedIndex).map_err(|e| e.to_string())?;
         sort_newest_first(&mut from_index);
         let mut from_doc = Vec::new();
         for (id, obj) in doc::entry_ids(&self.doc).map_err(|e| e.to_string())? {
@@ -1347,12 +1363,12 @@ fn read_me(conn: &Connection) -> Result<Option<Person>, StoreError> {
 }
 
 /// Every entry, private and shared, newest first, read from SQLite alone.
-fn list(conn: &Connection) -> Result<Vec<Entry>, StoreError> {
-    let mut out = rows::all(conn, Table::Private)?;
+fn list(conn: &Connection, key: &DataKey) -> Result<Vec<Entry>, StoreError> {
+    let mut out = rows::all(conn, key, Table::Private)?;
     let set_aside = set_aside_ids(conn)?;
     let mut waiting: HashMap<EntryId, Waiting> =
         rows::outbox(conn, None)?.into_iter().map(|w| (w.entry.id, w)).collect();
-    for sent in rows::all(conn, Table::SharedIndex)? {
+    for sent in rows::all(conn, key, Table::SharedIndex)? {
         let pending = waiting.remove(&sent.id);
         let mut entry = overlay(sent, pending)?;
         entry.archived = set_aside.contains(&entry.id);

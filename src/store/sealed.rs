@@ -14,19 +14,26 @@ use rusqlite::types::{Value, ValueRef};
 
 use crate::vault::{DataKey, Unsealable};
 
-/// The associated data of a sealed value: its place, a zero byte, and its row id.
-fn aad(place: ValueRef<'_>, id: ValueRef<'_>) -> Vec<u8> {
-    let mut out = match place {
-        ValueRef::Text(t) => t.to_vec(),
-        _ => Vec::new(),
-    };
+/// The associated data of a sealed value: its place, a zero byte, and its row id (an
+/// integer id as 8 big-endian bytes).
+pub fn aad(place: &[u8], id: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(place.len() + 1 + id.len());
+    out.extend_from_slice(place);
     out.push(0);
-    match id {
-        ValueRef::Blob(b) | ValueRef::Text(b) => out.extend_from_slice(b),
-        ValueRef::Integer(i) => out.extend_from_slice(&i.to_be_bytes()),
-        ValueRef::Real(_) | ValueRef::Null => {}
-    }
+    out.extend_from_slice(id);
     out
+}
+
+fn sql_aad(place: ValueRef<'_>, id: ValueRef<'_>) -> Vec<u8> {
+    let place = match place {
+        ValueRef::Text(t) => t,
+        _ => &[],
+    };
+    match id {
+        ValueRef::Blob(b) | ValueRef::Text(b) => aad(place, b),
+        ValueRef::Integer(i) => aad(place, &i.to_be_bytes()),
+        ValueRef::Real(_) | ValueRef::Null => aad(place, &[]),
+    }
 }
 
 fn bytes<'a>(v: ValueRef<'a>) -> Option<&'a [u8]> {
@@ -43,7 +50,7 @@ pub fn install(conn: &Connection, key: &DataKey) -> rusqlite::Result<()> {
     conn.create_scalar_function("seal", 3, utf8, move |ctx: &Context<'_>| {
         Ok(match bytes(ctx.get_raw(2)) {
             None => Value::Null,
-            Some(plain) => Value::Blob(sealing.seal(&aad(ctx.get_raw(0), ctx.get_raw(1)), plain)),
+            Some(plain) => Value::Blob(sealing.seal(&sql_aad(ctx.get_raw(0), ctx.get_raw(1)), plain)),
         })
     })?;
     let opening = key.clone();
@@ -52,7 +59,7 @@ pub fn install(conn: &Connection, key: &DataKey) -> rusqlite::Result<()> {
             None => Value::Null,
             Some(sealed) => Value::Blob(
                 opening
-                    .open(&aad(ctx.get_raw(0), ctx.get_raw(1)), sealed)
+                    .open(&sql_aad(ctx.get_raw(0), ctx.get_raw(1)), sealed)
                     .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?,
             ),
         })

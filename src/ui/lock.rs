@@ -168,13 +168,7 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
             if with_passcode() {
                 form { class: "entry-form", "data-form": "set-up",
                     onsubmit: move |e| { e.prevent_default(); finish(); },
-                    label { r#for: "new-passcode", "A PIN of 6 digits or more, or a passphrase" }
-                    input { id: "new-passcode", r#type: "password", autocomplete: "new-password",
-                        value: "{first}", oninput: move |e| first.set(e.value()) }
-                    label { r#for: "new-passcode-again", "The same passcode again" }
-                    input { id: "new-passcode-again", r#type: "password", autocomplete: "new-password",
-                        value: "{again}", oninput: move |e| again.set(e.value()) }
-                    p { class: "hint", "{FORGOTTEN}" }
+                    NewPasscode { id: "new-passcode", first, again }
                     button { r#type: "submit", class: "primary", "data-set-up": "passcode", "Lock Steady with this passcode" }
                 }
                 button { class: "link", "data-set-up": "without", onclick: move |_| { message.set(None); with_passcode.set(false) }, "Continue without a passcode" }
@@ -228,4 +222,19 @@ pub fn use_auto_lock(journal: JournalSignal, gate: Signal<Gate>, foreground: Sig
             }
         });
     });
+}
+
+/// A new passcode, typed twice, and what forgetting it costs.
+#[component]
+pub fn NewPasscode(id: &'static str, first: Signal<String>, again: Signal<String>) -> Element {
+    let again_id = format!("{id}-again");
+    rsx! {
+        label { r#for: id, "A PIN of 6 digits or more, or a passphrase" }
+        input { id, r#type: "password", autocomplete: "new-password",
+            value: "{first}", oninput: move |e| first.set(e.value()) }
+        label { r#for: "{again_id}", "The same passcode again" }
+        input { id: "{again_id}", r#type: "password", autocomplete: "new-password",
+            value: "{again}", oninput: move |e| again.set(e.value()) }
+        p { class: "hint", "{FORGOTTEN}" }
+    }
 }

@@ -376,13 +376,7 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
                         input { id: "current-passcode", r#type: "password", autocomplete: "current-password",
                             value: "{current}", oninput: move |e| current.set(e.value()) }
                     }
-                    label { r#for: "next-passcode", "New passcode: a PIN of 6 digits or more, or a passphrase" }
-                    input { id: "next-passcode", r#type: "password", autocomplete: "new-password",
-                        value: "{first}", oninput: move |e| first.set(e.value()) }
-                    label { r#for: "next-passcode-again", "The new passcode again" }
-                    input { id: "next-passcode-again", r#type: "password", autocomplete: "new-password",
-                        value: "{again}", oninput: move |e| again.set(e.value()) }
-                    p { class: "hint", "{crate::cli::lock::FORGOTTEN}" }
+                    crate::ui::lock::NewPasscode { id: "next-passcode", first, again }
                     div { class: "actions",
                         button { r#type: "submit", class: "primary", "Save passcode" }
                         button { r#type: "button", class: "quiet", onclick: move |_| clear(), "Cancel" }
