@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Puts Steady's launcher icon into the Android project that `dx bundle --platform android`
-# generated, in place of dx 0.7.10's default icon. Run `./gradlew assembleDebug` (or
-# assembleRelease) in that project afterwards to build the APK again.
+# Puts Steady's Android resources into the Android project that `dx bundle --platform
+# android` generated: the launcher icon, in place of dx 0.7.10's default icon, and the
+# backup rules (res/xml) that platforms/android/AndroidManifest.xml names, without which
+# Gradle refuses to build. Run `./gradlew assembleDebug` (or assembleRelease) in that
+# project afterwards to build the APK.
 #
 #   platforms/android/use-steady-icon.sh target/dx/steady/release/android/app
 set -euo pipefail
@@ -13,4 +15,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 # resources of one name.
 rm -f "$res"/mipmap-*/ic_launcher.webp
 cp -R "$here/res/." "$res/"
-echo "Steady's icon is in $res"
+echo "Steady's icon and backup rules are in $res"

@@ -1,4 +1,5 @@
-//! Phone-only code: where the journal lives on a phone, the Wi-Fi multicast lock that lets
+//! Phone-only code: where the journal lives on a phone and keeping it out of backups, the
+//! phone's own keystore for the journal's data key, the Wi-Fi multicast lock that lets
 //! partners' phones find each other on Android, keeping entries out of screenshots, and
 //! whether the app is in the foreground.
 //!
@@ -7,7 +8,9 @@
 //!
 //! | item | Android | iOS | desktop |
 //! |---|---|---|---|
-//! | [`phone_data_dir`] | the app's private files directory (`Context.getFilesDir()`) | `Library/Application Support/Steady` in the app's container | `None` |
+//! | [`phone_data_dir`] | the app's private files directory (`Context.getFilesDir()`) | `Library/Application Support/Steady` in the app's container, created and kept out of backups | `None` |
+//! | [`exclude_from_backup`] | nothing: the manifest keeps the whole app out of backups | sets `NSURLIsExcludedFromBackupKey` on the directory | nothing |
+//! | [`keystore_put`] and the rest of [`keystore`] | a key in the Android Keystore encrypts the data key | a Keychain item, this device only, readable while unlocked | no keystore |
 //! | [`MulticastLock`] | holds a `WifiManager.MulticastLock` named `steady-sync` | nothing to hold | nothing to hold |
 //! | [`secure_window`] | sets `FLAG_SECURE` on the activity's window, on the UI thread | nothing (see [`use_foreground`]) | nothing |
 //! | [`request_local_network`] | asks for `ACCESS_LOCAL_NETWORK` on Android 17 and later | nothing: iOS asks by itself the first time | nothing |
@@ -39,10 +42,14 @@
 
 #[cfg(target_os = "android")]
 mod android;
+#[cfg(target_os = "ios")]
+mod ios;
+pub mod keystore;
 mod lifecycle;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+pub use keystore::{keystore_available, keystore_get, keystore_put, keystore_remove};
 pub use lifecycle::use_foreground;
 
 /// `WindowManager.LayoutParams.FLAG_SECURE`: the window's content never appears in
@@ -55,7 +62,8 @@ pub const FLAG_SECURE: i32 = 0x2000;
 /// - Android: the app's private files directory, which no other app can read and which is
 ///   removed with the app.
 /// - iOS: `Library/Application Support/Steady` inside the app's container, which other apps
-///   cannot read and which the Files app does not show.
+///   cannot read and which the Files app does not show. It is created here and marked with
+///   [`exclude_from_backup`], so neither iCloud nor a computer's backup copies the journal.
 pub fn phone_data_dir() -> Option<PathBuf> {
     #[cfg(target_os = "android")]
     {
@@ -69,11 +77,40 @@ pub fn phone_data_dir() -> Option<PathBuf> {
     }
     #[cfg(target_os = "ios")]
     {
-        std::env::var_os("HOME").map(|home| PathBuf::from(home).join("Library/Application Support/Steady"))
+        let dir = PathBuf::from(std::env::var_os("HOME")?).join("Library/Application Support/Steady");
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("steady: could not create {}: {e}", dir.display());
+            return None;
+        }
+        // Marked at every launch: a restored or moved folder can lose the mark.
+        if let Err(e) = exclude_from_backup(&dir) {
+            eprintln!("steady: could not keep {} out of backups: {e}", dir.display());
+        }
+        Some(dir)
     }
     #[cfg(not(any(target_os = "android", target_os = "ios")))]
     {
         None
+    }
+}
+
+/// Keeps `dir`, which must exist, and everything in it out of the phone's backups.
+///
+/// - iOS: sets `NSURLIsExcludedFromBackupKey` on it, which iCloud Backup and backups made
+///   with a computer both honour.
+/// - Android: does nothing. `platforms/android/AndroidManifest.xml` turns backups off for
+///   the whole app (`android:allowBackup="false"`) and its backup and data-extraction
+///   rules exclude every directory, for cloud backup and for moving to a new phone alike.
+/// - Desktop: does nothing; the journal is as safe as the computer's own backups.
+pub fn exclude_from_backup(dir: &Path) -> Result<(), String> {
+    #[cfg(target_os = "ios")]
+    {
+        ios::exclude_from_backup(dir)
+    }
+    #[cfg(not(target_os = "ios"))]
+    {
+        let _ = dir;
+        Ok(())
     }
 }
 
@@ -159,6 +196,14 @@ mod tests {
             let lock = MulticastLock::acquire().expect("no lock to take off Android");
             drop(lock);
         }
+    }
+
+    #[test]
+    #[cfg(not(target_os = "ios"))]
+    fn off_ios_excluding_from_backup_changes_nothing() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        assert_eq!(exclude_from_backup(dir.path()), Ok(()));
+        assert_eq!(std::fs::read_dir(dir.path()).expect("still there").count(), 0);
     }
 
     #[test]
