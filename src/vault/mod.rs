@@ -148,8 +148,11 @@ impl Kdf {
 enum KeyFile {
     /// The data key, wrapped with XChaCha20-Poly1305 under the passcode's Argon2id key.
     Passcode { format: u32, kdf: Kdf, salt: String, wrapped_key: String },
-    /// The data key as it is: no passcode.
+    /// The data key as it is: no passcode, on a device with no keystore.
     None { format: u32, key: String },
+    /// No passcode, and the data key is in the phone's keystore (Android Keystore, iOS
+    /// Keychain), not in this file.
+    Keystore { format: u32 },
 }
 
 /// Associated data of the wrapped key: a wrapped key only opens as a key file's.
@@ -189,7 +192,7 @@ impl Vault {
     pub fn state(&self) -> Result<LockState, VaultError> {
         match self.read_key_file()? {
             Some(KeyFile::Passcode { .. }) => Ok(LockState::Passcode),
-            Some(KeyFile::None { .. }) => Ok(LockState::NoPasscode),
+            Some(KeyFile::None { .. } | KeyFile::Keystore { .. }) => Ok(LockState::NoPasscode),
             None if self.dir.join(crate::store::DB_FILE).exists() => Ok(LockState::Unencrypted),
             None => Ok(LockState::New),
         }
@@ -207,7 +210,7 @@ impl Vault {
         let file: KeyFile = serde_json::from_str(&text)
             .map_err(|e| VaultError::BadKeyFile { path: path.clone(), why: e.to_string() })?;
         let format = match &file {
-            KeyFile::Passcode { format, .. } | KeyFile::None { format, .. } => *format,
+            KeyFile::Passcode { format, .. } | KeyFile::None { format, .. } | KeyFile::Keystore { format } => *format,
         };
         if format != 1 {
             return Err(VaultError::BadKeyFile { path, why: format!("format {format}, from a newer Steady") });
@@ -303,6 +306,14 @@ impl Vault {
                     why: "the key is not 32 bytes".into(),
                 })
             }
+            Some(KeyFile::Keystore { .. }) => match crate::platform::keystore_get() {
+                Ok(Some(bytes)) => Ok(DataKey::from_bytes(&bytes)),
+                Ok(None) => Err(VaultError::BadKeyFile {
+                    path: self.key_path(),
+                    why: "the phone's keystore no longer holds the journal's key".into(),
+                }),
+                Err(why) => Err(VaultError::BadKeyFile { path: self.key_path(), why }),
+            },
             Some(KeyFile::Passcode { .. }) | None if self.state()? == LockState::Unencrypted => Err(VaultError::Locked),
             Some(KeyFile::Passcode { .. }) => Err(VaultError::Locked),
             None => Err(VaultError::NotSetUp(self.dir.clone())),
@@ -324,6 +335,18 @@ impl Vault {
     }
 
     fn write_key(&self, key: &DataKey, passcode: Option<&str>) -> Result<(), VaultError> {
+        // On a phone the keystore holds the data key too: without a passcode it is the
+        // only place the key is kept, and with one it is where a later biometric unlock
+        // will read it from. It is written before the key file names it.
+        let in_keystore = crate::platform::keystore_available() && {
+            match crate::platform::keystore_put(key.bytes()) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!("the phone's keystore refused the journal's key: {e}");
+                    false
+                }
+            }
+        };
         let file = match passcode {
             Some(p) => {
                 let mut salt = [0u8; 16];
@@ -333,6 +356,7 @@ impl Vault {
                 let wrapped = DataKey::from_bytes(&wrapping).seal(WRAP_AAD, key.bytes());
                 KeyFile::Passcode { format: 1, kdf: KDF, salt: hex::encode(salt), wrapped_key: hex::encode(wrapped) }
             }
+            None if in_keystore => KeyFile::Keystore { format: 1 },
             None => KeyFile::None { format: 1, key: hex::encode(key.bytes()) },
         };
         let text = Zeroizing::new(serde_json::to_string(&file).expect("a key file always serialises"));
