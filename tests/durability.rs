@@ -285,3 +285,52 @@ fn a_first_version_journal_that_was_paired_keeps_its_document_apart_after_upgrad
     let mut s = Store::open_dir(dir.path(), &key).unwrap();
     assert_eq!(s.entries().unwrap(), entries);
 }
+
+#[test]
+fn a_first_version_journal_never_paired_gets_its_shares_back_as_waiting_after_upgrading() {
+    let dir = tempfile::tempdir().unwrap();
+    earlier_version_journal(dir.path());
+    as_first_version(dir.path());
+    // The first version wrote a share straight into the shared document: a phone that
+    // never paired holds a document with only its own shared entry, and no partner.
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let me: String = conn.query_row("SELECT value FROM meta WHERE key = 'person_id'", [], |r| r.get(0)).unwrap();
+    let mut entry = steady::model::Entry::create(
+        Draft::SafetyNeed { side: SafetySide::Helps, text: "Shared, never sent".into() },
+        me.parse().unwrap(),
+        chrono::Utc::now(),
+        chrono::Local::now().date_naive(),
+    )
+    .unwrap();
+    entry.shared = true;
+    let mut doc = steady::store::doc::genesis().with_actor(automerge::ActorId::random());
+    let mut tx = doc.transaction();
+    steady::store::doc::write_entry(&mut tx, &entry).unwrap();
+    tx.commit();
+    conn.execute_batch(
+        "DELETE FROM doc_chunks; DELETE FROM shared_index; DELETE FROM shared_people;
+         DELETE FROM meta WHERE key = 'index_seq' OR key LIKE 'setting.net.%';",
+    )
+    .unwrap();
+    for change in doc.get_changes(&[]) {
+        let bytes = change.raw_bytes();
+        let sha = {
+            use sha2::Digest;
+            sha2::Sha256::digest(bytes).to_vec()
+        };
+        conn.execute(
+            "INSERT INTO doc_chunks (kind, bytes, sha256) VALUES ('change', ?1, ?2)",
+            rusqlite::params![bytes, sha],
+        )
+        .unwrap();
+    }
+    drop(conn);
+
+    let key = steady::vault::open_without_passcode(dir.path()).unwrap();
+    let (mut s, entries) = Store::open_dir_with_entries(dir.path(), &key).unwrap();
+    let upgraded = entries.iter().find(|e| e.id == entry.id).unwrap();
+    assert!(upgraded.shared && upgraded.waiting, "{upgraded:?}");
+    assert!(s.past_documents().unwrap().is_empty());
+    let bytes = s.document_bytes().unwrap();
+    assert!(!bytes.windows(18).any(|w| w == b"Shared, never sent"), "nobody received it, so the history is empty");
+}

@@ -119,7 +119,7 @@ pub fn check_new_passcode(passcode: &str) -> Result<(), VaultError> {
 
 /// The Argon2id cost of deriving the wrapping key: about half a second on a 2-core
 /// desktop machine (BENCHMARKS.md); phones of recent years take about as long.
-pub const KDF: Kdf = Kdf { memory_kib: 64 * 1024, iterations: 7, parallelism: 1 };
+pub const KDF: Kdf = Kdf { memory_kib: 64 * 1024, iterations: 12, parallelism: 1 };
 
 /// Argon2id's parameters, as recorded in the key file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
