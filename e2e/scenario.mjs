@@ -218,7 +218,11 @@ try {
 
   // Lock now: nothing of the journal stays on screen; the passcode opens it again.
   await tab(browser, 'us');
-  await (await browser.$('[data-action="lock-now"]')).click();
+  const lockNow = await browser.$('[data-action="lock-now"]');
+  await lockNow.scrollIntoView();
+  await sleep(300);
+  screenshot('us-lock');
+  await lockNow.click();
   await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
   check(!(await journalInDom(browser)), 'locked at once: nothing of the journal in the page');
   screenshot('locked');
