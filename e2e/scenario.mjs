@@ -34,19 +34,20 @@ const check = (ok, what) => {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function launch() {
+// The app runs as someone who copied the binary would run it: from a folder of its own,
+// with no source tree to find its files in.
+const elsewhere = mkdtempSync(join(tmpdir(), 'steady-e2e-cwd-'));
+
+function launch(extraEnv = {}) {
+  const env = { ...process.env, DIOXUS_WEBVIEW_AUTOMATION: 'true', WDIO_EMBEDDED_PORT: String(port), ...extraEnv };
+  delete env.CARGO_MANIFEST_DIR;
   // Discovery stays off: this runs in the machine's own network namespace.
-  const app = spawn(binary, ['--data-dir', dataDir, '--no-discovery'], {
-    env: {
-      ...process.env,
-      DIOXUS_WEBVIEW_AUTOMATION: 'true',
-      WDIO_EMBEDDED_PORT: String(port),
-      // Lets the app find its stylesheet when it runs outside `dx`.
-      CARGO_MANIFEST_DIR: root,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return app;
+  return spawn(binary, ['--data-dir', dataDir, '--no-discovery'], { cwd: elsewhere, env, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** The page's background colour, as the web view computed it. */
+async function background(browser) {
+  return browser.execute(() => getComputedStyle(document.body).backgroundColor);
 }
 
 async function connect() {
@@ -153,6 +154,8 @@ try {
 
   // First launch: a passcode of Steady's own, then the person's name.
   await (await browser.$('[data-gate="set-up"]')).waitForExist({ timeout: 10000 });
+  const light = await background(browser);
+  check(light === 'rgb(250, 248, 245)', `styled with no source tree beside it (background ${light})`);
   check(await textOnScreen(browser, 'If you forget this passcode'), 'the first run says what a forgotten passcode costs');
   screenshot('set-up');
   await write(browser, '#new-passcode', passcode);
@@ -219,7 +222,7 @@ try {
   // Lock now: nothing of the journal stays on screen; the passcode opens it again.
   await tab(browser, 'us');
   const lockNow = await browser.$('[data-action="lock-now"]');
-  await lockNow.scrollIntoView();
+  await (await browser.$('section[aria-label="Lock"]')).scrollIntoView();
   await sleep(300);
   screenshot('us-lock');
   await lockNow.click();
@@ -328,6 +331,21 @@ try {
   await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
   check(await textOnScreen(browser, 'Update today'), 'after the wait the right passcode opens it, with nothing lost');
   await quit(app, browser);
+
+  // The dark theme, as a phone set to dark shows it.
+  app = launch({ GTK_THEME: 'Adwaita:dark' });
+  browser = await connect();
+  await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
+  await unlock(browser, passcode);
+  await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
+  const dark = await background(browser);
+  check(dark === 'rgb(28, 27, 26)', `the dark theme follows the system (background ${dark})`);
+  for (const slug of ['today', 'agreements', 'us']) {
+    await tab(browser, slug);
+    await sleep(300);
+    screenshot(`${slug}-dark`);
+  }
+  await quit(app, browser);
   app = null;
 } catch (err) {
   failed += 1;
@@ -338,6 +356,7 @@ try {
   }
   rmSync(dataDir, { recursive: true, force: true });
   rmSync(partnerDir, { recursive: true, force: true });
+  rmSync(elsewhere, { recursive: true, force: true });
 }
 
 console.log(`e2e: ${passed} passed, ${failed} failed`);

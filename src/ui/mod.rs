@@ -136,6 +136,23 @@ pub fn launch(data_dir: PathBuf, net: sync::NetOptions) {
     dioxus::LaunchBuilder::desktop().with_cfg(config).with_context(DataDir(data_dir)).with_context(net).launch(App);
 }
 
+/// The stylesheet, inside the binary. A desktop window finds `asset!` files next to the
+/// source tree unless `dx` bundled the app, so a binary run on its own, or installed with
+/// `cargo install`, would show bare HTML; with the stylesheet inside it, every way of
+/// getting the app looks the same.
+#[cfg(feature = "desktop")]
+pub const STYLESHEET: &str = include_str!("../../assets/steady.css");
+
+/// The app's styles: inside the binary on the desktop, and from the bundle that `dx`
+/// makes on a phone.
+#[component]
+fn Styles() -> Element {
+    #[cfg(feature = "desktop")]
+    return rsx! { document::Style { {STYLESHEET} } };
+    #[cfg(not(feature = "desktop"))]
+    return rsx! { document::Stylesheet { href: asset!("/assets/steady.css") } };
+}
+
 /// The root: unlocks the journal (or takes a preloaded one) and shows the current
 /// screen; while locked, only the lock screen.
 #[component]
@@ -163,7 +180,7 @@ pub fn App() -> Element {
     // iOS photographs the screen for the app switcher as the app leaves: cover it first.
     let covered = cfg!(target_os = "ios") && !(link.foreground)();
     rsx! {
-        document::Stylesheet { href: asset!("/assets/steady.css") }
+        Styles {}
         document::Meta { name: "viewport", content: "width=device-width, initial-scale=1" }
         match gate() {
             lock::Gate::Open => rsx! { components::shell::Shell { journal, notice, tab } },
