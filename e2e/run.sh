@@ -8,3 +8,5 @@ if [ ! -d e2e/node_modules/webdriverio ]; then
   npm ci --prefix e2e --no-audit --no-fund
 fi
 xvfb-run -a -s "-screen 0 390x844x24" node e2e/scenario.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"
+# Two phones side by side, as scripts/demo.sh opens them.
+xvfb-run -a -s "-screen 0 790x844x24" node e2e/demo.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"

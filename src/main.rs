@@ -16,7 +16,14 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     match args.command {
-        None => open_app(data_dir, args.no_discovery),
+        None => {
+            let listen = match args.listen.as_deref().map(cli::listen_address).transpose() {
+                Ok(l) => l.into_iter().collect(),
+                Err(e) => return fail(&e),
+            };
+            let title = args.window_title.as_deref().unwrap_or("Steady");
+            open_app(data_dir, args.no_discovery, listen, title, args.window_position)
+        }
         Some(command) => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -39,17 +46,29 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 }
 
 #[cfg(any(feature = "desktop", feature = "mobile"))]
-fn open_app(data_dir: std::path::PathBuf, no_discovery: bool) -> ExitCode {
+fn open_app(
+    data_dir: std::path::PathBuf,
+    no_discovery: bool,
+    listen: Vec<libp2p::Multiaddr>,
+    title: &str,
+    position: Option<(i32, i32)>,
+) -> ExitCode {
     // Entries never appear in screenshots or the recent-apps list (Android; elsewhere
     // nothing to do).
     steady::platform::secure_window();
-    let net = steady::ui::sync::NetOptions { discovery_allowed: !no_discovery, ..Default::default() };
-    steady::ui::launch(data_dir, net);
+    let net = steady::ui::sync::NetOptions { discovery_allowed: !no_discovery, listen };
+    steady::ui::launch(data_dir, net, title, position);
     ExitCode::SUCCESS
 }
 
 #[cfg(not(any(feature = "desktop", feature = "mobile")))]
-fn open_app(_data_dir: std::path::PathBuf, _no_discovery: bool) -> ExitCode {
+fn open_app(
+    _data_dir: std::path::PathBuf,
+    _no_discovery: bool,
+    _listen: Vec<libp2p::Multiaddr>,
+    _title: &str,
+    _position: Option<(i32, i32)>,
+) -> ExitCode {
     eprintln!("steady: this build has no app window; use a command (steady --help)");
     ExitCode::FAILURE
 }

@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod lock;
 mod net;
 
+pub use net::listen_address;
+
 use crate::export::{self, Journal};
 use crate::model::{Body, Draft, Entry, EntryId, KindName, Outcome, SafetySide, TimeWindow};
 use crate::store::Store;
@@ -31,6 +33,17 @@ pub struct Cli {
     /// address still works).
     #[arg(long)]
     pub no_discovery: bool,
+    /// When opening the app: where to accept the partner's phone, as HOST:PORT (for
+    /// example 127.0.0.1:4001 to try two phones on one computer).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// When opening the app: the window's title.
+    #[arg(long, value_name = "TITLE")]
+    pub window_title: Option<String>,
+    /// When opening the app: where on the screen the window opens, as X,Y (the demo puts
+    /// two phones side by side).
+    #[arg(long, value_name = "X,Y", value_parser = window_position)]
+    pub window_position: Option<(i32, i32)>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -162,6 +175,12 @@ pub enum ExportFormat {
     Json,
     Markdown,
     Automerge,
+}
+
+fn window_position(text: &str) -> Result<(i32, i32), String> {
+    let (x, y) = text.split_once(',').ok_or("give the position as X,Y, for example 400,0")?;
+    let number = |n: &str| n.trim().parse::<i32>().map_err(|_| format!("{n:?} is not a whole number"));
+    Ok((number(x)?, number(y)?))
 }
 
 /// The data directory when none is given: the system's per-user data directory.

@@ -67,7 +67,7 @@ impl NetArgs {
 
 /// `HOST:PORT` or a multiaddr, as an address to listen on. Any address of this device is
 /// fine here: listening dials nobody.
-fn listen_address(text: &str) -> Result<Multiaddr> {
+pub fn listen_address(text: &str) -> Result<Multiaddr> {
     if text.starts_with('/') {
         return text.parse().with_context(|| format!("{text:?} is not an address to listen on"));
     }

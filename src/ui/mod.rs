@@ -119,15 +119,18 @@ pub fn act(
 
 /// Opens the app on a phone, full screen, on the journal in `data_dir`.
 #[cfg(all(feature = "mobile", not(feature = "desktop")))]
-pub fn launch(data_dir: PathBuf, net: sync::NetOptions) {
+pub fn launch(data_dir: PathBuf, net: sync::NetOptions, _title: &str, _position: Option<(i32, i32)>) {
     dioxus::LaunchBuilder::mobile().with_context(DataDir(data_dir)).with_context(net).launch(App);
 }
 
 /// Opens the app window on the journal in `data_dir`.
 #[cfg(feature = "desktop")]
-pub fn launch(data_dir: PathBuf, net: sync::NetOptions) {
-    use dioxus::desktop::{Config, LogicalSize, WindowBuilder};
-    let window = WindowBuilder::new().with_title("Steady").with_inner_size(LogicalSize::new(390.0, 844.0));
+pub fn launch(data_dir: PathBuf, net: sync::NetOptions, title: &str, position: Option<(i32, i32)>) {
+    use dioxus::desktop::{Config, LogicalPosition, LogicalSize, WindowBuilder};
+    let mut window = WindowBuilder::new().with_title(title).with_inner_size(LogicalSize::new(390.0, 844.0));
+    if let Some((x, y)) = position {
+        window = window.with_position(LogicalPosition::new(x, y));
+    }
     let config = Config::new().with_window(window).with_menu(None);
     // The end-to-end tests' WebDriver server (on 127.0.0.1 only). It is compiled in only
     // with the `e2e` feature, and even then starts only when the test asks for it.
