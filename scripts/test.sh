@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo test --locked
+# With the `e2e` feature, so that e2e/run.sh finds the app already built with the same
+# dependencies and features. The feature only compiles in the test-only WebDriver server,
+# which starts when a test asks for it.
+cargo test --locked --features e2e
 scripts/check-phone.sh
 e2e/run.sh
