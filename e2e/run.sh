@@ -3,7 +3,9 @@
 # real window under Xvfb with WebdriverIO. Screenshots land in target/screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --locked --features e2e
+# The app as the tests build it (scripts/test.sh runs the same command first, so this
+# finds it already built).
+cargo test --locked --features e2e --no-run
 if [ ! -d e2e/node_modules/webdriverio ]; then
   npm ci --prefix e2e --no-audit --no-fund
 fi
