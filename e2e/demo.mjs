@@ -8,7 +8,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { remote } from 'webdriverio';
+import { connect, sleep } from './driver.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
@@ -23,7 +23,6 @@ const check = (ok, what) => {
   else failed += 1;
   console.log(`${ok ? 'ok' : 'not ok'} - ${what}`);
 };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Loopback: the test's WebDriver servers must be reachable from here, outside any
 // namespace.
@@ -43,25 +42,6 @@ demo.stdout.on('data', (d) => {
   process.stdout.write(d);
 });
 const ended = new Promise((r) => demo.once('exit', r));
-
-async function connect(port) {
-  for (let i = 0; i < 150; i += 1) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/status`)).ok) break;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(200);
-  }
-  return remote({
-    hostname: '127.0.0.1',
-    port,
-    path: '/',
-    logLevel: 'warn',
-    connectionRetryCount: 3,
-    capabilities: { browserName: 'dioxus' },
-  });
-}
 
 async function seen(browser, text, timeout = 15000) {
   try {

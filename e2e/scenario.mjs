@@ -10,7 +10,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { remote } from 'webdriverio';
+import { connect as connectTo, sleep } from './driver.mjs';
 
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -32,8 +32,6 @@ const check = (ok, what) => {
   }
 };
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 // The app runs as someone who copied the binary would run it: from a folder of its own,
 // with no source tree to find its files in.
 const elsewhere = mkdtempSync(join(tmpdir(), 'steady-e2e-cwd-'));
@@ -48,26 +46,6 @@ function launch(extraEnv = {}) {
 /** The page's background colour, as the web view computed it. */
 async function background(browser) {
   return browser.execute(() => getComputedStyle(document.body).backgroundColor);
-}
-
-async function connect() {
-  for (let i = 0; i < 150; i += 1) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/status`);
-      if (res.ok) break;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(200);
-  }
-  return remote({
-    hostname: '127.0.0.1',
-    port,
-    path: '/',
-    logLevel: 'warn',
-    connectionRetryCount: 3,
-    capabilities: { browserName: 'dioxus' },
-  });
 }
 
 async function quit(app, browser) {
@@ -150,7 +128,7 @@ const words = {
 let app = launch();
 let browser;
 try {
-  browser = await connect();
+  browser = await connectTo(port);
 
   // First launch: a passcode of Steady's own, then the person's name.
   await (await browser.$('[data-gate="set-up"]')).waitForExist({ timeout: 10000 });
@@ -240,7 +218,7 @@ try {
 
   // Launch again: locked first, then everything is as it was.
   app = launch();
-  browser = await connect();
+  browser = await connectTo(port);
   await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
   check(!(await journalInDom(browser)), 'locked at launch, with nothing of the journal in the page');
   await unlock(browser, passcode);
@@ -274,7 +252,7 @@ try {
   const partnerEntry = execFileSync(binary, ['--data-dir', partnerDir, 'add', 'agreement', 'Blair shares this'], { encoding: 'utf8' }).trim();
   execFileSync(binary, ['--data-dir', partnerDir, 'share', partnerEntry]);
   app = launch();
-  browser = await connect();
+  browser = await connectTo(port);
   await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
   await unlock(browser, passcode);
   await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
@@ -299,8 +277,8 @@ try {
   await (await browser.$('button=They match')).click();
   // Nothing syncs until both people have checked the words.
   execFileSync(binary, ['--data-dir', partnerDir, 'pair', 'confirm']);
-  const port = (link.match(/127\.0\.0\.1\/tcp\/(\d+)/) ?? [])[1];
-  const syncing = partner(['sync', '--for', '6', '--no-discovery', '--dial', `127.0.0.1:${port}`]);
+  const listening = (link.match(/127\.0\.0\.1\/tcp\/(\d+)/) ?? [])[1];
+  const syncing = partner(['sync', '--for', '6', '--no-discovery', '--dial', `127.0.0.1:${listening}`]);
   await tab(browser, 'agreements');
   check(await textOnScreen(browser, 'Up to date'), 'the badge says the phones are up to date');
   check(await textOnScreen(browser, 'Blair shares this</p>'), "the partner's shared entry arrives in the window");
@@ -315,7 +293,7 @@ try {
   // Five wrong passcodes: Steady asks to wait, even for the right one, and never wipes
   // anything; after the wait the right passcode opens it.
   app = launch();
-  browser = await connect();
+  browser = await connectTo(port);
   await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
   for (let i = 0; i < 5; i += 1) {
     await unlock(browser, `wrong guess ${i}`);
@@ -334,7 +312,7 @@ try {
 
   // The dark theme, as a phone set to dark shows it.
   app = launch({ GTK_THEME: 'Adwaita:dark' });
-  browser = await connect();
+  browser = await connectTo(port);
   await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
   await unlock(browser, passcode);
   await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
