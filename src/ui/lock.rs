@@ -142,6 +142,11 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
         } else {
             None
         };
+        // A journal from before encryption must be whole and Steady's before a key is
+        // made for it.
+        if upgrading && let Err(e) = crate::store::Store::check_earlier_version(&dir.0) {
+            return message.set(Some(e.to_string()));
+        }
         let opened = Vault::at(&dir.0)
             .set_up(passcode.as_deref())
             .map_err(|e| e.to_string())
