@@ -15,6 +15,10 @@ packages+=(clang llvm libc6-dev-arm64-cross)
 # play phones on one Wi-Fi (as root).
 packages+=(iproute2)
 
+# procps's `pkill` and `ps`: the demo's end-to-end test closes one of its two windows and
+# checks the other went with it. A minimal Debian image has neither.
+packages+=(procps)
+
 # Node.js runs the end-to-end test's WebdriverIO client.
 command -v node >/dev/null || packages+=(nodejs npm)
 
