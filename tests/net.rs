@@ -521,7 +521,7 @@ async fn cancelling_ends_an_open_join_and_an_open_invite() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         a.node.cancel_pairing();
     });
-    assert!(matches!(joined, Err(NetError::Stopped)), "{joined:?}");
+    assert!(matches!(joined, Err(NetError::Cancelled)), "{joined:?}");
 
     let link = a.link().await;
     a.node.cancel_pairing();

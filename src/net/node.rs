@@ -18,7 +18,7 @@
 //! reject`, `unpair`, `pause`, `resume`) are read again whenever the file's
 //! `data_version` moves, which the loop looks at every tick.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -110,6 +110,8 @@ pub enum NetError {
     Unreachable { address: String, reason: String },
     #[error("the network has stopped")]
     Stopped,
+    #[error("the pairing was cancelled on this phone")]
+    Cancelled,
     #[error("another pairing is already under way on this phone")]
     PairingUnderWay,
 }
@@ -260,6 +262,7 @@ impl Node {
             listening: Vec::new(),
             synced: false,
             reached_at: HashMap::new(),
+            found_at: HashSet::new(),
             seen_version: None,
             settings_version: None,
         };
@@ -460,6 +463,8 @@ struct EventLoop {
     synced: bool,
     /// The address each connected phone was reached at, when this phone dialed it.
     reached_at: HashMap<PeerId, Multiaddr>,
+    /// The partner's addresses discovery has found during this run, each said once.
+    found_at: HashSet<Multiaddr>,
     seen_version: Option<i64>,
     /// The file's `data_version` when the settings were last read.
     settings_version: Option<i64>,
@@ -617,7 +622,7 @@ impl EventLoop {
                     self.emit(NetEvent::InviteEnded { reason: "cancelled".to_owned() });
                 }
                 if let Some(join) = self.join.take() {
-                    let _ = join.reply.send(Err(NetError::Stopped));
+                    let _ = join.reply.send(Err(NetError::Cancelled));
                 }
                 self.restore_allow_list();
             }
@@ -867,8 +872,8 @@ impl EventLoop {
             return;
         }
         if Some(peer) == self.partner_peer() {
-            let new = peers::remember_address(&mut lock(&self.store), &address).unwrap_or(false);
-            if new {
+            let _ = peers::remember_address(&mut lock(&self.store), &address);
+            if self.found_at.insert(address.clone()) {
                 self.emit(NetEvent::Discovered { peer: peer.to_base58(), address: host_port(&address) });
             }
             if self.may_sync() && !self.swarm.is_connected(&peer) && self.me < peer {
@@ -969,6 +974,7 @@ impl EventLoop {
     fn on_pair_outcome(&mut self, peer: PeerId, role: PairRole, outcome: PairOutcome) {
         match outcome {
             PairOutcome::Paired(PairedWith { who, words, couple }) => {
+                // Already cleaned for showing, by `session::paired_with`.
                 let name = who.name;
                 let couple = peers::to_hex(&couple);
                 let partner = Partner {

@@ -12,7 +12,7 @@ use dioxus::prelude::*;
 use libp2p::Multiaddr;
 
 use crate::net::invite::InviteLink;
-use crate::net::{Link, NetConfig, NetEvent, NetStatus, Node, PairingState, peers};
+use crate::net::{Link, NetConfig, NetError, NetEvent, NetStatus, Node, PairingState, peers};
 use crate::ui::{JournalSignal, Notice};
 
 /// How the window may use the network, decided at launch.
@@ -293,6 +293,8 @@ impl SyncLink {
                     let words = paired.safety_words.iter().map(|w| (*w).to_owned()).collect();
                     self.pairing.set(Pairing::Done { name: paired.name, words });
                 }
+                // The person cancelled: nothing went wrong, and nothing is said.
+                Ok(Err(NetError::Cancelled)) => self.pairing.set(Pairing::Idle),
                 Ok(Err(e)) => {
                     self.pairing.set(Pairing::Idle);
                     self.notice.set(Some(e.to_string()));
