@@ -41,7 +41,7 @@ fn fail(e: &anyhow::Error) -> ExitCode {
         message.push_str(": ");
         message.push_str(&cause.to_string());
     }
-    eprintln!("steady: {message}");
+    eprintln!("steady: {}", steady::model::text::terminal_safe(&message));
     ExitCode::FAILURE
 }
 

@@ -251,7 +251,7 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
                 store.entries()?.into_iter().filter(|e| filter.is_none_or(|f| f.matches(e))).collect();
             if json {
                 let items: Vec<_> = entries.iter().map(|e| export::list_item(e, &names)).collect();
-                writeln!(out, "{}", serde_json::to_string(&items)?)?;
+                writeln!(out, "{}", crate::model::text::terminal_safe_json(&serde_json::to_string(&items)?))?;
             } else {
                 for e in &entries {
                     writeln!(out, "{}", list_line(e))?;
@@ -466,6 +466,9 @@ fn list_line(e: &Entry) -> String {
     if text.chars().count() > 60 {
         text = text.chars().take(59).collect::<String>() + "…";
     }
+    // Entries from the partner's phone may carry anything: nothing reaches the terminal
+    // that it would obey.
+    let text = crate::model::text::terminal_safe(&text);
     format!("{}  {kind:<13} {place:<7} {day}  {text}{archived}", e.id)
 }
 

@@ -88,8 +88,15 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("the network could not start")
 }
 
+fn json_line(out: &mut dyn Write, json: &str) -> Result<()> {
+    writeln!(out, "{}", crate::model::text::terminal_safe_json(json))?;
+    out.flush()?;
+    Ok(())
+}
+
 fn line(out: &mut dyn Write, text: &str) -> Result<()> {
-    writeln!(out, "{text}")?;
+    // Events carry names and reasons from the other phone.
+    writeln!(out, "{}", crate::model::text::terminal_safe(text))?;
     out.flush()?;
     Ok(())
 }
@@ -253,7 +260,7 @@ pub fn sync(data_dir: &Path, for_secs: Option<f64>, json: bool, net: NetArgs, ou
 
 fn print_event(out: &mut dyn Write, event: &NetEvent, json: bool) -> Result<()> {
     if json {
-        return line(out, &serde_json::to_string(event)?);
+        return json_line(out, &serde_json::to_string(event)?);
     }
     let text = match event {
         NetEvent::Listening { address } => format!("listening on {address}"),
@@ -276,7 +283,7 @@ pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     peers::forget_untrusted(&mut store)?;
     let status = NetStatus::at_rest(&store)?;
     if json {
-        return line(out, &serde_json::to_string(&status)?);
+        return json_line(out, &serde_json::to_string(&status)?);
     }
     match &status.partner {
         None => line(out, "Not paired yet.")?,

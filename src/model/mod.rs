@@ -8,6 +8,7 @@ pub mod fields;
 mod ids;
 pub mod nudge;
 pub mod steadiness;
+pub mod text;
 pub mod validate;
 
 pub use draft::{Draft, stored_time};
@@ -80,6 +81,12 @@ impl Person {
             ModelError::EmptyText { .. } => ModelError::EmptyName,
             other => other,
         })?;
+        // The name is shown on the partner's phone, inside sentences: no invisible
+        // characters that could hide or reverse it.
+        let name = text::clean_name(&name);
+        if name.is_empty() {
+            return Err(ModelError::EmptyName);
+        }
         Ok(Person { id, name })
     }
 }

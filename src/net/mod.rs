@@ -155,11 +155,3 @@ impl NetStatus {
         })
     }
 }
-
-/// A name as the other phone sent it, made safe to show: no control characters, trimmed,
-/// at most 60 characters.
-pub fn clean_name(name: &str) -> String {
-    let cleaned: String = name.chars().filter(|c| !c.is_control()).take(60).collect();
-    let cleaned = cleaned.trim();
-    if cleaned.is_empty() { "your partner".to_owned() } else { cleaned.to_owned() }
-}

@@ -145,7 +145,13 @@ pub fn partner(store: &Store) -> Result<Option<Partner>, PeersError> {
 fn saved_partner(store: &Store) -> Result<Option<Partner>, PeersError> {
     match store.setting(PARTNER)? {
         None => Ok(None),
-        Some(text) => serde_json::from_str(&text).map(Some).map_err(|_| PeersError::Damaged("the partner")),
+        Some(text) => serde_json::from_str::<Partner>(&text)
+            .map(|mut p| {
+                // Saved by an earlier version, perhaps before names were cleaned.
+                p.name = crate::model::text::partner_name(&p.name);
+                Some(p)
+            })
+            .map_err(|_| PeersError::Damaged("the partner")),
     }
 }
 

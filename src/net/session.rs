@@ -20,12 +20,13 @@ use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, Stream};
 use tokio::sync::{Notify, mpsc};
 
+use super::WireTap;
 use super::frame::{self, MAX_SYNC_FRAME, SyncFrame};
 use super::pairing::{
     Introduction, InviteCode, InviterAttempt, Joiner, MAX_MESSAGE, PairMessage, PairingError, Refusal,
 };
 use super::peers::{self, Partner};
-use super::{WireTap, clean_name};
+use crate::model::text::partner_name;
 use crate::store::{Store, StoreError};
 
 /// How long a pairing step may take before the other phone is given up on.
@@ -325,7 +326,7 @@ fn paired_with(
     if who.person == me.person || who.actor == me.actor {
         return Err(PairingError::SameJournal.into());
     }
-    who.name = clean_name(&who.name);
+    who.name = partner_name(&who.name);
     Ok(PairedWith { who, words: key.safety_words(), couple: key.couple_id() })
 }
 

@@ -242,7 +242,11 @@ pub fn people(doc: &impl ReadDoc) -> Result<Vec<(PersonId, String)>, StoreError>
         if let Some((AmValue::Scalar(name), _)) = doc.get(item.id(), NAME)?
             && let ScalarValue::Str(name) = name.as_ref()
         {
-            out.push((id, name.to_string()));
+            // Written by the partner's phone: shown only once cleaned.
+            let name = crate::model::text::clean_name(name);
+            if !name.is_empty() {
+                out.push((id, name));
+            }
         }
     }
     Ok(out)

@@ -92,7 +92,10 @@ pub fn people(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
         let (id, name) = row?;
         let name =
             String::from_utf8(name).map_err(|_| StoreError::corrupt(format!("the name of {id} is unreadable")))?;
-        out.push((id, name));
+        let name = crate::model::text::clean_name(&name);
+        if !name.is_empty() {
+            out.push((id, name));
+        }
     }
     Ok(out)
 }

@@ -443,3 +443,31 @@ fn a_partners_check_in_on_an_agreement_taken_back_meanwhile_goes_nowhere() {
     assert!(matches!(b.get(e.id), Err(StoreError::NotFound(_))), "the agreement left the partner's lists");
     assert_eq!(b.waiting_count().unwrap(), 0);
 }
+
+#[test]
+fn a_partners_name_is_shown_without_overrides_controls_or_length() {
+    use automerge::transaction::Transactable;
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    // A modified app on Blair's phone renames Blair with a right-to-left override, a
+    // terminal escape, zero-width characters and a page of text.
+    let mut forked = b.doc.fork();
+    forked.set_actor(b.actor());
+    let mut tx = forked.transaction();
+    let hostile = format!("Bl\u{200B}air\u{202E}sdrawkcab\u{1b}[2J{}", " and more".repeat(100));
+    doc::write_person(&mut tx, b.me().unwrap().id, &hostile).unwrap();
+    tx.commit();
+    let change = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = vec![change].into();
+    a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b)).unwrap();
+
+    let shown: Vec<String> = a.people().unwrap().into_iter().map(|(_, n)| n).collect();
+    let blair = shown.iter().find(|n| n.starts_with("Blair")).expect("Blair's name is listed");
+    assert!(blair.starts_with("Blairsdrawkcab[2J and more"), "{blair}");
+    assert!(blair.chars().count() <= 60, "{}", blair.chars().count());
+    assert!(!blair.chars().any(|c| c.is_control() || matches!(c, '\u{200B}' | '\u{202E}')), "{blair:?}");
+    // What the document holds is left as it is: only what is shown is cleaned.
+    assert!(doc::people(&a.doc).unwrap().iter().any(|(_, n)| n == blair));
+}
