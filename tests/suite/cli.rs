@@ -1,7 +1,7 @@
 //! The command line, driven as a person would drive it: one process per command, so every
 //! step also proves the journal survives a restart.
 
-mod common;
+use crate::common;
 
 use common::{fails, fails_with, list_json, ok, ok_with, snapshot_dir};
 use serde_json::Value;
@@ -385,4 +385,21 @@ fn pair_reject_forgets_an_unconfirmed_pairing() {
     assert!(said.contains("Forgot the pairing with Alex"), "{said}");
     assert_eq!(status_json(db)["pairing"], "none");
     assert_eq!(status_json(da)["pairing"], "unconfirmed", "the other phone is not told");
+}
+
+#[test]
+fn printed_text_can_not_drive_the_terminal() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
+    // Text with a terminal's escapes in it, as a partner's phone could send.
+    let text = "Late again\u{1b}]0;owned\u{7}\u{1b}[2J\u{202E}desrever";
+    ok(d, &["add", "agreement", text]);
+    let listed = ok(d, &["list"]);
+    assert!(!listed.chars().any(|c| c.is_control() && c != '\n' || c == '\u{202E}'), "{listed:?}");
+    assert!(listed.contains("Late again\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{202e}desrever"), "{listed}");
+    let json = ok(d, &["list", "--json"]);
+    assert!(!json.chars().any(|c| c.is_control() && c != '\n' || c == '\u{202E}'), "{json:?}");
+    let items: Vec<Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(items[0]["text"], text, "the JSON still says exactly what was written");
 }

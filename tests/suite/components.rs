@@ -1,7 +1,7 @@
 //! The app's screens in a headless VirtualDom: taps and typing dispatched the way the
 //! webview sends them, and what a person would see read back with dioxus-ssr.
 
-mod harness;
+use crate::harness;
 
 use chrono::{Days, Local, Utc};
 use dioxus::prelude::*;

@@ -1,7 +1,7 @@
 //! The journal survives what phones go through: a share cut off at any step, a process
 //! killed at random moments, and damaged files, which are reported and never overwritten.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! journal of the earlier, unencrypted format sealed in place on its first unlock, with
 //! `kill -9` at any moment of that and of a passcode change losing nothing.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! has been away longer than the grace period. While locked, nothing of the journal is in
 //! the DOM.
 
-mod harness;
+use crate::harness;
 
 use std::path::Path;
 use std::time::Duration;

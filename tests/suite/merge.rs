@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use steady::model::{Body, CheckInId, Draft, EntryId, Outcome, SafetySide};

@@ -4,7 +4,7 @@
 //! be, so that a search can never pass by accident: the text in a plain export written
 //! elsewhere, or a sealed value's own bytes in the journal file before it is overwritten.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! discovery off): pairing from the screen, checking the words, then the badge following
 //! a sync, unpairing, and the past pairing kept apart.
 
-mod harness;
+use crate::harness;
 
 use std::time::Duration;
 
