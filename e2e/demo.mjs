@@ -8,7 +8,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { connect, sleep } from './driver.mjs';
+import { connect, photograph, sleep } from './driver.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
@@ -97,7 +97,7 @@ try {
   check(await seen(sam, `${text}</p>`, 40000), "the entry Alex shared arrives on Sam's phone");
   check(await seen(sam, 'Up to date'), "Sam's badge says the phones are up to date");
   await sleep(500);
-  execFileSync('import', ['-window', 'root', join(shots, 'demo-two-phones.png')]);
+  photograph(join(shots, 'demo-two-phones.png'));
   check(true, 'both phones photographed side by side');
 
   // Closing one window ends the demo: the other closes, and what it made is gone.

@@ -1,6 +1,7 @@
 // What both end-to-end scenarios need: waiting, and a WebDriver session with a window's
 // test-only server once it listens.
 
+import { execFileSync } from 'node:child_process';
 import { remote } from 'webdriverio';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -23,4 +24,15 @@ export async function connect(port) {
     connectionRetryCount: 3,
     capabilities: { browserName: 'dioxus' },
   });
+}
+
+/**
+ * Photographs the whole (virtual) screen into `file`, and fails if the picture is one
+ * flat colour: a window drawn off the screen, or not drawn at all, would otherwise pass
+ * unseen.
+ */
+export function photograph(file) {
+  execFileSync('import', ['-window', 'root', file]);
+  const spread = Number(execFileSync('convert', [file, '-format', '%[fx:standard_deviation]', 'info:'], { encoding: 'utf8' }));
+  if (!(spread > 0.01)) throw new Error(`the photograph ${file} is blank: the window is not on the screen`);
 }

@@ -6,9 +6,12 @@ cd "$(dirname "$0")/.."
 # The app as the tests build it (scripts/test.sh runs the same command first, so this
 # finds it already built).
 cargo test --locked --features e2e --no-run
-if [ ! -d e2e/node_modules/webdriverio ]; then
+if [ ! -d e2e/node_modules/webdriverio ] || [ ! -f e2e/node_modules/axe-core/axe.min.js ]; then
   npm ci --prefix e2e --no-audit --no-fund
 fi
 xvfb-run -a -s "-screen 0 390x844x24" node e2e/scenario.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"
+# Accessibility: axe-core on every screen and state in both themes, contrast of edges,
+# 44 px targets, 200% text, and one task by keyboard alone (xdotool's real key presses).
+xvfb-run -a -s "-screen 0 390x844x24" node e2e/access.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"
 # Two phones side by side, as scripts/demo.sh opens them.
 xvfb-run -a -s "-screen 0 790x844x24" node e2e/demo.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"

@@ -10,7 +10,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { connect as connectTo, sleep } from './driver.mjs';
+import { connect as connectTo, photograph, sleep } from './driver.mjs';
 
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -40,7 +40,9 @@ function launch(extraEnv = {}) {
   const env = { ...process.env, DIOXUS_WEBVIEW_AUTOMATION: 'true', WDIO_EMBEDDED_PORT: String(port), ...extraEnv };
   delete env.CARGO_MANIFEST_DIR;
   // Discovery stays off: this runs in the machine's own network namespace.
-  return spawn(binary, ['--data-dir', dataDir, '--no-discovery'], { cwd: elsewhere, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  // At the screen's corner: without a window manager the window is otherwise placed
+  // off the screen, and every photograph comes out black.
+  return spawn(binary, ['--data-dir', dataDir, '--no-discovery', '--window-position', '0,0'], { cwd: elsewhere, env, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 /** The page's background colour, as the web view computed it. */
@@ -59,7 +61,7 @@ async function quit(app, browser) {
 }
 
 function screenshot(name) {
-  execFileSync('import', ['-window', 'root', join(shots, `${name}.png`)]);
+  photograph(join(shots, `${name}.png`));
 }
 
 async function tab(browser, slug) {

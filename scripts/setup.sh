@@ -7,6 +7,9 @@ set -euo pipefail
 # photograph that window in tests without a screen.
 packages=(pkg-config libwebkit2gtk-4.1-dev libxdo-dev libssl-dev xvfb xauth imagemagick)
 
+# xdotool presses real keys in the window for the accessibility test's keyboard-only task.
+packages+=(xdotool)
+
 # clang, llvm-ar and Debian's arm64 C headers compile the bundled SQLite when
 # scripts/check-phone.sh type-checks the Android app (see .cargo/config.toml).
 packages+=(clang llvm libc6-dev-arm64-cross)

@@ -106,6 +106,8 @@ pub fn LockScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
                 onsubmit: move |e| { e.prevent_default(); unlock(); },
                 label { r#for: "passcode", "Your Steady passcode" }
                 input { id: "passcode", r#type: "password", autocomplete: "current-password",
+                    // The lock screen is only for this: the passcode field takes focus.
+                    onmounted: crate::ui::components::focus,
                     value: "{passcode}", oninput: move |e| passcode.set(e.value()) }
                 button { r#type: "submit", class: "primary", "data-unlock": "", "Unlock" }
             }

@@ -120,7 +120,8 @@ pub fn act(
 /// Opens the app on a phone, full screen, on the journal in `data_dir`.
 #[cfg(all(feature = "mobile", not(feature = "desktop")))]
 pub fn launch(data_dir: PathBuf, net: sync::NetOptions, _title: &str, _position: Option<(i32, i32)>) {
-    dioxus::LaunchBuilder::mobile().with_context(DataDir(data_dir)).with_context(net).launch(App);
+    let config = dioxus::mobile::Config::new().with_custom_index(INDEX.to_owned());
+    dioxus::LaunchBuilder::mobile().with_cfg(config).with_context(DataDir(data_dir)).with_context(net).launch(App);
 }
 
 /// Opens the app window on the journal in `data_dir`.
@@ -131,13 +132,18 @@ pub fn launch(data_dir: PathBuf, net: sync::NetOptions, title: &str, position: O
     if let Some((x, y)) = position {
         window = window.with_position(LogicalPosition::new(x, y));
     }
-    let config = Config::new().with_window(window).with_menu(None);
+    let config = Config::new().with_window(window).with_menu(None).with_custom_index(INDEX.to_owned());
     // The end-to-end tests' WebDriver server (on 127.0.0.1 only). It is compiled in only
     // with the `e2e` feature, and even then starts only when the test asks for it.
     #[cfg(feature = "e2e")]
     let config = wdio_dioxus::install(config);
     dioxus::LaunchBuilder::desktop().with_cfg(config).with_context(DataDir(data_dir)).with_context(net).launch(App);
 }
+
+/// The page the app is drawn into: its language is English (screen readers pronounce
+/// it so), and it can be zoomed, unlike the framework's default page.
+#[cfg(any(feature = "desktop", feature = "mobile"))]
+const INDEX: &str = include_str!("../../assets/index.html");
 
 /// The stylesheet, inside the binary. A desktop window finds `asset!` files next to the
 /// source tree unless `dx` bundled the app, so a binary run on its own, or installed with
@@ -184,7 +190,6 @@ pub fn App() -> Element {
     let covered = cfg!(target_os = "ios") && !(link.foreground)();
     rsx! {
         Styles {}
-        document::Meta { name: "viewport", content: "width=device-width, initial-scale=1" }
         match gate() {
             lock::Gate::Open => rsx! { components::shell::Shell { journal, notice, tab } },
             lock::Gate::Locked => rsx! { lock::LockScreen { journal, gate } },

@@ -5,11 +5,14 @@ use chrono::Local;
 use dioxus::prelude::*;
 
 use crate::model::{AgreementStatus, Body, Entry, Outcome, SafetySide};
+use crate::ui::components::{focus, focus_if};
 use crate::ui::{JournalSignal, Notice, act};
 
 #[component]
 pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Element {
     let mut confirming_unshare = use_signal(|| false);
+    // Set when the confirmation closes, so focus goes back to the button that opened it.
+    let mut back_to_unshare = use_signal(|| false);
     let (mine, author, explained) = match &*journal.read() {
         Ok(j) => (j.is_mine(&entry), j.name_of(entry.author), j.sharing_explained),
         Err(_) => (false, String::new(), true),
@@ -55,18 +58,32 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
                             button { class: "primary", "data-action": "undo", "aria-label": "Undo sharing '{short}'", onclick: unshare, "Undo" }
                         } else {
                             p { class: "hint", "Not sent yet: it leaves this phone at the next sync with your partner." }
-                            button { class: "quiet", "data-action": "unshare", "aria-label": "Keep '{short}' private: not sent yet, so it stays private", onclick: unshare, "Keep private" }
+                            button { class: "quiet", "data-action": "unshare", "aria-label": "Keep private: '{short}' is not sent yet", onclick: unshare, "Keep private" }
                         }
                     } else if entry.shared {
                         if confirming_unshare() {
-                            p { class: "hint", "Your partner's phone already has a copy, and keeps it. Make it private again on this phone and stop sharing it?" }
-                            button { class: "quiet", "data-action": "confirm-unshare", onclick: unshare, "Make private" }
-                            button { class: "quiet", onclick: move |_| confirming_unshare.set(false), "Keep shared" }
+                            div { class: "confirm", role: "group", "aria-label": "Unshare '{short}'?", "data-confirm": "unshare",
+                                onkeydown: move |e| if e.key() == Key::Escape {
+                                    confirming_unshare.set(false);
+                                    back_to_unshare.set(true);
+                                },
+                                p { class: "hint", "Your partner's phone already has a copy, and keeps it. Make it private again on this phone and stop sharing it?" }
+                                button { class: "quiet", "data-action": "confirm-unshare", "aria-label": "Make '{short}' private", onclick: unshare, "Make private" }
+                                button { class: "quiet", "aria-label": "Keep '{short}' shared",
+                                    onmounted: focus,
+                                    onclick: move |_| { confirming_unshare.set(false); back_to_unshare.set(true) },
+                                    "Keep shared"
+                                }
+                            }
                         } else {
-                            button { class: "quiet", "data-action": "unshare", "aria-label": "Unshare '{short}'", onclick: move |_| confirming_unshare.set(true), "Unshare" }
+                            button { class: "quiet", "data-action": "unshare", "aria-label": "Unshare '{short}'",
+                                onmounted: move |e| focus_if(e, back_to_unshare),
+                                onclick: move |_| confirming_unshare.set(true),
+                                "Unshare"
+                            }
                         }
                     } else {
-                        button { class: "primary", "data-action": "share", "aria-label": "Share '{short}' with your partner", onclick: move |_| {
+                        button { class: "primary", "data-action": "share", "aria-label": "Share with partner: '{short}'", onclick: move |_| {
                             // Redraw once the undo has run out, so "Undo" goes away. (A test
                             // screen without a clock has no runtime, and redraws on its own.)
                             if act(journal, notice, |j| j.share(id)) && tokio::runtime::Handle::try_current().is_ok() {
@@ -81,9 +98,9 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
                         }
                     }
                     if entry.archived {
-                        button { class: "quiet", "data-action": "restore", onclick: move |_| { act(journal, notice, |j| j.restore(id)); }, "Restore" }
+                        button { class: "quiet", "data-action": "restore", "aria-label": "Restore '{short}'", onclick: move |_| { act(journal, notice, |j| j.restore(id)); }, "Restore" }
                     } else {
-                        button { class: "quiet", "data-action": "archive", "aria-label": "Set aside: acknowledged, kept, out of your daily views", onclick: move |_| { act(journal, notice, |j| j.archive(id)); }, "Set aside" }
+                        button { class: "quiet", "data-action": "archive", "aria-label": "Set aside '{short}': acknowledged, kept, out of your daily views", onclick: move |_| { act(journal, notice, |j| j.archive(id)); }, "Set aside" }
                     }
                 }
             }
@@ -92,7 +109,7 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
 }
 
 /// The first words of an entry, to name it in a button's accessible name.
-fn short_text(body: &Body) -> String {
+pub fn short_text(body: &Body) -> String {
     let text = body.main_text();
     if text.chars().count() > 40 { text.chars().take(39).collect::<String>() + "…" } else { text.to_owned() }
 }

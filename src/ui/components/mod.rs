@@ -5,3 +5,25 @@ pub mod forms;
 pub mod paged;
 pub mod shell;
 pub mod steadiness;
+
+use dioxus::prelude::*;
+
+/// Moves keyboard focus to a control as it appears: the safe choice of a confirmation,
+/// so that someone using keys or a screen reader lands in it rather than on the page.
+pub async fn focus(e: MountedEvent) {
+    let _ = e.set_focus(true).await;
+}
+
+/// Moves focus to a control as it appears again, when `wanted` says a confirmation it
+/// opened has just closed; clears the wish either way.
+pub fn focus_if(e: MountedEvent, mut wanted: Signal<bool>) -> impl Future<Output = ()> {
+    let go = *wanted.peek();
+    if go {
+        wanted.set(false);
+    }
+    async move {
+        if go {
+            let _ = e.set_focus(true).await;
+        }
+    }
+}

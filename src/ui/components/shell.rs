@@ -25,6 +25,7 @@ pub fn Shell(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Elemen
     }
     let current = tab();
     rsx! {
+        FocusOnTabChange { tab }
         div { class: "app",
             header { class: "top",
                 h1 { id: "screen-title", "{current.title()}" }
@@ -36,7 +37,7 @@ pub fn Shell(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Elemen
                     button { class: "link", "aria-label": "Dismiss message", onclick: move |_| notice.set(None), "Dismiss" }
                 }
             }
-            main { class: "screen", "aria-labelledby": "screen-title", "data-screen": current.slug(),
+            main { class: "screen", id: "screen", tabindex: "-1", "aria-labelledby": "screen-title", "data-screen": current.slug(),
                 match current {
                     Tab::Today => rsx! { views::today::Today { journal, notice, tab } },
                     Tab::Safety => rsx! { views::safety::Safety { journal, notice } },
@@ -61,6 +62,25 @@ pub fn Shell(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Elemen
             }
         }
     }
+}
+
+/// After a tab change, moves keyboard and screen-reader focus to the new screen, so the
+/// next Tab lands in its first control and its title is read out. The first screen after
+/// opening is left alone: focus there starts where the platform puts it.
+#[component]
+fn FocusOnTabChange(tab: Signal<Tab>) -> Element {
+    let mut shown = use_signal(|| None::<Tab>);
+    use_effect(move || {
+        let now = tab();
+        let before = *shown.peek();
+        if before.is_some_and(|b| b != now) {
+            document::eval("document.getElementById('screen')?.focus()");
+        }
+        if before != Some(now) {
+            shown.set(Some(now));
+        }
+    });
+    rsx! {}
 }
 
 /// Always visible: not paired, paused, offline, looking, connected or synced, and how

@@ -4,10 +4,11 @@
 use dioxus::prelude::*;
 
 use crate::model::{AgreementStatus, Body, Entry, Outcome, Practice, steadiness};
-use crate::ui::components::entry_card::EntryCard;
+use crate::ui::components::entry_card::{EntryCard, short_text};
 use crate::ui::components::forms::AgreementForm;
 use crate::ui::components::paged::PAGE;
 use crate::ui::components::steadiness::Steadiness;
+use crate::ui::components::{focus, focus_if};
 use crate::ui::{Journal, JournalSignal, Notice, act};
 
 #[component]
@@ -40,7 +41,7 @@ pub fn Agreements(journal: JournalSignal, notice: Notice) -> Element {
             for e in active.iter().take(shown()).cloned() {
                 div { key: "{e.id}", class: "agreement",
                     EntryCard { entry: e.clone(), journal, notice }
-                    CheckInButtons { id: e.id, journal, notice }
+                    CheckInButtons { id: e.id, short: short_text(&e.body), journal, notice }
                     if mine.contains(&e.id) {
                         Reword { entry: e.clone(), journal, notice }
                     }
@@ -59,7 +60,7 @@ pub fn Agreements(journal: JournalSignal, notice: Notice) -> Element {
                 for e in retired {
                     div { key: "{e.id}", class: "agreement",
                         EntryCard { entry: e.clone(), journal, notice }
-                        button { class: "quiet", onclick: move |_| { act(journal, notice, |j| j.set_agreement_status(e.id, AgreementStatus::Active)); }, "Renew" }
+                        button { class: "quiet", "aria-label": "Renew '{short_text(&e.body)}'", onclick: move |_| { act(journal, notice, |j| j.set_agreement_status(e.id, AgreementStatus::Active)); }, "Renew" }
                     }
                 }
             }
@@ -69,7 +70,7 @@ pub fn Agreements(journal: JournalSignal, notice: Notice) -> Element {
 
 /// Kept, missed or renegotiated, in one tap; a note is optional.
 #[component]
-fn CheckInButtons(id: crate::model::EntryId, journal: JournalSignal, notice: Notice) -> Element {
+fn CheckInButtons(id: crate::model::EntryId, short: String, journal: JournalSignal, notice: Notice) -> Element {
     let mut note = use_signal(String::new);
     let mut done = use_signal(|| None::<Outcome>);
     let mut check_in = move |outcome: Outcome| {
@@ -81,14 +82,14 @@ fn CheckInButtons(id: crate::model::EntryId, journal: JournalSignal, notice: Not
         }
     };
     rsx! {
-        div { class: "check-in", role: "group", "aria-label": "How did it go today?",
+        div { class: "check-in", role: "group", "aria-label": "How did '{short}' go today?",
             label { r#for: "note-{id}", class: "label", "How did it go today? (a note is optional)" }
             input { id: "note-{id}", value: "{note}", placeholder: "A note, if you like", oninput: move |e| note.set(e.value()) }
             div { class: "actions",
-                button { "data-outcome": "kept", onclick: move |_| check_in(Outcome::Kept), "Kept" }
-                button { "data-outcome": "missed", onclick: move |_| check_in(Outcome::Missed), "Missed" }
-                button { "data-outcome": "renegotiated", onclick: move |_| check_in(Outcome::Renegotiated), "Renegotiated" }
-                button { class: "quiet", onclick: move |_| { act(journal, notice, |j| j.set_agreement_status(id, AgreementStatus::Retired)); }, "Retire" }
+                button { "data-outcome": "kept", "aria-label": "Kept '{short}' today", onclick: move |_| check_in(Outcome::Kept), "Kept" }
+                button { "data-outcome": "missed", "aria-label": "Missed '{short}' today", onclick: move |_| check_in(Outcome::Missed), "Missed" }
+                button { "data-outcome": "renegotiated", "aria-label": "Renegotiated '{short}' today", onclick: move |_| check_in(Outcome::Renegotiated), "Renegotiated" }
+                button { class: "quiet", "aria-label": "Retire '{short}'", onclick: move |_| { act(journal, notice, |j| j.set_agreement_status(id, AgreementStatus::Retired)); }, "Retire" }
             }
             if let Some(o) = done() {
                 p { class: "muted", role: "status", "Noted: {o}." }
@@ -107,24 +108,35 @@ fn Reword(entry: Entry, journal: JournalSignal, notice: Notice) -> Element {
     };
     let mut text = use_signal(|| current.clone());
     let id = entry.id;
+    let short = short_text(&entry.body);
+    let mut back = use_signal(|| false);
+    let mut close = move || {
+        open.set(false);
+        back.set(true);
+    };
     if !open() {
         return rsx! {
-            button { class: "quiet", "data-action": "reword", onclick: move |_| open.set(true), "Renegotiate the words" }
+            button { class: "quiet", "data-action": "reword", "aria-label": "Renegotiate the words of '{short}'",
+                onmounted: move |e| focus_if(e, back),
+                onclick: move |_| open.set(true),
+                "Renegotiate the words"
+            }
         };
     }
     rsx! {
         form { class: "entry-form", "data-form": "reword",
+            onkeydown: move |e| if e.key() == Key::Escape { close() },
             onsubmit: move |e| {
                 e.prevent_default();
                 if act(journal, notice, |j| j.edit(id, crate::model::Draft::Agreement { text: text() })) {
-                    open.set(false);
+                    close();
                 }
             },
             label { r#for: "reword-{id}", "The agreement, as you both now see it" }
-            input { id: "reword-{id}", value: "{text}", oninput: move |e| text.set(e.value()) }
+            input { id: "reword-{id}", value: "{text}", onmounted: focus, oninput: move |e| text.set(e.value()) }
             div { class: "actions",
                 button { r#type: "submit", class: "primary", "Save the new words" }
-                button { r#type: "button", class: "quiet", onclick: move |_| open.set(false), "Cancel" }
+                button { r#type: "button", class: "quiet", onclick: move |_| close(), "Cancel" }
             }
         }
     }

@@ -4,6 +4,7 @@ use dioxus::prelude::*;
 
 use crate::cli::ExportFormat;
 use crate::net::PairingState;
+use crate::ui::components::{focus, focus_if};
 use crate::ui::sync::{Pairing, SyncLink, badge_text};
 use crate::ui::{JournalSignal, Notice, Tab, act};
 
@@ -109,6 +110,7 @@ fn Partner(journal: JournalSignal) -> Element {
     let mut address = use_signal(String::new);
     let mut connect_to = use_signal(String::new);
     let mut confirm_unpair = use_signal(|| false);
+    let mut back_to_unpair = use_signal(|| false);
 
     let unconfirmed_words = journal.read().as_ref().ok().and_then(|j| j.unconfirmed_words());
     let body = match (&pairing, &status.partner) {
@@ -123,7 +125,7 @@ fn Partner(journal: JournalSignal) -> Element {
             div { class: "invite", "data-pairing": "inviting",
                 p { "On your partner's phone, open Us and type this code:" }
                 p { class: "invite-code", "data-invite-code": "{code}", "{code}" }
-                div { class: "qr", "aria-label": "The invite as a QR code", dangerous_inner_html: "{qr_svg}" }
+                div { class: "qr", role: "img", "aria-label": "The invite as a QR code", dangerous_inner_html: "{qr_svg}" }
                 label { r#for: "invite-link", "Or send this pairing link" }
                 input { id: "invite-link", readonly: true, value: "{text}" }
                 p { class: "caution", "data-caution": "words",
@@ -182,13 +184,19 @@ fn Partner(journal: JournalSignal) -> Element {
                     p { class: "muted", "This phone's address: {listening}" }
                 }
                 if confirm_unpair() {
-                    p { "Unpair from {partner.name}? What you shared becomes private again on this phone, and what {partner.name} shared stays here, apart and read-only. Their phone is not told, and keeps what it already has. A new pairing starts with nothing shared." }
-                    div { class: "actions",
-                        button { class: "danger", "data-action": "unpair-confirm", onclick: move |_| { confirm_unpair.set(false); link.change(|j| j.unpair()); }, "Yes, unpair" }
-                        button { class: "quiet", onclick: move |_| confirm_unpair.set(false), "Keep pairing" }
+                    div { class: "confirm", role: "group", "aria-label": "Unpair from {partner.name}?", "data-confirm": "unpair",
+                        onkeydown: move |e| if e.key() == Key::Escape { confirm_unpair.set(false); back_to_unpair.set(true) },
+                        p { "Unpair from {partner.name}? What you shared becomes private again on this phone, and what {partner.name} shared stays here, apart and read-only. Their phone is not told, and keeps what it already has. A new pairing starts with nothing shared." }
+                        div { class: "actions",
+                            button { class: "danger", "data-action": "unpair-confirm", "aria-label": "Yes, unpair from {partner.name}", onclick: move |_| { confirm_unpair.set(false); link.change(|j| j.unpair()); }, "Yes, unpair" }
+                            button { class: "quiet", "data-action": "keep-pairing", onmounted: focus,
+                                onclick: move |_| { confirm_unpair.set(false); back_to_unpair.set(true) }, "Keep pairing" }
+                        }
                     }
                 } else {
-                    button { class: "quiet", "data-action": "unpair", onclick: move |_| confirm_unpair.set(true), "Unpair" }
+                    button { class: "quiet", "data-action": "unpair", "aria-label": "Unpair from {partner.name}",
+                        onmounted: move |e| focus_if(e, back_to_unpair),
+                        onclick: move |_| confirm_unpair.set(true), "Unpair" }
                 }
             }
         }
@@ -237,6 +245,7 @@ fn CheckWords(name: String, words: Vec<String>) -> Element {
 #[component]
 fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> Element {
     let mut confirm_delete = use_signal(|| None::<i64>);
+    let mut back_to_delete = use_signal(|| false);
     let mut saved = use_signal(|| None::<String>);
     let pasts = match journal.read().as_ref().map(|j| j.past_pairings()) {
         Ok(Ok(pasts)) => pasts,
@@ -272,7 +281,7 @@ fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> E
                     Err(e) => rsx! { p { class: "error", "{e}" } },
                 }
                 div { class: "actions",
-                    button { class: "quiet", "data-action": "export-past",
+                    button { class: "quiet", "data-action": "export-past", "aria-label": "Export what {partner} shared",
                         onclick: move |_| {
                             let result = journal.read().as_ref().map_err(|e| e.clone()).and_then(|j| j.export_past(id, &dir));
                             match result {
@@ -283,17 +292,23 @@ fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> E
                         "Export"
                     }
                     if confirm_delete() == Some(id) {
-                        p { "Delete everything from your time with {partner} on this phone? It can't be undone. Their phone keeps its own copy." }
-                        button { class: "danger", "data-action": "delete-past-confirm",
-                            onclick: move |_| {
-                                confirm_delete.set(None);
-                                act(journal, notice, |j| j.delete_past(id));
-                            },
-                            "Yes, delete for good"
+                        div { class: "confirm", role: "group", "aria-label": "Delete your time with {partner} for good?", "data-confirm": "delete-past",
+                            onkeydown: move |e| if e.key() == Key::Escape { confirm_delete.set(None); back_to_delete.set(true) },
+                            p { "Delete everything from your time with {partner} on this phone? It can't be undone. Their phone keeps its own copy." }
+                            button { class: "danger", "data-action": "delete-past-confirm", "aria-label": "Yes, delete everything from {partner} for good",
+                                onclick: move |_| {
+                                    confirm_delete.set(None);
+                                    act(journal, notice, |j| j.delete_past(id));
+                                },
+                                "Yes, delete for good"
+                            }
+                            button { class: "quiet", "aria-label": "Keep what {partner} shared", onmounted: focus,
+                                onclick: move |_| { confirm_delete.set(None); back_to_delete.set(true) }, "Keep it" }
                         }
-                        button { class: "quiet", onclick: move |_| confirm_delete.set(None), "Keep it" }
                     } else {
-                        button { class: "quiet", "data-action": "delete-past", onclick: move |_| confirm_delete.set(Some(id)), "Delete for good" }
+                        button { class: "quiet", "data-action": "delete-past", "aria-label": "Delete for good what {partner} shared",
+                            onmounted: move |e| focus_if(e, back_to_delete),
+                            onclick: move |_| confirm_delete.set(Some(id)), "Delete for good" }
                     }
                 }
             }
@@ -370,6 +385,7 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
             }
             if changing() {
                 form { class: "entry-form", "data-form": "passcode",
+                    onkeydown: move |e| if e.key() == Key::Escape { clear() },
                     onsubmit: move |e| { e.prevent_default(); save(); },
                     if has_passcode {
                         label { r#for: "current-passcode", "Your passcode now" }
@@ -384,7 +400,8 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
                 }
             } else if removing() {
                 p { class: "notice", role: "alert", "{crate::cli::lock::WITHOUT_PASSCODE}" }
-                form { class: "entry-form",
+                form { class: "entry-form", "data-form": "remove-passcode",
+                    onkeydown: move |e| if e.key() == Key::Escape { clear() },
                     onsubmit: move |e| {
                         e.prevent_default();
                         let old = current();
