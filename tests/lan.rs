@@ -187,6 +187,18 @@ fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
     assert!(!knocked, "the stranger paired");
     assert!(!knock_err.is_empty());
 
+    // 5. Alex pauses from the command line while the sync runs: within a second the
+    // running sync stops, and what Blair shares waits until Alex resumes.
+    common::ok(da.path(), &["pause"]);
+    std::thread::sleep(Duration::from_secs(1));
+    add_shared(db.path(), "Shared by Blair while Alex paused");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!shared_texts(da.path()).contains("Shared by Blair while Alex paused"), "nothing arrives while paused");
+    common::ok(da.path(), &["resume"]);
+    expected.insert("Shared by Blair while Alex paused".to_owned());
+    let took = converge(da.path(), db.path(), &expected, Duration::from_secs(5));
+    println!("caught up {took:?} after resuming");
+
     let out_a = sync_a.stop();
     let out_b = sync_b.stop();
     drop(stranger);

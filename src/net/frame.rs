@@ -147,11 +147,13 @@ pub async fn read_body<R: AsyncRead + Unpin>(reader: &mut R, max: usize) -> Resu
     if len > max {
         return Err(FrameError::TooLong { len, max });
     }
-    let mut body = vec![0u8; len];
-    reader.read_exact(&mut body).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(e),
-    })?;
+    // The buffer grows with what actually arrives: a length that promises 32 MiB and
+    // then trickles costs only what was sent.
+    let mut body = Vec::with_capacity(len.min(64 * 1024));
+    let got = reader.take(len as u64).read_to_end(&mut body).await?;
+    if got < len {
+        return Err(FrameError::Truncated);
+    }
     Ok(Some(body))
 }
 

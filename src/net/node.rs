@@ -28,11 +28,14 @@ use libp2p::core::ConnectedPoint;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, allow_block_list, mdns, noise, tcp, yamux};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, allow_block_list, connection_limits, mdns, noise, tcp,
+    yamux,
+};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use super::invite::InviteLink;
-use super::pairing::{Introduction, InviteCode, Refusal};
+use super::pairing::{Introduction, InviteCode, PairingError, Refusal};
 use super::peers::{self, Partner};
 use super::session::{
     self, End, PairFailure, PairOutcome, PairedWith, SessionContext, SessionReport, SharedStore, lock,
@@ -164,7 +167,11 @@ pub struct Node {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
-    /// First, so a stranger's connection is closed before anything else sees it.
+    /// First: caps on how many connections may be opening or open at once, so a flood
+    /// from the Wi-Fi is turned away before it costs more. The partner is exempt.
+    limits: connection_limits::Behaviour,
+    /// Then the allow list, so a stranger's connection is closed before anything else
+    /// sees it.
     allow: Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>>,
     mdns: Toggle<mdns::tokio::Behaviour>,
     stream: libp2p_stream::Behaviour,
@@ -196,6 +203,7 @@ impl Node {
                     None
                 };
                 Ok(Behaviour {
+                    limits: connection_limits(partner.as_ref()),
                     allow: Toggle::from(Some(allow_list(partner.as_ref(), paused || stopped.is_some()))),
                     mdns: Toggle::from(mdns),
                     stream: libp2p_stream::Behaviour::new(),
@@ -387,6 +395,25 @@ fn allow_list(partner: Option<&Partner>, closed: bool) -> allow_block_list::Beha
         allow.allow_peer(p.peer);
     }
     allow
+}
+
+/// How many connections may be opening, or open, at once. Only the partner's phone ever
+/// needs one (two for a moment when both dial), and strangers only while an invite is
+/// open; these leave room for that and turn a flood away.
+const MAX_PENDING_INCOMING: u32 = 16;
+const MAX_ESTABLISHED_INCOMING: u32 = 32;
+const MAX_PER_PEER: u32 = 2;
+
+fn connection_limits(partner: Option<&Partner>) -> connection_limits::Behaviour {
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
+        .with_max_established_incoming(Some(MAX_ESTABLISHED_INCOMING))
+        .with_max_established_per_peer(Some(MAX_PER_PEER));
+    let mut behaviour = connection_limits::Behaviour::new(limits);
+    if let Some(partner) = partner {
+        behaviour.bypass_peer_id(&partner.peer);
+    }
+    behaviour
 }
 
 /// Saves a partner just paired with: the store starts the couple's own (empty) shared
@@ -769,6 +796,9 @@ impl EventLoop {
         }
         let closed = !self.may_sync();
         self.swarm.behaviour_mut().allow = Toggle::from(Some(allow_list(self.partner.as_ref(), closed)));
+        if let Some(partner) = &self.partner {
+            self.swarm.behaviour_mut().limits.bypass_peer_id(&partner.peer);
+        }
         let partner = self.partner_peer();
         let strangers: Vec<PeerId> =
             self.swarm.connected_peers().filter(|p| Some(**p) != partner || closed).copied().collect();
@@ -780,6 +810,16 @@ impl EventLoop {
     // ----- The swarm -----
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        // What other phones' connections do changes nothing the badge shows: turning
+        // them away reads nothing from the journal, however many there are.
+        let partner = self.partner_peer();
+        let strangers_only = match &event {
+            SwarmEvent::IncomingConnection { .. } | SwarmEvent::IncomingConnectionError { .. } => true,
+            SwarmEvent::ConnectionEstablished { peer_id, .. } | SwarmEvent::ConnectionClosed { peer_id, .. } => {
+                Some(*peer_id) != partner
+            }
+            _ => false,
+        };
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 if let Some(port) = tcp_port(&address) {
@@ -864,7 +904,9 @@ impl EventLoop {
             }
             _ => {}
         }
-        self.publish();
+        if !strangers_only {
+            self.publish();
+        }
     }
 
     fn on_discovered(&mut self, peer: PeerId, address: Multiaddr) {
@@ -960,7 +1002,6 @@ impl EventLoop {
             tokio::spawn(session::refuse(stream, reason, tap));
             return;
         }
-        invite.tries += 1;
         invite.busy = true;
         let code = invite.code.clone();
         let (me, results) = (self.me, self.pair_tx.clone());
@@ -1022,6 +1063,12 @@ impl EventLoop {
                     PairRole::Inviter => {
                         let Some(invite) = &mut self.invite else { return };
                         invite.busy = false;
+                        // Only an exchange that completed with a wrong code uses up a try:
+                        // junk, a stalled stream or a phone that left can't cancel the
+                        // invite without guessing codes.
+                        if matches!(failure, PairFailure::Pairing(PairingError::WrongCode)) {
+                            invite.tries += 1;
+                        }
                         let used_up = invite.tries >= MAX_TRIES;
                         self.emit(NetEvent::Refused { peer: Some(peer.to_base58()), reason: failure.to_string() });
                         let _ = self.swarm.disconnect_peer_id(peer);

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use automerge::sync;
 use chrono::Utc;
-use futures::io::{ReadHalf, WriteHalf};
+use futures::io::WriteHalf;
 use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, Stream};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::WireTap;
 use super::frame::{self, MAX_SYNC_FRAME, SyncFrame};
@@ -37,6 +37,11 @@ pub const PING_EVERY: Duration = Duration::from_secs(1);
 pub const QUIET_LIMIT: Duration = Duration::from_secs(4);
 /// A write that can't finish in this long means the connection is dead.
 const WRITE_LIMIT: Duration = Duration::from_secs(4);
+/// The most bytes of frames received and not yet handled that a session holds: one
+/// largest frame. A partner's phone that sends faster than this phone applies waits.
+pub const QUEUED_BYTES: usize = MAX_SYNC_FRAME;
+/// The most frames waiting at once, whatever their size (pings are one byte each).
+const QUEUED_FRAMES: usize = 64;
 /// How often a session looks for changes made by another process on this phone, and
 /// for shares whose undo has just ended.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
@@ -106,8 +111,8 @@ fn closed(e: impl std::fmt::Display) -> (End, String) {
 
 async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, String)> {
     let (reader, mut writer) = stream.split();
-    let (frames_tx, mut frames) = mpsc::channel(16);
-    let reading = tokio::spawn(read_frames(reader, frames_tx));
+    let (frames_tx, mut frames) = mpsc::channel(QUEUED_FRAMES);
+    let reading = tokio::spawn(read_frames(reader, frames_tx, Arc::new(Semaphore::new(QUEUED_BYTES))));
     let _stop_reading = AbortOnDrop(reading);
 
     // The pairing as the file says it now (the node's copy may be a moment old), and
@@ -174,11 +179,15 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, Str
         tokio::select! {
             frame = frames.recv() => {
                 last_heard = Instant::now();
-                match frame {
+                // The frame's share of the queue's bytes is given back once it is handled.
+                let (frame, _queued) = match frame {
                     None => return Ok(()),
-                    Some(Err(ended)) => return Err(ended),
-                    Some(Ok(SyncFrame::Ping)) => {}
-                    Some(Ok(SyncFrame::Hello { couple: theirs, confirmed })) => {
+                    Some((frame, queued)) => (frame, queued),
+                };
+                match frame {
+                    Err(ended) => return Err(ended),
+                    Ok(SyncFrame::Ping) => {}
+                    Ok(SyncFrame::Hello { couple: theirs, confirmed }) => {
                         if theirs != couple {
                             return Err((End::Violation, DIFFERENT_PAIRING.to_owned()));
                         }
@@ -188,7 +197,7 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, Str
                             dirty = true;
                         }
                     }
-                    Some(Ok(SyncFrame::Sync(message))) => {
+                    Ok(SyncFrame::Sync(message)) => {
                         if !(partner.confirmed && they_confirmed) {
                             // Not both confirmed: dropped unapplied, and never written.
                             tracing::debug!("a sync message arrived before both confirmed the words; dropped");
@@ -270,18 +279,33 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn read_frames(mut reader: ReadHalf<Stream>, out: mpsc::Sender<Result<SyncFrame, (End, String)>>) {
+/// A frame read from the partner, with its share of the queue's bytes.
+pub type Queued = (Result<SyncFrame, (End, String)>, OwnedSemaphorePermit);
+
+/// Reads frames from the partner into `out` until the stream ends or breaks the rules.
+/// Each frame holds its size in `budget`'s permits until the session has handled it, so
+/// what waits in the queue never passes the budget however fast the partner sends:
+/// memory for one session stays under the budget plus the one frame being read.
+pub async fn read_frames<R: futures::AsyncRead + Unpin>(
+    mut reader: R,
+    out: mpsc::Sender<Queued>,
+    budget: Arc<Semaphore>,
+) {
     loop {
-        let item = match frame::read_body(&mut reader, MAX_SYNC_FRAME).await {
+        let (item, size) = match frame::read_body(&mut reader, MAX_SYNC_FRAME).await {
             Ok(None) => return,
-            Ok(Some(body)) => SyncFrame::decode(&body).map_err(|e| (End::Violation, format!("the partner sent {e}"))),
-            Err(e @ (frame::FrameError::TooLong { .. } | frame::FrameError::Truncated)) => {
-                Err((End::Violation, format!("the partner sent {e}")))
+            Ok(Some(body)) => {
+                (SyncFrame::decode(&body).map_err(|e| (End::Violation, format!("the partner sent {e}"))), body.len())
             }
-            Err(e) => Err((End::Closed, format!("reading from the partner failed: {e}"))),
+            Err(e @ (frame::FrameError::TooLong { .. } | frame::FrameError::Truncated)) => {
+                (Err((End::Violation, format!("the partner sent {e}"))), 0)
+            }
+            Err(e) => (Err((End::Closed, format!("reading from the partner failed: {e}"))), 0),
         };
+        let permits = u32::try_from(size.clamp(1, QUEUED_BYTES)).unwrap_or(u32::MAX);
+        let Ok(queued) = budget.clone().acquire_many_owned(permits).await else { return };
         let stop = item.is_err();
-        if out.send(item).await.is_err() || stop {
+        if out.send((item, queued)).await.is_err() || stop {
             return;
         }
     }
@@ -456,5 +480,34 @@ pub async fn join(
     match result {
         Ok(paired) => PairOutcome::Paired(paired),
         Err(e) => PairOutcome::Failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello() -> Vec<u8> {
+        frame::prefixed(&SyncFrame::Hello { couple: [7; 16], confirmed: true }.encode(), MAX_SYNC_FRAME).unwrap()
+    }
+
+    /// A partner's phone that sends faster than this one handles: what waits is bounded
+    /// by bytes, and reading goes on as frames are handled.
+    #[tokio::test]
+    async fn frames_wait_by_bytes_not_by_count() {
+        let one = hello().len() - 4;
+        let wire: Vec<u8> = (0..40).flat_map(|_| hello()).collect();
+        let (tx, mut rx) = mpsc::channel(QUEUED_FRAMES);
+        let budget = Arc::new(Semaphore::new(one * 5));
+        tokio::spawn(read_frames(futures::io::Cursor::new(wire), tx, budget));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(rx.len(), 5, "five frames' bytes wait, and no more");
+        let (first, permit) = rx.recv().await.unwrap();
+        assert!(matches!(first, Ok(SyncFrame::Hello { confirmed: true, .. })));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(rx.len(), 4, "holding the handled frame holds its bytes");
+        drop(permit);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(rx.len(), 5, "handled, its bytes make room for the next");
     }
 }

@@ -50,6 +50,10 @@ pub enum StoreError {
     Refused(super::RuleBreak),
     #[error("the pairing changed while this was being written; nothing was written, try again")]
     PairingChanged,
+    #[error(
+        "the partner's phone sent {bytes} bytes of changes that wait for earlier ones it never sent; nothing was kept"
+    )]
+    HeldBack { bytes: usize },
     #[error("there is no past pairing with the number {0}")]
     NoPastDocument(i64),
     #[error("a failure was injected at {0:?}")]

@@ -102,7 +102,17 @@ pub struct Store {
     me: Option<Person>,
     clock: Clock,
     fail_at: Option<FailPoint>,
+    /// Bytes of changes received from the partner since the document last had nothing
+    /// waiting for changes this phone lacks (at most [`MAX_HELD_BACK`]).
+    held_back: usize,
 }
+
+/// The most bytes of changes from the partner's phone that may arrive while some of them
+/// wait for earlier changes this phone has not received. The sync protocol sends changes
+/// after what they build on, so an honest phone leaves something waiting rarely, and for
+/// a round; without a bound a modified app could fill this phone's memory with changes
+/// that never apply. (Automerge keeps such changes in memory only: a reload drops them.)
+pub const MAX_HELD_BACK: usize = 8 * 1024 * 1024;
 
 /// Where an entry lives.
 enum Place {
@@ -305,6 +315,7 @@ impl Store {
             me,
             clock: Box::new(Utc::now),
             fail_at: None,
+            held_back: 0,
         };
         if get_meta(&store.conn, UPGRADE_DOCUMENT)?.is_some() {
             // Asked for by the migration; done again after a crash part way, since both
@@ -808,6 +819,7 @@ impl Store {
         doc.set_actor(actor);
         self.doc = doc;
         self.cursor = cursor;
+        self.held_back = 0;
         Ok(())
     }
 
@@ -870,14 +882,21 @@ impl Store {
     ) -> Result<(), StoreError> {
         let me = self.require_me()?;
         self.refresh()?;
-        let Store { conn, doc, cursor, path, generation, .. } = self;
+        let Store { conn, doc, cursor, path, generation, held_back, .. } = self;
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         same_document(&sql, generation)?;
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         let attempt = (|| {
+            let size: usize = message.changes.iter().map(<[u8]>::len).sum();
             let heads = doc.get_heads();
             let mut log = PatchLog::active();
             doc.receive_sync_message_log_patches(peer, message, &mut log)?;
+            // Changes that wait for ones this phone lacks are kept only up to a bound.
+            let nothing_waits = automerge::ReadDoc::get_missing_deps(doc, &[]).is_empty();
+            let waiting = if nothing_waits { 0 } else { *held_back + size };
+            if waiting > MAX_HELD_BACK {
+                return Err(StoreError::HeldBack { bytes: waiting });
+            }
             let new = doc.get_changes(&heads);
             rules::check_received(doc, &heads, &new, me, partner).map_err(StoreError::Refused)?;
             let patches = doc.make_patches(&mut log);
@@ -887,6 +906,7 @@ impl Store {
             }
             index::update(&sql, doc, &patches, cursor.last_seq)?;
             sql.commit()?;
+            *held_back = waiting;
             Ok(())
         })();
         if attempt.is_err() {

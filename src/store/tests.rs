@@ -446,7 +446,6 @@ fn a_partners_check_in_on_an_agreement_taken_back_meanwhile_goes_nowhere() {
 
 #[test]
 fn a_partners_name_is_shown_without_overrides_controls_or_length() {
-    use automerge::transaction::Transactable;
     let mut a = store("Alex");
     let mut b = store("Blair");
     sync_pair(&mut a, &mut b);
@@ -470,4 +469,94 @@ fn a_partners_name_is_shown_without_overrides_controls_or_length() {
     assert!(!blair.chars().any(|c| c.is_control() || matches!(c, '\u{200B}' | '\u{202E}')), "{blair:?}");
     // What the document holds is left as it is: only what is shown is cleaned.
     assert!(doc::people(&a.doc).unwrap().iter().any(|(_, n)| n == blair));
+}
+
+#[test]
+fn changes_that_wait_for_missing_ones_are_kept_only_up_to_a_bound() {
+    use automerge::transaction::Transactable;
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    let (entries, bytes) = (a.entries().unwrap(), a.document_bytes().unwrap());
+    // A modified app on Blair's phone sends changes that build on one it never sends:
+    // they can't apply, and would wait in memory for ever.
+    let mut forked = b.doc.fork();
+    forked.set_actor(b.actor());
+    let mut tx = forked.transaction();
+    doc::write_person(&mut tx, b.me().unwrap().id, "Blair, never sent").unwrap();
+    tx.commit();
+    let missing = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
+    // Each waiting change is a little over a third of the bound, and can't be compressed.
+    let mut noise = 0x2545_f491_u64;
+    let mut waiting = Vec::new();
+    for _ in 0..3 {
+        let text: String = (0..MAX_HELD_BACK / 3)
+            .map(|_| {
+                noise ^= noise << 13;
+                noise ^= noise >> 7;
+                noise ^= noise << 17;
+                char::from(b'a' + (noise % 26) as u8)
+            })
+            .collect();
+        let mut tx = forked.transaction();
+        let people = doc::root_map(&tx, doc::PEOPLE).unwrap();
+        let me = tx.get(&people, b.me().unwrap().id.to_string()).unwrap().unwrap().1;
+        tx.put(&me, "note", text).unwrap();
+        tx.commit();
+        waiting.push(forked.get_last_local_change().unwrap().raw_bytes().to_vec());
+    }
+    let mut send = |a: &mut Store, changes: Vec<Vec<u8>>| {
+        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+        message.changes = changes.into();
+        a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b))
+    };
+    // Two of them wait (about two thirds of the bound); the third goes over it.
+    send(&mut a, vec![waiting[0].clone()]).unwrap();
+    send(&mut a, vec![waiting[1].clone()]).unwrap();
+    let refused = send(&mut a, vec![waiting[2].clone()]);
+    assert!(matches!(refused, Err(StoreError::HeldBack { bytes }) if bytes > MAX_HELD_BACK), "{refused:?}");
+    assert_eq!(a.entries().unwrap(), entries);
+    assert_eq!(a.document_bytes().unwrap(), bytes, "nothing of it was kept");
+    // Sent whole, with the change they build on, the same changes apply.
+    send(&mut a, vec![missing, waiting[0].clone(), waiting[1].clone(), waiting[2].clone()]).unwrap();
+    assert!(a.people().unwrap().iter().any(|(_, n)| n == "Blair, never sent"));
+}
+
+#[test]
+fn a_value_nested_past_the_bound_is_refused_however_deep() {
+    use automerge::transaction::Transactable;
+    // Maps nested inside one of Blair's own entries, with a value in the deepest: an
+    // entry's map has two objects above it, so six levels reach the bound of eight.
+    for (levels, kept) in [(6, true), (7, false), (20_000, false)] {
+        let mut a = store("Alex");
+        let mut b = store("Blair");
+        let theirs = b.add(helps("Blair's words")).unwrap();
+        b.share(theirs.id).unwrap();
+        sync_pair(&mut a, &mut b);
+        let (entries, bytes) = (a.entries().unwrap(), a.document_bytes().unwrap());
+        let mut forked = b.doc.fork();
+        forked.set_actor(b.actor());
+        let mut tx = forked.transaction();
+        let mut obj = doc::find_entry(&tx, theirs.id).unwrap().unwrap();
+        for _ in 0..levels {
+            obj = tx.put_object(&obj, "deeper", automerge::ObjType::Map).unwrap();
+        }
+        tx.put(&obj, "value", "at the bottom").unwrap();
+        tx.commit();
+        let change = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
+        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+        message.changes = vec![change].into();
+        let got = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+        if kept {
+            got.unwrap();
+            assert_eq!(a.entries().unwrap().len(), 1, "{levels} levels: the entry is still read");
+        } else {
+            assert!(
+                matches!(&got, Err(StoreError::Refused(RuleBreak::Malformed(m))) if m.contains("nested too deep")),
+                "{levels} levels: {got:?}"
+            );
+            assert_eq!(a.entries().unwrap(), entries, "{levels} levels");
+            assert_eq!(a.document_bytes().unwrap(), bytes, "{levels} levels: nothing was kept");
+        }
+    }
 }

@@ -375,8 +375,38 @@ impl SyncLink {
         });
     }
 
-    /// Pause, resume, unpair and the discovery switch all change settings the node reads
-    /// when it starts: it is stopped first, and the effect starts it again if needed.
+    /// Pauses or resumes sync. A running node is told directly, and ends or starts its
+    /// session at once; otherwise the setting is written for the next start.
+    pub fn set_paused(mut self, paused: bool) {
+        let Some(node) = self.running() else { return self.change(move |j| j.set_sync_paused(paused)) };
+        spawn_forever(async move {
+            if let Err(e) = node.set_paused(paused).await {
+                self.notice.set(Some(e.to_string()));
+            }
+            self.refresh_at_rest();
+        });
+    }
+
+    /// Unpairs. A running node is told directly: it ends the session and lets the
+    /// partner's phone go. My shared entries are private again, so the lists reload.
+    pub fn unpair(mut self) {
+        let Some(node) = self.running() else { return self.change(|j| j.unpair()) };
+        spawn_forever(async move {
+            if let Err(e) = node.unpair().await {
+                self.notice.set(Some(e.to_string()));
+            }
+            if let Ok(j) = self.journal.write().as_mut()
+                && let Err(e) = j.reload()
+            {
+                self.notice.set(Some(e));
+            }
+            self.refresh_at_rest();
+        });
+    }
+
+    /// Settings the node reads only when it starts (the discovery switch, which decides
+    /// whether it runs mDNS at all): it is stopped first, and the effect starts it again
+    /// if needed.
     pub fn change(mut self, action: impl FnOnce(&mut crate::ui::Journal) -> Result<(), String>) {
         self.stop();
         let result = match self.journal.write().as_mut() {

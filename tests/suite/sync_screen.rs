@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dioxus::prelude::*;
 use harness::Screen;
-use steady::model::Draft;
+use steady::model::{Draft, Outcome};
 use steady::net::invite::InviteLink;
 use steady::net::{NetConfig, Node, peers};
 use steady::store::Store;
@@ -20,13 +20,20 @@ fn loopback() -> Vec<libp2p::Multiaddr> {
     vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]
 }
 
+/// One free loopback port, kept across the window's node stopping and starting again
+/// (as a phone's remembered port is), so the partner finds it where it was.
+fn loopback_port() -> Vec<libp2p::Multiaddr> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    vec![format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
     let mine = TempDir::new().unwrap();
     Store::open_dir_without_passcode(mine.path()).unwrap().init("Alex").unwrap();
     let dom = VirtualDom::new(App)
         .with_root_context(DataDir(mine.path().to_owned()))
-        .with_root_context(NetOptions { discovery_allowed: false, listen: loopback() });
+        .with_root_context(NetOptions { discovery_allowed: false, listen: loopback_port() });
     let mut screen = Screen::new(dom);
     screen.tap("data-tab", "us");
     assert!(screen.html().contains("Not paired"));
@@ -93,6 +100,30 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
             .wait_until(Duration::from_secs(10), |h| h.contains("Up to date") && h.contains("Written while apart"))
             .await,
         "{}",
+        screen.html()
+    );
+
+    // Pausing from the window tells the running node, which ends the session at once;
+    // then nothing of sync runs while paused. A check-in Blair makes meanwhile (which
+    // leaves Blair's phone at once) waits for the resume.
+    screen.tap("data-tab", "us");
+    screen.tap("data-action", "pause");
+    assert!(screen.wait_until(Duration::from_secs(5), |h| h.contains(">Sync paused")).await, "{}", screen.html());
+    let mut their_store = Store::open_dir_without_passcode(theirs.path()).unwrap();
+    let agreement =
+        their_store.entries().unwrap().into_iter().find(|e| e.body.main_text() == "Blair shares this").unwrap().id;
+    their_store.check_in(agreement, Outcome::Kept, None).unwrap();
+    drop(their_store);
+    partner.local_change();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    screen.tap("data-tab", "agreements");
+    assert!(screen.html().contains("Kept 0 of 0 check-ins"), "nothing arrives while paused: {}", screen.html());
+    screen.tap("data-tab", "us");
+    screen.tap("data-action", "resume");
+    screen.tap("data-tab", "agreements");
+    assert!(
+        screen.wait_until(Duration::from_secs(10), |h| h.contains("Kept 1 of 1 check-ins")).await,
+        "after resuming it arrives: {}",
         screen.html()
     );
     partner.shutdown().await;

@@ -169,9 +169,9 @@ fn Partner(journal: JournalSignal) -> Element {
                 }
                 div { class: "actions",
                     if paused || status.stopped.is_some() {
-                        button { "data-action": "resume", onclick: move |_| link.change(|j| j.set_sync_paused(false)), "Resume sync" }
+                        button { "data-action": "resume", onclick: move |_| link.set_paused(false), "Resume sync" }
                     } else {
-                        button { class: "quiet", "data-action": "pause", onclick: move |_| link.change(|j| j.set_sync_paused(true)), "Pause sync" }
+                        button { class: "quiet", "data-action": "pause", onclick: move |_| link.set_paused(true), "Pause sync" }
                     }
                 }
                 form { class: "entry-form", "data-form": "connect",
@@ -188,7 +188,7 @@ fn Partner(journal: JournalSignal) -> Element {
                         onkeydown: move |e| if e.key() == Key::Escape { confirm_unpair.set(false); back_to_unpair.set(true) },
                         p { "Unpair from {partner.name}? What you shared becomes private again on this phone, and what {partner.name} shared stays here, apart and read-only. Their phone is not told, and keeps what it already has. A new pairing starts with nothing shared." }
                         div { class: "actions",
-                            button { class: "danger", "data-action": "unpair-confirm", "aria-label": "Yes, unpair from {partner.name}", onclick: move |_| { confirm_unpair.set(false); link.change(|j| j.unpair()); }, "Yes, unpair" }
+                            button { class: "danger", "data-action": "unpair-confirm", "aria-label": "Yes, unpair from {partner.name}", onclick: move |_| { confirm_unpair.set(false); link.unpair(); }, "Yes, unpair" }
                             button { class: "quiet", "data-action": "keep-pairing", onmounted: focus,
                                 onclick: move |_| { confirm_unpair.set(false); back_to_unpair.set(true) }, "Keep pairing" }
                         }
