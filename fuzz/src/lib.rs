@@ -1,0 +1,79 @@
+//! Two paired phones' journals for the receive-path fuzz targets: Alex's, which receives,
+//! and Blair's document with one entry each way already synced, to start hostile changes
+//! from. Built once per fuzzing process.
+
+use std::sync::{Mutex, OnceLock};
+
+use automerge::sync::State;
+use steady::model::{Draft, EntryId, PersonId, SafetySide};
+use steady::store::{PartnerRules, Store};
+use tempfile::TempDir;
+
+pub struct Phones {
+    /// Alex's journal, which receives what the fuzzer makes.
+    pub alex: Store,
+    /// Blair's document as Alex last received it, Blair's actor and person.
+    pub blair_doc: Vec<u8>,
+    pub blair_actor: automerge::ActorId,
+    pub blair: PersonId,
+    pub alex_person: PersonId,
+    /// One entry each wrote and shared.
+    pub alex_entry: EntryId,
+    pub blair_entry: EntryId,
+    /// Blair's first sync message to Alex, as bytes: a well-formed start for mutations.
+    pub first_message: Vec<u8>,
+    pub rules: PartnerRules,
+    _dirs: (TempDir, TempDir),
+}
+
+pub fn phones() -> &'static Mutex<Phones> {
+    static PHONES: OnceLock<Mutex<Phones>> = OnceLock::new();
+    PHONES.get_or_init(|| Mutex::new(pair()))
+}
+
+fn pair() -> Phones {
+    let (da, db) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let mut alex = Store::open_dir_without_passcode(da.path()).unwrap();
+    let mut blair = Store::open_dir_without_passcode(db.path()).unwrap();
+    alex.init("Alex").unwrap();
+    blair.init("Blair").unwrap();
+    alex.start_couple("5f3c0e0c6a3b4b0e9d1c2a7e8f9a0b1c", "them").unwrap();
+    blair.start_couple("5f3c0e0c6a3b4b0e9d1c2a7e8f9a0b1c", "them").unwrap();
+    let alex_entry = alex.add(Draft::Agreement { text: "Text when running late".into() }).unwrap().id;
+    let blair_entry =
+        blair.add(Draft::SafetyNeed { side: SafetySide::Helps, text: "Hearing the plan".into() }).unwrap().id;
+    alex.share(alex_entry).unwrap();
+    blair.share(blair_entry).unwrap();
+    let rules_for = |s: &Store| PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()] };
+    let (to_alex, to_blair) = (rules_for(&blair), rules_for(&alex));
+    let (mut sa, mut sb) = (State::new(), State::new());
+    let mut first_message = None;
+    for _ in 0..20 {
+        alex.fold_outbox().unwrap();
+        blair.fold_outbox().unwrap();
+        let from_a = alex.sync_message(&mut sa).unwrap();
+        let from_b = blair.sync_message(&mut sb).unwrap();
+        if from_a.is_none() && from_b.is_none() {
+            break;
+        }
+        if let Some(m) = from_a {
+            blair.receive_sync_message(&mut sb, m, &to_blair).unwrap();
+        }
+        if let Some(m) = from_b {
+            first_message.get_or_insert_with(|| m.clone().encode());
+            alex.receive_sync_message(&mut sa, m, &to_alex).unwrap();
+        }
+    }
+    Phones {
+        blair_doc: blair.document_bytes().unwrap(),
+        blair_actor: blair.actor(),
+        blair: blair.me().unwrap().id,
+        alex_person: alex.me().unwrap().id,
+        alex_entry,
+        blair_entry,
+        first_message: first_message.expect("Blair had something to send"),
+        rules: to_alex,
+        alex,
+        _dirs: (da, db),
+    }
+}
