@@ -17,15 +17,7 @@ pub const NEW_PASSCODE_VAR: &str = "STEADY_NEW_PASSCODE";
 /// The passphrase of an encrypted export, when it is not the journal's passcode.
 pub const EXPORT_PASSPHRASE_VAR: &str = "STEADY_EXPORT_PASSPHRASE";
 
-/// What happens when a passcode is forgotten, said at setup.
-pub const FORGOTTEN: &str = "If you forget this passcode, nobody can open your private entries again, not even you: \
-there is no reset and no recovery. Entries you shared come back after pairing again, from your partner's phone. \
-Removing the app is the only way to start over.";
-
-/// What a journal without a passcode protects against, said when one is set up or removed.
-pub const WITHOUT_PASSCODE: &str = "Without a passcode, anyone who can open Steady on this device, or copy its \
-whole data folder, can read every entry. The journal file on its own is still encrypted: a copy of it without \
-its key file (steady.key) reveals nothing.";
+pub use crate::vault::{FORGOTTEN, WITHOUT_PASSCODE};
 
 /// An unlocked journal, and the passcode that unlocked it, if any.
 pub struct Unlocked {
@@ -187,17 +179,6 @@ pub fn export_passphrase(unlocked: &Unlocked) -> Result<String> {
     new_secret(EXPORT_PASSPHRASE_VAR, "A passphrase for this export: ")?
         .filter(|p| !p.is_empty())
         .context("an encrypted export needs a passphrase: set STEADY_EXPORT_PASSPHRASE, or add --plaintext for an unencrypted file; nothing was written")
-}
-
-/// Encrypts `bytes` to `passphrase` as an age file.
-pub fn encrypt_export(bytes: &[u8], passphrase: &str) -> Result<Vec<u8>> {
-    let recipient = age::scrypt::Recipient::new(age::secrecy::SecretString::from(passphrase.to_owned()));
-    age::encrypt(&recipient, bytes).context("can't encrypt the export")
-}
-
-/// Whether `bytes` are an age file.
-pub fn is_age(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"age-encryption.org/v1")
 }
 
 /// The plaintext of an encrypted export, with the passphrase from

@@ -15,7 +15,7 @@ mod net;
 
 pub use net::listen_address;
 
-use crate::export::{self, Journal};
+use crate::export::{self, file};
 use crate::model::{Body, Draft, Entry, EntryId, KindName, Outcome, SafetySide, TimeWindow};
 use crate::store::Store;
 
@@ -177,6 +177,16 @@ pub enum ExportFormat {
     Automerge,
 }
 
+impl From<ExportFormat> for file::Format {
+    fn from(format: ExportFormat) -> Self {
+        match format {
+            ExportFormat::Json => file::Format::Json,
+            ExportFormat::Markdown => file::Format::Markdown,
+            ExportFormat::Automerge => file::Format::Automerge,
+        }
+    }
+}
+
 fn window_position(text: &str) -> Result<(i32, i32), String> {
     let (x, y) = text.split_once(',').ok_or("give the position as X,Y, for example 400,0")?;
     let number = |n: &str| n.trim().parse::<i32>().map_err(|_| format!("{n:?} is not a whole number"));
@@ -270,14 +280,14 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
             }
             match file {
                 Some(path) => {
-                    let path = export_to(&mut store, format, &path, passphrase.as_deref())?;
+                    let path = file::write(&mut store, format.into(), &path, passphrase.as_deref())?;
                     let kind = if encrypt { "encrypted with age" } else { "not encrypted" };
                     eprintln!("Wrote {} ({kind})", path.display());
                 }
                 None => {
-                    let mut bytes = export_bytes(&mut store, format)?;
+                    let mut bytes = file::bytes(&mut store, format.into())?;
                     if let Some(p) = &passphrase {
-                        bytes = lock::encrypt_export(&bytes, p)?;
+                        bytes = file::encrypt(&bytes, p)?;
                     }
                     out.write_all(&bytes)?;
                 }
@@ -293,7 +303,7 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Unpair => net::unpair(data_dir, out)?,
         Command::Import { file, no_passcode } => {
             let mut bytes = fs::read(&file).with_context(|| format!("can't read {}", file.display()))?;
-            if lock::is_age(&bytes) {
+            if file::is_age(&bytes) {
                 bytes = lock::decrypt_export(&bytes).with_context(|| format!("can't import {}", file.display()))?;
             }
             let text = String::from_utf8(bytes)
@@ -308,44 +318,9 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
     Ok(())
 }
 
-/// The journal in `format`, as the bytes of a file.
-pub fn export_bytes(store: &mut Store, format: ExportFormat) -> Result<Vec<u8>> {
-    Ok(match format {
-        ExportFormat::Automerge => store.document_bytes()?,
-        ExportFormat::Json => export::to_json(&journal(store)?, Utc::now()).into_bytes(),
-        ExportFormat::Markdown => {
-            let offset = *Local::now().offset();
-            export::to_markdown(&journal(store)?, Utc::now(), offset).into_bytes()
-        }
-    })
-}
-
-/// Writes the journal in `format` to `path`, whole or not at all: JSON and Markdown
-/// encrypted with age to `passphrase` (the file's name then ends in .age), or in the
-/// clear when there is none. Returns where it was written.
-pub fn export_to(store: &mut Store, format: ExportFormat, path: &Path, passphrase: Option<&str>) -> Result<PathBuf> {
-    let mut bytes = export_bytes(store, format)?;
-    let mut path = path.to_owned();
-    if let (Some(passphrase), false) = (passphrase, matches!(format, ExportFormat::Automerge)) {
-        bytes = lock::encrypt_export(&bytes, passphrase)?;
-        if path.extension().is_none_or(|e| e != "age") {
-            let mut name = path.file_name().context("--out needs a file name")?.to_owned();
-            name.push(".age");
-            path.set_file_name(name);
-        }
-    }
-    write_atomically(&path, &bytes)?;
-    Ok(path)
-}
-
 /// Opens the journal in `data_dir`, unlocking it with the passcode first if it has one.
 pub(crate) fn open(data_dir: &Path) -> Result<Store> {
     Ok(lock::open(data_dir)?.0)
-}
-
-fn journal(store: &mut Store) -> Result<Journal> {
-    let person = store.me().cloned().ok_or(crate::store::StoreError::NotSetUp)?;
-    Ok(Journal { person, people: store.people()?, entries: store.entries()? })
 }
 
 fn draft(
@@ -470,14 +445,6 @@ fn list_line(e: &Entry) -> String {
     // that it would obey.
     let text = crate::model::text::terminal_safe(&text);
     format!("{}  {kind:<13} {place:<7} {day}  {text}{archived}", e.id)
-}
-
-/// Writes `bytes` to a new file beside `path` (created exclusively, never through a
-/// symlink, readable by this user alone), then renames it into place, so that a crash
-/// never leaves half an export.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    path.file_name().context("--out needs a file name")?;
-    Ok(crate::vault::write_private_file(path, bytes)?)
 }
 
 #[cfg(test)]

@@ -97,8 +97,11 @@ impl Default for NetConfig {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum NetError {
+    /// The journal could not be read or written; the store's error is kept as the source.
     #[error("{0}")]
-    Store(String),
+    Store(#[source] Arc<crate::store::StoreError>),
+    #[error("this phone's saved network settings can't be read ({0}); unpair and pair again")]
+    Damaged(&'static str),
     #[error("the network could not start: {0}")]
     Start(String),
     #[error("set up this phone first (your name), then pair")]
@@ -121,13 +124,16 @@ pub enum NetError {
 
 impl From<peers::PeersError> for NetError {
     fn from(e: peers::PeersError) -> Self {
-        NetError::Store(e.to_string())
+        match e {
+            peers::PeersError::Store(e) => e.into(),
+            peers::PeersError::Damaged(what) => NetError::Damaged(what),
+        }
     }
 }
 
 impl From<crate::store::StoreError> for NetError {
     fn from(e: crate::store::StoreError) -> Self {
-        NetError::Store(e.to_string())
+        NetError::Store(Arc::new(e))
     }
 }
 

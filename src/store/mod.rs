@@ -68,8 +68,9 @@ pub struct PastDocument {
     pub ended_at: DateTime<Utc>,
 }
 
-/// The data file's name inside the data directory.
-pub const DB_FILE: &str = "steady.sqlite3";
+/// The data file's name inside the data directory (named with the data folder's other
+/// files, in `vault`).
+pub use crate::vault::DB_FILE;
 
 /// A step inside a shared write where a test can make the write fail, to prove that a
 /// failure at any point leaves the journal whole. Not used by the app.

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use dioxus::prelude::*;
 
-use crate::cli::lock::{FORGOTTEN, WITHOUT_PASSCODE};
 use crate::ui::{Journal, JournalSignal};
+use crate::vault::{FORGOTTEN, WITHOUT_PASSCODE};
 use crate::vault::{LockState, Vault, VaultError, check_new_passcode, duration_words};
 
 /// What the window shows instead of the journal, or that the journal is open.

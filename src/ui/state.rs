@@ -236,11 +236,11 @@ impl Journal {
     /// where it was written.
     pub fn export(
         &mut self,
-        format: crate::cli::ExportFormat,
+        format: crate::export::file::Format,
         path: &Path,
         passphrase: Option<&str>,
     ) -> Result<std::path::PathBuf, String> {
-        crate::cli::export_to(&mut self.store, format, path, passphrase).map_err(|e| format!("{e:#}"))
+        crate::export::file::write(&mut self.store, format, path, passphrase).map_err(|e| e.to_string())
     }
 
     /// Locks the journal with a new passcode: `current` must open it first, when it has

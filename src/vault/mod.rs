@@ -28,6 +28,18 @@ use zeroize::Zeroizing;
 pub use files::{make_private_dir, write_new_file, write_private_file};
 pub use key::{DataKey, Unsealable};
 
+/// What happens when a passcode is forgotten, said at setup.
+pub const FORGOTTEN: &str = "If you forget this passcode, nobody can open your private entries again, not even you: \
+there is no reset and no recovery. Entries you shared come back after pairing again, from your partner's phone. \
+Removing the app is the only way to start over.";
+
+/// What a journal without a passcode protects against, said when one is set up or removed.
+pub const WITHOUT_PASSCODE: &str = "Without a passcode, anyone who can open Steady on this device, or copy its \
+whole data folder, can read every entry. The journal file on its own is still encrypted: a copy of it without \
+its key file (steady.key) reveals nothing.";
+
+/// The journal's file (SQLite, its values sealed) inside the data directory.
+pub const DB_FILE: &str = "steady.sqlite3";
 /// The key file's name inside the data directory.
 pub const KEY_FILE: &str = "steady.key";
 /// The count of wrong passcodes and the wait they earned.
@@ -193,7 +205,7 @@ impl Vault {
         match self.read_key_file()? {
             Some(KeyFile::Passcode { .. }) => Ok(LockState::Passcode),
             Some(KeyFile::None { .. } | KeyFile::Keystore { .. }) => Ok(LockState::NoPasscode),
-            None if self.dir.join(crate::store::DB_FILE).exists() => Ok(LockState::Unencrypted),
+            None if self.dir.join(DB_FILE).exists() => Ok(LockState::Unencrypted),
             None => Ok(LockState::New),
         }
     }

@@ -17,3 +17,4 @@ mod merge;
 mod phone_config;
 mod privacy;
 mod sync_screen;
+mod tidy;

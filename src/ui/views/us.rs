@@ -2,7 +2,7 @@
 
 use dioxus::prelude::*;
 
-use crate::cli::ExportFormat;
+use crate::export::file::Format as ExportFormat;
 use crate::net::PairingState;
 use crate::ui::components::{focus, focus_if};
 use crate::ui::sync::{Pairing, SyncLink, badge_text};
@@ -399,7 +399,7 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
                     }
                 }
             } else if removing() {
-                p { class: "notice", role: "alert", "{crate::cli::lock::WITHOUT_PASSCODE}" }
+                p { class: "notice", role: "alert", "{crate::vault::WITHOUT_PASSCODE}" }
                 form { class: "entry-form", "data-form": "remove-passcode",
                     onkeydown: move |e| if e.key() == Key::Escape { clear() },
                     onsubmit: move |e| {

@@ -1,5 +1,8 @@
 //! Files a person can keep: the journal as JSON (complete, and read back by `import`) and
-//! as Markdown (for reading). Pure functions of the entries; the caller does the IO.
+//! as Markdown (for reading). Pure functions of the entries; [`file`] does the IO, for the
+//! command line and the window alike.
+
+pub mod file;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -1,0 +1,142 @@
+//! The layering ARCHITECTURE.md describes, checked on the source itself, the way
+//! rust-analyzer's tidy test checks its own: a change that breaks it fails here, with
+//! the file and line that did.
+
+use std::path::{Path, PathBuf};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// What a part of the code may not use, and why.
+struct Rule {
+    files: &'static str,
+    forbidden: &'static [&'static str],
+    why: &'static str,
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        files: "src/model",
+        forbidden: &[
+            "std::fs",
+            "std::net",
+            "std::env",
+            "std::process",
+            "SystemTime",
+            "Instant",
+            "Utc::now",
+            "Local::now",
+            "tokio",
+            "rusqlite",
+            "libp2p",
+            "dioxus",
+            "crate::store",
+            "crate::net",
+            "crate::ui",
+            "crate::cli",
+            "crate::vault",
+            "crate::platform",
+            "crate::export",
+        ],
+        why: "the model is pure data and rules: no IO and no clock (callers pass `now` and `today`)",
+    },
+    Rule {
+        files: "src/export/mod.rs",
+        forbidden: &[
+            "std::fs",
+            "std::net",
+            "Utc::now",
+            "Local::now",
+            "crate::store",
+            "crate::ui",
+            "crate::cli",
+            "tokio",
+        ],
+        why: "the export formats are pure functions of the entries; `export::file` does the IO",
+    },
+    Rule {
+        files: "src/net/pairing.rs",
+        forbidden: &[
+            "tokio",
+            "Swarm",
+            "libp2p::swarm",
+            "rusqlite",
+            "std::net",
+            "std::fs",
+            "Instant::now",
+            "SystemTime",
+        ],
+        why: "the pairing exchange is a sans-IO state machine: bytes in, bytes out",
+    },
+    Rule {
+        files: "src/store",
+        forbidden: &["crate::ui", "crate::cli", "crate::net", "dioxus", "libp2p", "tokio"],
+        why: "the store knows nothing of screens, commands or the network",
+    },
+    Rule {
+        files: "src/ui",
+        forbidden: &["crate::cli"],
+        why: "the window never goes through the command line; both use the library",
+    },
+    Rule {
+        files: "src/vault",
+        forbidden: &["crate::store", "crate::ui", "crate::cli", "crate::net", "rusqlite", "dioxus", "libp2p"],
+        why: "the lock sits below the store: it holds keys and files, nothing of the journal",
+    },
+];
+
+/// Every line of `text` before its tests that names something in `forbidden`, with its
+/// line number. Comments don't count.
+fn breaks<'a>(text: &'a str, forbidden: &[&'a str]) -> Vec<(usize, &'a str)> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("#[cfg(test)]") {
+            break;
+        }
+        if trimmed.starts_with("//") {
+            continue;
+        }
+        let code = line.split("//").next().unwrap_or_default();
+        found.extend(forbidden.iter().filter(|f| code.contains(*f)).map(|f| (n + 1, *f)));
+    }
+    found
+}
+
+fn rust_files(path: &Path) -> Vec<PathBuf> {
+    if path.is_file() {
+        return vec![path.to_owned()];
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn the_layers_use_only_what_they_may() {
+    // The check itself finds what it looks for: a line that uses the clock, before the
+    // tests, in code; not in a comment, and not in the tests.
+    let sample = "use chrono::Utc;\n// Utc::now() in a comment\nlet t = Utc::now();\n#[cfg(test)]\nlet u = Utc::now();";
+    assert_eq!(breaks(sample, &["Utc::now"]), vec![(3, "Utc::now")]);
+
+    let mut broken = Vec::new();
+    let mut read = 0;
+    for rule in RULES {
+        for file in rust_files(&Path::new(ROOT).join(rule.files)) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            read += 1;
+            for (line, what) in breaks(&text, rule.forbidden) {
+                let shown = file.strip_prefix(ROOT).unwrap_or(&file).display().to_string();
+                broken.push(format!("{shown}:{line} uses {what}: {}", rule.why));
+            }
+        }
+    }
+    assert!(read >= 20, "only {read} files were read: the paths above are out of date");
+    assert!(broken.is_empty(), "the layering is broken:\n{}", broken.join("\n"));
+}
