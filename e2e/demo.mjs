@@ -97,7 +97,7 @@ try {
   check(await seen(sam, `${text}</p>`, 40000), "the entry Alex shared arrives on Sam's phone");
   check(await seen(sam, 'Up to date'), "Sam's badge says the phones are up to date");
   await sleep(500);
-  photograph(join(shots, 'demo-two-phones.png'));
+  await photograph(join(shots, 'demo-two-phones.png'), sam);
   check(true, 'both phones photographed side by side');
 
   // Closing one window ends the demo: the other closes, and what it made is gone.

@@ -27,12 +27,19 @@ export async function connect(port) {
 }
 
 /**
- * Photographs the whole (virtual) screen into `file`, and fails if the picture is one
- * flat colour: a window drawn off the screen, or not drawn at all, would otherwise pass
- * unseen.
+ * Photographs the whole (virtual) screen into `file`, and fails if the picture stays one
+ * flat colour for three seconds: a window drawn off the screen, or not drawn at all,
+ * would otherwise pass unseen. (A window just opened may take a moment to draw.) With
+ * `browser`, it waits until the page has drawn its last change.
  */
-export function photograph(file) {
-  execFileSync('import', ['-window', 'root', file]);
-  const spread = Number(execFileSync('convert', [file, '-format', '%[fx:standard_deviation]', 'info:'], { encoding: 'utf8' }));
-  if (!(spread > 0.01)) throw new Error(`the photograph ${file} is blank: the window is not on the screen`);
+export async function photograph(file, browser) {
+  // The page is photographed as it is drawn: two animation frames after the last change.
+  if (browser) await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+  for (let i = 0; i < 10; i += 1) {
+    execFileSync('import', ['-window', 'root', file]);
+    const spread = Number(execFileSync('convert', [file, '-format', '%[fx:standard_deviation]', 'info:'], { encoding: 'utf8' }));
+    if (spread > 0.01) return;
+    await sleep(300);
+  }
+  throw new Error(`the photograph ${file} is blank: the window is not on the screen`);
 }

@@ -60,8 +60,8 @@ async function quit(app, browser) {
   await new Promise((r) => app.once('exit', r));
 }
 
-function screenshot(name) {
-  photograph(join(shots, `${name}.png`));
+async function screenshot(name) {
+  await photograph(join(shots, `${name}.png`), browser);
 }
 
 async function tab(browser, slug) {
@@ -137,7 +137,7 @@ try {
   const light = await background(browser);
   check(light === 'rgb(250, 248, 245)', `styled with no source tree beside it (background ${light})`);
   check(await textOnScreen(browser, 'If you forget this passcode'), 'the first run says what a forgotten passcode costs');
-  screenshot('set-up');
+  await screenshot('set-up');
   await write(browser, '#new-passcode', passcode);
   await write(browser, '#new-passcode-again', passcode);
   await submit(browser, 'set-up');
@@ -186,7 +186,7 @@ try {
   await (await browser.$('button=See set-aside entries')).click();
   await (await browser.$('[data-screen="set-aside"]')).waitForExist({ timeout: 10000 });
   check(await textOnScreen(browser, words.safety), 'set aside');
-  screenshot('set-aside');
+  await screenshot('set-aside');
   await (await browser.$('[data-action="restore"]')).click();
   await tab(browser, 'safety');
   check(await textOnScreen(browser, `${words.safety}</p>`), 'restored');
@@ -195,7 +195,7 @@ try {
   for (const slug of ['today', 'safety', 'agreements', 'reflections', 'transparency', 'us']) {
     await tab(browser, slug);
     await sleep(300);
-    screenshot(slug);
+    await screenshot(slug);
   }
   check(true, `screenshots in ${shots}`);
 
@@ -204,11 +204,11 @@ try {
   const lockNow = await browser.$('[data-action="lock-now"]');
   await (await browser.$('section[aria-label="Lock"]')).scrollIntoView();
   await sleep(300);
-  screenshot('us-lock');
+  await screenshot('us-lock');
   await lockNow.click();
   await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
   check(!(await journalInDom(browser)), 'locked at once: nothing of the journal in the page');
-  screenshot('locked');
+  await screenshot('locked');
   await unlock(browser, 'not our passcode');
   check(await textOnScreen(browser, 'That passcode is not right'), 'a wrong passcode is refused');
   check(!(await journalInDom(browser)), 'and shows nothing');
@@ -235,7 +235,7 @@ try {
   check(await textOnScreen(browser, 'Kept 1 of 1 check-ins'), 'the check-in survives a restart');
   await tab(browser, 'transparency');
   check(await textOnScreen(browser, 'data-shared="true"'), 'the share survives a restart');
-  screenshot('after-restart');
+  await screenshot('after-restart');
   await quit(app, browser);
   app = null;
 
@@ -267,7 +267,7 @@ try {
   const link = await (await browser.$('#invite-link')).getValue();
   check(/^[2-9A-Z]{4}-[2-9A-Z]{4}$/.test(code) && link.includes(code), `the invite shows a code and a link (${code})`);
   check(await textOnScreen(browser, '<svg'), 'the invite shows a QR code');
-  screenshot('us-invite');
+  await screenshot('us-invite');
   const joined = await partner(['pair', 'join', link, '--no-discovery']);
   check(joined.code === 0, `the partner joins with the link (${joined.out.trim().split('\n').pop()})`);
   const partnerWords = (joined.out.match(/safety words: (.*)/) ?? [])[1];
@@ -275,7 +275,7 @@ try {
   await wordsBox.waitForExist({ timeout: 10000 });
   const windowWords = await wordsBox.getAttribute('data-safety-words');
   check(partnerWords && windowWords === partnerWords, `both show the same safety words (${windowWords})`);
-  screenshot('us-paired');
+  await screenshot('us-paired');
   await (await browser.$('button=They match')).click();
   // Nothing syncs until both people have checked the words.
   execFileSync(binary, ['--data-dir', partnerDir, 'pair', 'confirm']);
@@ -284,32 +284,12 @@ try {
   await tab(browser, 'agreements');
   check(await textOnScreen(browser, 'Up to date'), 'the badge says the phones are up to date');
   check(await textOnScreen(browser, 'Blair shares this</p>'), "the partner's shared entry arrives in the window");
-  screenshot('agreements-synced');
+  await screenshot('agreements-synced');
   const synced = await syncing;
   check(synced.out.includes('synced at'), 'the partner syncs with the window');
   const partnerList = listJson(partnerDir);
   check(partnerList.some((e) => e.text === words.transparency), "the window's shared note arrives on the partner's phone");
   check(!partnerList.some((e) => e.text === words.agreement || e.feeling === words.feeling), 'nothing private crossed');
-  await quit(app, browser);
-
-  // Five wrong passcodes: Steady asks to wait, even for the right one, and never wipes
-  // anything; after the wait the right passcode opens it.
-  app = launch();
-  browser = await connectTo(port);
-  await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
-  for (let i = 0; i < 5; i += 1) {
-    await unlock(browser, `wrong guess ${i}`);
-    await textOnScreen(browser, 'That passcode is not right');
-  }
-  check(await textOnScreen(browser, 'Wait 30 s before trying again'), 'the fifth wrong passcode earns a 30 s wait');
-  screenshot('locked-wait');
-  await unlock(browser, passcode);
-  check(await textOnScreen(browser, 'Too many wrong passcodes. Try again in'), 'even the right passcode waits');
-  check(!(await journalInDom(browser)), 'and the journal stays out of the page');
-  await sleep(31000);
-  await unlock(browser, passcode);
-  await (await browser.$('[data-screen="today"]')).waitForExist({ timeout: 10000 });
-  check(await textOnScreen(browser, 'Update today'), 'after the wait the right passcode opens it, with nothing lost');
   await quit(app, browser);
 
   // The dark theme, as a phone set to dark shows it.
@@ -323,8 +303,26 @@ try {
   for (const slug of ['today', 'agreements', 'us']) {
     await tab(browser, slug);
     await sleep(300);
-    screenshot(`${slug}-dark`);
+    await screenshot(`${slug}-dark`);
   }
+  await quit(app, browser);
+  app = null;
+
+  // Five wrong passcodes: Steady asks to wait, even for the right one, and never wipes
+  // anything. (That the right passcode opens it after the wait, the vault's tests show
+  // with a clock of their own: waiting it out here would add half a minute to every run.)
+  app = launch();
+  browser = await connectTo(port);
+  await (await browser.$('[data-gate="locked"]')).waitForExist({ timeout: 10000 });
+  for (let i = 0; i < 5; i += 1) {
+    await unlock(browser, `wrong guess ${i}`);
+    await textOnScreen(browser, 'That passcode is not right');
+  }
+  check(await textOnScreen(browser, 'Wait 30 s before trying again'), 'the fifth wrong passcode earns a 30 s wait');
+  await screenshot('locked-wait');
+  await unlock(browser, passcode);
+  check(await textOnScreen(browser, 'Too many wrong passcodes. Try again in'), 'even the right passcode waits');
+  check(!(await journalInDom(browser)), 'and the journal stays out of the page');
   await quit(app, browser);
   app = null;
 } catch (err) {

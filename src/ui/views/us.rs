@@ -47,7 +47,7 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
         PastPairings { journal, notice, export_dir }
         section { "aria-label": "You",
             h2 { "You" }
-            form { class: "entry-form",
+            form { class: "entry-form", "data-form": "my-name",
                 onsubmit: move |e| { e.prevent_default(); act(journal, notice, |j| j.set_name(&new_name())); },
                 label { r#for: "my-name", "Your name, as your partner sees it" }
                 input { id: "my-name", value: "{new_name}", oninput: move |e| new_name.set(e.value()) }
