@@ -1,6 +1,9 @@
 //! Two paired phones' journals for the receive-path fuzz targets: Alex's, which receives,
 //! and Blair's document with one entry each way already synced, to start hostile changes
-//! from. Built once per fuzzing process.
+//! from. Built once per fuzzing process; every input gets a fresh copy of Alex's journal,
+//! so one input's effect never changes how the next is received (and a finding replays
+//! from its input alone). The copies live in memory (/dev/shm when there is one), so the
+//! journal's durable commits cost little.
 
 use std::sync::{Mutex, OnceLock};
 
@@ -10,8 +13,9 @@ use steady::store::{PartnerRules, Store};
 use tempfile::TempDir;
 
 pub struct Phones {
-    /// Alex's journal, which receives what the fuzzer makes.
-    pub alex: Store,
+    /// Alex's journal as it was once paired and synced; see [`Phones::alex`].
+    pristine: TempDir,
+    pub alex_actor: automerge::ActorId,
     /// Blair's document as Alex last received it, Blair's actor and person.
     pub blair_doc: Vec<u8>,
     pub blair_actor: automerge::ActorId,
@@ -23,7 +27,24 @@ pub struct Phones {
     /// Blair's first sync message to Alex, as bytes: a well-formed start for mutations.
     pub first_message: Vec<u8>,
     pub rules: PartnerRules,
-    _dirs: (TempDir, TempDir),
+    _dirs: TempDir,
+}
+
+impl Phones {
+    /// A fresh copy of Alex's journal, open, and the folder it lives in.
+    pub fn alex(&self) -> (Store, TempDir) {
+        let dir = scratch();
+        for file in std::fs::read_dir(self.pristine.path()).unwrap() {
+            let file = file.unwrap().path();
+            std::fs::copy(&file, dir.path().join(file.file_name().unwrap())).unwrap();
+        }
+        (Store::open_dir_without_passcode(dir.path()).unwrap(), dir)
+    }
+}
+
+fn scratch() -> TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { TempDir::new().unwrap() }
 }
 
 pub fn phones() -> &'static Mutex<Phones> {
@@ -32,7 +53,7 @@ pub fn phones() -> &'static Mutex<Phones> {
 }
 
 fn pair() -> Phones {
-    let (da, db) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (da, db) = (scratch(), scratch());
     let mut alex = Store::open_dir_without_passcode(da.path()).unwrap();
     let mut blair = Store::open_dir_without_passcode(db.path()).unwrap();
     alex.init("Alex").unwrap();
@@ -73,7 +94,13 @@ fn pair() -> Phones {
         blair_entry,
         first_message: first_message.expect("Blair had something to send"),
         rules: to_alex,
-        alex,
-        _dirs: (da, db),
+        alex_actor: {
+            let actor = alex.actor();
+            // Closed, so the copies start from a whole file.
+            drop(alex);
+            actor
+        },
+        pristine: da,
+        _dirs: db,
     }
 }

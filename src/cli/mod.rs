@@ -289,6 +289,15 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
                     if let Some(p) = &passphrase {
                         bytes = file::encrypt(&bytes, p)?;
                     }
+                    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                        // Straight to a terminal: the partner's words must not drive it, and
+                        // bytes that aren't text can't be shown at all.
+                        let text = match (&passphrase, format) {
+                            (None, ExportFormat::Json | ExportFormat::Markdown) => String::from_utf8(bytes)?,
+                            _ => bail!("this export is not text: give --out FILE, or send it to a file with >"),
+                        };
+                        bytes = crate::model::text::terminal_safe(&text).into_owned().into_bytes();
+                    }
                     out.write_all(&bytes)?;
                 }
             }

@@ -6,14 +6,16 @@
 use super::validate::Limit;
 
 /// Characters that change how the text around them is laid out or shown, without being
-/// seen themselves: bidirectional overrides, embeddings, isolates and marks, zero-width
-/// characters, and the byte-order mark.
+/// seen themselves: bidirectional overrides, embeddings, isolates and marks, the
+/// zero-width space, and the byte-order mark. The zero-width joiner and non-joiner stay:
+/// Persian and Indic names, and emoji, need them.
 fn is_invisible_control(c: char) -> bool {
     matches!(
         c,
         '\u{061C}'                  // Arabic letter mark
             | '\u{180E}'            // Mongolian vowel separator
-            | '\u{200B}'..='\u{200F}' // zero-width space, joiners, LTR/RTL marks
+            | '\u{200B}'                 // zero-width space
+            | '\u{200E}'..='\u{200F}' // LTR/RTL marks
             | '\u{202A}'..='\u{202E}' // embeddings and overrides
             | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
             | '\u{2066}'..='\u{2069}' // isolates
@@ -98,8 +100,10 @@ mod tests {
         assert_eq!(clean_name("Sam\u{1b}[2J\u{7}"), "Sam[2J");
         assert_eq!(clean_name("Ana\nMaría\t Luz"), "Ana María Luz");
         assert_eq!(clean_name("\u{202E}\u{200B}\n"), "");
-        // Scripts written right to left are names like any other.
+        // Scripts written right to left are names like any other, and the joiners some
+        // names need are kept.
         assert_eq!(clean_name("نور"), "نور");
+        assert_eq!(clean_name("می\u{200C}خواهم"), "می\u{200C}خواهم");
     }
 
     #[test]

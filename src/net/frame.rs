@@ -147,12 +147,18 @@ pub async fn read_body<R: AsyncRead + Unpin>(reader: &mut R, max: usize) -> Resu
     if len > max {
         return Err(FrameError::TooLong { len, max });
     }
-    // The buffer grows with what actually arrives: a length that promises 32 MiB and
-    // then trickles costs only what was sent.
-    let mut body = Vec::with_capacity(len.min(64 * 1024));
-    let got = reader.take(len as u64).read_to_end(&mut body).await?;
-    if got < len {
-        return Err(FrameError::Truncated);
+    // The buffer grows with what actually arrives, a step at a time and never past the
+    // frame's length: one that promises 32 MiB and then trickles costs only what was sent.
+    const STEP: usize = 64 * 1024;
+    let mut body = Vec::new();
+    while body.len() < len {
+        let start = body.len();
+        body.resize(start + STEP.min(len - start), 0);
+        let n = reader.read(&mut body[start..]).await?;
+        if n == 0 {
+            return Err(FrameError::Truncated);
+        }
+        body.truncate(start + n);
     }
     Ok(Some(body))
 }

@@ -409,6 +409,8 @@ fn allow_list(partner: Option<&Partner>, closed: bool) -> allow_block_list::Beha
 const MAX_PENDING_INCOMING: u32 = 16;
 const MAX_ESTABLISHED_INCOMING: u32 = 32;
 const MAX_PER_PEER: u32 = 2;
+/// The most addresses discovery reports the partner at in one run.
+const FOUND_AT_MOST: usize = 16;
 
 fn connection_limits(partner: Option<&Partner>) -> connection_limits::Behaviour {
     let limits = connection_limits::ConnectionLimits::default()
@@ -582,6 +584,7 @@ impl EventLoop {
             self.stop_session();
             self.synced = false;
             if let Some(was) = self.partner_peer() {
+                self.swarm.behaviour_mut().limits.remove_peer_id(&was);
                 let _ = self.swarm.disconnect_peer_id(was);
             }
         }
@@ -783,6 +786,7 @@ impl EventLoop {
         self.stopped = None;
         self.synced = false;
         self.stop_session();
+        self.swarm.behaviour_mut().limits.remove_peer_id(&partner);
         let _ = self.swarm.disconnect_peer_id(partner);
         self.restore_allow_list();
         Ok(())
@@ -920,6 +924,11 @@ impl EventLoop {
             return;
         }
         if Some(peer) == self.partner_peer() {
+            // Announcements are not authenticated: what one says is kept only as far as
+            // the address book keeps it, and said at most a few times a run.
+            if self.found_at.len() >= FOUND_AT_MOST {
+                return;
+            }
             let _ = peers::remember_address(&mut lock(&self.store), &address);
             if self.found_at.insert(address.clone()) {
                 self.emit(NetEvent::Discovered { peer: peer.to_base58(), address: host_port(&address) });

@@ -422,26 +422,30 @@ pub async fn invitee_arrived(
         };
         let (attempt, reply) = InviterAttempt::answer(&code, &me.to_base58(), &joiner.to_base58(), &spake)?;
         write_pair(&mut stream, &reply, &tap).await?;
-        // A joiner holding a different code sees it from our reply and goes away; that
-        // is a wrong code too.
-        let message = read_pair(&mut stream).await.map_err(|e| match e {
-            PairFailure::Gone(_) => PairFailure::Pairing(PairingError::WrongCode),
-            other => other,
-        })?;
-        let PairMessage::Confirm { confirm, who } = message else {
-            return Err(PairingError::Malformed("expected a confirmation").into());
-        };
-        match attempt.on_confirm(&confirm, &who) {
-            Ok(key) => {
-                write_pair(&mut stream, &PairMessage::Welcome { who: my.clone() }, &tap).await?;
-                let _ = stream.close().await;
-                paired_with(&my, who, &key)
-            }
-            Err(e) => {
-                let _ = write_pair(&mut stream, &PairMessage::Refused { reason: Refusal::WrongCode }, &tap).await;
-                Err(e.into())
+        // Our reply lets the joiner test its guess of the code on its own. From here on,
+        // whatever it does (a confirmation that fails, going away, junk) has used up a
+        // guess, and counts as a wrong code: otherwise a stranger could guess without end
+        // by never confirming.
+        let confirmed = async {
+            let PairMessage::Confirm { confirm, who } = read_pair(&mut stream).await? else {
+                return Err(PairingError::Malformed("expected a confirmation").into());
+            };
+            match attempt.on_confirm(&confirm, &who) {
+                Ok(key) => Ok((key, who)),
+                Err(e) => {
+                    let _ = write_pair(&mut stream, &PairMessage::Refused { reason: Refusal::WrongCode }, &tap).await;
+                    Err(PairFailure::from(e))
+                }
             }
         }
+        .await;
+        let (key, who) = confirmed.map_err(|e| {
+            tracing::debug!("a pairing attempt ended after our reply: {e}");
+            PairFailure::Pairing(PairingError::WrongCode)
+        })?;
+        write_pair(&mut stream, &PairMessage::Welcome { who: my.clone() }, &tap).await?;
+        let _ = stream.close().await;
+        paired_with(&my, who, &key)
     }
     .await;
     match result {

@@ -54,6 +54,8 @@ pub enum StoreError {
         "the partner's phone sent {bytes} bytes of changes that wait for earlier ones it never sent; nothing was kept"
     )]
     HeldBack { bytes: usize },
+    #[error("the partner's phone sent changes that would take more than {bytes} bytes once inflated; nothing was kept")]
+    TooBig { bytes: u64 },
     #[error("there is no past pairing with the number {0}")]
     NoPastDocument(i64),
     #[error("a failure was injected at {0:?}")]

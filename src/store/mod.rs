@@ -9,6 +9,7 @@ mod chunks;
 pub mod doc;
 mod error;
 mod index;
+mod inflate;
 mod rows;
 pub mod rules;
 mod schema;
@@ -114,6 +115,11 @@ pub struct Store {
 /// a round; without a bound a modified app could fill this phone's memory with changes
 /// that never apply. (Automerge keeps such changes in memory only: a reload drops them.)
 pub const MAX_HELD_BACK: usize = 8 * 1024 * 1024;
+
+/// The most bytes the changes in one sync message may take once inflated. A first sync
+/// of ten thousand entries is a small part of it; a modified app's message that would
+/// inflate past it is refused before anything is inflated.
+pub const MAX_INFLATED: u64 = 128 * 1024 * 1024;
 
 /// Where an entry lives.
 enum Place {
@@ -888,6 +894,9 @@ impl Store {
         same_document(&sql, generation)?;
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         let attempt = (|| {
+            // Compressed changes are measured inflated before Automerge inflates them.
+            inflate::inflated_size(message.changes.iter(), MAX_INFLATED)
+                .map_err(|inflate::TooBig(bytes)| StoreError::TooBig { bytes })?;
             let size: usize = message.changes.iter().map(<[u8]>::len).sum();
             let heads = doc.get_heads();
             let mut log = PatchLog::active();

@@ -468,7 +468,10 @@ fn a_partners_name_is_shown_without_overrides_controls_or_length() {
     assert!(blair.chars().count() <= 60, "{}", blair.chars().count());
     assert!(!blair.chars().any(|c| c.is_control() || matches!(c, '\u{200B}' | '\u{202E}')), "{blair:?}");
     // What the document holds is left as it is: only what is shown is cleaned.
-    assert!(doc::people(&a.doc).unwrap().iter().any(|(_, n)| n == blair));
+    let people = doc::root_map(&a.doc, doc::PEOPLE).unwrap();
+    let person = a.doc.get(&people, b.me().unwrap().id.to_string()).unwrap().unwrap().1;
+    let raw = a.doc.get(&person, "name").unwrap().unwrap().0.as_str().map(str::to_owned);
+    assert_eq!(raw.as_deref(), Some(hostile.as_str()));
 }
 
 #[test]
@@ -559,4 +562,41 @@ fn a_value_nested_past_the_bound_is_refused_however_deep() {
             assert_eq!(a.document_bytes().unwrap(), bytes, "{levels} levels: nothing was kept");
         }
     }
+}
+
+#[test]
+fn a_message_that_would_inflate_past_the_bound_is_refused_before_it_is_inflated() {
+    use std::io::Write;
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    let (entries, bytes) = (a.entries().unwrap(), a.document_bytes().unwrap());
+    // A compressed change chunk whose DEFLATE data inflates to one byte more than the
+    // bound: about 130 KiB on the wire.
+    let mut deflater = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = MAX_INFLATED + 1;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        deflater.write_all(&zeros[..n]).unwrap();
+        left -= n as u64;
+    }
+    let deflated = deflater.finish().unwrap();
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut len = deflated.len() as u64;
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        chunk.push(if len == 0 { byte } else { byte | 0x80 });
+        if len == 0 {
+            break;
+        }
+    }
+    chunk.extend_from_slice(&deflated);
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = vec![chunk].into();
+    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+    assert!(matches!(refused, Err(StoreError::TooBig { bytes }) if bytes == MAX_INFLATED + 1), "{refused:?}");
+    assert_eq!(a.entries().unwrap(), entries);
+    assert_eq!(a.document_bytes().unwrap(), bytes, "nothing of it was kept");
 }

@@ -34,6 +34,9 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
             said = Some(j.unshare(id)?);
             Ok(())
         }) {
+            if confirming_unshare() {
+                crate::ui::components::focus_screen();
+            }
             confirming_unshare.set(false);
             let mut notice = notice;
             notice.set(said);
@@ -68,8 +71,8 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
                                     back_to_unshare.set(true);
                                 },
                                 p { class: "hint", "Your partner's phone already has a copy, and keeps it. Make it private again on this phone and stop sharing it?" }
-                                button { class: "quiet", "data-action": "confirm-unshare", "aria-label": "Make '{short}' private", onclick: unshare, "Make private" }
-                                button { class: "quiet", "aria-label": "Keep '{short}' shared",
+                                button { class: "quiet", "data-action": "confirm-unshare", "aria-label": "Make private: '{short}'", onclick: unshare, "Make private" }
+                                button { class: "quiet", "aria-label": "Keep shared: '{short}'",
                                     onmounted: focus,
                                     onclick: move |_| { confirming_unshare.set(false); back_to_unshare.set(true) },
                                     "Keep shared"

@@ -27,3 +27,10 @@ pub fn focus_if(e: MountedEvent, mut wanted: Signal<bool>) -> impl Future<Output
         }
     }
 }
+
+/// Moves focus to the screen itself, when the control that had it is gone (a
+/// confirmation answered): the next Tab starts from the top of the screen, not from
+/// nowhere.
+pub fn focus_screen() {
+    document::eval("document.getElementById('screen')?.focus()");
+}

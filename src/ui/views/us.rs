@@ -4,7 +4,7 @@ use dioxus::prelude::*;
 
 use crate::export::file::Format as ExportFormat;
 use crate::net::PairingState;
-use crate::ui::components::{focus, focus_if};
+use crate::ui::components::{focus, focus_if, focus_screen};
 use crate::ui::sync::{Pairing, SyncLink, badge_text};
 use crate::ui::{JournalSignal, Notice, Tab, act};
 
@@ -188,7 +188,7 @@ fn Partner(journal: JournalSignal) -> Element {
                         onkeydown: move |e| if e.key() == Key::Escape { confirm_unpair.set(false); back_to_unpair.set(true) },
                         p { "Unpair from {partner.name}? What you shared becomes private again on this phone, and what {partner.name} shared stays here, apart and read-only. Their phone is not told, and keeps what it already has. A new pairing starts with nothing shared." }
                         div { class: "actions",
-                            button { class: "danger", "data-action": "unpair-confirm", "aria-label": "Yes, unpair from {partner.name}", onclick: move |_| { confirm_unpair.set(false); link.unpair(); }, "Yes, unpair" }
+                            button { class: "danger", "data-action": "unpair-confirm", "aria-label": "Yes, unpair from {partner.name}", onclick: move |_| { confirm_unpair.set(false); link.unpair(); focus_screen(); }, "Yes, unpair" }
                             button { class: "quiet", "data-action": "keep-pairing", onmounted: focus,
                                 onclick: move |_| { confirm_unpair.set(false); back_to_unpair.set(true) }, "Keep pairing" }
                         }
@@ -295,14 +295,15 @@ fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> E
                         div { class: "confirm", role: "group", "aria-label": "Delete your time with {partner} for good?", "data-confirm": "delete-past",
                             onkeydown: move |e| if e.key() == Key::Escape { confirm_delete.set(None); back_to_delete.set(true) },
                             p { "Delete everything from your time with {partner} on this phone? It can't be undone. Their phone keeps its own copy." }
-                            button { class: "danger", "data-action": "delete-past-confirm", "aria-label": "Yes, delete everything from {partner} for good",
+                            button { class: "danger", "data-action": "delete-past-confirm", "aria-label": "Yes, delete for good: everything from {partner}",
                                 onclick: move |_| {
                                     confirm_delete.set(None);
                                     act(journal, notice, |j| j.delete_past(id));
+                                    focus_screen();
                                 },
                                 "Yes, delete for good"
                             }
-                            button { class: "quiet", "aria-label": "Keep what {partner} shared", onmounted: focus,
+                            button { class: "quiet", "aria-label": "Keep it: what {partner} shared", onmounted: focus,
                                 onclick: move |_| { confirm_delete.set(None); back_to_delete.set(true) }, "Keep it" }
                         }
                     } else {
@@ -339,10 +340,19 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
     let mut changing = use_signal(|| false);
     let mut removing = use_signal(|| false);
     let mut done = use_signal(|| None::<String>);
+    // Which button gets focus back when its form closes.
+    let mut back_to_change = use_signal(|| false);
+    let mut back_to_remove = use_signal(|| false);
     let mut clear = move || {
         current.set(String::new());
         first.set(String::new());
         again.set(String::new());
+        if changing() {
+            back_to_change.set(true);
+        }
+        if removing() {
+            back_to_remove.set(true);
+        }
         changing.set(false);
         removing.set(false);
     };
@@ -389,7 +399,7 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
                     onsubmit: move |e| { e.prevent_default(); save(); },
                     if has_passcode {
                         label { r#for: "current-passcode", "Your passcode now" }
-                        input { id: "current-passcode", r#type: "password", autocomplete: "current-password",
+                        input { id: "current-passcode", r#type: "password", autocomplete: "current-password", onmounted: focus,
                             value: "{current}", oninput: move |e| current.set(e.value()) }
                     }
                     crate::ui::lock::NewPasscode { id: "next-passcode", first, again }
@@ -411,7 +421,7 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
                         }
                     },
                     label { r#for: "remove-passcode", "Your passcode, to turn it off" }
-                    input { id: "remove-passcode", r#type: "password", autocomplete: "current-password",
+                    input { id: "remove-passcode", r#type: "password", autocomplete: "current-password", onmounted: focus,
                         value: "{current}", oninput: move |e| current.set(e.value()) }
                     div { class: "actions",
                         button { r#type: "submit", "Turn the passcode off" }
@@ -420,10 +430,12 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
                 }
             } else {
                 div { class: "actions",
-                    button { class: "quiet", onclick: move |_| { done.set(None); changing.set(true) },
+                    button { class: "quiet", onmounted: move |e| focus_if(e, back_to_change),
+                        onclick: move |_| { done.set(None); changing.set(true) },
                         if has_passcode { "Change passcode" } else { "Set a passcode" } }
                     if has_passcode {
-                        button { class: "quiet", onclick: move |_| { done.set(None); removing.set(true) }, "Turn the passcode off" }
+                        button { class: "quiet", onmounted: move |e| focus_if(e, back_to_remove),
+                            onclick: move |_| { done.set(None); removing.set(true) }, "Turn the passcode off" }
                     }
                 }
             }
