@@ -17,7 +17,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { connect as connectTo, photograph, sleep } from './driver.mjs';
+import { check, connect as connectTo, finish, photograph, sleep, tally } from './driver.mjs';
 
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -28,17 +28,6 @@ const title = `Steady access ${process.pid}`;
 const passcode = 'our quiet evenings';
 mkdirSync(shots, { recursive: true });
 
-let passed = 0;
-let failed = 0;
-const check = (ok, what) => {
-  if (ok) {
-    passed += 1;
-    console.log(`ok - ${what}`);
-  } else {
-    failed += 1;
-    console.log(`not ok - ${what}`);
-  }
-};
 /** One row per state and theme, for the summary at the end. */
 const table = [];
 
@@ -563,7 +552,7 @@ async function run(theme) {
     await quit(app, browser);
     app = null;
   } catch (err) {
-    failed += 1;
+    tally.failed += 1;
     console.log(`not ok - ${theme}: ${err?.stack ?? err}`);
   } finally {
     if (app) app.kill('SIGKILL');
@@ -577,5 +566,4 @@ await run('dark');
 console.log('\n| theme | state | serious or critical | minor (rule ids) | edges, colours, targets | at 200% |');
 console.log('|---|---|---|---|---|---|');
 for (const r of table) console.log(`| ${r.theme} | ${r.what} | ${r.serious} | ${r.minor} | ${r.own} | ${r.large} |`);
-console.log(`access: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish('access');

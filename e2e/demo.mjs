@@ -8,21 +8,13 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { connect, photograph, sleep } from './driver.mjs';
+import { check, connect, finish, photograph, sleep, tally } from './driver.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const shots = join(root, 'target', 'screenshots');
 mkdirSync(shots, { recursive: true });
 const ports = { alex: 4900 + Math.floor(Math.random() * 50), sam: 4960 + Math.floor(Math.random() * 30) };
-
-let passed = 0;
-let failed = 0;
-const check = (ok, what) => {
-  if (ok) passed += 1;
-  else failed += 1;
-  console.log(`${ok ? 'ok' : 'not ok'} - ${what}`);
-};
 
 // Loopback: the test's WebDriver servers must be reachable from here, outside any
 // namespace.
@@ -109,10 +101,9 @@ try {
   check(!execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes("Sam's phone"), "Sam's window closes too");
   check(workDir !== null && !existsSync(workDir), `the demo's journals are removed (${workDir})`);
 } catch (err) {
-  failed += 1;
+  tally.failed += 1;
   console.log(`not ok - ${err?.stack ?? err}`);
   demo.kill('SIGKILL');
 }
 
-console.log(`demo: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish('demo');

@@ -6,6 +6,22 @@ import { remote } from 'webdriverio';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The checks passed and failed so far; a scenario ends with `finish`. */
+export const tally = { passed: 0, failed: 0 };
+
+/** Records one check and prints it as "ok - what" or "not ok - what". */
+export function check(ok, what) {
+  if (ok) tally.passed += 1;
+  else tally.failed += 1;
+  console.log(`${ok ? 'ok' : 'not ok'} - ${what}`);
+}
+
+/** Prints "NAME: N passed, N failed" and exits non-zero if any check failed. */
+export function finish(name) {
+  console.log(`${name}: ${tally.passed} passed, ${tally.failed} failed`);
+  process.exit(tally.failed === 0 ? 0 : 1);
+}
+
 /** A session with the window whose WebDriver server is on `port` (127.0.0.1 only). */
 export async function connect(port) {
   for (let i = 0; i < 150; i += 1) {

@@ -10,7 +10,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { connect as connectTo, photograph, sleep } from './driver.mjs';
+import { check, connect as connectTo, finish, photograph, sleep, tally } from './driver.mjs';
 
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -19,18 +19,6 @@ const dataDir = mkdtempSync(join(tmpdir(), 'steady-e2e-'));
 const partnerDir = mkdtempSync(join(tmpdir(), 'steady-e2e-partner-'));
 const port = 4400 + Math.floor(Math.random() * 500);
 mkdirSync(shots, { recursive: true });
-
-let passed = 0;
-let failed = 0;
-const check = (ok, what) => {
-  if (ok) {
-    passed += 1;
-    console.log(`ok - ${what}`);
-  } else {
-    failed += 1;
-    console.log(`not ok - ${what}`);
-  }
-};
 
 // The app runs as someone who copied the binary would run it: from a folder of its own,
 // with no source tree to find its files in.
@@ -326,7 +314,7 @@ try {
   await quit(app, browser);
   app = null;
 } catch (err) {
-  failed += 1;
+  tally.failed += 1;
   console.log(`not ok - ${err?.stack ?? err}`);
 } finally {
   if (app) {
@@ -337,5 +325,4 @@ try {
   rmSync(elsewhere, { recursive: true, force: true });
 }
 
-console.log(`e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish('e2e');

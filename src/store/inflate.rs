@@ -161,8 +161,8 @@ fn inflate(deflated: &[u8], total: u64, limit: u64) -> Result<u64, TooBig> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::transaction::Transactable;
     use automerge::AutoCommit;
+    use automerge::transaction::Transactable;
 
     fn big_doc() -> AutoCommit {
         let mut doc = AutoCommit::new();
