@@ -17,7 +17,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { check, connect as connectTo, finish, photograph, sleep, tally } from './driver.mjs';
+import { check, connect as connectTo, finish, photograph, quit, sleep, tally } from './driver.mjs';
 
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -41,16 +41,6 @@ function launch(dataDir, theme) {
     env,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-}
-
-async function quit(app, browser) {
-  try {
-    await browser.deleteSession();
-  } catch {
-    // The session may already be gone with the window.
-  }
-  app.kill('SIGTERM');
-  await new Promise((r) => app.once('exit', r));
 }
 
 function cli(dataDir, args, env = {}) {

@@ -22,6 +22,17 @@ export function finish(name) {
   process.exit(tally.failed === 0 ? 0 : 1);
 }
 
+/** Ends the WebDriver session, then closes the window and waits for it to go. */
+export async function quit(app, browser) {
+  try {
+    await browser.deleteSession();
+  } catch {
+    // The session may already be gone with the window.
+  }
+  app.kill('SIGTERM');
+  await new Promise((r) => app.once('exit', r));
+}
+
 /** A session with the window whose WebDriver server is on `port` (127.0.0.1 only). */
 export async function connect(port) {
   for (let i = 0; i < 150; i += 1) {

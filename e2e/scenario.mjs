@@ -10,7 +10,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { check, connect as connectTo, finish, photograph, sleep, tally } from './driver.mjs';
+import { check, connect as connectTo, finish, photograph, quit, sleep, tally } from './driver.mjs';
 
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -36,16 +36,6 @@ function launch(extraEnv = {}) {
 /** The page's background colour, as the web view computed it. */
 async function background(browser) {
   return browser.execute(() => getComputedStyle(document.body).backgroundColor);
-}
-
-async function quit(app, browser) {
-  try {
-    await browser.deleteSession();
-  } catch {
-    // The session may already be gone with the window.
-  }
-  app.kill('SIGTERM');
-  await new Promise((r) => app.once('exit', r));
 }
 
 async function screenshot(name) {

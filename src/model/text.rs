@@ -3,6 +3,8 @@
 //! to reverse the words around it, hide part of itself, or run on for a page. A terminal
 //! obeys control characters, so printed text must not carry any.
 
+use std::borrow::Cow;
+
 use super::validate::Limit;
 
 /// Characters that change how the text around them is laid out or shown, without being
@@ -52,40 +54,29 @@ pub fn partner_name(raw: &str) -> String {
 /// and a tab) and every invisible formatting character is written as its escape, such
 /// as `\u{1b}`, so text from a partner's phone can't move the cursor, change colours,
 /// set the window's title or reverse what is printed after it.
-pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| (c.is_control() && c != '\n' && c != '\t') || is_invisible_control(c);
-    if !text.chars().any(unsafe_char) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if unsafe_char(c) {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    escape(
+        text,
+        |c| (c.is_control() && c != '\n' && c != '\t') || is_invisible_control(c),
+        |c| format!("\\u{{{:x}}}", u32::from(c)),
+    )
 }
 
 /// JSON as it may be written to a terminal: the same characters as [`terminal_safe`]
 /// escapes, written as JSON's own `\uXXXX`, so the line still parses to the same value.
 /// (serde_json already escapes C0 controls; this covers DEL, C1 and the invisible ones,
 /// all of which lie in the Basic Multilingual Plane.)
-pub fn terminal_safe_json(json: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| c.is_control() || is_invisible_control(c);
-    if !json.chars().any(unsafe_char) {
-        return std::borrow::Cow::Borrowed(json);
+pub fn terminal_safe_json(json: &str) -> Cow<'_, str> {
+    escape(json, |c| c.is_control() || is_invisible_control(c), |c| format!("\\u{:04x}", u32::from(c)))
+}
+
+/// `text` with every character `unsafe_char` picks written as `escaped` says; borrowed
+/// when there is none.
+fn escape(text: &str, unsafe_char: impl Fn(char) -> bool, escaped: impl Fn(char) -> String) -> Cow<'_, str> {
+    if !text.chars().any(&unsafe_char) {
+        return Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(json.len() + 8);
-    for c in json.chars() {
-        if unsafe_char(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(text.chars().map(|c| if unsafe_char(c) { escaped(c) } else { c.to_string() }).collect())
 }
 
 #[cfg(test)]
