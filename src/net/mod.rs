@@ -4,25 +4,32 @@
 //! - [`invite`]: the invite link and its QR code.
 //! - [`frame`]: length-prefixed frames with a ceiling, and the sync stream's frames.
 //! - [`peers`]: what this phone remembers about the network, in its own settings.
-//! - [`session`]: the pairing and sync conversations, one task each.
-//! - [`node`]: the libp2p swarm and the loop that drives it.
+//! - [`link`]: the link with the partner's phone, sans-IO: inputs in, effects out.
+//! - [`sync`]: the sync session, sans-IO: frames and ticks in, frames and reports out.
+//! - [`session`]: the pairing and sync conversations on their streams, one task each.
+//! - [`node`]: the libp2p swarm, and the driver that feeds the link and does its effects.
+//! - [`error`]: what can go wrong, in words a person can act on.
 //!
 //! Only the shared document travels. Private entries live in another table and are never
 //! read here.
 
+pub mod error;
 pub mod frame;
 pub mod invite;
+pub mod link;
 pub mod node;
 pub mod pairing;
 pub mod peers;
 pub mod session;
+pub mod sync;
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use node::{NetConfig, NetError, Node};
+pub use error::{NetError, Paired};
+pub use node::{NetConfig, Node};
 pub use peers::PairingState;
 
 /// Records every byte this phone hands to the network before encryption, for tests that

@@ -426,6 +426,50 @@ const WORDS: [&str; 64] = [
     "zebra", "biscuit", "cobalt", "daisy", "eagle", "fern", "ginger", "honey", "indigo",
 ];
 
+// ----- How an attempt ends -----
+
+/// How a pairing attempt ended, from this phone's side.
+#[derive(Debug)]
+pub enum PairOutcome {
+    Paired(PairedWith),
+    Failed(PairFailure),
+}
+
+/// Who a pairing was with, as the other phone introduced itself, and what both phones
+/// now share: the safety words and the couple id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairedWith {
+    /// The other phone's introduction, its name made safe to show.
+    pub who: Introduction,
+    pub words: [&'static str; 4],
+    pub couple: [u8; 16],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PairFailure {
+    #[error(transparent)]
+    Pairing(#[from] PairingError),
+    #[error("the invite has expired; ask your partner to make a new one")]
+    Expired,
+    #[error("the invite was cancelled after five wrong codes; ask your partner to make a new one")]
+    TooManyTries,
+    #[error("your partner's phone is busy with another pairing attempt; try again in a moment")]
+    Busy,
+    #[error("the other phone stopped answering: {0}")]
+    Gone(String),
+}
+
+impl From<Refusal> for PairFailure {
+    fn from(reason: Refusal) -> Self {
+        match reason {
+            Refusal::WrongCode => PairFailure::Pairing(PairingError::WrongCode),
+            Refusal::Expired => PairFailure::Expired,
+            Refusal::TooManyTries => PairFailure::TooManyTries,
+            Refusal::Busy => PairFailure::Busy,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

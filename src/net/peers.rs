@@ -12,6 +12,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
+use super::link::{Settings, Write};
 use crate::model::PersonId;
 use crate::store::{PartnerRules, Store, StoreError};
 
@@ -382,6 +383,42 @@ pub fn from_hex(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+}
+
+/// What the link needs of this phone's settings.
+pub fn settings(store: &Store) -> Result<Settings, PeersError> {
+    let partner = partner(store)?;
+    let stopped = if partner.is_some() { stopped(store)? } else { None };
+    Ok(Settings { paused: paused(store)?, stopped, set_up: store.me().is_some(), partner })
+}
+
+/// Does what the link asked to write.
+pub fn write(store: &mut Store, write: &Write) -> Result<(), PeersError> {
+    match write {
+        Write::Paused(paused) => set_paused(store, *paused),
+        Write::Unpair => unpair(store).map(|_| ()),
+        Write::NewPartner { partner, reached, .. } => save_new_partner(store, partner, reached.as_ref()),
+        Write::Stopped(reason) => set_stopped(store, reason),
+        Write::LastSynced(at) => set_last_synced(store, *at),
+        Write::PartnerConfirmed { couple, confirmed } => set_partner_confirmed(store, couple, *confirmed),
+        Write::Address(address) => remember_address(store, address).map(|_| ()),
+        Write::ListenPort(port) => set_listen_port(store, *port),
+    }
+}
+
+/// Saves a partner just paired with: the store starts the couple's own (empty) shared
+/// document, and whatever this phone remembered about an earlier partner is cleared
+/// first. The pairing is unconfirmed until the person checks the words.
+fn save_new_partner(store: &mut Store, partner: &Partner, reached: Option<&Multiaddr>) -> Result<(), PeersError> {
+    let me = store.me().map(|p| p.id);
+    let earlier = store.people()?.into_iter().find(|(id, _)| Some(*id) != me).map(|(_, name)| name);
+    forget_partner(store)?;
+    store.start_couple(&partner.couple, earlier.as_deref().unwrap_or("your earlier partner"))?;
+    set_partner(store, partner)?;
+    if let Some(address) = reached {
+        remember_address(store, address)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,19 +1,13 @@
-//! The two conversations partners' phones have on a connection: pairing, once, and the
-//! sync session, whenever both are open and nearby. Each runs as its own task and reports
-//! back to the node; neither holds the store across a wait, so a session cut off at any
-//! point (a phone locked, a Wi-Fi lost) leaves every write whole.
-//!
-//! A sync session starts with a hello each way (the couple id, and whether that phone's
-//! person checked the safety words). Nothing of the shared document is sent, and nothing
-//! received is applied, until both have: each phone's own confirmation, and the one its
-//! partner's hello reported. Every message received is then checked against the rules
-//! (only the partner's device, only the partner's entries) before it is kept; one that
-//! breaks them stops sync with that partner until the person resumes it.
+//! The two conversations partners' phones have on a connection, each run as its own task
+//! that reports back to the node: pairing, once (the exchange itself is `net::pairing`),
+//! and the sync session, whenever both are open and nearby (the session's decisions are
+//! `net::sync`; here it meets the stream and the clock). Neither holds the store across a
+//! wait, so a session cut off at any point (a phone locked, a Wi-Fi lost) leaves every
+//! write whole.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use automerge::sync;
 use chrono::Utc;
 use futures::io::WriteHalf;
 use futures::{AsyncReadExt, AsyncWriteExt};
@@ -25,16 +19,15 @@ use super::frame::{self, MAX_SYNC_FRAME, SyncFrame};
 use super::pairing::{
     Introduction, InviteCode, InviterAttempt, Joiner, MAX_MESSAGE, PairMessage, PairingError, Refusal,
 };
-use super::peers::{self, Partner};
+pub use super::pairing::{PairFailure, PairOutcome, PairedWith};
+use super::peers::Partner;
+pub use super::sync::{DIFFERENT_PAIRING, End, Ended, PING_EVERY, QUIET_LIMIT, SessionReport, stopped_reason};
+use super::sync::{Out, SyncSession};
 use crate::model::text::partner_name;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// How long a pairing step may take before the other phone is given up on.
 const PAIR_STEP: Duration = Duration::from_secs(15);
-/// A session says "still here" this often when there is nothing else to say.
-pub const PING_EVERY: Duration = Duration::from_secs(1);
-/// Silence this long means the partner's phone is gone (asleep, or off the Wi-Fi).
-pub const QUIET_LIMIT: Duration = Duration::from_secs(4);
 /// A write that can't finish in this long means the connection is dead.
 const WRITE_LIMIT: Duration = Duration::from_secs(4);
 /// The most bytes of frames received and not yet handled that a session holds: one
@@ -46,41 +39,12 @@ const QUEUED_FRAMES: usize = 64;
 /// for shares whose undo has just ended.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
 
-/// Why a session ends when the two phones are not in the same pairing.
-pub const DIFFERENT_PAIRING: &str = "your partner's phone has a different pairing; pair again";
-
 pub type SharedStore = Arc<Mutex<Store>>;
 
 pub fn lock(store: &SharedStore) -> MutexGuard<'_, Store> {
     // A panic while holding the store can only come from a bug; the store itself is
     // consistent after any failed write, so carrying on is safe.
     store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// What a sync session tells the node.
-#[derive(Debug)]
-pub enum SessionReport {
-    /// Both phones now hold the same document; `received` changes arrived on the way.
-    Synced { received: usize },
-    /// The partner's hello said whether their person checked the words.
-    PartnerConfirmed(bool),
-    /// The session ended, and why.
-    Ended { reason: String, end: End },
-}
-
-/// How a session ended, which decides what happens to its connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// The stream closed or failed; the connection goes its own way.
-    Closed,
-    /// The partner's phone went quiet: the connection is likely dead, so it is dropped
-    /// and redialed.
-    Quiet,
-    /// The peer broke the protocol, or is in another pairing: the connection is closed.
-    Violation,
-    /// The partner's phone sent changes that break the rules: sync with it stops until
-    /// the person resumes it, or unpairs.
-    Stopped,
 }
 
 /// Everything a sync session needs besides its stream.
@@ -105,170 +69,45 @@ pub async fn run_sync(ctx: SessionContext, stream: Stream) {
     let _ = ctx.reports.send((ctx.id, SessionReport::Ended { reason, end }));
 }
 
-fn closed(e: impl std::fmt::Display) -> (End, String) {
-    (End::Closed, e.to_string())
-}
-
-async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), (End, String)> {
+/// Meets the session with its stream: frames read go in, what it says goes out, and the
+/// clock ticks it. Every decision is the session's.
+async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
     let (reader, mut writer) = stream.split();
     let (frames_tx, mut frames) = mpsc::channel(QUEUED_FRAMES);
     let reading = tokio::spawn(read_frames(reader, frames_tx, Arc::new(Semaphore::new(QUEUED_BYTES))));
     let _stop_reading = AbortOnDrop(reading);
 
-    // The pairing as the file says it now (the node's copy may be a moment old), and
-    // the file's version it was read at, so no later change is missed.
-    let (now, mut seen_version, mut state) = {
-        let store = lock(&ctx.store);
-        let version = store.data_version().map_err(closed)?;
-        // A new session starts from the heads both sides last agreed on, never from a
-        // state that may hold messages the partner never got.
-        (peers::partner(&store).map_err(closed)?, Some(version), peers::sync_state(&store))
-    };
-    let mut partner = match now {
-        Some(now) if now.couple == ctx.partner.couple && now.peer == ctx.partner.peer => now,
-        _ => return Err(closed("the pairing ended on this phone")),
-    };
-    let couple = partner.couple_bytes().ok_or_else(|| closed("this phone's pairing can't be read"))?;
-    let mut rules = partner.rules().map_err(closed)?;
-    let mut they_confirmed = false;
-    let mut last_heard = Instant::now();
-    let mut last_sent = Instant::now();
-    let mut received = 0usize;
-    let mut reported: Option<Vec<automerge::ChangeHash>> = None;
+    let mut session = SyncSession::start(&lock(&ctx.store), &ctx.partner, Instant::now())?;
     let mut look = tokio::time::interval(LOOK_EVERY);
-    let mut next_ready = None;
-    let mut dirty = true;
-    let mut hello_due = true;
     loop {
-        if hello_due {
-            send(ctx, &mut writer, &SyncFrame::Hello { couple, confirmed: partner.confirmed }).await?;
-            last_sent = Instant::now();
-            hello_due = false;
-        }
-        // Only once both people checked the words does anything of the document move.
-        let both_confirmed = partner.confirmed && they_confirmed;
-        if both_confirmed {
-            if let Some(heads) = newly_synced(ctx, &state, &reported) {
-                // Said first, saved after: the journal already holds what arrived.
-                let _ = ctx.reports.send((ctx.id, SessionReport::Synced { received }));
-                peers::save_sync_state(&mut lock(&ctx.store), &state).map_err(closed)?;
-                received = 0;
-                reported = Some(heads);
-            }
-            if dirty {
-                let message = {
-                    let mut store = lock(&ctx.store);
-                    // Shares whose undo has ended enter the document only now, as they
-                    // are about to be sent.
-                    store.fold_outbox().map_err(closed)?;
-                    next_ready = store.next_ready().map_err(closed)?;
-                    store.sync_message(&mut state).map_err(closed)?
-                };
-                if let Some(message) = message {
-                    send(ctx, &mut writer, &SyncFrame::Sync(message)).await?;
-                    last_sent = Instant::now();
-                }
-                dirty = false;
-            }
-        }
-        if last_sent.elapsed() >= PING_EVERY {
-            send(ctx, &mut writer, &SyncFrame::Ping).await?;
-            last_sent = Instant::now();
-        }
-
+        let said = session.poll(Instant::now(), Utc::now(), &mut lock(&ctx.store))?;
+        perform(ctx, &mut writer, said).await?;
         tokio::select! {
             frame = frames.recv() => {
-                last_heard = Instant::now();
                 // The frame's share of the queue's bytes is given back once it is handled.
                 let (frame, _queued) = match frame {
                     None => return Ok(()),
-                    Some((frame, queued)) => (frame, queued),
+                    Some((frame, queued)) => (frame?, queued),
                 };
-                match frame {
-                    Err(ended) => return Err(ended),
-                    Ok(SyncFrame::Ping) => {}
-                    Ok(SyncFrame::Hello { couple: theirs, confirmed }) => {
-                        if theirs != couple {
-                            return Err((End::Violation, DIFFERENT_PAIRING.to_owned()));
-                        }
-                        if confirmed != they_confirmed {
-                            they_confirmed = confirmed;
-                            let _ = ctx.reports.send((ctx.id, SessionReport::PartnerConfirmed(confirmed)));
-                            dirty = true;
-                        }
-                    }
-                    Ok(SyncFrame::Sync(message)) => {
-                        if !(partner.confirmed && they_confirmed) {
-                            // Not both confirmed: dropped unapplied, and never written.
-                            tracing::debug!("a sync message arrived before both confirmed the words; dropped");
-                            continue;
-                        }
-                        let mut store = lock(&ctx.store);
-                        let before = store.heads();
-                        store.receive_sync_message(&mut state, message, &rules).map_err(|e| match e {
-                            StoreError::Refused(broken) => (End::Stopped, stopped_reason(&broken)),
-                            e @ StoreError::PairingChanged => closed(e),
-                            e => (End::Violation, format!("a sync message from the partner was refused: {e}")),
-                        })?;
-                        if store.heads() != before {
-                            received += store.changes_since(&before).map_err(closed)?;
-                        }
-                        dirty = true;
-                    }
-                }
+                let said = session.on_frame(Instant::now(), frame, &mut lock(&ctx.store))?;
+                perform(ctx, &mut writer, said).await?;
             }
-            _ = ctx.local_change.notified() => dirty = true,
-            _ = look.tick() => {
-                if last_heard.elapsed() > QUIET_LIMIT {
-                    return Err((End::Quiet, "the partner's phone went quiet".to_owned()));
-                }
-                let store = lock(&ctx.store);
-                let version = store.data_version().map_err(closed)?;
-                if seen_version != Some(version) {
-                    seen_version = Some(version);
-                    dirty = true;
-                    // The window or the command line may have confirmed, or forgotten, the
-                    // pairing.
-                    match peers::partner(&store).map_err(closed)? {
-                        Some(now) if now.couple == partner.couple && now.peer == partner.peer => {
-                            if now.confirmed != partner.confirmed {
-                                hello_due = true;
-                            }
-                            rules = now.rules().map_err(closed)?;
-                            partner = now;
-                        }
-                        _ => return Err(closed("the pairing ended on this phone")),
-                    }
-                }
-                if next_ready.is_some_and(|at| at <= Utc::now()) {
-                    next_ready = None;
-                    dirty = true;
-                }
-            }
+            _ = ctx.local_change.notified() => session.on_local_change(),
+            _ = look.tick() => session.on_tick(Instant::now(), Utc::now(), &lock(&ctx.store))?,
         }
     }
 }
 
-/// The plain words for a sync stopped because the partner's phone broke the rules, like
-/// "Your partner's phone sent changes to entries that are yours. Sync is stopped."
-pub fn stopped_reason(broken: &crate::store::RuleBreak) -> String {
-    let what = broken.to_string();
-    let mut chars = what.chars();
-    let what: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
-    format!("{what}. Sync is stopped.")
-}
-
-/// The heads both phones now hold, if they agree and that was not said yet.
-fn newly_synced(
-    ctx: &SessionContext,
-    state: &sync::State,
-    reported: &Option<Vec<automerge::ChangeHash>>,
-) -> Option<Vec<automerge::ChangeHash>> {
-    let mut ours = lock(&ctx.store).heads();
-    ours.sort();
-    let mut theirs = state.their_heads.clone()?;
-    theirs.sort();
-    (theirs == ours && reported.as_ref() != Some(&ours)).then_some(ours)
+async fn perform(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, said: Vec<Out>) -> Result<(), Ended> {
+    for out in said {
+        match out {
+            Out::Send(frame) => send(ctx, writer, &frame).await?,
+            Out::Report(report) => {
+                let _ = ctx.reports.send((ctx.id, report));
+            }
+        }
+    }
+    Ok(())
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -325,23 +164,6 @@ async fn send(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, frame: &Sync
 
 // ----- Pairing -----
 
-/// How a pairing attempt ended, from this phone's side.
-#[derive(Debug)]
-pub enum PairOutcome {
-    Paired(PairedWith),
-    Failed(PairFailure),
-}
-
-/// Who a pairing was with, as the other phone introduced itself, and what both phones
-/// now share: the safety words and the couple id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PairedWith {
-    /// The other phone's introduction, its name made safe to show.
-    pub who: Introduction,
-    pub words: [&'static str; 4],
-    pub couple: [u8; 16],
-}
-
 fn paired_with(
     me: &Introduction,
     mut who: Introduction,
@@ -352,31 +174,6 @@ fn paired_with(
     }
     who.name = partner_name(&who.name);
     Ok(PairedWith { who, words: key.safety_words(), couple: key.couple_id() })
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PairFailure {
-    #[error(transparent)]
-    Pairing(#[from] PairingError),
-    #[error("the invite has expired; ask your partner to make a new one")]
-    Expired,
-    #[error("the invite was cancelled after five wrong codes; ask your partner to make a new one")]
-    TooManyTries,
-    #[error("your partner's phone is busy with another pairing attempt; try again in a moment")]
-    Busy,
-    #[error("the other phone stopped answering: {0}")]
-    Gone(String),
-}
-
-impl From<Refusal> for PairFailure {
-    fn from(reason: Refusal) -> Self {
-        match reason {
-            Refusal::WrongCode => PairFailure::Pairing(PairingError::WrongCode),
-            Refusal::Expired => PairFailure::Expired,
-            Refusal::TooManyTries => PairFailure::TooManyTries,
-            Refusal::Busy => PairFailure::Busy,
-        }
-    }
 }
 
 async fn read_pair(stream: &mut Stream) -> Result<PairMessage, PairFailure> {

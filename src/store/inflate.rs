@@ -6,7 +6,7 @@
 //! metadata) and inflates each compressed part through a reader that stops at the bound.
 //! What it can't read it leaves to Automerge, which refuses it.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const DOCUMENT: u8 = 0;
@@ -22,16 +22,31 @@ pub struct TooBig(pub u64);
 
 /// The bytes `chunks` take once inflated, or [`TooBig`] as soon as that passes `limit`.
 pub fn inflated_size<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, limit: u64) -> Result<u64, TooBig> {
+    walk(chunks, limit, &mut std::io::sink())
+}
+
+/// The bytes of `chunks` with every compressed part inflated, for reading what a
+/// message carries (tests search it for text that must, or must not, be there).
+pub fn inflated<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, limit: u64) -> Result<Vec<u8>, TooBig> {
+    let mut out = Vec::new();
+    walk(chunks, limit, &mut out)?;
+    Ok(out)
+}
+
+fn walk<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, limit: u64, out: &mut dyn Write) -> Result<u64, TooBig> {
     let mut total = 0u64;
     for bytes in chunks {
         let mut rest = bytes;
         while let Some((kind, data, after)) = chunk(rest) {
             rest = after;
             total = match kind {
-                CHANGE => add(total, data.len() as u64, limit)?,
-                COMPRESSED => add(total, inflate(data, total, limit)?, limit)?,
-                DOCUMENT => columns(data, total, limit, Layout::Document)?,
-                BUNDLE => columns(data, total, limit, Layout::Bundle)?,
+                CHANGE => {
+                    let _ = out.write_all(data);
+                    add(total, data.len() as u64, limit)?
+                }
+                COMPRESSED => add(total, inflate(data, total, limit, out)?, limit)?,
+                DOCUMENT => columns(data, total, limit, Layout::Document, out)?,
+                BUNDLE => columns(data, total, limit, Layout::Bundle, out)?,
                 _ => return Ok(total),
             };
         }
@@ -109,15 +124,23 @@ enum Layout {
 }
 
 /// Adds a document's or a bundle's columns, inflating the compressed ones.
-fn columns(data: &[u8], total: u64, limit: u64, layout: Layout) -> Result<u64, TooBig> {
-    let Some(groups) = column_groups(data, layout) else { return add(total, data.len() as u64, limit) };
+fn columns(data: &[u8], total: u64, limit: u64, layout: Layout, out: &mut dyn Write) -> Result<u64, TooBig> {
+    let Some(groups) = column_groups(data, layout) else {
+        let _ = out.write_all(data);
+        return add(total, data.len() as u64, limit);
+    };
     let mut total = total;
     for (cols, mut bytes) in groups {
         for (spec, len) in cols {
             let Some(len) = usize::try_from(len).ok().filter(|&l| l <= bytes.len()) else { return Ok(total) };
             let (column, rest) = bytes.split_at(len);
             bytes = rest;
-            let size = if spec & DEFLATE != 0 { inflate(column, total, limit)? } else { len as u64 };
+            let size = if spec & DEFLATE != 0 {
+                inflate(column, total, limit, out)?
+            } else {
+                let _ = out.write_all(column);
+                len as u64
+            };
             total = add(total, size, limit)?;
         }
     }
@@ -149,12 +172,11 @@ fn column_groups(data: &[u8], layout: Layout) -> Option<[(Columns, &[u8]); 2]> {
 
 /// The size `deflated` inflates to, reading no further than one byte past what would
 /// take `total` over `limit`.
-fn inflate(deflated: &[u8], total: u64, limit: u64) -> Result<u64, TooBig> {
+fn inflate(deflated: &[u8], total: u64, limit: u64, out: &mut dyn Write) -> Result<u64, TooBig> {
     let room = limit.saturating_sub(total);
     let decoder = flate2::bufread::DeflateDecoder::new(deflated);
-    let mut sink = std::io::sink();
     // Bad DEFLATE stops the count; Automerge refuses the chunk itself.
-    let n = std::io::copy(&mut decoder.take(room.saturating_add(1)), &mut sink).unwrap_or(0);
+    let n = std::io::copy(&mut decoder.take(room.saturating_add(1)), out).unwrap_or(0);
     if n > room { Err(TooBig(total.saturating_add(n))) } else { Ok(n) }
 }
 

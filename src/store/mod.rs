@@ -9,7 +9,7 @@ mod chunks;
 pub mod doc;
 mod error;
 mod index;
-mod inflate;
+pub mod inflate;
 mod rows;
 pub mod rules;
 mod schema;
@@ -404,7 +404,7 @@ impl Store {
     /// A number that changes whenever another connection to this file (the window, or
     /// the command line) commits. Cheap enough to ask many times a second.
     pub fn data_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row("PRAGMA data_version", [], |row| row.get(0))?)
+        Ok(self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?)
     }
 
     /// Picks up, in memory, what other connections to this file wrote.

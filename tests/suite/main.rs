@@ -16,5 +16,6 @@ mod lock_screen;
 mod merge;
 mod phone_config;
 mod privacy;
+mod sim;
 mod sync_screen;
 mod tidy;

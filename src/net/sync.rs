@@ -1,0 +1,252 @@
+//! The sync session as a state machine: frames and ticks in, frames to send and reports
+//! out. It reads and writes the store it is handed, and nothing else: no socket, no clock
+//! (callers pass `now`), no tokio. `net::session` runs it on a stream;
+//! `tests/suite/sim.rs` runs two of them through a simulated network.
+//!
+//! A session starts with a hello each way (the couple id, and whether that phone's person
+//! checked the safety words). Nothing of the shared document is sent, and nothing received
+//! is applied, until both have: each phone's own confirmation, and the one its partner's
+//! hello reported. Every message received is then checked against the rules (only the
+//! partner's device, only the partner's entries) before it is kept; one that breaks them
+//! stops sync with that partner until the person resumes it.
+
+use std::time::{Duration, Instant};
+
+use automerge::{ChangeHash, sync};
+use chrono::{DateTime, Utc};
+
+use super::frame::SyncFrame;
+use super::peers::{self, Partner};
+use crate::store::{PartnerRules, Store, StoreError};
+
+/// A session says "still here" this often when there is nothing else to say.
+pub const PING_EVERY: Duration = Duration::from_secs(1);
+/// Silence this long means the partner's phone is gone (asleep, or off the Wi-Fi).
+pub const QUIET_LIMIT: Duration = Duration::from_secs(4);
+
+/// Why a session ends when the two phones are not in the same pairing.
+pub const DIFFERENT_PAIRING: &str = "your partner's phone has a different pairing; pair again";
+
+/// What a sync session tells the link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionReport {
+    /// Both phones now hold the same document; `received` changes arrived on the way.
+    Synced { received: usize, at: DateTime<Utc> },
+    /// The partner's hello said whether their person checked the words.
+    PartnerConfirmed(bool),
+    /// The session ended, and why.
+    Ended { reason: String, end: End },
+}
+
+/// How a session ended, which decides what happens to its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The stream closed or failed; the connection goes its own way.
+    Closed,
+    /// The partner's phone went quiet: the connection is likely dead, so it is dropped
+    /// and redialed.
+    Quiet,
+    /// The peer broke the protocol, or is in another pairing: the connection is closed.
+    Violation,
+    /// The partner's phone sent changes that break the rules: sync with it stops until
+    /// the person resumes it, or unpairs.
+    Stopped,
+}
+
+/// Why a session ended.
+pub type Ended = (End, String);
+
+/// What a session asks its runner to do.
+#[derive(Debug)]
+pub enum Out {
+    Send(SyncFrame),
+    Report(SessionReport),
+}
+
+fn closed(e: impl std::fmt::Display) -> Ended {
+    (End::Closed, e.to_string())
+}
+
+/// One sync session with the partner's phone.
+pub struct SyncSession {
+    partner: Partner,
+    couple: [u8; 16],
+    rules: PartnerRules,
+    state: sync::State,
+    /// The file's `data_version` the pairing was last read at.
+    seen_version: Option<i64>,
+    they_confirmed: bool,
+    last_heard: Instant,
+    last_sent: Instant,
+    received: usize,
+    reported: Option<Vec<ChangeHash>>,
+    /// When a share's undo ends, and it may be sent.
+    next_ready: Option<DateTime<Utc>>,
+    /// Something may be worth sending.
+    dirty: bool,
+    hello_due: bool,
+}
+
+impl SyncSession {
+    /// A session with `expected`, as the link knew the partner when it started it. The
+    /// pairing is read again from the file (the link's copy may be a moment old), with
+    /// the version it was read at, so no later change is missed.
+    pub fn start(store: &Store, expected: &Partner, now: Instant) -> Result<SyncSession, Ended> {
+        let version = store.data_version().map_err(closed)?;
+        let partner = match peers::partner(store).map_err(closed)? {
+            Some(now) if now.couple == expected.couple && now.peer == expected.peer => now,
+            _ => return Err(closed("the pairing ended on this phone")),
+        };
+        let couple = partner.couple_bytes().ok_or_else(|| closed("this phone's pairing can't be read"))?;
+        let rules = partner.rules().map_err(closed)?;
+        Ok(SyncSession {
+            partner,
+            couple,
+            rules,
+            // A new session starts from the heads both sides last agreed on, never from a
+            // state that may hold messages the partner never got.
+            state: peers::sync_state(store),
+            seen_version: Some(version),
+            they_confirmed: false,
+            last_heard: now,
+            last_sent: now,
+            received: 0,
+            reported: None,
+            next_ready: None,
+            dirty: true,
+            hello_due: true,
+        })
+    }
+
+    /// Whether both people checked the safety words, as far as this phone knows.
+    pub fn both_confirmed(&self) -> bool {
+        self.partner.confirmed && self.they_confirmed
+    }
+
+    /// What to say now: the hello, a report that both hold the same document, what the
+    /// document has for the partner, or a ping. Call it after every input.
+    pub fn poll(&mut self, now: Instant, wall: DateTime<Utc>, store: &mut Store) -> Result<Vec<Out>, Ended> {
+        let mut out = Vec::new();
+        if self.hello_due {
+            out.push(Out::Send(SyncFrame::Hello { couple: self.couple, confirmed: self.partner.confirmed }));
+            self.hello_due = false;
+        }
+        // Only once both people checked the words does anything of the document move.
+        if self.both_confirmed() {
+            if let Some(heads) = self.newly_synced(store) {
+                // The journal already holds what arrived; the state both agreed on is kept
+                // with it.
+                out.push(Out::Report(SessionReport::Synced { received: self.received, at: wall }));
+                peers::save_sync_state(store, &self.state).map_err(closed)?;
+                self.received = 0;
+                self.reported = Some(heads);
+            }
+            if self.dirty {
+                // Shares whose undo has ended enter the document only now, as they are
+                // about to be sent.
+                store.fold_outbox().map_err(closed)?;
+                self.next_ready = store.next_ready().map_err(closed)?;
+                if let Some(message) = store.sync_message(&mut self.state).map_err(closed)? {
+                    out.push(Out::Send(SyncFrame::Sync(message)));
+                }
+                self.dirty = false;
+            }
+        }
+        if out.iter().any(|o| matches!(o, Out::Send(_))) {
+            self.last_sent = now;
+        } else if now.saturating_duration_since(self.last_sent) >= PING_EVERY {
+            out.push(Out::Send(SyncFrame::Ping));
+            self.last_sent = now;
+        }
+        Ok(out)
+    }
+
+    /// A frame from the partner.
+    pub fn on_frame(&mut self, now: Instant, frame: SyncFrame, store: &mut Store) -> Result<Vec<Out>, Ended> {
+        self.last_heard = now;
+        let mut out = Vec::new();
+        match frame {
+            SyncFrame::Ping => {}
+            SyncFrame::Hello { couple, confirmed } => {
+                if couple != self.couple {
+                    return Err((End::Violation, DIFFERENT_PAIRING.to_owned()));
+                }
+                if confirmed != self.they_confirmed {
+                    self.they_confirmed = confirmed;
+                    out.push(Out::Report(SessionReport::PartnerConfirmed(confirmed)));
+                    self.dirty = true;
+                }
+            }
+            SyncFrame::Sync(message) => {
+                if !self.both_confirmed() {
+                    // Not both confirmed: dropped unapplied, and never written.
+                    tracing::debug!("a sync message arrived before both confirmed the words; dropped");
+                    return Ok(out);
+                }
+                let before = store.heads();
+                store.receive_sync_message(&mut self.state, message, &self.rules).map_err(|e| match e {
+                    StoreError::Refused(broken) => (End::Stopped, stopped_reason(&broken)),
+                    e @ StoreError::PairingChanged => closed(e),
+                    e => (End::Violation, format!("a sync message from the partner was refused: {e}")),
+                })?;
+                if store.heads() != before {
+                    self.received += store.changes_since(&before).map_err(closed)?;
+                }
+                self.dirty = true;
+            }
+        }
+        Ok(out)
+    }
+
+    /// This phone's journal changed in this process.
+    pub fn on_local_change(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Time passed: the partner may have gone quiet, another process on this phone may
+    /// have written (a share, a confirmation, the end of the pairing), or a share's undo
+    /// may have ended.
+    pub fn on_tick(&mut self, now: Instant, wall: DateTime<Utc>, store: &Store) -> Result<(), Ended> {
+        if now.saturating_duration_since(self.last_heard) > QUIET_LIMIT {
+            return Err((End::Quiet, "the partner's phone went quiet".to_owned()));
+        }
+        let version = store.data_version().map_err(closed)?;
+        if self.seen_version != Some(version) {
+            self.seen_version = Some(version);
+            self.dirty = true;
+            match peers::partner(store).map_err(closed)? {
+                Some(now) if now.couple == self.partner.couple && now.peer == self.partner.peer => {
+                    if now.confirmed != self.partner.confirmed {
+                        self.hello_due = true;
+                    }
+                    self.rules = now.rules().map_err(closed)?;
+                    self.partner = now;
+                }
+                _ => return Err(closed("the pairing ended on this phone")),
+            }
+        }
+        if self.next_ready.is_some_and(|at| at <= wall) {
+            self.next_ready = None;
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// The heads both phones now hold, if they agree and that was not said yet.
+    fn newly_synced(&self, store: &Store) -> Option<Vec<ChangeHash>> {
+        let mut ours = store.heads();
+        ours.sort();
+        let mut theirs = self.state.their_heads.clone()?;
+        theirs.sort();
+        (theirs == ours && self.reported.as_ref() != Some(&ours)).then_some(ours)
+    }
+}
+
+/// The plain words for a sync stopped because the partner's phone broke the rules, like
+/// "Your partner's phone sent changes to entries that are yours. Sync is stopped."
+pub fn stopped_reason(broken: &crate::store::RuleBreak) -> String {
+    let what = broken.to_string();
+    let mut chars = what.chars();
+    let what: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    format!("{what}. Sync is stopped.")
+}
