@@ -9,6 +9,11 @@
 //! | 1 | one Automerge sync message |
 //! | 2 | nothing: "still here", sent once a second when there is nothing else to say |
 //! | 3 | hello: the 16-byte couple id, then 1 if this phone's person checked the safety words, else 0 (17 bytes). Sent first, and again when that changes |
+//! | 4 | a piece of a sync message longer than [`PIECE`]: its next bytes. The message's last piece goes as tag 1, and the receiver joins them |
+//!
+//! A large sync message (a first sync) goes in pieces of at most [`PIECE`] bytes, so no
+//! frame takes long on a slow Wi-Fi and the time each takes shows progress; the pieces
+//! of one message may add up to [`MAX_SYNC_MESSAGE`].
 //!
 //! A phone sends sync messages only after its own person and (from the partner's hello)
 //! the partner's have both checked the words, and applies none before that.
@@ -20,9 +25,15 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// thousand entries.
 pub const MAX_SYNC_FRAME: usize = 32 * 1024 * 1024;
 
+/// The most bytes of a sync message one frame carries; a longer message goes in pieces.
+pub const PIECE: usize = 64 * 1024;
+/// The longest sync message accepted, whole or in pieces.
+pub const MAX_SYNC_MESSAGE: usize = MAX_SYNC_FRAME;
+
 const TAG_SYNC: u8 = 1;
 const TAG_PING: u8 = 2;
 const TAG_HELLO: u8 = 3;
+const TAG_PART: u8 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -38,6 +49,10 @@ pub enum FrameError {
     BadHello,
     #[error("a sync message that can't be read: {0}")]
     BadSyncMessage(String),
+    #[error("a sync message of more than {max} bytes")]
+    MessageTooLong { max: usize },
+    #[error("a sync message broken off before its last piece")]
+    BrokenOff,
     #[error("the stream ended in the middle of a frame")]
     Truncated,
     #[error("the connection failed: {0}")]
@@ -96,6 +111,58 @@ impl SyncFrame {
             },
             other => Err(FrameError::UnknownTag(other)),
         }
+    }
+}
+
+/// The frames one frame body goes as: itself, or, for a sync message longer than
+/// [`PIECE`], its pieces.
+pub fn pieces(body: &[u8]) -> Vec<Vec<u8>> {
+    match body.split_first() {
+        Some((&TAG_SYNC, message)) if message.len() > PIECE => {
+            let mut parts: Vec<Vec<u8>> = message.chunks(PIECE).map(|c| [&[TAG_PART][..], c].concat()).collect();
+            if let Some(last) = parts.last_mut() {
+                last[0] = TAG_SYNC;
+            }
+            parts
+        }
+        _ => vec![body.to_vec()],
+    }
+}
+
+/// Joins the pieces of a sync message as they arrive, up to [`MAX_SYNC_MESSAGE`].
+#[derive(Default)]
+pub struct Assembler {
+    pending: Vec<u8>,
+}
+
+impl Assembler {
+    /// A frame body as it arrived: `Some` whole body to decode, or `None` when it was a
+    /// piece of a message still coming.
+    pub fn push(&mut self, body: Vec<u8>) -> Result<Option<Vec<u8>>, FrameError> {
+        let tag = body.first().copied();
+        if tag != Some(TAG_PART) && tag != Some(TAG_SYNC) && !self.pending.is_empty() {
+            return Err(FrameError::BrokenOff);
+        }
+        match tag {
+            Some(TAG_PART) | Some(TAG_SYNC) if !self.pending.is_empty() || tag == Some(TAG_PART) => {
+                let payload = &body[1..];
+                // The message so far (without its tag) and this piece.
+                if self.pending.len().saturating_sub(1) + payload.len() > MAX_SYNC_MESSAGE {
+                    return Err(FrameError::MessageTooLong { max: MAX_SYNC_MESSAGE });
+                }
+                if self.pending.is_empty() {
+                    self.pending.push(TAG_SYNC);
+                }
+                self.pending.extend_from_slice(payload);
+                if tag == Some(TAG_PART) { Ok(None) } else { Ok(Some(std::mem::take(&mut self.pending))) }
+            }
+            _ => Ok(Some(body)),
+        }
+    }
+
+    /// Bytes held for a message still coming.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
     }
 }
 
@@ -206,6 +273,45 @@ mod tests {
         assert!(matches!(SyncFrame::decode(&[2, 0]), Err(FrameError::PingWithPayload(1))));
         assert!(matches!(SyncFrame::decode(&[1, 0x42, 0xff]), Err(FrameError::BadSyncMessage(_))));
         assert!(matches!(prefixed(&[0; 11], 10), Err(FrameError::TooLong { .. })));
+    }
+
+    #[test]
+    fn a_long_sync_message_goes_in_pieces_and_is_joined_whole() {
+        let long: Vec<u8> = [&[TAG_SYNC][..], &(0..(PIECE * 2 + 10)).map(|i| i as u8).collect::<Vec<_>>()].concat();
+        let parts = pieces(&long);
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.len() <= PIECE + 1));
+        assert_eq!((parts[0][0], parts[1][0], parts[2][0]), (TAG_PART, TAG_PART, TAG_SYNC));
+        let mut joiner = Assembler::default();
+        assert_eq!(joiner.push(parts[0].clone()).unwrap(), None);
+        assert_eq!(joiner.push(parts[1].clone()).unwrap(), None);
+        assert_eq!(joiner.push(parts[2].clone()).unwrap(), Some(long.clone()));
+        assert_eq!(joiner.pending(), 0);
+        // A short message, a ping or a hello is one frame, as it was.
+        let short = [TAG_SYNC, 1, 2, 3].to_vec();
+        assert_eq!(pieces(&short), vec![short.clone()]);
+        assert_eq!(joiner.push(short.clone()).unwrap(), Some(short));
+        assert_eq!(joiner.push(vec![TAG_PING]).unwrap(), Some(vec![TAG_PING]));
+        // A ping between two pieces breaks the message off.
+        joiner.push(parts[0].clone()).unwrap();
+        assert!(matches!(joiner.push(vec![TAG_PING]), Err(FrameError::BrokenOff)));
+    }
+
+    #[test]
+    fn pieces_may_not_add_up_past_the_longest_message() {
+        let mut joiner = Assembler::default();
+        let piece = [&[TAG_PART][..], &vec![0u8; PIECE]].concat();
+        let mut refused = None;
+        for n in 0..(MAX_SYNC_MESSAGE / PIECE + 2) {
+            if let Err(e) = joiner.push(piece.clone()) {
+                refused = Some((n, e));
+                break;
+            }
+        }
+        let (n, e) = refused.expect("refused");
+        assert!(matches!(e, FrameError::MessageTooLong { .. }));
+        assert_eq!(n, MAX_SYNC_MESSAGE / PIECE, "refused at the piece that passes the limit");
+        assert!(joiner.pending() <= MAX_SYNC_MESSAGE + 1, "the message and its tag");
     }
 
     #[test]

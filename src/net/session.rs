@@ -28,7 +28,8 @@ use crate::store::Store;
 
 /// How long a pairing step may take before the other phone is given up on.
 const PAIR_STEP: Duration = Duration::from_secs(15);
-/// A write that can't finish in this long means the connection is dead.
+/// A piece of a frame (at most `frame::PIECE` bytes) that the connection can't take in
+/// this long means it is dead: 16 KiB a second, far below any Wi-Fi that still works.
 const WRITE_LIMIT: Duration = Duration::from_secs(4);
 /// The most bytes of frames received and not yet handled that a session holds: one
 /// largest frame. A partner's phone that sends faster than this phone applies waits.
@@ -83,6 +84,9 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
         let said = session.poll(Instant::now(), Utc::now(), &mut lock(&ctx.store))?;
         perform(ctx, &mut writer, said).await?;
         tokio::select! {
+            // Frames first: after a long send (a first sync on a slow Wi-Fi), what the
+            // partner said meanwhile counts before the silence is judged.
+            biased;
             frame = frames.recv() => {
                 // The frame's share of the queue's bytes is given back once it is handled.
                 let (frame, _queued) = match frame {
@@ -130,12 +134,24 @@ pub async fn read_frames<R: futures::AsyncRead + Unpin>(
     out: mpsc::Sender<Queued>,
     budget: Arc<Semaphore>,
 ) {
+    let mut pieces = frame::Assembler::default();
     loop {
         let (item, size) = match frame::read_body(&mut reader, MAX_SYNC_FRAME).await {
-            Ok(None) => return,
-            Ok(Some(body)) => {
-                (SyncFrame::decode(&body).map_err(|e| (End::Violation, format!("the partner sent {e}"))), body.len())
+            Ok(None) if pieces.pending() > 0 => {
+                (Err((End::Closed, format!("the partner sent {}", frame::FrameError::BrokenOff))), 0)
             }
+            Ok(None) => return,
+            Ok(Some(body)) => match pieces.push(body) {
+                Ok(Some(whole)) => (
+                    SyncFrame::decode(&whole).map_err(|e| (End::Violation, format!("the partner sent {e}"))),
+                    whole.len(),
+                ),
+                // A piece of a message still coming: the partner is sending, which
+                // counts as heard. What it holds is in the assembler, bounded by the
+                // longest message.
+                Ok(None) => (Ok(SyncFrame::Ping), 1),
+                Err(e) => (Err((End::Violation, format!("the partner sent {e}"))), 0),
+            },
             Err(e @ (frame::FrameError::TooLong { .. } | frame::FrameError::Truncated)) => {
                 (Err((End::Violation, format!("the partner sent {e}"))), 0)
             }
@@ -150,16 +166,23 @@ pub async fn read_frames<R: futures::AsyncRead + Unpin>(
     }
 }
 
+/// Sends one frame, a long sync message in pieces. Each piece must be taken by the
+/// connection within [`WRITE_LIMIT`]: the time measures progress, so a slow Wi-Fi that
+/// keeps moving is waited for, and a dead one is found.
 async fn send(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, frame: &SyncFrame) -> Result<(), (End, String)> {
     let body = frame.encode();
     if let Some(tap) = &ctx.tap {
         tap.record(&body);
     }
-    match tokio::time::timeout(WRITE_LIMIT, frame::write_body(writer, &body, MAX_SYNC_FRAME)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err((End::Closed, format!("sending to the partner failed: {e}"))),
-        Err(_) => Err((End::Quiet, "sending to the partner timed out".to_owned())),
+    for piece in frame::pieces(&body) {
+        let sent = tokio::time::timeout(WRITE_LIMIT, frame::write_body(writer, &piece, MAX_SYNC_FRAME)).await;
+        match sent {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err((End::Closed, format!("sending to the partner failed: {e}"))),
+            Err(_) => return Err((End::Quiet, "sending to the partner made no progress".to_owned())),
+        }
     }
+    Ok(())
 }
 
 // ----- Pairing -----
@@ -310,5 +333,51 @@ mod tests {
         drop(permit);
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(rx.len(), 5, "handled, its bytes make room for the next");
+    }
+
+    /// A first sync's message, longer than a piece, arrives whole after pieces that each
+    /// count as the partner being heard; one broken off by a ping ends the session.
+    #[tokio::test]
+    async fn a_long_message_arrives_in_pieces_and_is_read_whole() {
+        use automerge::sync::SyncDoc;
+        use automerge::transaction::Transactable;
+        let mut doc = automerge::AutoCommit::new();
+        // Text that does not compress, so the message is longer than two pieces.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: String = (0..400_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'a' + (x % 26) as u8)
+            })
+            .collect();
+        doc.put(automerge::ROOT, "text", noise).unwrap();
+        // What the doc sends an empty phone, once it has heard what that phone holds.
+        let (mut ours, mut theirs) = (automerge::sync::State::new(), automerge::sync::State::new());
+        let empty = automerge::AutoCommit::new().sync().generate_sync_message(&mut theirs).unwrap();
+        doc.sync().receive_sync_message(&mut ours, empty).unwrap();
+        let message = doc.sync().generate_sync_message(&mut ours).unwrap();
+        let body = SyncFrame::Sync(message.clone()).encode();
+        let parts = frame::pieces(&body);
+        assert!(parts.len() >= 3, "{} pieces for {} bytes", parts.len(), body.len());
+        let wire: Vec<u8> = parts.iter().flat_map(|p| frame::prefixed(p, MAX_SYNC_FRAME).unwrap()).collect();
+        let (tx, mut rx) = mpsc::channel(QUEUED_FRAMES);
+        tokio::spawn(read_frames(futures::io::Cursor::new(wire), tx, Arc::new(Semaphore::new(QUEUED_BYTES))));
+        for _ in 0..parts.len() - 1 {
+            assert!(matches!(rx.recv().await.unwrap().0, Ok(SyncFrame::Ping)));
+        }
+        match rx.recv().await.unwrap().0 {
+            Ok(SyncFrame::Sync(whole)) => assert_eq!(whole.encode(), message.encode()),
+            other => panic!("{other:?}"),
+        }
+        assert!(rx.recv().await.is_none());
+
+        let mut broken: Vec<u8> = frame::prefixed(&parts[0], MAX_SYNC_FRAME).unwrap();
+        broken.extend(frame::prefixed(&SyncFrame::Ping.encode(), MAX_SYNC_FRAME).unwrap());
+        let (tx, mut rx) = mpsc::channel(QUEUED_FRAMES);
+        tokio::spawn(read_frames(futures::io::Cursor::new(broken), tx, Arc::new(Semaphore::new(QUEUED_BYTES))));
+        assert!(matches!(rx.recv().await.unwrap().0, Ok(SyncFrame::Ping)));
+        assert!(matches!(rx.recv().await.unwrap().0, Err((End::Violation, reason)) if reason.contains("broken off")));
     }
 }

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use libp2p::{Multiaddr, PeerId};
 use proptest::prelude::*;
 use steady::model::Draft;
-use steady::net::frame::SyncFrame;
+use steady::net::frame::{self, SyncFrame};
 use steady::net::link::{self, Command, DialId, Door, Effect, Input, PartnerLink, Reply, Role, SessionId};
 use steady::net::pairing::{Introduction, InviteCode, PairFailure, PairOutcome, PairedWith, PairingError};
 use steady::net::sync::{End, Out, SessionReport, SyncSession};
@@ -58,6 +58,8 @@ pub struct Phone {
     replies: Vec<Reply>,
     /// Every frame this phone received, as bytes.
     received: Vec<u8>,
+    /// Each stream's pieces of a long message, joined.
+    assemblers: HashMap<u64, frame::Assembler>,
     settings_version: Option<i64>,
 }
 
@@ -88,6 +90,7 @@ pub struct Net {
     /// When the last frame on each stream, to each phone, arrives: frames keep order.
     stream_clock: HashMap<(u64, usize), Instant>,
     next_id: u64,
+    next_tick: Instant,
     /// Every badge each phone showed, with the time.
     pub badges: Vec<Vec<Link>>,
     /// What broke an invariant, if anything did.
@@ -111,6 +114,7 @@ impl Net {
             streams: HashMap::new(),
             stream_clock: HashMap::new(),
             next_id: 0,
+            next_tick: base + TICK,
             badges: Vec::new(),
             broken: Vec::new(),
         };
@@ -139,6 +143,7 @@ impl Net {
                 events: Vec::new(),
                 replies: Vec::new(),
                 received: Vec::new(),
+                assemblers: HashMap::new(),
                 settings_version,
             });
             net.badges.push(Vec::new());
@@ -214,7 +219,8 @@ impl Net {
     /// week need not be watched every 100 ms).
     pub fn run_ticking(&mut self, span: Duration, tick: Duration) {
         let end = self.now + span;
-        let mut next_tick = self.now + tick;
+        // Ticks keep their own beat, however the run is cut up.
+        let mut next_tick = self.next_tick.max(self.now);
         while self.now < end {
             let next_event = self.queue.keys().next().map(|(t, _)| *t);
             match next_event {
@@ -234,6 +240,7 @@ impl Net {
                 }
             }
         }
+        self.next_tick = next_tick;
     }
 
     fn tick(&mut self, i: usize) {
@@ -535,15 +542,21 @@ impl Net {
         }
     }
 
+    /// Sends a frame on a stream as the session's runner does: a long sync message in
+    /// pieces, each after its own delay, all in order.
     fn send(&mut self, from: usize, stream: u64, body: Vec<u8>) {
         let Some(s) = self.streams.get(&stream) else { return };
         let to = if s.ends[0].0 == from { s.ends[1].0 } else { s.ends[0].0 };
-        let d = self.delay();
-        let earliest = self.stream_clock.get(&(stream, to)).copied().unwrap_or(self.now);
-        let at_time = (self.now + d).max(earliest);
-        self.stream_clock.insert((stream, to), at_time);
-        self.seq += 1;
-        self.queue.insert((at_time, self.seq), Event::Frame { at: to, stream, body });
+        for piece in frame::pieces(&body) {
+            let d = self.delay();
+            // A frame follows the one before it, and takes its time on a 20 Mbit/s Wi-Fi.
+            let on_air = Duration::from_micros(piece.len() as u64 * 8 / 20);
+            let earliest = self.stream_clock.get(&(stream, to)).copied().unwrap_or(self.now);
+            let at_time = (self.now + d).max(earliest) + on_air;
+            self.stream_clock.insert((stream, to), at_time);
+            self.seq += 1;
+            self.queue.insert((at_time, self.seq), Event::Frame { at: to, stream, body: piece });
+        }
     }
 
     fn session_ended(&mut self, i: usize, (end, reason): (End, String)) {
@@ -619,9 +632,12 @@ impl Net {
                     self.schedule(Duration::from_millis(1), Event::Frame { at, stream, body });
                     return;
                 }
-                self.phones[at].received.extend_from_slice(&readable(&body));
                 let now = self.now;
                 let phone = &mut self.phones[at];
+                // Pieces are joined as the runner joins them; each counts as heard.
+                let whole = phone.assemblers.entry(stream).or_default().push(body).expect("the sim sends whole pieces");
+                let body = whole.unwrap_or_else(|| SyncFrame::Ping.encode());
+                phone.received.extend_from_slice(&readable(&body));
                 let Some(session) = &mut phone.session else { return };
                 if session.stream != stream {
                     return;
@@ -770,6 +786,11 @@ impl Net {
             .collect();
         texts.sort();
         texts
+    }
+
+    /// Bytes of a long message a phone holds while the rest of it is still coming.
+    pub fn pending_pieces(&self, i: usize) -> usize {
+        self.phones[i].assemblers.values().map(|a| a.pending()).sum()
     }
 
     /// Whether two phones hold the same shared document.
@@ -1024,14 +1045,34 @@ fn a_stranger_racing_the_partner_to_an_invite_gets_nothing() {
 #[test]
 fn the_partner_leaving_mid_sync_resumes_where_it_stopped() {
     let mut net = Net::new(&["Alex", "Blair", "Sam"], 6);
-    let texts: Vec<String> = (0..150).map(|n| format!("Shared before pairing? no: entry {n}")).collect();
+    // Long texts that barely compress, so the message that carries them goes in pieces.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let texts: Vec<String> = (0..400)
+        .map(|n| {
+            let letters: String = (0..480)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    char::from(b'a' + (x % 26) as u8)
+                })
+                .collect();
+            format!("{n} {letters}")
+        })
+        .collect();
     net.pair(A, B);
+    net.latency = (20, 60);
     for t in &texts {
         net.share(A, t);
     }
-    // The first messages are under way when B leaves.
-    net.run(Duration::from_millis(400));
+    // B leaves with part of the message in hand and the rest still coming.
+    let started = net.elapsed();
+    while net.pending_pieces(B) == 0 {
+        assert!(net.elapsed() - started < Duration::from_secs(10), "the message never went in pieces");
+        net.run(Duration::from_millis(1));
+    }
     net.set_online(B, false);
+    assert!(net.shared_texts(B).is_empty(), "nothing of a message is applied before all of it arrived");
     net.run(Duration::from_secs(20));
     net.set_online(B, true);
     net.announce();
