@@ -41,6 +41,10 @@ pub const REDIAL_EVERY: Duration = Duration::from_secs(1);
 /// The same refusal (another pairing, say) is reported at most this often, since the two
 /// phones keep finding each other.
 pub const REPEAT_REFUSAL: Duration = Duration::from_secs(60);
+/// A joining phone told the invite is busy asks again after this long,
+pub const BUSY_RETRY: Duration = Duration::from_secs(1);
+/// for this long before it says so.
+pub const BUSY_PATIENCE: Duration = Duration::from_secs(30);
 /// The most addresses discovery reports the partner at in one run.
 pub const FOUND_AT_MOST: usize = 16;
 
@@ -299,6 +303,10 @@ struct OpenJoin {
     link: InviteLink,
     tried: Vec<PeerId>,
     busy: bool,
+    /// The inviting phone was busy with another attempt: ask it again then.
+    retry: Option<(PeerId, Instant)>,
+    /// Since when it has been busy.
+    busy_since: Option<Instant>,
 }
 
 #[derive(Clone, Debug)]
@@ -477,7 +485,7 @@ impl PartnerLink {
             Input::IncomingSync { peer } => self.on_incoming_sync(now, peer, &mut out),
             Input::IncomingPair { peer } => self.on_incoming_pair(now, peer, &mut out),
             Input::Session { id, report } => self.on_report(now, id, report, &mut out),
-            Input::Pairing { peer, role, outcome, at } => self.on_pairing(peer, role, outcome, at, &mut out),
+            Input::Pairing { peer, role, outcome, at } => self.on_pairing(now, peer, role, outcome, at, &mut out),
             Input::Written { write, result } => self.on_written(now, write, result, &mut out),
             Input::Tick => self.on_tick(now, &mut out),
         }
@@ -585,7 +593,7 @@ impl PartnerLink {
             self.dials.insert(dial, Purpose::Join(address.clone()));
             out.push(Effect::Dial { dial, peer: link.peer, addresses: vec![address.clone()], only_if_apart: false });
         }
-        self.join = Some(OpenJoin { link, tried: Vec::new(), busy: false });
+        self.join = Some(OpenJoin { link, tried: Vec::new(), busy: false, retry: None, busy_since: None });
         // Phones already connected (found by discovery before the code was typed) can be
         // asked right away.
         let mut connected: Vec<PeerId> = self.connections.iter().filter(|(_, n)| **n > 0).map(|(p, _)| *p).collect();
@@ -868,7 +876,15 @@ impl PartnerLink {
         }
     }
 
-    fn on_pairing(&mut self, peer: PeerId, role: Role, outcome: PairOutcome, at: DateTime<Utc>, out: &mut Vec<Effect>) {
+    fn on_pairing(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        role: Role,
+        outcome: PairOutcome,
+        at: DateTime<Utc>,
+        out: &mut Vec<Effect>,
+    ) {
         match outcome {
             PairOutcome::Paired(PairedWith { who, words, couple }) => {
                 let partner = Partner {
@@ -911,6 +927,20 @@ impl PartnerLink {
                         }
                     }
                     Role::Joiner => {
+                        if matches!(failure, PairFailure::Busy)
+                            && let Some(join) = &mut self.join
+                        {
+                            // Someone else's attempt holds the invite (a stranger's, or a
+                            // stalled one): ask again in a moment, for a while.
+                            let since = *join.busy_since.get_or_insert(now);
+                            if now.saturating_duration_since(since) < BUSY_PATIENCE {
+                                join.busy = false;
+                                join.tried.retain(|p| *p != peer);
+                                join.retry = Some((peer, now + BUSY_RETRY));
+                                out.push(Effect::Publish);
+                                return;
+                            }
+                        }
                         out.push(Effect::Disconnect(peer));
                         match failure {
                             // Not an inviting phone, or it went away: keep looking, when
@@ -1050,6 +1080,17 @@ impl PartnerLink {
     // ----- Time -----
 
     fn on_tick(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if let Some(join) = &mut self.join
+            && let Some((peer, at)) = join.retry
+            && now >= at
+        {
+            join.retry = None;
+            if self.is_connected(peer) {
+                self.try_join(peer, out);
+            } else {
+                self.finish_pairing(Role::Joiner, Err(PairFailure::Gone("it went away".to_owned()).into()), out);
+            }
+        }
         if let Some(invite) = &self.invite
             && now >= invite.expires
             && invite.busy.is_none()

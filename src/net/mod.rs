@@ -8,6 +8,7 @@
 //! - [`sync`]: the sync session, sans-IO: frames and ticks in, frames and reports out.
 //! - [`session`]: the pairing and sync conversations on their streams, one task each.
 //! - [`node`]: the libp2p swarm, and the driver that feeds the link and does its effects.
+//! - [`source_limit`]: a cap on the connections one address may have, first in line.
 //! - [`error`]: what can go wrong, in words a person can act on.
 //!
 //! Only the shared document travels. Private entries live in another table and are never
@@ -21,6 +22,7 @@ pub mod node;
 pub mod pairing;
 pub mod peers;
 pub mod session;
+pub mod source_limit;
 pub mod sync;
 
 use std::sync::{Arc, Mutex};

@@ -37,6 +37,7 @@ pub use super::link::{INVITE_LIFETIME, MAX_TRIES, host_port};
 use super::pairing::{Introduction, InviteCode, PairFailure, PairOutcome};
 use super::peers::{self, Partner};
 use super::session::{self, End, SessionContext, SessionReport, SharedStore, lock};
+use super::source_limit::SourceLimit;
 use super::{Link, NetEvent, NetStatus, WireTap};
 use crate::store::Store;
 
@@ -101,8 +102,11 @@ pub struct Node {
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
-    /// First: caps on how many connections may be opening or open at once, so a flood
-    /// from the Wi-Fi is turned away before it costs more. The partner is exempt.
+    /// First: a cap on the connections one address may have, so one phone flooding is
+    /// turned away at once and leaves room for the others.
+    per_source: SourceLimit,
+    /// Then caps on how many connections may be opening or open at once, in total and
+    /// per identity. The partner is exempt.
     limits: connection_limits::Behaviour,
     /// Then the allow list, so a stranger's connection is closed before anything else
     /// sees it.
@@ -137,6 +141,7 @@ impl Node {
                     None
                 };
                 Ok(Behaviour {
+                    per_source: SourceLimit::default(),
                     limits: connection_limits(partner),
                     allow: allow_list(&door),
                     mdns: Toggle::from(mdns),

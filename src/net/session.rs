@@ -28,6 +28,11 @@ use crate::store::Store;
 
 /// How long a pairing step may take before the other phone is given up on.
 const PAIR_STEP: Duration = Duration::from_secs(15);
+/// A joining phone says hello as soon as its stream opens: one that says nothing for this
+/// long is not pairing, and the invite is free for the next.
+const FIRST_STEP: Duration = Duration::from_secs(3);
+/// Closing a stream politely waits at most this long for the other phone.
+const CLOSE_LIMIT: Duration = Duration::from_secs(2);
 /// A piece of a frame (at most `frame::PIECE` bytes) that the connection can't take in
 /// this long means it is dead: 16 KiB a second, far below any Wi-Fi that still works.
 const WRITE_LIMIT: Duration = Duration::from_secs(4);
@@ -199,9 +204,9 @@ fn paired_with(
     Ok(PairedWith { who, words: key.safety_words(), couple: key.couple_id() })
 }
 
-async fn read_pair(stream: &mut Stream) -> Result<PairMessage, PairFailure> {
-    match tokio::time::timeout(PAIR_STEP, frame::read_body(stream, MAX_MESSAGE)).await {
-        Err(_) => Err(PairFailure::Gone("no answer in 15 seconds".to_owned())),
+async fn read_pair(stream: &mut Stream, limit: Duration) -> Result<PairMessage, PairFailure> {
+    match tokio::time::timeout(limit, frame::read_body(stream, MAX_MESSAGE)).await {
+        Err(_) => Err(PairFailure::Gone(format!("no answer in {} seconds", limit.as_secs()))),
         Ok(Ok(None)) => Err(PairFailure::Gone("it closed the connection".to_owned())),
         Ok(Err(frame::FrameError::TooLong { len, .. })) => Err(PairingError::TooLong(len).into()),
         Ok(Err(e)) => Err(PairFailure::Gone(e.to_string())),
@@ -221,10 +226,15 @@ async fn write_pair(stream: &mut Stream, message: &PairMessage, tap: &Option<Wir
     }
 }
 
+/// Closes a stream, waiting for the other phone no longer than [`CLOSE_LIMIT`].
+async fn close(stream: &mut Stream) {
+    let _ = tokio::time::timeout(CLOSE_LIMIT, stream.close()).await;
+}
+
 /// Tells a phone that tried to pair why it can't, and closes.
 pub async fn refuse(mut stream: Stream, reason: Refusal, tap: Option<WireTap>) {
     let _ = write_pair(&mut stream, &PairMessage::Refused { reason }, &tap).await;
-    let _ = stream.close().await;
+    close(&mut stream).await;
 }
 
 /// The inviting phone's side of one attempt.
@@ -237,7 +247,7 @@ pub async fn invitee_arrived(
     tap: Option<WireTap>,
 ) -> PairOutcome {
     let result = async {
-        let PairMessage::Hello { spake } = read_pair(&mut stream).await? else {
+        let PairMessage::Hello { spake } = read_pair(&mut stream, FIRST_STEP).await? else {
             return Err(PairingError::Malformed("expected a hello").into());
         };
         let (attempt, reply) = InviterAttempt::answer(&code, &me.to_base58(), &joiner.to_base58(), &spake)?;
@@ -247,7 +257,7 @@ pub async fn invitee_arrived(
         // guess, and counts as a wrong code: otherwise a stranger could guess without end
         // by never confirming.
         let confirmed = async {
-            let PairMessage::Confirm { confirm, who } = read_pair(&mut stream).await? else {
+            let PairMessage::Confirm { confirm, who } = read_pair(&mut stream, PAIR_STEP).await? else {
                 return Err(PairingError::Malformed("expected a confirmation").into());
             };
             match attempt.on_confirm(&confirm, &who) {
@@ -264,7 +274,7 @@ pub async fn invitee_arrived(
             PairFailure::Pairing(PairingError::WrongCode)
         })?;
         write_pair(&mut stream, &PairMessage::Welcome { who: my.clone() }, &tap).await?;
-        let _ = stream.close().await;
+        close(&mut stream).await;
         paired_with(&my, who, &key)
     }
     .await;
@@ -286,21 +296,21 @@ pub async fn join(
     let result = async {
         let (joiner, hello) = Joiner::start(&code, &inviter.to_base58(), &me.to_base58());
         write_pair(&mut stream, &hello, &tap).await?;
-        let (spake, confirm) = match read_pair(&mut stream).await? {
+        let (spake, confirm) = match read_pair(&mut stream, PAIR_STEP).await? {
             PairMessage::Reply { spake, confirm } => (spake, confirm),
             PairMessage::Refused { reason } => return Err(reason.into()),
             _ => return Err(PairingError::Malformed("expected a reply").into()),
         };
         let (key, confirm) = joiner.on_reply(&spake, &confirm, &my)?;
         write_pair(&mut stream, &confirm, &tap).await?;
-        match read_pair(&mut stream).await? {
+        match read_pair(&mut stream, PAIR_STEP).await? {
             PairMessage::Welcome { who } => paired_with(&my, who, &key),
             PairMessage::Refused { reason } => Err(reason.into()),
             _ => Err(PairingError::Malformed("expected a welcome").into()),
         }
     }
     .await;
-    let _ = stream.close().await;
+    close(&mut stream).await;
     match result {
         Ok(paired) => PairOutcome::Paired(paired),
         Err(e) => PairOutcome::Failed(e),

@@ -91,6 +91,8 @@ pub struct Net {
     stream_clock: HashMap<(u64, usize), Instant>,
     next_id: u64,
     next_tick: Instant,
+    /// Phones whose pairing streams say nothing.
+    pub stalling: Vec<usize>,
     /// Every badge each phone showed, with the time.
     pub badges: Vec<Vec<Link>>,
     /// What broke an invariant, if anything did.
@@ -115,6 +117,7 @@ impl Net {
             stream_clock: HashMap::new(),
             next_id: 0,
             next_tick: base + TICK,
+            stalling: Vec::new(),
             badges: Vec::new(),
             broken: Vec::new(),
         };
@@ -366,6 +369,13 @@ impl Net {
                 Effect::Invitee { code, .. } => {
                     let Some(Arrived::Pair(from, theirs)) = &arrived else { panic!("an invitee with no stream") };
                     let from = *from;
+                    if self.stalling.contains(&from) {
+                        // It opened the stream and says nothing: the inviter gives up on it.
+                        let outcome = PairOutcome::Failed(PairFailure::Gone("no answer in 3 seconds".into()));
+                        let event = Event::PairDone { at: i, peer: from, role: Role::Inviter, outcome };
+                        self.schedule(Duration::from_secs(3), event);
+                        continue;
+                    }
                     let (mine, yours) = self.exchange(i, from, &code, theirs);
                     let d = self.delay();
                     self.schedule(d, Event::PairDone { at: i, peer: from, role: Role::Inviter, outcome: mine });
@@ -1039,6 +1049,25 @@ fn a_stranger_racing_the_partner_to_an_invite_gets_nothing() {
     net.run(Duration::from_secs(3));
     assert!(!contains(&net.phone(STRANGER).received, "After pairing 6b0a"));
     assert!(net.phone(STRANGER).received.is_empty(), "the stranger received a frame");
+    assert_sound(&net);
+}
+
+#[test]
+fn a_stranger_stalling_the_invite_only_delays_the_partner() {
+    let mut net = Net::new(&["Alex", "Blair", "Sam"], 9);
+    net.stalling.push(STRANGER);
+    let code = net.invite(A);
+    net.join(STRANGER, code.clone(), A);
+    net.run(Duration::from_millis(300));
+    // Blair joins while the stranger's silent stream holds the invite: told it is busy,
+    // Blair's phone asks again until it gets in.
+    net.join(B, code, A);
+    net.run(Duration::from_secs(6));
+    assert_eq!(net.partner_of(A), Some(net.phone(B).peer), "{:?}", net.events(A));
+    assert_eq!(net.partner_of(B), Some(net.phone(A).peer));
+    assert!(net.replies(B).iter().any(|r| matches!(r, Reply::Join(Ok(_)))), "{:?}", net.replies(B));
+    // The stall used up no try: nothing said the invite was cancelled.
+    assert!(!net.events(A).iter().any(|e| matches!(e, NetEvent::InviteEnded { .. })));
     assert_sound(&net);
 }
 
