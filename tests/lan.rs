@@ -221,3 +221,211 @@ fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
     assert_eq!(status["partner"]["name"], "Alex");
     assert!(status["last_synced"].is_string());
 }
+
+/// Resident memory of a process, in bytes, from `/proc`.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next());
+    kib.and_then(|k| k.parse::<u64>().ok()).unwrap_or(0) * 1024
+}
+
+/// A stranger's phone that speaks libp2p, in its own namespace: `streams` times it
+/// connects to `address` with a new identity (they cost nothing) and opens a pairing
+/// stream that says junk, or (every tenth) nothing for three and a half seconds. Returns
+/// how many streams opened, and how many connections were turned away.
+fn junk_pairing_streams(
+    lan: &Lan,
+    phone: &str,
+    address: &str,
+    streams: usize,
+) -> std::thread::JoinHandle<(usize, usize)> {
+    use futures::{AsyncWriteExt, StreamExt};
+    let ns = lan.ns(phone);
+    let (host, port) = address.split_once(':').unwrap();
+    let address: libp2p::Multiaddr = format!("/ip4/{host}/tcp/{port}").parse().unwrap();
+    std::thread::spawn(move || {
+        common::netns::enter(&ns);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let (mut opened, mut turned_away) = (0, 0);
+            let mut tasks = Vec::new();
+            let mut n = 0;
+            while n < streams && turned_away < 10 * streams {
+                let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+                    .with_tokio()
+                    .with_tcp(Default::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
+                    .unwrap()
+                    .with_behaviour(|_| libp2p_stream::Behaviour::new())
+                    .unwrap()
+                    .build();
+                let mut control = swarm.behaviour().new_control();
+                swarm.dial(address.clone()).unwrap();
+                let established = tokio::time::timeout(Duration::from_secs(1), async {
+                    loop {
+                        match swarm.select_next_some().await {
+                            libp2p::swarm::SwarmEvent::ConnectionEstablished { peer_id, .. } => return Some(peer_id),
+                            libp2p::swarm::SwarmEvent::OutgoingConnectionError { .. } => return None,
+                            _ => {}
+                        }
+                    }
+                });
+                let Ok(Some(peer)) = established.await else {
+                    // Turned away at the door (too many from this address): try again.
+                    turned_away += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                n += 1;
+                let protocol = libp2p::StreamProtocol::new("/steady/pair/1");
+                let opening = control.open_stream(peer, protocol);
+                let driving = async { while swarm.next().await.is_some() {} };
+                let mut stream = tokio::select! {
+                    Ok(stream) = opening => stream,
+                    _ = driving => continue,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                };
+                opened += 1;
+                if n % 10 == 9 {
+                    // Silent: the stream and its connection are held, saying nothing.
+                    tasks.push(tokio::spawn(async move {
+                        let _ = tokio::time::timeout(Duration::from_millis(3500), async {
+                            while swarm.next().await.is_some() {}
+                        })
+                        .await;
+                        drop(stream);
+                    }));
+                } else {
+                    let junk: Vec<u8> = (0..64u32).map(|i| (i * 37 + n as u32) as u8).collect();
+                    // Junk, then wait for the answer (a refusal, or the stream closed).
+                    let exchange = async {
+                        let _ = stream.write_all(&[0, 0, 0, 64]).await;
+                        let _ = stream.write_all(&junk).await;
+                        let _ = stream.flush().await;
+                        let mut answer = Vec::new();
+                        let _ = futures::AsyncReadExt::read_to_end(&mut stream, &mut answer).await;
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                        tokio::select! {
+                            _ = exchange => {}
+                            _ = async { while swarm.next().await.is_some() {} } => {}
+                        }
+                    })
+                    .await;
+                    // Hang up, and give the door a moment to count the connection gone.
+                    drop(swarm);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+            for task in tasks {
+                task.abort();
+            }
+            (opened, turned_away)
+        })
+    })
+}
+
+#[test]
+fn a_strangers_flood_neither_stops_the_partners_nor_cancels_an_invite() {
+    let lan = Lan::new(&["a", "b", "c", "d", "e"]);
+    let dirs: Vec<TempDir> = (0..5).map(|_| TempDir::new().unwrap()).collect();
+    let (da, db, dd, de) = (dirs[0].path(), dirs[1].path(), dirs[3].path(), dirs[4].path());
+    for (dir, name) in [(da, "Alex"), (db, "Blair"), (dd, "Dana"), (de, "Eli")] {
+        common::ok(dir, &["init", "--name", name, "--no-passcode"]);
+    }
+    let mut invite = spawn(&lan, "a", da, &["pair", "invite"]);
+    let code = invite.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let (joined, _, err) = spawn(&lan, "b", db, &["pair", "join", &code]).finish(Duration::from_secs(60));
+    assert!(joined, "pair join failed: {err}");
+    assert!(invite.finish(Duration::from_secs(10)).0);
+    for dir in [da, db] {
+        common::ok(dir, &["pair", "confirm"]);
+    }
+    let mut sync_a = spawn(&lan, "a", da, &["sync", "--json", "--listen", "10.47.0.1:4601"]);
+    let sync_b = spawn(&lan, "b", db, &["sync", "--json"]);
+    sync_a.wait_for(r#"{"event":"synced""#, Duration::from_secs(15));
+    let rss_before = rss(sync_a.child.id());
+
+    // 1. A stranger opens a thousand connections to Alex's phone, and keeps them.
+    let ns = lan.ns("c");
+    let flood_started = Instant::now();
+    let flood = std::thread::spawn(move || {
+        common::netns::enter(&ns);
+        let target: std::net::SocketAddr = "10.47.0.1:4601".parse().unwrap();
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for _ in 0..1000 {
+            match std::net::TcpStream::connect_timeout(&target, Duration::from_millis(500)) {
+                Ok(mut s) => {
+                    let _ = std::io::Write::write_all(&mut s, b"\x13/multistream/1.0.0\nnot really\n");
+                    held.push(s);
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        // How many Alex's phone still holds open: a read that ends means it closed them.
+        let mut open = 0;
+        for s in &mut held {
+            let _ = s.set_read_timeout(Some(Duration::from_millis(5)));
+            let mut buf = [0u8; 256];
+            open += usize::from(match std::io::Read::read(s, &mut buf) {
+                Ok(0) => false,
+                Ok(_) => true,
+                Err(e) => matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+            });
+        }
+        (held.len(), refused, open)
+    });
+    // Meanwhile Blair shares; it reaches Alex as if nothing were happening.
+    std::thread::sleep(Duration::from_millis(100));
+    add_shared(db, "Shared by Blair during the flood");
+    let mut peak = 0;
+    loop {
+        peak = peak.max(rss(sync_a.child.id()));
+        if shared_texts(da).contains("Shared by Blair during the flood") {
+            break;
+        }
+        assert!(flood_started.elapsed() < Duration::from_secs(10), "Blair's share never reached Alex");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let reached = flood_started.elapsed();
+    let (connected, refused, still_open) = flood.join().unwrap();
+    peak = peak.max(rss(sync_a.child.id()));
+    println!(
+        "flood: {connected} connections made, {refused} refused, {still_open} still open after 3 s; \
+         Blair's share reached Alex {:.2} s after the flood began; Alex's RSS {:.1} MB before, {:.1} MB at peak",
+        reached.as_secs_f64(),
+        rss_before as f64 / 1e6,
+        peak as f64 / 1e6
+    );
+    assert!(reached < Duration::from_secs(2), "took {reached:?}");
+    assert!(peak < 150_000_000, "RSS {peak}");
+
+    // 2. Dana invites Eli; the stranger opens 200 junk and silent pairing streams to
+    // Dana's phone, and then Eli types the right code: the invite is still open.
+    let mut invite = spawn(&lan, "d", dd, &["pair", "invite", "--listen", "10.47.0.4:4602"]);
+    let code = invite.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let junk = junk_pairing_streams(&lan, "c", "10.47.0.4:4602", 200);
+    let (opened, turned_away) = junk.join().unwrap();
+    let started = Instant::now();
+    // Eli types the code and Dana's address, as the invite's screen shows it: what is
+    // measured is the invite, not how soon discovery finds it.
+    let join = spawn(&lan, "e", de, &["pair", "join", &code, "--addr", "10.47.0.4:4602"]);
+    let (joined, out, err) = join.finish(Duration::from_secs(90));
+    let took = started.elapsed();
+    println!(
+        "invite: the stranger opened {opened} pairing streams (one in ten silent; {turned_away} connections \
+         turned away); then Eli paired {:.1} s after typing the code",
+        took.as_secs_f64()
+    );
+    assert!(opened >= 150, "the stranger's streams reached the invite: {opened}");
+    if !joined {
+        let invite_out = invite.stop();
+        panic!("the right code was turned away: {err}\n{out:?}\nthe inviter said: {invite_out:?}");
+    }
+    assert!(out.contains(&"paired with Dana".to_owned()), "{out:?}");
+    let (invited, invite_out, _) = invite.finish(Duration::from_secs(10));
+    assert!(invited, "{invite_out:?}");
+    drop(sync_b);
+    drop(sync_a);
+}

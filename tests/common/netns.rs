@@ -21,7 +21,10 @@ impl Lan {
             unsafe { libc::geteuid() } == 0,
             "this test makes network namespaces and must run as root (scripts/test.sh does)"
         );
-        let prefix = format!("st{}", std::process::id());
+        // Each Lan its own names, so tests in one process don't share a bridge.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let prefix = format!("st{}n{n}x", std::process::id());
         let lan = Lan { prefix };
         let bridge = lan.ns("br");
         ip(&["netns", "add", &bridge]);
