@@ -167,10 +167,13 @@ async fn a_first_sync_of_ten_thousand_entries_crosses_a_slow_lossy_wifi() {
     let b = Node::start(Store::open_dir_without_passcode(db.path()).unwrap(), config(None, vec![relay])).await.unwrap();
     let mut events = b.subscribe();
     let mut disconnects = Vec::new();
+    let mut seen = Vec::new();
     let limit = Duration::from_secs(180);
     loop {
         let event = tokio::time::timeout(limit.saturating_sub(started.elapsed()), events.recv()).await;
-        match event.expect("the first sync finishes in three minutes").unwrap() {
+        let event = event.expect("the first sync finishes in three minutes").unwrap();
+        seen.push(format!("{:.2} s {event:?}", started.elapsed().as_secs_f64()));
+        match event {
             NetEvent::Synced { received, .. } if received > 0 => break,
             NetEvent::Disconnected { reason, .. } => disconnects.push(reason),
             NetEvent::Refused { reason, .. } => panic!("refused: {reason}"),
@@ -187,7 +190,10 @@ async fn a_first_sync_of_ten_thousand_entries_crosses_a_slow_lossy_wifi() {
         sent.div_ceil(steady::net::frame::PIECE)
     );
     assert!(sent > 2 * steady::net::frame::PIECE, "the first sync is long enough to go in pieces: {sent} bytes");
-    assert!(disconnects.is_empty(), "no timeout loop: the connection held throughout; it closed: {disconnects:?}");
+    assert!(
+        disconnects.is_empty(),
+        "no timeout loop: the connection held throughout; it closed: {disconnects:?}\n{seen:#?}"
+    );
     let badge = b.status().borrow().link;
     assert_eq!(badge, Link::Synced);
 }

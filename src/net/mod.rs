@@ -9,6 +9,7 @@
 //! - [`session`]: the pairing and sync conversations on their streams, one task each.
 //! - [`node`]: the libp2p swarm, and the driver that feeds the link and does its effects.
 //! - [`source_limit`]: a cap on the connections one address may have, first in line.
+//! - [`worker`]: the node's connection to the journal, on a thread of its own.
 //! - [`error`]: what can go wrong, in words a person can act on.
 //!
 //! Only the shared document travels. Private entries live in another table and are never
@@ -24,6 +25,7 @@ pub mod peers;
 pub mod session;
 pub mod source_limit;
 pub mod sync;
+pub mod worker;
 
 use std::sync::{Arc, Mutex};
 

@@ -36,8 +36,9 @@ use super::link::{self, DialId, Door, Effect, Input, PartnerLink, Reply, Role, S
 pub use super::link::{INVITE_LIFETIME, MAX_TRIES, host_port};
 use super::pairing::{Introduction, InviteCode, PairFailure, PairOutcome};
 use super::peers::{self, Partner};
-use super::session::{self, End, SessionContext, SessionReport, SharedStore, lock};
+use super::session::{self, End, SessionContext, SessionReport};
 use super::source_limit::SourceLimit;
+use super::worker::StoreWorker;
 use super::{Link, NetEvent, NetStatus, WireTap};
 use crate::store::Store;
 
@@ -175,7 +176,7 @@ impl Node {
         let local_change = Arc::new(Notify::new());
         let initial = NetStatus::at_rest(&store)?;
         let settings_version = store.data_version().ok();
-        let store: SharedStore = Arc::new(std::sync::Mutex::new(store));
+        let store = StoreWorker::start(store).map_err(|e| NetError::Start(e.to_string()))?;
         let (status_tx, status) = watch::channel(initial);
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let (pair_tx, pair_results) = mpsc::unbounded_channel();
@@ -199,7 +200,7 @@ impl Node {
             publish_due: false,
         };
         for address in config.dial.clone() {
-            driver.feed(Input::Command(link::Command::Dial { address, ticket: None }), &mut None);
+            driver.feed(Input::Command(link::Command::Dial { address, ticket: None }), &mut None).await;
         }
         tokio::spawn(driver.run(command_rx, incoming_sync, incoming_pair, reports, pair_results));
         Ok(Node { commands, events, first: std::sync::Mutex::new(Some(first)), status, local_change, peer_id: me })
@@ -324,6 +325,12 @@ fn allow_list(door: &Door) -> Toggle<allow_block_list::Behaviour<allow_block_lis
     }
 }
 
+/// A pairing that could not start, told to the link as a failed one.
+fn pairing_failed(peer: PeerId, role: Role, e: NetError) -> Input {
+    let outcome = PairOutcome::Failed(PairFailure::Gone(e.to_string()));
+    Input::Pairing { peer, role, outcome, at: Utc::now() }
+}
+
 /// How many connections may be opening, or open, at once. Only the partner's phone ever
 /// needs one (two for a moment when both dial), and strangers only while an invite is
 /// open; these leave room for that and turn a flood away.
@@ -360,7 +367,7 @@ struct Replies {
 struct Driver {
     swarm: Swarm<Behaviour>,
     control: libp2p_stream::Control,
-    store: SharedStore,
+    store: StoreWorker,
     link: PartnerLink,
     tap: Option<WireTap>,
     events: broadcast::Sender<NetEvent>,
@@ -388,7 +395,7 @@ impl Driver {
         mut pair_results: mpsc::UnboundedReceiver<(PeerId, Role, PairOutcome)>,
     ) {
         let mut tick = tokio::time::interval(TICK);
-        self.publish();
+        self.publish().await;
         loop {
             tokio::select! {
                 command = commands.recv() => match command {
@@ -400,39 +407,44 @@ impl Driver {
                         let _ = done.send(());
                         break;
                     }
-                    Some(command) => self.on_command(command),
+                    Some(command) => self.on_command(command).await,
                 },
-                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                event = self.swarm.select_next_some() => self.on_swarm_event(event).await,
                 Some((peer, stream)) = incoming_sync.next() => {
-                    self.feed(Input::IncomingSync { peer }, &mut Some(stream));
+                    self.feed(Input::IncomingSync { peer }, &mut Some(stream)).await;
                 }
                 Some((peer, stream)) = incoming_pair.next() => {
-                    self.feed(Input::IncomingPair { peer }, &mut Some(stream));
+                    self.feed(Input::IncomingPair { peer }, &mut Some(stream)).await;
                 }
-                Some((id, report)) = reports.recv() => self.feed(Input::Session { id, report }, &mut None),
+                Some((id, report)) = reports.recv() => self.feed(Input::Session { id, report }, &mut None).await,
                 Some((peer, role, outcome)) = pair_results.recv() => {
-                    self.feed(Input::Pairing { peer, role, outcome, at: Utc::now() }, &mut None);
+                    self.feed(Input::Pairing { peer, role, outcome, at: Utc::now() }, &mut None).await;
                 }
-                _ = tick.tick() => self.on_tick(),
+                _ = tick.tick() => self.on_tick().await,
             }
             if std::mem::take(&mut self.publish_due) {
-                self.publish();
+                self.publish().await;
             }
         }
     }
 
     /// Hands the link one input and does what it says. `stream` is the stream that
-    /// arrived with the input, if one did.
-    fn feed(&mut self, input: Input, stream: &mut Option<libp2p::Stream>) {
-        let effects = self.link.handle(Instant::now(), input);
-        for effect in effects {
-            self.perform(effect, stream);
+    /// arrived with the input, if one did. What an effect's doing tells the link (a
+    /// write done, a dial failed) is handed back at once, and its effects done first.
+    async fn feed(&mut self, input: Input, stream: &mut Option<libp2p::Stream>) {
+        let mut queue: std::collections::VecDeque<Effect> = self.link.handle(Instant::now(), input).into();
+        while let Some(effect) = queue.pop_front() {
+            if let Some(answer) = self.perform(effect, stream).await {
+                for effect in self.link.handle(Instant::now(), answer).into_iter().rev() {
+                    queue.push_front(effect);
+                }
+            }
         }
     }
 
-    fn on_command(&mut self, command: Command) {
+    async fn on_command(&mut self, command: Command) {
         // A command acts on the settings as the file says them now.
-        self.reread_settings();
+        self.reread_settings().await;
         let command = match command {
             Command::Invite(reply) => {
                 self.replies.invite = Some(reply);
@@ -459,37 +471,39 @@ impl Driver {
             }
             Command::Shutdown(_) => return,
         };
-        self.feed(Input::Command(command), &mut None);
+        self.feed(Input::Command(command), &mut None).await;
         // A join the link took is the one under way now.
         if let Some(reply) = self.replies.asking_join.take() {
             self.replies.join = Some(reply);
         }
     }
 
-    fn on_tick(&mut self) {
-        self.reread_settings();
-        self.feed(Input::Tick, &mut None);
+    async fn on_tick(&mut self) {
+        self.reread_settings().await;
+        self.feed(Input::Tick, &mut None).await;
     }
 
     /// Hands the link the settings again when another process may have changed them.
-    fn reread_settings(&mut self) {
-        let (version, settings) = {
-            let store = lock(&self.store);
-            let version = store.data_version().ok();
-            if version == self.settings_version {
-                return;
-            }
-            (version, peers::settings(&store))
-        };
+    async fn reread_settings(&mut self) {
+        let seen = self.settings_version;
+        let read = self
+            .store
+            .run(move |store| {
+                let version = store.data_version().ok();
+                (version != seen).then(|| (version, peers::settings(store)))
+            })
+            .await;
+        let Ok(Some((version, settings))) = read else { return };
         self.settings_version = version;
         self.publish_due = true;
         match settings {
-            Ok(settings) => self.feed(Input::Settings(settings), &mut None),
+            Ok(settings) => self.feed(Input::Settings(settings), &mut None).await,
             Err(e) => tracing::warn!("this phone's network settings can't be read: {e}"),
         }
     }
 
-    fn perform(&mut self, effect: Effect, stream: &mut Option<libp2p::Stream>) {
+    /// Does one effect; what doing it tells the link, if anything.
+    async fn perform(&mut self, effect: Effect, stream: &mut Option<libp2p::Stream>) -> Option<Input> {
         match effect {
             Effect::Dial { dial, peer, addresses, only_if_apart } => {
                 let opts = match peer {
@@ -499,18 +513,19 @@ impl Driver {
                     Some(peer) => DialOpts::peer_id(peer).addresses(addresses).build(),
                     None => match addresses.into_iter().next() {
                         Some(address) => DialOpts::unknown_peer_id().address(address).build(),
-                        None => return,
+                        None => return None,
                     },
                 };
                 let id = opts.connection_id();
                 self.dials.insert(id, dial);
                 if let Err(e) = self.swarm.dial(opts) {
                     self.dials.remove(&id);
-                    self.feed(Input::DialFailed { dial, reason: e.to_string() }, &mut None);
+                    return Some(Input::DialFailed { dial, reason: e.to_string() });
                 }
             }
             Effect::RedialPartner(partner) => {
-                let addresses = peers::addresses(&lock(&self.store)).unwrap_or_default();
+                let addresses = self.store.run(|store| peers::addresses(store).unwrap_or_default()).await;
+                let addresses = addresses.unwrap_or_default();
                 if !addresses.is_empty() {
                     let opts = DialOpts::peer_id(partner)
                         .addresses(addresses)
@@ -545,7 +560,7 @@ impl Driver {
                 self.replace_session(id, task);
             }
             Effect::AcceptSession { id, peer, partner } => {
-                let Some(stream) = stream.take() else { return };
+                let stream = stream.take()?;
                 let ctx = self.session_context(peer, *partner, id);
                 let task = tokio::spawn(session::run_sync(ctx, stream));
                 self.replace_session(id, task);
@@ -566,22 +581,22 @@ impl Driver {
                 }
             }
             Effect::Invitee { peer, code } => {
-                let Some(stream) = stream.take() else { return };
+                let stream = stream.take()?;
                 let (me, tap, results) = (self.link.me(), self.tap.clone(), self.pair_tx.clone());
-                match self.introduction() {
+                match self.introduction().await {
                     Ok(who) => {
                         tokio::spawn(async move {
                             let outcome = session::invitee_arrived(stream, code, me, peer, who, tap).await;
                             let _ = results.send((peer, Role::Inviter, outcome));
                         });
                     }
-                    Err(e) => self.pairing_failed(peer, Role::Inviter, e),
+                    Err(e) => return Some(pairing_failed(peer, Role::Inviter, e)),
                 }
             }
             Effect::JoinAt { peer, code } => {
                 let (me, tap, results) = (self.link.me(), self.tap.clone(), self.pair_tx.clone());
                 let mut control = self.control.clone();
-                match self.introduction() {
+                match self.introduction().await {
                     Ok(who) => {
                         tokio::spawn(async move {
                             let outcome = match control.open_stream(peer, PAIR_PROTOCOL).await {
@@ -596,13 +611,15 @@ impl Driver {
                             let _ = results.send((peer, Role::Joiner, outcome));
                         });
                     }
-                    Err(e) => self.pairing_failed(peer, Role::Joiner, e),
+                    Err(e) => return Some(pairing_failed(peer, Role::Joiner, e)),
                 }
             }
             Effect::Write(write) => {
-                let result = peers::write(&mut lock(&self.store), &write).map_err(NetError::from);
+                let job = write.clone();
+                let result = self.store.run(move |store| peers::write(store, &job).map_err(NetError::from)).await;
+                let result = result.unwrap_or_else(|e| Err(NetError::Start(e.to_string())));
                 if write.answered() {
-                    self.feed(Input::Written { write, result }, &mut None);
+                    return Some(Input::Written { write, result });
                 } else if let Err(e) = result {
                     tracing::warn!("a network setting could not be saved: {e}");
                 }
@@ -620,6 +637,7 @@ impl Driver {
                 }
             }
         }
+        None
     }
 
     fn reply(&mut self, reply: Reply) {
@@ -653,12 +671,6 @@ impl Driver {
         }
     }
 
-    /// A pairing that could not start, told to the link as a failed one.
-    fn pairing_failed(&mut self, peer: PeerId, role: Role, e: NetError) {
-        let outcome = PairOutcome::Failed(PairFailure::Gone(e.to_string()));
-        self.feed(Input::Pairing { peer, role, outcome, at: Utc::now() }, &mut None);
-    }
-
     fn replace_session(&mut self, id: SessionId, task: tokio::task::JoinHandle<()>) {
         if let Some((_, old)) = self.session.replace((id, task)) {
             old.abort();
@@ -666,10 +678,12 @@ impl Driver {
     }
 
     /// Who this phone is, for the pairing exchange.
-    fn introduction(&self) -> Result<Introduction, NetError> {
-        let store = lock(&self.store);
-        let me = store.me().ok_or(NetError::NotSetUp)?;
-        Ok(Introduction { name: me.name.clone(), person: me.id, actor: store.actor().to_bytes().to_vec() })
+    async fn introduction(&mut self) -> Result<Introduction, NetError> {
+        let read = self.store.run(|store| {
+            let me = store.me().ok_or(NetError::NotSetUp)?;
+            Ok(Introduction { name: me.name.clone(), person: me.id, actor: store.actor().to_bytes().to_vec() })
+        });
+        read.await.unwrap_or_else(|e| Err(NetError::Start(e.to_string())))
     }
 
     fn session_context(&self, peer: PeerId, partner: Partner, id: u64) -> SessionContext {
@@ -684,18 +698,20 @@ impl Driver {
         }
     }
 
-    fn publish(&mut self) {
-        let mut store = lock(&self.store);
-        // Changes written by the window or the command line count as waiting to be sent.
-        if let Ok(version) = store.data_version()
-            && self.seen_version != Some(version)
-        {
-            self.seen_version = Some(version);
-            let _ = store.catch_up();
-        }
-        let Ok(mut status) = NetStatus::at_rest(&store) else { return };
-        let waiting = store.waiting_count().unwrap_or(status.unsent_changes);
-        drop(store);
+    async fn publish(&mut self) {
+        let seen = self.seen_version;
+        let read = self.store.run(move |store| {
+            // Changes written by the window or the command line count as waiting to be sent.
+            let version = store.data_version().ok();
+            if version.is_some() && version != seen {
+                let _ = store.catch_up();
+            }
+            let status = NetStatus::at_rest(store).ok()?;
+            let waiting = store.waiting_count().unwrap_or(status.unsent_changes);
+            Some((version.or(seen), status, waiting))
+        });
+        let Ok(Some((version, mut status, waiting))) = read.await else { return };
+        self.seen_version = version;
         status.link = self.link.badge();
         // Both phones hold the same document: only what waits here is not sent yet (the
         // saved sync state, which `at_rest` counts from, is written just after).
@@ -710,7 +726,7 @@ impl Driver {
         });
     }
 
-    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+    async fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         let input = match event {
             SwarmEvent::NewListenAddr { address, .. } => Input::Listening(address),
             SwarmEvent::ExpiredListenAddr { address, .. } => Input::ListenExpired(address),
@@ -724,7 +740,7 @@ impl Driver {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, address) in found {
-                    self.feed(Input::Discovered { peer, address }, &mut None);
+                    self.feed(Input::Discovered { peer, address }, &mut None).await;
                 }
                 return;
             }
@@ -763,7 +779,7 @@ impl Driver {
             } => Input::TurnedAway { peer: peer_id, from: send_back_addr.to_string() },
             _ => return,
         };
-        self.feed(input, &mut None);
+        self.feed(input, &mut None).await;
     }
 }
 

@@ -5,7 +5,7 @@
 //! wait, so a session cut off at any point (a phone locked, a Wi-Fi lost) leaves every
 //! write whole.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -23,6 +23,7 @@ pub use super::pairing::{PairFailure, PairOutcome, PairedWith};
 use super::peers::Partner;
 pub use super::sync::{DIFFERENT_PAIRING, End, Ended, PING_EVERY, QUIET_LIMIT, SessionReport, stopped_reason};
 use super::sync::{Out, SyncSession};
+use super::worker::StoreWorker;
 use crate::model::text::partner_name;
 use crate::store::Store;
 
@@ -45,20 +46,12 @@ const QUEUED_FRAMES: usize = 64;
 /// for shares whose undo has just ended.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
 
-pub type SharedStore = Arc<Mutex<Store>>;
-
-pub fn lock(store: &SharedStore) -> MutexGuard<'_, Store> {
-    // A panic while holding the store can only come from a bug; the store itself is
-    // consistent after any failed write, so carrying on is safe.
-    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Everything a sync session needs besides its stream.
 pub struct SessionContext {
     pub peer: PeerId,
     /// The partner as this phone knew them when the session started.
     pub partner: Partner,
-    pub store: SharedStore,
+    pub store: StoreWorker,
     pub local_change: Arc<Notify>,
     pub reports: mpsc::UnboundedSender<(u64, SessionReport)>,
     pub id: u64,
@@ -83,10 +76,12 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
     let reading = tokio::spawn(read_frames(reader, frames_tx, Arc::new(Semaphore::new(QUEUED_BYTES))));
     let _stop_reading = AbortOnDrop(reading);
 
-    let mut session = SyncSession::start(&lock(&ctx.store), &ctx.partner, Instant::now())?;
+    let partner = ctx.partner.clone();
+    let started = ctx.store.run(move |store| SyncSession::start(store, &partner, Instant::now())).await;
+    let mut session = Some(started.map_err(gone)??);
     let mut look = tokio::time::interval(LOOK_EVERY);
     loop {
-        let said = session.poll(Instant::now(), Utc::now(), &mut lock(&ctx.store))?;
+        let said = step(ctx, &mut writer, &mut session, |s, store| s.poll(Instant::now(), Utc::now(), store)).await?;
         perform(ctx, &mut writer, said).await?;
         tokio::select! {
             // Frames first: after a long send (a first sync on a slow Wi-Fi), what the
@@ -98,13 +93,53 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
                     None => return Ok(()),
                     Some((frame, queued)) => (frame?, queued),
                 };
-                let said = session.on_frame(Instant::now(), frame, &mut lock(&ctx.store))?;
+                let said =
+                    step(ctx, &mut writer, &mut session, move |s, store| s.on_frame(Instant::now(), frame, store)).await?;
                 perform(ctx, &mut writer, said).await?;
             }
-            _ = ctx.local_change.notified() => session.on_local_change(),
-            _ = look.tick() => session.on_tick(Instant::now(), Utc::now(), &lock(&ctx.store))?,
+            _ = ctx.local_change.notified() => {
+                if let Some(s) = session.as_mut() {
+                    s.on_local_change();
+                }
+            }
+            _ = look.tick() => {
+                let tick = |s: &mut SyncSession, store: &mut Store| {
+                    s.on_tick(Instant::now(), Utc::now(), store).map(|()| Vec::new())
+                };
+                step(ctx, &mut writer, &mut session, tick).await?;
+            }
         }
     }
+}
+
+fn gone(e: super::worker::WorkerGone) -> Ended {
+    (End::Closed, e.to_string())
+}
+
+/// Hands the session to the store's thread for one step, and takes it back. A long step
+/// (folding ten thousand shares, applying a first sync) keeps saying "still here" every
+/// second meanwhile, so the partner's phone does not take the work for silence.
+async fn step(
+    ctx: &SessionContext,
+    writer: &mut WriteHalf<Stream>,
+    session: &mut Option<SyncSession>,
+    work: impl FnOnce(&mut SyncSession, &mut Store) -> Result<Vec<Out>, Ended> + Send + 'static,
+) -> Result<Vec<Out>, Ended> {
+    let Some(mut s) = session.take() else { return Err(gone(super::worker::WorkerGone)) };
+    let job = ctx.store.run(move |store| {
+        let said = work(&mut s, store);
+        (s, said)
+    });
+    tokio::pin!(job);
+    let mut still_here = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let (s, said) = loop {
+        tokio::select! {
+            done = &mut job => break done.map_err(gone)?,
+            _ = still_here.tick() => send(ctx, writer, &SyncFrame::Ping).await?,
+        }
+    };
+    *session = Some(s);
+    said
 }
 
 async fn perform(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, said: Vec<Out>) -> Result<(), Ended> {
