@@ -56,6 +56,10 @@ pub enum StoreError {
     HeldBack { bytes: usize },
     #[error("the partner's phone sent changes that would take more than {bytes} bytes once inflated; nothing was kept")]
     TooBig { bytes: u64 },
+    #[error(
+        "the partner's phone sent changes that declare {rows} operations, more than a sync may hold; nothing was kept"
+    )]
+    TooManyOps { rows: u64 },
     #[error("there is no past pairing with the number {0}")]
     NoPastDocument(i64),
     #[error("a failure was injected at {0:?}")]

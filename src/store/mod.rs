@@ -120,6 +120,11 @@ pub const MAX_HELD_BACK: usize = 8 * 1024 * 1024;
 /// of ten thousand entries is a small part of it; a modified app's message that would
 /// inflate past it is refused before anything is inflated.
 pub const MAX_INFLATED: u64 = 128 * 1024 * 1024;
+/// The most operations one sync message may declare. A first sync of 10,000 entries
+/// declares about 100,000 (`tests/slow_wifi.rs`), so this is room for about 200,000
+/// entries; Automerge builds declared operations one by one, and a run-length column can
+/// declare billions in a few bytes.
+pub const MAX_DECLARED_OPS: u64 = 2_000_000;
 
 /// Where an entry lives.
 enum Place {
@@ -897,6 +902,9 @@ impl Store {
             // Compressed changes are measured inflated before Automerge inflates them.
             inflate::inflated_size(message.changes.iter(), MAX_INFLATED)
                 .map_err(|inflate::TooBig(bytes)| StoreError::TooBig { bytes })?;
+            // And the operations its columns declare are counted before any is built.
+            inflate::declared_rows(message.changes.iter(), MAX_DECLARED_OPS)
+                .map_err(|inflate::TooMany(rows)| StoreError::TooManyOps { rows })?;
             let size: usize = message.changes.iter().map(<[u8]>::len).sum();
             let heads = doc.get_heads();
             let mut log = PatchLog::active();

@@ -600,3 +600,20 @@ fn a_message_that_would_inflate_past_the_bound_is_refused_before_it_is_inflated(
     assert_eq!(a.entries().unwrap(), entries);
     assert_eq!(a.document_bytes().unwrap(), bytes, "nothing of it was kept");
 }
+
+#[test]
+fn a_message_that_declares_too_many_operations_is_refused_before_any_is_built() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    let (entries, bytes) = (a.entries().unwrap(), a.document_bytes().unwrap());
+    // A change of about fifty bytes whose one column declares one operation more than
+    // the bound, with a checksum that matches.
+    let chunk = super::inflate::tests::change_declaring(MAX_DECLARED_OPS as i64 + 1);
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = vec![chunk].into();
+    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+    assert!(matches!(refused, Err(StoreError::TooManyOps { rows }) if rows == MAX_DECLARED_OPS + 1), "{refused:?}");
+    assert_eq!(a.entries().unwrap(), entries);
+    assert_eq!(a.document_bytes().unwrap(), bytes, "nothing of it was kept");
+}
