@@ -255,46 +255,23 @@ async fn private_text_never_reaches_the_network() {
     assert_eq!(b.store().entries().unwrap().len(), 2, "only the two shared entries arrived");
 }
 
+/// Over real sockets, a wrong code gets its plain message and leaves the invite open for
+/// the right one. The fifth wrong code and the invite's expiry, to the millisecond, are
+/// in the simulation (`tests/suite/sim.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_codes_expired_invites_and_the_fifth_wrong_try_are_refused() {
+async fn a_wrong_code_is_refused_plainly_and_the_invite_stays_open() {
     let a = Phone::new("Alex").await;
     let link = a.link().await;
-    let wrong = |link: &InviteLink| {
-        let mut other = InviteCode::random();
-        while other == link.code {
-            other = InviteCode::random();
-        }
-        InviteLink { code: other, ..link.clone() }
-    };
-
-    // One wrong code: a clear message, and the invite stays open.
+    let mut other = InviteCode::random();
+    while other == link.code {
+        other = InviteCode::random();
+    }
     let b = Phone::new("Blair").await;
-    let err = b.node.join(wrong(&link)).await.unwrap_err();
+    let err = b.node.join(InviteLink { code: other, ..link.clone() }).await.unwrap_err();
     assert!(matches!(err, NetError::Pairing(PairFailure::Pairing(PairingError::WrongCode))), "{err}");
     assert!(err.to_string().contains("doesn't match"), "{err}");
-    // Four more: the invite is cancelled, and even the right code is refused.
-    for _ in 0..4 {
-        let guesser = Phone::new("Guesser").await;
-        assert!(guesser.node.join(wrong(&link)).await.is_err());
-    }
-    let late = Phone::new("Blair").await;
-    let err = late.node.join(link.clone()).await.unwrap_err();
-    assert!(matches!(err, NetError::Pairing(PairFailure::TooManyTries)) || is_turned_away(&err), "{err}");
-    assert!(peers::partner(&a.store()).unwrap().is_none());
-
-    // An invite that has run out.
-    let c = Phone::with("Casey", |c| c.invite_lifetime = Duration::from_millis(300)).await;
-    let link = c.link().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let d = Phone::new("Dana").await;
-    let err = d.node.join(link).await.unwrap_err();
-    assert!(matches!(err, NetError::Pairing(PairFailure::Expired)) || is_turned_away(&err), "{err}");
-    assert!(peers::partner(&c.store()).unwrap().is_none() && peers::partner(&d.store()).unwrap().is_none());
-}
-
-/// After an invite ends, the inviting phone no longer lets strangers connect at all.
-fn is_turned_away(err: &NetError) -> bool {
-    matches!(err, NetError::Unreachable { .. }) || err.to_string().contains("stopped answering")
+    let paired = b.node.join(link).await.unwrap();
+    assert_eq!(paired.partner, a.node.peer_id());
 }
 
 /// A bare libp2p peer with no allow list of its own, the way a stranger on the Wi-Fi

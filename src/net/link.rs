@@ -45,6 +45,8 @@ pub const REPEAT_REFUSAL: Duration = Duration::from_secs(60);
 pub const BUSY_RETRY: Duration = Duration::from_secs(1);
 /// for this long before it says so.
 pub const BUSY_PATIENCE: Duration = Duration::from_secs(30);
+/// A joining phone whose invite went away asks again after this long.
+pub const GONE_RETRY: Duration = Duration::from_millis(300);
 /// The most addresses discovery reports the partner at in one run.
 pub const FOUND_AT_MOST: usize = 16;
 
@@ -307,6 +309,8 @@ struct OpenJoin {
     retry: Option<(PeerId, Instant)>,
     /// Since when it has been busy.
     busy_since: Option<Instant>,
+    /// How often the link's phone was asked again after it went away.
+    gone_retries: u8,
 }
 
 #[derive(Clone, Debug)]
@@ -593,7 +597,8 @@ impl PartnerLink {
             self.dials.insert(dial, Purpose::Join(address.clone()));
             out.push(Effect::Dial { dial, peer: link.peer, addresses: vec![address.clone()], only_if_apart: false });
         }
-        self.join = Some(OpenJoin { link, tried: Vec::new(), busy: false, retry: None, busy_since: None });
+        self.join =
+            Some(OpenJoin { link, tried: Vec::new(), busy: false, retry: None, busy_since: None, gone_retries: 0 });
         // Phones already connected (found by discovery before the code was typed) can be
         // asked right away.
         let mut connected: Vec<PeerId> = self.connections.iter().filter(|(_, n)| **n > 0).map(|(p, _)| *p).collect();
@@ -950,6 +955,22 @@ impl PartnerLink {
                                     join.busy = false;
                                 }
                             }
+                            // Without discovery, the link's phone is all there is: its
+                            // connection may have been closing (a retry right after a
+                            // wrong code), so it is asked twice more on a fresh one.
+                            PairFailure::Gone(_)
+                                if self
+                                    .join
+                                    .as_ref()
+                                    .is_some_and(|j| j.gone_retries < 2 && !j.link.addresses.is_empty()) =>
+                            {
+                                if let Some(join) = &mut self.join {
+                                    join.gone_retries += 1;
+                                    join.busy = false;
+                                    join.tried.retain(|p| *p != peer);
+                                    join.retry = Some((peer, now + GONE_RETRY));
+                                }
+                            }
                             other => self.finish_pairing(role, Err(other.into()), out),
                         }
                     }
@@ -1085,10 +1106,16 @@ impl PartnerLink {
             && now >= at
         {
             join.retry = None;
+            let (target, addresses) = (join.link.peer, join.link.addresses.clone());
             if self.is_connected(peer) {
                 self.try_join(peer, out);
             } else {
-                self.finish_pairing(Role::Joiner, Err(PairFailure::Gone("it went away".to_owned()).into()), out);
+                // Dial the link's addresses again; connected, it is asked at once.
+                for address in addresses {
+                    let dial = self.next_id();
+                    self.dials.insert(dial, Purpose::Join(address.clone()));
+                    out.push(Effect::Dial { dial, peer: target, addresses: vec![address], only_if_apart: false });
+                }
             }
         }
         if let Some(invite) = &self.invite

@@ -93,8 +93,10 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
                     None => return Ok(()),
                     Some((frame, queued)) => (frame?, queued),
                 };
-                let said =
-                    step(ctx, &mut writer, &mut session, move |s, store| s.on_frame(Instant::now(), frame, store)).await?;
+                let frame_in = move |s: &mut SyncSession, store: &mut Store| {
+                    s.on_frame(Instant::now(), Utc::now(), frame, store)
+                };
+                let said = step(ctx, &mut writer, &mut session, frame_in).await?;
                 perform(ctx, &mut writer, said).await?;
             }
             _ = ctx.local_change.notified() => {
@@ -103,10 +105,9 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
                 }
             }
             _ = look.tick() => {
-                let tick = |s: &mut SyncSession, store: &mut Store| {
-                    s.on_tick(Instant::now(), Utc::now(), store).map(|()| Vec::new())
-                };
-                step(ctx, &mut writer, &mut session, tick).await?;
+                let tick = |s: &mut SyncSession, store: &mut Store| s.on_tick(Instant::now(), Utc::now(), store);
+                let said = step(ctx, &mut writer, &mut session, tick).await?;
+                perform(ctx, &mut writer, said).await?;
             }
         }
     }

@@ -161,8 +161,14 @@ impl SyncSession {
         Ok(out)
     }
 
-    /// A frame from the partner.
-    pub fn on_frame(&mut self, now: Instant, frame: SyncFrame, store: &mut Store) -> Result<Vec<Out>, Ended> {
+    /// A frame from the partner; what to say after it.
+    pub fn on_frame(
+        &mut self,
+        now: Instant,
+        wall: DateTime<Utc>,
+        frame: SyncFrame,
+        store: &mut Store,
+    ) -> Result<Vec<Out>, Ended> {
         self.last_heard = now;
         let mut out = Vec::new();
         match frame {
@@ -181,6 +187,7 @@ impl SyncSession {
                 if !self.both_confirmed() {
                     // Not both confirmed: dropped unapplied, and never written.
                     tracing::debug!("a sync message arrived before both confirmed the words; dropped");
+                    out.extend(self.poll(now, wall, store)?);
                     return Ok(out);
                 }
                 let before = store.heads();
@@ -195,6 +202,7 @@ impl SyncSession {
                 self.dirty = true;
             }
         }
+        out.extend(self.poll(now, wall, store)?);
         Ok(out)
     }
 
@@ -205,8 +213,8 @@ impl SyncSession {
 
     /// Time passed: the partner may have gone quiet, another process on this phone may
     /// have written (a share, a confirmation, the end of the pairing), or a share's undo
-    /// may have ended.
-    pub fn on_tick(&mut self, now: Instant, wall: DateTime<Utc>, store: &Store) -> Result<(), Ended> {
+    /// may have ended. What to say now.
+    pub fn on_tick(&mut self, now: Instant, wall: DateTime<Utc>, store: &mut Store) -> Result<Vec<Out>, Ended> {
         if now.saturating_duration_since(self.last_heard) > QUIET_LIMIT {
             return Err((End::Quiet, "the partner's phone went quiet".to_owned()));
         }
@@ -229,7 +237,7 @@ impl SyncSession {
             self.next_ready = None;
             self.dirty = true;
         }
-        Ok(())
+        self.poll(now, wall, store)
     }
 
     /// The heads both phones now hold, if they agree and that was not said yet.

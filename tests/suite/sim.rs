@@ -255,12 +255,10 @@ impl Net {
         let (now, wall) = (self.now, self.wall());
         let phone = &mut self.phones[i];
         if let Some(session) = &mut phone.session {
-            let result = session.machine.on_tick(now, wall, &phone.node);
-            if let Err(ended) = result {
-                self.session_ended(i, ended);
-                return;
+            match session.machine.on_tick(now, wall, &mut phone.node) {
+                Ok(outs) => self.outs(i, outs),
+                Err(ended) => self.session_ended(i, ended),
             }
-            self.poll(i);
         }
     }
 
@@ -656,11 +654,9 @@ impl Net {
                 if tracing() {
                     eprintln!("{:?} [{at}] frame on stream {stream}: {frame:.80?}", now - self.base);
                 }
-                match session.machine.on_frame(now, frame, &mut phone.node) {
-                    Ok(outs) => {
-                        self.outs(at, outs);
-                        self.poll(at);
-                    }
+                let wall = self.wall + chrono::Duration::from_std(now - self.base).unwrap();
+                match session.machine.on_frame(now, wall, frame, &mut phone.node) {
+                    Ok(outs) => self.outs(at, outs),
                     Err(ended) => self.session_ended(at, ended),
                 }
             }
