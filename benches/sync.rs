@@ -35,19 +35,24 @@ fn node_in(ns: &str, dir: &Path, tap: Option<WireTap>) -> Node {
     rx.recv().unwrap()
 }
 
-/// Waits for the first event `want` accepts.
-fn wait(events: &mut tokio::sync::broadcast::Receiver<NetEvent>, limit: Duration, want: impl Fn(&NetEvent) -> bool) {
-    let deadline = Instant::now() + limit;
-    loop {
-        assert!(Instant::now() < deadline, "nothing arrived within {limit:?}");
-        match events.try_recv() {
-            Ok(e) if want(&e) => return,
-            Ok(_) => {}
-            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => std::thread::yield_now(),
-            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
-            Err(e) => panic!("{e}"),
+/// Waits for the first event `want` accepts, asleep until events come, so the phones
+/// being measured have both cores.
+fn wait(
+    runtime: &tokio::runtime::Runtime,
+    events: &mut tokio::sync::broadcast::Receiver<NetEvent>,
+    limit: Duration,
+    want: impl Fn(&NetEvent) -> bool,
+) {
+    let found = runtime.block_on(tokio::time::timeout(limit, async {
+        loop {
+            match events.recv().await {
+                Ok(e) if want(&e) => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("{e}"),
+            }
         }
-    }
+    }));
+    assert!(found.is_ok(), "nothing arrived within {limit:?}");
 }
 
 fn received(e: &NetEvent) -> bool {
@@ -116,7 +121,10 @@ fn main() {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-    wait(&mut b_events, Duration::from_secs(60), received);
+    // As the window does after "They match".
+    a.local_change();
+    b.local_change();
+    wait(&runtime, &mut b_events, Duration::from_secs(60), received);
     println!("first sync of a 10,000-entry document to a newly paired phone: {:.0} ms", ms(start.elapsed()));
 
     // 1. Edit on A until B's store has it.
@@ -127,7 +135,7 @@ fn main() {
         share(&mut store_a, &format!("edit {i}"));
         let start = Instant::now();
         a.local_change();
-        wait(&mut events, Duration::from_secs(10), received);
+        wait(&runtime, &mut events, Duration::from_secs(10), received);
         if i >= 20 {
             times.push(start.elapsed());
         }
@@ -155,7 +163,7 @@ fn main() {
         let start = Instant::now();
         b = node_in(&ns_b, &dir_b, Some(tap_b.clone()));
         let mut events = b.subscribe();
-        wait(&mut events, Duration::from_secs(30), received);
+        wait(&runtime, &mut events, Duration::from_secs(30), received);
         let took = start.elapsed();
         // Let the last acknowledgement leave too.
         std::thread::sleep(Duration::from_millis(100));

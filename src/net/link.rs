@@ -429,6 +429,41 @@ impl PartnerLink {
         }
     }
 
+    /// When the link next has something to do on its own (an invite's end, a join to ask
+    /// again, a session to open, the partner to redial), so the node sleeps until then
+    /// instead of ticking. `None`: nothing, until something happens.
+    pub fn next_wake(&self) -> Option<Instant> {
+        let mut due: Option<Instant> = None;
+        let mut at = |t: Instant| due = Some(due.map_or(t, |d| d.min(t)));
+        if let Some(invite) = &self.invite
+            && invite.busy.is_none()
+        {
+            at(invite.expires);
+        }
+        if let Some((_, retry)) = self.join.as_ref().and_then(|j| j.retry) {
+            at(retry);
+        }
+        if let Some(partner) = self.partner_peer()
+            && self.may_sync()
+        {
+            let first = dials_first(self.me, partner);
+            let rested = self.last_session_end.map(|t| t + REST);
+            match self.phase {
+                PartnerPhase::Connected { since } => {
+                    let waited = if first { since } else { since + FALLBACK };
+                    at(rested.map_or(waited, |r| r.max(waited)));
+                }
+                PartnerPhase::Apart { since } => {
+                    let redial = self.last_redial.map(|t| t + REDIAL_EVERY);
+                    let allowed = if first { since } else { since + FALLBACK };
+                    at(redial.map_or(allowed, |r| r.max(allowed)));
+                }
+                _ => {}
+            }
+        }
+        due
+    }
+
     /// Whether sessions may run with the partner: paired, not paused, and not stopped.
     fn may_sync(&self) -> bool {
         self.settings.partner.is_some() && !self.settings.paused && self.settings.stopped.is_none()

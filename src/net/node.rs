@@ -45,7 +45,9 @@ use crate::store::Store;
 const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/sync/1");
 const PAIR_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/pair/1");
 
-const TICK: Duration = Duration::from_millis(100);
+/// How often the node looks whether another process on this phone changed the journal
+/// or the settings (the window, `steady pause`, `pair confirm`).
+const LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// How the node is started.
 #[derive(Clone)]
@@ -394,9 +396,12 @@ impl Driver {
         mut reports: mpsc::UnboundedReceiver<(u64, SessionReport)>,
         mut pair_results: mpsc::UnboundedReceiver<(PeerId, Role, PairOutcome)>,
     ) {
-        let mut tick = tokio::time::interval(TICK);
         self.publish().await;
+        let mut next_look = Instant::now() + LOOK_EVERY;
         loop {
+            // Asleep until something happens, the link has something due, or it is time
+            // to look at the file again. No fixed tick.
+            let wake = self.link.next_wake().map_or(next_look, |w| w.min(next_look));
             tokio::select! {
                 command = commands.recv() => match command {
                     None => break,
@@ -420,7 +425,13 @@ impl Driver {
                 Some((peer, role, outcome)) = pair_results.recv() => {
                     self.feed(Input::Pairing { peer, role, outcome, at: Utc::now() }, &mut None).await;
                 }
-                _ = tick.tick() => self.on_tick().await,
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    if Instant::now() >= next_look {
+                        self.reread_settings().await;
+                        next_look = Instant::now() + LOOK_EVERY;
+                    }
+                    self.feed(Input::Tick, &mut None).await;
+                }
             }
             if std::mem::take(&mut self.publish_due) {
                 self.publish().await;
@@ -478,11 +489,6 @@ impl Driver {
         }
     }
 
-    async fn on_tick(&mut self) {
-        self.reread_settings().await;
-        self.feed(Input::Tick, &mut None).await;
-    }
-
     /// Hands the link the settings again when another process may have changed them.
     async fn reread_settings(&mut self) {
         let seen = self.settings_version;
@@ -496,6 +502,8 @@ impl Driver {
         let Ok(Some((version, settings))) = read else { return };
         self.settings_version = version;
         self.publish_due = true;
+        // The session looks too: a share, or a confirmation, may be waiting to go.
+        self.local_change.notify_one();
         match settings {
             Ok(settings) => self.feed(Input::Settings(settings), &mut None).await,
             Err(e) => tracing::warn!("this phone's network settings can't be read: {e}"),

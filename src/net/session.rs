@@ -42,9 +42,6 @@ const WRITE_LIMIT: Duration = Duration::from_secs(4);
 pub const QUEUED_BYTES: usize = MAX_SYNC_FRAME;
 /// The most frames waiting at once, whatever their size (pings are one byte each).
 const QUEUED_FRAMES: usize = 64;
-/// How often a session looks for changes made by another process on this phone, and
-/// for shares whose undo has just ended.
-const LOOK_EVERY: Duration = Duration::from_millis(50);
 
 /// Everything a sync session needs besides its stream.
 pub struct SessionContext {
@@ -79,10 +76,12 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
     let partner = ctx.partner.clone();
     let started = ctx.store.run(move |store| SyncSession::start(store, &partner, Instant::now())).await;
     let mut session = Some(started.map_err(gone)??);
-    let mut look = tokio::time::interval(LOOK_EVERY);
+    let said = step(ctx, &mut writer, &mut session, |s, store| s.poll(Instant::now(), Utc::now(), store)).await?;
+    perform(ctx, &mut writer, said).await?;
     loop {
-        let said = step(ctx, &mut writer, &mut session, |s, store| s.poll(Instant::now(), Utc::now(), store)).await?;
-        perform(ctx, &mut writer, said).await?;
+        // Asleep until a frame comes, this phone's journal changes, or the session has
+        // something due (a ping, the partner's silence judged, a share's undo ended).
+        let wake = session.as_ref().map_or_else(Instant::now, |s| s.next_wake(Instant::now(), Utc::now()));
         tokio::select! {
             // Frames first: after a long send (a first sync on a slow Wi-Fi), what the
             // partner said meanwhile counts before the silence is judged.
@@ -99,12 +98,17 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
                 let said = step(ctx, &mut writer, &mut session, frame_in).await?;
                 perform(ctx, &mut writer, said).await?;
             }
+            // Written here (the window), or in another process (the node saw the file
+            // change): look at once.
             _ = ctx.local_change.notified() => {
-                if let Some(s) = session.as_mut() {
+                let changed = |s: &mut SyncSession, store: &mut Store| {
                     s.on_local_change();
-                }
+                    s.on_tick(Instant::now(), Utc::now(), store)
+                };
+                let said = step(ctx, &mut writer, &mut session, changed).await?;
+                perform(ctx, &mut writer, said).await?;
             }
-            _ = look.tick() => {
+            _ = tokio::time::sleep_until(wake.into()) => {
                 let tick = |s: &mut SyncSession, store: &mut Store| s.on_tick(Instant::now(), Utc::now(), store);
                 let said = step(ctx, &mut writer, &mut session, tick).await?;
                 perform(ctx, &mut writer, said).await?;

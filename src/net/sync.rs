@@ -206,9 +206,18 @@ impl SyncSession {
         Ok(out)
     }
 
-    /// This phone's journal changed in this process.
+    /// This phone's journal changed.
     pub fn on_local_change(&mut self) {
         self.dirty = true;
+    }
+
+    /// When the session next has something to do on its own: a ping, the partner's
+    /// silence to judge, or a share whose undo ends.
+    pub fn next_wake(&self, now: Instant, wall: DateTime<Utc>) -> Instant {
+        let ping = self.last_sent + PING_EVERY;
+        let quiet = self.last_heard + QUIET_LIMIT + Duration::from_millis(1);
+        let ready = self.next_ready.map(|at| now + (at - wall).to_std().unwrap_or_default());
+        ready.map_or(ping.min(quiet), |r| r.min(ping).min(quiet))
     }
 
     /// Time passed: the partner may have gone quiet, another process on this phone may

@@ -1,0 +1,117 @@
+//! What two paired phones cost when nothing happens: each runs `steady sync` in its own
+//! network namespace on a bridge (mDNS on, as on a phone), connected and synced, and
+//! nobody writes. Over 60 s it counts each process's wake-ups (voluntary context switches,
+//! summed over its threads, from `/proc/<pid>/task/*/status`) and its CPU time (utime and
+//! stime from `/proc/<pid>/stat`). Needs root. `STEADY_BIN` measures another build of the
+//! app instead of this one (to compare before and after a change).
+//!
+//! `cargo bench --bench idle`
+
+#[path = "../tests/common/netns.rs"]
+mod netns;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const IDLE: Duration = Duration::from_secs(60);
+
+fn app() -> String {
+    std::env::var("STEADY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_steady").to_owned())
+}
+
+fn run(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(app()).arg("--data-dir").arg(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "steady {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn spawn(ns: &str, dir: &Path, args: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, &app(), "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+fn wait_for(lines: &std::sync::mpsc::Receiver<String>, prefix: &str, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines.recv_timeout(left).unwrap_or_else(|_| panic!("no {prefix:?} within {limit:?}"));
+        if line.starts_with(prefix) {
+            return line;
+        }
+    }
+}
+
+/// Wake-ups so far (voluntary context switches of every thread) and CPU seconds.
+fn counters(pid: u32) -> (u64, f64) {
+    let mut switches = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        switches += status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command's closing parenthesis; utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (switches, ticks as f64 / per_second)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let lan = netns::Lan::new(&["a", "b"]);
+    let work = tempfile::TempDir::new().unwrap();
+    let (da, db) = (work.path().join("a"), work.path().join("b"));
+    run(&da, &["init", "--name", "Alex", "--no-passcode"]);
+    run(&db, &["init", "--name", "Blair", "--no-passcode"]);
+    let (mut invite, lines) = spawn(&lan.ns("a"), &da, &["pair", "invite"]);
+    let code = wait_for(&lines, "code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let (mut join, _) = spawn(&lan.ns("b"), &db, &["pair", "join", &code]);
+    assert!(join.wait().unwrap().success(), "pairing failed");
+    assert!(invite.wait().unwrap().success());
+    for dir in [&da, &db] {
+        run(dir, &["pair", "confirm"]);
+    }
+    let (mut a, a_lines) = spawn(&lan.ns("a"), &da, &["sync", "--json"]);
+    let (mut b, _) = spawn(&lan.ns("b"), &db, &["sync", "--json"]);
+    wait_for(&a_lines, r#"{"event":"synced""#, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(5));
+    let before = [counters(a.id()), counters(b.id())];
+    std::thread::sleep(IDLE);
+    let after = [counters(a.id()), counters(b.id())];
+    let still_connected = a_lines.try_iter().all(|l| !l.contains(r#""event":"disconnected""#));
+    let mut cpu = 0.0;
+    for (name, ((w0, c0), (w1, c1))) in ["A", "B"].iter().zip(before.iter().zip(after.iter())) {
+        let wakeups = (w1 - w0) as f64 / IDLE.as_secs_f64();
+        println!("{name}: {wakeups:.2} wake-ups a second, {:.3} s of CPU over {} s", c1 - c0, IDLE.as_secs());
+        cpu += c1 - c0;
+    }
+    println!(
+        "an idle connected session for {} s: {cpu:.3} s of CPU on both phones together{}",
+        IDLE.as_secs(),
+        if still_connected { "" } else { " (the connection dropped meanwhile)" }
+    );
+    let _ = (a.kill(), b.kill(), a.wait(), b.wait());
+    drop(lan);
+}
