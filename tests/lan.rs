@@ -153,6 +153,9 @@ fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
 
     // 2 and 3. Sync runs on both, and a stranger's phone is on the same network.
     let mut sync_a = spawn(&lan, "a", da.path(), &["sync", "--json"]);
+    // B starts once A answers on the network, so B's first mDNS query finds it (the next
+    // query would come only after the query interval).
+    sync_a.wait_for(r#"{"event":"listening","address":"10.47.0.1:"#, Duration::from_secs(10));
     let sync_b = spawn(&lan, "b", db.path(), &["sync", "--json"]);
     let stranger = spawn(&lan, "c", dc.path(), &["pair", "invite"]);
     sync_a.wait_for(r#"{"event":"synced""#, Duration::from_secs(15));
@@ -212,7 +215,8 @@ fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
         }
     }
     for event in ["discovered", "connected", "synced", "disconnected"] {
-        assert!(out_a.iter().chain(&out_b).any(|l| l.contains(&format!(r#""event":"{event}""#))), "no {event}");
+        let said = out_a.iter().chain(&out_b).any(|l| l.contains(&format!(r#""event":"{event}""#)));
+        assert!(said, "no {event}:\nA {out_a:#?}\nB {out_b:#?}");
     }
     assert_eq!(shared_texts(dc.path()), BTreeSet::from(["The stranger's entry".to_owned()]));
     assert_eq!(shared_texts(da.path()), expected);

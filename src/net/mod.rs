@@ -10,6 +10,7 @@
 //! - [`node`]: the libp2p swarm, and the driver that feeds the link and does its effects.
 //! - [`source_limit`]: a cap on the connections one address may have, first in line.
 //! - [`worker`]: the node's connection to the journal, on a thread of its own.
+//! - [`watch`]: knowing when another process writes the journal, without polling.
 //! - [`error`]: what can go wrong, in words a person can act on.
 //!
 //! Only the shared document travels. Private entries live in another table and are never
@@ -25,6 +26,7 @@ pub mod peers;
 pub mod session;
 pub mod source_limit;
 pub mod sync;
+pub mod watch;
 pub mod worker;
 
 use std::sync::{Arc, Mutex};

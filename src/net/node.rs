@@ -38,6 +38,7 @@ use super::pairing::{Introduction, InviteCode, PairFailure, PairOutcome};
 use super::peers::{self, Partner};
 use super::session::{self, End, SessionContext, SessionReport};
 use super::source_limit::SourceLimit;
+use super::watch::FileWatch;
 use super::worker::StoreWorker;
 use super::{Link, NetEvent, NetStatus, WireTap};
 use crate::store::Store;
@@ -46,8 +47,11 @@ const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/sync/1");
 const PAIR_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/pair/1");
 
 /// How often the node looks whether another process on this phone changed the journal
-/// or the settings (the window, `steady pause`, `pair confirm`).
+/// or the settings (the window, `steady pause`, `pair confirm`), when the kernel can't
+/// say so at once.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// With the kernel saying so, the node still looks this often, in case it missed one.
+const LOOK_ANYWAY: Duration = Duration::from_secs(30);
 
 /// How the node is started.
 #[derive(Clone)]
@@ -178,6 +182,7 @@ impl Node {
         let local_change = Arc::new(Notify::new());
         let initial = NetStatus::at_rest(&store)?;
         let settings_version = store.data_version().ok();
+        let watch = store.path().parent().and_then(FileWatch::start);
         let store = StoreWorker::start(store).map_err(|e| NetError::Start(e.to_string()))?;
         let (status_tx, status) = watch::channel(initial);
         let (reports_tx, reports) = mpsc::unbounded_channel();
@@ -200,6 +205,7 @@ impl Node {
             seen_version: None,
             settings_version,
             publish_due: false,
+            watch,
         };
         for address in config.dial.clone() {
             driver.feed(Input::Command(link::Command::Dial { address, ticket: None }), &mut None).await;
@@ -385,6 +391,16 @@ struct Driver {
     /// The file's `data_version` when the settings were last read.
     settings_version: Option<i64>,
     publish_due: bool,
+    /// Says when another process wrote the journal; without it, the node looks each second.
+    watch: Option<FileWatch>,
+}
+
+/// Waits for the journal's folder to change, or forever without a watch.
+async fn folder_changed(watch: &mut Option<FileWatch>) {
+    match watch {
+        Some(watch) => watch.changed().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Driver {
@@ -397,7 +413,8 @@ impl Driver {
         mut pair_results: mpsc::UnboundedReceiver<(PeerId, Role, PairOutcome)>,
     ) {
         self.publish().await;
-        let mut next_look = Instant::now() + LOOK_EVERY;
+        let look_every = if self.watch.is_some() { LOOK_ANYWAY } else { LOOK_EVERY };
+        let mut next_look = Instant::now() + look_every;
         loop {
             // Asleep until something happens, the link has something due, or it is time
             // to look at the file again. No fixed tick.
@@ -425,10 +442,11 @@ impl Driver {
                 Some((peer, role, outcome)) = pair_results.recv() => {
                     self.feed(Input::Pairing { peer, role, outcome, at: Utc::now() }, &mut None).await;
                 }
+                _ = folder_changed(&mut self.watch) => self.reread_settings().await,
                 _ = tokio::time::sleep_until(wake.into()) => {
                     if Instant::now() >= next_look {
                         self.reread_settings().await;
-                        next_look = Instant::now() + LOOK_EVERY;
+                        next_look = Instant::now() + look_every;
                     }
                     self.feed(Input::Tick, &mut None).await;
                 }

@@ -21,7 +21,7 @@ use super::pairing::{
 };
 pub use super::pairing::{PairFailure, PairOutcome, PairedWith};
 use super::peers::Partner;
-pub use super::sync::{DIFFERENT_PAIRING, End, Ended, PING_EVERY, QUIET_LIMIT, SessionReport, stopped_reason};
+pub use super::sync::{ANSWER_LIMIT, DIFFERENT_PAIRING, End, Ended, PING_EVERY, SessionReport, stopped_reason};
 use super::sync::{Out, SyncSession};
 use super::worker::StoreWorker;
 use crate::model::text::partner_name;
@@ -40,6 +40,9 @@ const WRITE_LIMIT: Duration = Duration::from_secs(4);
 /// The most bytes of frames received and not yet handled that a session holds: one
 /// largest frame. A partner's phone that sends faster than this phone applies waits.
 pub const QUEUED_BYTES: usize = MAX_SYNC_FRAME;
+/// While a step takes long, the session says "still here" this often: well within the
+/// time the partner gives a ping or changes to be answered.
+const STILL_HERE: Duration = Duration::from_secs(1);
 /// The most frames waiting at once, whatever their size (pings are one byte each).
 const QUEUED_FRAMES: usize = 64;
 
@@ -136,7 +139,7 @@ async fn step(
         (s, said)
     });
     tokio::pin!(job);
-    let mut still_here = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut still_here = tokio::time::interval_at(tokio::time::Instant::now() + STILL_HERE, STILL_HERE);
     let (s, said) = loop {
         tokio::select! {
             done = &mut job => break done.map_err(gone)?,

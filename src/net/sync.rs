@@ -19,10 +19,12 @@ use super::frame::SyncFrame;
 use super::peers::{self, Partner};
 use crate::store::{PartnerRules, Store, StoreError};
 
-/// A session says "still here" this often when there is nothing else to say.
-pub const PING_EVERY: Duration = Duration::from_secs(1);
-/// Silence this long means the partner's phone is gone (asleep, or off the Wi-Fi).
-pub const QUIET_LIMIT: Duration = Duration::from_secs(4);
+/// After this long without a word from the partner, a session asks "still there?" (a
+/// ping, which the partner answers with its hello).
+pub const PING_EVERY: Duration = Duration::from_secs(10);
+/// A ping, or changes sent, must be answered within this long, or the partner's phone is
+/// gone (asleep, or off the Wi-Fi): the session ends and the connection is dialed anew.
+pub const ANSWER_LIMIT: Duration = Duration::from_secs(5);
 
 /// Why a session ends when the two phones are not in the same pairing.
 pub const DIFFERENT_PAIRING: &str = "your partner's phone has a different pairing; pair again";
@@ -77,7 +79,8 @@ pub struct SyncSession {
     seen_version: Option<i64>,
     they_confirmed: bool,
     last_heard: Instant,
-    last_sent: Instant,
+    /// Since when an answer is owed: a ping or changes were sent, and nothing came since.
+    owed_since: Option<Instant>,
     received: usize,
     reported: Option<Vec<ChangeHash>>,
     /// When a share's undo ends, and it may be sent.
@@ -109,7 +112,7 @@ impl SyncSession {
             seen_version: Some(version),
             they_confirmed: false,
             last_heard: now,
-            last_sent: now,
+            owed_since: None,
             received: 0,
             reported: None,
             next_ready: None,
@@ -147,16 +150,18 @@ impl SyncSession {
                 store.fold_outbox().map_err(closed)?;
                 self.next_ready = store.next_ready().map_err(closed)?;
                 if let Some(message) = store.sync_message(&mut self.state).map_err(closed)? {
+                    // Changes are answered (the partner's heads move, and it says so).
+                    if !message.changes.is_empty() {
+                        self.owed_since.get_or_insert(now);
+                    }
                     out.push(Out::Send(SyncFrame::Sync(message)));
                 }
                 self.dirty = false;
             }
         }
-        if out.iter().any(|o| matches!(o, Out::Send(_))) {
-            self.last_sent = now;
-        } else if now.saturating_duration_since(self.last_sent) >= PING_EVERY {
+        if self.owed_since.is_none() && now.saturating_duration_since(self.last_heard) >= PING_EVERY {
             out.push(Out::Send(SyncFrame::Ping));
-            self.last_sent = now;
+            self.owed_since = Some(now);
         }
         Ok(out)
     }
@@ -170,9 +175,13 @@ impl SyncSession {
         store: &mut Store,
     ) -> Result<Vec<Out>, Ended> {
         self.last_heard = now;
+        self.owed_since = None;
         let mut out = Vec::new();
         match frame {
-            SyncFrame::Ping => {}
+            // "Still there?": yes, with the hello, which changes nothing at the partner.
+            SyncFrame::Ping => {
+                out.push(Out::Send(SyncFrame::Hello { couple: self.couple, confirmed: self.partner.confirmed }))
+            }
             SyncFrame::Hello { couple, confirmed } => {
                 if couple != self.couple {
                     return Err((End::Violation, DIFFERENT_PAIRING.to_owned()));
@@ -214,17 +223,19 @@ impl SyncSession {
     /// When the session next has something to do on its own: a ping, the partner's
     /// silence to judge, or a share whose undo ends.
     pub fn next_wake(&self, now: Instant, wall: DateTime<Utc>) -> Instant {
-        let ping = self.last_sent + PING_EVERY;
-        let quiet = self.last_heard + QUIET_LIMIT + Duration::from_millis(1);
+        let due = match self.owed_since {
+            Some(since) => since + ANSWER_LIMIT + Duration::from_millis(1),
+            None => self.last_heard + PING_EVERY,
+        };
         let ready = self.next_ready.map(|at| now + (at - wall).to_std().unwrap_or_default());
-        ready.map_or(ping.min(quiet), |r| r.min(ping).min(quiet))
+        ready.map_or(due, |r| r.min(due))
     }
 
     /// Time passed: the partner may have gone quiet, another process on this phone may
     /// have written (a share, a confirmation, the end of the pairing), or a share's undo
     /// may have ended. What to say now.
     pub fn on_tick(&mut self, now: Instant, wall: DateTime<Utc>, store: &mut Store) -> Result<Vec<Out>, Ended> {
-        if now.saturating_duration_since(self.last_heard) > QUIET_LIMIT {
+        if self.owed_since.is_some_and(|since| now.saturating_duration_since(since) > ANSWER_LIMIT) {
             return Err((End::Quiet, "the partner's phone went quiet".to_owned()));
         }
         let version = store.data_version().map_err(closed)?;

@@ -498,6 +498,12 @@ impl Net {
         }
     }
 
+    /// A phone vanishes without a word (its battery dies, it walks out of range): nothing
+    /// tells the other phone, whose connection stays open until it finds out itself.
+    pub fn vanish(&mut self, i: usize) {
+        self.phones[i].online = false;
+    }
+
     /// Discovery: each online phone hears the others' announcements.
     pub fn announce(&mut self) {
         for i in 0..self.phones.len() {
@@ -635,6 +641,10 @@ impl Net {
             }
             Event::Frame { at, stream, body } => {
                 let Some(s) = self.streams.get(&stream) else { return };
+                if !self.phones[at].online {
+                    // Sent into the void.
+                    return;
+                }
                 if s.ends.iter().any(|(phone, session)| *phone == at && session.is_none()) {
                     // Not accepted yet: the bytes wait in the stream.
                     self.schedule(Duration::from_millis(1), Event::Frame { at, stream, body });
@@ -1046,6 +1056,32 @@ fn a_stranger_racing_the_partner_to_an_invite_gets_nothing() {
     assert!(!contains(&net.phone(STRANGER).received, "After pairing 6b0a"));
     assert!(net.phone(STRANGER).received.is_empty(), "the stranger received a frame");
     assert_sound(&net);
+}
+
+#[test]
+fn a_partner_that_vanishes_without_a_word_is_found_gone_by_an_unanswered_ping() {
+    let mut net = couple(10);
+    net.set_online(STRANGER, false);
+    net.run(Duration::from_secs(12));
+    assert!(synced(&net, A), "an idle session stays up: {:?}", net.badges[A]);
+    net.vanish(B);
+    let gone = net.elapsed();
+    while synced(&net, A) {
+        assert!(net.elapsed() - gone < Duration::from_secs(30), "A never noticed");
+        net.run(Duration::from_millis(100));
+    }
+    let noticed = net.elapsed() - gone;
+    // A ping after ten seconds of silence, five to answer it.
+    assert!(noticed <= link_quiet() + Duration::from_millis(300), "took {noticed:?}");
+    assert!(noticed >= steady::net::sync::ANSWER_LIMIT, "too quick: {noticed:?}");
+    // It lets the dead connection go, and looks for the partner again.
+    net.run(Duration::from_millis(200));
+    assert_eq!(net.badge(A), Link::Looking);
+    assert_sound(&net);
+}
+
+fn link_quiet() -> Duration {
+    steady::net::sync::PING_EVERY + steady::net::sync::ANSWER_LIMIT
 }
 
 #[test]
