@@ -36,22 +36,38 @@ fn node_in(ns: &str, dir: &Path, tap: Option<WireTap>) -> Node {
 }
 
 /// Waits for the first event `want` accepts, asleep until events come, so the phones
-/// being measured have both cores.
+/// being measured have both cores. `STEADY_BENCH_SPIN=1` waits as this bench once did,
+/// spinning on a core, to compare.
 fn wait(
     runtime: &tokio::runtime::Runtime,
     events: &mut tokio::sync::broadcast::Receiver<NetEvent>,
     limit: Duration,
     want: impl Fn(&NetEvent) -> bool,
 ) {
-    let found = runtime.block_on(tokio::time::timeout(limit, async {
+    if std::env::var_os("STEADY_BENCH_SPIN").is_some() {
+        let deadline = Instant::now() + limit;
         loop {
-            match events.recv().await {
+            assert!(Instant::now() < deadline, "nothing arrived within {limit:?}");
+            match events.try_recv() {
                 Ok(e) if want(&e) => return,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => std::thread::yield_now(),
                 Err(e) => panic!("{e}"),
             }
         }
-    }));
+    }
+    let found = runtime.block_on(async {
+        let next = async {
+            loop {
+                match events.recv().await {
+                    Ok(e) if want(&e) => return,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        };
+        tokio::time::timeout(limit, next).await
+    });
     assert!(found.is_ok(), "nothing arrived within {limit:?}");
 }
 
