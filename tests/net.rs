@@ -408,7 +408,9 @@ async fn malformed_sync_input_closes_the_session_and_corrupts_nothing() {
         // comes, or open one as the partner would.
         let protocol = StreamProtocol::new("/steady/sync/1");
         let mut incoming = raw.control.accept(protocol.clone()).unwrap();
-        let mut stream = match tokio::time::timeout(Duration::from_millis(500), incoming.next()).await {
+        // A opens the session itself, at once or after its fallback wait; only if it never
+        // does is one opened from here (two at once, and A keeps its own).
+        let mut stream = match tokio::time::timeout(Duration::from_secs(3), incoming.next()).await {
             Ok(Some((_, stream))) => stream,
             _ => raw.control.open_stream(peer, protocol).await.unwrap(),
         };
@@ -749,7 +751,9 @@ async fn a_partners_phone_that_changes_what_is_mine_is_refused_and_sync_stops() 
         assert!(raw.connected().await, "{hostile:?}: the partner's key is let in");
         let protocol = StreamProtocol::new("/steady/sync/1");
         let mut incoming = raw.control.accept(protocol.clone()).unwrap();
-        let mut stream = match tokio::time::timeout(Duration::from_millis(500), incoming.next()).await {
+        // A opens the session itself, at once or after its fallback wait; only if it never
+        // does is one opened from here (two at once, and A keeps its own).
+        let mut stream = match tokio::time::timeout(Duration::from_secs(3), incoming.next()).await {
             Ok(Some((_, stream))) => stream,
             _ => raw.control.open_stream(a.node.peer_id(), protocol).await.unwrap(),
         };
