@@ -12,7 +12,9 @@
 //!
 //! Settings other processes change (the window's "They match", `pair confirm`, `pair
 //! reject`, `unpair`, `pause`, `resume`) are read again whenever the file's
-//! `data_version` moves, which the driver looks at every tick, and handed to the link.
+//! `data_version` moves (the kernel says when the journal's folder changes, `net::watch`;
+//! without it the driver looks every second), and handed to the link. Nothing ticks: the
+//! driver sleeps until the link's next wake, or until something happens.
 
 use std::collections::HashMap;
 use std::sync::Arc;
