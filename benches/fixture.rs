@@ -19,9 +19,14 @@ const WORDS: &[&str] = &[
 
 /// About twelve words of varied text, so compression sees something like real writing.
 fn words(i: usize) -> String {
+    words_of(i, 12)
+}
+
+/// `count` words of varied text, the same for the same `i`.
+pub fn words_of(i: usize, count: usize) -> String {
     let mut x = (i as u64).wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     let mut out = Vec::new();
-    for _ in 0..12 {
+    for _ in 0..count {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         out.push(WORDS[(x >> 33) as usize % WORDS.len()]);
     }

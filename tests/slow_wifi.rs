@@ -7,6 +7,9 @@
 //! packet costs a TCP stream (the retransmission), with every later segment waiting behind
 //! it as TCP delivers in order. Discovery is off; nothing leaves loopback.
 
+#[path = "../benches/fixture.rs"]
+mod fixture;
+
 use std::time::{Duration, Instant};
 
 use libp2p::Multiaddr;
@@ -17,7 +20,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-const ENTRIES: usize = 10_000;
+/// As many as the benches' journal: agreements of forty words each, every one different.
+const ENTRIES: usize = fixture::ENTRIES;
 const SEGMENT: usize = 1460;
 const BITS_PER_SECOND: f64 = 1_000_000.0;
 const DELAY: Duration = Duration::from_millis(80);
@@ -103,24 +107,6 @@ fn socket(address: &Multiaddr) -> std::net::SocketAddr {
     text.parse().unwrap()
 }
 
-const WORDS: &[&str] = &[
-    "today", "I", "felt", "calm", "when", "you", "called", "before", "dinner", "and", "we", "walked", "home",
-    "together", "it", "helped", "to", "hear", "the", "plan", "early", "was", "tired", "but", "showed", "up", "on",
-    "time", "small", "steady", "kind", "honest", "quiet", "evening", "morning", "message", "listened", "without",
-    "rushing", "safe", "close", "trust", "grows", "slowly", "again", "weekend", "coffee", "laughed",
-];
-
-/// An agreement's text as people write them: forty words, different in every entry.
-fn words(i: usize) -> String {
-    let mut x = (i as u64).wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-    let mut out = Vec::new();
-    for _ in 0..40 {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        out.push(WORDS[(x >> 33) as usize % WORDS.len()]);
-    }
-    out.join(" ")
-}
-
 /// A journal in memory-backed storage, so writing ten thousand entries is quick.
 fn scratch() -> tempfile::TempDir {
     let shm = std::path::Path::new("/dev/shm");
@@ -134,7 +120,7 @@ async fn a_first_sync_of_ten_thousand_entries_crosses_a_slow_lossy_wifi() {
         let mut store = Store::open_dir_without_passcode(da.path()).unwrap();
         store.init("Alex").unwrap();
         for i in 0..ENTRIES {
-            let id = store.add(Draft::Agreement { text: words(i) }).unwrap().id;
+            let id = store.add(Draft::Agreement { text: fixture::words_of(i, 40) }).unwrap().id;
             store.share(id).unwrap();
         }
     }

@@ -421,14 +421,6 @@ impl PartnerLink {
         }
     }
 
-    /// The session that runs, if one does.
-    pub fn session(&self) -> Option<SessionId> {
-        match self.phase {
-            PartnerPhase::InSession { id, .. } => Some(id),
-            _ => None,
-        }
-    }
-
     /// When the link next has something to do on its own (an invite's end, a join to ask
     /// again, a session to open, the partner to redial), so the node sleeps until then
     /// instead of ticking. `None`: nothing, until something happens.
