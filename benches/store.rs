@@ -113,5 +113,63 @@ fn received_change_check(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, open_and_list, add_and_share, send_share, received_change_check);
+/// Receiving one share at 10,000 entries, durable: the partner's phone (B, holding the
+/// same 10,000-entry document) takes A's sync message with one new share in it, checks
+/// it against the rules, and commits it, as its sync session does.
+fn receive_share(c: &mut Criterion) {
+    use automerge::sync;
+    use steady::store::PartnerRules;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    for file in std::fs::read_dir(fixture::ten_thousand()).unwrap().flatten() {
+        std::fs::copy(file.path(), dir_a.join(file.file_name())).unwrap();
+    }
+    let mut a = Store::open_dir_without_passcode(&dir_a).unwrap();
+    let mut b = Store::open_dir_without_passcode(&dir_b).unwrap();
+    b.init("Blair").unwrap();
+    b.start_couple(fixture::COUPLE, "Alex").unwrap();
+    let rules = |s: &Store| PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()] };
+    let (a_sees_b, b_sees_a) = (rules(&b), rules(&a));
+    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+    let round = |a: &mut Store, b: &mut Store, sa: &mut sync::State, sb: &mut sync::State| {
+        a.fold_outbox().unwrap();
+        let to_b = a.sync_message(sa).unwrap();
+        let to_a = b.sync_message(sb).unwrap();
+        let mut took = Duration::ZERO;
+        let busy = to_b.is_some() || to_a.is_some();
+        if let Some(m) = to_b {
+            let start = Instant::now();
+            b.receive_sync_message(sb, m, &b_sees_a).unwrap();
+            took = start.elapsed();
+        }
+        if let Some(m) = to_a {
+            a.receive_sync_message(sa, m, &a_sees_b).unwrap();
+        }
+        (busy, took)
+    };
+    while round(&mut a, &mut b, &mut sa, &mut sb).0 {}
+    let mut i = fixture::ENTRIES;
+    c.bench_function("receive one share: apply, check, durable, 10k entries", |bench| {
+        bench.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                i += 1;
+                let id = a.add(fixture::draft(i * 6)).unwrap().id;
+                a.share(id).unwrap();
+                loop {
+                    let (busy, took) = round(&mut a, &mut b, &mut sa, &mut sb);
+                    total += took;
+                    if !busy {
+                        break;
+                    }
+                }
+            }
+            total
+        })
+    });
+}
+
+criterion_group!(benches, open_and_list, add_and_share, send_share, received_change_check, receive_share);
 criterion_main!(benches);

@@ -7,12 +7,15 @@
 //! └── people:  { <person id>: { name } }
 //! ```
 //!
-//! Every write goes field by field: a field is written only when its value changed, and a
-//! field this version does not know is never touched. Whole-document hydration is never
-//! used, so cost grows with what changed, not with the size of the journal.
+//! Every write to an entry that exists goes field by field: a field is written only when
+//! its value changed, and a field this version does not know is never touched. A new
+//! entry is made in one batch, with the same operations. Whole-document hydration is
+//! never used, so cost grows with what changed, not with the size of the journal.
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value as AmValue};
+use std::collections::HashMap;
+
+use automerge::{ActorId, Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value as AmValue, hydrate};
 use serde_json::{Map, Number, Value};
 
 use crate::model::fields::{self, Fields};
@@ -160,12 +163,50 @@ fn json_to_scalar(v: &Value) -> Option<ScalarValue> {
 pub fn write_entry(tx: &mut impl Transactable, entry: &Entry) -> Result<(), StoreError> {
     let entries = root_map(tx, ENTRIES)?;
     let key = entry.id.to_string();
-    let obj = match tx.get(&entries, key.as_str())? {
-        Some((AmValue::Object(ObjType::Map), obj)) => obj,
-        _ => tx.put_object(&entries, key.as_str(), ObjType::Map)?,
-    };
     let fields: Map<String, Value> = entry.to_fields().into_iter().collect();
-    reconcile_map(tx, &obj, &fields)
+    match tx.get(&entries, key.as_str())? {
+        Some((AmValue::Object(ObjType::Map), obj)) => reconcile_map(tx, &obj, &fields),
+        // A new entry is made whole, with the same operations `reconcile_map` would
+        // write into an empty map, in two splices of the document instead of one per
+        // field: sharing a year of entries at once stays fast.
+        _ => {
+            tx.batch_create_object(&entries, key.as_str(), &new_map(&fields), false)?;
+            Ok(())
+        }
+    }
+}
+
+/// What `reconcile_map` writes into an empty map, as one value.
+fn new_map(wanted: &Map<String, Value>) -> hydrate::Value {
+    let mut out = HashMap::new();
+    for (key, value) in wanted {
+        let made = match value {
+            Value::Object(inner) => {
+                let mut nested = HashMap::new();
+                for (k, v) in inner {
+                    // As `reconcile_nested`: only maps are kept at this level.
+                    let Value::Object(leaf) = v else { continue };
+                    let leaf: HashMap<&str, hydrate::Value> = leaf
+                        .iter()
+                        .map(|(k, v)| {
+                            (k.as_str(), hydrate::Value::from(json_to_scalar(v).unwrap_or(ScalarValue::Null)))
+                        })
+                        .collect();
+                    nested.insert(k.as_str(), hydrate::Value::from(leaf));
+                }
+                hydrate::Value::from(nested)
+            }
+            Value::Array(items) => hydrate::Value::from(
+                items
+                    .iter()
+                    .map(|item| hydrate::Value::from(json_to_scalar(item).unwrap_or(ScalarValue::Null)))
+                    .collect::<Vec<_>>(),
+            ),
+            scalar => hydrate::Value::from(json_to_scalar(scalar).unwrap_or(ScalarValue::Null)),
+        };
+        out.insert(key.as_str(), made);
+    }
+    hydrate::Value::from(out)
 }
 
 /// Makes map `obj` hold exactly `wanted`, key by key. Keys inside a nested map (an

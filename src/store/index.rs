@@ -3,9 +3,10 @@
 //! for the document to load. The document stays the truth: the index is rebuilt from it
 //! whenever the two might disagree.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use automerge::{Automerge, Patch, PatchAction, Prop};
+use automerge::legacy::{Key, ObjectId};
+use automerge::{Automerge, Change, Prop, ReadDoc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
@@ -13,47 +14,102 @@ use super::doc::{self, ENTRIES, PEOPLE};
 use super::rows::{self, Table};
 use crate::model::EntryId;
 
-/// Records in the index what `patches` (the effect of one change on `doc`, from its patch
-/// log) touched: the entries and names that changed, and the chunk row it now reflects.
-/// The patches come from the change itself, so the cost follows the change, not the size
-/// of the journal.
-pub fn update(sql: &Connection, doc: &Automerge, patches: &[Patch], seq: i64) -> Result<(), StoreError> {
-    if !patches.is_empty() {
-        let mut entries = BTreeSet::new();
-        let mut people = false;
-        for patch in patches {
-            let top = match patch.path.first() {
-                Some((_, Prop::Map(key))) => key.as_str(),
-                // A change to the root itself: rebuild rather than guess.
-                _ => return rebuild(sql, doc, seq),
-            };
-            match top {
-                ENTRIES => match (patch.path.get(1), &patch.action) {
-                    (Some((_, Prop::Map(id))), _) => {
-                        entries.insert(id.clone());
+/// What some changes touched, read from their operations: the entries (by their key under
+/// `entries`) and whether any name changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub entries: BTreeSet<EntryId>,
+    pub people: bool,
+    /// A change reached outside the layout (the root itself, or an object the document
+    /// can't place): the index is rebuilt rather than guessed at.
+    pub whole: bool,
+}
+
+impl Touched {
+    /// Reads what `changes`, already applied to `doc`, touched. Each object an operation
+    /// is in is placed once, by walking up to the root; the cost follows the changes, not
+    /// the size of the journal.
+    pub fn by(doc: &Automerge, changes: &[Change]) -> Touched {
+        let mut touched = Touched::default();
+        let mut places: HashMap<ObjectId, Option<Top>> = HashMap::new();
+        for change in changes {
+            for op in change.decode().operations {
+                let place = match places.get(&op.obj) {
+                    Some(place) => place.clone(),
+                    None => {
+                        let place = top(doc, &op.obj);
+                        places.insert(op.obj.clone(), place.clone());
+                        place
                     }
-                    (None, PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }) => {
-                        entries.insert(key.clone());
+                };
+                match (place, &op.key) {
+                    (Some(Top::Entries), Key::Map(key)) => {
+                        // A key that isn't an entry id is nothing the index lists.
+                        if let Ok(id) = key.parse::<EntryId>() {
+                            touched.entries.insert(id);
+                        }
                     }
-                    (None, PatchAction::Conflict { prop: Prop::Map(key) }) => {
-                        entries.insert(key.clone());
+                    (Some(Top::Entry(id)), _) => {
+                        touched.entries.insert(id);
                     }
-                    _ => {}
-                },
-                PEOPLE => people = true,
-                _ => {}
+                    (Some(Top::People), _) => touched.people = true,
+                    (Some(Top::Elsewhere), _) => {}
+                    (None, _) | (Some(Top::Entries), Key::Seq(_)) => touched.whole = true,
+                }
             }
         }
-        for id in entries {
-            let Ok(id) = id.parse::<EntryId>() else { continue };
-            match doc::find_entry(doc, id)? {
-                Some(obj) => put_entry(sql, doc, id, &obj)?,
-                None => rows::delete(sql, Table::SharedIndex, id)?,
-            }
+        touched
+    }
+}
+
+/// Where an object sits, as far as the index cares.
+#[derive(Clone, Debug)]
+enum Top {
+    /// The `entries` map itself: the operation's key names the entry.
+    Entries,
+    /// Inside one entry.
+    Entry(EntryId),
+    /// In `people`, at any depth.
+    People,
+    /// Under another key of the root, or an entry key that isn't an entry id: nothing
+    /// the index lists.
+    Elsewhere,
+}
+
+/// Places `obj`; `None` for the root itself or an object the document can't place.
+fn top(doc: &Automerge, obj: &ObjectId) -> Option<Top> {
+    let ObjectId::Id(op) = obj else { return None };
+    let (id, _) = doc.import(&op.to_string()).ok()?;
+    // From the object up to the root: the last two steps name the root's key and, under
+    // `entries`, the entry.
+    let path: Vec<Prop> = doc.parents(&id).ok()?.map(|p| p.prop).collect();
+    let mut down = path.iter().rev();
+    let Some(Prop::Map(first)) = down.next() else { return None };
+    Some(match first.as_str() {
+        ENTRIES => match down.next() {
+            None => Top::Entries,
+            Some(Prop::Map(key)) => key.parse().map(Top::Entry).unwrap_or(Top::Elsewhere),
+            Some(Prop::Seq(_)) => return None,
+        },
+        PEOPLE => Top::People,
+        _ => Top::Elsewhere,
+    })
+}
+
+/// Records in the index what `touched` says some changes to `doc` touched: the entries
+/// and names that changed, and the chunk row the index now reflects.
+pub fn update(sql: &Connection, doc: &Automerge, touched: &Touched, seq: i64) -> Result<(), StoreError> {
+    if touched.whole {
+        return rebuild(sql, doc, seq);
+    }
+    for id in &touched.entries {
+        match doc::find_entry(doc, *id)? {
+            Some(obj) => put_entry(sql, doc, *id, &obj)?,
+            None => rows::delete(sql, Table::SharedIndex, *id)?,
         }
-        if people {
-            write_people(sql, doc)?;
-        }
+    }
+    if touched.people {
+        write_people(sql, doc)?;
     }
     set_seq(sql, seq)
 }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transaction;
-use automerge::{ActorId, Automerge, PatchLog};
+use automerge::{ActorId, Automerge};
 use chrono::{DateTime, Local, NaiveDate, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
@@ -32,6 +32,7 @@ use crate::vault::DataKey;
 
 use chunks::ChunkCursor;
 pub use error::StoreError;
+use index::Touched;
 use rows::{Table, Waiting};
 pub use rules::{PartnerRules, RuleBreak};
 
@@ -796,21 +797,20 @@ impl Store {
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         let attempt = (|| {
             let heads = doc.get_heads();
-            let mut tx = doc
-                .transaction_log_patches(PatchLog::active())
-                .map_err(|_| StoreError::corrupt("a change could not be recorded"))?;
+            let mut tx = doc.transaction();
             let out = edit(&mut tx, &sql)?;
-            let (_, mut log) = tx.commit();
-            let patches = doc.make_patches(&mut log);
+            tx.commit();
             fail(FailPoint::AfterDocChange)?;
-            chunks::append(&sql, &doc.get_changes(&heads), cursor)?;
+            let new = doc.get_changes(&heads);
+            let touched = Touched::by(doc, &new);
+            chunks::append(&sql, &new, cursor)?;
             fail(FailPoint::AfterChunkWrite)?;
             local(&sql, &out)?;
             fail(FailPoint::AfterLocalWrite)?;
             if cursor.changes >= chunks::COMPACT_AFTER {
                 chunks::compact(&sql, doc, cursor)?;
             }
-            index::update(&sql, doc, &patches, cursor.last_seq)?;
+            index::update(&sql, doc, &touched, cursor.last_seq)?;
             sql.commit()?;
             Ok(out)
         })();
@@ -907,8 +907,7 @@ impl Store {
                 .map_err(|inflate::TooMany(rows)| StoreError::TooManyOps { rows })?;
             let size: usize = message.changes.iter().map(<[u8]>::len).sum();
             let heads = doc.get_heads();
-            let mut log = PatchLog::active();
-            doc.receive_sync_message_log_patches(peer, message, &mut log)?;
+            doc.receive_sync_message(peer, message)?;
             // Changes that wait for ones this phone lacks are kept only up to a bound.
             let nothing_waits = automerge::ReadDoc::get_missing_deps(doc, &[]).is_empty();
             let waiting = if nothing_waits { 0 } else { *held_back + size };
@@ -917,12 +916,12 @@ impl Store {
             }
             let new = doc.get_changes(&heads);
             rules::check_received(doc, &heads, &new, me, partner).map_err(StoreError::Refused)?;
-            let patches = doc.make_patches(&mut log);
+            let touched = Touched::by(doc, &new);
             chunks::append(&sql, &new, cursor)?;
             if cursor.changes >= chunks::COMPACT_AFTER {
                 chunks::compact(&sql, doc, cursor)?;
             }
-            index::update(&sql, doc, &patches, cursor.last_seq)?;
+            index::update(&sql, doc, &touched, cursor.last_seq)?;
             sql.commit()?;
             *held_back = waiting;
             Ok(())

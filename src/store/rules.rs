@@ -70,6 +70,11 @@ pub enum RuleBreak {
 /// is room for fields a newer version may nest.
 const MAX_DEPTH: usize = 8;
 
+/// Past this many operations in one message (a first sync, a year of entries shared at
+/// once), the entries the document held before are listed once, so each new entry's
+/// "was anything here before?" is a set lookup, not a search of the document's past.
+const MANY_OPS: usize = 1_000;
+
 /// Checks every change in `new`, which were just applied to `doc` (so `doc` is the state
 /// after them); `before` are the doc's heads before they were applied. `me` is this
 /// phone's person.
@@ -85,6 +90,9 @@ pub fn check_received(
         return Err(RuleBreak::NotPartnersDevice);
     }
     let mut checker = Checker::new(doc, before, me, partner.person);
+    if new.iter().map(Change::len).sum::<usize>() > MANY_OPS {
+        checker.list_entries_before();
+    }
     for change in new {
         let expanded = change.decode();
         let start = expanded.start_op.get();
@@ -176,6 +184,8 @@ struct Checker<'a> {
     in_obj: HashMap<(ObjId, &'static str), Seen>,
     agreements: HashMap<ObjId, bool>,
     readable_check_ins: HashSet<ObjId>,
+    /// The `entries` map, and the keys it held before, when listed.
+    entries_before: Option<(ObjId, HashSet<String>)>,
 }
 
 impl<'a> Checker<'a> {
@@ -192,7 +202,20 @@ impl<'a> Checker<'a> {
             in_obj: HashMap::new(),
             agreements: HashMap::new(),
             readable_check_ins: HashSet::new(),
+            entries_before: None,
         }
+    }
+
+    fn list_entries_before(&mut self) {
+        if let Ok(Some((Value::Object(ObjType::Map), entries))) = self.doc.get(ROOT, ENTRIES) {
+            let keys = self.doc.keys_at(&entries, self.before).collect();
+            self.entries_before = Some((entries, keys));
+        }
+    }
+
+    /// Whether `key` of `map` is known to have held nothing before.
+    fn empty_before(&self, map: &ObjId, key: &str) -> bool {
+        matches!(&self.entries_before, Some((entries, keys)) if entries == map && !keys.contains(key))
     }
 
     fn check_op(&mut self, op: &Op, id: &OpId) -> Result<(), RuleBreak> {
@@ -419,10 +442,12 @@ impl<'a> Checker<'a> {
         if let Some(&seen) = self.at_key.get(&cache_key) {
             return seen;
         }
-        let seen = Seen {
-            before: self.values_who(self.doc.get_all_at(map, key, self.before), field, Some(self.before)),
-            after: self.values_who(self.doc.get_all(map, key), field, None),
+        let before = if self.empty_before(map, key) {
+            Who::default()
+        } else {
+            self.values_who(self.doc.get_all_at(map, key, self.before), field, Some(self.before))
         };
+        let seen = Seen { before, after: self.values_who(self.doc.get_all(map, key), field, None) };
         self.at_key.insert(cache_key, seen);
         seen
     }

@@ -617,3 +617,80 @@ fn a_message_that_declares_too_many_operations_is_refused_before_any_is_built() 
     assert_eq!(a.entries().unwrap(), entries);
     assert_eq!(a.document_bytes().unwrap(), bytes, "nothing of it was kept");
 }
+
+/// A new entry is made in one batch; it must be the very entry, field for field, that
+/// writing it key by key makes, check-ins and all.
+#[test]
+fn a_new_entry_made_in_one_batch_is_the_same_as_one_written_field_by_field() {
+    use automerge::transaction::Transactable;
+    let me = PersonId::new();
+    let now = chrono::Utc::now();
+    let mut agreement =
+        Entry::create(Draft::Agreement { text: "Call if late".into() }, me, now, now.date_naive()).unwrap();
+    agreement.shared = true;
+    agreement.check_in(Outcome::Kept, Some("Thank you"), me, now, now.date_naive()).unwrap();
+    let mut reflection = Entry::create(
+        Draft::Reflection { feeling: "Worried".into(), needing: Some("Quiet".into()), understanding: None },
+        me,
+        now,
+        now.date_naive(),
+    )
+    .unwrap();
+    reflection.shared = true;
+    for entry in [agreement, reflection] {
+        let mut batched = doc::genesis();
+        let mut tx = batched.transaction();
+        doc::write_entry(&mut tx, &entry).unwrap();
+        tx.commit();
+        let mut by_field = doc::genesis();
+        let mut tx = by_field.transaction();
+        let entries = doc::root_map(&tx, doc::ENTRIES).unwrap();
+        tx.put_object(&entries, entry.id.to_string(), automerge::ObjType::Map).unwrap();
+        // The entry exists now, so this writes it key by key.
+        doc::write_entry(&mut tx, &entry).unwrap();
+        tx.commit();
+        assert_eq!(batched.hydrate(None), by_field.hydrate(None));
+        let obj = doc::find_entry(&batched, entry.id).unwrap().unwrap();
+        assert_eq!(doc::read_entry(&batched, entry.id, &obj).unwrap(), entry);
+    }
+}
+
+/// The index learns what a change touched from the change's own operations.
+#[test]
+fn what_a_change_touched_is_read_from_its_operations() {
+    use automerge::transaction::Transactable;
+    let mut s = store("Alex");
+    paired(&mut s);
+    let a = s.add(Draft::Agreement { text: "Breakfast together".into() }).unwrap();
+    let b = s.add(helps("Hearing from you")).unwrap();
+    let untouched = s.add(helps("Not this one")).unwrap();
+    for id in [a.id, b.id, untouched.id] {
+        s.share(id).unwrap();
+    }
+    s.fold_outbox().unwrap();
+    let heads = s.doc.get_heads();
+    s.check_in(a.id, Outcome::Kept, None).unwrap();
+    s.edit(b.id, helps("Hearing from you early")).unwrap();
+    s.fold_outbox().unwrap();
+    let touched = index::Touched::by(&s.doc, &s.doc.get_changes(&heads));
+    assert_eq!(touched.entries, [a.id, b.id].into_iter().collect());
+    assert!(!touched.people && !touched.whole);
+
+    // The first send also writes the person's name.
+    let mut fresh = store("Blair");
+    paired(&mut fresh);
+    let heads = fresh.doc.get_heads();
+    let c = fresh.add(helps("A walk")).unwrap();
+    fresh.share(c.id).unwrap();
+    fresh.fold_outbox().unwrap();
+    let touched = index::Touched::by(&fresh.doc, &fresh.doc.get_changes(&heads));
+    assert_eq!(touched.entries, [c.id].into_iter().collect());
+    assert!(touched.people);
+
+    // A change to the root itself can't be placed: the index is rebuilt.
+    let heads = s.doc.get_heads();
+    let mut tx = s.doc.transaction();
+    tx.put(automerge::ROOT, "elsewhere", 1).unwrap();
+    tx.commit();
+    assert!(index::Touched::by(&s.doc, &s.doc.get_changes(&heads)).whole);
+}
