@@ -278,6 +278,10 @@ pub enum PartnerPhase {
     /// Paired, and not connected.
     Apart {
         since: Instant,
+        /// The connection just closed, which both phones see at once: the one that does
+        /// not dial first waits [`FALLBACK`]. Otherwise (this phone just started, or sync
+        /// was resumed here) the partner can't know yet, and either phone dials at once.
+        parted: bool,
     },
     /// Connected, and no session runs.
     Connected {
@@ -445,9 +449,9 @@ impl PartnerLink {
                     let waited = if first { since } else { since + FALLBACK };
                     at(rested.map_or(waited, |r| r.max(waited)));
                 }
-                PartnerPhase::Apart { since } => {
+                PartnerPhase::Apart { since, parted } => {
                     let redial = self.last_redial.map(|t| t + REDIAL_EVERY);
-                    let allowed = if first { since } else { since + FALLBACK };
+                    let allowed = if first || !parted { since } else { since + FALLBACK };
                     at(redial.map_or(allowed, |r| r.max(allowed)));
                 }
                 _ => {}
@@ -466,6 +470,18 @@ impl PartnerLink {
         self.next_id
     }
 
+    /// Whether this phone, apart from `partner`, may dial it now: the one that dials first
+    /// always may; the other once the partner has had [`FALLBACK`] to dial, or at once
+    /// when the partner can't know (this phone just started, or resumed sync).
+    fn dials_now(&self, now: Instant, partner: PeerId) -> bool {
+        match self.phase {
+            PartnerPhase::Apart { since, parted } => {
+                dials_first(self.me, partner) || !parted || now.saturating_duration_since(since) >= FALLBACK
+            }
+            _ => dials_first(self.me, partner),
+        }
+    }
+
     /// Puts the phase in line with the settings and the connections.
     fn settle(&mut self, now: Instant) {
         let partner = self.partner_peer();
@@ -476,7 +492,7 @@ impl PartnerLink {
                 if self.is_connected(peer) {
                     PartnerPhase::Connected { since: now }
                 } else {
-                    PartnerPhase::Apart { since: now }
+                    PartnerPhase::Apart { since: now, parted: false }
                 }
             }
             (phase, _) => phase.clone(),
@@ -781,7 +797,7 @@ impl PartnerLink {
             if self.found_at.insert(address.clone()) {
                 out.push(Effect::Emit(NetEvent::Discovered { peer: peer.to_base58(), address: host_port(&address) }));
             }
-            if self.may_sync() && !self.is_connected(peer) && dials_first(self.me, peer) {
+            if self.may_sync() && !self.is_connected(peer) && self.dials_now(now, peer) {
                 self.redial(now, peer, out);
             }
             return;
@@ -843,7 +859,7 @@ impl PartnerLink {
         if remaining == 0 && Some(peer) == self.partner_peer() {
             self.stop_session(now, out);
             if self.may_sync() {
-                self.phase = PartnerPhase::Apart { since: now };
+                self.phase = PartnerPhase::Apart { since: now, parted: true };
             }
             out.push(Effect::Emit(NetEvent::Disconnected { peer: peer.to_base58(), reason: cause }));
             out.push(Effect::Publish);
@@ -1091,8 +1107,9 @@ impl PartnerLink {
                 if let PartnerPhase::InSession { synced, .. } = &mut self.phase {
                     *synced = true;
                 }
-                out.push(Effect::Write(Write::LastSynced(at)));
+                // What arrived is durable already: told first, the time written after.
                 out.push(Effect::Emit(NetEvent::Synced { peer: peer.to_base58(), at, received }));
+                out.push(Effect::Write(Write::LastSynced(at)));
             }
             SessionReport::PartnerConfirmed(confirmed) => {
                 if let Some(partner) = &self.settings.partner {
@@ -1167,10 +1184,9 @@ impl PartnerLink {
                     self.open_session(now, partner, out);
                 }
             }
-            PartnerPhase::Apart { since } => {
-                let apart_long = now.saturating_duration_since(since) >= FALLBACK;
+            PartnerPhase::Apart { .. } => {
                 let due = self.last_redial.is_none_or(|t| now.saturating_duration_since(t) >= REDIAL_EVERY);
-                if due && (first || apart_long) {
+                if due && self.dials_now(now, partner) {
                     self.redial(now, partner, out);
                 }
             }

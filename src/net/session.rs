@@ -79,8 +79,7 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
     let partner = ctx.partner.clone();
     let started = ctx.store.run(move |store| SyncSession::start(store, &partner, Instant::now())).await;
     let mut session = Some(started.map_err(gone)??);
-    let said = step(ctx, &mut writer, &mut session, |s, store| s.poll(Instant::now(), Utc::now(), store)).await?;
-    perform(ctx, &mut writer, said).await?;
+    answer(ctx, &mut writer, &mut session, |s, store| s.poll(Instant::now(), Utc::now(), store)).await?;
     loop {
         // Asleep until a frame comes, this phone's journal changes, or the session has
         // something due (a ping, the partner's silence judged, a share's undo ended).
@@ -98,8 +97,7 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
                 let frame_in = move |s: &mut SyncSession, store: &mut Store| {
                     s.on_frame(Instant::now(), Utc::now(), frame, store)
                 };
-                let said = step(ctx, &mut writer, &mut session, frame_in).await?;
-                perform(ctx, &mut writer, said).await?;
+                answer(ctx, &mut writer, &mut session, frame_in).await?;
             }
             // Written here (the window), or in another process (the node saw the file
             // change): look at once.
@@ -108,16 +106,31 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
                     s.on_local_change();
                     s.on_tick(Instant::now(), Utc::now(), store)
                 };
-                let said = step(ctx, &mut writer, &mut session, changed).await?;
-                perform(ctx, &mut writer, said).await?;
+                answer(ctx, &mut writer, &mut session, changed).await?;
             }
             _ = tokio::time::sleep_until(wake.into()) => {
                 let tick = |s: &mut SyncSession, store: &mut Store| s.on_tick(Instant::now(), Utc::now(), store);
-                let said = step(ctx, &mut writer, &mut session, tick).await?;
-                perform(ctx, &mut writer, said).await?;
+                answer(ctx, &mut writer, &mut session, tick).await?;
             }
         }
     }
+}
+
+/// One step of the session, then what it said, then its further polls while it has more
+/// to say (a "synced" goes out before the state is saved and the partner answered).
+async fn answer(
+    ctx: &SessionContext,
+    writer: &mut WriteHalf<Stream>,
+    session: &mut Option<SyncSession>,
+    work: impl FnOnce(&mut SyncSession, &mut Store) -> Result<Vec<Out>, Ended> + Send + 'static,
+) -> Result<(), Ended> {
+    let said = step(ctx, writer, session, work).await?;
+    perform(ctx, writer, said).await?;
+    while session.as_ref().is_some_and(SyncSession::more_to_say) {
+        let said = step(ctx, writer, session, |s, store| s.poll(Instant::now(), Utc::now(), store)).await?;
+        perform(ctx, writer, said).await?;
+    }
+    Ok(())
 }
 
 fn gone(e: super::worker::WorkerGone) -> Ended {

@@ -88,6 +88,8 @@ pub struct SyncSession {
     /// Something may be worth sending.
     dirty: bool,
     hello_due: bool,
+    /// "Synced" was reported and the state both agreed on is not saved yet.
+    save_due: bool,
 }
 
 impl SyncSession {
@@ -118,6 +120,7 @@ impl SyncSession {
             next_ready: None,
             dirty: true,
             hello_due: true,
+            save_due: false,
         })
     }
 
@@ -137,12 +140,18 @@ impl SyncSession {
         // Only once both people checked the words does anything of the document move.
         if self.both_confirmed() {
             if let Some(heads) = self.newly_synced(store) {
-                // The journal already holds what arrived; the state both agreed on is kept
-                // with it.
+                // The journal already holds what arrived, durably: said at once, so the
+                // screen shows it. The state both agreed on is saved, and the partner
+                // answered, at the next poll ([`SyncSession::more_to_say`]).
                 out.push(Out::Report(SessionReport::Synced { received: self.received, at: wall }));
-                peers::save_sync_state(store, &self.state).map_err(closed)?;
                 self.received = 0;
                 self.reported = Some(heads);
+                self.save_due = true;
+                return Ok(out);
+            }
+            if self.save_due {
+                peers::save_sync_state(store, &self.state).map_err(closed)?;
+                self.save_due = false;
             }
             if self.dirty {
                 // Shares whose undo has ended enter the document only now, as they are
@@ -213,6 +222,12 @@ impl SyncSession {
         }
         out.extend(self.poll(now, wall, store)?);
         Ok(out)
+    }
+
+    /// Whether the session has more to do right away: its runner calls
+    /// [`SyncSession::poll`] again after handing on what the last call said.
+    pub fn more_to_say(&self) -> bool {
+        self.save_due
     }
 
     /// This phone's journal changed.

@@ -554,6 +554,10 @@ impl Net {
                 Out::Report(report) => self.feed(i, Input::Session { id, report }),
             }
         }
+        // As the runner does: poll again while the session has more to say.
+        if self.phones[i].session.as_ref().is_some_and(|s| s.machine.more_to_say()) {
+            self.poll(i);
+        }
     }
 
     /// Sends a frame on a stream as the session's runner does: a long sync message in
@@ -1170,6 +1174,32 @@ fn delays_reordering_duplicates_and_cuts_still_converge() {
     assert!(net.converged(A, B));
     assert!(both_hold(&mut net, &texts));
     assert_sound(&net);
+}
+
+/// The phone that does not dial first used to wait for the partner to, even when the
+/// partner could not know it was back: 300 ms on every start, and up to its next redial
+/// (a second) on hearing the partner after time away.
+#[test]
+fn a_phone_back_on_the_wifi_dials_at_once_whichever_dials_first() {
+    let mut net = couple(9);
+    let later = if link::dials_first(net.phones[A].peer, net.phones[B].peer) { B } else { A };
+    let other = 1 - later;
+    net.set_online(later, false);
+    net.run(Duration::from_secs(10));
+    net.set_online(later, true);
+    let (peer, address) = (net.phones[other].peer, net.phones[other].address.clone());
+    let now = net.now;
+    let heard = net.phones[later].link.handle(now, Input::Discovered { peer, address });
+    assert!(heard.iter().any(|e| matches!(e, Effect::RedialPartner(p) if *p == peer)), "{heard:?}");
+
+    // Started afresh (the app opened), it dials at once too, with nothing heard.
+    let settings = peers::settings(&net.phones[later].node).unwrap();
+    let me = net.phones[later].peer;
+    let fresh = PartnerLink::new(me, true, link::INVITE_LIFETIME, settings, now);
+    assert_eq!(fresh.next_wake(), Some(now));
+    let mut fresh = fresh;
+    let ticked = fresh.handle(now, Input::Tick);
+    assert!(ticked.iter().any(|e| matches!(e, Effect::RedialPartner(p) if *p == peer)), "{ticked:?}");
 }
 
 #[test]
