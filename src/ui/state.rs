@@ -1,6 +1,7 @@
 //! What the window knows of the journal, and every action a person can take on it. Views
 //! call these methods and never touch the store themselves. Each action either succeeds
-//! and refreshes the lists, or returns a message to show, leaving the lists as they were.
+//! and updates the entry it touched in the lists, or returns a message to show, leaving
+//! the lists as they were.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -93,6 +94,30 @@ impl Journal {
         Ok(value)
     }
 
+    /// After an action on one entry: that entry alone is read again and put in its place
+    /// in the list, so an action costs the same at ten entries or ten thousand.
+    fn after_entry<T>(&mut self, id: EntryId, result: Result<T, crate::store::StoreError>) -> Result<T, String> {
+        let value = result.map_err(|e| e.to_string())?;
+        match self.store.get(id) {
+            Ok(entry) => self.put(entry),
+            Err(crate::store::StoreError::NotFound(_)) => self.entries.retain(|e| e.id != id),
+            // The action is done; the list is read whole rather than left unsure.
+            Err(_) => self.refresh()?,
+        }
+        Ok(value)
+    }
+
+    /// Puts `entry` in the list, newest first as the store lists them, in place of the
+    /// one with its id.
+    fn put(&mut self, entry: Entry) {
+        if let Some(at) = self.entries.iter().position(|e| e.id == entry.id) {
+            self.entries.remove(at);
+        }
+        let key = |e: &Entry| (e.created_at, e.id);
+        let at = self.entries.partition_point(|e| key(e) > key(&entry));
+        self.entries.insert(at, entry);
+    }
+
     pub fn today() -> NaiveDate {
         Local::now().date_naive()
     }
@@ -141,19 +166,22 @@ impl Journal {
 
     pub fn add(&mut self, draft: Draft) -> Result<EntryId, String> {
         let r = self.store.add(draft).map(|e| e.id);
-        self.after(r)
+        match r {
+            Ok(id) => self.after_entry(id, Ok(id)),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     pub fn edit(&mut self, id: EntryId, draft: Draft) -> Result<(), String> {
         let r = self.store.edit(id, draft).map(|_| ());
-        self.after(r)
+        self.after_entry(id, r)
     }
 
     /// Shares one of my entries. It stays on this phone for [`UNDO_WINDOW`] at least, so
     /// "Undo" takes it back before it can leave, even with the partner connected.
     pub fn share(&mut self, id: EntryId) -> Result<(), String> {
         let r = self.store.share_after(id, UNDO_WINDOW).map(|_| ());
-        self.after(r)?;
+        self.after_entry(id, r)?;
         self.shared_at.insert(id, Instant::now());
         if !self.sharing_explained {
             self.store.set_setting(SHARING_EXPLAINED, "yes").map_err(|e| e.to_string())?;
@@ -166,7 +194,7 @@ impl Journal {
     /// phone already has a copy.
     pub fn unshare(&mut self, id: EntryId) -> Result<String, String> {
         let r = self.store.unshare(id);
-        let unshared = self.after(r)?;
+        let unshared = self.after_entry(id, r)?;
         self.shared_at.remove(&id);
         Ok(unshared.explain().to_owned())
     }
@@ -179,22 +207,22 @@ impl Journal {
 
     pub fn archive(&mut self, id: EntryId) -> Result<(), String> {
         let r = self.store.archive(id).map(|_| ());
-        self.after(r)
+        self.after_entry(id, r)
     }
 
     pub fn restore(&mut self, id: EntryId) -> Result<(), String> {
         let r = self.store.restore(id).map(|_| ());
-        self.after(r)
+        self.after_entry(id, r)
     }
 
     pub fn check_in(&mut self, id: EntryId, outcome: Outcome, note: Option<&str>) -> Result<(), String> {
         let r = self.store.check_in(id, outcome, note).map(|_| ());
-        self.after(r)
+        self.after_entry(id, r)
     }
 
     pub fn set_agreement_status(&mut self, id: EntryId, status: AgreementStatus) -> Result<(), String> {
         let r = self.store.set_agreement_status(id, status).map(|_| ());
-        self.after(r)
+        self.after_entry(id, r)
     }
 
     /// Reads the lists again, after the partner's changes arrived.
@@ -320,5 +348,51 @@ impl Journal {
     /// Deletes a past pairing's document for good; its text does not stay in the file.
     pub fn delete_past(&mut self, id: i64) -> Result<(), String> {
         self.store.delete_past_document(id).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SafetySide;
+
+    /// Each action updates only the entry it touched; the list must come out exactly as
+    /// reading it whole would give it, order included.
+    #[test]
+    fn each_action_leaves_the_list_as_reading_it_whole_would() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.init("Alex").unwrap();
+        store.start_couple("0123456789abcdef0123456789abcdef", "Sam").unwrap();
+        let entries = store.entries().unwrap();
+        let mut j = Journal::from_store(store, entries).unwrap();
+        let same_as_whole = |j: &mut Journal, what: &str| {
+            let updated = j.entries.clone();
+            j.reload().unwrap();
+            assert_eq!(updated, j.entries, "after {what}");
+        };
+        let agreement = j.add(Draft::Agreement { text: "Call if late".into() }).unwrap();
+        same_as_whole(&mut j, "an add");
+        let need = j.add(Draft::SafetyNeed { side: SafetySide::Helps, text: "Plans early".into() }).unwrap();
+        let today = j.add(Draft::CheckIn { text: "Calm".into() }).unwrap();
+        same_as_whole(&mut j, "more adds");
+        assert_eq!(j.add(Draft::CheckIn { text: "Calmer".into() }).unwrap(), today, "today's check-in is edited");
+        same_as_whole(&mut j, "today's check-in written again");
+        j.edit(need, Draft::SafetyNeed { side: SafetySide::Harder, text: "Silence".into() }).unwrap();
+        same_as_whole(&mut j, "an edit");
+        j.share(agreement).unwrap();
+        same_as_whole(&mut j, "a share");
+        j.check_in(agreement, Outcome::Kept, Some("Thank you")).unwrap();
+        same_as_whole(&mut j, "a check-in");
+        j.set_agreement_status(agreement, AgreementStatus::Retired).unwrap();
+        same_as_whole(&mut j, "a retired agreement");
+        j.archive(need).unwrap();
+        same_as_whole(&mut j, "setting aside");
+        j.restore(need).unwrap();
+        same_as_whole(&mut j, "a restore");
+        j.unshare(agreement).unwrap();
+        same_as_whole(&mut j, "an unshare");
+        assert_eq!(j.entries.len(), 3);
+        assert!(j.edit(EntryId::new(), Draft::CheckIn { text: "x".into() }).is_err());
+        same_as_whole(&mut j, "a failed edit");
     }
 }

@@ -319,6 +319,11 @@ impl Screen {
     /// Taps the element with attribute `name` = `value`.
     pub fn tap(&mut self, name: &str, value: &str) {
         let id = self.must_find(name, value);
+        self.click(id);
+    }
+
+    /// Taps element `id`: the event goes in, and the screen is brought up to date.
+    pub fn click(&mut self, id: ElementId) {
         self.send("click", id, PlatformEventData::new(Box::<SerializedMouseData>::default()));
     }
 
