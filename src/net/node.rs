@@ -40,6 +40,7 @@ use super::pairing::{Introduction, InviteCode, PairFailure, PairOutcome};
 use super::peers::{self, Partner};
 use super::session::{self, End, SessionContext, SessionReport};
 use super::source_limit::SourceLimit;
+use super::sync::Arrived;
 use super::watch::FileWatch;
 use super::worker::StoreWorker;
 use super::{Link, NetEvent, NetStatus, WireTap};
@@ -102,6 +103,7 @@ enum Command {
 pub struct Node {
     commands: mpsc::UnboundedSender<Command>,
     events: broadcast::Sender<NetEvent>,
+    arrivals: broadcast::Sender<Arc<Arrived>>,
     /// Holds every event from the start until the first subscriber takes it.
     first: std::sync::Mutex<Option<broadcast::Receiver<NetEvent>>>,
     status: watch::Receiver<NetStatus>,
@@ -181,6 +183,7 @@ impl Node {
 
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, first) = broadcast::channel(1024);
+        let (arrivals, _) = broadcast::channel(64);
         let local_change = Arc::new(Notify::new());
         let initial = NetStatus::at_rest(&store)?;
         let settings_version = store.data_version().ok();
@@ -197,6 +200,7 @@ impl Node {
             link,
             tap: config.tap.clone(),
             events: events.clone(),
+            arrivals: arrivals.clone(),
             status: status_tx,
             local_change: local_change.clone(),
             reports_tx,
@@ -213,7 +217,15 @@ impl Node {
             driver.feed(Input::Command(link::Command::Dial { address, ticket: None }), &mut None).await;
         }
         tokio::spawn(driver.run(command_rx, incoming_sync, incoming_pair, reports, pair_results));
-        Ok(Node { commands, events, first: std::sync::Mutex::new(Some(first)), status, local_change, peer_id: me })
+        Ok(Node {
+            commands,
+            events,
+            arrivals,
+            first: std::sync::Mutex::new(Some(first)),
+            status,
+            local_change,
+            peer_id: me,
+        })
     }
 
     /// Starts the node on a thread of its own, for the window, whose own loop is not
@@ -255,6 +267,12 @@ impl Node {
     pub fn subscribe(&self) -> broadcast::Receiver<NetEvent> {
         let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
         first.unwrap_or_else(|| self.events.subscribe())
+    }
+
+    /// The entries each received message changed, once durable, as the journal lists
+    /// them. A receiver that falls behind is told it lagged, and reads the lists whole.
+    pub fn arrivals(&self) -> broadcast::Receiver<Arc<Arrived>> {
+        self.arrivals.subscribe()
     }
 
     /// Where sync stands, kept current.
@@ -381,6 +399,7 @@ struct Driver {
     link: PartnerLink,
     tap: Option<WireTap>,
     events: broadcast::Sender<NetEvent>,
+    arrivals: broadcast::Sender<Arc<Arrived>>,
     status: watch::Sender<NetStatus>,
     local_change: Arc<Notify>,
     reports_tx: mpsc::UnboundedSender<(u64, SessionReport)>,
@@ -721,6 +740,7 @@ impl Driver {
             store: self.store.clone(),
             local_change: self.local_change.clone(),
             reports: self.reports_tx.clone(),
+            arrivals: self.arrivals.clone(),
             id,
             tap: self.tap.clone(),
         }

@@ -22,7 +22,7 @@ use super::pairing::{
 pub use super::pairing::{PairFailure, PairOutcome, PairedWith};
 use super::peers::Partner;
 pub use super::sync::{ANSWER_LIMIT, DIFFERENT_PAIRING, End, Ended, PING_EVERY, SessionReport, stopped_reason};
-use super::sync::{Out, SyncSession};
+use super::sync::{Arrived, Out, SyncSession};
 use super::worker::StoreWorker;
 use crate::model::text::partner_name;
 use crate::store::Store;
@@ -54,6 +54,8 @@ pub struct SessionContext {
     pub store: StoreWorker,
     pub local_change: Arc<Notify>,
     pub reports: mpsc::UnboundedSender<(u64, SessionReport)>,
+    /// Where the entries a message changed go, for the window.
+    pub arrivals: tokio::sync::broadcast::Sender<Arc<Arrived>>,
     pub id: u64,
     pub tap: Option<WireTap>,
 }
@@ -169,6 +171,10 @@ async fn perform(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, said: Vec
             Out::Send(frame) => send(ctx, writer, &frame).await?,
             Out::Report(report) => {
                 let _ = ctx.reports.send((ctx.id, report));
+            }
+            // Nobody listening (the command line) is fine.
+            Out::Arrived(arrived) => {
+                let _ = ctx.arrivals.send(Arc::new(arrived));
             }
         }
     }

@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 
 use super::frame::SyncFrame;
 use super::peers::{self, Partner};
-use crate::store::{PartnerRules, Store, StoreError};
+use crate::model::{Entry, EntryId};
+use crate::store::{PartnerRules, Store, StoreError, Touched};
 
 /// After this long without a word from the partner, a session asks "still there?" (a
 /// ping, which the partner answers with its hello).
@@ -63,6 +64,46 @@ pub type Ended = (End, String);
 pub enum Out {
     Send(SyncFrame),
     Report(SessionReport),
+    /// Entries the partner's phone changed, as this phone now lists them: for the
+    /// window, which puts them in its lists without reading the journal whole.
+    Arrived(Arrived),
+}
+
+/// What a received message changed, read back once it is durable, as the journal lists
+/// it (a waiting edit of mine laid over, set aside or not).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Arrived {
+    pub entries: Vec<Entry>,
+    /// Entries no longer in the journal (the partner unshared them).
+    pub gone: Vec<EntryId>,
+    /// A name changed.
+    pub names: bool,
+    /// Some change could not be placed: read the lists whole.
+    pub whole: bool,
+}
+
+/// Past this many entries in one message (a first sync), the window reads its lists whole,
+/// which is cheaper than reading each entry here on its own.
+const READ_ONE_BY_ONE: usize = 100;
+
+impl Arrived {
+    fn read(store: &mut Store, touched: &Touched) -> Result<Arrived, StoreError> {
+        let whole = touched.whole || touched.entries.len() > READ_ONE_BY_ONE;
+        let mut arrived = Arrived { names: touched.people, whole, ..Arrived::default() };
+        if whole {
+            return Ok(arrived);
+        }
+        for id in &touched.entries {
+            match store.get(*id) {
+                Ok(entry) => arrived.entries.push(entry),
+                Err(StoreError::NotFound(_)) => arrived.gone.push(*id),
+                // An entry that can't be read shows as the store lists it: not at all.
+                Err(StoreError::UnreadableSharedEntry { .. }) => arrived.gone.push(*id),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(arrived)
+    }
 }
 
 fn closed(e: impl std::fmt::Display) -> Ended {
@@ -209,13 +250,17 @@ impl SyncSession {
                     return Ok(out);
                 }
                 let before = store.heads();
-                store.receive_sync_message(&mut self.state, message, &self.rules).map_err(|e| match e {
-                    StoreError::Refused(broken) => (End::Stopped, stopped_reason(&broken)),
-                    e @ StoreError::PairingChanged => closed(e),
-                    e => (End::Violation, format!("a sync message from the partner was refused: {e}")),
-                })?;
+                let touched =
+                    store.receive_sync_message(&mut self.state, message, &self.rules).map_err(|e| match e {
+                        StoreError::Refused(broken) => (End::Stopped, stopped_reason(&broken)),
+                        e @ StoreError::PairingChanged => closed(e),
+                        e => (End::Violation, format!("a sync message from the partner was refused: {e}")),
+                    })?;
                 if store.heads() != before {
                     self.received += store.changes_since(&before).map_err(closed)?;
+                }
+                if touched != Touched::default() {
+                    out.push(Out::Arrived(Arrived::read(store, &touched).map_err(closed)?));
                 }
                 self.dirty = true;
             }

@@ -32,7 +32,7 @@ use crate::vault::DataKey;
 
 use chunks::ChunkCursor;
 pub use error::StoreError;
-use index::Touched;
+pub use index::Touched;
 use rows::{Table, Waiting};
 pub use rules::{PartnerRules, RuleBreak};
 
@@ -885,13 +885,13 @@ impl Store {
     /// Takes a sync message from the partner and makes what it brought durable. Every
     /// change in it is checked against the rules first ([`rules::check_received`]): a
     /// message with one change that breaks them is refused whole, and the journal stays
-    /// as it was.
+    /// as it was. Says which entries (and whether names) the message changed.
     pub fn receive_sync_message(
         &mut self,
         peer: &mut sync::State,
         message: sync::Message,
         partner: &PartnerRules,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Touched, StoreError> {
         let me = self.require_me()?;
         self.refresh()?;
         let Store { conn, doc, cursor, path, generation, held_back, .. } = self;
@@ -924,7 +924,7 @@ impl Store {
             index::update(&sql, doc, &touched, cursor.last_seq)?;
             sql.commit()?;
             *held_back = waiting;
-            Ok(())
+            Ok(touched)
         })();
         if attempt.is_err() {
             self.reload()?;

@@ -225,9 +225,27 @@ impl Journal {
         self.after_entry(id, r)
     }
 
-    /// Reads the lists again, after the partner's changes arrived.
+    /// Reads the lists again, whole.
     pub fn reload(&mut self) -> Result<(), String> {
         self.refresh()
+    }
+
+    /// Puts what the partner's phone changed in the lists: only those entries, as the
+    /// sync node read them back once they were durable.
+    pub fn show_arrived(&mut self, arrived: &crate::net::sync::Arrived) -> Result<(), String> {
+        if arrived.whole {
+            return self.refresh();
+        }
+        for entry in &arrived.entries {
+            self.put(entry.clone());
+        }
+        for id in &arrived.gone {
+            self.entries.retain(|e| e.id != *id);
+        }
+        if arrived.names {
+            self.names = self.store.people().map_err(|e| e.to_string())?.into_iter().collect();
+        }
+        Ok(())
     }
 
     /// Where sync stands, from this phone's settings alone.
@@ -394,5 +412,32 @@ mod tests {
         assert_eq!(j.entries.len(), 3);
         assert!(j.edit(EntryId::new(), Draft::CheckIn { text: "x".into() }).is_err());
         same_as_whole(&mut j, "a failed edit");
+    }
+
+    /// What arrived from the partner's phone is put in the lists as the node read it;
+    /// what left is taken out; "whole" reads the lists again.
+    #[test]
+    fn what_arrived_goes_into_the_lists_and_what_left_goes_out() {
+        use crate::net::sync::Arrived;
+        let mut store = Store::open_in_memory().unwrap();
+        store.init("Alex").unwrap();
+        let entries = store.entries().unwrap();
+        let mut j = Journal::from_store(store, entries).unwrap();
+        let kept = j.add(Draft::CheckIn { text: "Calm".into() }).unwrap();
+        let left = j.add(Draft::Agreement { text: "Call if late".into() }).unwrap();
+        let theirs = Entry::create(
+            Draft::Transparency { text: "Out with Sam tonight".into(), window: None },
+            PersonId::new(),
+            chrono::Utc::now(),
+            Journal::today(),
+        )
+        .unwrap();
+        let arrived = Arrived { entries: vec![theirs.clone()], gone: vec![left], ..Arrived::default() };
+        j.show_arrived(&arrived).unwrap();
+        let ids: Vec<EntryId> = j.entries.iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![theirs.id, kept], "newest first, the one that left gone");
+        j.show_arrived(&Arrived { whole: true, ..Arrived::default() }).unwrap();
+        let ids: Vec<EntryId> = j.entries.iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![left, kept], "read whole, the lists are the journal's again");
     }
 }

@@ -159,20 +159,29 @@ impl SyncLink {
         };
         let mut status_rx = node.status();
         let mut events = node.subscribe();
+        let mut arrivals = node.arrivals();
         self.node.set(Some(node));
         let mut this = self;
+        // What arrived is on disk: show it, only the entries it changed.
         spawn_forever(async move {
-            let mut last_synced = None;
+            loop {
+                let shown = match arrivals.recv().await {
+                    Ok(arrived) => this.journal.write().as_mut().ok().map(|j| j.show_arrived(&arrived)),
+                    // Fell behind: the lists are read whole.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        this.journal.write().as_mut().ok().map(|j| j.reload())
+                    }
+                    Err(_) => break,
+                };
+                if let Some(Err(e)) = shown {
+                    tracing::warn!("what arrived could not be shown: {e}");
+                }
+            }
+        });
+        spawn_forever(async move {
             let mut stopped = this.status.peek().stopped.clone();
             loop {
                 let now = status_rx.borrow_and_update().clone();
-                if now.last_synced != last_synced {
-                    last_synced = now.last_synced;
-                    // What arrived is on disk: show it.
-                    if let Ok(j) = this.journal.write().as_mut() {
-                        let _ = j.reload();
-                    }
-                }
                 if now.stopped.is_some() && now.stopped != stopped {
                     this.notice.set(now.stopped.clone());
                 }

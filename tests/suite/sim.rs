@@ -61,6 +61,8 @@ pub struct Phone {
     /// Each stream's pieces of a long message, joined.
     assemblers: HashMap<u64, frame::Assembler>,
     settings_version: Option<i64>,
+    /// Entries handed to the window as they arrived.
+    arrived: usize,
 }
 
 enum Event {
@@ -148,6 +150,7 @@ impl Net {
                 received: Vec::new(),
                 assemblers: HashMap::new(),
                 settings_version,
+                arrived: 0,
             });
             net.badges.push(Vec::new());
         }
@@ -552,6 +555,18 @@ impl Net {
             match out {
                 Out::Send(frame) => self.send(i, stream, frame.encode()),
                 Out::Report(report) => self.feed(i, Input::Session { id, report }),
+                // For the window's lists: each entry as the person's own connection to the
+                // journal reads it, now that it is durable.
+                Out::Arrived(arrived) => {
+                    let person = &mut self.phones[i].person;
+                    for entry in &arrived.entries {
+                        assert_eq!(&person.get(entry.id).unwrap(), entry, "arrived as the journal lists it");
+                    }
+                    for id in &arrived.gone {
+                        assert!(person.get(*id).is_err(), "gone from the journal");
+                    }
+                    self.phones[i].arrived += arrived.entries.len();
+                }
             }
         }
         // As the runner does: poll again while the session has more to say.
@@ -898,6 +913,7 @@ fn pairing_then_sharing_reaches_the_partner_on_the_simulated_wifi() {
     net.run(Duration::from_secs(1));
     assert_eq!(net.shared_texts(B), vec!["Text when running late 5d1e".to_owned()]);
     assert!(net.converged(A, B));
+    assert!(net.phone(B).arrived >= 1, "the share was handed to B's window");
     // What B received holds the shared text, and never the private one.
     assert!(contains(&net.phone(B).received, "Text when running late 5d1e"));
     assert!(!contains(&net.phone(B).received, "Private worry 8c2f"));
