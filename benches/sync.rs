@@ -195,7 +195,7 @@ fn main() {
             share(&mut store_a, &format!("written while B was away, {entries}/{i}"));
         }
         a.local_change();
-        let a_before = tap_a.len();
+        let a_before = tap_a.sent();
         let tap_b = WireTap::default();
         let start = Instant::now();
         b = node_in(&ns_b, &dir_b, Some(tap_b.clone()));
@@ -208,9 +208,9 @@ fn main() {
             "B joins the network holding a {DOC_ENTRIES}-entry document, {entries} new on A, until synced: {:.0} ms; \
              bytes sent to catch up: {} B (A {} B, B {} B)",
             ms(took),
-            tap_a.len() - a_before + tap_b.len(),
-            tap_a.len() - a_before,
-            tap_b.len()
+            tap_a.sent() - a_before + tap_b.sent(),
+            tap_a.sent() - a_before,
+            tap_b.sent()
         );
     }
     runtime.block_on(b.shutdown());

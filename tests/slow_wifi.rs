@@ -148,7 +148,7 @@ async fn a_first_sync_of_ten_thousand_entries_crosses_a_slow_lossy_wifi() {
         peers::confirm(&mut Store::open_dir_without_passcode(dir).unwrap()).unwrap();
     }
     let relay = slow_wifi(socket(&listening(&a).await)).await;
-    let sent_before = tap.len();
+    let sent_before = tap.sent();
     let started = Instant::now();
     let b = Node::start(Store::open_dir_without_passcode(db.path()).unwrap(), config(None, vec![relay])).await.unwrap();
     let mut events = b.subscribe();
@@ -169,7 +169,7 @@ async fn a_first_sync_of_ten_thousand_entries_crosses_a_slow_lossy_wifi() {
     let took = started.elapsed();
     let shared = Store::open_dir_without_passcode(db.path()).unwrap().entries().unwrap();
     assert_eq!(shared.iter().filter(|e| e.shared).count(), ENTRIES);
-    let sent = tap.len() - sent_before;
+    let sent = tap.sent() - sent_before;
     println!(
         "first sync of {ENTRIES} entries at 1 Mbit/s, 80 ms, 2% loss: {:.1} s, {sent} bytes from A ({} pieces' worth)",
         took.as_secs_f64(),

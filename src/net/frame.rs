@@ -9,7 +9,13 @@
 //! | 1 | one Automerge sync message |
 //! | 2 | nothing: "still here", sent once a second when there is nothing else to say |
 //! | 3 | hello: the 16-byte couple id, then 1 if this phone's person checked the safety words, else 0 (17 bytes). Sent first, and again when that changes |
-//! | 4 | a piece of a sync message longer than [`PIECE`]: its next bytes. The message's last piece goes as tag 1, and the receiver joins them |
+//! | 4 | a piece of a sync message longer than [`PIECE`]: its next bytes. The message's last piece goes as its own tag (1 or 5), and the receiver joins them |
+//! | 5 | one Automerge sync message, compressed with DEFLATE ([`packed`]); it may inflate to at most [`MAX_SYNC_MESSAGE`] |
+//!
+//! A sync message of [`PACK_FROM`] bytes or more goes compressed when that makes it
+//! smaller: changes carry their text and ids as they are, so a hundred entries written
+//! while the partner was away go in about a tenth of their bytes. A first sync's
+//! document is compressed already, and goes much as it is.
 //!
 //! A large sync message (a first sync) goes in pieces of at most [`PIECE`] bytes, so no
 //! frame takes long on a slow Wi-Fi and the time each takes shows progress; the pieces
@@ -30,10 +36,19 @@ pub const PIECE: usize = 64 * 1024;
 /// The longest sync message accepted, whole or in pieces.
 pub const MAX_SYNC_MESSAGE: usize = MAX_SYNC_FRAME;
 
+/// Sync messages this long or longer are sent compressed, if that makes them smaller.
+pub const PACK_FROM: usize = 256;
+
 const TAG_SYNC: u8 = 1;
 const TAG_PING: u8 = 2;
 const TAG_HELLO: u8 = 3;
 const TAG_PART: u8 = 4;
+const TAG_PACKED: u8 = 5;
+
+/// Whether a frame with this tag ends a sync message (whole, or its last piece).
+fn ends_message(tag: u8) -> bool {
+    tag == TAG_SYNC || tag == TAG_PACKED
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -51,6 +66,8 @@ pub enum FrameError {
     BadSyncMessage(String),
     #[error("a sync message of more than {max} bytes")]
     MessageTooLong { max: usize },
+    #[error("a compressed sync message that can't be inflated")]
+    BadPacking,
     #[error("a sync message broken off before its last piece")]
     BrokenOff,
     #[error("the stream ended in the middle of a frame")]
@@ -72,7 +89,7 @@ pub enum SyncFrame {
 }
 
 impl SyncFrame {
-    /// The frame's body, without the length prefix.
+    /// The frame's body, without the length prefix, uncompressed: what [`packed`] sends.
     pub fn encode(&self) -> Vec<u8> {
         match self {
             SyncFrame::Sync(message) => {
@@ -100,6 +117,12 @@ impl SyncFrame {
             TAG_SYNC => {
                 sync::Message::decode(rest).map(SyncFrame::Sync).map_err(|e| FrameError::BadSyncMessage(e.to_string()))
             }
+            TAG_PACKED => {
+                let message = inflate(rest)?;
+                sync::Message::decode(&message)
+                    .map(SyncFrame::Sync)
+                    .map_err(|e| FrameError::BadSyncMessage(e.to_string()))
+            }
             TAG_PING if rest.is_empty() => Ok(SyncFrame::Ping),
             TAG_PING => Err(FrameError::PingWithPayload(rest.len())),
             TAG_HELLO => match rest {
@@ -114,14 +137,47 @@ impl SyncFrame {
     }
 }
 
-/// The frames one frame body goes as: itself, or, for a sync message longer than
-/// [`PIECE`], its pieces.
+/// The body that goes on the wire for `body` (from [`SyncFrame::encode`]): a sync message
+/// of [`PACK_FROM`] bytes or more compressed, when that makes it smaller; anything else
+/// as it is.
+pub fn packed(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    match body.split_first() {
+        Some((&TAG_SYNC, message)) if message.len() >= PACK_FROM => {
+            let mut out = flate2::write::DeflateEncoder::new(vec![TAG_PACKED], flate2::Compression::default());
+            match out.write_all(message).and_then(|()| out.finish()) {
+                Ok(packed) if packed.len() < body.len() => packed,
+                _ => body.to_vec(),
+            }
+        }
+        _ => body.to_vec(),
+    }
+}
+
+/// A compressed message, inflated; one that would pass [`MAX_SYNC_MESSAGE`] is refused
+/// as soon as it does, so a small frame can't make the phone hold gigabytes.
+fn inflate(packed: &[u8]) -> Result<Vec<u8>, FrameError> {
+    use std::io::Read;
+    let mut message = Vec::new();
+    let limit = MAX_SYNC_MESSAGE as u64 + 1;
+    flate2::read::DeflateDecoder::new(packed)
+        .take(limit)
+        .read_to_end(&mut message)
+        .map_err(|_| FrameError::BadPacking)?;
+    if message.len() > MAX_SYNC_MESSAGE {
+        return Err(FrameError::MessageTooLong { max: MAX_SYNC_MESSAGE });
+    }
+    Ok(message)
+}
+
+/// The frames one frame body goes as: itself, or, for a sync message (compressed or
+/// not) longer than [`PIECE`], its pieces, the last with the message's own tag.
 pub fn pieces(body: &[u8]) -> Vec<Vec<u8>> {
     match body.split_first() {
-        Some((&TAG_SYNC, message)) if message.len() > PIECE => {
+        Some((&tag, message)) if ends_message(tag) && message.len() > PIECE => {
             let mut parts: Vec<Vec<u8>> = message.chunks(PIECE).map(|c| [&[TAG_PART][..], c].concat()).collect();
             if let Some(last) = parts.last_mut() {
-                last[0] = TAG_SYNC;
+                last[0] = tag;
             }
             parts
         }
@@ -139,25 +195,32 @@ impl Assembler {
     /// A frame body as it arrived: `Some` whole body to decode, or `None` when it was a
     /// piece of a message still coming.
     pub fn push(&mut self, body: Vec<u8>) -> Result<Option<Vec<u8>>, FrameError> {
-        let tag = body.first().copied();
-        if tag != Some(TAG_PART) && tag != Some(TAG_SYNC) && !self.pending.is_empty() {
+        let Some(&tag) = body.first() else {
+            return if self.pending.is_empty() { Ok(Some(body)) } else { Err(FrameError::BrokenOff) };
+        };
+        let piece = tag == TAG_PART;
+        if !piece && !self.pending.is_empty() && !ends_message(tag) {
             return Err(FrameError::BrokenOff);
         }
-        match tag {
-            Some(TAG_PART) | Some(TAG_SYNC) if !self.pending.is_empty() || tag == Some(TAG_PART) => {
-                let payload = &body[1..];
-                // The message so far (without its tag) and this piece.
-                if self.pending.len().saturating_sub(1) + payload.len() > MAX_SYNC_MESSAGE {
-                    return Err(FrameError::MessageTooLong { max: MAX_SYNC_MESSAGE });
-                }
-                if self.pending.is_empty() {
-                    self.pending.push(TAG_SYNC);
-                }
-                self.pending.extend_from_slice(payload);
-                if tag == Some(TAG_PART) { Ok(None) } else { Ok(Some(std::mem::take(&mut self.pending))) }
-            }
-            _ => Ok(Some(body)),
+        if !piece && self.pending.is_empty() {
+            return Ok(Some(body));
         }
+        let payload = &body[1..];
+        // The message so far (its first byte is room for the tag) and this piece.
+        if self.pending.len().saturating_sub(1) + payload.len() > MAX_SYNC_MESSAGE {
+            return Err(FrameError::MessageTooLong { max: MAX_SYNC_MESSAGE });
+        }
+        if self.pending.is_empty() {
+            self.pending.push(TAG_PART);
+        }
+        self.pending.extend_from_slice(payload);
+        if piece {
+            return Ok(None);
+        }
+        // The last piece says what the joined message is.
+        let mut whole = std::mem::take(&mut self.pending);
+        whole[0] = tag;
+        Ok(Some(whole))
     }
 
     /// Bytes held for a message still coming.
@@ -273,6 +336,91 @@ mod tests {
         assert!(matches!(SyncFrame::decode(&[2, 0]), Err(FrameError::PingWithPayload(1))));
         assert!(matches!(SyncFrame::decode(&[1, 0x42, 0xff]), Err(FrameError::BadSyncMessage(_))));
         assert!(matches!(prefixed(&[0; 11], 10), Err(FrameError::TooLong { .. })));
+    }
+
+    /// A sync message as a catch-up makes it: `entries` new changes, each an entry with
+    /// its ids and words as they are, to a phone that holds three times as many already.
+    fn wordy_message(entries: usize) -> sync::Message {
+        use automerge::sync::SyncDoc;
+        use automerge::transaction::Transactable;
+        let write = |doc: &mut automerge::Automerge, i: usize| {
+            let mut tx = doc.transaction();
+            let key = format!("0192f1c4-8a2b-7c3d-9e4f-{i:012x}");
+            let entry = tx.put_object(automerge::ROOT, key, automerge::ObjType::Map).unwrap();
+            tx.put(&entry, "kind", "agreement").unwrap();
+            tx.put(&entry, "text", format!("Text when running late, number {i}")).unwrap();
+            tx.put(&entry, "author", "7d3e9a10-5b2c-4f6e-8a1d-2c3b4a5d6e7f").unwrap();
+            tx.commit();
+        };
+        let mut doc = automerge::Automerge::new();
+        for i in 0..entries * 3 {
+            write(&mut doc, i);
+        }
+        let mut theirs = doc.fork();
+        let (mut ours, mut their_state) = (sync::State::new(), sync::State::new());
+        // Both learn what the other holds.
+        for _ in 0..4 {
+            if let Some(m) = doc.generate_sync_message(&mut ours) {
+                theirs.receive_sync_message(&mut their_state, m).unwrap();
+            }
+            if let Some(m) = theirs.generate_sync_message(&mut their_state) {
+                doc.receive_sync_message(&mut ours, m).unwrap();
+            }
+        }
+        for i in entries * 3..entries * 4 {
+            write(&mut doc, i);
+        }
+        doc.generate_sync_message(&mut ours).unwrap()
+    }
+
+    #[test]
+    fn a_wordy_sync_message_goes_compressed_and_reads_back_the_same() {
+        let message = wordy_message(100);
+        let plain = SyncFrame::Sync(message.clone()).encode();
+        assert!(plain.len() > 100 * 100, "the hundred entries' text is in it: {} bytes", plain.len());
+        let wire = packed(&plain);
+        assert_eq!(wire[0], TAG_PACKED);
+        assert!(wire.len() * 3 < plain.len(), "{} bytes packed from {}", wire.len(), plain.len());
+        match SyncFrame::decode(&wire).unwrap() {
+            SyncFrame::Sync(back) => assert_eq!(back.encode(), message.clone().encode()),
+            other => panic!("{other:?}"),
+        }
+        // A short message, a ping and a hello go as they are.
+        let short = SyncFrame::Sync(
+            automerge::sync::SyncDoc::generate_sync_message(&automerge::Automerge::new(), &mut sync::State::new())
+                .unwrap(),
+        )
+        .encode();
+        assert!(short.len() < PACK_FROM);
+        for body in [short, SyncFrame::Ping.encode(), SyncFrame::Hello { couple: [1; 16], confirmed: true }.encode()] {
+            assert_eq!(packed(&body), body);
+        }
+        // Compressed and long, it goes in pieces, the last one saying it is compressed.
+        let long = packed(&SyncFrame::Sync(wordy_message(1_500)).encode());
+        let parts = pieces(&long);
+        assert!(parts.len() >= 2, "{} bytes", long.len());
+        assert_eq!(parts.last().unwrap()[0], TAG_PACKED);
+        let mut joiner = Assembler::default();
+        let joined = parts.into_iter().filter_map(|p| joiner.push(p).unwrap()).collect::<Vec<_>>();
+        assert_eq!(joined, vec![long.clone()]);
+        assert!(matches!(SyncFrame::decode(&long).unwrap(), SyncFrame::Sync(_)));
+    }
+
+    #[test]
+    fn a_compressed_frame_may_not_inflate_past_the_longest_message_nor_be_junk() {
+        use std::io::Write;
+        // 33 kB that inflate to one byte over the longest message.
+        let mut bomb = flate2::write::DeflateEncoder::new(vec![TAG_PACKED], flate2::Compression::best());
+        bomb.write_all(&vec![0u8; MAX_SYNC_MESSAGE + 1]).unwrap();
+        let bomb = bomb.finish().unwrap();
+        assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+        assert!(matches!(SyncFrame::decode(&bomb), Err(FrameError::MessageTooLong { .. })));
+        assert!(matches!(SyncFrame::decode(&[TAG_PACKED, 0xff, 0x00, 0x13]), Err(FrameError::BadPacking)));
+        // Inflating to something that isn't a sync message is named as that.
+        let mut not_a_message = flate2::write::DeflateEncoder::new(vec![TAG_PACKED], flate2::Compression::fast());
+        not_a_message.write_all(b"hello there").unwrap();
+        let not_a_message = not_a_message.finish().unwrap();
+        assert!(matches!(SyncFrame::decode(&not_a_message), Err(FrameError::BadSyncMessage(_))));
     }
 
     #[test]

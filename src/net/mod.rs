@@ -38,27 +38,49 @@ pub use error::{NetError, Paired};
 pub use node::{NetConfig, Node};
 pub use peers::PairingState;
 
-/// Records every byte this phone hands to the network before encryption, for tests that
-/// prove what never leaves the phone, and for counting what a sync costs.
+/// Records everything this phone hands to the network before encryption, for tests that
+/// prove what never leaves the phone, and for counting what a sync costs. A compressed
+/// sync message is recorded as it reads before compression, so a search of the bytes
+/// finds what it carried, and counted as the bytes that went.
 #[derive(Clone, Default)]
-pub struct WireTap(Arc<Mutex<Vec<u8>>>);
+pub struct WireTap(Arc<Mutex<Tapped>>);
+
+#[derive(Default)]
+struct Tapped {
+    plain: Vec<u8>,
+    sent: usize,
+}
 
 impl WireTap {
+    /// Records bytes sent as they are.
     pub fn record(&self, bytes: &[u8]) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(bytes);
+        self.record_packed(bytes, bytes.len());
     }
 
-    /// Everything recorded so far.
+    /// Records a frame that went as `sent` bytes (compressed) and reads as `plain`.
+    pub fn record_packed(&self, plain: &[u8], sent: usize) {
+        let mut tapped = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        tapped.plain.extend_from_slice(plain);
+        tapped.sent += sent;
+    }
+
+    /// Everything said so far, readable (compressed messages inflated).
     pub fn bytes(&self) -> Vec<u8> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).plain.clone()
     }
 
+    /// How long [`WireTap::bytes`] is.
     pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).plain.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The bytes handed to the network so far, compressed where they went compressed.
+    pub fn sent(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).sent
     }
 }
 

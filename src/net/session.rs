@@ -237,9 +237,10 @@ pub async fn read_frames<R: futures::AsyncRead + Unpin>(
 /// connection within [`WRITE_LIMIT`]: the time measures progress, so a slow Wi-Fi that
 /// keeps moving is waited for, and a dead one is found.
 async fn send(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, frame: &SyncFrame) -> Result<(), (End, String)> {
-    let body = frame.encode();
+    let plain = frame.encode();
+    let body = frame::packed(&plain);
     if let Some(tap) = &ctx.tap {
-        tap.record(&body);
+        tap.record_packed(&plain, body.len());
     }
     for piece in frame::pieces(&body) {
         let sent = tokio::time::timeout(WRITE_LIMIT, frame::write_body(writer, &piece, MAX_SYNC_FRAME)).await;

@@ -580,7 +580,8 @@ impl Net {
     fn send(&mut self, from: usize, stream: u64, body: Vec<u8>) {
         let Some(s) = self.streams.get(&stream) else { return };
         let to = if s.ends[0].0 == from { s.ends[1].0 } else { s.ends[0].0 };
-        for piece in frame::pieces(&body) {
+        // As the runner sends it: compressed when that is smaller, then in pieces.
+        for piece in frame::pieces(&frame::packed(&body)) {
             let d = self.delay();
             // A frame follows the one before it, and takes its time on a 20 Mbit/s Wi-Fi.
             let on_air = Duration::from_micros(piece.len() as u64 * 8 / 20);
@@ -857,6 +858,8 @@ fn readable(body: &[u8]) -> Vec<u8> {
     let mut out = body.to_vec();
     if let Ok(SyncFrame::Sync(message)) = SyncFrame::decode(body) {
         out.extend(steady::store::inflate::inflated(message.changes.iter(), u64::MAX).unwrap());
+        // A compressed frame, as it read before compression.
+        out.extend(message.encode());
     }
     out
 }
