@@ -59,21 +59,43 @@ fn wait_for(lines: &std::sync::mpsc::Receiver<String>, prefix: &str, limit: Dura
 
 /// Wake-ups so far (voluntary context switches of every thread) and CPU seconds.
 fn counters(pid: u32) -> (u64, f64) {
-    let mut switches = 0;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
-        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
-        switches += status
-            .lines()
-            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-    }
+    let switches = by_thread(pid).values().sum();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // The fields after the command's closing parenthesis; utime and stime are 14 and 15.
     let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (switches, ticks as f64 / per_second)
+}
+
+/// Wake-ups so far of each of a process's threads, by thread name.
+fn by_thread(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let name = status.lines().find_map(|l| l.strip_prefix("Name:")).unwrap_or("?").trim().to_owned();
+        let switches = status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        *out.entry(name).or_insert(0) += switches;
+    }
+    out
+}
+
+/// What each thread of a process did between two readings, as "name n, ...".
+fn threads_between(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) -> String {
+    after
+        .iter()
+        .map(|(name, n)| (name, n - before.get(name).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn main() {
@@ -98,13 +120,17 @@ fn main() {
     wait_for(&a_lines, r#"{"event":"synced""#, Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(5));
     let before = [counters(a.id()), counters(b.id())];
+    let threads_before = [by_thread(a.id()), by_thread(b.id())];
     std::thread::sleep(IDLE);
     let after = [counters(a.id()), counters(b.id())];
+    let threads_after = [by_thread(a.id()), by_thread(b.id())];
     let still_connected = a_lines.try_iter().all(|l| !l.contains(r#""event":"disconnected""#));
     let mut cpu = 0.0;
     for (name, ((w0, c0), (w1, c1))) in ["A", "B"].iter().zip(before.iter().zip(after.iter())) {
         let wakeups = (w1 - w0) as f64 / IDLE.as_secs_f64();
         println!("{name}: {wakeups:.2} wake-ups a second, {:.3} s of CPU over {} s", c1 - c0, IDLE.as_secs());
+        let i = usize::from(*name == "B");
+        println!("   by thread, over {} s: {}", IDLE.as_secs(), threads_between(&threads_before[i], &threads_after[i]));
         cpu += c1 - c0;
     }
     println!(

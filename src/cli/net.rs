@@ -80,12 +80,10 @@ pub fn listen_address(text: &str) -> Result<Multiaddr> {
     Ok(Multiaddr::empty().with(ip).with(libp2p::multiaddr::Protocol::Tcp(socket.port())))
 }
 
+/// One thread for the network, as the window has: an idle phone's few events (a ping, an
+/// mDNS query) wake one thread, not a pool of them. The journal has its own thread.
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("the network could not start")
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("the network could not start")
 }
 
 fn json_line(out: &mut dyn Write, json: &str) -> Result<()> {

@@ -22,7 +22,7 @@ use crate::store::{PartnerRules, Store, StoreError, Touched};
 
 /// After this long without a word from the partner, a session asks "still there?" (a
 /// ping, which the partner answers with its hello).
-pub const PING_EVERY: Duration = Duration::from_secs(10);
+pub const PING_EVERY: Duration = Duration::from_secs(15);
 /// A ping, or changes sent, must be answered within this long, or the partner's phone is
 /// gone (asleep, or off the Wi-Fi): the session ends and the connection is dialed anew.
 pub const ANSWER_LIMIT: Duration = Duration::from_secs(5);

@@ -1094,7 +1094,7 @@ fn a_partner_that_vanishes_without_a_word_is_found_gone_by_an_unanswered_ping() 
         net.run(Duration::from_millis(100));
     }
     let noticed = net.elapsed() - gone;
-    // A ping after ten seconds of silence, five to answer it.
+    // A ping after fifteen seconds of silence, five to answer it.
     assert!(noticed <= link_quiet() + Duration::from_millis(300), "took {noticed:?}");
     assert!(noticed >= steady::net::sync::ANSWER_LIMIT, "too quick: {noticed:?}");
     // It lets the dead connection go, and looks for the partner again.
