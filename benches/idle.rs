@@ -5,6 +5,9 @@
 //! stime from `/proc/<pid>/stat`). Needs root. `STEADY_BIN` measures another build of the
 //! app instead of this one (to compare before and after a change).
 //!
+//! Then the app's window, not paired, untouched for 60 s under a virtual display: which of
+//! its threads wake.
+//!
 //! `cargo bench --bench idle`
 
 #[path = "../tests/common/netns.rs"]
@@ -71,14 +74,7 @@ fn counters(pid: u32) -> (u64, f64) {
 /// Wake-ups so far of each of a process's threads, by thread name.
 fn by_thread(pid: u32) -> std::collections::BTreeMap<String, u64> {
     let mut out = std::collections::BTreeMap::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
-        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
-        let name = status.lines().find_map(|l| l.strip_prefix("Name:")).unwrap_or("?").trim().to_owned();
-        let switches = status
-            .lines()
-            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0);
+    for ((_, name), switches) in by_tid(pid) {
         *out.entry(name).or_insert(0) += switches;
     }
     out
@@ -91,7 +87,7 @@ fn threads_between(
 ) -> String {
     after
         .iter()
-        .map(|(name, n)| (name, n - before.get(name).copied().unwrap_or(0)))
+        .map(|(name, n)| (name, n.saturating_sub(before.get(name).copied().unwrap_or(0))))
         .filter(|(_, n)| *n > 0)
         .map(|(name, n)| format!("{name} {n}"))
         .collect::<Vec<_>>()
@@ -139,5 +135,76 @@ fn main() {
         if still_connected { "" } else { " (the connection dropped meanwhile)" }
     );
     let _ = (a.kill(), b.kill(), a.wait(), b.wait());
+    idle_window(&lan.ns("a"), work.path());
     drop(lan);
+}
+
+/// The app's window, not paired, open and untouched for 60 s under a virtual display
+/// (inside a namespace of its own, like the phones): which of its threads wake. Skipped
+/// where `xvfb-run` is missing.
+fn idle_window(ns: &str, work: &Path) {
+    if Command::new("xvfb-run").arg("--help").output().is_err() {
+        println!("the window: skipped, xvfb-run is not installed");
+        return;
+    }
+    let dir = work.join("window");
+    run(&dir, &["init", "--name", "Sam", "--no-passcode"]);
+    let mut window = Command::new("ip")
+        .args(["netns", "exec", ns, "xvfb-run", "-a", &app(), "--data-dir"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The app's own process, once its window is up.
+    let pattern = format!("^{} --data-dir {}$", app(), dir.display());
+    let mut pid = None;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(100));
+        let found = Command::new("pgrep").args(["-f", &pattern]).output().unwrap();
+        pid = String::from_utf8_lossy(&found.stdout).lines().next().and_then(|l| l.trim().parse::<u32>().ok());
+        if pid.is_some() {
+            break;
+        }
+    }
+    let pid = pid.expect("the window started");
+    std::thread::sleep(Duration::from_secs(5));
+    let before = by_tid(pid);
+    std::thread::sleep(IDLE);
+    let after = by_tid(pid);
+    let woke: Vec<String> = after
+        .iter()
+        .map(|(thread, n)| (thread, n.saturating_sub(before.get(thread).copied().unwrap_or(0))))
+        .filter(|(_, n)| *n > 0)
+        .map(|((tid, name), n)| {
+            let which = if *tid == pid { "the main thread".to_owned() } else { format!("thread {tid}") };
+            format!("{name} ({which}) {n}")
+        })
+        .collect();
+    let threads = after.len();
+    println!(
+        "the window, not paired, untouched for {} s: {} of its {threads} threads woke: {}",
+        IDLE.as_secs(),
+        woke.len(),
+        if woke.is_empty() { "none".to_owned() } else { woke.join(", ") }
+    );
+    let _ = Command::new("pkill").args(["-f", &pattern]).status();
+    let _ = window.wait();
+}
+
+/// Wake-ups so far of each of a process's threads, by thread id and name.
+fn by_tid(pid: u32) -> std::collections::BTreeMap<(u32, String), u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let Ok(tid) = task.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let name = status.lines().find_map(|l| l.strip_prefix("Name:")).unwrap_or("?").trim().to_owned();
+        let switches = status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        out.insert((tid, name), switches);
+    }
+    out
 }
