@@ -752,16 +752,21 @@ impl Store {
                 }
                 let ready = rows::outbox(sql, Some(now))?;
                 for w in &ready {
-                    let outgoing = match (doc::find_entry(tx, w.entry.id)?, &w.base) {
-                        (Some(obj), Some(base)) => {
+                    // A new share goes as it is; a change to a shared entry is laid over
+                    // what the document holds now.
+                    let Some(base) = &w.base else {
+                        doc::write_entry(tx, &w.entry)?;
+                        continue;
+                    };
+                    let outgoing = match doc::find_entry(tx, w.entry.id)? {
+                        Some(obj) => {
                             let theirs = doc::read_entry(tx, w.entry.id, &obj)?;
                             let fields = rebase(&theirs.to_fields(), base, &w.entry.to_fields());
                             Entry::from_fields_lenient(w.entry.id, true, fields)?
                         }
                         // A change to an entry its author has taken back since: it goes
                         // nowhere (a check-in on an agreement made private again).
-                        (None, Some(_)) => continue,
-                        (_, None) => w.entry.clone(),
+                        None => continue,
                     };
                     doc::write_entry(tx, &outgoing)?;
                 }
