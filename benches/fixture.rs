@@ -85,3 +85,23 @@ pub fn ten_thousand() -> PathBuf {
     }
     dir
 }
+
+/// A phone not yet paired whose person shared 10,000 entries, one share each: they wait
+/// in the outbox, and go to the partner's phone at the first sync. Built once under
+/// `target/`.
+pub fn waiting_to_share() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-fixtures/sync-10k");
+    if dir.join("done").exists() {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut store = Store::open_dir_without_passcode(&dir).unwrap();
+    store.init("Alex").unwrap();
+    for i in 0..ENTRIES {
+        let id = store.add(draft(i)).unwrap().id;
+        store.share(id).unwrap();
+    }
+    store.compact().unwrap();
+    std::fs::write(dir.join("done"), b"").unwrap();
+    dir
+}

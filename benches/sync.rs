@@ -13,7 +13,7 @@ mod netns;
 
 mod fixture;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -82,24 +82,6 @@ fn share(store: &mut Store, text: &str) {
     store.share(id).unwrap();
 }
 
-/// A journal of 10,000 shared entries, one share each, built once under target/.
-fn big_journal() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-fixtures/sync-10k");
-    if dir.join("done").exists() {
-        return dir;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut store = Store::open_dir_without_passcode(&dir).unwrap();
-    store.init("Alex").unwrap();
-    for i in 0..DOC_ENTRIES {
-        let id = store.add(fixture::draft(i)).unwrap().id;
-        store.share(id).unwrap();
-    }
-    store.compact().unwrap();
-    std::fs::write(dir.join("done"), b"").unwrap();
-    dir
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {
@@ -121,7 +103,7 @@ fn main() {
     let (dir_a, dir_b) = (work.path().join("a"), work.path().join("b"));
 
     // A holds the 10,000-entry journal; B starts empty and pairs.
-    copy_dir(&big_journal(), &dir_a);
+    copy_dir(&fixture::waiting_to_share(), &dir_a);
     Store::open_dir_without_passcode(&dir_b).unwrap().init("Blair").unwrap();
     let tap_a = WireTap::default();
     let a = node_in(&ns_a, &dir_a, Some(tap_a.clone()));

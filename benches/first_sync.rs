@@ -1,0 +1,73 @@
+//! Where a first sync's time goes, on one machine without the network: A, newly paired,
+//! holds 10,000 shares waiting in its outbox (about 8,300 entries once each day's
+//! check-ins are one); B holds nothing of A's. Each round of the sync protocol is timed
+//! step by step: A folding its outbox into the shared document (durable), A making its
+//! message, B taking it (checked against the rules, durable). Recorded in BENCHMARKS.md.
+//!
+//! `cargo bench --bench first_sync`
+
+mod fixture;
+
+use std::time::{Duration, Instant};
+
+use automerge::sync;
+use steady::store::{PartnerRules, Store};
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    for file in std::fs::read_dir(fixture::waiting_to_share()).unwrap().flatten() {
+        std::fs::copy(file.path(), dir_a.join(file.file_name())).unwrap();
+    }
+    let mut a = Store::open_dir_without_passcode(&dir_a).unwrap();
+    let mut b = Store::open_dir_without_passcode(&dir_b).unwrap();
+    b.init("Blair").unwrap();
+    a.start_couple(fixture::COUPLE, "Blair").unwrap();
+    b.start_couple(fixture::COUPLE, "Alex").unwrap();
+    let rules = |s: &Store| PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()] };
+    let (a_sees_b, b_sees_a) = (rules(&b), rules(&a));
+    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+    let (mut fold, mut make, mut take) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut bytes = 0;
+    let start = Instant::now();
+    loop {
+        let t = Instant::now();
+        a.fold_outbox().unwrap();
+        fold += t.elapsed();
+        let t = Instant::now();
+        let to_b = a.sync_message(&mut sa).unwrap();
+        make += t.elapsed();
+        let to_a = b.sync_message(&mut sb).unwrap();
+        if to_b.is_none() && to_a.is_none() {
+            break;
+        }
+        if let Some(m) = to_b {
+            bytes += m.clone().encode().len();
+            let t = Instant::now();
+            b.receive_sync_message(&mut sb, m, &b_sees_a).unwrap();
+            take += t.elapsed();
+        }
+        if let Some(m) = to_a {
+            a.receive_sync_message(&mut sa, m, &a_sees_b).unwrap();
+        }
+    }
+    let total = start.elapsed();
+    let held = b.entries().unwrap().len();
+    assert_eq!(held, a.entries().unwrap().len(), "B holds every entry A shared");
+    println!(
+        "first sync of {held} entries, in one process: {:.0} ms in all; A folds its outbox {:.0} ms, A makes its \
+         messages {:.0} ms ({bytes} B), B takes them {:.0} ms",
+        ms(total),
+        ms(fold),
+        ms(make),
+        ms(take)
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
