@@ -10,27 +10,12 @@ mod fixture;
 
 use std::time::{Duration, Instant};
 
-use automerge::sync;
-use steady::store::{PartnerRules, Store};
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    std::fs::create_dir_all(&dir_a).unwrap();
-    for file in std::fs::read_dir(fixture::waiting_to_share()).unwrap().flatten() {
-        std::fs::copy(file.path(), dir_a.join(file.file_name())).unwrap();
-    }
-    let mut a = Store::open_dir_without_passcode(&dir_a).unwrap();
-    let mut b = Store::open_dir_without_passcode(&dir_b).unwrap();
-    b.init("Blair").unwrap();
-    a.start_couple(fixture::COUPLE, "Blair").unwrap();
-    b.start_couple(fixture::COUPLE, "Alex").unwrap();
-    let rules = |s: &Store| PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()] };
-    let (a_sees_b, b_sees_a) = (rules(&b), rules(&a));
-    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+    let fixture::Couple { dir: _dir, mut a, mut b, a_sees_b, b_sees_a, a_state: mut sa, b_state: mut sb } =
+        fixture::couple(&fixture::waiting_to_share());
     let (mut fold, mut make, mut take) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut bytes = 0;
     let start = Instant::now();

@@ -105,3 +105,42 @@ pub fn waiting_to_share() -> PathBuf {
     std::fs::write(dir.join("done"), b"").unwrap();
     dir
 }
+
+/// Two phones paired in [`COUPLE`]: A, a copy of the journal in `from` (paired, or paired
+/// now), and B, Blair's, new. What each knows of the other, and a sync state each.
+pub struct Couple {
+    /// Where both journals live, removed when dropped: keep it while the stores are open.
+    pub dir: tempfile::TempDir,
+    pub a: Store,
+    pub b: Store,
+    pub a_sees_b: steady::store::PartnerRules,
+    pub b_sees_a: steady::store::PartnerRules,
+    pub a_state: automerge::sync::State,
+    pub b_state: automerge::sync::State,
+}
+
+pub fn couple(from: &Path) -> Couple {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    for file in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(file.path(), dir_a.join(file.file_name())).unwrap();
+    }
+    let mut a = Store::open_dir_without_passcode(&dir_a).unwrap();
+    let mut b = Store::open_dir_without_passcode(&dir_b).unwrap();
+    b.init("Blair").unwrap();
+    if a.couple().unwrap().is_none() {
+        a.start_couple(COUPLE, "Blair").unwrap();
+    }
+    b.start_couple(COUPLE, "Alex").unwrap();
+    let rules = |s: &Store| steady::store::PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()] };
+    Couple {
+        a_sees_b: rules(&b),
+        b_sees_a: rules(&a),
+        a,
+        b,
+        dir,
+        a_state: automerge::sync::State::new(),
+        b_state: automerge::sync::State::new(),
+    }
+}

@@ -117,23 +117,9 @@ fn received_change_check(c: &mut Criterion) {
 /// same 10,000-entry document) takes A's sync message with one new share in it, checks
 /// it against the rules, and commits it, as its sync session does.
 fn receive_share(c: &mut Criterion) {
-    use automerge::sync;
-    use steady::store::PartnerRules;
-
-    let tmp = tempfile::tempdir().unwrap();
-    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    std::fs::create_dir_all(&dir_a).unwrap();
-    for file in std::fs::read_dir(fixture::ten_thousand()).unwrap().flatten() {
-        std::fs::copy(file.path(), dir_a.join(file.file_name())).unwrap();
-    }
-    let mut a = Store::open_dir_without_passcode(&dir_a).unwrap();
-    let mut b = Store::open_dir_without_passcode(&dir_b).unwrap();
-    b.init("Blair").unwrap();
-    b.start_couple(fixture::COUPLE, "Alex").unwrap();
-    let rules = |s: &Store| PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()] };
-    let (a_sees_b, b_sees_a) = (rules(&b), rules(&a));
-    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
-    let round = |a: &mut Store, b: &mut Store, sa: &mut sync::State, sb: &mut sync::State| {
+    let fixture::Couple { dir: _dir, mut a, mut b, a_sees_b, b_sees_a, a_state: mut sa, b_state: mut sb } =
+        fixture::couple(&fixture::ten_thousand());
+    let round = |a: &mut Store, b: &mut Store, sa: &mut automerge::sync::State, sb: &mut automerge::sync::State| {
         a.fold_outbox().unwrap();
         let to_b = a.sync_message(sa).unwrap();
         let to_a = b.sync_message(sb).unwrap();
