@@ -96,7 +96,10 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
                     None => return Ok(()),
                     Some((frame, queued)) => (frame?, queued),
                 };
+                // The entries a message changed are read back only for someone to take.
+                let listened = ctx.arrivals.receiver_count() > 0;
                 let frame_in = move |s: &mut SyncSession, store: &mut Store| {
+                    s.tell_arrivals(listened);
                     s.on_frame(Instant::now(), Utc::now(), frame, store)
                 };
                 answer(ctx, &mut writer, &mut session, frame_in).await?;

@@ -131,6 +131,8 @@ pub struct SyncSession {
     hello_due: bool,
     /// "Synced" was reported and the state both agreed on is not saved yet.
     save_due: bool,
+    /// Someone (the window) takes the entries each message changed: read them back.
+    tell_arrivals: bool,
 }
 
 impl SyncSession {
@@ -162,6 +164,7 @@ impl SyncSession {
             dirty: true,
             hello_due: true,
             save_due: false,
+            tell_arrivals: true,
         })
     }
 
@@ -259,7 +262,7 @@ impl SyncSession {
                 if store.heads() != before {
                     self.received += store.changes_since(&before).map_err(closed)?;
                 }
-                if touched != Touched::default() {
+                if self.tell_arrivals && touched != Touched::default() {
                     out.push(Out::Arrived(Arrived::read(store, &touched).map_err(closed)?));
                 }
                 self.dirty = true;
@@ -273,6 +276,12 @@ impl SyncSession {
     /// [`SyncSession::poll`] again after handing on what the last call said.
     pub fn more_to_say(&self) -> bool {
         self.save_due
+    }
+
+    /// Whether anyone takes the entries each message changed ([`Out::Arrived`]); with
+    /// nobody (the command line), they are not read back. On by default.
+    pub fn tell_arrivals(&mut self, on: bool) {
+        self.tell_arrivals = on;
     }
 
     /// This phone's journal changed.
