@@ -139,6 +139,15 @@ fn agreement(text: &str) -> Draft {
     Draft::Agreement { text: text.to_owned() }
 }
 
+/// Like [`eventually`], for a look at the file that is itself the wait.
+fn eventually_sync(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(5), "{what} did not happen within 5 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
@@ -555,7 +564,13 @@ async fn an_unconfirmed_pairing_exchanges_nothing_of_the_document_in_either_dire
         assert_eq!(a.shared_ids(), vec![id_a]);
         assert_eq!(b.shared_ids(), vec![id_b]);
         assert_eq!(a.store().waiting_count().unwrap(), 1, "A's share still waits in its outbox");
-        assert_eq!(a.store().heads(), b.store().heads(), "both documents are still the empty genesis");
+        // Each phone made its shares ready to go while its person compared the words,
+        // in its own document; the two documents still have nothing in common but the
+        // genesis.
+        for phone in [&a, &b] {
+            eventually_sync("the shares are made ready", || phone.store().is_staged().unwrap());
+        }
+        assert_ne!(a.store().heads(), b.store().heads());
 
         // The second person confirms: sync starts, and now the same searches find it all.
         let confirmed_at = Instant::now();
@@ -584,6 +599,8 @@ async fn they_dont_match_forgets_the_pairing_on_this_phone_and_nothing_is_exchan
     let waiting_b = b.add_shared(agreement("BLAIR-WAITS-c08e"));
     pair_unconfirmed(&a, &b).await;
     a.confirm();
+    eventually_sync("B makes its share ready while the words are shown", || b.store().is_staged().unwrap());
+    assert!(contains(&b.store().document_bytes().unwrap(), "BLAIR-WAITS-c08e"), "the search finds it where it is");
     let mut b_store = b.store();
     assert!(b_store.couple().unwrap().is_some());
     let forgotten = peers::reject(&mut b_store).unwrap().expect("B had a pairing");
@@ -603,9 +620,12 @@ async fn they_dont_match_forgets_the_pairing_on_this_phone_and_nothing_is_exchan
     assert!(dir_contains(a.dir.path(), text_a), "the search finds the text where it is");
     assert!(!dir_contains(b.dir.path(), text_a) && !b.knows(text_a));
     assert!(!contains(&[a.tap.bytes(), b.tap.bytes()].concat(), text_a));
-    // B's share keeps waiting, for whoever B pairs with next.
+    // B's share keeps waiting, for whoever B pairs with next; what B had made ready of it
+    // while the words were shown is gone with the pairing.
     assert_eq!(b.shared_ids(), vec![waiting_b]);
     assert!(b.store().get(waiting_b).unwrap().waiting);
+    assert!(!b.store().is_staged().unwrap());
+    assert!(!contains(&b.store().document_bytes().unwrap(), "BLAIR-WAITS-c08e"));
 }
 
 /// After unpairing, the journal shared with the old partner stays on this phone, apart

@@ -34,7 +34,7 @@ use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 pub use super::error::{NetError, Paired};
 use super::invite::InviteLink;
-use super::link::{self, DialId, Door, Effect, Input, PartnerLink, Reply, Role, SessionId};
+use super::link::{self, DialId, Door, Effect, Input, PartnerLink, Reply, Role, SessionId, Write};
 pub use super::link::{INVITE_LIFETIME, MAX_TRIES, host_port};
 use super::pairing::{Introduction, InviteCode, PairFailure, PairOutcome};
 use super::peers::{self, Partner};
@@ -55,6 +55,8 @@ const PAIR_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/pair/1");
 const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// With the kernel saying so, the node still looks this often, in case it missed one.
 const LOOK_ANYWAY: Duration = Duration::from_secs(30);
+/// How long after the kernel tells of a write the file is looked at once more.
+const LOOK_AFTER_NOTICE: Duration = Duration::from_millis(100);
 
 /// How the node is started.
 #[derive(Clone)]
@@ -211,6 +213,7 @@ impl Node {
             seen_version: None,
             settings_version,
             publish_due: false,
+            stage_due: false,
             watch,
         };
         for address in config.dial.clone() {
@@ -412,6 +415,8 @@ struct Driver {
     /// The file's `data_version` when the settings were last read.
     settings_version: Option<i64>,
     publish_due: bool,
+    /// A pairing was just saved: fold the waiting shares ahead of time.
+    stage_due: bool,
     /// Says when another process wrote the journal; without it, the node looks each second.
     watch: Option<FileWatch>,
 }
@@ -463,7 +468,12 @@ impl Driver {
                 Some((peer, role, outcome)) = pair_results.recv() => {
                     self.feed(Input::Pairing { peer, role, outcome, at: Utc::now() }, &mut None).await;
                 }
-                _ = folder_changed(&mut self.watch) => self.reread_settings().await,
+                _ = folder_changed(&mut self.watch) => {
+                    self.reread_settings().await;
+                    // The kernel tells of a write as it starts: a commit can land after
+                    // the look it caused, with nothing more to tell. One more look soon.
+                    next_look = next_look.min(Instant::now() + LOOK_AFTER_NOTICE);
+                }
                 _ = tokio::time::sleep_until(wake.into()) => {
                     if Instant::now() >= next_look {
                         self.reread_settings().await;
@@ -474,6 +484,17 @@ impl Driver {
             }
             if std::mem::take(&mut self.publish_due) {
                 self.publish().await;
+            }
+            if std::mem::take(&mut self.stage_due) {
+                // While the two people compare their words, the shares waiting for this
+                // partner are folded into the new document, ready to go the moment both
+                // say the words match; nothing is sent before. After the badge is
+                // published, so the screen does not wait for it.
+                let _ = self.store.submit(|store| {
+                    if let Err(e) = store.stage_outbox() {
+                        tracing::warn!("the waiting shares could not be made ready: {e}");
+                    }
+                });
             }
         }
     }
@@ -665,6 +686,9 @@ impl Driver {
                 let job = write.clone();
                 let result = self.store.run(move |store| peers::write(store, &job).map_err(NetError::from)).await;
                 let result = result.unwrap_or_else(|e| Err(NetError::Start(e.to_string())));
+                if matches!(write, Write::NewPartner { .. }) && result.is_ok() {
+                    self.stage_due = true;
+                }
                 if write.answered() {
                     return Some(Input::Written { write, result });
                 } else if let Err(e) = result {

@@ -35,6 +35,11 @@ impl StoreWorker {
         Ok(StoreWorker { jobs })
     }
 
+    /// Runs `work` on the store after what is queued, without waiting for it.
+    pub fn submit(&self, work: impl FnOnce(&mut Store) + Send + 'static) -> Result<(), WorkerGone> {
+        self.jobs.send(Box::new(work)).map_err(|_| WorkerGone)
+    }
+
     /// Runs `work` on the store, and gives back what it returns.
     pub async fn run<R: Send + 'static>(
         &self,

@@ -476,6 +476,11 @@ impl Store {
             None => None,
         };
         let set_aside = is_set_aside(&self.conn, id)?;
+        // A new share that a staged fold holds too is still only waiting.
+        let in_doc = match (&waiting, in_doc) {
+            (Some(Waiting { base: None, .. }), Some(_)) if self.is_staged()? => None,
+            (_, in_doc) => in_doc,
+        };
         let (mut entry, place) = match (waiting, in_doc) {
             (None, None) => return Err(StoreError::NotFound(id)),
             (Some(w), None) => {
@@ -621,6 +626,8 @@ impl Store {
         match place {
             Place::Private => self.put_private(&entry)?,
             Place::Waiting { ready_at } => {
+                // A staged fold holds the version this change replaces.
+                self.unstage()?;
                 let mut outgoing = entry.clone();
                 outgoing.archived = false;
                 rows::put_outbox(&self.conn, &outgoing, ready_at, None)?;
@@ -691,6 +698,8 @@ impl Store {
         let partner_has_copy = match place {
             Place::Private => return Ok(Unshared { entry, partner_has_copy: false }),
             Place::Waiting { .. } => {
+                // A staged fold holds it: taken back whole, so it leaves no trace.
+                self.unstage()?;
                 let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 rows::delete(&sql, Table::Outbox, id)?;
                 sql.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?.execute([&bytes])?;
@@ -732,10 +741,38 @@ impl Store {
     /// Moves what waits in the outbox, and whose undo has ended, into the shared
     /// document, with this person's name: the sync session calls this just before it
     /// makes a message for the partner, so the document's history only ever holds what
-    /// is about to be sent. Does nothing while this phone has no confirmed pairing
-    /// (`start_couple`). Returns how many entries went in.
+    /// is about to be sent. Does nothing while this phone has no pairing
+    /// (`start_couple`). A fold staged while the words were compared
+    /// ([`Store::stage_outbox`]) is kept as it is. Returns how many entries went in.
     pub fn fold_outbox(&mut self) -> Result<usize, StoreError> {
         self.refresh()?;
+        let staged = self.keep_staged()?;
+        Ok(staged + self.fold(Fold::Send)?)
+    }
+
+    /// Folds what waits in the outbox into the shared document ahead of time, while the
+    /// two people compare their safety words, so that sending can start the moment both
+    /// say they match. Nothing leaves the phone: the shares also stay in the outbox, and
+    /// the fold counts only once the document is about to be sent (a sync message made
+    /// or received, [`Store::fold_outbox`]). Until then any change to a waiting share, its
+    /// being kept private, or the pairing ending, takes the whole fold back
+    /// ([`Store::unstage`]), so no version of a share that did not leave is ever in the
+    /// history that does. Only a document that holds nothing yet is staged. Returns how
+    /// many entries went in.
+    pub fn stage_outbox(&mut self) -> Result<usize, StoreError> {
+        self.refresh()?;
+        if self.couple()?.is_none() || self.is_staged()? || self.doc.get_heads() != doc::genesis().get_heads() {
+            return Ok(0);
+        }
+        self.fold(Fold::Stage)
+    }
+
+    /// Whether the shared document holds a fold that has not counted yet.
+    pub fn is_staged(&self) -> Result<bool, StoreError> {
+        Ok(get_meta(&self.conn, STAGED)?.is_some())
+    }
+
+    fn fold(&mut self, how: Fold) -> Result<usize, StoreError> {
         let Some(me) = self.me.clone() else { return Ok(0) };
         if self.couple()?.is_none() {
             return Ok(0);
@@ -772,14 +809,65 @@ impl Store {
                 }
                 Ok(ready.into_iter().map(|w| w.entry.id).collect::<Vec<_>>())
             },
-            |sql, ids| {
-                for id in ids {
-                    rows::delete(sql, Table::Outbox, *id)?;
+            |sql, ids| match how {
+                Fold::Send => {
+                    for id in ids {
+                        rows::delete(sql, Table::Outbox, *id)?;
+                    }
+                    Ok(())
                 }
-                Ok(())
+                Fold::Stage => set_meta(sql, STAGED, "yes"),
             },
         )?;
         Ok(folded.len())
+    }
+
+    /// A staged fold counts from now: its shares leave the outbox, since the document
+    /// holds them. While a fold is staged, an outbox row whose entry is in the document
+    /// is one the fold took (every other change to the outbox takes the fold back).
+    /// Returns how many shares it held.
+    fn keep_staged(&mut self) -> Result<usize, StoreError> {
+        if !self.is_staged()? {
+            return Ok(0);
+        }
+        let Store { conn, doc, cursor, path, generation, .. } = self;
+        let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        same_document(&sql, generation)?;
+        chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
+        if get_meta(&sql, STAGED)?.is_none() {
+            return Ok(0);
+        }
+        let in_doc: HashSet<EntryId> = doc::entry_ids(doc)?.into_iter().map(|(id, _)| id).collect();
+        let waiting = rows::ids(&sql, Table::Outbox)?;
+        let taken: Vec<EntryId> = waiting.iter().filter(|id| in_doc.contains(id)).copied().collect();
+        if taken.len() == waiting.len() {
+            sql.execute("DELETE FROM outbox", [])?;
+        } else {
+            for id in &taken {
+                rows::delete(&sql, Table::Outbox, *id)?;
+            }
+        }
+        sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
+        sql.commit()?;
+        Ok(taken.len())
+    }
+
+    /// Takes a staged fold back ([`Store::stage_outbox`]): the shared document holds
+    /// nothing again, and the shares, which never left the outbox, wait there as before.
+    pub fn unstage(&mut self) -> Result<(), StoreError> {
+        if !self.is_staged()? {
+            return Ok(());
+        }
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if get_meta(&sql, STAGED)?.is_none() {
+            return Ok(());
+        }
+        sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
+        let fresh = empty_document(&sql)?;
+        sql.commit()?;
+        self.install(fresh);
+        self.scrub();
+        Ok(())
     }
 
     /// Makes one change to the shared document and, in the same SQLite transaction, any
@@ -877,6 +965,10 @@ impl Store {
     /// How many changes made on this phone or received here the peer behind `since` (the
     /// heads both sides last agreed on) does not have yet. The genesis never counts.
     pub fn changes_since(&self, since: &[automerge::ChangeHash]) -> Result<usize, StoreError> {
+        // A staged fold's shares are counted where they still wait, in the outbox.
+        if self.is_staged()? {
+            return Ok(0);
+        }
         let genesis = doc::genesis_actor();
         Ok(self.doc.get_changes(since).iter().filter(|c| c.actor_id() != &genesis).count())
     }
@@ -884,6 +976,8 @@ impl Store {
     /// The next sync message for a peer, if there is anything to say.
     pub fn sync_message(&mut self, peer: &mut sync::State) -> Result<Option<sync::Message>, StoreError> {
         self.refresh()?;
+        // What is about to leave counts.
+        self.keep_staged()?;
         Ok(self.doc.generate_sync_message(peer))
     }
 
@@ -899,6 +993,8 @@ impl Store {
     ) -> Result<Touched, StoreError> {
         let me = self.require_me()?;
         self.refresh()?;
+        // A staged fold stays: the sync has begun.
+        self.keep_staged()?;
         let Store { conn, doc, cursor, path, generation, held_back, .. } = self;
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         same_document(&sql, generation)?;
@@ -1028,6 +1124,7 @@ impl Store {
     /// anything was exchanged after all, it is set apart as after unpairing.
     pub fn cancel_couple(&mut self, partner: &str) -> Result<(), StoreError> {
         self.refresh()?;
+        self.unstage()?;
         if self.doc.get_heads() != doc::genesis().get_heads() {
             return self.end_couple(partner);
         }
@@ -1049,9 +1146,10 @@ impl Store {
     /// when it is kept, waiting to be shared again when it is dropped.
     fn retire_document(&mut self, partner: Option<&str>) -> Result<(), StoreError> {
         self.refresh()?;
+        // A staged fold never left: its shares are still waiting, not in the document.
+        self.unstage()?;
         let me = self.me.as_ref().map(|p| p.id);
         let (now, _) = self.now();
-        let actor = self.doc.get_actor().clone();
         let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         same_document(&sql, &self.generation)?;
         chunks::catch_up(&sql, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
@@ -1097,21 +1195,22 @@ impl Store {
             sql.execute("DELETE FROM outbox", [])?;
             sql.execute("DELETE FROM set_aside", [])?;
         }
-        sql.execute("DELETE FROM doc_chunks", [])?;
         sql.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
-        let generation = uuid::Uuid::now_v7().to_string();
-        set_meta(&sql, GENERATION, &generation)?;
-        let mut doc = doc::genesis();
-        let mut cursor = ChunkCursor::default();
-        chunks::append(&sql, &doc.get_changes(&[]), &mut cursor)?;
-        index::rebuild(&sql, &doc, cursor.last_seq)?;
+        let fresh = empty_document(&sql)?;
         sql.commit()?;
-        doc.set_actor(actor);
+        self.install(fresh);
+        self.scrub();
+        Ok(())
+    }
+
+    /// Makes `fresh` (from [`empty_document`], committed) the document in memory.
+    fn install(&mut self, fresh: Fresh) {
+        let Fresh { mut doc, cursor, generation } = fresh;
+        doc.set_actor(self.doc.get_actor().clone());
         self.doc = doc;
         self.cursor = cursor;
         self.generation = generation;
-        self.scrub();
-        Ok(())
+        self.held_back = 0;
     }
 
     /// The documents of pairings that have ended, newest first.
@@ -1190,11 +1289,43 @@ impl Store {
 }
 
 const COUPLE: &str = "couple";
+/// Set while the shared document holds a staged fold ([`Store::stage_outbox`]).
+const STAGED: &str = "staged";
 const UPGRADE_DOCUMENT: &str = "upgrade_document";
 const GENERATION: &str = "document_generation";
 
 /// Fails when another process on this phone ended the pairing since this one loaded the
 /// shared document, so nothing of the old document is written into the new one.
+/// A shared document holding only the genesis, just written to the file in place of the
+/// one there, under a new generation.
+struct Fresh {
+    doc: Automerge,
+    cursor: ChunkCursor,
+    generation: String,
+}
+
+/// Replaces the file's shared document (its change log and index) with one that holds
+/// only the genesis. The caller commits `sql`, then installs the result.
+fn empty_document(sql: &Connection) -> Result<Fresh, StoreError> {
+    sql.execute("DELETE FROM doc_chunks", [])?;
+    let generation = uuid::Uuid::now_v7().to_string();
+    set_meta(sql, GENERATION, &generation)?;
+    let doc = doc::genesis();
+    let mut cursor = ChunkCursor::default();
+    chunks::append(sql, &doc.get_changes(&[]), &mut cursor)?;
+    index::rebuild(sql, &doc, cursor.last_seq)?;
+    Ok(Fresh { doc, cursor, generation })
+}
+
+/// What a fold of the outbox is for.
+#[derive(Clone, Copy)]
+enum Fold {
+    /// To be sent now: the shares leave the outbox.
+    Send,
+    /// Ahead of time: the shares stay in the outbox until the fold counts.
+    Stage,
+}
+
 fn same_document(sql: &Connection, generation: &str) -> Result<(), StoreError> {
     if get_meta(sql, GENERATION)?.unwrap_or_default() == generation { Ok(()) } else { Err(StoreError::PairingChanged) }
 }
@@ -1365,7 +1496,7 @@ fn ensure_actor(conn: &Connection) -> Result<ActorId, StoreError> {
 /// Settings kept in the clear: the index's sequence number, the random id of the
 /// current shared document, and a flag of the migrations. Every other value in `meta` is
 /// sealed.
-const PLAIN_META: [&str; 3] = ["index_seq", GENERATION, UPGRADE_DOCUMENT];
+const PLAIN_META: [&str; 4] = ["index_seq", GENERATION, UPGRADE_DOCUMENT, STAGED];
 /// A sealed value whose only use is to tell whether a key is this journal's.
 const KEY_CHECK: &str = "key_check";
 

@@ -209,6 +209,20 @@ fn read_one(conn: &Connection, table: Table, id: EntryId) -> Result<Option<Decod
     row.map(|(id, plain)| decode(table, &id, &plain)).transpose()
 }
 
+/// The ids of every row in `table`, read without unsealing anything.
+pub fn ids(conn: &Connection, table: Table) -> Result<Vec<EntryId>, StoreError> {
+    let sql = format!("SELECT id FROM {}", table.name());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id = uuid::Uuid::from_slice(row.get_ref(0)?.as_blob()?)
+            .map_err(|_| StoreError::corrupt(format!("a row of {} has an unreadable id", table.name())))?;
+        out.push(EntryId::from_uuid(id));
+    }
+    Ok(out)
+}
+
 fn read_all(conn: &Connection, table: Table) -> Result<Vec<Decoded>, StoreError> {
     let sql = format!("SELECT id, unseal('{0}', id, sealed) FROM {0}", table.name());
     let mut stmt = conn.prepare_cached(&sql)?;

@@ -694,3 +694,108 @@ fn what_a_change_touched_is_read_from_its_operations() {
     tx.commit();
     assert!(index::Touched::by(&s.doc, &s.doc.get_changes(&heads)).whole);
 }
+
+/// Two phones whose pairing is saved, words not yet compared: `a` has three shares
+/// waiting, `b` has none.
+fn comparing_words(a: &mut Store, b: &mut Store, texts: [&str; 3]) -> Vec<EntryId> {
+    let ids = texts.iter().map(|t| a.add(helps(t)).unwrap().id).collect::<Vec<_>>();
+    for id in &ids {
+        a.share(*id).unwrap();
+    }
+    let couple = uuid::Uuid::new_v4().simple().to_string();
+    a.start_couple(&couple, "them").unwrap();
+    b.start_couple(&couple, "them").unwrap();
+    ids
+}
+
+#[test]
+fn a_fold_staged_while_the_words_are_compared_is_sent_as_it_would_have_been() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let ids = comparing_words(&mut a, &mut b, ["Staged-1 a walk", "Staged-2 a call", "Staged-3 a note"]);
+    let before = a.entries().unwrap();
+    assert_eq!(a.stage_outbox().unwrap(), 3);
+    assert!(a.is_staged().unwrap());
+    assert!(contains(&a.document_bytes().unwrap(), "Staged-2"), "the fold is in the document");
+    assert_eq!(a.stage_outbox().unwrap(), 0, "a document that holds something is not staged again");
+    // Nothing about the entries changed for the person: they still wait.
+    assert_eq!(a.entries().unwrap(), before);
+    assert!(ids.iter().all(|id| a.get(*id).unwrap().waiting));
+    assert_eq!(a.waiting_count().unwrap(), 3);
+    assert_eq!(a.changes_since(&[]).unwrap(), 0, "the staged change is counted once, in the outbox");
+    a.verify_index().unwrap();
+
+    sync_pair(&mut a, &mut b);
+    assert!(!a.is_staged().unwrap());
+    assert_eq!(a.waiting_count().unwrap(), 0, "the shares left the outbox once sent");
+    for id in &ids {
+        let mine = a.get(*id).unwrap();
+        assert!(mine.shared && !mine.waiting);
+        assert_eq!(b.get(*id).unwrap(), mine, "the partner holds what was shared");
+    }
+    assert_eq!(a.heads(), b.heads());
+    a.verify_index().unwrap();
+    b.verify_index().unwrap();
+}
+
+#[test]
+fn a_staged_share_kept_private_or_edited_leaves_no_trace_in_what_is_sent() {
+    // Two connections to one file, as the window and the node have: the node stages, the
+    // person acts in the window.
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut node = Store::open_dir_without_passcode(dir.path()).unwrap();
+    node.init("Alex").unwrap();
+    let mut window = Store::open_dir_without_passcode(dir.path()).unwrap();
+    let mut b = store("Blair");
+    let [kept, edited, sent] = comparing_words(
+        &mut node,
+        &mut b,
+        ["Kept-7d1e not ready to say", "Edited-old-33a0", "Sent-c9b4 dinner on Friday"],
+    )[..] else {
+        panic!()
+    };
+    assert_eq!(node.stage_outbox().unwrap(), 3);
+    let back = window.unshare(kept).unwrap();
+    assert!(!back.partner_has_copy, "nothing had left the phone");
+    assert!(!node.is_staged().unwrap(), "the fold is taken back whole");
+    assert!(!contains(&node.document_bytes().unwrap(), "Kept-7d1e"));
+    assert_eq!(node.stage_outbox().unwrap(), 2, "staged again");
+    window.edit(edited, helps("Edited-new-5f21")).unwrap();
+    assert!(!node.is_staged().unwrap());
+    assert_eq!(node.stage_outbox().unwrap(), 2);
+
+    sync_pair(&mut node, &mut b);
+    let received = b.document_bytes().unwrap();
+    // The search first finds what must be there.
+    assert!(contains(&received, "Sent-c9b4") && contains(&received, "Edited-new-5f21"));
+    assert!(!contains(&received, "Kept-7d1e"), "a share kept private while staged never left");
+    assert!(!contains(&received, "Edited-old-33a0"), "nor the version an edit replaced");
+    assert_eq!(b.get(sent).unwrap().body.main_text(), "Sent-c9b4 dinner on Friday");
+    assert!(matches!(b.get(kept), Err(StoreError::NotFound(_))));
+    assert!(!window.get(kept).unwrap().shared);
+}
+
+#[test]
+fn words_that_did_not_match_after_a_staged_fold_leave_the_shares_waiting() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let ids = comparing_words(&mut a, &mut b, ["Wait-1", "Wait-2", "Wait-3"]);
+    let before = a.entries().unwrap();
+    a.stage_outbox().unwrap();
+    a.cancel_couple("Blair").unwrap();
+    assert!(!a.is_staged().unwrap());
+    assert_eq!(a.heads(), doc::genesis().get_heads(), "the document holds nothing again");
+    assert!(a.past_documents().unwrap().is_empty(), "no pairing's document is kept: nothing was exchanged");
+    assert_eq!(a.entries().unwrap(), before, "the shares wait for the next pairing");
+    a.verify_index().unwrap();
+
+    // Confirmed on this phone, then unpaired before anything synced: as without staging,
+    // no document is kept and the shares that never left become private.
+    let couple = uuid::Uuid::new_v4().simple().to_string();
+    a.start_couple(&couple, "them").unwrap();
+    a.stage_outbox().unwrap();
+    a.end_couple("Blair").unwrap();
+    assert!(a.past_documents().unwrap().is_empty());
+    assert!(ids.iter().all(|id| !a.get(*id).unwrap().shared));
+    assert_eq!(a.waiting_count().unwrap(), 0);
+}

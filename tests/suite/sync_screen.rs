@@ -171,7 +171,12 @@ async fn they_dont_match_forgets_the_pairing_from_the_us_screen() {
     let partner = Node::start(Store::open_dir_without_passcode(theirs.path()).unwrap(), config).await.unwrap();
     partner.join(InviteLink::parse(&link).unwrap()).await.unwrap();
     assert!(screen.wait_until(Duration::from_secs(10), |h| h.contains("data-safety-words")).await);
-    assert!(screen.html().contains("Waiting for you to check the words"), "{}", screen.html());
+    // The badge follows from the node's next look at the file.
+    assert!(
+        screen.wait_until(Duration::from_secs(5), |h| h.contains("Waiting for you to check the words")).await,
+        "{}",
+        screen.html()
+    );
     screen.tap("data-action", "words-differ");
     assert!(screen.wait_until(Duration::from_secs(5), |h| h.contains("Pairing forgotten")).await, "{}", screen.html());
     assert!(screen.html().contains("Not paired") && screen.html().contains("Invite my partner"));
