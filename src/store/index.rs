@@ -96,16 +96,33 @@ fn top(doc: &Automerge, obj: &ObjectId) -> Option<Top> {
     })
 }
 
+/// Past this many entries touched at once, the index reads the whole entries map once
+/// rather than looking each entry up.
+const MANY_ENTRIES: usize = 64;
+
 /// Records in the index what `touched` says some changes to `doc` touched: the entries
 /// and names that changed, and the chunk row the index now reflects.
 pub fn update(sql: &Connection, doc: &Automerge, touched: &Touched, seq: i64) -> Result<(), StoreError> {
     if touched.whole {
         return rebuild(sql, doc, seq);
     }
-    for id in &touched.entries {
-        match doc::find_entry(doc, *id)? {
-            Some(obj) => put_entry(sql, doc, *id, &obj)?,
-            None => rows::delete(sql, Table::SharedIndex, *id)?,
+    if touched.entries.len() > MANY_ENTRIES {
+        // A first sync: the entries map is read in one pass, not searched per entry.
+        let mut left = touched.entries.clone();
+        for (id, obj) in doc::entry_ids(doc)? {
+            if left.remove(&id) {
+                put_entry(sql, doc, id, &obj)?;
+            }
+        }
+        for id in left {
+            rows::delete(sql, Table::SharedIndex, id)?;
+        }
+    } else {
+        for id in &touched.entries {
+            match doc::find_entry(doc, *id)? {
+                Some(obj) => put_entry(sql, doc, *id, &obj)?,
+                None => rows::delete(sql, Table::SharedIndex, *id)?,
+            }
         }
     }
     if touched.people {

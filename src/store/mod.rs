@@ -311,8 +311,14 @@ impl Store {
             tx.commit()?;
         }
         if !index::is_current(&conn)? {
-            let tx = conn.transaction()?;
-            index::rebuild(&tx, &doc, cursor.last_seq)?;
+            // Looked at again with the file held, the document caught up first: another
+            // process (the node) may have written since this one read the document, and
+            // an index rebuilt from an older document would hide what it wrote.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            chunks::catch_up(&tx, &mut doc, &mut cursor).map_err(|e| e.at(&path))?;
+            if !index::is_current(&tx)? {
+                index::rebuild(&tx, &doc, cursor.last_seq)?;
+            }
             tx.commit()?;
         }
         doc.set_actor(actor);
@@ -504,17 +510,24 @@ impl Store {
     /// tests.
     #[doc(hidden)]
     pub fn verify_index(&mut self) -> Result<(), String> {
-        self.refresh().map_err(|e| e.to_string())?;
-        let mut from_index: Vec<Entry> =
-            rows::all(&self.conn, &self.key, Table::SharedIndex).map_err(|e| e.to_string())?;
-        sort_newest_first(&mut from_index);
-        let mut from_doc = Vec::new();
-        for (id, obj) in doc::entry_ids(&self.doc).map_err(|e| e.to_string())? {
-            if let Ok(e) = doc::read_entry(&self.doc, id, &obj) {
-                from_doc.push(e);
+        // One snapshot of the file for both, whatever another process writes meanwhile.
+        self.conn.execute_batch("BEGIN").map_err(|e| e.to_string())?;
+        let read = (|| -> Result<(Vec<Entry>, Vec<Entry>), String> {
+            self.refresh().map_err(|e| e.to_string())?;
+            let mut from_index: Vec<Entry> =
+                rows::all(&self.conn, &self.key, Table::SharedIndex).map_err(|e| e.to_string())?;
+            sort_newest_first(&mut from_index);
+            let mut from_doc = Vec::new();
+            for (id, obj) in doc::entry_ids(&self.doc).map_err(|e| e.to_string())? {
+                if let Ok(e) = doc::read_entry(&self.doc, id, &obj) {
+                    from_doc.push(e);
+                }
             }
-        }
-        sort_newest_first(&mut from_doc);
+            sort_newest_first(&mut from_doc);
+            Ok((from_index, from_doc))
+        })();
+        let _ = self.conn.execute_batch("END");
+        let (from_index, from_doc) = read?;
         if from_index == from_doc { Ok(()) } else { Err(format!("index {from_index:#?}\ndocument {from_doc:#?}")) }
     }
 
@@ -1008,7 +1021,11 @@ impl Store {
                 .map_err(|inflate::TooMany(rows)| StoreError::TooManyOps { rows })?;
             let size: usize = message.changes.iter().map(<[u8]>::len).sum();
             let heads = doc.get_heads();
-            doc.receive_sync_message(peer, message)?;
+            if heads == doc::genesis().get_heads() && is_whole_document(&message) {
+                receive_whole(doc, peer, message)?;
+            } else {
+                doc.receive_sync_message(peer, message)?;
+            }
             // Changes that wait for ones this phone lacks are kept only up to a bound.
             let nothing_waits = automerge::ReadDoc::get_missing_deps(doc, &[]).is_empty();
             let waiting = if nothing_waits { 0 } else { *held_back + size };
@@ -1016,8 +1033,8 @@ impl Store {
                 return Err(StoreError::HeldBack { bytes: waiting });
             }
             let new = doc.get_changes(&heads);
-            rules::check_received(doc, &heads, &new, me, partner).map_err(StoreError::Refused)?;
-            let touched = Touched::by(doc, &new);
+            let touched = rules::check_received(doc, &heads, &new, me, partner).map_err(StoreError::Refused)?;
+            debug_assert_eq!(touched, Touched::by(doc, &new), "the rules place objects as the index does");
             chunks::append(&sql, &new, cursor)?;
             if cursor.changes >= chunks::COMPACT_AFTER {
                 chunks::compact(&sql, doc, cursor)?;
@@ -1296,6 +1313,35 @@ const GENERATION: &str = "document_generation";
 
 /// Fails when another process on this phone ended the pairing since this one loaded the
 /// shared document, so nothing of the old document is written into the new one.
+/// Whether a sync message carries the partner's whole document (Automerge sends one, as
+/// a single document chunk, when the partner lacks more than a third of it).
+fn is_whole_document(message: &sync::Message) -> bool {
+    // A chunk starts with 4 magic bytes and a 4-byte checksum; then its type, 0 for a
+    // document.
+    let mut chunks = message.changes.iter();
+    matches!((chunks.next(), chunks.next()), (Some(chunk), None) if chunk.get(8) == Some(&0))
+}
+
+/// Takes the partner's whole document into a document that holds only the genesis: into
+/// an empty document, which Automerge loads in one pass instead of replaying each change
+/// against the genesis. What arrived must hold the genesis and lack nothing; otherwise
+/// (a document from elsewhere) it is taken the usual way, which the rules then judge.
+fn receive_whole(doc: &mut Automerge, peer: &mut sync::State, message: sync::Message) -> Result<(), StoreError> {
+    let genesis = doc.get_heads();
+    let mut whole = Automerge::new().with_actor(doc.get_actor().clone());
+    let mut state = peer.clone();
+    let loaded = whole.receive_sync_message(&mut state, message.clone()).is_ok()
+        && genesis.iter().all(|h| automerge::ReadDoc::get_change_by_hash(&whole, h).is_some())
+        && automerge::ReadDoc::get_missing_deps(&whole, &[]).is_empty();
+    if loaded {
+        *doc = whole;
+        *peer = state;
+        return Ok(());
+    }
+    doc.receive_sync_message(peer, message)?;
+    Ok(())
+}
+
 /// A shared document holding only the genesis, just written to the file in place of the
 /// one there, under a new generation.
 struct Fresh {

@@ -32,6 +32,7 @@ use crate::model::fields::{key, kind};
 use crate::model::{AgreementStatus, CheckInId, EntryId, Outcome, PersonId};
 
 use super::doc::{ENTRIES, PEOPLE, genesis_actor};
+use super::index::Touched;
 
 /// Who the partner is, as bound at pairing: their person id and the Automerge actors of
 /// their devices.
@@ -77,31 +78,42 @@ const MANY_OPS: usize = 1_000;
 
 /// Checks every change in `new`, which were just applied to `doc` (so `doc` is the state
 /// after them); `before` are the doc's heads before they were applied. `me` is this
-/// phone's person.
+/// phone's person. Once they pass, says what they touched, as [`Touched::by`] would: the
+/// checks have placed every object already.
 pub fn check_received(
     doc: &Automerge,
     before: &[ChangeHash],
     new: &[Change],
     me: PersonId,
     partner: &PartnerRules,
-) -> Result<(), RuleBreak> {
+) -> Result<Touched, RuleBreak> {
     // The cheap check first: a stranger's change is refused without being decoded.
     if new.iter().any(|c| !partner.actors.contains(c.actor_id())) {
         return Err(RuleBreak::NotPartnersDevice);
     }
     let mut checker = Checker::new(doc, before, me, partner.person);
-    if new.iter().map(Change::len).sum::<usize>() > MANY_OPS {
-        checker.list_entries_before();
+    let changes: Vec<_> = new.iter().map(Change::decode).collect();
+    // The objects these changes make did not exist before them.
+    for change in &changes {
+        let start = change.start_op.get();
+        let made = checker.made.entry(change.actor_id.clone()).or_default();
+        for (i, op) in change.operations.iter().enumerate() {
+            if let OpType::Make(_) = op.action {
+                made.insert(start + i as u64);
+            }
+        }
     }
-    for change in new {
-        let expanded = change.decode();
-        let start = expanded.start_op.get();
-        for (i, op) in expanded.operations.iter().enumerate() {
-            let id = OpId(start + i as u64, expanded.actor_id.clone());
+    if new.iter().map(Change::len).sum::<usize>() > MANY_OPS {
+        checker.list_entries();
+    }
+    for change in &changes {
+        let start = change.start_op.get();
+        for (i, op) in change.operations.iter().enumerate() {
+            let id = OpId(start + i as u64, change.actor_id.clone());
             checker.check_op(op, &id)?;
         }
     }
-    Ok(())
+    Ok(checker.touched)
 }
 
 /// Where an object sits: `objs[i]` was made under `props[i]` in `objs[i - 1]` (the first
@@ -186,6 +198,14 @@ struct Checker<'a> {
     readable_check_ins: HashSet<ObjId>,
     /// The `entries` map, and the keys it held before, when listed.
     entries_before: Option<(ObjId, HashSet<String>)>,
+    /// What each key of the `entries` map holds now, when listed: a map's id, or `None`
+    /// for a value that isn't a map.
+    entries_after: HashMap<String, Vec<Option<ObjId>>>,
+    /// Whose name a field of a map holds now.
+    after: HashMap<(ObjId, &'static str), Who>,
+    /// The counters of the operations that make objects in the changes, by actor.
+    made: HashMap<ActorId, HashSet<u64>>,
+    touched: Touched,
 }
 
 impl<'a> Checker<'a> {
@@ -203,14 +223,39 @@ impl<'a> Checker<'a> {
             agreements: HashMap::new(),
             readable_check_ins: HashSet::new(),
             entries_before: None,
+            entries_after: HashMap::new(),
+            after: HashMap::new(),
+            made: HashMap::new(),
+            touched: Touched::default(),
         }
     }
 
-    fn list_entries_before(&mut self) {
-        if let Ok(Some((Value::Object(ObjType::Map), entries))) = self.doc.get(ROOT, ENTRIES) {
-            let keys = self.doc.keys_at(&entries, self.before).collect();
-            self.entries_before = Some((entries, keys));
+    /// Lists the keys the `entries` map held before, and what each holds now, in one
+    /// pass each: a message with many entries then costs a lookup in a table per entry,
+    /// not a search of the document.
+    fn list_entries(&mut self) {
+        let Ok(Some((Value::Object(ObjType::Map), entries))) = self.doc.get(ROOT, ENTRIES) else { return };
+        for item in self.doc.map_range(&entries, ..) {
+            let values = if item.conflict {
+                match self.doc.get_all(&entries, item.key.as_ref()) {
+                    Ok(values) => values.into_iter().map(|(v, obj)| map_id(&v, obj)).collect(),
+                    Err(_) => continue,
+                }
+            } else {
+                vec![match item.value {
+                    automerge::ValueRef::Object(ObjType::Map) => Some(item.id()),
+                    _ => None,
+                }]
+            };
+            self.entries_after.insert(item.key.into_owned(), values);
         }
+        let keys = self.doc.keys_at(&entries, self.before).collect();
+        self.entries_before = Some((entries, keys));
+    }
+
+    /// Whether `obj` is made by the changes being checked, and so held nothing before.
+    fn is_new(&self, obj: &ObjId) -> bool {
+        matches!(obj, ObjId::Id(counter, actor, _) if self.made.get(actor).is_some_and(|m| m.contains(counter)))
     }
 
     /// Whether `key` of `map` is known to have held nothing before.
@@ -222,11 +267,33 @@ impl<'a> Checker<'a> {
         let place = self.place(&op.obj)?;
         let genesis_made = matches!(place.objs.first(), Some(ObjId::Id(_, actor, _)) if *actor == self.genesis);
         match place.prop(0) {
-            None => Err(RuleBreak::Root),
-            Some(PEOPLE) if genesis_made => self.check_people(op, &place),
-            Some(ENTRIES) if genesis_made => self.check_entries(op, id, &place),
-            Some(_) => Err(RuleBreak::Root),
+            None => return Err(RuleBreak::Root),
+            Some(PEOPLE) if genesis_made => {
+                self.check_people(op, &place)?;
+                self.touched.people = true;
+            }
+            Some(ENTRIES) if genesis_made => {
+                self.check_entries(op, id, &place)?;
+                let key = if place.objs.len() == 1 { map_key(op).ok() } else { place.prop(1) };
+                // The rules refuse a key among the entries that isn't an entry id.
+                if let Some(entry) = key.and_then(|k| k.parse::<EntryId>().ok()) {
+                    self.touched.entries.insert(entry);
+                }
+            }
+            Some(_) => return Err(RuleBreak::Root),
         }
+        // An object made here is placed from the operation that makes it.
+        if let (OpType::Make(_), Key::Map(key)) = (&op.action, &op.key)
+            && place.objs.len() < MAX_DEPTH
+            && let Some(made) = made_obj(self.doc, id)
+        {
+            let mut objs = place.objs.clone();
+            objs.push(made);
+            let mut props = place.props.clone();
+            props.push(Prop::Map(key.to_string()));
+            self.places.insert(ObjectId::Id(id.clone()), Rc::new(Place { objs, props }));
+        }
+        Ok(())
     }
 
     /// Where `obj` sits in the document, looked up once per call.
@@ -442,12 +509,25 @@ impl<'a> Checker<'a> {
         if let Some(&seen) = self.at_key.get(&cache_key) {
             return seen;
         }
-        let before = if self.empty_before(map, key) {
+        let before = if self.empty_before(map, key) || self.is_new(map) {
             Who::default()
         } else {
             self.values_who(self.doc.get_all_at(map, key, self.before), field, Some(self.before))
         };
-        let seen = Seen { before, after: self.values_who(self.doc.get_all(map, key), field, None) };
+        let listed = match &self.entries_before {
+            Some((entries, _)) if entries == map => self.entries_after.get(key).cloned(),
+            _ => None,
+        };
+        let after = match listed {
+            Some(values) => values.iter().fold(Who::default(), |who, value| {
+                who.or(match value {
+                    Some(obj) => self.after_in(obj, field),
+                    None => Who::OTHER,
+                })
+            }),
+            None => self.values_who(self.doc.get_all(map, key), field, None),
+        };
+        let seen = Seen { before, after };
         self.at_key.insert(cache_key, seen);
         seen
     }
@@ -458,23 +538,39 @@ impl<'a> Checker<'a> {
         if let Some(&seen) = self.in_obj.get(&cache_key) {
             return seen;
         }
-        let after = match self.doc.get_all(obj, field) {
-            Ok(values) if !values.is_empty() => self.who(&values),
-            _ => Who::OTHER,
-        };
-        let before = match self.doc.get_all_at(obj, field, self.before) {
-            Ok(values) => self.who(&values),
-            Err(_) => Who::OTHER,
+        let after = self.after_in(obj, field);
+        let before = if self.is_new(obj) {
+            Who::default()
+        } else {
+            match self.doc.get_all_at(obj, field, self.before) {
+                Ok(values) => self.who(&values),
+                Err(_) => Who::OTHER,
+            }
         };
         let seen = Seen { before, after };
         self.in_obj.insert(cache_key, seen);
         seen
     }
 
+    /// Whose name `field` of map `obj` holds now; a field that isn't there is nobody's
+    /// name.
+    fn after_in(&mut self, obj: &ObjId, field: &'static str) -> Who {
+        let cache_key = (obj.clone(), field);
+        if let Some(&who) = self.after.get(&cache_key) {
+            return who;
+        }
+        let who = match self.doc.get_all(obj, field) {
+            Ok(values) if !values.is_empty() => self.who(&values),
+            _ => Who::OTHER,
+        };
+        self.after.insert(cache_key, who);
+        who
+    }
+
     fn values_who(
-        &self,
+        &mut self,
         values: Result<Vec<(Value<'_>, ObjId)>, AutomergeError>,
-        field: &str,
+        field: &'static str,
         at: Option<&[ChangeHash]>,
     ) -> Who {
         let Ok(values) = values else { return Who::OTHER };
@@ -484,13 +580,12 @@ impl<'a> Checker<'a> {
                 who = who.or(Who::OTHER);
                 continue;
             }
-            let names = match at {
-                Some(heads) => self.doc.get_all_at(&obj, field, heads),
-                None => self.doc.get_all(&obj, field),
-            };
-            who = who.or(match names {
-                Ok(names) if !names.is_empty() => self.who(&names),
-                _ => Who::OTHER,
+            who = who.or(match at {
+                Some(heads) => match self.doc.get_all_at(&obj, field, heads) {
+                    Ok(names) if !names.is_empty() => self.who(&names),
+                    _ => Who::OTHER,
+                },
+                None => self.after_in(&obj, field),
             });
         }
         who
@@ -525,6 +620,11 @@ fn map_key(op: &Op) -> Result<&str, RuleBreak> {
         Key::Map(k) => Ok(k.as_str()),
         Key::Seq(_) => Err(NOT_A_MAP),
     }
+}
+
+/// A value's id if it is a map.
+fn map_id(value: &Value<'_>, obj: ObjId) -> Option<ObjId> {
+    matches!(value, Value::Object(ObjType::Map)).then_some(obj)
 }
 
 /// The object the op with id `op` made, if it made one.
@@ -630,7 +730,9 @@ mod tests {
                 .collect();
             self.mine.apply_changes(missing).unwrap();
             let new = self.mine.get_changes(&before);
-            check_received(&self.mine, &before, &new, self.me, &self.rules)
+            let touched = check_received(&self.mine, &before, &new, self.me, &self.rules)?;
+            assert_eq!(touched, Touched::by(&self.mine, &new), "what passed touched what the index reads");
+            Ok(())
         }
 
         /// My partner's phone changes an entry the way the app does: read, change, write.
@@ -784,6 +886,60 @@ mod tests {
             let entries = doc::root_map(tx, ENTRIES).unwrap();
             tx.put_object(&entries, e.id.to_string(), ObjType::Map).unwrap();
             write_entry(tx, &e).unwrap();
+        });
+        assert_eq!(c.receive(), Err(RuleBreak::YourEntry));
+    }
+
+    /// A first sync, or a year of entries shared at once, is checked through tables
+    /// read in one pass (over [`MANY_OPS`] operations): one change among them that breaks
+    /// the rules is still found.
+    #[test]
+    fn among_many_entries_one_that_breaks_the_rules_is_found() {
+        fn many(c: &mut Couple, then: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Ids)) {
+            let ids = Ids::of(&c.theirs, c);
+            let entries: Vec<Entry> =
+                (0..150).map(|i| shared(Draft::CheckIn { text: format!("Day {i}: a quiet evening") }, c.you)).collect();
+            let mut tx = c.theirs.transaction();
+            for e in &entries {
+                write_entry(&mut tx, e).unwrap();
+            }
+            then(&mut tx, &ids);
+            tx.commit();
+            assert!(c.theirs.get_last_local_change().unwrap().len() > MANY_OPS);
+        }
+        let mut c = couple();
+        many(&mut c, |_, _| {});
+        assert_eq!(c.receive(), Ok(()), "the partner's own entries pass");
+        assert_eq!(doc::entry_ids(&c.mine).unwrap().len(), 153);
+
+        let mut c = couple();
+        many(&mut c, |tx, ids| tx.put(&ids.my_need, key::TEXT, "Nothing helps").map(drop).unwrap());
+        assert_eq!(c.receive(), Err(RuleBreak::YourEntry));
+
+        let mut c = couple();
+        let me = c.me;
+        many(&mut c, |tx, _| {
+            let forged = shared(Draft::CheckIn { text: "x".into() }, me);
+            write_entry(tx, &forged).unwrap();
+        });
+        assert_eq!(c.receive(), Err(RuleBreak::ClaimsYouWroteIt));
+
+        let mut c = couple();
+        let (you, mine) = (c.you, c.my_need.id);
+        many(&mut c, |tx, _| {
+            let mut e = shared(Draft::CheckIn { text: "Mine now".into() }, you);
+            e.id = mine;
+            let entries = doc::root_map(tx, ENTRIES).unwrap();
+            tx.put_object(&entries, e.id.to_string(), ObjType::Map).unwrap();
+            write_entry(tx, &e).unwrap();
+        });
+        assert_eq!(c.receive(), Err(RuleBreak::YourEntry));
+
+        let mut c = couple();
+        let mine = c.my_agreement.id;
+        many(&mut c, |tx, _| {
+            let entries = doc::root_map(tx, ENTRIES).unwrap();
+            tx.delete(&entries, mine.to_string()).unwrap();
         });
         assert_eq!(c.receive(), Err(RuleBreak::YourEntry));
     }
