@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use super::frame::SyncFrame;
 use super::peers::{self, Partner};
 use crate::model::{Entry, EntryId};
-use crate::store::{PartnerRules, Store, StoreError, Touched};
+use crate::store::{PartnerRules, Received, Store, StoreError, Touched};
 
 /// After this long without a word from the partner, a session asks "still there?" (a
 /// ping, which the partner answers with its hello).
@@ -252,16 +252,13 @@ impl SyncSession {
                     out.extend(self.poll(now, wall, store)?);
                     return Ok(out);
                 }
-                let before = store.heads();
-                let touched =
+                let Received { touched, changes } =
                     store.receive_sync_message(&mut self.state, message, &self.rules).map_err(|e| match e {
                         StoreError::Refused(broken) => (End::Stopped, stopped_reason(&broken)),
                         e @ StoreError::PairingChanged => closed(e),
                         e => (End::Violation, format!("a sync message from the partner was refused: {e}")),
                     })?;
-                if store.heads() != before {
-                    self.received += store.changes_since(&before).map_err(closed)?;
-                }
+                self.received += changes;
                 if self.tell_arrivals && touched != Touched::default() {
                     out.push(Out::Arrived(Arrived::read(store, &touched).map_err(closed)?));
                 }

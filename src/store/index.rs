@@ -131,6 +131,47 @@ pub fn update(sql: &Connection, doc: &Automerge, touched: &Touched, seq: i64) ->
     set_seq(sql, seq)
 }
 
+/// Every entry of `doc`, as index rows ready to write (`None` for an entry whose common
+/// fields can't be read, which stays out of the index). Reads only: it can run on another
+/// thread while the rules check the same document.
+pub fn prepare_all(doc: &Automerge) -> Result<HashMap<EntryId, Option<rows::Encoded>>, StoreError> {
+    let mut out = HashMap::new();
+    for (id, obj) in doc::entry_ids(doc)? {
+        match doc::read_entry(doc, id, &obj) {
+            Ok(entry) => out.insert(id, Some(rows::Encoded::index_row(&entry))),
+            Err(StoreError::UnreadableSharedEntry { .. }) => out.insert(id, None),
+            Err(other) => return Err(other),
+        };
+    }
+    Ok(out)
+}
+
+/// Does what [`update`] does, with the rows of every entry of `doc` already made
+/// ([`prepare_all`], on the same document): an entry it touched is written from its row,
+/// or deleted when it has none.
+pub fn update_prepared(
+    sql: &Connection,
+    doc: &Automerge,
+    touched: &Touched,
+    mut prepared: HashMap<EntryId, Option<rows::Encoded>>,
+    seq: i64,
+) -> Result<(), StoreError> {
+    if touched.whole {
+        return rebuild(sql, doc, seq);
+    }
+    for id in &touched.entries {
+        match prepared.remove(id) {
+            Some(Some(row)) => rows::put_encoded(sql, &row)?,
+            // Unreadable, or no longer in the document.
+            Some(None) | None => rows::delete(sql, Table::SharedIndex, *id)?,
+        }
+    }
+    if touched.people {
+        write_people(sql, doc)?;
+    }
+    set_seq(sql, seq)
+}
+
 /// Records that the index reflects chunk row `seq`, when the content did not change
 /// (compaction).
 pub fn mark(sql: &Connection, seq: i64) -> Result<(), StoreError> {

@@ -997,13 +997,14 @@ impl Store {
     /// Takes a sync message from the partner and makes what it brought durable. Every
     /// change in it is checked against the rules first ([`rules::check_received`]): a
     /// message with one change that breaks them is refused whole, and the journal stays
-    /// as it was. Says which entries (and whether names) the message changed.
+    /// as it was. Says which entries (and whether names) the message changed, and how
+    /// many changes it brought.
     pub fn receive_sync_message(
         &mut self,
         peer: &mut sync::State,
         message: sync::Message,
         partner: &PartnerRules,
-    ) -> Result<Touched, StoreError> {
+    ) -> Result<Received, StoreError> {
         let me = self.require_me()?;
         self.refresh()?;
         // A staged fold stays: the sync has begun.
@@ -1021,28 +1022,43 @@ impl Store {
                 .map_err(|inflate::TooMany(rows)| StoreError::TooManyOps { rows })?;
             let size: usize = message.changes.iter().map(<[u8]>::len).sum();
             let heads = doc.get_heads();
-            if heads == doc::genesis().get_heads() && is_whole_document(&message) {
-                receive_whole(doc, peer, message)?;
+            let whole = if is_whole_document(&message) {
+                receive_whole(doc, peer, message)?
             } else {
                 doc.receive_sync_message(peer, message)?;
-            }
+                false
+            };
             // Changes that wait for ones this phone lacks are kept only up to a bound.
             let nothing_waits = automerge::ReadDoc::get_missing_deps(doc, &[]).is_empty();
             let waiting = if nothing_waits { 0 } else { *held_back + size };
             if waiting > MAX_HELD_BACK {
                 return Err(StoreError::HeldBack { bytes: waiting });
             }
-            let new = doc.get_changes(&heads);
-            let touched = rules::check_received(doc, &heads, &new, me, partner).map_err(StoreError::Refused)?;
+            // A whole document is mostly new: its index rows are made on a second
+            // thread while the rules check it.
+            let (new, checked, prepared) = std::thread::scope(|scope| {
+                let doc = &*doc;
+                let prepared = whole.then(|| scope.spawn(|| index::prepare_all(doc)));
+                let new = doc.get_changes(&heads);
+                let checked = rules::check_received(doc, &heads, &new, me, partner);
+                let prepared = prepared.map(|p| {
+                    p.join().unwrap_or_else(|_| Err(StoreError::corrupt("the shared entries could not be read")))
+                });
+                (new, checked, prepared)
+            });
+            let touched = checked.map_err(StoreError::Refused)?;
             debug_assert_eq!(touched, Touched::by(doc, &new), "the rules place objects as the index does");
             chunks::append(&sql, &new, cursor)?;
             if cursor.changes >= chunks::COMPACT_AFTER {
                 chunks::compact(&sql, doc, cursor)?;
             }
-            index::update(&sql, doc, &touched, cursor.last_seq)?;
+            match prepared {
+                Some(rows) => index::update_prepared(&sql, doc, &touched, rows?, cursor.last_seq)?,
+                None => index::update(&sql, doc, &touched, cursor.last_seq)?,
+            }
             sql.commit()?;
             *held_back = waiting;
-            Ok(touched)
+            Ok(Received { touched, changes: new.len() })
         })();
         if attempt.is_err() {
             self.reload()?;
@@ -1313,6 +1329,15 @@ const GENERATION: &str = "document_generation";
 
 /// Fails when another process on this phone ended the pairing since this one loaded the
 /// shared document, so nothing of the old document is written into the new one.
+/// What a sync message from the partner brought, once durable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// The entries (and whether names) it changed.
+    pub touched: Touched,
+    /// How many changes it brought: only the partner's, never the genesis.
+    pub changes: usize,
+}
+
 /// Whether a sync message carries the partner's whole document (Automerge sends one, as
 /// a single document chunk, when the partner lacks more than a third of it).
 fn is_whole_document(message: &sync::Message) -> bool {
@@ -1322,24 +1347,31 @@ fn is_whole_document(message: &sync::Message) -> bool {
     matches!((chunks.next(), chunks.next()), (Some(chunk), None) if chunk.get(8) == Some(&0))
 }
 
-/// Takes the partner's whole document into a document that holds only the genesis: into
-/// an empty document, which Automerge loads in one pass instead of replaying each change
-/// against the genesis. What arrived must hold the genesis and lack nothing; otherwise
+/// Takes the partner's whole document: into an empty document, which Automerge loads in
+/// one pass instead of replaying each of its changes against this phone's, and then this
+/// phone's own changes that it lacks (at a new pairing, the genesis and the shares made
+/// ready while the words were compared), when they are fewer. The result holds the same
+/// changes the usual way would give. What arrived must hold the genesis and the result lack nothing; otherwise
 /// (a document from elsewhere) it is taken the usual way, which the rules then judge.
-fn receive_whole(doc: &mut Automerge, peer: &mut sync::State, message: sync::Message) -> Result<(), StoreError> {
-    let genesis = doc.get_heads();
+/// Says whether it was loaded whole.
+fn receive_whole(doc: &mut Automerge, peer: &mut sync::State, message: sync::Message) -> Result<bool, StoreError> {
+    let genesis = doc::genesis().get_heads();
     let mut whole = Automerge::new().with_actor(doc.get_actor().clone());
     let mut state = peer.clone();
     let loaded = whole.receive_sync_message(&mut state, message.clone()).is_ok()
+        // This phone's changes are replayed onto the loaded document only when they are
+        // the smaller part (the partner's whole document may be all but empty).
+        && automerge::ReadDoc::stats(&whole).num_ops >= automerge::ReadDoc::stats(doc).num_ops
         && genesis.iter().all(|h| automerge::ReadDoc::get_change_by_hash(&whole, h).is_some())
+        && whole.apply_changes(doc.get_changes(&genesis)).is_ok()
         && automerge::ReadDoc::get_missing_deps(&whole, &[]).is_empty();
     if loaded {
         *doc = whole;
         *peer = state;
-        return Ok(());
+        return Ok(true);
     }
     doc.receive_sync_message(peer, message)?;
-    Ok(())
+    Ok(false)
 }
 
 /// A shared document holding only the genesis, just written to the file in place of the

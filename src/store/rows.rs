@@ -63,6 +63,25 @@ pub fn put(conn: &Connection, table: Table, entry: &Entry) -> Result<(), StoreEr
     write(conn, table, entry, encode(table, entry, None))
 }
 
+/// An entry's row, made ready to write into the index: what [`put`] writes, made apart
+/// from the writing so that it can be made on another thread.
+pub struct Encoded {
+    id: EntryId,
+    lookup: Option<Vec<u8>>,
+    plain: Vec<u8>,
+}
+
+impl Encoded {
+    pub fn index_row(entry: &Entry) -> Encoded {
+        Encoded { id: entry.id, lookup: lookup_text(entry), plain: encode(Table::SharedIndex, entry, None) }
+    }
+}
+
+/// Writes a row made by [`Encoded::index_row`] into the index.
+pub fn put_encoded(conn: &Connection, row: &Encoded) -> Result<(), StoreError> {
+    write_row(conn, Table::SharedIndex, row.id, row.lookup.as_deref(), &row.plain)
+}
+
 /// Writes `entry` into the outbox: it will be sent as it is, no sooner than `ready_at`.
 /// `base` is the entry's fields as the partner last received them, if they ever did.
 pub fn put_outbox(
@@ -75,11 +94,21 @@ pub fn put_outbox(
 }
 
 fn write(conn: &Connection, table: Table, entry: &Entry, plain: Vec<u8>) -> Result<(), StoreError> {
+    write_row(conn, table, entry.id, lookup_text(entry).as_deref(), &plain)
+}
+
+fn write_row(
+    conn: &Connection,
+    table: Table,
+    id: EntryId,
+    lookup: Option<&[u8]>,
+    plain: &[u8],
+) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT OR REPLACE INTO {0} (id, tag, sealed) VALUES (?1, lookup_tag(?2), seal('{0}', ?1, ?3))",
         table.name()
     );
-    conn.prepare_cached(&sql)?.execute(params![entry.id.as_uuid().as_bytes(), lookup_text(entry), plain])?;
+    conn.prepare_cached(&sql)?.execute(params![id.as_uuid().as_bytes(), lookup, plain])?;
     Ok(())
 }
 

@@ -30,6 +30,12 @@ fn a_new_entry_is_private_and_listed() {
     assert_eq!(doc::entry_ids(&s.doc).unwrap().len(), 0, "a private entry must not touch the shared document");
 }
 
+/// Every change the shared document holds: the same set is the same document, however it
+/// is laid out in memory.
+fn history(s: &Store) -> std::collections::BTreeSet<automerge::ChangeHash> {
+    s.doc.get_changes(&[]).iter().map(|c| c.hash()).collect()
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
@@ -406,7 +412,7 @@ fn a_hostile_partner_phone_can_not_rewrite_hide_or_forge_my_entries() {
         let mine = a.add(helps("A call when I'm late")).unwrap();
         a.share(mine.id).unwrap();
         sync_pair(&mut a, &mut b);
-        let (entries, bytes) = (a.entries().unwrap(), a.document_bytes().unwrap());
+        let (entries, before) = (a.entries().unwrap(), history(&a));
 
         let mut forked = b.doc.fork();
         if what == "sends a change under my actor" {
@@ -423,7 +429,7 @@ fn a_hostile_partner_phone_can_not_rewrite_hide_or_forge_my_entries() {
         let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
         assert!(matches!(refused, Err(StoreError::Refused(_))), "{what}: {refused:?}");
         assert_eq!(a.entries().unwrap(), entries, "{what}: the entries changed");
-        assert_eq!(a.document_bytes().unwrap(), bytes, "{what}: the document changed");
+        assert_eq!(history(&a), before, "{what}: the document changed");
         a.verify_index().unwrap();
         drop(a);
     }
@@ -480,7 +486,7 @@ fn changes_that_wait_for_missing_ones_are_kept_only_up_to_a_bound() {
     let mut a = store("Alex");
     let mut b = store("Blair");
     sync_pair(&mut a, &mut b);
-    let (entries, bytes) = (a.entries().unwrap(), a.document_bytes().unwrap());
+    let (entries, before) = (a.entries().unwrap(), history(&a));
     // A modified app on Blair's phone sends changes that build on one it never sends:
     // they can't apply, and would wait in memory for ever.
     let mut forked = b.doc.fork();
@@ -519,7 +525,7 @@ fn changes_that_wait_for_missing_ones_are_kept_only_up_to_a_bound() {
     let refused = send(&mut a, vec![waiting[2].clone()]);
     assert!(matches!(refused, Err(StoreError::HeldBack { bytes }) if bytes > MAX_HELD_BACK), "{refused:?}");
     assert_eq!(a.entries().unwrap(), entries);
-    assert_eq!(a.document_bytes().unwrap(), bytes, "nothing of it was kept");
+    assert_eq!(history(&a), before, "nothing of it was kept");
     // Sent whole, with the change they build on, the same changes apply.
     send(&mut a, vec![missing, waiting[0].clone(), waiting[1].clone(), waiting[2].clone()]).unwrap();
     assert!(a.people().unwrap().iter().any(|(_, n)| n == "Blair, never sent"));
@@ -536,7 +542,7 @@ fn a_value_nested_past_the_bound_is_refused_however_deep() {
         let theirs = b.add(helps("Blair's words")).unwrap();
         b.share(theirs.id).unwrap();
         sync_pair(&mut a, &mut b);
-        let (entries, bytes) = (a.entries().unwrap(), a.document_bytes().unwrap());
+        let (entries, before) = (a.entries().unwrap(), history(&a));
         let mut forked = b.doc.fork();
         forked.set_actor(b.actor());
         let mut tx = forked.transaction();
@@ -559,7 +565,7 @@ fn a_value_nested_past_the_bound_is_refused_however_deep() {
                 "{levels} levels: {got:?}"
             );
             assert_eq!(a.entries().unwrap(), entries, "{levels} levels");
-            assert_eq!(a.document_bytes().unwrap(), bytes, "{levels} levels: nothing was kept");
+            assert_eq!(history(&a), before, "{levels} levels: nothing was kept");
         }
     }
 }
@@ -570,7 +576,7 @@ fn a_message_that_would_inflate_past_the_bound_is_refused_before_it_is_inflated(
     let mut a = store("Alex");
     let mut b = store("Blair");
     sync_pair(&mut a, &mut b);
-    let (entries, bytes) = (a.entries().unwrap(), a.document_bytes().unwrap());
+    let (entries, before) = (a.entries().unwrap(), history(&a));
     // A compressed change chunk whose DEFLATE data inflates to one byte more than the
     // bound: about 130 KiB on the wire.
     let mut deflater = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
@@ -598,7 +604,7 @@ fn a_message_that_would_inflate_past_the_bound_is_refused_before_it_is_inflated(
     let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
     assert!(matches!(refused, Err(StoreError::TooBig { bytes }) if bytes == MAX_INFLATED + 1), "{refused:?}");
     assert_eq!(a.entries().unwrap(), entries);
-    assert_eq!(a.document_bytes().unwrap(), bytes, "nothing of it was kept");
+    assert_eq!(history(&a), before, "nothing of it was kept");
 }
 
 #[test]
@@ -606,7 +612,7 @@ fn a_message_that_declares_too_many_operations_is_refused_before_any_is_built() 
     let mut a = store("Alex");
     let mut b = store("Blair");
     sync_pair(&mut a, &mut b);
-    let (entries, bytes) = (a.entries().unwrap(), a.document_bytes().unwrap());
+    let (entries, before) = (a.entries().unwrap(), history(&a));
     // A change of about fifty bytes whose one column declares one operation more than
     // the bound, with a checksum that matches.
     let chunk = super::inflate::tests::change_declaring(MAX_DECLARED_OPS as i64 + 1);
@@ -615,7 +621,7 @@ fn a_message_that_declares_too_many_operations_is_refused_before_any_is_built() 
     let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
     assert!(matches!(refused, Err(StoreError::TooManyOps { rows }) if rows == MAX_DECLARED_OPS + 1), "{refused:?}");
     assert_eq!(a.entries().unwrap(), entries);
-    assert_eq!(a.document_bytes().unwrap(), bytes, "nothing of it was kept");
+    assert_eq!(history(&a), before, "nothing of it was kept");
 }
 
 /// A new entry is made in one batch; it must be the very entry, field for field, that
@@ -798,4 +804,48 @@ fn words_that_did_not_match_after_a_staged_fold_leave_the_shares_waiting() {
     assert!(a.past_documents().unwrap().is_empty());
     assert!(ids.iter().all(|id| !a.get(*id).unwrap().shared));
     assert_eq!(a.waiting_count().unwrap(), 0);
+}
+
+#[test]
+fn a_whole_document_from_the_partner_is_taken_with_what_this_phone_made_ready() {
+    // Both phones made their shares ready while the words were compared; A's whole
+    // document reaches B, which holds shares of its own the document lacks.
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let ids_a = comparing_words(&mut a, &mut b, ["Whole-a1", "Whole-a2", "Whole-a3"]);
+    let id_b = b.add(helps("Whole-b1")).unwrap().id;
+    b.share(id_b).unwrap();
+    assert_eq!(a.stage_outbox().unwrap(), 3);
+    assert_eq!(b.stage_outbox().unwrap(), 1);
+    let (a_sees_b, b_sees_a) = (rules_for(&b), rules_for(&a));
+    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+    let mut wholes = 0;
+    for _ in 0..10 {
+        a.fold_outbox().unwrap();
+        b.fold_outbox().unwrap();
+        let to_b = a.sync_message(&mut sa).unwrap();
+        let to_a = b.sync_message(&mut sb).unwrap();
+        if to_b.is_none() && to_a.is_none() {
+            break;
+        }
+        if let Some(m) = to_b {
+            wholes += usize::from(is_whole_document(&m));
+            let got = b.receive_sync_message(&mut sb, m, &b_sees_a).unwrap();
+            if got.changes > 0 {
+                assert!(ids_a.iter().all(|id| got.touched.entries.contains(id)), "{got:?}");
+                assert!(!got.touched.entries.contains(&id_b), "B's own share did not arrive: {got:?}");
+            }
+        }
+        if let Some(m) = to_a {
+            a.receive_sync_message(&mut sa, m, &a_sees_b).unwrap();
+        }
+    }
+    assert!(wholes > 0, "A sent its whole document");
+    assert_eq!(a.heads(), b.heads());
+    for s in [&mut a, &mut b] {
+        s.verify_index().unwrap();
+        let shared: Vec<_> = s.entries().unwrap().into_iter().filter(|e| e.shared && !e.waiting).collect();
+        assert_eq!(shared.len(), 4, "{shared:?}");
+    }
+    assert_eq!(b.get(id_b).unwrap(), a.get(id_b).unwrap());
 }
