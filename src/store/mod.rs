@@ -10,6 +10,7 @@ pub mod doc;
 mod error;
 mod index;
 pub mod inflate;
+mod receive;
 mod rows;
 pub mod rules;
 mod schema;
@@ -1025,7 +1026,7 @@ impl Store {
             let whole = if is_whole_document(&message) {
                 receive_whole(doc, peer, message)?
             } else {
-                doc.receive_sync_message(peer, message)?;
+                receive::receive(doc, peer, message)?;
                 false
             };
             // Changes that wait for ones this phone lacks are kept only up to a bound.
@@ -1370,7 +1371,7 @@ fn receive_whole(doc: &mut Automerge, peer: &mut sync::State, message: sync::Mes
         *peer = state;
         return Ok(true);
     }
-    doc.receive_sync_message(peer, message)?;
+    receive::receive(doc, peer, message)?;
     Ok(false)
 }
 
