@@ -219,6 +219,40 @@ fn reconcile_map(tx: &mut impl Transactable, obj: &ObjId, wanted: &Map<String, V
             tx.delete(obj, key.as_str())?;
         }
     }
+    put_fields(tx, obj, wanted)
+}
+
+/// Writes changes to the entry `obj`, which reads as `was` in this transaction, to make it
+/// `entry`: the operations [`write_entry`] would make, found by comparing the two in
+/// memory instead of reading every field back from the document. An agreement checked
+/// in on daily for a year holds hundreds of check-ins; a new one costs one, not a read of
+/// them all.
+pub fn write_over(tx: &mut impl Transactable, obj: &ObjId, was: &Entry, entry: &Entry) -> Result<(), StoreError> {
+    let was: Map<String, Value> = was.to_fields().into_iter().collect();
+    let wanted: Map<String, Value> = entry.to_fields().into_iter().collect();
+    for key in was.keys() {
+        if !wanted.contains_key(key) && !fields::is_common(key) {
+            tx.delete(obj, key.as_str())?;
+        }
+    }
+    let mut changed = Map::new();
+    for (key, value) in wanted {
+        match (value, was.get(&key)) {
+            (value, Some(old)) if value == *old => {}
+            (Value::Object(inner), Some(Value::Object(old))) => {
+                let differ = inner.into_iter().filter(|(k, v)| old.get(k) != Some(v)).collect();
+                changed.insert(key, Value::Object(differ));
+            }
+            (value, _) => {
+                changed.insert(key, value);
+            }
+        }
+    }
+    put_fields(tx, obj, &changed)
+}
+
+/// Puts each of `wanted` into map `obj`, leaving values that are already as wanted.
+fn put_fields(tx: &mut impl Transactable, obj: &ObjId, wanted: &Map<String, Value>) -> Result<(), StoreError> {
     for (key, value) in wanted {
         match value {
             Value::Object(inner) => {
@@ -310,7 +344,7 @@ pub fn write_person(tx: &mut impl Transactable, id: PersonId, name: &str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Draft, Outcome};
+    use crate::model::{AgreementStatus, Draft, Outcome};
     use chrono::{NaiveDate, TimeZone, Utc};
 
     #[test]
@@ -362,5 +396,48 @@ mod tests {
         tx.commit();
         let (id, obj) = entry_ids(&doc).unwrap().pop().unwrap();
         assert_eq!(read_entry(&doc, id, &obj).unwrap(), e);
+    }
+
+    #[test]
+    fn writing_over_a_long_lived_agreement_makes_the_changes_a_full_write_makes() {
+        let me = PersonId::new();
+        let day = |d: u32| Utc.with_ymd_and_hms(2026, 1, 1, 8, 0, 0).unwrap() + chrono::Duration::days(i64::from(d));
+        let date = |d: u32| day(d).date_naive();
+        let mut e =
+            Entry::create(Draft::Agreement { text: "Text when running late".into() }, me, day(0), date(0)).unwrap();
+        e.shared = true;
+        for d in 0..300 {
+            e.check_in(if d % 3 == 0 { Outcome::Missed } else { Outcome::Kept }, Some("ok"), me, day(d), date(d))
+                .unwrap();
+        }
+        let mut doc = genesis().with_actor(ActorId::random());
+        let mut tx = doc.transaction();
+        write_entry(&mut tx, &e).unwrap();
+        tx.commit();
+        let (_, obj) = entry_ids(&doc).unwrap().pop().unwrap();
+        let was = read_entry(&doc, e.id, &obj).unwrap();
+        // Each of these, written whole and written over, makes the same operations.
+        let mut next = e.clone();
+        next.check_in(Outcome::Kept, Some("a new day"), me, day(300), date(300)).unwrap();
+        let mut renamed = next.clone();
+        renamed.edit(Draft::Agreement { text: "Call when running late".into() }, me, day(301)).unwrap();
+        let mut retired = e.clone();
+        retired.set_agreement_status(AgreementStatus::Retired, day(302)).unwrap();
+        for (what, after) in
+            [("a check-in", next), ("new words and a check-in", renamed), ("retired", retired), ("unchanged", e)]
+        {
+            let (mut whole, mut over) = (doc.fork(), doc.fork());
+            let mut tx = whole.transaction();
+            write_entry(&mut tx, &after).unwrap();
+            let whole_ops = tx.pending_ops();
+            tx.commit();
+            let mut tx = over.transaction();
+            write_over(&mut tx, &obj, &was, &after).unwrap();
+            let over_ops = tx.pending_ops();
+            tx.commit();
+            assert_eq!(over_ops, whole_ops, "{what}");
+            assert_eq!(read_entry(&over, after.id, &obj).unwrap(), after, "{what}");
+            assert_eq!(read_entry(&whole, after.id, &obj).unwrap(), after, "{what}");
+        }
     }
 }

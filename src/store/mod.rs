@@ -809,17 +809,13 @@ impl Store {
                         doc::write_entry(tx, &w.entry)?;
                         continue;
                     };
-                    let outgoing = match doc::find_entry(tx, w.entry.id)? {
-                        Some(obj) => {
-                            let theirs = doc::read_entry(tx, w.entry.id, &obj)?;
-                            let fields = rebase(&theirs.to_fields(), base, &w.entry.to_fields());
-                            Entry::from_fields_lenient(w.entry.id, true, fields)?
-                        }
-                        // A change to an entry its author has taken back since: it goes
-                        // nowhere (a check-in on an agreement made private again).
-                        None => continue,
-                    };
-                    doc::write_entry(tx, &outgoing)?;
+                    // A change to an entry its author has taken back since goes nowhere
+                    // (a check-in on an agreement made private again).
+                    let Some(obj) = doc::find_entry(tx, w.entry.id)? else { continue };
+                    let theirs = doc::read_entry(tx, w.entry.id, &obj)?;
+                    let fields = rebase(&theirs.to_fields(), base, &w.entry.to_fields());
+                    let outgoing = Entry::from_fields_lenient(w.entry.id, true, fields)?;
+                    doc::write_over(tx, &obj, &theirs, &outgoing)?;
                 }
                 Ok(ready.into_iter().map(|w| w.entry.id).collect::<Vec<_>>())
             },

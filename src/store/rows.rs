@@ -144,9 +144,19 @@ pub fn outbox_entry(conn: &Connection, id: EntryId) -> Result<Option<Waiting>, S
     Ok(read_one(conn, Table::Outbox, id)?.map(Decoded::into_waiting))
 }
 
-/// When the next waiting row becomes ready, if any waits.
+/// When the next waiting row becomes ready, if any waits. Only each row's head is read,
+/// not its words, check-ins and base: the sync session asks on every change.
 pub fn outbox_next_ready(conn: &Connection) -> Result<Option<DateTime<chrono::Utc>>, StoreError> {
-    Ok(outbox(conn, None)?.first().map(|w| w.ready_at))
+    let mut stmt = conn.prepare_cached("SELECT id, unseal('outbox', id, sealed) FROM outbox")?;
+    let mut rows = stmt.query([])?;
+    let mut next: Option<DateTime<chrono::Utc>> = None;
+    while let Some(row) = rows.next()? {
+        let (id, plain) = (row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?);
+        if let Head { ready_at: Some(at), .. } = Head::read(Table::Outbox, id, &mut Reader(plain))? {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+    }
+    Ok(next)
 }
 
 pub fn delete(conn: &Connection, table: Table, id: EntryId) -> Result<(), StoreError> {
@@ -300,23 +310,47 @@ fn encode(table: Table, entry: &Entry, outbox: Option<(DateTime<chrono::Utc>, Op
 }
 
 /// Reads a sealed value's plaintext back into an entry.
-fn decode(table: Table, id: &[u8], plain: &[u8]) -> Result<Decoded, StoreError> {
-    let id = EntryId::from_uuid(uuid(id)?);
-    let damaged = |why: &str| StoreError::corrupt(format!("{} row {id} {why}", table.name()));
-    let mut r = Reader(plain);
-    if r.byte().ok_or_else(|| damaged("is empty"))? != FORMAT {
-        return Err(damaged("was written by a newer version"));
+/// What a row holds before its words: the fixed fields, and for the outbox when it may
+/// be sent.
+struct Head<'a> {
+    id: EntryId,
+    kind: &'a str,
+    author: PersonId,
+    created_at: DateTime<chrono::Utc>,
+    updated_at: DateTime<chrono::Utc>,
+    flags: u8,
+    ready_at: Option<DateTime<chrono::Utc>>,
+}
+
+impl<'a> Head<'a> {
+    fn read(table: Table, id: &[u8], r: &mut Reader<'a>) -> Result<Head<'a>, StoreError> {
+        let id = EntryId::from_uuid(uuid(id)?);
+        let damaged = |why: &str| StoreError::corrupt(format!("{} row {id} {why}", table.name()));
+        if r.byte().ok_or_else(|| damaged("is empty"))? != FORMAT {
+            return Err(damaged("was written by a newer version"));
+        }
+        let short = || damaged("is cut short");
+        let kind_len = r.byte().ok_or_else(short)? as usize;
+        let kind =
+            std::str::from_utf8(r.take(kind_len).ok_or_else(short)?).map_err(|_| damaged("has an unreadable kind"))?;
+        let author = PersonId::from_uuid(uuid(r.take(16).ok_or_else(short)?)?);
+        let created_at = DateTime::from_timestamp_nanos(r.i64().ok_or_else(short)?);
+        let updated_at = DateTime::from_timestamp_nanos(r.i64().ok_or_else(short)?);
+        let flags = r.byte().ok_or_else(short)?;
+        let ready_at = match table {
+            Table::Outbox => Some(DateTime::from_timestamp_nanos(r.i64().ok_or_else(short)?)),
+            _ => None,
+        };
+        Ok(Head { id, kind, author, created_at, updated_at, flags, ready_at })
     }
+}
+
+fn decode(table: Table, id: &[u8], plain: &[u8]) -> Result<Decoded, StoreError> {
+    let mut r = Reader(plain);
+    let Head { id, kind, author, created_at, updated_at, flags, ready_at } = Head::read(table, id, &mut r)?;
+    let damaged = |why: &str| StoreError::corrupt(format!("{} row {id} {why}", table.name()));
     let short = || damaged("is cut short");
-    let kind_len = r.byte().ok_or_else(short)? as usize;
-    let kind =
-        std::str::from_utf8(r.take(kind_len).ok_or_else(short)?).map_err(|_| damaged("has an unreadable kind"))?;
-    let author = PersonId::from_uuid(uuid(r.take(16).ok_or_else(short)?)?);
-    let created_at = DateTime::from_timestamp_nanos(r.i64().ok_or_else(short)?);
-    let updated_at = DateTime::from_timestamp_nanos(r.i64().ok_or_else(short)?);
-    let flags = r.byte().ok_or_else(short)?;
-    let outbox = if table == Table::Outbox {
-        let ready_at = DateTime::from_timestamp_nanos(r.i64().ok_or_else(short)?);
+    let outbox = if let Some(ready_at) = ready_at {
         let len = u32::from_le_bytes(r.take(4).ok_or_else(short)?.try_into().expect("4 bytes")) as usize;
         let base = match r.take(len).ok_or_else(short)? {
             [] => None,

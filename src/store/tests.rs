@@ -95,8 +95,17 @@ fn the_undo_window_keeps_a_share_on_the_phone_even_when_paired() {
     s.share_after(e.id, UNDO_WINDOW).unwrap();
     assert_eq!(s.fold_outbox().unwrap(), 0, "not before the undo has run out");
     assert_eq!(s.next_ready().unwrap(), Some(now + chrono::Duration::seconds(10)));
+    // Another, shared a little later with a shorter undo, is the next to be ready.
+    s.set_clock(Box::new(move || now + chrono::Duration::seconds(2)));
+    let sooner = s.add(helps("A note before dinner")).unwrap();
+    s.share_after(sooner.id, std::time::Duration::from_secs(3)).unwrap();
+    assert_eq!(s.next_ready().unwrap(), Some(now + chrono::Duration::seconds(5)));
+    s.set_clock(Box::new(move || now + chrono::Duration::seconds(5)));
+    assert_eq!(s.fold_outbox().unwrap(), 1);
+    assert_eq!(s.next_ready().unwrap(), Some(now + chrono::Duration::seconds(10)));
     s.set_clock(Box::new(move || now + chrono::Duration::seconds(10)));
     assert_eq!(s.fold_outbox().unwrap(), 1);
+    assert_eq!(s.next_ready().unwrap(), None);
 }
 
 #[test]
