@@ -2,8 +2,10 @@
 //! node on a thread that has moved into its phone's namespace, mDNS on. Needs root.
 //! Prints one line per figure:
 //!
-//! - an edit on A until B's window lists it (taken from the node as the app takes it),
-//!   and until B's store has it (p50, p99 over 200 edits);
+//! - a change on A (a new share, an edit of a shared entry, a check-in on a shared
+//!   agreement; 20 ms apart, then new shares back to back) until B's window lists it
+//!   (taken from the node as the app takes it), and until B's store has it (p50, p99 over
+//!   200 changes of each);
 //! - B joins the network holding a 10,000-entry document that A has moved on from by a
 //!   few entries, until synced;
 //! - the bytes both phones send to catch up one entry, with the sync state saved.
@@ -17,7 +19,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use steady::model::Draft;
+use steady::model::{Body, Draft, Outcome};
 use steady::net::{NetConfig, NetEvent, Node, WireTap};
 use steady::store::Store;
 
@@ -26,6 +28,9 @@ const DOC_ENTRIES: usize = 10_000;
 const AWAY: Duration = Duration::from_secs(10);
 /// How long two people take to read four words to each other and say they match.
 const COMPARING: Duration = Duration::from_secs(2);
+/// Between two changes measured one at a time: a person's changes come seconds apart, and
+/// this lets the last one's acknowledgement finish first.
+const QUIET: Duration = Duration::from_millis(20);
 
 /// Starts a node whose sockets live in `ns`.
 fn node_in(ns: &str, dir: &Path, tap: Option<WireTap>) -> Node {
@@ -77,6 +82,35 @@ fn wait(
 
 fn received(e: &NetEvent) -> bool {
     matches!(e, NetEvent::Synced { received, .. } if *received > 0)
+}
+
+/// The kinds of change that leave at once.
+#[derive(Clone, Copy)]
+enum Change {
+    /// A new share (counted from the end of its undo window: shared here as the command
+    /// line shares, ready at once).
+    Share,
+    /// New words for a shared agreement.
+    Edit,
+    /// A check-in on a shared agreement.
+    CheckIn,
+}
+
+impl Change {
+    fn name(self) -> &'static str {
+        match self {
+            Change::Share => "a new share",
+            Change::Edit => "an edit of a shared entry",
+            Change::CheckIn => "a check-in on a shared agreement",
+        }
+    }
+}
+
+/// Whether a card shows `text`: as its words, or as a check-in's note.
+fn shows(entry: &steady::model::Entry, text: &str) -> bool {
+    entry.body.main_text() == text
+        || matches!(&entry.body, Body::Agreement { check_ins, .. }
+            if check_ins.iter().any(|c| c.note.as_deref() == Some(text)))
 }
 
 fn share(store: &mut Store, text: &str) {
@@ -139,45 +173,63 @@ fn main() {
         COMPARING.as_secs(),
     );
 
-    // 1. Edit on A until B's window lists it, and until B's store has it. B's window
+    // 1. A change on A until B's window lists it, and until B's store has it. B's window
     // takes what arrived as the app's does (`ui::sync`): from the node's arrivals, into
-    // its lists.
+    // its lists. Each kind of change the figure counts, a person's changes seconds apart
+    // (here `QUIET` apart, which lets the last one's acknowledgement finish); then new
+    // shares back to back, as the bench measured them before.
     let key_b = steady::vault::open_without_passcode(&dir_b).unwrap();
     let mut window_b = steady::ui::Journal::open(&dir_b, &key_b).unwrap();
     let mut store_a = Store::open_dir_without_passcode(&dir_a).unwrap();
-    let (mut on_screen, mut durable) = (Vec::with_capacity(EDITS), Vec::with_capacity(EDITS));
-    for i in 0..EDITS + 20 {
-        let mut events = b.subscribe();
-        let mut arrivals = b.arrivals();
-        let text = format!("edit {i}");
-        share(&mut store_a, &text);
-        let start = Instant::now();
-        a.local_change();
-        let listing = async {
-            loop {
-                let arrived = arrivals.recv().await.expect("arrivals");
-                window_b.show_arrived(&arrived).unwrap();
-                if window_b.entries.iter().any(|e| e.body.main_text() == text) {
-                    return start.elapsed();
-                }
+    let shared = store_a.add(Draft::Agreement { text: "the agreement A changes".into() }).unwrap().id;
+    store_a.share(shared).unwrap();
+    let mut events = b.subscribe();
+    a.local_change();
+    wait(&runtime, &mut events, Duration::from_secs(10), received);
+    for (kind, quiet) in
+        [(Change::Share, QUIET), (Change::Edit, QUIET), (Change::CheckIn, QUIET), (Change::Share, Duration::ZERO)]
+    {
+        let (mut on_screen, mut durable) = (Vec::with_capacity(EDITS), Vec::with_capacity(EDITS));
+        for i in 0..EDITS + 20 {
+            std::thread::sleep(quiet);
+            let mut events = b.subscribe();
+            let mut arrivals = b.arrivals();
+            let text = format!("{} {i}", kind.name());
+            match kind {
+                Change::Share => share(&mut store_a, &text),
+                Change::Edit => drop(store_a.edit(shared, Draft::Agreement { text: text.clone() }).unwrap()),
+                Change::CheckIn => drop(store_a.check_in(shared, Outcome::Kept, Some(&text)).unwrap()),
             }
-        };
-        let shown = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), listing).await });
-        let shown = shown.expect("the edit reached B's window");
-        wait(&runtime, &mut events, Duration::from_secs(10), received);
-        if i >= 20 {
-            on_screen.push(shown);
-            durable.push(start.elapsed());
+            let start = Instant::now();
+            a.local_change();
+            let listing = async {
+                loop {
+                    let arrived = arrivals.recv().await.expect("arrivals");
+                    window_b.show_arrived(&arrived).unwrap();
+                    if window_b.entries.iter().any(|e| shows(e, &text)) {
+                        return start.elapsed();
+                    }
+                }
+            };
+            let shown = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), listing).await });
+            let shown = shown.expect("the change reached B's window");
+            wait(&runtime, &mut events, Duration::from_secs(10), received);
+            if i >= 20 {
+                on_screen.push(shown);
+                durable.push(start.elapsed());
+            }
         }
-    }
-    for (what, mut times) in [("B's window lists it", on_screen), ("B's store has it", durable)] {
-        times.sort();
-        println!(
-            "edit on A until {what}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({EDITS} edits)",
-            ms(percentile(&times, 0.5)),
-            ms(percentile(&times, 0.99)),
-            ms(*times.last().unwrap())
-        );
+        let how = if quiet.is_zero() { "back to back".to_owned() } else { format!("{} ms apart", quiet.as_millis()) };
+        for (what, mut times) in [("B's window lists it", on_screen), ("B's store has it", durable)] {
+            times.sort();
+            println!(
+                "{} on A until {what}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({EDITS}, {how})",
+                kind.name(),
+                ms(percentile(&times, 0.5)),
+                ms(percentile(&times, 0.99)),
+                ms(*times.last().unwrap())
+            );
+        }
     }
 
     // 2 and 3. B leaves; A writes; B joins the network again and catches up.
