@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -25,8 +24,10 @@ macro_rules! uuid_id {
             /// A fresh id, ordered before every id made 10 ms or more earlier on this
             /// device, and before every id of an earlier version of Steady.
             pub fn new() -> Self {
-                let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-                Self(count_down(since.as_millis(), *Uuid::new_v4().as_bytes()))
+                // The time as UUIDv7 ids read it, through the uuid crate's clock.
+                let (secs, nanos) = uuid::Timestamp::now(uuid::NoContext).to_unix();
+                let millis = u128::from(secs) * 1000 + u128::from(nanos / 1_000_000);
+                Self(count_down(millis, *Uuid::new_v4().as_bytes()))
             }
 
             pub fn from_uuid(uuid: Uuid) -> Self {
