@@ -478,9 +478,27 @@ impl Store {
             return Ok((e, Place::Private));
         }
         let waiting = rows::outbox_entry(&self.conn, id)?;
-        let in_doc = match doc::find_entry(&self.doc, id)? {
-            Some(obj) => Some(doc::read_entry(&self.doc, id, &obj)?),
-            None => None,
+        // The index holds the document's entries as they read, in step with it in every
+        // transaction: one row to open, where the document would be read field by field
+        // (an agreement's hundreds of check-ins). An entry the index leaves out, one this
+        // version can't read, is read from the document for the reason.
+        let in_doc = match rows::get(&self.conn, Table::SharedIndex, id)? {
+            Some(entry) => {
+                debug_assert_eq!(
+                    Some(&entry),
+                    doc::find_entry(&self.doc, id)
+                        .ok()
+                        .flatten()
+                        .and_then(|obj| doc::read_entry(&self.doc, id, &obj).ok())
+                        .as_ref(),
+                    "the index row of {id} is the document's entry"
+                );
+                Some(entry)
+            }
+            None => match doc::find_entry(&self.doc, id)? {
+                Some(obj) => Some(doc::read_entry(&self.doc, id, &obj)?),
+                None => None,
+            },
         };
         let set_aside = is_set_aside(&self.conn, id)?;
         // A new share that a staged fold holds too is still only waiting.
