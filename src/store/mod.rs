@@ -483,18 +483,7 @@ impl Store {
         // (an agreement's hundreds of check-ins). An entry the index leaves out, one this
         // version can't read, is read from the document for the reason.
         let in_doc = match rows::get(&self.conn, Table::SharedIndex, id)? {
-            Some(entry) => {
-                debug_assert_eq!(
-                    Some(&entry),
-                    doc::find_entry(&self.doc, id)
-                        .ok()
-                        .flatten()
-                        .and_then(|obj| doc::read_entry(&self.doc, id, &obj).ok())
-                        .as_ref(),
-                    "the index row of {id} is the document's entry"
-                );
-                Some(entry)
-            }
+            Some(entry) => Some(entry),
             None => match doc::find_entry(&self.doc, id)? {
                 Some(obj) => Some(doc::read_entry(&self.doc, id, &obj)?),
                 None => None,

@@ -858,3 +858,34 @@ fn a_whole_document_from_the_partner_is_taken_with_what_this_phone_made_ready() 
     }
     assert_eq!(b.get(id_b).unwrap(), a.get(id_b).unwrap());
 }
+
+#[test]
+fn an_entry_read_by_its_index_row_is_the_entry_the_document_holds() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let agreement = a.add(Draft::Agreement { text: "Text when running late".into() }).unwrap();
+    a.share(agreement.id).unwrap();
+    let need = a.add(helps("Plans said out loud")).unwrap();
+    a.share(need.id).unwrap();
+    let theirs = b.add(Draft::Transparency { text: "Dinner with Jo".into(), window: None }).unwrap();
+    b.share(theirs.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    // Both check in, one edits, and one sets an entry aside, which is personal.
+    b.check_in(agreement.id, Outcome::Kept, Some("on time")).unwrap();
+    a.check_in(agreement.id, Outcome::Missed, None).unwrap();
+    a.edit(agreement.id, Draft::Agreement { text: "Call when running late".into() }).unwrap();
+    a.archive(need.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    for s in [&mut a, &mut b] {
+        let in_doc = doc::entry_ids(&s.doc).unwrap();
+        assert_eq!(in_doc.len(), 3);
+        for (id, obj) in in_doc {
+            let mut from_doc = doc::read_entry(&s.doc, id, &obj).unwrap();
+            from_doc.archived = is_set_aside(&s.conn, id).unwrap();
+            assert_eq!(s.get(id).unwrap(), from_doc);
+        }
+    }
+    let agreement = a.get(agreement.id).unwrap();
+    let Body::Agreement { check_ins, text, .. } = &agreement.body else { panic!("an agreement") };
+    assert_eq!((text.as_str(), check_ins.len()), ("Call when running late", 2));
+}
