@@ -309,7 +309,6 @@ fn encode(table: Table, entry: &Entry, outbox: Option<(DateTime<chrono::Utc>, Op
     out
 }
 
-/// Reads a sealed value's plaintext back into an entry.
 /// What a row holds before its words: the fixed fields, and for the outbox when it may
 /// be sent.
 struct Head<'a> {
@@ -345,6 +344,7 @@ impl<'a> Head<'a> {
     }
 }
 
+/// Reads a sealed value's plaintext back into an entry.
 fn decode(table: Table, id: &[u8], plain: &[u8]) -> Result<Decoded, StoreError> {
     let mut r = Reader(plain);
     let Head { id, kind, author, created_at, updated_at, flags, ready_at } = Head::read(table, id, &mut r)?;
