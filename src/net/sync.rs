@@ -195,6 +195,9 @@ impl SyncSession {
             }
             if self.save_due {
                 peers::save_sync_state(store, &self.state).map_err(closed)?;
+                // The change log is folded here, after "synced", not in the way of a
+                // change going out or coming in.
+                store.compact_if_due().map_err(closed)?;
                 self.save_due = false;
             }
             if self.dirty {

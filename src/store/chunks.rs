@@ -14,8 +14,14 @@ use super::StoreError;
 const SNAPSHOT: &str = "snapshot";
 const CHANGE: &str = "change";
 
-/// How many change rows may pile up before they are folded into a snapshot.
+/// How many change rows may pile up before they are folded into a snapshot. The sync
+/// session does it once it has said "synced" ([`super::Store::compact_if_due`]), so that
+/// the save of the whole document is not in the way of a change going out or coming in.
 pub const COMPACT_AFTER: usize = 256;
+
+/// Past this many, a fold or a receive folds them itself: the bound when no session
+/// gets to it.
+pub const COMPACT_AT_THE_LATEST: usize = 2 * COMPACT_AFTER;
 
 /// Where the in-memory document stands against the rows on disk.
 #[derive(Clone, Copy, Debug, Default)]

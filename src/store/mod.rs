@@ -917,7 +917,7 @@ impl Store {
             fail(FailPoint::AfterChunkWrite)?;
             local(&sql, &out)?;
             fail(FailPoint::AfterLocalWrite)?;
-            if cursor.changes >= chunks::COMPACT_AFTER {
+            if cursor.changes >= chunks::COMPACT_AT_THE_LATEST {
                 chunks::compact(&sql, doc, cursor)?;
             }
             index::update(&sql, doc, &touched, cursor.last_seq)?;
@@ -943,6 +943,17 @@ impl Store {
         self.cursor = cursor;
         self.held_back = 0;
         Ok(())
+    }
+
+    /// Folds the change log into one snapshot if enough changes have piled up, and says
+    /// whether it did. The sync session calls it after it has said "synced".
+    pub fn compact_if_due(&mut self) -> Result<bool, StoreError> {
+        self.refresh()?;
+        if self.cursor.changes < chunks::COMPACT_AFTER {
+            return Ok(false);
+        }
+        self.compact()?;
+        Ok(true)
     }
 
     /// Folds the change log into one snapshot.
@@ -1053,7 +1064,7 @@ impl Store {
             let touched = checked.map_err(StoreError::Refused)?;
             debug_assert_eq!(touched, Touched::by(doc, &new), "the rules place objects as the index does");
             chunks::append(&sql, &new, cursor)?;
-            if cursor.changes >= chunks::COMPACT_AFTER {
+            if cursor.changes >= chunks::COMPACT_AT_THE_LATEST {
                 chunks::compact(&sql, doc, cursor)?;
             }
             match prepared {

@@ -320,14 +320,34 @@ fn many_changes_are_compacted_into_a_snapshot_without_loss() {
     paired(&mut s);
     let e = s.add(Draft::Agreement { text: "Check in at nine".into() }).unwrap();
     s.share(e.id).unwrap();
-    for _ in 0..(chunks::COMPACT_AFTER + 5) {
-        s.check_in(e.id, Outcome::Kept, None).unwrap();
-        s.fold_outbox().unwrap();
-    }
-    let rows: i64 = s.conn.query_row("SELECT count(*) FROM doc_chunks", [], |r| r.get(0)).unwrap();
-    assert!(rows < 20, "{rows} rows after compaction");
-    let Body::Agreement { check_ins, .. } = s.get(e.id).unwrap().body else { panic!() };
-    assert_eq!(check_ins.len(), chunks::COMPACT_AFTER + 5);
+    let rows = |s: &Store| -> usize {
+        let n: i64 = s.conn.query_row("SELECT count(*) FROM doc_chunks", [], |r| r.get(0)).unwrap();
+        n as usize
+    };
+    // Each edit a change of its own, folded as the session folds it.
+    let mut made = 0;
+    let mut edit = |s: &mut Store, times: usize| {
+        for _ in 0..times {
+            made += 1;
+            s.edit(e.id, Draft::Agreement { text: format!("Check in at nine, {made}") }).unwrap();
+            s.fold_outbox().unwrap();
+        }
+    };
+    // Folds leave it to the session, which compacts once it said "synced"...
+    edit(&mut s, chunks::COMPACT_AFTER + 5);
+    assert!(rows(&s) > chunks::COMPACT_AFTER, "{} rows before the session compacts", rows(&s));
+    assert!(s.compact_if_due().unwrap());
+    assert!(rows(&s) < 5, "{} rows after compaction", rows(&s));
+    assert!(!s.compact_if_due().unwrap(), "nothing is due right after");
+    // ...and, with no session to do it, compact themselves at the latest bound.
+    edit(&mut s, chunks::COMPACT_AT_THE_LATEST + 5);
+    assert!(rows(&s) < 20, "{} rows after compaction", rows(&s));
+    let last = chunks::COMPACT_AFTER + chunks::COMPACT_AT_THE_LATEST + 10;
+    assert_eq!(s.get(e.id).unwrap().body.main_text(), format!("Check in at nine, {last}"));
+    // Nothing was lost on the way, read back from the file: the genesis, then one change
+    // per fold (the first carries the share, which waited until then, with its first edit).
+    s.reload().unwrap();
+    assert_eq!(s.doc.get_changes(&[]).len(), 1 + last);
 }
 
 /// How `s`'s partner knows it: its person and its device.
