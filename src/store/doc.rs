@@ -222,13 +222,12 @@ fn reconcile_map(tx: &mut impl Transactable, obj: &ObjId, wanted: &Map<String, V
     put_fields(tx, obj, wanted)
 }
 
-/// Writes changes to the entry `obj`, which reads as `was` in this transaction, to make it
-/// `entry`: the operations [`write_entry`] would make, found by comparing the two in
+/// Writes changes to the entry `obj`, whose fields read as `was` in this transaction, to
+/// make it `entry`: the operations [`write_entry`] would make, found by comparing the two in
 /// memory instead of reading every field back from the document. An agreement checked
 /// in on daily for a year holds hundreds of check-ins; a new one costs one, not a read of
 /// them all.
-pub fn write_over(tx: &mut impl Transactable, obj: &ObjId, was: &Entry, entry: &Entry) -> Result<(), StoreError> {
-    let was: Map<String, Value> = was.to_fields().into_iter().collect();
+pub fn write_over(tx: &mut impl Transactable, obj: &ObjId, was: &Fields, entry: &Entry) -> Result<(), StoreError> {
     let wanted: Map<String, Value> = entry.to_fields().into_iter().collect();
     for key in was.keys() {
         if !wanted.contains_key(key) && !fields::is_common(key) {
@@ -432,7 +431,7 @@ mod tests {
             let whole_ops = tx.pending_ops();
             tx.commit();
             let mut tx = over.transaction();
-            write_over(&mut tx, &obj, &was, &after).unwrap();
+            write_over(&mut tx, &obj, &was.to_fields(), &after).unwrap();
             let over_ops = tx.pending_ops();
             tx.commit();
             assert_eq!(over_ops, whole_ops, "{what}");
