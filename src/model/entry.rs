@@ -234,6 +234,12 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The order every list shows: newest first; entries made in the same instant by id,
+    /// which sorts newer ids first (`model::ids`).
+    pub fn newest_first(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+        b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id))
+    }
+
     pub fn kind_name(&self) -> Option<KindName> {
         self.body.kind_name()
     }

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -21,13 +22,13 @@ macro_rules! uuid_id {
         pub struct $name(Uuid);
 
         impl $name {
-            /// A fresh id, ordered before every id made 10 ms or more earlier on this
-            /// device, and before every id of an earlier version of Steady.
+            /// A fresh id, ordered before every id this app made earlier, and before
+            /// every id of an earlier version of Steady.
             pub fn new() -> Self {
                 // The time as UUIDv7 ids read it, through the uuid crate's clock.
                 let (secs, nanos) = uuid::Timestamp::now(uuid::NoContext).to_unix();
                 let millis = u128::from(secs) * 1000 + u128::from(nanos / 1_000_000);
-                Self(count_down(millis, *Uuid::new_v4().as_bytes()))
+                Self(with_count(next_count(steps_left(millis)), *Uuid::new_v4().as_bytes()))
             }
 
             pub fn from_uuid(uuid: Uuid) -> Self {
@@ -68,14 +69,33 @@ macro_rules! uuid_id {
 /// with 0x019 (2024 on).
 const COUNT_FROM: u64 = 0x0180_0000_0000;
 
-/// A UUID of version 8 made at `millis` (since 1970): its first 48 bits are the steps of
-/// 10 ms left until [`COUNT_FROM`] runs out, the rest is `random`.
-fn count_down(millis: u128, random: [u8; 16]) -> Uuid {
-    let steps = u64::try_from(millis / 10).unwrap_or(u64::MAX);
-    let left = COUNT_FROM.saturating_sub(steps).to_be_bytes();
+/// The steps of 10 ms left at `millis` (since 1970) until [`COUNT_FROM`] runs out.
+fn steps_left(millis: u128) -> u64 {
+    COUNT_FROM.saturating_sub(u64::try_from(millis / 10).unwrap_or(u64::MAX))
+}
+
+/// The last count an id of this process was given: ids made within one step of 10 ms
+/// (two entries saved in the same instant) still sort newest first, each one below the
+/// last, as UUIDv7's counter kept them in order.
+static LAST_COUNT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+fn next_count(left: u64) -> u64 {
+    let below = |last: u64| left.min(last.saturating_sub(1));
+    match LAST_COUNT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(below(last))) {
+        Ok(last) | Err(last) => below(last),
+    }
+}
+
+/// A UUID of version 8 whose first 48 bits are `count`, the rest `random`.
+fn with_count(count: u64, random: [u8; 16]) -> Uuid {
     let mut bytes = random;
-    bytes[..6].copy_from_slice(&left[2..]);
+    bytes[..6].copy_from_slice(&count.to_be_bytes()[2..]);
     uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+#[cfg(test)]
+fn count_down(millis: u128, random: [u8; 16]) -> Uuid {
+    with_count(steps_left(millis), random)
 }
 
 uuid_id!(
@@ -116,6 +136,12 @@ mod tests {
         assert!(newer.to_string() < older.to_string());
         // Ids 10 ms apart still sort by time.
         assert!(EntryId(count_down(now + 10, [0xff; 16])) < EntryId(count_down(now, [0; 16])));
+    }
+
+    #[test]
+    fn ids_made_in_the_same_instant_sort_newest_first() {
+        let made: Vec<EntryId> = (0..1000).map(|_| EntryId::new()).collect();
+        assert!(made.windows(2).all(|w| w[1] < w[0]), "each below the one before");
     }
 
     #[test]

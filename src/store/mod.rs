@@ -1649,9 +1649,9 @@ fn list(conn: &Connection, key: &DataKey) -> Result<Vec<Entry>, StoreError> {
     Ok(out)
 }
 
-/// The order every list starts from: newest first, ties broken by id.
+/// The order every list starts from.
 fn sort_newest_first(entries: &mut [Entry]) {
-    entries.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    entries.sort_by(Entry::newest_first);
 }
 
 #[cfg(test)]

@@ -113,8 +113,7 @@ impl Journal {
         if let Some(at) = self.entries.iter().position(|e| e.id == entry.id) {
             self.entries.remove(at);
         }
-        let key = |e: &Entry| (e.created_at, e.id);
-        let at = self.entries.partition_point(|e| key(e) > key(&entry));
+        let at = self.entries.partition_point(|e| Entry::newest_first(e, &entry).is_lt());
         self.entries.insert(at, entry);
     }
 
