@@ -22,7 +22,7 @@ use super::pairing::{
 pub use super::pairing::{PairFailure, PairOutcome, PairedWith};
 use super::peers::Partner;
 pub use super::sync::{ANSWER_LIMIT, DIFFERENT_PAIRING, End, Ended, PING_EVERY, SessionReport, stopped_reason};
-use super::sync::{Arrived, Out, SyncSession};
+use super::sync::{Arrived, Out, Show, SyncSession};
 use super::worker::StoreWorker;
 use crate::model::text::partner_name;
 use crate::store::Store;
@@ -82,6 +82,12 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
     let started = ctx.store.run(move |store| SyncSession::start(store, &partner, Instant::now())).await;
     let mut session = Some(started.map_err(gone)??);
     answer(ctx, &mut writer, &mut session, |s, store| s.poll(Instant::now(), Utc::now(), store)).await?;
+    // What a message brought goes to the window from the store's thread, as soon as it is
+    // applied, not after it is durable.
+    let to_window: Show = {
+        let arrivals = ctx.arrivals.clone();
+        Arc::new(move |arrived| drop(arrivals.send(Arc::new(arrived))))
+    };
     loop {
         // Asleep until a frame comes, this phone's journal changes, or the session has
         // something due (a ping, the partner's silence judged, a share's undo ended).
@@ -96,10 +102,10 @@ async fn sync_loop(ctx: &SessionContext, stream: Stream) -> Result<(), Ended> {
                     None => return Ok(()),
                     Some((frame, queued)) => (frame?, queued),
                 };
-                // The entries a message changed are read back only for someone to take.
-                let listened = ctx.arrivals.receiver_count() > 0;
+                // The entries a message changed are read only for someone to take.
+                let show = (ctx.arrivals.receiver_count() > 0).then(|| to_window.clone());
                 let frame_in = move |s: &mut SyncSession, store: &mut Store| {
-                    s.tell_arrivals(listened);
+                    s.show_arrivals(show);
                     s.on_frame(Instant::now(), Utc::now(), frame, store)
                 };
                 answer(ctx, &mut writer, &mut session, frame_in).await?;
@@ -174,10 +180,6 @@ async fn perform(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, said: Vec
             Out::Send(frame) => send(ctx, writer, &frame).await?,
             Out::Report(report) => {
                 let _ = ctx.reports.send((ctx.id, report));
-            }
-            // Nobody listening (the command line) is fine.
-            Out::Arrived(arrived) => {
-                let _ = ctx.arrivals.send(Arc::new(arrived));
             }
         }
     }

@@ -17,8 +17,10 @@ use chrono::{DateTime, Utc};
 
 use super::frame::SyncFrame;
 use super::peers::{self, Partner};
-use crate::model::{Entry, EntryId};
-use crate::store::{PartnerRules, Received, Store, StoreError, Touched};
+use std::sync::Arc;
+
+pub use crate::store::Arrived;
+use crate::store::{PartnerRules, Received, Store, StoreError};
 
 /// After this long without a word from the partner, a session asks "still there?" (a
 /// ping, which the partner answers with its hello).
@@ -64,47 +66,11 @@ pub type Ended = (End, String);
 pub enum Out {
     Send(SyncFrame),
     Report(SessionReport),
-    /// Entries the partner's phone changed, as this phone now lists them: for the
-    /// window, which puts them in its lists without reading the journal whole.
-    Arrived(Arrived),
 }
 
-/// What a received message changed, read back once it is durable, as the journal lists
-/// it (a waiting edit of mine laid over, set aside or not).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Arrived {
-    pub entries: Vec<Entry>,
-    /// Entries no longer in the journal (the partner unshared them).
-    pub gone: Vec<EntryId>,
-    /// A name changed.
-    pub names: bool,
-    /// Some change could not be placed: read the lists whole.
-    pub whole: bool,
-}
-
-/// Past this many entries in one message (a first sync), the window reads its lists whole,
-/// which is cheaper than reading each entry here on its own.
-const READ_ONE_BY_ONE: usize = 100;
-
-impl Arrived {
-    fn read(store: &mut Store, touched: &Touched) -> Result<Arrived, StoreError> {
-        let whole = touched.whole || touched.entries.len() > READ_ONE_BY_ONE;
-        let mut arrived = Arrived { names: touched.people, whole, ..Arrived::default() };
-        if whole {
-            return Ok(arrived);
-        }
-        for id in &touched.entries {
-            match store.get(*id) {
-                Ok(entry) => arrived.entries.push(entry),
-                Err(StoreError::NotFound(_)) => arrived.gone.push(*id),
-                // An entry that can't be read shows as the store lists it: not at all.
-                Err(StoreError::UnreadableSharedEntry { .. }) => arrived.gone.push(*id),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(arrived)
-    }
-}
+/// Shows the window what a message brought, the moment it is applied: see
+/// [`Store::receive_sync_message_showing`].
+pub type Show = Arc<dyn Fn(Arrived) + Send + Sync>;
 
 fn closed(e: impl std::fmt::Display) -> Ended {
     (End::Closed, e.to_string())
@@ -131,8 +97,8 @@ pub struct SyncSession {
     hello_due: bool,
     /// "Synced" was reported and the state both agreed on is not saved yet.
     save_due: bool,
-    /// Someone (the window) takes the entries each message changed: read them back.
-    tell_arrivals: bool,
+    /// Someone (the window) takes the entries each message changed.
+    show: Option<Show>,
 }
 
 impl SyncSession {
@@ -164,7 +130,7 @@ impl SyncSession {
             dirty: true,
             hello_due: true,
             save_due: false,
-            tell_arrivals: true,
+            show: None,
         })
     }
 
@@ -255,16 +221,15 @@ impl SyncSession {
                     out.extend(self.poll(now, wall, store)?);
                     return Ok(out);
                 }
-                let Received { touched, changes } =
-                    store.receive_sync_message(&mut self.state, message, &self.rules).map_err(|e| match e {
+                let show = self.show.as_deref().map(|show| show as &dyn Fn(Arrived));
+                let Received { changes, .. } = store
+                    .receive_sync_message_showing(&mut self.state, message, &self.rules, show)
+                    .map_err(|e| match e {
                         StoreError::Refused(broken) => (End::Stopped, stopped_reason(&broken)),
                         e @ StoreError::PairingChanged => closed(e),
                         e => (End::Violation, format!("a sync message from the partner was refused: {e}")),
                     })?;
                 self.received += changes;
-                if self.tell_arrivals && touched != Touched::default() {
-                    out.push(Out::Arrived(Arrived::read(store, &touched).map_err(closed)?));
-                }
                 self.dirty = true;
             }
         }
@@ -278,10 +243,10 @@ impl SyncSession {
         self.save_due
     }
 
-    /// Whether anyone takes the entries each message changed ([`Out::Arrived`]); with
-    /// nobody (the command line), they are not read back. On by default.
-    pub fn tell_arrivals(&mut self, on: bool) {
-        self.tell_arrivals = on;
+    /// Who takes the entries each message changed, the moment it is applied: the window.
+    /// With nobody (the command line), they are not read back.
+    pub fn show_arrivals(&mut self, show: Option<Show>) {
+        self.show = show;
     }
 
     /// This phone's journal changed.

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::StoreError;
 use super::doc::{self, ENTRIES, PEOPLE};
 use super::rows::{self, Table};
-use crate::model::EntryId;
+use crate::model::{Entry, EntryId};
 
 /// What some changes touched, read from their operations: the entries (by their key under
 /// `entries`) and whether any name changed.
@@ -123,6 +123,57 @@ pub fn update(sql: &Connection, doc: &Automerge, touched: &Touched, seq: i64) ->
                 Some(obj) => put_entry(sql, doc, *id, &obj)?,
                 None => rows::delete(sql, Table::SharedIndex, *id)?,
             }
+        }
+    }
+    if touched.people {
+        write_people(sql, doc)?;
+    }
+    set_seq(sql, seq)
+}
+
+/// A touched entry as the document now holds it.
+#[derive(Debug)]
+pub enum InDoc {
+    Entry(Entry),
+    /// Not in the document (the partner unshared it).
+    Absent,
+    /// In the document, with common fields this version can't read: left out of the
+    /// index, and so of the lists.
+    Unreadable,
+}
+
+/// Reads each entry `touched` names from `doc`, once: what the index writes
+/// ([`update_read`]) and what the window is shown are the same reading.
+pub fn read_touched(doc: &Automerge, touched: &Touched) -> Result<Vec<(EntryId, InDoc)>, StoreError> {
+    let mut out = Vec::with_capacity(touched.entries.len());
+    for id in &touched.entries {
+        let read = match doc::find_entry(doc, *id)? {
+            None => InDoc::Absent,
+            Some(obj) => match doc::read_entry(doc, *id, &obj) {
+                Ok(entry) => InDoc::Entry(entry),
+                Err(StoreError::UnreadableSharedEntry { .. }) => InDoc::Unreadable,
+                Err(other) => return Err(other),
+            },
+        };
+        out.push((*id, read));
+    }
+    Ok(out)
+}
+
+/// Does what [`update`] does, with the touched entries already read ([`read_touched`],
+/// from the same document).
+pub fn update_read(
+    sql: &Connection,
+    doc: &Automerge,
+    touched: &Touched,
+    read: &[(EntryId, InDoc)],
+    seq: i64,
+) -> Result<(), StoreError> {
+    debug_assert!(!touched.whole && read.iter().map(|(id, _)| id).eq(touched.entries.iter()));
+    for (id, in_doc) in read {
+        match in_doc {
+            InDoc::Entry(entry) => rows::put(sql, Table::SharedIndex, entry)?,
+            InDoc::Absent | InDoc::Unreadable => rows::delete(sql, Table::SharedIndex, *id)?,
         }
     }
     if touched.people {

@@ -86,6 +86,9 @@ pub enum FailPoint {
     AfterChunkWrite,
     /// The private table is updated too, and the transaction is not yet committed.
     AfterLocalWrite,
+    /// A received message is applied, checked, shown and written, and its transaction is
+    /// not yet committed.
+    BeforeReceivedCommit,
 }
 
 /// A source of the current time. Tests pin it; the app uses the phone's clock.
@@ -469,49 +472,19 @@ impl Store {
         Ok(people)
     }
 
-    fn private_entry(&self, id: EntryId) -> Result<Option<Entry>, StoreError> {
-        rows::get(&self.conn, Table::Private, id)
-    }
-
     fn locate(&self, id: EntryId) -> Result<(Entry, Place), StoreError> {
-        if let Some(e) = self.private_entry(id)? {
-            return Ok((e, Place::Private));
-        }
-        let waiting = rows::outbox_entry(&self.conn, id)?;
         // The index holds the document's entries as they read, in step with it in every
         // transaction: one row to open, where the document would be read field by field
         // (an agreement's hundreds of check-ins). An entry the index leaves out, one this
         // version can't read, is read from the document for the reason.
-        let in_doc = match rows::get(&self.conn, Table::SharedIndex, id)? {
-            Some(entry) => Some(entry),
+        let in_doc = || match rows::get(&self.conn, Table::SharedIndex, id)? {
+            Some(entry) => Ok(Some(entry)),
             None => match doc::find_entry(&self.doc, id)? {
-                Some(obj) => Some(doc::read_entry(&self.doc, id, &obj)?),
-                None => None,
+                Some(obj) => Ok(Some(doc::read_entry(&self.doc, id, &obj)?)),
+                None => Ok(None),
             },
         };
-        let set_aside = is_set_aside(&self.conn, id)?;
-        // A new share that a staged fold holds too is still only waiting.
-        let in_doc = match (&waiting, in_doc) {
-            (Some(Waiting { base: None, .. }), Some(_)) if self.is_staged()? => None,
-            (_, in_doc) => in_doc,
-        };
-        let (mut entry, place) = match (waiting, in_doc) {
-            (None, None) => return Err(StoreError::NotFound(id)),
-            (Some(w), None) => {
-                let ready_at = w.ready_at;
-                (w.entry, Place::Waiting { ready_at })
-            }
-            (waiting, Some(sent)) => {
-                let base = match &waiting {
-                    Some(Waiting { base: Some(base), .. }) => base.clone(),
-                    _ => sent.to_fields(),
-                };
-                let ready_at = waiting.as_ref().map(|w| w.ready_at);
-                (overlay(sent, waiting)?, Place::Shared { base, ready_at })
-            }
-        };
-        entry.archived = set_aside;
-        Ok((entry, place))
+        place(&self.conn, id, in_doc, || self.is_staged())?.ok_or(StoreError::NotFound(id))
     }
 
     /// Checks that the index of shared entries says exactly what the document says, for
@@ -1020,14 +993,32 @@ impl Store {
         message: sync::Message,
         partner: &PartnerRules,
     ) -> Result<Received, StoreError> {
+        self.receive_sync_message_showing(peer, message, partner, None)
+    }
+
+    /// Does what [`Store::receive_sync_message`] does, and hands `show` what the message
+    /// changed, as the journal lists it, the moment the message is applied and checked:
+    /// the screen shows the entries while they are made durable. Should that fail, the
+    /// journal is as it was and the session ends; nothing is reported as synced that is
+    /// not durable. When the window must read for itself (the lists whole, or the names),
+    /// `show` is called once the message is on disk.
+    pub fn receive_sync_message_showing(
+        &mut self,
+        peer: &mut sync::State,
+        message: sync::Message,
+        partner: &PartnerRules,
+        show: Option<&dyn Fn(Arrived)>,
+    ) -> Result<Received, StoreError> {
         let me = self.require_me()?;
         self.refresh()?;
         // A staged fold stays: the sync has begun.
         self.keep_staged()?;
+        let fail_at = self.fail_at.take_if(|p| *p == FailPoint::BeforeReceivedCommit);
         let Store { conn, doc, cursor, path, generation, held_back, .. } = self;
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         same_document(&sql, generation)?;
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
+        let mut shown_early = false;
         let attempt = (|| {
             // Compressed changes are measured inflated before Automerge inflates them.
             inflate::inflated_size(message.changes.iter(), MAX_INFLATED)
@@ -1063,20 +1054,48 @@ impl Store {
             });
             let touched = checked.map_err(StoreError::Refused)?;
             debug_assert_eq!(touched, Touched::by(doc, &new), "the rules place objects as the index does");
+            // A few entries are read from the document once, for the screen and the index.
+            let one_by_one = !touched.whole && touched.entries.len() <= READ_ONE_BY_ONE && prepared.is_none();
+            let read = if one_by_one { Some(index::read_touched(doc, &touched)?) } else { None };
+            // Entries go to the screen now; lists or names the window reads for itself,
+            // once they are on disk.
+            let mut after_commit = None;
+            if let Some(show) = show
+                && touched != Touched::default()
+            {
+                let arrived = arrived(&sql, &touched, read.as_deref())?;
+                if arrived.whole || arrived.names {
+                    after_commit = Some(arrived)
+                } else {
+                    show(arrived);
+                    shown_early = true;
+                }
+            }
             chunks::append(&sql, &new, cursor)?;
             if cursor.changes >= chunks::COMPACT_AT_THE_LATEST {
                 chunks::compact(&sql, doc, cursor)?;
             }
-            match prepared {
-                Some(rows) => index::update_prepared(&sql, doc, &touched, rows?, cursor.last_seq)?,
-                None => index::update(&sql, doc, &touched, cursor.last_seq)?,
+            match (prepared, read) {
+                (Some(rows), _) => index::update_prepared(&sql, doc, &touched, rows?, cursor.last_seq)?,
+                (None, Some(read)) => index::update_read(&sql, doc, &touched, &read, cursor.last_seq)?,
+                (None, None) => index::update(&sql, doc, &touched, cursor.last_seq)?,
+            }
+            if let Some(point) = fail_at {
+                return Err(StoreError::Injected(point));
             }
             sql.commit()?;
             *held_back = waiting;
+            if let (Some(show), Some(arrived)) = (show, after_commit) {
+                show(arrived);
+            }
             Ok(Received { touched, changes: new.len() })
         })();
         if attempt.is_err() {
             self.reload()?;
+            // What the window was shown did not reach the disk: it reads its lists again.
+            if let (Some(show), true) = (show, shown_early) {
+                show(Arrived { whole: true, names: true, ..Arrived::default() });
+            }
         }
         attempt
     }
@@ -1344,6 +1363,25 @@ const GENERATION: &str = "document_generation";
 
 /// Fails when another process on this phone ended the pairing since this one loaded the
 /// shared document, so nothing of the old document is written into the new one.
+/// Past this many entries in one message (a first sync), what arrived is not read one by
+/// one: the window reads its lists whole, which is cheaper.
+const READ_ONE_BY_ONE: usize = 100;
+
+/// What a received message changed, as this phone now lists it (a waiting edit of mine
+/// laid over, set aside or not): for the window, which puts it in its lists without
+/// reading the journal whole.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Arrived {
+    pub entries: Vec<Entry>,
+    /// Entries no longer in the journal (the partner unshared them).
+    pub gone: Vec<EntryId>,
+    /// A name changed.
+    pub names: bool,
+    /// Too much changed to say entry by entry, or some change could not be placed: read
+    /// the lists whole.
+    pub whole: bool,
+}
+
 /// What a sync message from the partner brought, once durable.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Received {
@@ -1457,6 +1495,76 @@ fn set_aside_ids(conn: &Connection) -> Result<HashSet<EntryId>, StoreError> {
         }
     }
     Ok(out)
+}
+
+/// Where entry `id` lives and how the journal lists it, `None` when it is nowhere: private,
+/// waiting in the outbox, or in the shared document (`in_doc`, read only when it is not
+/// private) with any waiting change of mine laid over. `staged` says whether a fold is
+/// staged, asked only when it matters.
+fn place(
+    conn: &Connection,
+    id: EntryId,
+    in_doc: impl FnOnce() -> Result<Option<Entry>, StoreError>,
+    staged: impl FnOnce() -> Result<bool, StoreError>,
+) -> Result<Option<(Entry, Place)>, StoreError> {
+    if let Some(e) = rows::get(conn, Table::Private, id)? {
+        return Ok(Some((e, Place::Private)));
+    }
+    let waiting = rows::outbox_entry(conn, id)?;
+    let in_doc = in_doc()?;
+    let set_aside = is_set_aside(conn, id)?;
+    // A new share that a staged fold holds too is still only waiting.
+    let in_doc = match (&waiting, in_doc) {
+        (Some(Waiting { base: None, .. }), Some(_)) if staged()? => None,
+        (_, in_doc) => in_doc,
+    };
+    let (mut entry, place) = match (waiting, in_doc) {
+        (None, None) => return Ok(None),
+        (Some(w), None) => {
+            let ready_at = w.ready_at;
+            (w.entry, Place::Waiting { ready_at })
+        }
+        (waiting, Some(sent)) => {
+            let base = match &waiting {
+                Some(Waiting { base: Some(base), .. }) => base.clone(),
+                _ => sent.to_fields(),
+            };
+            let ready_at = waiting.as_ref().map(|w| w.ready_at);
+            (overlay(sent, waiting)?, Place::Shared { base, ready_at })
+        }
+    };
+    entry.archived = set_aside;
+    Ok(Some((entry, place)))
+}
+
+/// What a received message changed, as the journal lists each entry (`place`, read in the
+/// receiving transaction from the entries as the document now holds them).
+fn arrived(
+    sql: &Connection,
+    touched: &Touched,
+    read: Option<&[(EntryId, index::InDoc)]>,
+) -> Result<Arrived, StoreError> {
+    let mut arrived = Arrived { names: touched.people, ..Arrived::default() };
+    let Some(read) = read else {
+        arrived.whole = true;
+        return Ok(arrived);
+    };
+    for (id, in_doc) in read {
+        let in_doc = match in_doc {
+            // An entry that can't be read shows as the store lists it: not at all.
+            index::InDoc::Unreadable => {
+                arrived.gone.push(*id);
+                continue;
+            }
+            index::InDoc::Entry(entry) => Some(entry.clone()),
+            index::InDoc::Absent => None,
+        };
+        match place(sql, *id, || Ok(in_doc), || Ok(get_meta(sql, STAGED)?.is_some()))? {
+            Some((entry, _)) => arrived.entries.push(entry),
+            None => arrived.gone.push(*id),
+        }
+    }
+    Ok(arrived)
 }
 
 /// A shared entry as this person sees it: as the partner last received it, with any

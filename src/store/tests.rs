@@ -51,7 +51,7 @@ fn share_waits_in_the_outbox_and_undoing_it_leaves_no_trace() {
     let e = s.add(helps("Plans said out loud")).unwrap();
     let shared = s.share(e.id).unwrap();
     assert!(shared.shared && shared.waiting);
-    assert!(s.private_entry(e.id).unwrap().is_none());
+    assert!(rows::get(&s.conn, Table::Private, e.id).unwrap().is_none());
     assert_eq!(s.waiting_count().unwrap(), 1);
     let heads = s.heads();
     assert_eq!(s.share(e.id).unwrap(), shared);
@@ -908,4 +908,111 @@ fn an_entry_read_by_its_index_row_is_the_entry_the_document_holds() {
     let agreement = a.get(agreement.id).unwrap();
     let Body::Agreement { check_ins, text, .. } = &agreement.body else { panic!("an agreement") };
     assert_eq!((text.as_str(), check_ins.len()), ("Call when running late", 2));
+}
+
+#[test]
+fn what_arrived_is_shown_as_listed_before_it_is_durable_and_names_after() {
+    // B's node takes the message; B's window reads the same file on its own connection.
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut b = Store::open_dir_without_passcode(dir.path()).unwrap();
+    b.init("Blair").unwrap();
+    let window = std::cell::RefCell::new(Store::open_dir_without_passcode(dir.path()).unwrap());
+    let mut a = store("Alex");
+    let theirs = a.add(helps("Texts when running late")).unwrap().id;
+    a.share(theirs).unwrap();
+    let mine = b.add(Draft::Agreement { text: "Walks on Sunday".into() }).unwrap().id;
+    b.share(mine).unwrap();
+    sync_pair(&mut a, &mut b);
+    // On B: my agreement set aside, and an edit of it still waiting.
+    b.archive(mine).unwrap();
+    b.edit(mine, Draft::Agreement { text: "Walks on Sunday morning".into() }).unwrap();
+    // On A: an edit of A's entry, and a check-in on B's agreement.
+    a.edit(theirs, helps("Texts-4c1d when running late, with a time")).unwrap();
+    a.check_in(mine, Outcome::Kept, Some("Lovely-9e2b walk")).unwrap();
+    a.fold_outbox().unwrap();
+    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+    let to_b = loop {
+        let to_a = b.sync_message(&mut sb).unwrap().unwrap();
+        a.receive_sync_message(&mut sa, to_a, &rules_for(&b)).unwrap();
+        let to_b = a.sync_message(&mut sa).unwrap().unwrap();
+        if !to_b.changes.is_empty() {
+            break to_b;
+        }
+        b.receive_sync_message(&mut sb, to_b, &rules_for(&a)).unwrap();
+    };
+    let shown = std::cell::RefCell::new(Vec::new());
+    let show = |arrived: Arrived| {
+        // Not on disk yet: the window's connection still reads the entry as it was.
+        let before = window.borrow_mut().get(theirs).unwrap();
+        assert_eq!(before.body.main_text(), "Texts when running late");
+        shown.borrow_mut().push(arrived);
+    };
+    b.receive_sync_message_showing(&mut sb, to_b, &rules_for(&a), Some(&show)).unwrap();
+    let shown = shown.into_inner();
+    assert_eq!(shown.len(), 1);
+    let arrived = &shown[0];
+    assert!(!arrived.whole && !arrived.names && arrived.gone.is_empty());
+    let by_id: HashMap<EntryId, &Entry> = arrived.entries.iter().map(|e| (e.id, e)).collect();
+    assert_eq!(by_id.len(), 2);
+    // Each as the journal now lists it: set aside kept, my waiting edit laid over.
+    for id in [theirs, mine] {
+        assert_eq!(*by_id[&id], window.borrow_mut().get(id).unwrap(), "shown as the journal lists it");
+    }
+    assert!(by_id[&mine].archived);
+    assert_eq!(by_id[&theirs].body.main_text(), "Texts-4c1d when running late, with a time");
+    let Body::Agreement { text, check_ins, .. } = &by_id[&mine].body else { panic!() };
+    assert_eq!(text, "Walks on Sunday morning");
+    assert_eq!(check_ins[0].note.as_deref(), Some("Lovely-9e2b walk"));
+    assert!(by_id[&mine].waiting);
+
+    // An entry taken back by its author is gone; a new name is shown once on disk, when
+    // the window reads the names for itself.
+    a.unshare(theirs).unwrap();
+    a.init("Alexis").unwrap();
+    a.fold_outbox().unwrap();
+    let to_b = a.sync_message(&mut sa).unwrap().unwrap();
+    let shown = std::cell::RefCell::new(Vec::new());
+    let show = |arrived: Arrived| {
+        assert!(window.borrow_mut().people().unwrap().iter().any(|(_, n)| n == "Alexis"), "on disk when shown");
+        shown.borrow_mut().push(arrived);
+    };
+    b.receive_sync_message_showing(&mut sb, to_b, &rules_for(&a), Some(&show)).unwrap();
+    let shown = shown.into_inner();
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].names);
+    assert_eq!(shown[0].gone, vec![theirs]);
+    assert!(window.borrow_mut().get(theirs).is_err());
+}
+
+#[test]
+fn a_message_shown_but_not_committed_has_the_window_read_its_lists_again() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let id = a.add(helps("Calls-71fa at lunch")).unwrap().id;
+    a.share(id).unwrap();
+    sync_pair(&mut a, &mut b);
+    a.edit(id, helps("Calls-71fa at lunch, or a text")).unwrap();
+    a.fold_outbox().unwrap();
+    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+    let to_b = loop {
+        let to_a = b.sync_message(&mut sb).unwrap().unwrap();
+        a.receive_sync_message(&mut sa, to_a, &rules_for(&b)).unwrap();
+        let to_b = a.sync_message(&mut sa).unwrap().unwrap();
+        if !to_b.changes.is_empty() {
+            break to_b;
+        }
+        b.receive_sync_message(&mut sb, to_b, &rules_for(&a)).unwrap();
+    };
+    let shown = std::cell::RefCell::new(Vec::new());
+    let show = |arrived: Arrived| shown.borrow_mut().push(arrived);
+    b.inject_failure(Some(FailPoint::BeforeReceivedCommit));
+    let failed = b.receive_sync_message_showing(&mut sb, to_b, &rules_for(&a), Some(&show));
+    assert!(matches!(failed, Err(StoreError::Injected(FailPoint::BeforeReceivedCommit))), "{failed:?}");
+    let shown = shown.into_inner();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert_eq!(shown[0].entries[0].body.main_text(), "Calls-71fa at lunch, or a text");
+    assert!(shown[1].whole, "then the lists are read again, from what is on disk");
+    assert_eq!(b.get(id).unwrap().body.main_text(), "Calls-71fa at lunch");
+    sync_pair(&mut a, &mut b);
+    assert_eq!(b.get(id).unwrap().body.main_text(), "Calls-71fa at lunch, or a text");
 }

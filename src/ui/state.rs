@@ -230,7 +230,7 @@ impl Journal {
     }
 
     /// Puts what the partner's phone changed in the lists: only those entries, as the
-    /// sync node read them back once they were durable.
+    /// sync node read them the moment they were applied.
     pub fn show_arrived(&mut self, arrived: &crate::net::sync::Arrived) -> Result<(), String> {
         if arrived.whole {
             return self.refresh();

@@ -12,6 +12,7 @@
 //! The caps on connections (libp2p's `connection-limits`) are not simulated.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -23,6 +24,7 @@ use steady::net::link::{self, Command, DialId, Door, Effect, Input, PartnerLink,
 use steady::net::pairing::{Introduction, InviteCode, PairFailure, PairOutcome, PairedWith, PairingError};
 use steady::net::sync::{End, Out, SessionReport, SyncSession};
 use steady::net::{Link, NetError, NetEvent, invite::InviteLink, peers};
+use steady::store::Arrived as Shown;
 use steady::store::Store;
 
 const TICK: Duration = Duration::from_millis(100);
@@ -63,6 +65,8 @@ pub struct Phone {
     settings_version: Option<i64>,
     /// Entries handed to the window as they arrived.
     arrived: usize,
+    /// What the session showed the window and the sim has not checked yet.
+    shown: Arc<Mutex<Vec<Shown>>>,
 }
 
 enum Event {
@@ -151,6 +155,7 @@ impl Net {
                 assemblers: HashMap::new(),
                 settings_version,
                 arrived: 0,
+                shown: Arc::default(),
             });
             net.badges.push(Vec::new());
         }
@@ -525,7 +530,9 @@ impl Net {
         let now = self.now;
         let phone = &mut self.phones[i];
         match SyncSession::start(&phone.node, partner, now) {
-            Ok(machine) => {
+            Ok(mut machine) => {
+                let shown = phone.shown.clone();
+                machine.show_arrivals(Some(Arc::new(move |arrived| shown.lock().unwrap().push(arrived))));
                 phone.session = Some(Session { id, stream, machine });
                 self.poll(i);
                 true
@@ -555,23 +562,27 @@ impl Net {
             match out {
                 Out::Send(frame) => self.send(i, stream, frame.encode()),
                 Out::Report(report) => self.feed(i, Input::Session { id, report }),
-                // For the window's lists: each entry as the person's own connection to the
-                // journal reads it, now that it is durable.
-                Out::Arrived(arrived) => {
-                    let person = &mut self.phones[i].person;
-                    for entry in &arrived.entries {
-                        assert_eq!(&person.get(entry.id).unwrap(), entry, "arrived as the journal lists it");
-                    }
-                    for id in &arrived.gone {
-                        assert!(person.get(*id).is_err(), "gone from the journal");
-                    }
-                    self.phones[i].arrived += arrived.entries.len();
-                }
             }
         }
         // As the runner does: poll again while the session has more to say.
         if self.phones[i].session.as_ref().is_some_and(|s| s.machine.more_to_say()) {
             self.poll(i);
+        }
+    }
+
+    /// What the session showed the window while it took a message: each entry as the
+    /// person's own connection to the journal reads it, now that the message is durable.
+    fn check_shown(&mut self, i: usize, shown: Vec<Shown>) {
+        let phone = &mut self.phones[i];
+        let person = &mut phone.person;
+        for arrived in shown {
+            for entry in &arrived.entries {
+                assert_eq!(&person.get(entry.id).unwrap(), entry, "arrived as the journal lists it");
+            }
+            for id in &arrived.gone {
+                assert!(person.get(*id).is_err(), "gone from the journal");
+            }
+            phone.arrived += arrived.entries.len();
         }
     }
 
@@ -685,8 +696,13 @@ impl Net {
                     eprintln!("{:?} [{at}] frame on stream {stream}: {frame:.80?}", now - self.base);
                 }
                 let wall = self.wall + chrono::Duration::from_std(now - self.base).unwrap();
-                match session.machine.on_frame(now, wall, frame, &mut phone.node) {
-                    Ok(outs) => self.outs(at, outs),
+                let handled = session.machine.on_frame(now, wall, frame, &mut phone.node);
+                let shown = std::mem::take(&mut *phone.shown.lock().unwrap());
+                match handled {
+                    Ok(outs) => {
+                        self.check_shown(at, shown);
+                        self.outs(at, outs)
+                    }
                     Err(ended) => self.session_ended(at, ended),
                 }
             }
