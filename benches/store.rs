@@ -157,5 +157,85 @@ fn receive_share(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, open_and_list, add_and_share, send_share, received_change_check, receive_share);
+/// A check-in on a shared agreement that already holds 200 to 300 check-ins, at 10,000
+/// entries, in its three parts on the way to the partner's screen: A folds it into the
+/// document, B receives it, and B reads the agreement back as its window lists it.
+fn check_in_on_a_long_agreement(c: &mut Criterion) {
+    use steady::model::{Draft, Outcome};
+
+    const FROM: usize = 200;
+    const TO: usize = 300;
+    #[derive(Clone, Copy, PartialEq)]
+    enum Part {
+        Fold,
+        Receive,
+        ReadBack,
+    }
+    let fixture::Couple { dir: _dir, mut a, mut b, a_sees_b, b_sees_a, a_state: mut sa, b_state: mut sb } =
+        fixture::couple(&fixture::ten_thousand());
+    // A sends and B receives until they have nothing more to say; returns the time of
+    // the part asked for.
+    let mut round = |a: &mut Store, b: &mut Store, part: Part, id| {
+        let start = Instant::now();
+        a.fold_outbox().unwrap();
+        let mut took = if part == Part::Fold { start.elapsed() } else { Duration::ZERO };
+        while let Some(m) = a.sync_message(&mut sa).unwrap() {
+            let start = Instant::now();
+            b.receive_sync_message(&mut sb, m, &b_sees_a).unwrap();
+            if part == Part::Receive {
+                took += start.elapsed();
+            }
+            if let Some(m) = b.sync_message(&mut sb).unwrap() {
+                a.receive_sync_message(&mut sa, m, &a_sees_b).unwrap();
+            }
+        }
+        let start = Instant::now();
+        black_box(b.get(id).unwrap());
+        if part == Part::ReadBack {
+            took += start.elapsed();
+        }
+        took
+    };
+    let mut agreement = None;
+    let mut count = 0;
+    for (part, name) in
+        [(Part::Fold, "A folds it"), (Part::Receive, "B receives it"), (Part::ReadBack, "B reads it back")]
+    {
+        c.bench_function(
+            &format!("check-in on a shared agreement holding {FROM}-{TO} check-ins, 10k entries: {name}"),
+            |bench| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        if agreement.is_none() || count >= TO {
+                            let id = a.add(Draft::Agreement { text: "we call if we run late".into() }).unwrap().id;
+                            a.share(id).unwrap();
+                            round(&mut a, &mut b, part, id);
+                            for i in 0..FROM {
+                                a.check_in(id, Outcome::Kept, Some(&format!("kept it, evening {i}"))).unwrap();
+                                round(&mut a, &mut b, part, id);
+                            }
+                            (agreement, count) = (Some(id), FROM);
+                        }
+                        let id = agreement.unwrap();
+                        count += 1;
+                        a.check_in(id, Outcome::Kept, Some(&format!("kept it, evening {count}"))).unwrap();
+                        total += round(&mut a, &mut b, part, id);
+                    }
+                    total
+                })
+            },
+        );
+    }
+}
+
+criterion_group!(
+    benches,
+    open_and_list,
+    add_and_share,
+    send_share,
+    received_change_check,
+    receive_share,
+    check_in_on_a_long_agreement
+);
 criterion_main!(benches);

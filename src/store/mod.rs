@@ -792,7 +792,14 @@ impl Store {
                     // A change to an entry its author has taken back since goes nowhere
                     // (a check-in on an agreement made private again).
                     let Some(obj) = doc::find_entry(tx, w.entry.id)? else { continue };
-                    let theirs = doc::read_entry(tx, w.entry.id, &obj)?.to_fields();
+                    // As the document holds it: its index row, in step with it in this
+                    // transaction, is one row to open where the document is read field
+                    // by field.
+                    let theirs = match rows::get(sql, Table::SharedIndex, w.entry.id)? {
+                        Some(indexed) => indexed,
+                        None => doc::read_entry(tx, w.entry.id, &obj)?,
+                    }
+                    .to_fields();
                     let fields = rebase(&theirs, base, &w.entry.to_fields());
                     let outgoing = Entry::from_fields_lenient(w.entry.id, true, fields)?;
                     doc::write_over(tx, &obj, &theirs, &outgoing)?;
