@@ -19,7 +19,7 @@ use automerge::{ActorId, Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, 
 use serde_json::{Map, Number, Value};
 
 use crate::model::fields::{self, Fields};
-use crate::model::{Entry, EntryId, PersonId};
+use crate::model::{Body, Entry, EntryId, PersonId};
 
 use super::StoreError;
 
@@ -93,6 +93,71 @@ pub fn read_entry(doc: &impl ReadDoc, id: EntryId, obj: &ObjId) -> Result<Entry,
         fields.insert(k, v);
     })?;
     Entry::from_fields_lenient(id, true, fields).map_err(|e| StoreError::UnreadableSharedEntry { id, reason: e })
+}
+
+/// Where some changes reached inside one entry: fields of the entry (`(field, None)`),
+/// and single values inside a field that is a map (`(field, Some(key))`: one of an
+/// agreement's check-ins).
+pub type Reached = std::collections::BTreeSet<(String, Option<String>)>;
+
+/// Reads the entry in map `obj` again where `reached` says it changed, over `before`, the
+/// same entry as it read before those changes: each field named, and each value named
+/// inside a map field, is read from the document; every other field is `before`'s. This
+/// is what [`read_entry`] reads, at the cost of what changed: a check-in on an agreement
+/// holding hundreds reads one check-in, not all of them. `None` when `before` can't take
+/// the change (a field that was a map is no longer one), or either reading is one this
+/// version can't make sense of; read it whole then.
+pub fn read_entry_over(
+    doc: &impl ReadDoc,
+    id: EntryId,
+    obj: &ObjId,
+    before: &Entry,
+    reached: &Reached,
+) -> Result<Option<Entry>, StoreError> {
+    // An entry this version can't read keeps its fields as the document holds them, and
+    // `before`'s are only as this version writes them: read it whole.
+    if matches!(before.body, Body::Unknown { .. }) {
+        return Ok(None);
+    }
+    let mut fields = before.to_fields();
+    for (field, inner) in reached {
+        match inner {
+            None => match read_value(doc, obj, field)? {
+                Some(value) => fields.insert(field.clone(), value),
+                None => fields.remove(field),
+            },
+            // The whole field is read anyway.
+            Some(_) if reached.contains(&(field.clone(), None)) => continue,
+            Some(key) => {
+                let (Some(Value::Object(known)), Some((AmValue::Object(ObjType::Map), map))) =
+                    (fields.get_mut(field), doc.get(obj, field.as_str())?)
+                else {
+                    return Ok(None);
+                };
+                match read_value(doc, &map, key)? {
+                    Some(value) => known.insert(key.clone(), value),
+                    None => known.remove(key),
+                }
+            }
+        };
+    }
+    match Entry::from_fields_lenient(id, true, fields) {
+        Ok(entry) if matches!(entry.body, Body::Unknown { .. }) => Ok(None),
+        Ok(entry) => Ok(Some(entry)),
+        // Read whole, it says why.
+        Err(_) => Ok(None),
+    }
+}
+
+/// The value under `key` of map `obj`, as [`read_entry`] reads it.
+fn read_value(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Result<Option<Value>, StoreError> {
+    Ok(match doc.get(obj, key)? {
+        None => None,
+        Some((AmValue::Scalar(s), _)) => Some(scalar_to_json(&s)),
+        Some((AmValue::Object(ObjType::Map | ObjType::Table), id)) => Some(Value::Object(read_map(doc, &id)?)),
+        Some((AmValue::Object(ObjType::List), id)) => Some(Value::Array(read_list(doc, &id)?)),
+        Some((AmValue::Object(ObjType::Text), id)) => Some(Value::String(doc.text(id)?)),
+    })
 }
 
 fn read_map(doc: &impl ReadDoc, obj: &ObjId) -> Result<Map<String, Value>, StoreError> {

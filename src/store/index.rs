@@ -62,6 +62,59 @@ impl Touched {
     }
 }
 
+/// Where `changes`, already applied to `doc`, reached inside each entry they touched, as
+/// [`doc::read_entry_over`] takes it; `None` for an entry to read whole (made, replaced or
+/// deleted, or reached somewhere that can't be named).
+pub fn reached(doc: &Automerge, changes: &[Change]) -> HashMap<EntryId, Option<doc::Reached>> {
+    let mut out: HashMap<EntryId, Option<doc::Reached>> = HashMap::new();
+    let mut paths: HashMap<ObjectId, Option<Vec<Prop>>> = HashMap::new();
+    for change in changes {
+        for op in change.decode().operations {
+            let path = paths.entry(op.obj.clone()).or_insert_with(|| path(doc, &op.obj));
+            let Some(path) = path else { continue };
+            // The steps under `entries`, then the operation's own key. Each value named is
+            // read again from where the document now has it, so a step that is no longer
+            // visible (a check-in deleted meanwhile) needs nothing of its own; an object
+            // replaced whole is named one step up, by the operation that replaced it.
+            let Some((Prop::Map(root), under)) = path.split_first() else { continue };
+            if root != ENTRIES {
+                continue;
+            }
+            let key = match &op.key {
+                Key::Map(key) => Some(Prop::Map(key.to_string())),
+                Key::Seq(_) => None,
+            };
+            let steps: Vec<Option<&Prop>> = under.iter().map(Some).chain([key.as_ref()]).collect();
+            let Some(Some(Prop::Map(entry))) = steps.first() else { continue };
+            let Ok(id) = entry.parse::<EntryId>() else { continue };
+            let place = match &steps[1..] {
+                [Some(Prop::Map(field)), Some(Prop::Map(inner)), ..] => Some((field.clone(), Some(inner.clone()))),
+                [Some(Prop::Map(field)), ..] => Some((field.clone(), None)),
+                // The entry itself was made, replaced or deleted, or reached where no key
+                // names it.
+                _ => None,
+            };
+            match (out.entry(id).or_insert_with(|| Some(doc::Reached::new())), place) {
+                (Some(set), Some(place)) => {
+                    set.insert(place);
+                }
+                (slot, _) => *slot = None,
+            }
+        }
+    }
+    out
+}
+
+/// The steps from the root down to `obj`; `None` for the root itself or an object the
+/// document can't place.
+fn path(doc: &Automerge, obj: &ObjectId) -> Option<Vec<Prop>> {
+    let ObjectId::Id(op) = obj else { return None };
+    let (id, _) = doc.import(&op.to_string()).ok()?;
+    let mut path: Vec<Prop> = doc.parents(&id).ok()?.map(|p| p.prop).collect();
+    path.reverse();
+    Some(path)
+}
+
 /// Where an object sits, as far as the index cares.
 #[derive(Clone, Debug)]
 enum Top {
@@ -100,30 +153,30 @@ fn top(doc: &Automerge, obj: &ObjectId) -> Option<Top> {
 /// rather than looking each entry up.
 const MANY_ENTRIES: usize = 64;
 
-/// Records in the index what `touched` says some changes to `doc` touched: the entries
-/// and names that changed, and the chunk row the index now reflects.
-pub fn update(sql: &Connection, doc: &Automerge, touched: &Touched, seq: i64) -> Result<(), StoreError> {
+/// Records in the index what `touched` says `changes` to `doc` touched: the entries and
+/// names that changed, and the chunk row the index now reflects.
+pub fn update(
+    sql: &Connection,
+    doc: &Automerge,
+    touched: &Touched,
+    changes: &[Change],
+    seq: i64,
+) -> Result<(), StoreError> {
     if touched.whole {
         return rebuild(sql, doc, seq);
     }
-    if touched.entries.len() > MANY_ENTRIES {
-        // A first sync: the entries map is read in one pass, not searched per entry.
-        let mut left = touched.entries.clone();
-        for (id, obj) in doc::entry_ids(doc)? {
-            if left.remove(&id) {
-                put_entry(sql, doc, id, &obj)?;
-            }
+    if touched.entries.len() <= MANY_ENTRIES {
+        return update_read(sql, doc, touched, &read_touched(sql, doc, touched, changes)?, seq);
+    }
+    // A first sync: the entries map is read in one pass, not searched per entry.
+    let mut left = touched.entries.clone();
+    for (id, obj) in doc::entry_ids(doc)? {
+        if left.remove(&id) {
+            put_entry(sql, doc, id, &obj)?;
         }
-        for id in left {
-            rows::delete(sql, Table::SharedIndex, id)?;
-        }
-    } else {
-        for id in &touched.entries {
-            match doc::find_entry(doc, *id)? {
-                Some(obj) => put_entry(sql, doc, *id, &obj)?,
-                None => rows::delete(sql, Table::SharedIndex, *id)?,
-            }
-        }
+    }
+    for id in left {
+        rows::delete(sql, Table::SharedIndex, id)?;
     }
     if touched.people {
         write_people(sql, doc)?;
@@ -143,17 +196,33 @@ pub enum InDoc {
 }
 
 /// Reads each entry `touched` names from `doc`, once: what the index writes
-/// ([`update_read`]) and what the window is shown are the same reading.
-pub fn read_touched(doc: &Automerge, touched: &Touched) -> Result<Vec<(EntryId, InDoc)>, StoreError> {
+/// ([`update_read`]) and what the window is shown are the same reading. `changes` are
+/// what touched them; an entry the index holds (`sql`, not yet updated for them) is read
+/// again only where they reached ([`reached`], [`doc::read_entry_over`]).
+pub fn read_touched(
+    sql: &Connection,
+    doc: &Automerge,
+    touched: &Touched,
+    changes: &[Change],
+) -> Result<Vec<(EntryId, InDoc)>, StoreError> {
+    let reached = reached(doc, changes);
     let mut out = Vec::with_capacity(touched.entries.len());
     for id in &touched.entries {
-        let read = match doc::find_entry(doc, *id)? {
-            None => InDoc::Absent,
-            Some(obj) => match doc::read_entry(doc, *id, &obj) {
-                Ok(entry) => InDoc::Entry(entry),
-                Err(StoreError::UnreadableSharedEntry { .. }) => InDoc::Unreadable,
-                Err(other) => return Err(other),
+        let Some(obj) = doc::find_entry(doc, *id)? else {
+            out.push((*id, InDoc::Absent));
+            continue;
+        };
+        let over = match reached.get(id) {
+            Some(Some(places)) => match rows::get(sql, Table::SharedIndex, *id)? {
+                Some(before) => doc::read_entry_over(doc, *id, &obj, &before, places).transpose(),
+                None => None,
             },
+            _ => None,
+        };
+        let read = match over.unwrap_or_else(|| doc::read_entry(doc, *id, &obj)) {
+            Ok(entry) => InDoc::Entry(entry),
+            Err(StoreError::UnreadableSharedEntry { .. }) => InDoc::Unreadable,
+            Err(other) => return Err(other),
         };
         out.push((*id, read));
     }
@@ -290,4 +359,210 @@ fn set_seq(sql: &Connection, seq: i64) -> Result<(), StoreError> {
     )?
     .execute([seq.to_string()])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, ObjType, ScalarValue, Value as AmValue};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::fields::key;
+    use crate::model::{Outcome, PersonId};
+
+    /// One raw edit of the document, as any program (a newer version, the partner's phone)
+    /// could make it.
+    #[derive(Clone, Debug)]
+    enum Edit {
+        /// A field of the entry: a known one, or one this version does not know.
+        Put {
+            field: u8,
+            value: u8,
+        },
+        Delete {
+            field: u8,
+        },
+        /// A new check-in, as the app makes one.
+        CheckIn {
+            note: u8,
+        },
+        /// The note of the `pick`-th check-in, or a field this version does not know in it.
+        ChangeCheckIn {
+            pick: u8,
+            unknown: bool,
+        },
+        DeleteCheckIn {
+            pick: u8,
+        },
+        /// A map inside a check-in, deeper than any this version reads.
+        Deeper {
+            pick: u8,
+        },
+        /// A new map for all the check-ins.
+        ReplaceCheckIns,
+        /// A list field, with an item inserted.
+        List,
+        /// The entry written again as a new object.
+        Remake,
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            1 => (0..6u8, 0..4u8).prop_map(|(field, value)| Edit::Put { field, value }),
+            1 => (0..6u8).prop_map(|field| Edit::Delete { field }),
+            3 => (0..4u8).prop_map(|note| Edit::CheckIn { note }),
+            2 => (0..8u8, any::<bool>()).prop_map(|(pick, unknown)| Edit::ChangeCheckIn { pick, unknown }),
+            1 => (0..8u8).prop_map(|pick| Edit::DeleteCheckIn { pick }),
+            1 => (0..8u8).prop_map(|pick| Edit::Deeper { pick }),
+            1 => Just(Edit::ReplaceCheckIns),
+            1 => Just(Edit::List),
+            1 => Just(Edit::Remake),
+        ]
+    }
+
+    const FIELDS: [&str; 6] = [key::TEXT, key::STATUS, key::UPDATED_AT, "mood", key::CHECK_INS, key::AUTHOR];
+
+    fn value(field: &str, v: u8) -> ScalarValue {
+        match (field, v) {
+            (key::STATUS, 0) => "active".into(),
+            (key::STATUS, 1) => "retired".into(),
+            (key::UPDATED_AT, 0 | 1) => format!("2026-12-0{}T10:00:00Z", v + 1).as_str().into(),
+            (_, 3) => ScalarValue::Int(7),
+            (_, v) => format!("words {v}").as_str().into(),
+        }
+    }
+
+    fn check_in_obj(tx: &mut impl Transactable, obj: &automerge::ObjId, pick: u8) -> Option<automerge::ObjId> {
+        let Ok(Some((AmValue::Object(ObjType::Map), check_ins))) = tx.get(obj, key::CHECK_INS) else { return None };
+        let keys: Vec<String> = tx.keys(&check_ins).collect();
+        let key = keys.get(pick as usize % keys.len().max(1))?;
+        match tx.get(&check_ins, key.as_str()) {
+            Ok(Some((AmValue::Object(ObjType::Map), c))) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn apply(tx: &mut impl Transactable, entry: &Entry, edit: &Edit) {
+        let entries = doc::root_map(tx, ENTRIES).unwrap();
+        let Some(obj) = doc::find_entry(tx, entry.id).unwrap() else { return };
+        match edit {
+            Edit::Put { field, value: v } => {
+                let field = FIELDS[*field as usize];
+                tx.put(&obj, field, value(field, *v)).unwrap();
+            }
+            Edit::Delete { field } => tx.delete(&obj, FIELDS[*field as usize]).unwrap(),
+            Edit::CheckIn { note } => {
+                let mut e = entry.clone();
+                let now = chrono::Utc::now();
+                let note = format!("note {note}");
+                if e.check_in(Outcome::Kept, Some(&note), PersonId::new(), now, now.date_naive()).is_ok() {
+                    let was = doc::read_entry(tx, e.id, &obj).map(|r| r.to_fields()).unwrap_or_default();
+                    doc::write_over(tx, &obj, &was, &e).unwrap();
+                }
+            }
+            Edit::ChangeCheckIn { pick, unknown } => {
+                if let Some(c) = check_in_obj(tx, &obj, *pick) {
+                    let field = if *unknown { "mood" } else { key::NOTE };
+                    tx.put(&c, field, format!("changed {pick}").as_str()).unwrap();
+                }
+            }
+            Edit::DeleteCheckIn { pick } => {
+                if let Ok(Some((AmValue::Object(ObjType::Map), check_ins))) = tx.get(&obj, key::CHECK_INS) {
+                    let keys: Vec<String> = tx.keys(&check_ins).collect();
+                    if let Some(key) = keys.get(*pick as usize % keys.len().max(1)) {
+                        tx.delete(&check_ins, key.as_str()).unwrap();
+                    }
+                }
+            }
+            Edit::Deeper { pick } => {
+                if let Some(c) = check_in_obj(tx, &obj, *pick) {
+                    let deeper = tx.put_object(&c, "details", ObjType::Map).unwrap();
+                    tx.put(&deeper, "where", "the park").unwrap();
+                }
+            }
+            Edit::ReplaceCheckIns => {
+                let check_ins = tx.put_object(&obj, key::CHECK_INS, ObjType::Map).unwrap();
+                let c = tx.put_object(&check_ins, crate::model::CheckInId::new().to_string(), ObjType::Map).unwrap();
+                for (k, v) in [
+                    (key::DATE, "2026-12-01"),
+                    (key::OUTCOME, "kept"),
+                    (key::BY, &PersonId::new().to_string()),
+                    (key::AT, "2026-12-01T10:00:00Z"),
+                ] {
+                    tx.put(&c, k, v).unwrap();
+                }
+            }
+            Edit::List => {
+                let list = tx.put_object(&obj, "moods", ObjType::List).unwrap();
+                tx.insert(&list, 0, "calm").unwrap();
+            }
+            Edit::Remake => {
+                tx.delete(&entries, entry.id.to_string()).unwrap();
+                doc::write_entry(tx, entry).unwrap();
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Reading an entry again only where changes reached gives what reading it whole
+        /// gives, whatever the changes (on this phone, or merged from another), and every
+        /// entry whose reading changed is named.
+        #[test]
+        fn an_entry_read_where_changes_reached_is_the_entry_read_whole(
+            rounds in prop::collection::vec((prop::collection::vec(edit(), 1..4), prop::collection::vec(edit(), 0..3)), 1..8),
+        ) {
+            let me = PersonId::new();
+            let now = chrono::Utc::now();
+            let mut entry = Entry::create(
+                crate::model::Draft::Agreement { text: "Phones down at dinner".into() }, me, now, now.date_naive(),
+            ).unwrap();
+            entry.shared = true;
+            let mut doc = doc::genesis().with_actor(ActorId::random());
+            let mut tx = doc.transaction();
+            doc::write_entry(&mut tx, &entry).unwrap();
+            for n in 0..3 {
+                entry.check_in(Outcome::Kept, Some(&format!("first {n}")), me, now, now.date_naive()).unwrap();
+            }
+            let was = entry.to_fields();
+            let obj = doc::find_entry(&tx, entry.id).unwrap().unwrap();
+            doc::write_over(&mut tx, &obj, &was, &entry).unwrap();
+            tx.commit();
+            let id = entry.id;
+            for (here, there) in rounds {
+                let before = doc::find_entry(&doc, id).unwrap().and_then(|obj| doc::read_entry(&doc, id, &obj).ok());
+                let heads = doc.get_heads();
+                let mut other = doc.fork().with_actor(ActorId::random());
+                let mut tx = doc.transaction();
+                for e in &here {
+                    apply(&mut tx, before.as_ref().unwrap_or(&entry), e);
+                }
+                tx.commit();
+                if !there.is_empty() {
+                    let mut tx = other.transaction();
+                    for e in &there {
+                        apply(&mut tx, before.as_ref().unwrap_or(&entry), e);
+                    }
+                    tx.commit();
+                    doc.merge(&mut other).unwrap();
+                }
+                let changes = doc.get_changes(&heads);
+                let reached = reached(&doc, &changes);
+                let Some(obj) = doc::find_entry(&doc, id).unwrap() else { break };
+                let whole = doc::read_entry(&doc, id, &obj);
+                let Some(before) = before else { continue };
+                match reached.get(&id) {
+                    None => prop_assert_eq!(whole.ok(), Some(before), "changed but not named"),
+                    Some(None) => {}
+                    Some(Some(places)) => match doc::read_entry_over(&doc, id, &obj, &before, places) {
+                        Ok(Some(over)) => prop_assert_eq!(Some(over), whole.ok()),
+                        Ok(None) => {}
+                        Err(e) => panic!("{e}"),
+                    },
+                }
+            }
+        }
+    }
 }

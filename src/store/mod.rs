@@ -900,7 +900,7 @@ impl Store {
             if cursor.changes >= chunks::COMPACT_AT_THE_LATEST {
                 chunks::compact(&sql, doc, cursor)?;
             }
-            index::update(&sql, doc, &touched, cursor.last_seq)?;
+            index::update(&sql, doc, &touched, &new, cursor.last_seq)?;
             sql.commit()?;
             Ok(out)
         })();
@@ -1063,7 +1063,7 @@ impl Store {
             debug_assert_eq!(touched, Touched::by(doc, &new), "the rules place objects as the index does");
             // A few entries are read from the document once, for the screen and the index.
             let one_by_one = !touched.whole && touched.entries.len() <= READ_ONE_BY_ONE && prepared.is_none();
-            let read = if one_by_one { Some(index::read_touched(doc, &touched)?) } else { None };
+            let read = if one_by_one { Some(index::read_touched(&sql, doc, &touched, &new)?) } else { None };
             // Entries go to the screen now; lists or names the window reads for itself,
             // once they are on disk.
             let mut after_commit = None;
@@ -1085,7 +1085,7 @@ impl Store {
             match (prepared, read) {
                 (Some(rows), _) => index::update_prepared(&sql, doc, &touched, rows?, cursor.last_seq)?,
                 (None, Some(read)) => index::update_read(&sql, doc, &touched, &read, cursor.last_seq)?,
-                (None, None) => index::update(&sql, doc, &touched, cursor.last_seq)?,
+                (None, None) => index::update(&sql, doc, &touched, &new, cursor.last_seq)?,
             }
             if let Some(point) = fail_at {
                 return Err(StoreError::Injected(point));

@@ -165,6 +165,13 @@ impl World {
                 }
             }
         }
+        // The index is read over itself where changes reach: checked after every step, so
+        // a wrong row is caught where it is made.
+        for (i, p) in self.phones.iter_mut().enumerate() {
+            if let Err(diff) = p.verify_index() {
+                panic!("after {op:?}, phone {i}'s index disagrees with its document:\n{diff}");
+            }
+        }
     }
 }
 
