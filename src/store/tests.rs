@@ -910,6 +910,25 @@ fn an_entry_read_by_its_index_row_is_the_entry_the_document_holds() {
     assert_eq!((text.as_str(), check_ins.len()), ("Call when running late", 2));
 }
 
+/// Lets two paired stores speak until A has a message with changes for B, and returns it
+/// unreceived.
+fn first_message_with_changes(
+    a: &mut Store,
+    b: &mut Store,
+    sa: &mut sync::State,
+    sb: &mut sync::State,
+) -> sync::Message {
+    loop {
+        let to_a = b.sync_message(sb).unwrap().unwrap();
+        a.receive_sync_message(sa, to_a, &rules_for(b)).unwrap();
+        let to_b = a.sync_message(sa).unwrap().unwrap();
+        if !to_b.changes.is_empty() {
+            return to_b;
+        }
+        b.receive_sync_message(sb, to_b, &rules_for(a)).unwrap();
+    }
+}
+
 #[test]
 fn what_arrived_is_shown_as_listed_before_it_is_durable_and_names_after() {
     // B's node takes the message; B's window reads the same file on its own connection.
@@ -931,15 +950,7 @@ fn what_arrived_is_shown_as_listed_before_it_is_durable_and_names_after() {
     a.check_in(mine, Outcome::Kept, Some("Lovely-9e2b walk")).unwrap();
     a.fold_outbox().unwrap();
     let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
-    let to_b = loop {
-        let to_a = b.sync_message(&mut sb).unwrap().unwrap();
-        a.receive_sync_message(&mut sa, to_a, &rules_for(&b)).unwrap();
-        let to_b = a.sync_message(&mut sa).unwrap().unwrap();
-        if !to_b.changes.is_empty() {
-            break to_b;
-        }
-        b.receive_sync_message(&mut sb, to_b, &rules_for(&a)).unwrap();
-    };
+    let to_b = first_message_with_changes(&mut a, &mut b, &mut sa, &mut sb);
     let shown = std::cell::RefCell::new(Vec::new());
     let show = |arrived: Arrived| {
         // Not on disk yet: the window's connection still reads the entry as it was.
@@ -994,15 +1005,7 @@ fn a_message_shown_but_not_committed_has_the_window_read_its_lists_again() {
     a.edit(id, helps("Calls-71fa at lunch, or a text")).unwrap();
     a.fold_outbox().unwrap();
     let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
-    let to_b = loop {
-        let to_a = b.sync_message(&mut sb).unwrap().unwrap();
-        a.receive_sync_message(&mut sa, to_a, &rules_for(&b)).unwrap();
-        let to_b = a.sync_message(&mut sa).unwrap().unwrap();
-        if !to_b.changes.is_empty() {
-            break to_b;
-        }
-        b.receive_sync_message(&mut sb, to_b, &rules_for(&a)).unwrap();
-    };
+    let to_b = first_message_with_changes(&mut a, &mut b, &mut sa, &mut sb);
     let shown = std::cell::RefCell::new(Vec::new());
     let show = |arrived: Arrived| shown.borrow_mut().push(arrived);
     b.inject_failure(Some(FailPoint::BeforeReceivedCommit));
