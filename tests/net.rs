@@ -588,6 +588,49 @@ async fn an_unconfirmed_pairing_exchanges_nothing_of_the_document_in_either_dire
     }
 }
 
+/// While the words are still being compared, the waiting shares are made ready again
+/// after a change took the staged fold back, and after the node started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shares_are_made_ready_again_after_a_change_or_a_restart_while_the_words_are_compared() {
+    let a = Phone::new("Alex").await;
+    let mut b = Phone::new("Blair").await;
+    let waiting = b.add_shared(agreement("BLAIR-FIRST-WORDS-4a7e"));
+    pair_unconfirmed(&a, &b).await;
+    eventually_sync("B makes its share ready", || b.store().is_staged().unwrap());
+    let staged_words = |b: &Phone, text: &str| contains(&b.store().document_bytes().unwrap(), text);
+    assert!(staged_words(&b, "BLAIR-FIRST-WORDS-4a7e"), "the search finds the staged words");
+
+    // The person rewrites the waiting share: the staged fold is taken back whole, and the
+    // node makes it ready again with the new words.
+    b.store().edit(waiting, agreement("BLAIR-NEW-WORDS-93c2")).unwrap();
+    eventually_sync("B makes the share ready again", || {
+        b.store().is_staged().unwrap() && staged_words(&b, "BLAIR-NEW-WORDS-93c2")
+    });
+    assert!(!staged_words(&b, "BLAIR-FIRST-WORDS-4a7e"), "the old words left no trace");
+
+    // The app closes with nothing staged (say, closed while staging ran): started again,
+    // the node stages.
+    b.node.shutdown().await;
+    b.store().unstage().unwrap();
+    assert!(!b.store().is_staged().unwrap());
+    let config = NetConfig {
+        discovery: false,
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        tap: Some(b.tap.clone()),
+        ..NetConfig::default()
+    };
+    b.node = Node::start(b.store(), config).await.unwrap();
+    eventually_sync("B makes its share ready after starting again", || b.store().is_staged().unwrap());
+
+    // Both confirm: what goes is the share as it was last written.
+    a.confirm();
+    b.confirm();
+    eventually("the sync after both confirmed", Duration::from_secs(10), || a.shared_ids().contains(&waiting)).await;
+    assert!(a.knows("BLAIR-NEW-WORDS-93c2"), "the search finds what was sent");
+    assert!(!a.knows("BLAIR-FIRST-WORDS-4a7e") && !b.knows("BLAIR-FIRST-WORDS-4a7e"));
+    assert!(!contains(&[a.tap.bytes(), b.tap.bytes()].concat(), "BLAIR-FIRST-WORDS-4a7e"));
+}
+
 /// "They don't match" forgets the pairing on this phone only: no message to the other
 /// phone, nothing exchanged, and the other phone can no longer reach this one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,7 +44,7 @@ use super::sync::Arrived;
 use super::watch::FileWatch;
 use super::worker::StoreWorker;
 use super::{Link, NetEvent, NetStatus, WireTap};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/sync/1");
 const PAIR_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/pair/1");
@@ -213,7 +213,9 @@ impl Node {
             seen_version: None,
             settings_version,
             publish_due: false,
-            stage_due: false,
+            // Started again while the words were compared (the app closed, or staging
+            // cut short): staged anew.
+            stage_due: true,
             watch,
         };
         for address in config.dial.clone() {
@@ -340,6 +342,24 @@ impl Drop for Node {
     fn drop(&mut self) {
         let (tx, _) = oneshot::channel();
         let _ = self.commands.send(Command::Shutdown(tx));
+    }
+}
+
+/// Folds the waiting shares into a new pairing's document ahead of time
+/// ([`Store::stage_outbox`]) while the two people compare their words: after the
+/// introduction, after a restart, and after a change took an earlier staging back. Does
+/// nothing once both have confirmed (the session folds then), nor when the document
+/// holds more than the genesis or is staged already.
+fn stage_while_comparing(store: &mut Store) -> Result<usize, NetError> {
+    match peers::partner(store)? {
+        Some(partner) if !(partner.confirmed && peers::partner_confirmed(store, &partner)?) => {
+            match store.stage_outbox() {
+                // The pairing ended meanwhile.
+                Err(StoreError::PairingChanged) => Ok(0),
+                staged => Ok(staged?),
+            }
+        }
+        _ => Ok(0),
     }
 }
 
@@ -491,7 +511,7 @@ impl Driver {
                 // say the words match; nothing is sent before. After the badge is
                 // published, so the screen does not wait for it.
                 let _ = self.store.submit(|store| {
-                    if let Err(e) = store.stage_outbox() {
+                    if let Err(e) = stage_while_comparing(store) {
                         tracing::warn!("the waiting shares could not be made ready: {e}");
                     }
                 });
@@ -562,6 +582,9 @@ impl Driver {
         let Ok(Some((version, settings))) = read else { return };
         self.settings_version = version;
         self.publish_due = true;
+        // A change to a waiting share takes a staged fold back: staged again, while the
+        // words are still being compared.
+        self.stage_due = true;
         // The session looks too: a share, or a confirmation, may be waiting to go.
         self.local_change.notify_one();
         match settings {

@@ -778,6 +778,11 @@ impl Store {
         }
         let folded = self.write_shared(
             |tx, sql| {
+                // A pairing ended since the look above (by another connection): nothing
+                // is staged for it.
+                if matches!(how, Fold::Stage) && get_meta(sql, COUPLE)?.is_none() {
+                    return Err(StoreError::PairingChanged);
+                }
                 if !name_known {
                     doc::write_person(tx, me.id, &me.name)?;
                 }
@@ -1198,11 +1203,28 @@ impl Store {
     /// anything was exchanged after all, it is set apart as after unpairing.
     pub fn cancel_couple(&mut self, partner: &str) -> Result<(), StoreError> {
         self.refresh()?;
-        self.unstage()?;
-        if self.doc.get_heads() != doc::genesis().get_heads() {
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        same_document(&sql, &self.generation)?;
+        chunks::catch_up(&sql, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
+        // A staged fold is taken back in the same transaction that forgets the couple, so
+        // nothing can stage the shares again for a pairing that is ending.
+        let staged = get_meta(&sql, STAGED)?.is_some();
+        if !staged && self.doc.get_heads() != doc::genesis().get_heads() {
+            drop(sql);
             return self.end_couple(partner);
         }
-        self.conn.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
+        sql.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
+        let fresh = if staged {
+            sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
+            Some(empty_document(&sql)?)
+        } else {
+            None
+        };
+        sql.commit()?;
+        if let Some(fresh) = fresh {
+            self.install(fresh);
+            self.scrub();
+        }
         Ok(())
     }
 
@@ -1220,17 +1242,20 @@ impl Store {
     /// when it is kept, waiting to be shared again when it is dropped.
     fn retire_document(&mut self, partner: Option<&str>) -> Result<(), StoreError> {
         self.refresh()?;
-        // A staged fold never left: its shares are still waiting, not in the document.
-        self.unstage()?;
         let me = self.me.as_ref().map(|p| p.id);
         let (now, _) = self.now();
         let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         same_document(&sql, &self.generation)?;
         chunks::catch_up(&sql, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
+        // A staged fold never left: its shares are still waiting, not in the document. It
+        // is taken back in this transaction (the document is started afresh below), so
+        // nothing stages the shares again before the couple is forgotten.
+        let staged = get_meta(&sql, STAGED)?.is_some();
+        sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
         let mut waiting: HashMap<EntryId, Waiting> =
             rows::outbox(&sql, None)?.into_iter().map(|w| (w.entry.id, w)).collect();
         let set_aside = set_aside_ids(&sql)?;
-        let has_content = self.doc.get_heads() != doc::genesis().get_heads();
+        let has_content = !staged && self.doc.get_heads() != doc::genesis().get_heads();
         if has_content {
             for (id, obj) in doc::entry_ids(&self.doc)? {
                 let Ok(sent) = doc::read_entry(&self.doc, id, &obj) else { continue };

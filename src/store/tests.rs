@@ -819,6 +819,8 @@ fn words_that_did_not_match_after_a_staged_fold_leave_the_shares_waiting() {
     a.stage_outbox().unwrap();
     a.cancel_couple("Blair").unwrap();
     assert!(!a.is_staged().unwrap());
+    assert!(a.couple().unwrap().is_none(), "forgotten in the same transaction");
+    assert_eq!(a.stage_outbox().unwrap(), 0, "nothing is staged without a pairing");
     assert_eq!(a.heads(), doc::genesis().get_heads(), "the document holds nothing again");
     assert!(a.past_documents().unwrap().is_empty(), "no pairing's document is kept: nothing was exchanged");
     assert_eq!(a.entries().unwrap(), before, "the shares wait for the next pairing");
