@@ -244,7 +244,7 @@ impl SyncSession {
     }
 
     /// Who takes the entries each message changed, the moment it is applied: the window.
-    /// With nobody (the command line), they are not read back.
+    /// With nobody (the command line), nothing is laid over or handed on.
     pub fn show_arrivals(&mut self, show: Option<Show>) {
         self.show = show;
     }

@@ -1393,8 +1393,6 @@ const STAGED: &str = "staged";
 const UPGRADE_DOCUMENT: &str = "upgrade_document";
 const GENERATION: &str = "document_generation";
 
-/// Fails when another process on this phone ended the pairing since this one loaded the
-/// shared document, so nothing of the old document is written into the new one.
 /// Past this many entries in one message (a first sync), what arrived is not read one by
 /// one: the window reads its lists whole, which is cheaper.
 const READ_ONE_BY_ONE: usize = 100;
@@ -1489,6 +1487,8 @@ enum Fold {
     Stage,
 }
 
+/// Fails when another process on this phone ended the pairing since this one loaded the
+/// shared document, so nothing of the old document is written into the new one.
 fn same_document(sql: &Connection, generation: &str) -> Result<(), StoreError> {
     if get_meta(sql, GENERATION)?.unwrap_or_default() == generation { Ok(()) } else { Err(StoreError::PairingChanged) }
 }
