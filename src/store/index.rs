@@ -131,12 +131,10 @@ enum Top {
 
 /// Places `obj`; `None` for the root itself or an object the document can't place.
 fn top(doc: &Automerge, obj: &ObjectId) -> Option<Top> {
-    let ObjectId::Id(op) = obj else { return None };
-    let (id, _) = doc.import(&op.to_string()).ok()?;
-    // From the object up to the root: the last two steps name the root's key and, under
-    // `entries`, the entry.
-    let path: Vec<Prop> = doc.parents(&id).ok()?.map(|p| p.prop).collect();
-    let mut down = path.iter().rev();
+    // From the root down: the first two steps name the root's key and, under `entries`,
+    // the entry.
+    let path = path(doc, obj)?;
+    let mut down = path.iter();
     let Some(Prop::Map(first)) = down.next() else { return None };
     Some(match first.as_str() {
         ENTRIES => match down.next() {
