@@ -298,46 +298,138 @@ pub fn sort_check_ins(check_ins: &mut [CheckIn]) {
     check_ins.sort_by_key(|a| (a.date, a.at, a.id));
 }
 
-/// Puts my change to a shared entry on top of what the shared document holds now.
+/// What I changed in a shared entry the partner has not received yet: each field I
+/// changed, set or removed, and for maps inside the entry (an agreement's check-ins) the
+/// inner keys I added or changed. It is laid over the entry as the shared document holds
+/// it when it is sent ([`Change::apply`]): the partner may have checked in or retired an
+/// agreement since, and every field I did not change keeps the document's value, so
+/// nothing the partner added is lost and nothing I did not touch is written.
 ///
-/// `base` is the entry as it was when my change began, `mine` is the entry as I changed
-/// it, and `theirs` is the entry as the document holds it now (the partner may have
-/// checked in or retired an agreement since). Every field I changed since `base` takes my
-/// value; every other field keeps the document's. Maps inside an entry (an agreement's
-/// check-ins) merge key by key in the same way, so nothing the partner added is lost and
-/// nothing I did not touch is written.
-pub fn rebase(theirs: &Fields, base: &Fields, mine: &Fields) -> Fields {
-    let mut out = theirs.clone();
-    let keys: std::collections::BTreeSet<&String> = base.keys().chain(mine.keys()).collect();
-    for k in keys {
-        match (base.get(k), mine.get(k)) {
-            (b, m) if b == m => {}
-            (_, None) => {
-                out.remove(k);
+/// It holds only what changed, never the whole entry: a check-in on an agreement that
+/// holds hundreds waits as that one check-in.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Change(BTreeMap<String, FieldChange>);
+
+/// What happened to one field of an entry.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldChange {
+    /// Set to this value (never a map: a map changes key by key).
+    Set(Value),
+    /// These inner keys added or changed; the map's other keys stay as they are.
+    Merge(Map<String, Value>),
+    Removed,
+}
+
+impl Change {
+    /// The change that turns `before` into `after`. Set-aside is this phone's own and
+    /// never part of it; an inner key removed from a map is not either (maps inside an
+    /// entry only grow).
+    pub fn between(before: &Fields, after: &Fields) -> Change {
+        let mut out = BTreeMap::new();
+        let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        for k in keys {
+            if k == key::ARCHIVED {
+                continue;
             }
-            (b, Some(Value::Object(m))) => {
-                let empty = Map::new();
-                let b = match b {
-                    Some(Value::Object(b)) => b,
-                    _ => &empty,
-                };
-                let mut merged = match out.get(k) {
-                    Some(Value::Object(t)) => t.clone(),
-                    _ => Map::new(),
-                };
-                for (ik, iv) in m {
-                    if b.get(ik) != Some(iv) {
-                        merged.insert(ik.clone(), iv.clone());
-                    }
+            let change = match (before.get(k), after.get(k)) {
+                (b, a) if b == a => continue,
+                (_, None) => FieldChange::Removed,
+                (b, Some(Value::Object(a))) => {
+                    let b = match b {
+                        Some(Value::Object(b)) => Some(b),
+                        _ => None,
+                    };
+                    let changed = a.iter().filter(|(ik, iv)| b.and_then(|b| b.get(*ik)) != Some(*iv));
+                    FieldChange::Merge(changed.map(|(ik, iv)| (ik.clone(), iv.clone())).collect())
                 }
-                out.insert(k.clone(), Value::Object(merged));
-            }
-            (_, Some(v)) => {
-                out.insert(k.clone(), v.clone());
+                (_, Some(v)) => FieldChange::Set(v.clone()),
+            };
+            out.insert(k.clone(), change);
+        }
+        Change(out)
+    }
+
+    /// This change followed by `later`: a field `later` changes takes its value, and the
+    /// inner keys of a map both changed are kept from both.
+    pub fn then(mut self, later: Change) -> Change {
+        for (k, change) in later.0 {
+            let merged = match (self.0.remove(&k), change) {
+                (Some(FieldChange::Merge(mut first)), FieldChange::Merge(second)) => {
+                    first.extend(second);
+                    FieldChange::Merge(first)
+                }
+                (_, change) => change,
+            };
+            self.0.insert(k, merged);
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The fields this change touches, with what happened to each.
+    pub fn fields(&self) -> impl Iterator<Item = (&String, &FieldChange)> {
+        self.0.iter()
+    }
+
+    /// `theirs`, the entry as the shared document holds it now, with this change on top.
+    pub fn apply(&self, theirs: &Fields) -> Fields {
+        let mut out = theirs.clone();
+        for (k, change) in &self.0 {
+            match change {
+                FieldChange::Removed => {
+                    out.remove(k);
+                }
+                FieldChange::Set(v) => {
+                    out.insert(k.clone(), v.clone());
+                }
+                FieldChange::Merge(inner) => {
+                    let mut merged = match out.remove(k) {
+                        Some(Value::Object(t)) => t,
+                        _ => Map::new(),
+                    };
+                    merged.extend(inner.iter().map(|(ik, iv)| (ik.clone(), iv.clone())));
+                    out.insert(k.clone(), Value::Object(merged));
+                }
             }
         }
+        out
     }
-    out
+
+    /// The change as JSON, to be kept in a row: `{"field": {"set": value} | {"merge": {..}}
+    /// | "removed"}`.
+    pub fn to_json(&self) -> Value {
+        let map = self.0.iter().map(|(k, change)| {
+            let v = match change {
+                FieldChange::Set(v) => serde_json::json!({ "set": v }),
+                FieldChange::Merge(inner) => serde_json::json!({ "merge": inner }),
+                FieldChange::Removed => Value::String("removed".into()),
+            };
+            (k.clone(), v)
+        });
+        Value::Object(map.collect())
+    }
+
+    /// Reads back what [`Change::to_json`] wrote.
+    pub fn from_json(value: Value) -> Result<Change, ModelError> {
+        let Value::Object(map) = value else { return Err(ModelError::bad_field("change", &value)) };
+        let mut out = BTreeMap::new();
+        for (k, v) in map {
+            let change = match v {
+                Value::String(s) if s == "removed" => FieldChange::Removed,
+                Value::Object(mut op) if op.len() == 1 => match (op.remove("set"), op.remove("merge")) {
+                    (Some(v), None) => FieldChange::Set(v),
+                    (None, Some(Value::Object(inner))) => FieldChange::Merge(inner),
+                    (set, merge) => return Err(ModelError::bad_field("change", &set.or(merge).unwrap_or_default())),
+                },
+                other => return Err(ModelError::bad_field("change", &other)),
+            };
+            out.insert(k, change);
+        }
+        Ok(Change(out))
+    }
 }
 
 #[cfg(test)]
@@ -444,7 +536,7 @@ mod tests {
     }
 
     #[test]
-    fn rebase_keeps_the_partners_check_ins_and_writes_only_what_i_changed() {
+    fn a_change_keeps_the_partners_check_ins_and_writes_only_what_i_changed() {
         let me = PersonId::new();
         let partner = PersonId::new();
         let mut base = entry(Body::Agreement {
@@ -460,13 +552,67 @@ mod tests {
         theirs.set_agreement_status(AgreementStatus::Retired, at(11)).unwrap();
         let mut mine = base.clone();
         mine.edit(crate::model::Draft::Agreement { text: "Text if late".into() }, me, at(12)).unwrap();
-        let merged =
-            Entry::from_fields(base.id, true, rebase(&theirs.to_fields(), &base.to_fields(), &mine.to_fields()))
-                .unwrap();
+        let change = Change::between(&base.to_fields(), &mine.to_fields());
+        let merged = Entry::from_fields(base.id, true, change.apply(&theirs.to_fields())).unwrap();
         let Body::Agreement { text, status, check_ins, .. } = &merged.body else { panic!("not an agreement") };
         assert_eq!(text, "Text if late");
         assert_eq!(*status, AgreementStatus::Retired, "the partner's retirement stays");
         assert_eq!(check_ins.len(), 1, "the partner's check-in stays");
         assert_eq!(merged.updated_at, at(12));
+    }
+
+    /// A map of fields drawn from a few names, each a word, a number, or a map of words
+    /// (as an agreement's check-ins are) whose inner keys only grow from `grown`.
+    fn some_fields(grown: Option<Fields>) -> impl Strategy<Value = Fields> {
+        let value = prop_oneof![
+            "[a-c]{0,2}".prop_map(Value::from),
+            (0i64..3).prop_map(Value::from),
+            proptest::collection::btree_map("[p-s]", "[a-c]{0,2}", 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k, Value::from(v))).collect())),
+        ];
+        proptest::collection::btree_map("[a-e]", value, 0..5).prop_map(move |mut f: Fields| {
+            // Maps inside an entry only grow: a field that held one holds it still, with
+            // anything new added or changed.
+            for (k, before) in grown.iter().flatten() {
+                let Value::Object(before) = before else { continue };
+                match f.get_mut(k) {
+                    Some(Value::Object(now)) => {
+                        for (ik, iv) in before {
+                            now.entry(ik.clone()).or_insert_with(|| iv.clone());
+                        }
+                    }
+                    _ => {
+                        f.insert(k.clone(), Value::Object(before.clone()));
+                    }
+                }
+            }
+            f
+        })
+    }
+
+    fn three_versions() -> impl Strategy<Value = (Fields, Fields, Fields)> {
+        some_fields(None).prop_flat_map(|a| {
+            let a2 = a.clone();
+            some_fields(Some(a)).prop_flat_map(move |b| {
+                let (a, b2) = (a2.clone(), b.clone());
+                some_fields(Some(b)).prop_map(move |c| (a.clone(), b2.clone(), c))
+            })
+        })
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A change laid over the entry it was made from gives the entry it made, and two
+        /// changes one after the other are the change from the first entry to the last:
+        /// an edit and a check-in that both wait are sent as what the person did.
+        #[test]
+        fn a_change_and_changes_one_after_the_other_make_what_was_made((a, b, c) in three_versions()) {
+            let first = Change::between(&a, &b);
+            prop_assert_eq!(first.apply(&a), b.clone());
+            let both = first.clone().then(Change::between(&b, &c));
+            prop_assert_eq!(both.apply(&a), c.clone());
+            prop_assert_eq!(Change::from_json(both.to_json()).unwrap(), both);
+        }
     }
 }

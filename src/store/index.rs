@@ -456,7 +456,7 @@ mod tests {
                 let note = format!("note {note}");
                 if e.check_in(Outcome::Kept, Some(&note), PersonId::new(), now, now.date_naive()).is_ok() {
                     let was = doc::read_entry(tx, e.id, &obj).map(|r| r.to_fields()).unwrap_or_default();
-                    doc::write_over(tx, &obj, &was, &e).unwrap();
+                    doc::write_change(tx, &obj, &crate::model::fields::Change::between(&was, &e.to_fields())).unwrap();
                 }
             }
             Edit::ChangeCheckIn { pick, unknown } => {
@@ -526,7 +526,7 @@ mod tests {
             }
             let was = entry.to_fields();
             let obj = doc::find_entry(&tx, entry.id).unwrap().unwrap();
-            doc::write_over(&mut tx, &obj, &was, &entry).unwrap();
+            doc::write_change(&mut tx, &obj, &crate::model::fields::Change::between(&was, &entry.to_fields())).unwrap();
             tx.commit();
             let id = entry.id;
             for (here, there) in rounds {

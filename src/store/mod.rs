@@ -27,14 +27,14 @@ use automerge::{ActorId, Automerge};
 use chrono::{DateTime, Local, NaiveDate, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::model::fields::rebase;
-use crate::model::{AgreementStatus, CheckIn, Draft, Entry, EntryId, Fields, ModelError, Outcome, Person, PersonId};
+use crate::model::fields::Change;
+use crate::model::{AgreementStatus, CheckIn, Draft, Entry, EntryId, ModelError, Outcome, Person, PersonId};
 use crate::vault::DataKey;
 
 use chunks::ChunkCursor;
 pub use error::StoreError;
 pub use index::Touched;
-use rows::{Table, Waiting};
+use rows::{Pending, Table, Waiting};
 pub use rules::{PartnerRules, RuleBreak};
 
 /// How long "Undo" is offered after "Share with partner" in the app, before the entry
@@ -137,9 +137,9 @@ enum Place {
     Private,
     /// Shared by its author, waiting in the outbox; the partner has never received it.
     Waiting { ready_at: DateTime<Utc> },
-    /// In the shared document. `base` is the entry as the partner last received it, and
-    /// `ready_at` is set when a newer change of it waits in the outbox.
-    Shared { base: Fields, ready_at: Option<DateTime<Utc>> },
+    /// In the shared document. `waiting` is my change of it that waits in the outbox, if
+    /// any, and when it may be sent.
+    Shared { waiting: Option<(Change, DateTime<Utc>)> },
 }
 
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -614,6 +614,7 @@ impl Store {
         self.refresh()?;
         let (mut entry, place) = self.locate(id)?;
         let set_aside = entry.archived;
+        let before = matches!(place, Place::Shared { .. }).then(|| entry.to_fields());
         change(&mut entry)?;
         let (now, _) = self.now();
         let waits = !matches!(place, Place::Private);
@@ -624,15 +625,19 @@ impl Store {
                 self.unstage()?;
                 let mut outgoing = entry.clone();
                 outgoing.archived = false;
-                rows::put_outbox(&self.conn, &outgoing, ready_at, None)?;
+                rows::put_outbox(&self.conn, &outgoing, ready_at)?;
                 self.scrub();
             }
-            Place::Shared { base, ready_at } => {
-                // Set-aside is kept on this phone; what goes out keeps the document's value.
-                let mut outgoing = entry.clone();
-                outgoing.archived = matches!(base.get(crate::model::fields::key::ARCHIVED), Some(v) if v == true);
-                let replaces = ready_at.is_some();
-                rows::put_outbox(&self.conn, &outgoing, ready_at.unwrap_or(now), Some(&base))?;
+            Place::Shared { waiting } => {
+                // Only what this change did waits, after any change that waits already.
+                // Set-aside is kept on this phone and is never part of it.
+                let made = Change::between(&before.unwrap_or_default(), &entry.to_fields());
+                let replaces = waiting.is_some();
+                let (change, ready_at) = match waiting {
+                    Some((waiting, ready_at)) => (waiting.then(made), ready_at),
+                    None => (made, now),
+                };
+                rows::put_outbox_change(&self.conn, id, ready_at, &change)?;
                 if replaces {
                     self.scrub();
                 }
@@ -668,7 +673,7 @@ impl Store {
         entry.shared_before = false;
         let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         rows::delete(&sql, Table::Private, id)?;
-        rows::put_outbox(&sql, &entry, ready_at, None)?;
+        rows::put_outbox(&sql, &entry, ready_at)?;
         if set_aside {
             sql.prepare_cached("INSERT OR IGNORE INTO set_aside (id) VALUES (?1)")?
                 .execute([id.as_uuid().as_bytes().to_vec()])?;
@@ -788,28 +793,21 @@ impl Store {
                 }
                 let ready = rows::outbox(sql, Some(now))?;
                 for w in &ready {
-                    // A new share goes as it is; a change to a shared entry is laid over
-                    // what the document holds now.
-                    let Some(base) = &w.base else {
-                        doc::write_entry(tx, &w.entry)?;
-                        continue;
-                    };
-                    // A change to an entry its author has taken back since goes nowhere
-                    // (a check-in on an agreement made private again).
-                    let Some(obj) = doc::find_entry(tx, w.entry.id)? else { continue };
-                    // As the document holds it: its index row, in step with it in this
-                    // transaction, is one row to open where the document is read field
-                    // by field.
-                    let theirs = match rows::get(sql, Table::SharedIndex, w.entry.id)? {
-                        Some(indexed) => indexed,
-                        None => doc::read_entry(tx, w.entry.id, &obj)?,
+                    match &w.what {
+                        // A new share goes as it is.
+                        Pending::Share(entry) => doc::write_entry(tx, entry)?,
+                        // A change to a shared entry is made over what the document holds
+                        // now, field by field, so what the partner added stays. A change
+                        // to an entry its author has taken back since goes nowhere (a
+                        // check-in on an agreement made private again).
+                        Pending::Change(change) => {
+                            if let Some(obj) = doc::find_entry(tx, w.id)? {
+                                doc::write_change(tx, &obj, change)?;
+                            }
+                        }
                     }
-                    .to_fields();
-                    let fields = rebase(&theirs, base, &w.entry.to_fields());
-                    let outgoing = Entry::from_fields_lenient(w.entry.id, true, fields)?;
-                    doc::write_over(tx, &obj, &theirs, &outgoing)?;
                 }
-                Ok(ready.into_iter().map(|w| w.entry.id).collect::<Vec<_>>())
+                Ok(ready.into_iter().map(|w| w.id).collect::<Vec<_>>())
             },
             |sql, ids| match how {
                 Fold::Send => {
@@ -1252,8 +1250,7 @@ impl Store {
         // nothing stages the shares again before the couple is forgotten.
         let staged = get_meta(&sql, STAGED)?.is_some();
         sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
-        let mut waiting: HashMap<EntryId, Waiting> =
-            rows::outbox(&sql, None)?.into_iter().map(|w| (w.entry.id, w)).collect();
+        let mut waiting: HashMap<EntryId, Waiting> = rows::outbox(&sql, None)?.into_iter().map(|w| (w.id, w)).collect();
         let set_aside = set_aside_ids(&sql)?;
         let has_content = !staged && self.doc.get_heads() != doc::genesis().get_heads();
         if has_content {
@@ -1262,7 +1259,7 @@ impl Store {
                 if Some(sent.author) != me {
                     continue;
                 }
-                let mut entry = overlay(sent, waiting.remove(&id))?;
+                let mut entry = overlay_waiting(sent, waiting.remove(&id))?;
                 entry.archived = set_aside.contains(&id);
                 entry.waiting = false;
                 match partner {
@@ -1274,7 +1271,7 @@ impl Store {
                     None => {
                         entry.shared = true;
                         entry.archived = false;
-                        rows::put_outbox(&sql, &entry, now, None)?;
+                        rows::put_outbox(&sql, &entry, now)?;
                     }
                 }
             }
@@ -1283,9 +1280,10 @@ impl Store {
             }
         }
         if partner.is_some() {
-            // Shares that never left go back to private: sharing is chosen afresh.
+            // Shares that never left go back to private: sharing is chosen afresh. A change
+            // to the partner's entry goes with the document it was for.
             for (id, w) in waiting {
-                let mut entry = w.entry;
+                let Pending::Share(mut entry) = w.what else { continue };
                 entry.shared = false;
                 entry.waiting = false;
                 entry.archived = set_aside.contains(&id);
@@ -1547,23 +1545,24 @@ fn place(
     let set_aside = is_set_aside(conn, id)?;
     // A new share that a staged fold holds too is still only waiting.
     let in_doc = match (&waiting, in_doc) {
-        (Some(Waiting { base: None, .. }), Some(_)) if staged()? => None,
+        (Some(Waiting { what: Pending::Share(_), .. }), Some(_)) if staged()? => None,
         (_, in_doc) => in_doc,
     };
     let (mut entry, place) = match (waiting, in_doc) {
         (None, None) => return Ok(None),
-        (Some(w), None) => {
-            let ready_at = w.ready_at;
-            (w.entry, Place::Waiting { ready_at })
-        }
-        (waiting, Some(sent)) => {
-            let base = match &waiting {
-                Some(Waiting { base: Some(base), .. }) => base.clone(),
-                _ => sent.to_fields(),
-            };
-            let ready_at = waiting.as_ref().map(|w| w.ready_at);
-            (overlay(sent, waiting)?, Place::Shared { base, ready_at })
-        }
+        (Some(Waiting { what: Pending::Share(entry), ready_at, .. }), None) => (entry, Place::Waiting { ready_at }),
+        // A change to an entry the document no longer holds shows nowhere.
+        (Some(Waiting { what: Pending::Change(_), .. }), None) => return Ok(None),
+        (None, Some(sent)) => (sent, Place::Shared { waiting: None }),
+        (Some(w), Some(sent)) => match w.what {
+            // A new share the document holds too (a staged fold): a change of it waits
+            // as long as the share would have.
+            Pending::Share(entry) => (entry, Place::Shared { waiting: Some((Change::default(), w.ready_at)) }),
+            Pending::Change(change) => {
+                let entry = overlay(sent, Some(&change))?;
+                (entry, Place::Shared { waiting: Some((change, w.ready_at)) })
+            }
+        },
     };
     entry.archived = set_aside;
     Ok(Some((entry, place)))
@@ -1601,13 +1600,20 @@ fn arrived(
 
 /// A shared entry as this person sees it: as the partner last received it, with any
 /// change of mine that waits in the outbox on top.
-fn overlay(sent: Entry, waiting: Option<Waiting>) -> Result<Entry, StoreError> {
-    let Some(w) = waiting else { return Ok(sent) };
-    let Some(base) = &w.base else { return Ok(w.entry) };
-    let fields = rebase(&sent.to_fields(), base, &w.entry.to_fields());
-    let mut entry = Entry::from_fields_lenient(sent.id, true, fields)?;
+fn overlay(sent: Entry, waiting: Option<&Change>) -> Result<Entry, StoreError> {
+    let Some(change) = waiting else { return Ok(sent) };
+    let mut entry = Entry::from_fields_lenient(sent.id, true, change.apply(&sent.to_fields()))?;
     entry.waiting = true;
     Ok(entry)
+}
+
+/// A waiting row laid over the shared entry it is about, as [`place`] does.
+fn overlay_waiting(sent: Entry, waiting: Option<Waiting>) -> Result<Entry, StoreError> {
+    match waiting.map(|w| w.what) {
+        None => Ok(sent),
+        Some(Pending::Share(entry)) => Ok(entry),
+        Some(Pending::Change(change)) => overlay(sent, Some(&change)),
+    }
 }
 
 fn make_dir(dir: &Path) -> Result<(), StoreError> {
@@ -1772,16 +1778,16 @@ fn read_me(conn: &Connection) -> Result<Option<Person>, StoreError> {
 fn list(conn: &Connection, key: &DataKey) -> Result<Vec<Entry>, StoreError> {
     let mut out = rows::all(conn, key, Table::Private)?;
     let set_aside = set_aside_ids(conn)?;
-    let mut waiting: HashMap<EntryId, Waiting> =
-        rows::outbox(conn, None)?.into_iter().map(|w| (w.entry.id, w)).collect();
+    let mut waiting: HashMap<EntryId, Waiting> = rows::outbox(conn, None)?.into_iter().map(|w| (w.id, w)).collect();
     for sent in rows::all(conn, key, Table::SharedIndex)? {
         let pending = waiting.remove(&sent.id);
-        let mut entry = overlay(sent, pending)?;
+        let mut entry = overlay_waiting(sent, pending)?;
         entry.archived = set_aside.contains(&entry.id);
         out.push(entry);
     }
+    // What is left are new shares, and changes to entries the index does not list.
     for (id, w) in waiting {
-        let mut entry = w.entry;
+        let Pending::Share(mut entry) = w.what else { continue };
         entry.archived = set_aside.contains(&id);
         out.push(entry);
     }

@@ -5,15 +5,18 @@
 //! without its date or author being readable.
 //!
 //! The sealed value is compact: a version byte, the kind, the author's 16 bytes, both
-//! times as nanoseconds, a byte of flags, then (outbox only) when it may be sent and the
-//! entry as the partner last received it, and last the kind's own fields as JSON.
+//! times as nanoseconds, a byte of flags, then (outbox only) when it may be sent and an
+//! empty place once used by earlier versions, and last the kind's own fields as JSON.
+//! A waiting change to a shared entry is its own, smaller row in the outbox: a version
+//! byte, when it may be sent, and only what changed as JSON ([`Change`]), so a check-in
+//! on an agreement that holds hundreds is kept and read as that one check-in.
 
 use chrono::DateTime;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use super::StoreError;
-use crate::model::fields::{self, Fields, key, timestamp_text};
+use crate::model::fields::{self, Change, Fields, key, timestamp_text};
 use crate::model::{Body, Entry, EntryId, PersonId};
 use crate::vault::DataKey;
 
@@ -49,10 +52,17 @@ fn nanos(t: DateTime<chrono::Utc>) -> i64 {
 
 /// One waiting row of the outbox.
 pub struct Waiting {
-    pub entry: Entry,
+    pub id: EntryId,
     pub ready_at: DateTime<chrono::Utc>,
-    /// The entry's fields as the partner last received them; `None` for a new share.
-    pub base: Option<Fields>,
+    pub what: Pending,
+}
+
+/// What waits to be sent.
+pub enum Pending {
+    /// A new share: the whole entry, which the partner has never received.
+    Share(Entry),
+    /// My change to an entry the partner has received.
+    Change(Change),
 }
 
 /// Writes `entry` into the private table or the index, replacing any row with its id.
@@ -82,15 +92,46 @@ pub fn put_encoded(conn: &Connection, row: &Encoded) -> Result<(), StoreError> {
     write_row(conn, Table::SharedIndex, row.id, row.lookup.as_deref(), &row.plain)
 }
 
-/// Writes `entry` into the outbox: it will be sent as it is, no sooner than `ready_at`.
-/// `base` is the entry's fields as the partner last received them, if they ever did.
-pub fn put_outbox(
+/// Writes a new share into the outbox: it will be sent as it is, no sooner than
+/// `ready_at`.
+pub fn put_outbox(conn: &Connection, entry: &Entry, ready_at: DateTime<chrono::Utc>) -> Result<(), StoreError> {
+    write(conn, Table::Outbox, entry, encode(Table::Outbox, entry, Some((ready_at, None))))
+}
+
+/// Writes my change to shared entry `id` into the outbox, replacing any change of it
+/// that waits: it will be sent no sooner than `ready_at`.
+pub fn put_outbox_change(
+    conn: &Connection,
+    id: EntryId,
+    ready_at: DateTime<chrono::Utc>,
+    change: &Change,
+) -> Result<(), StoreError> {
+    let json = change.to_json().to_string();
+    let mut plain = Vec::with_capacity(9 + json.len());
+    plain.push(CHANGE_FORMAT);
+    plain.extend_from_slice(&nanos(ready_at).to_le_bytes());
+    plain.extend_from_slice(json.as_bytes());
+    write_row(conn, Table::Outbox, id, None, &plain)
+}
+
+/// Writes a waiting change as versions before [`CHANGE_FORMAT`] did: the whole entry as
+/// changed, and the fields it was changed from.
+#[cfg(test)]
+pub fn put_outbox_as_before(
     conn: &Connection,
     entry: &Entry,
     ready_at: DateTime<chrono::Utc>,
-    base: Option<&Fields>,
+    base: &Fields,
 ) -> Result<(), StoreError> {
-    write(conn, Table::Outbox, entry, encode(Table::Outbox, entry, Some((ready_at, base))))
+    write(conn, Table::Outbox, entry, encode(Table::Outbox, entry, Some((ready_at, Some(base)))))
+}
+
+/// Writes a row read by [`outbox`] back as it was.
+pub fn put_waiting(conn: &Connection, w: &Waiting) -> Result<(), StoreError> {
+    match &w.what {
+        Pending::Share(entry) => put_outbox(conn, entry, w.ready_at),
+        Pending::Change(change) => put_outbox_change(conn, w.id, w.ready_at, change),
+    }
 }
 
 fn write(conn: &Connection, table: Table, entry: &Entry, plain: Vec<u8>) -> Result<(), StoreError> {
@@ -130,18 +171,26 @@ fn daily_lookup(author: PersonId, date: &str) -> Vec<u8> {
 
 /// The outbox, oldest first: every row, or only those ready by `ready_by`.
 pub fn outbox(conn: &Connection, ready_by: Option<DateTime<chrono::Utc>>) -> Result<Vec<Waiting>, StoreError> {
-    let mut out: Vec<Waiting> = read_all(conn, Table::Outbox)?
-        .into_iter()
-        .map(|row| row.into_waiting())
-        .filter(|w| ready_by.is_none_or(|by| w.ready_at <= by))
-        .collect();
-    out.sort_by(|a, b| a.ready_at.cmp(&b.ready_at).then(a.entry.id.cmp(&b.entry.id)));
+    let mut stmt = conn.prepare_cached("SELECT id, unseal('outbox', id, sealed) FROM outbox")?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let w = decode_waiting(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?)?;
+        if ready_by.is_none_or(|by| w.ready_at <= by) {
+            out.push(w);
+        }
+    }
+    out.sort_by(|a, b| a.ready_at.cmp(&b.ready_at).then(a.id.cmp(&b.id)));
     Ok(out)
 }
 
 /// The outbox row of one entry, if a share or a change of it waits.
 pub fn outbox_entry(conn: &Connection, id: EntryId) -> Result<Option<Waiting>, StoreError> {
-    Ok(read_one(conn, Table::Outbox, id)?.map(Decoded::into_waiting))
+    let row: Option<(Vec<u8>, Vec<u8>)> = conn
+        .prepare_cached("SELECT id, unseal('outbox', id, sealed) FROM outbox WHERE id = ?1")?
+        .query_row([id.as_uuid().as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(id, plain)| decode_waiting(&id, &plain)).transpose()
 }
 
 /// When the next waiting row becomes ready, if any waits. Only each row's head is read,
@@ -152,9 +201,15 @@ pub fn outbox_next_ready(conn: &Connection) -> Result<Option<DateTime<chrono::Ut
     let mut next: Option<DateTime<chrono::Utc>> = None;
     while let Some(row) = rows.next()? {
         let (id, plain) = (row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?);
-        if let Head { ready_at: Some(at), .. } = Head::read(Table::Outbox, id, &mut Reader(plain))? {
-            next = Some(next.map_or(at, |n| n.min(at)));
-        }
+        let at = if plain.first() == Some(&CHANGE_FORMAT) {
+            change_ready_at(id, &mut Reader(&plain[1..]))?
+        } else {
+            match Head::read(Table::Outbox, id, &mut Reader(plain))? {
+                Head { ready_at: Some(at), .. } => at,
+                _ => continue,
+            }
+        };
+        next = Some(next.map_or(at, |n| n.min(at)));
     }
     Ok(next)
 }
@@ -234,11 +289,34 @@ struct Decoded {
     outbox: Option<(DateTime<chrono::Utc>, Option<Fields>)>,
 }
 
-impl Decoded {
-    fn into_waiting(self) -> Waiting {
-        let (ready_at, base) = self.outbox.unwrap_or((DateTime::UNIX_EPOCH, None));
-        Waiting { entry: self.entry, ready_at, base }
+/// Reads an outbox row: a new share, a change as this version writes it, or a change as
+/// earlier versions wrote it (the whole entry and the entry it was made over).
+fn decode_waiting(id: &[u8], plain: &[u8]) -> Result<Waiting, StoreError> {
+    if plain.first() == Some(&CHANGE_FORMAT) {
+        let mut r = Reader(&plain[1..]);
+        let ready_at = change_ready_at(id, &mut r)?;
+        let id = EntryId::from_uuid(uuid(id)?);
+        let damaged = |why: String| StoreError::corrupt(format!("outbox row {id} {why}"));
+        let json: Value = serde_json::from_slice(r.0).map_err(|e| damaged(format!("is not valid JSON ({e})")))?;
+        let change = Change::from_json(json).map_err(|e| damaged(format!("holds an unreadable change ({e})")))?;
+        return Ok(Waiting { id, ready_at, what: Pending::Change(change) });
     }
+    let Decoded { entry, outbox } = decode(Table::Outbox, id, plain)?;
+    let (ready_at, base) = outbox.unwrap_or((DateTime::UNIX_EPOCH, None));
+    let id = entry.id;
+    let what = match base {
+        None => Pending::Share(entry),
+        Some(base) => Pending::Change(Change::between(&base, &entry.to_fields())),
+    };
+    Ok(Waiting { id, ready_at, what })
+}
+
+fn change_ready_at(id: &[u8], r: &mut Reader<'_>) -> Result<DateTime<chrono::Utc>, StoreError> {
+    let at = r.i64().ok_or_else(|| {
+        let id = uuid(id).map(|u| u.to_string()).unwrap_or_default();
+        StoreError::corrupt(format!("outbox row {id} is cut short"))
+    })?;
+    Ok(DateTime::from_timestamp_nanos(at))
 }
 
 fn read_one(conn: &Connection, table: Table, id: EntryId) -> Result<Option<Decoded>, StoreError> {
@@ -262,22 +340,9 @@ pub fn ids(conn: &Connection, table: Table) -> Result<Vec<EntryId>, StoreError> 
     Ok(out)
 }
 
-fn read_all(conn: &Connection, table: Table) -> Result<Vec<Decoded>, StoreError> {
-    let sql = format!("SELECT id, unseal('{0}', id, sealed) FROM {0}", table.name());
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query([])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        match decode(table, row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?) {
-            Ok(e) => out.push(e),
-            Err(StoreError::UnreadableSharedEntry { .. }) => continue,
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(out)
-}
-
 const FORMAT: u8 = 1;
+/// The version byte of a waiting change's row.
+const CHANGE_FORMAT: u8 = 2;
 const ARCHIVED: u8 = 1;
 const SHARED_BEFORE: u8 = 2;
 
@@ -438,7 +503,12 @@ pub mod before_sealing {
                     StoreError::corrupt(format!("outbox row {} has an unreadable base ({e})", entry.id))
                 })?),
             };
-            out.push(Waiting { entry, ready_at, base });
+            let id = entry.id;
+            let what = match base {
+                None => Pending::Share(entry),
+                Some(base) => Pending::Change(Change::between(&base, &entry.to_fields())),
+            };
+            out.push(Waiting { id, ready_at, what });
         }
         Ok(out)
     }

@@ -142,7 +142,7 @@ fn seal_everything(tx: &Connection) -> Result<(), StoreError> {
         rows::put(tx, Table::Private, entry)?;
     }
     for w in &outbox {
-        rows::put_outbox(tx, &w.entry, w.ready_at, w.base.as_ref())?;
+        rows::put_waiting(tx, w)?;
     }
     Ok(())
 }

@@ -146,6 +146,76 @@ fn a_waiting_edit_keeps_the_partners_check_in_made_meanwhile() {
     }
 }
 
+/// The plaintext of the one waiting outbox row, as it is sealed on disk.
+fn waiting_row(s: &Store) -> Vec<u8> {
+    s.conn.query_row("SELECT unseal('outbox', id, sealed) FROM outbox", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn a_check_in_on_a_long_agreement_waits_as_that_one_check_in() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let e = a.add(Draft::Agreement { text: "Phones down at dinner".into() }).unwrap();
+    a.share(e.id).unwrap();
+    for day in 0..60 {
+        a.check_in(e.id, Outcome::Kept, Some(&format!("evening {day}, no phones"))).unwrap();
+    }
+    // Before its first send, the share waits whole, every check-in in it.
+    assert!(contains(&waiting_row(&a), "evening 41, no phones"));
+    sync_pair(&mut a, &mut b);
+    a.check_in(e.id, Outcome::Kept, Some("tonight-5c1e")).unwrap();
+    let row = waiting_row(&a);
+    assert!(contains(&row, "tonight-5c1e"), "the new check-in waits");
+    assert!(!contains(&row, "evening 41, no phones"), "the ones the partner has do not wait again");
+    assert!(row.len() < 400, "a waiting check-in is {} bytes", row.len());
+    // More changes before it leaves wait in the same row, and the partner's check-in made
+    // meanwhile stays.
+    a.edit(e.id, Draft::Agreement { text: "Phones away at dinner".into() }).unwrap();
+    a.check_in(e.id, Outcome::Missed, Some("late-91d0")).unwrap();
+    b.check_in(e.id, Outcome::Kept, Some("theirs-2b7a")).unwrap();
+    assert_eq!(a.waiting_count().unwrap(), 1);
+    let shown = a.get(e.id).unwrap();
+    assert!(shown.waiting);
+    sync_pair(&mut a, &mut b);
+    for s in [&mut a, &mut b] {
+        let Body::Agreement { text, check_ins, .. } = s.get(e.id).unwrap().body else { panic!("not an agreement") };
+        assert_eq!(text, "Phones away at dinner");
+        assert_eq!(check_ins.len(), 63);
+        for note in ["tonight-5c1e", "late-91d0", "theirs-2b7a", "evening 0, no phones"] {
+            assert!(check_ins.iter().any(|c| c.note.as_deref() == Some(note)), "{note}");
+        }
+    }
+    assert_eq!(a.waiting_count().unwrap(), 0);
+}
+
+#[test]
+fn a_change_waiting_as_an_earlier_version_kept_it_is_sent_as_that_change() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let e = a.add(Draft::Agreement { text: "Phones down at dinner".into() }).unwrap();
+    a.share(e.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    // An earlier version kept the whole entry as changed and the entry it was changed
+    // from.
+    let base = a.get(e.id).unwrap();
+    let mut changed = base.clone();
+    let me = a.me().unwrap().id;
+    let (now, today) = a.now();
+    changed.edit(Draft::Agreement { text: "Phones away at dinner".into() }, me, now).unwrap();
+    changed.check_in(Outcome::Kept, Some("mine-4e02"), me, now, today).unwrap();
+    rows::put_outbox_as_before(&a.conn, &changed, now, &base.to_fields()).unwrap();
+    b.check_in(e.id, Outcome::Kept, Some("theirs-77a1")).unwrap();
+    assert_eq!(a.get(e.id).unwrap().body, changed.body, "the change shows as it waits");
+    sync_pair(&mut a, &mut b);
+    for s in [&mut a, &mut b] {
+        let Body::Agreement { text, check_ins, .. } = s.get(e.id).unwrap().body else { panic!("not an agreement") };
+        assert_eq!(text, "Phones away at dinner");
+        let notes: Vec<_> = check_ins.iter().filter_map(|c| c.note.as_deref()).collect();
+        assert_eq!(notes.len(), 2);
+        assert!(notes.contains(&"mine-4e02") && notes.contains(&"theirs-77a1"), "{notes:?}");
+    }
+}
+
 #[test]
 fn setting_aside_a_shared_entry_stays_on_this_phone() {
     let mut a = store("Alex");
