@@ -272,24 +272,29 @@ impl<'a> Reader<'a> {
         };
         let mut out = Vec::with_capacity(map.len());
         for (id, value) in map {
-            let id: CheckInId = id.parse()?;
-            let Value::Object(m) = value else {
-                return Err(ModelError::bad_field(key::CHECK_INS, value));
-            };
-            let fields: Fields = m.clone().into_iter().collect();
-            let mut r = Reader { fields: &fields, used: Vec::new() };
-            out.push(CheckIn {
-                id,
-                date: r.parse::<NaiveDate>(key::DATE)?,
-                outcome: r.parse(key::OUTCOME)?,
-                note: r.optional_string(key::NOTE)?,
-                by: r.parse(key::BY)?,
-                at: r.time(key::AT)?,
-            });
+            out.push(check_in_from(id, value)?);
         }
         sort_check_ins(&mut out);
         Ok(out)
     }
+}
+
+/// Reads one check-in, kept under `id` in its agreement's `check_ins` map.
+pub fn check_in_from(id: &str, value: &Value) -> Result<CheckIn, ModelError> {
+    let id: CheckInId = id.parse()?;
+    let Value::Object(m) = value else {
+        return Err(ModelError::bad_field(key::CHECK_INS, value));
+    };
+    let fields: Fields = m.clone().into_iter().collect();
+    let mut r = Reader { fields: &fields, used: Vec::new() };
+    Ok(CheckIn {
+        id,
+        date: r.parse::<NaiveDate>(key::DATE)?,
+        outcome: r.parse(key::OUTCOME)?,
+        note: r.optional_string(key::NOTE)?,
+        by: r.parse(key::BY)?,
+        at: r.time(key::AT)?,
+    })
 }
 
 /// The one order check-ins are shown and compared in: by day, then by when they were

@@ -119,6 +119,36 @@ pub fn read_entry_over(
     if matches!(before.body, Body::Unknown { .. }) {
         return Ok(None);
     }
+    // An agreement's check-ins are kept as they were read, and only those reached are
+    // read again: its other fields go through the same reading as any entry's.
+    let check_ins_reached = reached.iter().any(|(field, _)| field == fields::key::CHECK_INS);
+    if let Body::Agreement { check_ins, .. } = &before.body
+        && check_ins_reached
+        && !reached.contains(&(fields::key::CHECK_INS.to_owned(), None))
+    {
+        let mut head = before.clone();
+        let Body::Agreement { check_ins: none, .. } = &mut head.body else { unreachable!("matched above") };
+        none.clear();
+        let (others, inner): (Reached, Reached) =
+            reached.iter().cloned().partition(|(field, _)| field != fields::key::CHECK_INS);
+        let Some(mut entry) = read_entry_over(doc, id, obj, &head, &others)? else { return Ok(None) };
+        let Body::Agreement { check_ins: now, .. } = &mut entry.body else { return Ok(None) };
+        let Some((AmValue::Object(ObjType::Map), map)) = doc.get(obj, fields::key::CHECK_INS)? else {
+            return Ok(None);
+        };
+        *now = check_ins.clone();
+        for (_, key) in &inner {
+            let Some(key) = key else { continue };
+            let Ok(check_in_id) = key.parse() else { return Ok(None) };
+            now.retain(|c| c.id != check_in_id);
+            if let Some(value) = read_value(doc, &map, key)? {
+                let Ok(check_in) = fields::check_in_from(key, &value) else { return Ok(None) };
+                now.push(check_in);
+            }
+        }
+        fields::sort_check_ins(now);
+        return Ok(Some(entry));
+    }
     let mut fields = before.to_fields();
     for (field, inner) in reached {
         match inner {

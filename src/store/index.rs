@@ -159,12 +159,14 @@ pub fn update(
     touched: &Touched,
     changes: &[Change],
     seq: i64,
+    opened: &mut rows::Opened,
 ) -> Result<(), StoreError> {
     if touched.whole {
         return rebuild(sql, doc, seq);
     }
     if touched.entries.len() <= MANY_ENTRIES {
-        return update_read(sql, doc, touched, &read_touched(sql, doc, touched, changes)?, seq);
+        let read = read_touched(sql, doc, touched, changes, opened)?;
+        return update_read(sql, doc, touched, &read, seq, opened);
     }
     // A first sync: the entries map is read in one pass, not searched per entry.
     let mut left = touched.entries.clone();
@@ -196,12 +198,14 @@ pub enum InDoc {
 /// Reads each entry `touched` names from `doc`, once: what the index writes
 /// ([`update_read`]) and what the window is shown are the same reading. `changes` are
 /// what touched them; an entry the index holds (`sql`, not yet updated for them) is read
-/// again only where they reached ([`reached`], [`doc::read_entry_over`]).
+/// again only where they reached ([`reached`], [`doc::read_entry_over`]), over its row as
+/// `opened` may already hold it.
 pub fn read_touched(
     sql: &Connection,
     doc: &Automerge,
     touched: &Touched,
     changes: &[Change],
+    opened: &mut rows::Opened,
 ) -> Result<Vec<(EntryId, InDoc)>, StoreError> {
     let reached = reached(doc, changes);
     let mut out = Vec::with_capacity(touched.entries.len());
@@ -211,7 +215,7 @@ pub fn read_touched(
             continue;
         };
         let over = match reached.get(id) {
-            Some(Some(places)) => match rows::get(sql, Table::SharedIndex, *id)? {
+            Some(Some(places)) => match rows::get_index(sql, *id, opened)? {
                 Some(before) => doc::read_entry_over(doc, *id, &obj, &before, places).transpose(),
                 None => None,
             },
@@ -235,11 +239,12 @@ pub fn update_read(
     touched: &Touched,
     read: &[(EntryId, InDoc)],
     seq: i64,
+    opened: &mut rows::Opened,
 ) -> Result<(), StoreError> {
     debug_assert!(!touched.whole && read.iter().map(|(id, _)| id).eq(touched.entries.iter()));
     for (id, in_doc) in read {
         match in_doc {
-            InDoc::Entry(entry) => rows::put(sql, Table::SharedIndex, entry)?,
+            InDoc::Entry(entry) => rows::put_index(sql, entry, opened)?,
             InDoc::Absent | InDoc::Unreadable => rows::delete(sql, Table::SharedIndex, *id)?,
         }
     }

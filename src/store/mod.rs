@@ -112,6 +112,8 @@ pub struct Store {
     /// Bytes of changes received from the partner since the document last had nothing
     /// waiting for changes this phone lacks (at most [`MAX_HELD_BACK`]).
     held_back: usize,
+    /// Long index rows already decoded (`rows::Opened`).
+    opened: std::cell::RefCell<rows::Opened>,
 }
 
 /// The most bytes of changes from the partner's phone that may arrive while some of them
@@ -339,6 +341,7 @@ impl Store {
             clock: Box::new(Utc::now),
             fail_at: None,
             held_back: 0,
+            opened: Default::default(),
         };
         if get_meta(&store.conn, UPGRADE_DOCUMENT)?.is_some() {
             // Asked for by the migration; done again after a crash part way, since both
@@ -477,7 +480,7 @@ impl Store {
         // transaction: one row to open, where the document would be read field by field
         // (an agreement's hundreds of check-ins). An entry the index leaves out, one this
         // version can't read, is read from the document for the reason.
-        let in_doc = || match rows::get(&self.conn, Table::SharedIndex, id)? {
+        let in_doc = || match rows::get_index(&self.conn, id, &mut self.opened.borrow_mut())? {
             Some(entry) => Ok(Some(entry)),
             None => match doc::find_entry(&self.doc, id)? {
                 Some(obj) => Ok(Some(doc::read_entry(&self.doc, id, &obj)?)),
@@ -622,9 +625,9 @@ impl Store {
             Place::Private => self.put_private(&entry)?,
             Place::Waiting { ready_at } => {
                 // A staged fold holds the version this change replaces.
-                self.unstage()?;
                 let mut outgoing = entry.clone();
                 outgoing.archived = false;
+                self.unstage()?;
                 rows::put_outbox(&self.conn, &outgoing, ready_at)?;
                 self.scrub();
             }
@@ -879,8 +882,9 @@ impl Store {
         local: impl FnOnce(&rusqlite::Transaction<'_>, &T) -> Result<(), StoreError>,
     ) -> Result<T, StoreError> {
         self.refresh()?;
-        let Store { conn, doc, cursor, fail_at, path, generation, .. } = self;
+        let Store { conn, doc, cursor, fail_at, path, generation, opened, .. } = self;
         let fail_at = *fail_at;
+        let opened = opened.get_mut();
         let fail = |point: FailPoint| match fail_at {
             Some(p) if p == point => Err(StoreError::Injected(point)),
             _ => Ok(()),
@@ -903,7 +907,7 @@ impl Store {
             if cursor.changes >= chunks::COMPACT_AT_THE_LATEST {
                 chunks::compact(&sql, doc, cursor)?;
             }
-            index::update(&sql, doc, &touched, &new, cursor.last_seq)?;
+            index::update(&sql, doc, &touched, &new, cursor.last_seq, opened)?;
             sql.commit()?;
             Ok(out)
         })();
@@ -1024,7 +1028,8 @@ impl Store {
         // A staged fold stays: the sync has begun.
         self.keep_staged()?;
         let fail_at = self.fail_at.take_if(|p| *p == FailPoint::BeforeReceivedCommit);
-        let Store { conn, doc, cursor, path, generation, held_back, .. } = self;
+        let Store { conn, doc, cursor, path, generation, held_back, opened, .. } = self;
+        let opened = opened.get_mut();
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         same_document(&sql, generation)?;
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
@@ -1066,7 +1071,7 @@ impl Store {
             debug_assert_eq!(touched, Touched::by(doc, &new), "the rules place objects as the index does");
             // A few entries are read from the document once, for the screen and the index.
             let one_by_one = !touched.whole && touched.entries.len() <= READ_ONE_BY_ONE && prepared.is_none();
-            let read = if one_by_one { Some(index::read_touched(&sql, doc, &touched, &new)?) } else { None };
+            let read = if one_by_one { Some(index::read_touched(&sql, doc, &touched, &new, opened)?) } else { None };
             // Entries go to the screen now; lists or names the window reads for itself,
             // once they are on disk.
             let mut after_commit = None;
@@ -1087,8 +1092,8 @@ impl Store {
             }
             match (prepared, read) {
                 (Some(rows), _) => index::update_prepared(&sql, doc, &touched, rows?, cursor.last_seq)?,
-                (None, Some(read)) => index::update_read(&sql, doc, &touched, &read, cursor.last_seq)?,
-                (None, None) => index::update(&sql, doc, &touched, &new, cursor.last_seq)?,
+                (None, Some(read)) => index::update_read(&sql, doc, &touched, &read, cursor.last_seq, opened)?,
+                (None, None) => index::update(&sql, doc, &touched, &new, cursor.last_seq, opened)?,
             }
             if let Some(point) = fail_at {
                 return Err(StoreError::Injected(point));

@@ -260,6 +260,88 @@ pub fn all(conn: &Connection, key: &DataKey, table: Table) -> Result<Vec<Entry>,
     Ok(out)
 }
 
+/// Index rows this connection has already opened and decoded, each kept with the sealed
+/// value it was read from or written as. A row is taken from here only while the file
+/// still holds that very value: every write seals with a fresh nonce, so a row written
+/// since, by this connection or any other, or put back by a rollback, is read again. Only
+/// long rows are kept (an agreement with its check-ins), and only a few: decoding those is
+/// most of what a check-in on one costs each phone.
+#[derive(Default)]
+pub struct Opened {
+    rows: std::collections::HashMap<EntryId, (Vec<u8>, Entry)>,
+}
+
+impl Opened {
+    /// Rows whose words are shorter than this decode in microseconds, and are not kept.
+    const WORTH_KEEPING: usize = 2048;
+    const AT_MOST: usize = 16;
+
+    fn keep(&mut self, id: EntryId, sealed: Vec<u8>, entry: &Entry) {
+        if self.rows.len() >= Self::AT_MOST
+            && !self.rows.contains_key(&id)
+            && let Some(any) = self.rows.keys().next().copied()
+        {
+            self.rows.remove(&any);
+        }
+        self.rows.insert(id, (sealed, entry.clone()));
+    }
+
+    pub fn forget(&mut self, id: EntryId) {
+        self.rows.remove(&id);
+    }
+
+    #[cfg(test)]
+    pub fn holds(&self, id: EntryId) -> bool {
+        self.rows.contains_key(&id)
+    }
+}
+
+/// The index row of `id`, as [`get`] reads it, taken from `opened` when the file holds the
+/// very value it was opened from.
+pub fn get_index(conn: &Connection, id: EntryId, opened: &mut Opened) -> Result<Option<Entry>, StoreError> {
+    let uuid = id.as_uuid();
+    let key = uuid.as_bytes();
+    let sealed: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT sealed FROM shared_index WHERE id = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?;
+    let Some(sealed) = sealed else {
+        opened.forget(id);
+        return Ok(None);
+    };
+    if let Some((was, entry)) = opened.rows.get(&id)
+        && *was == sealed
+    {
+        return Ok(Some(entry.clone()));
+    }
+    let plain: Vec<u8> =
+        conn.prepare_cached("SELECT unseal('shared_index', ?1, ?2)")?.query_row(params![key, sealed], |r| r.get(0))?;
+    let entry = decode(Table::SharedIndex, key, &plain)?.entry;
+    if plain.len() >= Opened::WORTH_KEEPING {
+        opened.keep(id, sealed, &entry);
+    } else {
+        opened.forget(id);
+    }
+    Ok(Some(entry))
+}
+
+/// Writes `entry` into the index as [`put`] does, and keeps it in `opened` when it is
+/// worth it.
+pub fn put_index(conn: &Connection, entry: &Entry, opened: &mut Opened) -> Result<(), StoreError> {
+    let plain = encode(Table::SharedIndex, entry, None);
+    let long = plain.len() >= Opened::WORTH_KEEPING;
+    write(conn, Table::SharedIndex, entry, plain)?;
+    if long {
+        let sealed: Vec<u8> = conn
+            .prepare_cached("SELECT sealed FROM shared_index WHERE id = ?1")?
+            .query_row([entry.id.as_uuid().as_bytes()], |r| r.get(0))?;
+        opened.keep(entry.id, sealed, entry);
+    } else {
+        opened.forget(entry.id);
+    }
+    Ok(())
+}
+
 /// How many entries `table` holds.
 pub fn count(conn: &Connection, table: Table) -> Result<i64, StoreError> {
     Ok(conn.query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| r.get(0))?)

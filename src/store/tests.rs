@@ -1091,3 +1091,44 @@ fn a_message_shown_but_not_committed_has_the_window_read_its_lists_again() {
     sync_pair(&mut a, &mut b);
     assert_eq!(b.get(id).unwrap().body.main_text(), "Calls-71fa at lunch, or a text");
 }
+
+#[test]
+fn a_long_entry_already_opened_is_read_again_once_its_row_changed() {
+    // B's node and B's window on one file; an agreement long enough that its row is
+    // kept opened.
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut b = Store::open_dir_without_passcode(dir.path()).unwrap();
+    b.init("Blair").unwrap();
+    let mut window = Store::open_dir_without_passcode(dir.path()).unwrap();
+    let mut a = store("Alex");
+    let id = a.add(Draft::Agreement { text: "Walks on Sunday".into() }).unwrap().id;
+    a.share(id).unwrap();
+    for day in 0..40 {
+        a.check_in(id, Outcome::Kept, Some(&format!("a long walk by the river, day {day}"))).unwrap();
+    }
+    sync_pair(&mut a, &mut b);
+    let count = |s: &mut Store| match s.get(id).unwrap().body {
+        Body::Agreement { check_ins, .. } => check_ins.len(),
+        _ => panic!("not an agreement"),
+    };
+    assert_eq!(count(&mut window), 40);
+    assert!(window.opened.borrow().holds(id), "the row is kept opened");
+    // The node writes the row: the window reads it again.
+    b.check_in(id, Outcome::Kept, Some("mine-0b3f")).unwrap();
+    b.fold_outbox().unwrap();
+    assert_eq!(count(&mut window), 41);
+    assert_eq!(count(&mut b), 41);
+    // A message whose index row was written and then rolled back: the row on disk is the
+    // one from before, and that is what is read.
+    a.check_in(id, Outcome::Missed, Some("theirs-61c9")).unwrap();
+    a.fold_outbox().unwrap();
+    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+    let to_b = first_message_with_changes(&mut a, &mut b, &mut sa, &mut sb);
+    b.inject_failure(Some(FailPoint::BeforeReceivedCommit));
+    assert!(b.receive_sync_message(&mut sb, to_b, &rules_for(&a)).is_err());
+    assert_eq!(count(&mut b), 41);
+    assert_eq!(count(&mut window), 41);
+    sync_pair(&mut a, &mut b);
+    assert_eq!(count(&mut b), 42);
+    assert_eq!(count(&mut window), 42);
+}
