@@ -627,8 +627,7 @@ impl Store {
                 // A staged fold holds the version this change replaces.
                 let mut outgoing = entry.clone();
                 outgoing.archived = false;
-                self.unstage()?;
-                rows::put_outbox(&self.conn, &outgoing, ready_at)?;
+                self.change_waiting(|sql| rows::put_outbox(sql, &outgoing, ready_at))?;
                 self.scrub();
             }
             Place::Shared { waiting } => {
@@ -701,12 +700,11 @@ impl Store {
             Place::Private => return Ok(Unshared { entry, partner_has_copy: false }),
             Place::Waiting { .. } => {
                 // A staged fold holds it: taken back whole, so it leaves no trace.
-                self.unstage()?;
-                let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                rows::delete(&sql, Table::Outbox, id)?;
-                sql.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?.execute([&bytes])?;
-                rows::put(&sql, Table::Private, &entry)?;
-                sql.commit()?;
+                self.change_waiting(|sql| {
+                    rows::delete(sql, Table::Outbox, id)?;
+                    sql.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?.execute([&bytes])?;
+                    rows::put(sql, Table::Private, &entry)
+                })?;
                 false
             }
             Place::Shared { .. } => {
@@ -861,15 +859,30 @@ impl Store {
         if !self.is_staged()? {
             return Ok(());
         }
-        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if get_meta(&sql, STAGED)?.is_none() {
-            return Ok(());
-        }
-        sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
-        let fresh = empty_document(&sql)?;
-        sql.commit()?;
-        self.install(fresh);
+        self.change_waiting(|_| Ok(()))?;
         self.scrub();
+        Ok(())
+    }
+
+    /// Changes what waits in the outbox where a staged fold may hold an older version of
+    /// it: the fold is taken back in the same transaction, so the node can not stage the
+    /// older version again in between, to be sent once both confirm.
+    fn change_waiting(
+        &mut self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let fresh = if get_meta(&sql, STAGED)?.is_some() {
+            sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
+            Some(empty_document(&sql)?)
+        } else {
+            None
+        };
+        write(&sql)?;
+        sql.commit()?;
+        if let Some(fresh) = fresh {
+            self.install(fresh);
+        }
         Ok(())
     }
 

@@ -881,6 +881,62 @@ fn a_staged_share_kept_private_or_edited_leaves_no_trace_in_what_is_sent() {
 }
 
 #[test]
+fn a_version_an_edit_replaced_is_never_staged_again_while_the_node_stages() {
+    // The node stages as often as it can while the person edits a waiting share in the
+    // window, then keeps it private and shares it again: after each returns, what is
+    // staged never holds the words it replaced or took back.
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut window = Store::open_dir_without_passcode(dir.path()).unwrap();
+    window.init("Alex").unwrap();
+    let mut b = store("Blair");
+    let [id, ..] = comparing_words(&mut window, &mut b, ["Words-0", "Other-1", "Other-2"])[..] else { panic!() };
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut node = Store::open_dir_without_passcode(dir.path()).unwrap();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                node.stage_outbox().unwrap();
+            }
+        });
+        // The node stops when the person is done, or when an assertion fails.
+        struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let stop = Stop(&done);
+        let words = |round: usize| format!("Words-{round}-end");
+        let wait_staged = |window: &mut Store| {
+            let start = std::time::Instant::now();
+            while !window.is_staged().unwrap() {
+                assert!(start.elapsed() < std::time::Duration::from_secs(5), "the node stopped staging");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        };
+        for round in 1..=60 {
+            window.edit(id, helps(&words(round))).unwrap();
+            wait_staged(&mut window);
+            let bytes = window.document_bytes().unwrap();
+            assert!(!contains(&bytes, &words(round - 1)), "round {round}: the version the edit replaced is staged");
+            // The search finds what is meant to be there.
+            assert!(contains(&bytes, &words(round)), "round {round}");
+        }
+        // Kept private, and shared again with new words, over and over.
+        for round in 61..=90 {
+            window.unshare(id).unwrap();
+            wait_staged(&mut window);
+            let bytes = window.document_bytes().unwrap();
+            assert!(!contains(&bytes, &words(round - 1)), "round {round}: a share kept private is staged");
+            assert!(contains(&bytes, "Other-1"), "round {round}");
+            window.edit(id, helps(&words(round))).unwrap();
+            window.share(id).unwrap();
+        }
+        drop(stop);
+    });
+}
+
+#[test]
 fn words_that_did_not_match_after_a_staged_fold_leave_the_shares_waiting() {
     let mut a = store("Alex");
     let mut b = store("Blair");
