@@ -128,6 +128,39 @@ impl Entry {
         f
     }
 
+    /// The entry's `kind` field.
+    pub fn kind_text(&self) -> &str {
+        match &self.body {
+            Body::SafetyNeed { .. } => kind::SAFETY_NEED,
+            Body::Reflection { .. } => kind::REFLECTION,
+            Body::Agreement { .. } => kind::AGREEMENT,
+            Body::DailyCheckIn { .. } => kind::DAILY_CHECK_IN,
+            Body::Transparency { .. } => kind::TRANSPARENCY,
+            Body::Unknown { kind } => kind,
+        }
+    }
+
+    /// The fields [`Entry::to_fields`] gives, as a JSON object, less those `leave_out`
+    /// names. An agreement's check-ins are written straight from the entry, not made
+    /// into a map of fields each first: an agreement that holds hundreds is written on
+    /// every check-in.
+    pub fn fields_json(&self, leave_out: fn(&str) -> bool) -> String {
+        let (fields, check_ins) = match &self.body {
+            Body::Agreement { text, proposed_by, status, check_ins } if !check_ins.is_empty() => {
+                let body = Body::Agreement {
+                    text: text.clone(),
+                    proposed_by: *proposed_by,
+                    status: *status,
+                    check_ins: Vec::new(),
+                };
+                (Entry { body, extra: self.extra.clone(), ..*self }.to_fields(), Some(&check_ins[..]))
+            }
+            _ => (self.to_fields(), None),
+        };
+        let view = FieldsView { fields: &fields, leave_out, check_ins };
+        serde_json::to_string(&view).unwrap_or_else(|_| unreachable!("fields and check-ins always serialize"))
+    }
+
     /// Reads an entry back from its fields. Fields this version does not know are kept in
     /// `extra`; an unknown `kind` becomes [`Body::Unknown`] with every field kept.
     pub fn from_fields(id: EntryId, shared: bool, f: Fields) -> Result<Entry, ModelError> {
@@ -295,6 +328,72 @@ pub fn check_in_from(id: &str, value: &Value) -> Result<CheckIn, ModelError> {
         by: r.parse(key::BY)?,
         at: r.time(key::AT)?,
     })
+}
+
+/// An entry's fields as [`Entry::fields_json`] writes them.
+struct FieldsView<'a> {
+    fields: &'a Fields,
+    leave_out: fn(&str) -> bool,
+    /// Written in place of the fields' empty `check_ins`.
+    check_ins: Option<&'a [CheckIn]>,
+}
+
+impl serde::Serialize for FieldsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.fields {
+            if (self.leave_out)(k) || (k == key::CHECK_INS && self.check_ins.is_some()) {
+                continue;
+            }
+            map.serialize_entry(k, v)?;
+        }
+        if let Some(check_ins) = self.check_ins {
+            map.serialize_entry(key::CHECK_INS, &CheckInsView(check_ins))?;
+        }
+        map.end()
+    }
+}
+
+/// Check-ins as [`check_in_fields`] lays each out, under its id.
+struct CheckInsView<'a>(&'a [CheckIn]);
+
+impl serde::Serialize for CheckInsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for c in self.0 {
+            map.serialize_entry(&Shown(&c.id), &CheckInView(c))?;
+        }
+        map.end()
+    }
+}
+
+struct CheckInView<'a>(&'a CheckIn);
+
+impl serde::Serialize for CheckInView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let c = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(key::DATE, &Shown(&c.date))?;
+        map.serialize_entry(key::OUTCOME, c.outcome.as_str())?;
+        if let Some(note) = &c.note {
+            map.serialize_entry(key::NOTE, note)?;
+        }
+        map.serialize_entry(key::BY, &Shown(&c.by))?;
+        map.serialize_entry(key::AT, &timestamp_text(c.at))?;
+        map.end()
+    }
+}
+
+/// A value written as the text it displays as, with no string made for it first.
+struct Shown<'a, T>(&'a T);
+
+impl<T: std::fmt::Display> serde::Serialize for Shown<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
+    }
 }
 
 /// The one order check-ins are shown and compared in: by day, then by when they were
@@ -619,5 +718,32 @@ mod tests {
             prop_assert_eq!(both.apply(&a), c.clone());
             prop_assert_eq!(Change::from_json(both.to_json()).unwrap(), both);
         }
+    }
+
+    #[test]
+    fn fields_written_as_json_read_back_as_the_fields() {
+        let me = PersonId::new();
+        let today = NaiveDate::from_ymd_opt(2026, 3, 4).unwrap();
+        let mut e = entry(Body::Agreement {
+            text: "Call if \"late\", \u{1F49B}".into(),
+            proposed_by: me,
+            status: AgreementStatus::Active,
+            check_ins: Vec::new(),
+        });
+        e.extra.insert("mood".into(), serde_json::json!({ "a": [1, "two"] }));
+        let without = |e: &Entry| {
+            let f: Fields = e.to_fields().into_iter().filter(|(k, _)| !is_common(k)).collect();
+            Value::Object(f.into_iter().collect())
+        };
+        let read = |json: String| serde_json::from_str::<Value>(&json).unwrap();
+        assert_eq!(read(e.fields_json(is_common)), without(&e), "no check-ins yet");
+        for (i, note) in [None, Some("a \"quoted\" note\n"), Some("ok")].into_iter().enumerate() {
+            e.check_in(Outcome::Kept, note, me, at(11 + i as u32), today).unwrap();
+        }
+        assert_eq!(read(e.fields_json(is_common)), without(&e));
+        let all = Value::Object(e.to_fields().into_iter().collect());
+        assert_eq!(read(e.fields_json(|_| false)), all);
+        let unknown = Entry { body: Body::Unknown { kind: "later".into() }, ..e.clone() };
+        assert_eq!(read(unknown.fields_json(is_common)), without(&unknown));
     }
 }

@@ -429,13 +429,8 @@ const ARCHIVED: u8 = 1;
 const SHARED_BEFORE: u8 = 2;
 
 fn encode(table: Table, entry: &Entry, outbox: Option<(DateTime<chrono::Utc>, Option<&Fields>)>) -> Vec<u8> {
-    let mut f = entry.to_fields();
-    let kind = match f.remove(key::KIND) {
-        Some(Value::String(k)) => k,
-        _ => String::new(),
-    };
-    f.retain(|k, _| !fields::is_common(k));
-    let body = Value::Object(f.into_iter().collect()).to_string();
+    let kind = entry.kind_text();
+    let body = entry.fields_json(fields::is_common);
     let mut out = Vec::with_capacity(64 + body.len());
     out.push(FORMAT);
     let kind = &kind.as_bytes()[..kind.len().min(255)];
