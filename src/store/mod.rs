@@ -114,6 +114,10 @@ pub struct Store {
     held_back: usize,
     /// Long index rows already decoded (`rows::Opened`).
     opened: std::cell::RefCell<rows::Opened>,
+    /// This person's name as the document in memory is known to hold it, so a fold does
+    /// not read the names again each time: a document only grows, and one loaded or
+    /// started afresh forgets it.
+    name_in_doc: Option<Person>,
 }
 
 /// The most bytes of changes from the partner's phone that may arrive while some of them
@@ -342,6 +346,7 @@ impl Store {
             fail_at: None,
             held_back: 0,
             opened: Default::default(),
+            name_in_doc: None,
         };
         if get_meta(&store.conn, UPGRADE_DOCUMENT)?.is_some() {
             // Asked for by the migration; done again after a crash part way, since both
@@ -778,7 +783,11 @@ impl Store {
             return Ok(0);
         }
         let (now, _) = self.now();
-        let name_known = doc::people(&self.doc)?.iter().any(|(id, name)| *id == me.id && *name == me.name);
+        let name_known = self.name_in_doc.as_ref() == Some(&me)
+            || doc::people(&self.doc)?.iter().any(|(id, name)| *id == me.id && *name == me.name);
+        if name_known {
+            self.name_in_doc = Some(me.clone());
+        }
         if name_known && rows::outbox_next_ready(&self.conn)?.is_none_or(|at| at > now) {
             return Ok(0);
         }
@@ -820,6 +829,7 @@ impl Store {
                 Fold::Stage => set_meta(sql, STAGED, "yes"),
             },
         )?;
+        self.name_in_doc = Some(me);
         Ok(folded.len())
     }
 
@@ -942,6 +952,7 @@ impl Store {
         self.doc = doc;
         self.cursor = cursor;
         self.held_back = 0;
+        self.name_in_doc = None;
         Ok(())
     }
 
@@ -1326,6 +1337,7 @@ impl Store {
         self.cursor = cursor;
         self.generation = generation;
         self.held_back = 0;
+        self.name_in_doc = None;
     }
 
     /// The documents of pairings that have ended, newest first.

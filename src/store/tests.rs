@@ -1188,3 +1188,30 @@ fn a_long_entry_already_opened_is_read_again_once_its_row_changed() {
     assert_eq!(count(&mut b), 42);
     assert_eq!(count(&mut window), 42);
 }
+
+#[test]
+fn my_name_goes_into_each_new_shared_document() {
+    let names = |s: &mut Store| s.people().unwrap().into_iter().map(|(_, n)| n).collect::<Vec<_>>();
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let id = a.add(helps("Texts when running late")).unwrap().id;
+    a.share(id).unwrap();
+    sync_pair(&mut a, &mut b);
+    assert!(names(&mut b).contains(&"Alex".to_owned()));
+    // A new pairing starts an empty document: the name goes in again with what is sent.
+    a.end_couple("Blair").unwrap();
+    let mut c = store("Casey");
+    let id = a.add(helps("A call at lunch")).unwrap().id;
+    a.share(id).unwrap();
+    sync_pair(&mut a, &mut c);
+    assert!(names(&mut c).contains(&"Alex".to_owned()), "{:?}", names(&mut c));
+    // A staged fold taken back takes the name with it; the next fold writes it again.
+    let mut d = store("Dee");
+    a.end_couple("Casey").unwrap();
+    let [first, ..] = comparing_words(&mut a, &mut d, ["Staged-1", "Staged-2", "Staged-3"])[..] else { panic!() };
+    assert_eq!(a.stage_outbox().unwrap(), 3);
+    a.edit(first, helps("Staged-1, new words")).unwrap();
+    assert!(!a.is_staged().unwrap());
+    sync_pair(&mut a, &mut d);
+    assert!(names(&mut d).contains(&"Alex".to_owned()), "{:?}", names(&mut d));
+}
