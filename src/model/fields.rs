@@ -348,7 +348,9 @@ impl serde::Serialize for FieldsView<'_> {
             }
             map.serialize_entry(k, v)?;
         }
-        if let Some(check_ins) = self.check_ins {
+        if let Some(check_ins) = self.check_ins
+            && !(self.leave_out)(key::CHECK_INS)
+        {
             map.serialize_entry(key::CHECK_INS, &CheckInsView(check_ins))?;
         }
         map.end()

@@ -187,7 +187,9 @@ pub fn update(
 /// A touched entry as the document now holds it.
 #[derive(Debug)]
 pub enum InDoc {
-    Entry(Entry),
+    /// As read, with the check-ins the changes reached when only those were read again
+    /// (`None`: read whole).
+    Entry(Entry, Option<Vec<crate::model::CheckInId>>),
     /// Not in the document (the partner unshared it).
     Absent,
     /// In the document, with common fields this version can't read: left out of the
@@ -214,21 +216,40 @@ pub fn read_touched(
             out.push((*id, InDoc::Absent));
             continue;
         };
-        let over = match reached.get(id) {
-            Some(Some(places)) => match rows::get_index(sql, *id, opened)? {
+        let places = reached.get(id).and_then(Option::as_ref);
+        let over = match places {
+            Some(places) => match rows::get_index(sql, *id, opened)? {
                 Some(before) => doc::read_entry_over(doc, *id, &obj, &before, places).transpose(),
                 None => None,
             },
+            None => None,
+        };
+        // Which check-ins were read again, when nothing else of them was.
+        let only = match (&over, places) {
+            (Some(Ok(_)), Some(places)) => check_ins_reached(places),
             _ => None,
         };
         let read = match over.unwrap_or_else(|| doc::read_entry(doc, *id, &obj)) {
-            Ok(entry) => InDoc::Entry(entry),
+            Ok(entry) => InDoc::Entry(entry, only),
             Err(StoreError::UnreadableSharedEntry { .. }) => InDoc::Unreadable,
             Err(other) => return Err(other),
         };
         out.push((*id, read));
     }
     Ok(out)
+}
+
+/// The check-ins `places` names one by one, if it names no check-ins whole and each by
+/// an id this version reads.
+fn check_ins_reached(places: &doc::Reached) -> Option<Vec<crate::model::CheckInId>> {
+    let mut out = Vec::new();
+    for (field, inner) in places {
+        if field != crate::model::fields::key::CHECK_INS {
+            continue;
+        }
+        out.push(inner.as_ref()?.parse().ok()?);
+    }
+    Some(out)
 }
 
 /// Does what [`update`] does, with the touched entries already read ([`read_touched`],
@@ -244,7 +265,7 @@ pub fn update_read(
     debug_assert!(!touched.whole && read.iter().map(|(id, _)| id).eq(touched.entries.iter()));
     for (id, in_doc) in read {
         match in_doc {
-            InDoc::Entry(entry) => rows::put_index(sql, entry, opened)?,
+            InDoc::Entry(entry, only) => rows::put_index(sql, entry, only.as_deref(), opened)?,
             InDoc::Absent | InDoc::Unreadable => rows::delete(sql, Table::SharedIndex, *id)?,
         }
     }
@@ -303,7 +324,7 @@ pub fn mark(sql: &Connection, seq: i64) -> Result<(), StoreError> {
 
 /// Rewrites the whole index from the document.
 pub fn rebuild(sql: &Connection, doc: &Automerge, seq: i64) -> Result<(), StoreError> {
-    sql.execute("DELETE FROM shared_index", [])?;
+    rows::clear_index(sql)?;
     for (id, obj) in doc::entry_ids(doc)? {
         put_entry(sql, doc, id, &obj)?;
     }
@@ -512,7 +533,8 @@ mod tests {
 
         /// Reading an entry again only where changes reached gives what reading it whole
         /// gives, whatever the changes (on this phone, or merged from another), and every
-        /// entry whose reading changed is named.
+        /// entry whose reading changed is named; the index, written only where they
+        /// reached, reads back as the entry read whole.
         #[test]
         fn an_entry_read_where_changes_reached_is_the_entry_read_whole(
             rounds in prop::collection::vec((prop::collection::vec(edit(), 1..4), prop::collection::vec(edit(), 0..3)), 1..8),
@@ -534,6 +556,12 @@ mod tests {
             doc::write_change(&mut tx, &obj, &crate::model::fields::Change::between(&was, &entry.to_fields())).unwrap();
             tx.commit();
             let id = entry.id;
+            // An index kept in step with the document, as the store keeps it.
+            let mut sql = Connection::open_in_memory().unwrap();
+            crate::store::sealed::install(&sql, &crate::vault::DataKey::random()).unwrap();
+            crate::store::schema::migrate(&mut sql, 0).unwrap();
+            rebuild(&sql, &doc, 1).unwrap();
+            let mut opened = rows::Opened::default();
             for (here, there) in rounds {
                 let before = doc::find_entry(&doc, id).unwrap().and_then(|obj| doc::read_entry(&doc, id, &obj).ok());
                 let heads = doc.get_heads();
@@ -553,8 +581,16 @@ mod tests {
                 }
                 let changes = doc.get_changes(&heads);
                 let reached = reached(&doc, &changes);
+                update(&sql, &doc, &Touched::by(&doc, &changes), &changes, 1, &mut opened).unwrap();
+                let indexed = rows::get(&sql, Table::SharedIndex, id);
                 let Some(obj) = doc::find_entry(&doc, id).unwrap() else { break };
                 let whole = doc::read_entry(&doc, id, &obj);
+                // The index, written where the changes reached, lists what the document
+                // holds: an entry this version can't read is left out.
+                match &whole {
+                    Ok(whole) => prop_assert_eq!(indexed.unwrap(), Some(whole.clone())),
+                    Err(_) => prop_assert!(matches!(indexed, Ok(None))),
+                }
                 let Some(before) = before else { continue };
                 match reached.get(&id) {
                     None => prop_assert_eq!(whole.ok(), Some(before), "changed but not named"),

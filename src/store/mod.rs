@@ -1617,7 +1617,7 @@ fn arrived(
                 arrived.gone.push(*id);
                 continue;
             }
-            index::InDoc::Entry(entry) => Some(entry.clone()),
+            index::InDoc::Entry(entry, _) => Some(entry.clone()),
             index::InDoc::Absent => None,
         };
         match place(sql, *id, || Ok(in_doc), || Ok(get_meta(sql, STAGED)?.is_some()))? {

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::StoreError;
 use crate::model::fields::{self, Change, Fields, key, timestamp_text};
-use crate::model::{Body, Entry, EntryId, PersonId};
+use crate::model::{Body, CheckIn, CheckInId, Entry, EntryId, PersonId};
 use crate::vault::DataKey;
 
 /// A table that holds entries as rows.
@@ -67,29 +67,100 @@ pub enum Pending {
 
 /// Writes `entry` into the private table or the index, replacing any row with its id.
 pub fn put(conn: &Connection, table: Table, entry: &Entry) -> Result<(), StoreError> {
-    if table == Table::Outbox {
-        return Err(StoreError::corrupt("an outbox row is written with its base and time"));
+    match table {
+        Table::Outbox => Err(StoreError::corrupt("an outbox row is written with its base and time")),
+        Table::SharedIndex => put_encoded(conn, &Encoded::index_row(entry)),
+        Table::Private => write(conn, table, entry, encode(table, entry, None)),
     }
-    write(conn, table, entry, encode(table, entry, None))
 }
 
-/// An entry's row, made ready to write into the index: what [`put`] writes, made apart
+/// An entry's rows, made ready to write into the index: what [`put`] writes, made apart
 /// from the writing so that it can be made on another thread.
 pub struct Encoded {
     id: EntryId,
     lookup: Option<Vec<u8>>,
     plain: Vec<u8>,
+    /// An agreement's check-ins, each as its own row.
+    check_ins: Vec<(CheckInId, String)>,
 }
 
 impl Encoded {
     pub fn index_row(entry: &Entry) -> Encoded {
-        Encoded { id: entry.id, lookup: lookup_text(entry), plain: encode(Table::SharedIndex, entry, None) }
+        let check_ins = match &entry.body {
+            Body::Agreement { check_ins, .. } => check_ins.iter().map(|c| (c.id, check_in_text(c))).collect(),
+            _ => Vec::new(),
+        };
+        Encoded { id: entry.id, lookup: lookup_text(entry), plain: encode(Table::SharedIndex, entry, None), check_ins }
     }
 }
 
-/// Writes a row made by [`Encoded::index_row`] into the index.
+/// Writes the rows made by [`Encoded::index_row`] into the index, in place of any the
+/// entry had.
 pub fn put_encoded(conn: &Connection, row: &Encoded) -> Result<(), StoreError> {
-    write_row(conn, Table::SharedIndex, row.id, row.lookup.as_deref(), &row.plain)
+    write_row(conn, Table::SharedIndex, row.id, row.lookup.as_deref(), &row.plain)?;
+    let (from, to) = check_in_range(row.id);
+    conn.prepare_cached("DELETE FROM shared_check_ins WHERE id BETWEEN ?1 AND ?2")?.execute([from, to])?;
+    for (id, text) in &row.check_ins {
+        put_check_in(conn, row.id, *id, text)?;
+    }
+    Ok(())
+}
+
+/// A check-in row's key: its agreement's id, then its own.
+fn check_in_key(entry: EntryId, id: CheckInId) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(entry.as_uuid().as_bytes());
+    key[16..].copy_from_slice(id.as_uuid().as_bytes());
+    key
+}
+
+/// The keys of every check-in row `entry` may have lie between these two.
+fn check_in_range(entry: EntryId) -> ([u8; 32], [u8; 32]) {
+    let mut from = [0u8; 32];
+    from[..16].copy_from_slice(entry.as_uuid().as_bytes());
+    let mut to = [0xffu8; 32];
+    to[..16].copy_from_slice(entry.as_uuid().as_bytes());
+    (from, to)
+}
+
+fn check_in_text(c: &CheckIn) -> String {
+    Value::Object(fields::check_in_fields(c)).to_string()
+}
+
+fn put_check_in(conn: &Connection, entry: EntryId, id: CheckInId, text: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO shared_check_ins (id, sealed) VALUES (?1, seal('shared_check_ins', ?1, ?2))",
+    )?
+    .execute(params![check_in_key(entry, id), text])?;
+    Ok(())
+}
+
+/// Reads a check-in row's words back.
+fn read_check_in(key: &[u8], plain: &[u8]) -> Result<(EntryId, CheckIn), StoreError> {
+    let damaged = |why: String| StoreError::corrupt(format!("a check-in row of the index {why}"));
+    if key.len() != 32 {
+        return Err(damaged("has an unreadable id".into()));
+    }
+    let entry = EntryId::from_uuid(uuid(&key[..16])?);
+    let id = uuid(&key[16..])?.to_string();
+    let value: Value = serde_json::from_slice(plain).map_err(|e| damaged(format!("is not valid JSON ({e})")))?;
+    let check_in = fields::check_in_from(&id, &value).map_err(|e| damaged(format!("can't be read ({e})")))?;
+    Ok((entry, check_in))
+}
+
+/// Puts the check-ins the index holds for `entry` into it, if it is an agreement.
+fn with_check_ins(conn: &Connection, mut entry: Entry) -> Result<Entry, StoreError> {
+    let Body::Agreement { check_ins, .. } = &mut entry.body else { return Ok(entry) };
+    let (from, to) = check_in_range(entry.id);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, unseal('shared_check_ins', id, sealed) FROM shared_check_ins WHERE id BETWEEN ?1 AND ?2",
+    )?;
+    let mut rows = stmt.query([from, to])?;
+    while let Some(row) = rows.next()? {
+        check_ins.push(read_check_in(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?)?.1);
+    }
+    fields::sort_check_ins(check_ins);
+    Ok(entry)
 }
 
 /// Writes a new share into the outbox: it will be sent as it is, no sooner than
@@ -217,11 +288,24 @@ pub fn outbox_next_ready(conn: &Connection) -> Result<Option<DateTime<chrono::Ut
 pub fn delete(conn: &Connection, table: Table, id: EntryId) -> Result<(), StoreError> {
     let sql = format!("DELETE FROM {} WHERE id = ?1", table.name());
     conn.prepare_cached(&sql)?.execute([id.as_uuid().as_bytes()])?;
+    if table == Table::SharedIndex {
+        let (from, to) = check_in_range(id);
+        conn.prepare_cached("DELETE FROM shared_check_ins WHERE id BETWEEN ?1 AND ?2")?.execute([from, to])?;
+    }
+    Ok(())
+}
+
+/// Empties the index of entries.
+pub fn clear_index(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("DELETE FROM shared_index; DELETE FROM shared_check_ins;")?;
     Ok(())
 }
 
 pub fn get(conn: &Connection, table: Table, id: EntryId) -> Result<Option<Entry>, StoreError> {
-    Ok(read_one(conn, table, id)?.map(|row| row.entry))
+    match read_one(conn, table, id)? {
+        Some(row) if table == Table::SharedIndex => Ok(Some(with_check_ins(conn, row.entry)?)),
+        row => Ok(row.map(|row| row.entry)),
+    }
 }
 
 /// Every entry in `table`. In the shared index, an entry whose fields this version can't
@@ -248,7 +332,11 @@ pub fn all(conn: &Connection, key: &DataKey, table: Table) -> Result<Vec<Entry>,
         Ok(out)
     };
     if rows.len() < 1024 {
-        return open(&rows);
+        let mut out = open(&rows)?;
+        if table == Table::SharedIndex {
+            attach_all_check_ins(conn, key, &mut out)?;
+        }
+        return Ok(out);
     }
     let (first, second) = rows.split_at(rows.len() / 2);
     let (a, b) = std::thread::scope(|scope| {
@@ -257,23 +345,52 @@ pub fn all(conn: &Connection, key: &DataKey, table: Table) -> Result<Vec<Entry>,
     });
     let mut out = a?;
     out.extend(b?);
+    if table == Table::SharedIndex {
+        attach_all_check_ins(conn, key, &mut out)?;
+    }
     Ok(out)
 }
 
-/// Index rows this connection has already opened and decoded, each kept with the sealed
-/// value it was read from or written as. A row is taken from here only while the file
-/// still holds that very value: every write seals with a fresh nonce, so a row written
-/// since, by this connection or any other, or put back by a rollback, is read again. Only
-/// long rows are kept (an agreement with its check-ins), and only a few: decoding those is
-/// most of what a check-in on one costs each phone.
+/// Puts every check-in row of the index into its agreement.
+fn attach_all_check_ins(conn: &Connection, key: &DataKey, entries: &mut [Entry]) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, sealed FROM shared_check_ins")?;
+    let mut rows = stmt.query([])?;
+    let mut by_entry: std::collections::HashMap<EntryId, Vec<CheckIn>> = std::collections::HashMap::new();
+    while let Some(row) = rows.next()? {
+        let (id, sealed) = (row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?);
+        let plain = key
+            .open(&super::sealed::aad(b"shared_check_ins", id), sealed)
+            .map_err(|_| StoreError::corrupt("a check-in row of the index does not open with the journal's key"))?;
+        let (entry, check_in) = read_check_in(id, &plain)?;
+        by_entry.entry(entry).or_default().push(check_in);
+    }
+    if by_entry.is_empty() {
+        return Ok(());
+    }
+    for entry in entries {
+        if let (Body::Agreement { check_ins, .. }, Some(found)) = (&mut entry.body, by_entry.remove(&entry.id)) {
+            *check_ins = found;
+            fields::sort_check_ins(check_ins);
+        }
+    }
+    Ok(())
+}
+
+/// Index entries this connection has already opened and decoded, each kept with the
+/// sealed value of its row as it was read or written. An entry is taken from here only
+/// while the file still holds that very value: every write seals with a fresh nonce, and
+/// an entry's row is written again whenever any of its check-ins is, so an entry written
+/// since, by this connection or any other, or put back by a rollback, is read again.
+/// Only agreements with many check-ins are kept, and only a few: reading those is most
+/// of what a check-in on one costs each phone.
 #[derive(Default)]
 pub struct Opened {
     rows: std::collections::HashMap<EntryId, (Vec<u8>, Entry)>,
 }
 
 impl Opened {
-    /// Rows whose words are shorter than this decode in microseconds, and are not kept.
-    const WORTH_KEEPING: usize = 2048;
+    /// Entries with fewer check-ins than this read in microseconds, and are not kept.
+    const WORTH_KEEPING: usize = 16;
     const AT_MOST: usize = 16;
 
     fn keep(&mut self, id: EntryId, sealed: Vec<u8>, entry: &Entry) {
@@ -316,8 +433,8 @@ pub fn get_index(conn: &Connection, id: EntryId, opened: &mut Opened) -> Result<
     }
     let plain: Vec<u8> =
         conn.prepare_cached("SELECT unseal('shared_index', ?1, ?2)")?.query_row(params![key, sealed], |r| r.get(0))?;
-    let entry = decode(Table::SharedIndex, key, &plain)?.entry;
-    if plain.len() >= Opened::WORTH_KEEPING {
+    let entry = with_check_ins(conn, decode(Table::SharedIndex, key, &plain)?.entry)?;
+    if worth_keeping(&entry) {
         opened.keep(id, sealed, &entry);
     } else {
         opened.forget(id);
@@ -325,13 +442,35 @@ pub fn get_index(conn: &Connection, id: EntryId, opened: &mut Opened) -> Result<
     Ok(Some(entry))
 }
 
+fn worth_keeping(entry: &Entry) -> bool {
+    matches!(&entry.body, Body::Agreement { check_ins, .. } if check_ins.len() >= Opened::WORTH_KEEPING)
+}
+
 /// Writes `entry` into the index as [`put`] does, and keeps it in `opened` when it is
-/// worth it.
-pub fn put_index(conn: &Connection, entry: &Entry, opened: &mut Opened) -> Result<(), StoreError> {
-    let plain = encode(Table::SharedIndex, entry, None);
-    let long = plain.len() >= Opened::WORTH_KEEPING;
-    write(conn, Table::SharedIndex, entry, plain)?;
-    if long {
+/// worth it. With `only`, of an agreement's check-ins only those are written (or deleted,
+/// when it no longer holds one): the others are as the index holds them.
+pub fn put_index(
+    conn: &Connection,
+    entry: &Entry,
+    only: Option<&[CheckInId]>,
+    opened: &mut Opened,
+) -> Result<(), StoreError> {
+    match (only, &entry.body) {
+        (Some(ids), Body::Agreement { check_ins, .. }) => {
+            write(conn, Table::SharedIndex, entry, encode(Table::SharedIndex, entry, None))?;
+            for id in ids {
+                match check_ins.iter().find(|c| c.id == *id) {
+                    Some(c) => put_check_in(conn, entry.id, *id, &check_in_text(c))?,
+                    None => {
+                        conn.prepare_cached("DELETE FROM shared_check_ins WHERE id = ?1")?
+                            .execute([check_in_key(entry.id, *id)])?;
+                    }
+                }
+            }
+        }
+        _ => put_encoded(conn, &Encoded::index_row(entry))?,
+    }
+    if worth_keeping(entry) {
         let sealed: Vec<u8> = conn
             .prepare_cached("SELECT sealed FROM shared_index WHERE id = ?1")?
             .query_row([entry.id.as_uuid().as_bytes()], |r| r.get(0))?;
@@ -430,7 +569,13 @@ const SHARED_BEFORE: u8 = 2;
 
 fn encode(table: Table, entry: &Entry, outbox: Option<(DateTime<chrono::Utc>, Option<&Fields>)>) -> Vec<u8> {
     let kind = entry.kind_text();
-    let body = entry.fields_json(fields::is_common);
+    // An agreement's check-ins are rows of their own in the index.
+    let body = match (&entry.body, table) {
+        (Body::Agreement { .. }, Table::SharedIndex) => {
+            entry.fields_json(|k| fields::is_common(k) || k == key::CHECK_INS)
+        }
+        _ => entry.fields_json(fields::is_common),
+    };
     let mut out = Vec::with_capacity(64 + body.len());
     out.push(FORMAT);
     let kind = &kind.as_bytes()[..kind.len().min(255)];

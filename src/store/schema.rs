@@ -87,6 +87,16 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 3: everything personal sealed with the data key; see `seal_everything`.
     "",
+    // 4: each check-in on a shared agreement its own index row, so that a check-in
+    // writes one small row and not the agreement with all it holds. The index is
+    // rebuilt from the document on open.
+    "
+    -- `id` is the agreement's id and then the check-in's, 32 bytes: one key in the
+    -- clear, as each row of the other tables has, under which it is sealed.
+    CREATE TABLE shared_check_ins (id BLOB PRIMARY KEY, sealed BLOB NOT NULL) WITHOUT ROWID;
+    DELETE FROM shared_index;
+    DELETE FROM meta WHERE key = 'index_seq';
+    ",
 ];
 
 /// Migration 3, after the journal's private entries and outbox have been read in the

@@ -1215,3 +1215,44 @@ fn my_name_goes_into_each_new_shared_document() {
     sync_pair(&mut a, &mut d);
     assert!(names(&mut d).contains(&"Alex".to_owned()), "{:?}", names(&mut d));
 }
+
+#[test]
+fn each_check_in_is_its_own_index_row_and_a_journal_from_before_is_indexed_again() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut b = Store::open_dir_without_passcode(dir.path()).unwrap();
+    b.init("Blair").unwrap();
+    let mut a = store("Alex");
+    let id = a.add(Draft::Agreement { text: "Walks on Sunday".into() }).unwrap().id;
+    a.share(id).unwrap();
+    for day in 0..20 {
+        a.check_in(id, Outcome::Kept, Some(&format!("walk-{day}-by the river"))).unwrap();
+    }
+    sync_pair(&mut a, &mut b);
+    a.check_in(id, Outcome::Missed, Some("rain-5e21")).unwrap();
+    sync_pair(&mut a, &mut b);
+    let key = id.as_uuid().as_bytes().to_vec();
+    let head: Vec<u8> = b
+        .conn
+        .query_row("SELECT unseal('shared_index', id, sealed) FROM shared_index WHERE id = ?1", [&key], |r| r.get(0))
+        .unwrap();
+    assert!(contains(&head, "Walks on Sunday"), "the agreement's own row");
+    assert!(!contains(&head, "rain-5e21") && !contains(&head, "walk-3-by"), "holds none of its check-ins");
+    let rows: Vec<Vec<u8>> = {
+        let mut stmt = b.conn.prepare("SELECT unseal('shared_check_ins', id, sealed) FROM shared_check_ins").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(rows.len(), 21);
+    assert_eq!(rows.iter().filter(|r| contains(r, "rain-5e21")).count(), 1, "the new check-in is one row");
+    let listed = b.get(id).unwrap();
+    b.verify_index().unwrap();
+
+    // A journal written before check-ins had rows of their own: the index is made again
+    // from the document when it opens.
+    drop(b);
+    let conn = rusqlite::Connection::open(dir.path().join(crate::store::DB_FILE)).unwrap();
+    conn.execute_batch("DROP TABLE shared_check_ins; PRAGMA user_version = 3;").unwrap();
+    drop(conn);
+    let mut b = Store::open_dir_without_passcode(dir.path()).unwrap();
+    assert_eq!(b.get(id).unwrap(), listed);
+    b.verify_index().unwrap();
+}
