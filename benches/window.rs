@@ -30,14 +30,20 @@ fn main() {
     let mut screen = harness::Screen::new(VirtualDom::new(App).with_root_context(Preloaded::new(journal)));
     screen.tap("data-tab", "agreements");
 
-    let timed = |screen: &mut harness::Screen, action: &str| {
-        let id = screen.find("data-action", action).unwrap_or_else(|| panic!("no {action} button on screen"));
+    let tap = |screen: &mut harness::Screen, attribute: &str, value: &str| {
+        let id = screen.find(attribute, value).unwrap_or_else(|| panic!("no {value} button on screen"));
         let start = Instant::now();
         screen.click(id);
         start.elapsed()
     };
-    let (mut share, mut undo, mut aside) = (Vec::new(), Vec::new(), Vec::new());
+    let timed = |screen: &mut harness::Screen, action: &str| tap(screen, "data-action", action);
+    let (mut share, mut undo, mut aside, mut kept) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
+        // A check-in on the first agreement, which holds one more each round.
+        kept.push(tap(&mut screen, "data-outcome", "kept"));
+        if round == 0 {
+            assert!(screen.html().contains("Noted: kept."), "the check-in is said");
+        }
         share.push(timed(&mut screen, "share"));
         // What was done shows (looked at once, untimed).
         if round == 0 {
@@ -53,7 +59,7 @@ fn main() {
             assert!(!screen.html().contains(&card), "the card set aside left the list");
         }
     }
-    for (what, mut times) in [("share", share), ("undo a share", undo), ("set aside", aside)] {
+    for (what, mut times) in [("share", share), ("undo a share", undo), ("set aside", aside), ("check in", kept)] {
         times.sort();
         let at = |p: f64| ms(times[((times.len() - 1) as f64 * p).round() as usize]);
         println!(
