@@ -128,6 +128,20 @@ impl Entry {
         f
     }
 
+    /// The entry with an agreement's check-ins left out, made without copying them.
+    pub fn without_check_ins(&self) -> Entry {
+        let body = match &self.body {
+            Body::Agreement { text, proposed_by, status, .. } => Body::Agreement {
+                text: text.clone(),
+                proposed_by: *proposed_by,
+                status: *status,
+                check_ins: Vec::new(),
+            },
+            other => other.clone(),
+        };
+        Entry { body, extra: self.extra.clone(), ..*self }
+    }
+
     /// The entry's `kind` field.
     pub fn kind_text(&self) -> &str {
         match &self.body {
@@ -146,14 +160,8 @@ impl Entry {
     /// every check-in.
     pub fn fields_json(&self, leave_out: fn(&str) -> bool) -> String {
         let (fields, check_ins) = match &self.body {
-            Body::Agreement { text, proposed_by, status, check_ins } if !check_ins.is_empty() => {
-                let body = Body::Agreement {
-                    text: text.clone(),
-                    proposed_by: *proposed_by,
-                    status: *status,
-                    check_ins: Vec::new(),
-                };
-                (Entry { body, extra: self.extra.clone(), ..*self }.to_fields(), Some(&check_ins[..]))
+            Body::Agreement { check_ins, .. } if !check_ins.is_empty() => {
+                (self.without_check_ins().to_fields(), Some(&check_ins[..]))
             }
             _ => (self.to_fields(), None),
         };

@@ -126,9 +126,7 @@ pub fn read_entry_over(
         && check_ins_reached
         && !reached.contains(&(fields::key::CHECK_INS.to_owned(), None))
     {
-        let mut head = before.clone();
-        let Body::Agreement { check_ins: none, .. } = &mut head.body else { unreachable!("matched above") };
-        none.clear();
+        let head = before.without_check_ins();
         let (others, inner): (Reached, Reached) =
             reached.iter().cloned().partition(|(field, _)| field != fields::key::CHECK_INS);
         let Some(mut entry) = read_entry_over(doc, id, obj, &head, &others)? else { return Ok(None) };
