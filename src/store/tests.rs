@@ -9,6 +9,15 @@ fn store(name: &str) -> Store {
     s
 }
 
+/// A journal in a data directory of its own, set up for `name`, as the phone keeps it: a
+/// second connection (the window's, the node's) can open the same directory.
+fn on_disk(name: &str) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut s = Store::open_dir_without_passcode(dir.path()).unwrap();
+    s.init(name).unwrap();
+    (dir, s)
+}
+
 fn helps(text: &str) -> Draft {
     Draft::SafetyNeed { side: SafetySide::Helps, text: text.into() }
 }
@@ -847,9 +856,7 @@ fn a_fold_staged_while_the_words_are_compared_is_sent_as_it_would_have_been() {
 fn a_staged_share_kept_private_or_edited_leaves_no_trace_in_what_is_sent() {
     // Two connections to one file, as the window and the node have: the node stages, the
     // person acts in the window.
-    let dir = tempfile::TempDir::new().unwrap();
-    let mut node = Store::open_dir_without_passcode(dir.path()).unwrap();
-    node.init("Alex").unwrap();
+    let (dir, mut node) = on_disk("Alex");
     let mut window = Store::open_dir_without_passcode(dir.path()).unwrap();
     let mut b = store("Blair");
     let [kept, edited, sent] = comparing_words(
@@ -885,9 +892,7 @@ fn a_version_an_edit_replaced_is_never_staged_again_while_the_node_stages() {
     // The node stages as often as it can while the person edits a waiting share in the
     // window, then keeps it private and shares it again: after each returns, what is
     // staged never holds the words it replaced or took back.
-    let dir = tempfile::TempDir::new().unwrap();
-    let mut window = Store::open_dir_without_passcode(dir.path()).unwrap();
-    window.init("Alex").unwrap();
+    let (dir, mut window) = on_disk("Alex");
     let mut b = store("Blair");
     let [id, ..] = comparing_words(&mut window, &mut b, ["Words-0", "Other-1", "Other-2"])[..] else { panic!() };
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -1060,9 +1065,7 @@ fn first_message_with_changes(
 #[test]
 fn what_arrived_is_shown_as_listed_before_it_is_durable_and_names_after() {
     // B's node takes the message; B's window reads the same file on its own connection.
-    let dir = tempfile::TempDir::new().unwrap();
-    let mut b = Store::open_dir_without_passcode(dir.path()).unwrap();
-    b.init("Blair").unwrap();
+    let (dir, mut b) = on_disk("Blair");
     let window = std::cell::RefCell::new(Store::open_dir_without_passcode(dir.path()).unwrap());
     let mut a = store("Alex");
     let theirs = a.add(helps("Texts when running late")).unwrap().id;
@@ -1148,21 +1151,25 @@ fn a_message_shown_but_not_committed_has_the_window_read_its_lists_again() {
     assert_eq!(b.get(id).unwrap().body.main_text(), "Calls-71fa at lunch, or a text");
 }
 
+/// A's agreement, shared with B with `days` check-ins on it ("walk-3-by the river").
+fn walks_on_sunday(a: &mut Store, b: &mut Store, days: usize) -> EntryId {
+    let id = a.add(Draft::Agreement { text: "Walks on Sunday".into() }).unwrap().id;
+    a.share(id).unwrap();
+    for day in 0..days {
+        a.check_in(id, Outcome::Kept, Some(&format!("walk-{day}-by the river"))).unwrap();
+    }
+    sync_pair(a, b);
+    id
+}
+
 #[test]
 fn a_long_entry_already_opened_is_read_again_once_its_row_changed() {
     // B's node and B's window on one file; an agreement long enough that its row is
     // kept opened.
-    let dir = tempfile::TempDir::new().unwrap();
-    let mut b = Store::open_dir_without_passcode(dir.path()).unwrap();
-    b.init("Blair").unwrap();
+    let (dir, mut b) = on_disk("Blair");
     let mut window = Store::open_dir_without_passcode(dir.path()).unwrap();
     let mut a = store("Alex");
-    let id = a.add(Draft::Agreement { text: "Walks on Sunday".into() }).unwrap().id;
-    a.share(id).unwrap();
-    for day in 0..40 {
-        a.check_in(id, Outcome::Kept, Some(&format!("a long walk by the river, day {day}"))).unwrap();
-    }
-    sync_pair(&mut a, &mut b);
+    let id = walks_on_sunday(&mut a, &mut b, 40);
     let count = |s: &mut Store| match s.get(id).unwrap().body {
         Body::Agreement { check_ins, .. } => check_ins.len(),
         _ => panic!("not an agreement"),
@@ -1218,16 +1225,9 @@ fn my_name_goes_into_each_new_shared_document() {
 
 #[test]
 fn each_check_in_is_its_own_index_row_and_a_journal_from_before_is_indexed_again() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let mut b = Store::open_dir_without_passcode(dir.path()).unwrap();
-    b.init("Blair").unwrap();
+    let (dir, mut b) = on_disk("Blair");
     let mut a = store("Alex");
-    let id = a.add(Draft::Agreement { text: "Walks on Sunday".into() }).unwrap().id;
-    a.share(id).unwrap();
-    for day in 0..20 {
-        a.check_in(id, Outcome::Kept, Some(&format!("walk-{day}-by the river"))).unwrap();
-    }
-    sync_pair(&mut a, &mut b);
+    let id = walks_on_sunday(&mut a, &mut b, 20);
     a.check_in(id, Outcome::Missed, Some("rain-5e21")).unwrap();
     sync_pair(&mut a, &mut b);
     let key = id.as_uuid().as_bytes().to_vec();
