@@ -717,6 +717,8 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
         /// A change laid over the entry it was made from gives the entry it made, and two
         /// changes one after the other are the change from the first entry to the last:
         /// an edit and a check-in that both wait are sent as what the person did.
