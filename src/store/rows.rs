@@ -68,7 +68,7 @@ pub enum Pending {
 /// Writes `entry` into the private table or the index, replacing any row with its id.
 pub fn put(conn: &Connection, table: Table, entry: &Entry) -> Result<(), StoreError> {
     match table {
-        Table::Outbox => Err(StoreError::corrupt("an outbox row is written with its base and time")),
+        Table::Outbox => Err(StoreError::corrupt("an outbox row is written with when it may be sent")),
         Table::SharedIndex => put_encoded(conn, &Encoded::index_row(entry)),
         Table::Private => write(conn, table, entry, encode(table, entry, None)),
     }
@@ -98,8 +98,7 @@ impl Encoded {
 /// entry had.
 pub fn put_encoded(conn: &Connection, row: &Encoded) -> Result<(), StoreError> {
     write_row(conn, Table::SharedIndex, row.id, row.lookup.as_deref(), &row.plain)?;
-    let (from, to) = check_in_range(row.id);
-    conn.prepare_cached("DELETE FROM shared_check_ins WHERE id BETWEEN ?1 AND ?2")?.execute([from, to])?;
+    delete_check_ins(conn, row.id)?;
     for (id, text) in &row.check_ins {
         put_check_in(conn, row.id, *id, text)?;
     }
@@ -108,19 +107,26 @@ pub fn put_encoded(conn: &Connection, row: &Encoded) -> Result<(), StoreError> {
 
 /// A check-in row's key: its agreement's id, then its own.
 fn check_in_key(entry: EntryId, id: CheckInId) -> [u8; 32] {
+    keyed(entry, *id.as_uuid().as_bytes())
+}
+
+fn keyed(entry: EntryId, rest: [u8; 16]) -> [u8; 32] {
     let mut key = [0u8; 32];
     key[..16].copy_from_slice(entry.as_uuid().as_bytes());
-    key[16..].copy_from_slice(id.as_uuid().as_bytes());
+    key[16..].copy_from_slice(&rest);
     key
 }
 
 /// The keys of every check-in row `entry` may have lie between these two.
 fn check_in_range(entry: EntryId) -> ([u8; 32], [u8; 32]) {
-    let mut from = [0u8; 32];
-    from[..16].copy_from_slice(entry.as_uuid().as_bytes());
-    let mut to = [0xffu8; 32];
-    to[..16].copy_from_slice(entry.as_uuid().as_bytes());
-    (from, to)
+    (keyed(entry, [0; 16]), keyed(entry, [0xff; 16]))
+}
+
+/// Deletes every check-in row of `entry`.
+fn delete_check_ins(conn: &Connection, entry: EntryId) -> Result<(), StoreError> {
+    let (from, to) = check_in_range(entry);
+    conn.prepare_cached("DELETE FROM shared_check_ins WHERE id BETWEEN ?1 AND ?2")?.execute([from, to])?;
+    Ok(())
 }
 
 fn check_in_text(c: &CheckIn) -> String {
@@ -289,8 +295,7 @@ pub fn delete(conn: &Connection, table: Table, id: EntryId) -> Result<(), StoreE
     let sql = format!("DELETE FROM {} WHERE id = ?1", table.name());
     conn.prepare_cached(&sql)?.execute([id.as_uuid().as_bytes()])?;
     if table == Table::SharedIndex {
-        let (from, to) = check_in_range(id);
-        conn.prepare_cached("DELETE FROM shared_check_ins WHERE id BETWEEN ?1 AND ?2")?.execute([from, to])?;
+        delete_check_ins(conn, id)?;
     }
     Ok(())
 }
