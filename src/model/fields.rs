@@ -82,11 +82,10 @@ impl Entry {
         f.insert(key::CREATED_AT.into(), s(timestamp_text(self.created_at)));
         f.insert(key::UPDATED_AT.into(), s(timestamp_text(self.updated_at)));
         f.insert(key::ARCHIVED.into(), Value::Bool(self.archived));
-        let kind = match &self.body {
+        match &self.body {
             Body::SafetyNeed { side, text } => {
                 f.insert(key::SIDE.into(), s(side.as_str()));
                 f.insert(key::TEXT.into(), s(text.clone()));
-                kind::SAFETY_NEED
             }
             Body::Reflection { feeling, needing, understanding } => {
                 f.insert(key::FEELING.into(), s(feeling.clone()));
@@ -96,7 +95,6 @@ impl Entry {
                 if let Some(u) = understanding {
                     f.insert(key::UNDERSTANDING.into(), s(u.clone()));
                 }
-                kind::REFLECTION
             }
             Body::Agreement { text, proposed_by, status, check_ins } => {
                 f.insert(key::TEXT.into(), s(text.clone()));
@@ -104,12 +102,10 @@ impl Entry {
                 f.insert(key::STATUS.into(), s(status.as_str()));
                 let map = check_ins.iter().map(|c| (c.id.to_string(), Value::Object(check_in_fields(c)))).collect();
                 f.insert(key::CHECK_INS.into(), Value::Object(map));
-                kind::AGREEMENT
             }
             Body::DailyCheckIn { date, text } => {
                 f.insert(key::DATE.into(), s(date.to_string()));
                 f.insert(key::TEXT.into(), s(text.clone()));
-                kind::DAILY_CHECK_IN
             }
             Body::Transparency { text, window } => {
                 f.insert(key::TEXT.into(), s(text.clone()));
@@ -117,14 +113,11 @@ impl Entry {
                     f.insert(key::FROM.into(), s(timestamp_text(w.from)));
                     f.insert(key::TO.into(), s(timestamp_text(w.to)));
                 }
-                kind::TRANSPARENCY
             }
-            Body::Unknown { kind } => {
-                f.insert(key::KIND.into(), s(kind.clone()));
-                return f;
-            }
-        };
-        f.insert(key::KIND.into(), s(kind));
+            // Every field of an entry of an unknown kind is in `extra`.
+            Body::Unknown { .. } => {}
+        }
+        f.insert(key::KIND.into(), s(self.kind_text()));
         f
     }
 
@@ -377,6 +370,11 @@ impl serde::Serialize for CheckInsView<'_> {
         }
         map.end()
     }
+}
+
+/// One check-in as JSON, laid out as [`check_in_fields`] lays it out.
+pub fn check_in_json(c: &CheckIn) -> String {
+    serde_json::to_string(&CheckInView(c)).unwrap_or_else(|_| unreachable!("a check-in always serializes"))
 }
 
 struct CheckInView<'a>(&'a CheckIn);

@@ -87,7 +87,7 @@ pub struct Encoded {
 impl Encoded {
     pub fn index_row(entry: &Entry) -> Encoded {
         let check_ins = match &entry.body {
-            Body::Agreement { check_ins, .. } => check_ins.iter().map(|c| (c.id, check_in_text(c))).collect(),
+            Body::Agreement { check_ins, .. } => check_ins.iter().map(|c| (c.id, fields::check_in_json(c))).collect(),
             _ => Vec::new(),
         };
         Encoded { id: entry.id, lookup: lookup_text(entry), plain: encode(Table::SharedIndex, entry, None), check_ins }
@@ -127,10 +127,6 @@ fn delete_check_ins(conn: &Connection, entry: EntryId) -> Result<(), StoreError>
     let (from, to) = check_in_range(entry);
     conn.prepare_cached("DELETE FROM shared_check_ins WHERE id BETWEEN ?1 AND ?2")?.execute([from, to])?;
     Ok(())
-}
-
-fn check_in_text(c: &CheckIn) -> String {
-    Value::Object(fields::check_in_fields(c)).to_string()
 }
 
 fn put_check_in(conn: &Connection, entry: EntryId, id: CheckInId, text: &str) -> Result<(), StoreError> {
@@ -465,7 +461,7 @@ pub fn put_index(
             write(conn, Table::SharedIndex, entry, encode(Table::SharedIndex, entry, None))?;
             for id in ids {
                 match check_ins.iter().find(|c| c.id == *id) {
-                    Some(c) => put_check_in(conn, entry.id, *id, &check_in_text(c))?,
+                    Some(c) => put_check_in(conn, entry.id, *id, &fields::check_in_json(c))?,
                     None => {
                         conn.prepare_cached("DELETE FROM shared_check_ins WHERE id = ?1")?
                             .execute([check_in_key(entry.id, *id)])?;
