@@ -559,7 +559,7 @@ mod tests {
             // An index kept in step with the document, as the store keeps it.
             let mut sql = Connection::open_in_memory().unwrap();
             crate::store::sealed::install(&sql, &crate::vault::DataKey::random()).unwrap();
-            crate::store::schema::migrate(&mut sql, 0).unwrap();
+            crate::store::schema::migrate(&mut sql, 0, |_| Ok(())).unwrap();
             rebuild(&sql, &doc, 1).unwrap();
             let mut opened = rows::Opened::default();
             for (here, there) in rounds {

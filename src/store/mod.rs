@@ -277,8 +277,7 @@ impl Store {
             // that a crash leaves it whole as it was or whole and sealed. What it held in
             // the clear is then overwritten (`secure_delete`), and the file rewritten.
             set_pragmas(&conn)?;
-            schema::migrate(&mut conn, version)?;
-            set_meta(&conn, KEY_CHECK, KEY_CHECK)?;
+            schema::migrate(&mut conn, version, |tx| set_meta(tx, KEY_CHECK, KEY_CHECK))?;
             conn.execute_batch("VACUUM")?;
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             version = schema::CURRENT;
@@ -309,8 +308,7 @@ impl Store {
         }
         set_pragmas(&conn)?;
         if version < schema::CURRENT {
-            schema::migrate(&mut conn, version)?;
-            set_meta(&conn, KEY_CHECK, KEY_CHECK)?;
+            schema::migrate(&mut conn, version, |tx| set_meta(tx, KEY_CHECK, KEY_CHECK))?;
         }
         let actor = ensure_actor(&conn)?;
         if doc.get_heads().is_empty() {

@@ -168,8 +168,13 @@ pub fn version(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
 }
 
-/// Brings the schema up to date, all in one transaction.
-pub fn migrate(conn: &mut Connection, from: i64) -> Result<(), StoreError> {
+/// Brings the schema up to date, all in one transaction, with whatever `then` writes
+/// (the key check) in the same one: a crash leaves the file as it was or all of it done.
+pub fn migrate(
+    conn: &mut Connection,
+    from: i64,
+    then: impl FnOnce(&Connection) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
         tx.execute_batch(sql)?;
@@ -178,6 +183,7 @@ pub fn migrate(conn: &mut Connection, from: i64) -> Result<(), StoreError> {
         }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
+    then(&tx)?;
     tx.commit()?;
     Ok(())
 }
