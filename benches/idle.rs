@@ -5,10 +5,11 @@
 //! stime from `/proc/<pid>/stat`). Needs root. `STEADY_BIN` measures another build of the
 //! app instead of this one (to compare before and after a change).
 //!
-//! Then the app's window, not paired, untouched for 60 s under a virtual display: which of
-//! its threads wake.
+//! Then the app's window, not paired, under a virtual display: which of its threads, and of
+//! the web engine's processes it starts, wake in its first 45 s and in the minute after,
+//! untouched.
 //!
-//! `cargo bench --bench idle`
+//! `cargo bench --bench idle` (`cargo bench --bench idle -- window`: the window alone)
 
 #[path = "../tests/common/netns.rs"]
 mod netns;
@@ -19,6 +20,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const IDLE: Duration = Duration::from_secs(60);
+/// How long the window is left to finish starting before its idle minute is counted.
+const SETTLING: Duration = Duration::from_secs(45);
 
 fn app() -> String {
     std::env::var("STEADY_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_steady").to_owned())
@@ -74,7 +77,7 @@ fn counters(pid: u32) -> (u64, f64) {
 /// Wake-ups so far of each of a process's threads, by thread name.
 fn by_thread(pid: u32) -> std::collections::BTreeMap<String, u64> {
     let mut out = std::collections::BTreeMap::new();
-    for ((_, name), switches) in by_tid(pid) {
+    for ((_, _, name), switches) in by_tid(pid) {
         *out.entry(name).or_insert(0) += switches;
     }
     out
@@ -100,6 +103,10 @@ fn main() {
     }
     let lan = netns::Lan::new(&["a", "b"]);
     let work = tempfile::TempDir::new().unwrap();
+    if std::env::args().skip(1).any(|a| a == "window") {
+        idle_window(&lan.ns("a"), work.path());
+        return;
+    }
     let (da, db) = (work.path().join("a"), work.path().join("b"));
     run(&da, &["init", "--name", "Alex", "--no-passcode"]);
     run(&db, &["init", "--name", "Blair", "--no-passcode"]);
@@ -168,34 +175,64 @@ fn idle_window(ns: &str, work: &Path) {
         }
     }
     let pid = pid.expect("the window started");
-    std::thread::sleep(Duration::from_secs(5));
+    // The first half minute, as the window starts, then the idle minute.
+    let started = by_tid(pid);
+    std::thread::sleep(SETTLING);
     let before = by_tid(pid);
     std::thread::sleep(IDLE);
     let after = by_tid(pid);
-    let woke: Vec<String> = after
-        .iter()
-        .map(|(thread, n)| (thread, n.saturating_sub(before.get(thread).copied().unwrap_or(0))))
-        .filter(|(_, n)| *n > 0)
-        .map(|((tid, name), n)| {
-            let which = if *tid == pid { "the main thread".to_owned() } else { format!("thread {tid}") };
-            format!("{name} ({which}) {n}")
-        })
-        .collect();
-    let threads = after.len();
-    println!(
-        "the window, not paired, untouched for {} s: {} of its {threads} threads woke: {}",
-        IDLE.as_secs(),
-        woke.len(),
-        if woke.is_empty() { "none".to_owned() } else { woke.join(", ") }
-    );
+    let processes =
+        after.keys().filter(|(process, _, _)| *process != pid).map(|k| k.0).collect::<std::collections::BTreeSet<_>>();
+    for (what, from, to) in [
+        (format!("starting, its first {} s", SETTLING.as_secs()), &started, &before),
+        (format!("not paired, untouched for {} s after that", IDLE.as_secs()), &before, &after),
+    ] {
+        let woke = woke_between(pid, from, to);
+        println!(
+            "the window, {what}: {} of its {} threads woke ({} in the app, the rest in the web engine's {} processes): {}",
+            woke.len(),
+            to.len(),
+            to.keys().filter(|(process, _, _)| *process == pid).count(),
+            processes.len(),
+            if woke.is_empty() { "none".to_owned() } else { woke.join(", ") }
+        );
+    }
     let _ = Command::new("pkill").args(["-f", &pattern]).status();
     let _ = window.wait();
 }
 
-/// Wake-ups so far of each of a process's threads, by thread id and name.
-fn by_tid(pid: u32) -> std::collections::BTreeMap<(u32, String), u64> {
-    let mut out = std::collections::BTreeMap::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+/// The threads that woke between two counts, each with its process and how often.
+fn woke_between(pid: u32, from: &Threads, to: &Threads) -> Vec<String> {
+    to.iter()
+        .map(|(thread, n)| (thread, n.saturating_sub(from.get(thread).copied().unwrap_or(0))))
+        .filter(|(_, n)| *n > 0)
+        .map(|((process, tid, name), n)| {
+            let which = match () {
+                _ if *tid == pid => "the app's main thread".to_owned(),
+                _ if *process == pid => format!("the app's thread {tid}"),
+                _ => format!("thread {tid} of the web engine's process {process}"),
+            };
+            format!("{name} ({which}) {n}")
+        })
+        .collect()
+}
+
+/// Wake-ups so far of each thread, by process, thread id and name.
+type Threads = std::collections::BTreeMap<(u32, u32, String), u64>;
+
+/// Wake-ups so far of each thread of the app's process and of the processes it started
+/// (the web engine's).
+fn by_tid(pid: u32) -> Threads {
+    let mut out = Threads::new();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    for process in std::iter::once(pid).chain(children.split_whitespace().filter_map(|c| c.parse().ok())) {
+        threads_of(process, &mut out);
+    }
+    out
+}
+
+fn threads_of(pid: u32, out: &mut Threads) {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
         let Ok(tid) = task.file_name().to_string_lossy().parse::<u32>() else { continue };
         let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
         let name = status.lines().find_map(|l| l.strip_prefix("Name:")).unwrap_or("?").trim().to_owned();
@@ -204,7 +241,6 @@ fn by_tid(pid: u32) -> std::collections::BTreeMap<(u32, String), u64> {
             .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
             .and_then(|v| v.trim().parse::<u64>().ok())
             .unwrap_or(0);
-        out.insert((tid, name), switches);
+        out.insert((pid, tid, name), switches);
     }
-    out
 }

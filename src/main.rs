@@ -53,6 +53,15 @@ fn open_app(
     title: &str,
     position: Option<(i32, i32)>,
 ) -> ExitCode {
+    // The desktop window's web engine polls the system's free memory every 5 s from a
+    // thread of its own, for as long as the window is open, idle or not. Its web process
+    // still watches its own footprint. Someone who wants the poll can set the variable.
+    #[cfg(all(feature = "desktop", target_os = "linux"))]
+    if std::env::var_os("WEBKIT_DISABLE_MEMORY_PRESSURE_MONITOR").is_none() {
+        // SAFETY: no other thread exists yet: parsing the arguments and finding the data
+        // folder start none, and the window starts its threads below.
+        unsafe { std::env::set_var("WEBKIT_DISABLE_MEMORY_PRESSURE_MONITOR", "1") };
+    }
     // Entries never appear in screenshots or the recent-apps list (Android; elsewhere
     // nothing to do).
     steady::platform::secure_window();
