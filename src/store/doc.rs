@@ -111,7 +111,7 @@ pub fn read_entry_over(
     doc: &impl ReadDoc,
     id: EntryId,
     obj: &ObjId,
-    before: &Entry,
+    mut before: Entry,
     reached: &Reached,
 ) -> Result<Option<Entry>, StoreError> {
     // An entry this version can't read keeps its fields as the document holds them, and
@@ -122,19 +122,20 @@ pub fn read_entry_over(
     // An agreement's check-ins are kept as they were read, and only those reached are
     // read again: its other fields go through the same reading as any entry's.
     let check_ins_reached = reached.iter().any(|(field, _)| field == fields::key::CHECK_INS);
-    if let Body::Agreement { check_ins, .. } = &before.body
+    if let Body::Agreement { check_ins, .. } = &mut before.body
         && check_ins_reached
         && !reached.contains(&(fields::key::CHECK_INS.to_owned(), None))
     {
-        let head = before.without_check_ins();
+        // The check-ins move over as they are; `before` is left the agreement without them.
+        let kept = std::mem::take(check_ins);
         let (others, inner): (Reached, Reached) =
             reached.iter().cloned().partition(|(field, _)| field != fields::key::CHECK_INS);
-        let Some(mut entry) = read_entry_over(doc, id, obj, &head, &others)? else { return Ok(None) };
+        let Some(mut entry) = read_entry_over(doc, id, obj, before, &others)? else { return Ok(None) };
         let Body::Agreement { check_ins: now, .. } = &mut entry.body else { return Ok(None) };
         let Some((AmValue::Object(ObjType::Map), map)) = doc.get(obj, fields::key::CHECK_INS)? else {
             return Ok(None);
         };
-        *now = check_ins.clone();
+        *now = kept;
         for (_, key) in &inner {
             let Some(key) = key else { continue };
             let Ok(check_in_id) = key.parse() else { return Ok(None) };
@@ -269,6 +270,15 @@ pub fn write_entry(tx: &mut impl Transactable, entry: &Entry) -> Result<(), Stor
     }
 }
 
+/// What `reconcile_nested` writes into an empty map (a check-in), as one value.
+fn new_leaf(leaf: &Map<String, Value>) -> hydrate::Value {
+    let leaf: HashMap<&str, hydrate::Value> = leaf
+        .iter()
+        .map(|(k, v)| (k.as_str(), hydrate::Value::from(json_to_scalar(v).unwrap_or(ScalarValue::Null))))
+        .collect();
+    hydrate::Value::from(leaf)
+}
+
 /// What `reconcile_map` writes into an empty map, as one value.
 fn new_map(wanted: &Map<String, Value>) -> hydrate::Value {
     let mut out = HashMap::new();
@@ -279,13 +289,7 @@ fn new_map(wanted: &Map<String, Value>) -> hydrate::Value {
                 for (k, v) in inner {
                     // As `reconcile_nested`: only maps are kept at this level.
                     let Value::Object(leaf) = v else { continue };
-                    let leaf: HashMap<&str, hydrate::Value> = leaf
-                        .iter()
-                        .map(|(k, v)| {
-                            (k.as_str(), hydrate::Value::from(json_to_scalar(v).unwrap_or(ScalarValue::Null)))
-                        })
-                        .collect();
-                    nested.insert(k.as_str(), hydrate::Value::from(leaf));
+                    nested.insert(k.as_str(), new_leaf(leaf));
                 }
                 hydrate::Value::from(nested)
             }
@@ -376,7 +380,13 @@ fn reconcile_nested(tx: &mut impl Transactable, obj: &ObjId, wanted: &Map<String
         let Value::Object(inner) = value else { continue };
         let child = match tx.get(obj, key.as_str())? {
             Some((AmValue::Object(ObjType::Map), child)) => child,
-            _ => tx.put_object(obj, key.as_str(), ObjType::Map)?,
+            // A new one (a check-in) is made whole, as `new_map` makes it: two splices of
+            // the document instead of one per field, and nothing to look up in a map that
+            // holds nothing yet.
+            _ => {
+                tx.batch_create_object(obj, key.as_str(), &new_leaf(inner), false)?;
+                continue;
+            }
         };
         for (k, v) in inner {
             let new = json_to_scalar(v).unwrap_or(ScalarValue::Null);

@@ -166,7 +166,7 @@ pub fn update(
     }
     if touched.entries.len() <= MANY_ENTRIES {
         let read = read_touched(sql, doc, touched, changes, opened)?;
-        return update_read(sql, doc, touched, &read, seq, opened);
+        return update_read(sql, doc, touched, read, seq, opened);
     }
     // A first sync: the entries map is read in one pass, not searched per entry.
     let mut left = touched.entries.clone();
@@ -218,8 +218,9 @@ pub fn read_touched(
         };
         let places = reached.get(id).and_then(Option::as_ref);
         let over = match places {
-            Some(places) => match rows::get_index(sql, *id, opened)? {
-                Some(before) => doc::read_entry_over(doc, *id, &obj, &before, places).transpose(),
+            // Taken from `opened`, not copied: the row is written anew below.
+            Some(places) => match rows::take_index(sql, *id, opened)? {
+                Some(before) => doc::read_entry_over(doc, *id, &obj, before, places).transpose(),
                 None => None,
             },
             None => None,
@@ -258,7 +259,7 @@ pub fn update_read(
     sql: &Connection,
     doc: &Automerge,
     touched: &Touched,
-    read: &[(EntryId, InDoc)],
+    read: Vec<(EntryId, InDoc)>,
     seq: i64,
     opened: &mut rows::Opened,
 ) -> Result<(), StoreError> {
@@ -266,7 +267,7 @@ pub fn update_read(
     for (id, in_doc) in read {
         match in_doc {
             InDoc::Entry(entry, only) => rows::put_index(sql, entry, only.as_deref(), opened)?,
-            InDoc::Absent | InDoc::Unreadable => rows::delete(sql, Table::SharedIndex, *id)?,
+            InDoc::Absent | InDoc::Unreadable => rows::delete(sql, Table::SharedIndex, id)?,
         }
     }
     if touched.people {
@@ -595,7 +596,7 @@ mod tests {
                 match reached.get(&id) {
                     None => prop_assert_eq!(whole.ok(), Some(before), "changed but not named"),
                     Some(None) => {}
-                    Some(Some(places)) => match doc::read_entry_over(&doc, id, &obj, &before, places) {
+                    Some(Some(places)) => match doc::read_entry_over(&doc, id, &obj, before, places) {
                         Ok(Some(over)) => prop_assert_eq!(Some(over), whole.ok()),
                         Ok(None) => {}
                         Err(e) => panic!("{e}"),

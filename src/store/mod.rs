@@ -118,6 +118,9 @@ pub struct Store {
     /// not read the names again each time: a document only grows, and one loaded or
     /// started afresh forgets it.
     name_in_doc: Option<Person>,
+    /// `PRAGMA data_version` when this connection last picked up what others wrote: while
+    /// it stays the same, nobody else committed, and memory already holds the file.
+    seen_version: Option<i64>,
 }
 
 /// The most bytes of changes from the partner's phone that may arrive while some of them
@@ -345,6 +348,7 @@ impl Store {
             held_back: 0,
             opened: Default::default(),
             name_in_doc: None,
+            seen_version: None,
         };
         if get_meta(&store.conn, UPGRADE_DOCUMENT)?.is_some() {
             // Asked for by the migration; done again after a crash part way, since both
@@ -518,13 +522,21 @@ impl Store {
         if from_index == from_doc { Ok(()) } else { Err(format!("index {from_index:#?}\ndocument {from_doc:#?}")) }
     }
 
-    /// Picks up what another process on this phone wrote since we last looked.
+    /// Picks up what another process on this phone wrote since we last looked. When no
+    /// other connection has committed since, that is one question to SQLite, not four:
+    /// each statement outside a transaction takes and drops the file's read lock, and the
+    /// sealed settings are opened one by one.
     fn refresh(&mut self) -> Result<(), StoreError> {
+        let version = self.data_version()?;
+        if self.seen_version == Some(version) {
+            return Ok(());
+        }
         if get_meta(&self.conn, GENERATION)?.unwrap_or_default() != self.generation {
             self.reload()?;
         }
         chunks::catch_up(&self.conn, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
         self.me = read_me(&self.conn)?;
+        self.seen_version = Some(version);
         Ok(())
     }
 
@@ -1114,7 +1126,7 @@ impl Store {
             }
             match (prepared, read) {
                 (Some(rows), _) => index::update_prepared(&sql, doc, &touched, rows?, cursor.last_seq)?,
-                (None, Some(read)) => index::update_read(&sql, doc, &touched, &read, cursor.last_seq, opened)?,
+                (None, Some(read)) => index::update_read(&sql, doc, &touched, read, cursor.last_seq, opened)?,
                 (None, None) => index::update(&sql, doc, &touched, &new, cursor.last_seq, opened)?,
             }
             if let Some(point) = fail_at {

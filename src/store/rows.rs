@@ -394,14 +394,14 @@ impl Opened {
     const WORTH_KEEPING: usize = 16;
     const AT_MOST: usize = 16;
 
-    fn keep(&mut self, id: EntryId, sealed: Vec<u8>, entry: &Entry) {
+    fn keep(&mut self, id: EntryId, sealed: Vec<u8>, entry: Entry) {
         if self.rows.len() >= Self::AT_MOST
             && !self.rows.contains_key(&id)
             && let Some(any) = self.rows.keys().next().copied()
         {
             self.rows.remove(&any);
         }
-        self.rows.insert(id, (sealed, entry.clone()));
+        self.rows.insert(id, (sealed, entry));
     }
 
     pub fn forget(&mut self, id: EntryId) {
@@ -417,6 +417,16 @@ impl Opened {
 /// The index row of `id`, as [`get`] reads it, taken from `opened` when the file holds the
 /// very value it was opened from.
 pub fn get_index(conn: &Connection, id: EntryId, opened: &mut Opened) -> Result<Option<Entry>, StoreError> {
+    read_index(conn, id, opened, false)
+}
+
+/// The index row of `id` as [`get_index`] reads it, taken out of `opened` instead of
+/// copied, for a caller about to write the row anew (which keeps the new one).
+pub fn take_index(conn: &Connection, id: EntryId, opened: &mut Opened) -> Result<Option<Entry>, StoreError> {
+    read_index(conn, id, opened, true)
+}
+
+fn read_index(conn: &Connection, id: EntryId, opened: &mut Opened, take: bool) -> Result<Option<Entry>, StoreError> {
     let uuid = id.as_uuid();
     let key = uuid.as_bytes();
     let sealed: Option<Vec<u8>> = conn
@@ -427,16 +437,16 @@ pub fn get_index(conn: &Connection, id: EntryId, opened: &mut Opened) -> Result<
         opened.forget(id);
         return Ok(None);
     };
-    if let Some((was, entry)) = opened.rows.get(&id)
-        && *was == sealed
-    {
-        return Ok(Some(entry.clone()));
+    if opened.rows.get(&id).is_some_and(|(was, _)| *was == sealed) {
+        let entry =
+            if take { opened.rows.remove(&id).map(|(_, e)| e) } else { opened.rows.get(&id).map(|(_, e)| e.clone()) };
+        return Ok(entry);
     }
     let plain: Vec<u8> =
         conn.prepare_cached("SELECT unseal('shared_index', ?1, ?2)")?.query_row(params![key, sealed], |r| r.get(0))?;
     let entry = with_check_ins(conn, decode(Table::SharedIndex, key, &plain)?.entry)?;
-    if worth_keeping(&entry) {
-        opened.keep(id, sealed, &entry);
+    if worth_keeping(&entry) && !take {
+        opened.keep(id, sealed, entry.clone());
     } else {
         opened.forget(id);
     }
@@ -452,13 +462,13 @@ fn worth_keeping(entry: &Entry) -> bool {
 /// when it no longer holds one): the others are as the index holds them.
 pub fn put_index(
     conn: &Connection,
-    entry: &Entry,
+    entry: Entry,
     only: Option<&[CheckInId]>,
     opened: &mut Opened,
 ) -> Result<(), StoreError> {
     match (only, &entry.body) {
         (Some(ids), Body::Agreement { check_ins, .. }) => {
-            write(conn, Table::SharedIndex, entry, encode(Table::SharedIndex, entry, None))?;
+            write(conn, Table::SharedIndex, &entry, encode(Table::SharedIndex, &entry, None))?;
             for id in ids {
                 match check_ins.iter().find(|c| c.id == *id) {
                     Some(c) => put_check_in(conn, entry.id, *id, &fields::check_in_json(c))?,
@@ -469,9 +479,9 @@ pub fn put_index(
                 }
             }
         }
-        _ => put_encoded(conn, &Encoded::index_row(entry))?,
+        _ => put_encoded(conn, &Encoded::index_row(&entry))?,
     }
-    if worth_keeping(entry) {
+    if worth_keeping(&entry) {
         let sealed: Vec<u8> = conn
             .prepare_cached("SELECT sealed FROM shared_index WHERE id = ?1")?
             .query_row([entry.id.as_uuid().as_bytes()], |r| r.get(0))?;

@@ -769,6 +769,42 @@ fn a_new_entry_made_in_one_batch_is_the_same_as_one_written_field_by_field() {
     }
 }
 
+/// A check-in made on a shared agreement is written into the document whole too; it must
+/// be the check-in that writing it key by key makes, and read back as made.
+#[test]
+fn a_check_in_made_whole_is_the_same_as_one_written_key_by_key() {
+    use crate::model::fields::{Change, key};
+    use automerge::transaction::Transactable;
+    let me = PersonId::new();
+    let now = chrono::Utc::now();
+    let mut agreement =
+        Entry::create(Draft::Agreement { text: "Call if late".into() }, me, now, now.date_naive()).unwrap();
+    agreement.shared = true;
+    agreement.check_in(Outcome::Kept, Some("Thank you"), me, now, now.date_naive()).unwrap();
+    let before = agreement.clone();
+    let later = now + chrono::Duration::minutes(5);
+    let made = agreement.check_in(Outcome::Missed, Some("Sorry, the phone died"), me, later, now.date_naive()).unwrap();
+    let change = Change::between(&before.to_fields(), &agreement.to_fields());
+    let written = |make_it_first: bool| {
+        let mut doc = doc::genesis();
+        let mut tx = doc.transaction();
+        doc::write_entry(&mut tx, &before).unwrap();
+        let obj = doc::find_entry(&tx, before.id).unwrap().unwrap();
+        if make_it_first {
+            // The check-in's map exists, so the change writes it key by key.
+            let Some((_, check_ins)) = tx.get(&obj, key::CHECK_INS).unwrap() else { panic!("no check-ins") };
+            tx.put_object(&check_ins, made.id.to_string(), automerge::ObjType::Map).unwrap();
+        }
+        doc::write_change(&mut tx, &obj, &change).unwrap();
+        tx.commit();
+        doc
+    };
+    let (whole, by_key) = (written(false), written(true));
+    assert_eq!(whole.hydrate(None), by_key.hydrate(None));
+    let obj = doc::find_entry(&whole, agreement.id).unwrap().unwrap();
+    assert_eq!(doc::read_entry(&whole, agreement.id, &obj).unwrap(), agreement);
+}
+
 /// The index learns what a change touched from the change's own operations.
 #[test]
 fn what_a_change_touched_is_read_from_its_operations() {

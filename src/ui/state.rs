@@ -111,6 +111,12 @@ impl Journal {
     /// one with its id.
     fn put(&mut self, entry: Entry) {
         if let Some(at) = self.entries.iter().position(|e| e.id == entry.id) {
+            // The list is in the order entries were made: a changed entry keeps its place,
+            // and the thousands after it stay where they are.
+            if self.entries[at].created_at == entry.created_at {
+                self.entries[at] = entry;
+                return;
+            }
             self.entries.remove(at);
         }
         let at = self.entries.partition_point(|e| Entry::newest_first(e, &entry).is_lt());
