@@ -143,6 +143,12 @@ pub fn partner(store: &Store) -> Result<Option<Partner>, PeersError> {
     Ok(trusted.then_some(partner))
 }
 
+/// Changes whenever what [`partner`] reads is written: a session reads the partner again
+/// only then.
+pub fn partner_stamp(store: &Store) -> Result<Vec<u8>, PeersError> {
+    Ok(store.settings_stamp(&[PARTNER])?)
+}
+
 fn saved_partner(store: &Store) -> Result<Option<Partner>, PeersError> {
     match store.setting(PARTNER)? {
         None => Ok(None),

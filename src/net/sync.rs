@@ -84,6 +84,8 @@ pub struct SyncSession {
     state: sync::State,
     /// The file's `data_version` the pairing was last read at.
     seen_version: Option<i64>,
+    /// What the pairing's settings were stored as when last read ([`peers::partner_stamp`]).
+    partner_stamp: Vec<u8>,
     they_confirmed: bool,
     last_heard: Instant,
     /// Since when an answer is owed: a ping or changes were sent, and nothing came since.
@@ -107,6 +109,7 @@ impl SyncSession {
     /// the version it was read at, so no later change is missed.
     pub fn start(store: &Store, expected: &Partner, now: Instant) -> Result<SyncSession, Ended> {
         let version = store.data_version().map_err(closed)?;
+        let partner_stamp = peers::partner_stamp(store).map_err(closed)?;
         let partner = match peers::partner(store).map_err(closed)? {
             Some(now) if now.couple == expected.couple && now.peer == expected.peer => now,
             _ => return Err(closed("the pairing ended on this phone")),
@@ -121,6 +124,7 @@ impl SyncSession {
             // state that may hold messages the partner never got.
             state: peers::sync_state(store),
             seen_version: Some(version),
+            partner_stamp,
             they_confirmed: false,
             last_heard: now,
             owed_since: None,
@@ -276,15 +280,21 @@ impl SyncSession {
         if self.seen_version != Some(version) {
             self.seen_version = Some(version);
             self.dirty = true;
-            match peers::partner(store).map_err(closed)? {
-                Some(now) if now.couple == self.partner.couple && now.peer == self.partner.peer => {
-                    if now.confirmed != self.partner.confirmed {
-                        self.hello_due = true;
+            // Something was written on this phone, most often an entry: the pairing is
+            // read again only if its own settings were.
+            let stamp = peers::partner_stamp(store).map_err(closed)?;
+            if stamp != self.partner_stamp {
+                self.partner_stamp = stamp;
+                match peers::partner(store).map_err(closed)? {
+                    Some(now) if now.couple == self.partner.couple && now.peer == self.partner.peer => {
+                        if now.confirmed != self.partner.confirmed {
+                            self.hello_due = true;
+                        }
+                        self.rules = now.rules().map_err(closed)?;
+                        self.partner = now;
                     }
-                    self.rules = now.rules().map_err(closed)?;
-                    self.partner = now;
+                    _ => return Err(closed("the pairing ended on this phone")),
                 }
-                _ => return Err(closed("the pairing ended on this phone")),
             }
         }
         if self.next_ready.is_some_and(|at| at <= wall) {

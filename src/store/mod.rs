@@ -1217,6 +1217,31 @@ impl Store {
     // ----- Pairings -----
 
     /// The couple this phone's shared document belongs to, while paired.
+    /// Bytes that change whenever one of `settings`, or the pairing's couple, is written
+    /// (each is sealed with a fresh nonce on every write, so even the same words written
+    /// again are new bytes). One statement, and nothing opened: for a caller that keeps
+    /// what it read from them and would rather not read and open them again for nothing.
+    pub fn settings_stamp(&self, settings: &[&str]) -> Result<Vec<u8>, StoreError> {
+        let keys: Vec<String> =
+            settings.iter().map(|s| format!("setting.{s}")).chain(std::iter::once(COUPLE.to_owned())).collect();
+        let marks = (1..=keys.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+        let mut stmt =
+            self.conn.prepare_cached(&format!("SELECT key, value FROM meta WHERE key IN ({marks}) ORDER BY key"))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(keys.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            for i in 0..2 {
+                let bytes = match row.get_ref(i)? {
+                    rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
+                    _ => &[],
+                };
+                out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                out.extend_from_slice(bytes);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn couple(&self) -> Result<Option<String>, StoreError> {
         get_meta(&self.conn, COUPLE)
     }
