@@ -211,7 +211,7 @@ fn main() {
             let listing = async {
                 loop {
                     let arrived = arrivals.recv().await.expect("arrivals");
-                    window_b.show_arrived(&arrived).unwrap();
+                    window_b.show_arrived(arrived).unwrap();
                     if window_b.entries.iter().any(|e| shows(e, &text)) {
                         return start.elapsed();
                     }

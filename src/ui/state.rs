@@ -236,13 +236,16 @@ impl Journal {
     }
 
     /// Puts what the partner's phone changed in the lists: only those entries, as the
-    /// sync node read them the moment they were applied.
-    pub fn show_arrived(&mut self, arrived: &crate::net::sync::Arrived) -> Result<(), String> {
+    /// sync node read them the moment they were applied. They are moved in, not copied,
+    /// when nothing else holds them (the node's channel lets go of what each of its
+    /// listeners has received): an agreement comes with all its check-ins.
+    pub fn show_arrived(&mut self, arrived: std::sync::Arc<crate::net::sync::Arrived>) -> Result<(), String> {
+        let arrived = std::sync::Arc::try_unwrap(arrived).unwrap_or_else(|shared| (*shared).clone());
         if arrived.whole {
             return self.refresh();
         }
-        for entry in &arrived.entries {
-            self.put(entry.clone());
+        for entry in arrived.entries {
+            self.put(entry);
         }
         for id in &arrived.gone {
             self.entries.retain(|e| e.id != *id);
@@ -438,10 +441,10 @@ mod tests {
         )
         .unwrap();
         let arrived = Arrived { entries: vec![theirs.clone()], gone: vec![left], ..Arrived::default() };
-        j.show_arrived(&arrived).unwrap();
+        j.show_arrived(std::sync::Arc::new(arrived)).unwrap();
         let ids: Vec<EntryId> = j.entries.iter().map(|e| e.id).collect();
         assert_eq!(ids, vec![theirs.id, kept], "newest first, the one that left gone");
-        j.show_arrived(&Arrived { whole: true, ..Arrived::default() }).unwrap();
+        j.show_arrived(std::sync::Arc::new(Arrived { whole: true, ..Arrived::default() })).unwrap();
         let ids: Vec<EntryId> = j.entries.iter().map(|e| e.id).collect();
         assert_eq!(ids, vec![left, kept], "read whole, the lists are the journal's again");
     }

@@ -166,7 +166,7 @@ impl SyncLink {
         spawn_forever(async move {
             loop {
                 let shown = match arrivals.recv().await {
-                    Ok(arrived) => this.journal.write().as_mut().ok().map(|j| j.show_arrived(&arrived)),
+                    Ok(arrived) => this.journal.write().as_mut().ok().map(|j| j.show_arrived(arrived)),
                     // Fell behind: the lists are read whole.
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         this.journal.write().as_mut().ok().map(|j| j.reload())
