@@ -732,6 +732,15 @@ fn a_message_that_declares_too_many_operations_is_refused_before_any_is_built() 
     assert_eq!(history(&a), before, "nothing of it was kept");
 }
 
+/// A shared agreement of `me`'s, made `now`, with one check-in.
+fn shared_agreement_checked_in(me: PersonId, now: chrono::DateTime<chrono::Utc>) -> Entry {
+    let mut agreement =
+        Entry::create(Draft::Agreement { text: "Call if late".into() }, me, now, now.date_naive()).unwrap();
+    agreement.shared = true;
+    agreement.check_in(Outcome::Kept, Some("Thank you"), me, now, now.date_naive()).unwrap();
+    agreement
+}
+
 /// A new entry is made in one batch; it must be the very entry, field for field, that
 /// writing it key by key makes, check-ins and all.
 #[test]
@@ -739,10 +748,7 @@ fn a_new_entry_made_in_one_batch_is_the_same_as_one_written_field_by_field() {
     use automerge::transaction::Transactable;
     let me = PersonId::new();
     let now = chrono::Utc::now();
-    let mut agreement =
-        Entry::create(Draft::Agreement { text: "Call if late".into() }, me, now, now.date_naive()).unwrap();
-    agreement.shared = true;
-    agreement.check_in(Outcome::Kept, Some("Thank you"), me, now, now.date_naive()).unwrap();
+    let agreement = shared_agreement_checked_in(me, now);
     let mut reflection = Entry::create(
         Draft::Reflection { feeling: "Worried".into(), needing: Some("Quiet".into()), understanding: None },
         me,
@@ -777,10 +783,7 @@ fn a_check_in_made_whole_is_the_same_as_one_written_key_by_key() {
     use automerge::transaction::Transactable;
     let me = PersonId::new();
     let now = chrono::Utc::now();
-    let mut agreement =
-        Entry::create(Draft::Agreement { text: "Call if late".into() }, me, now, now.date_naive()).unwrap();
-    agreement.shared = true;
-    agreement.check_in(Outcome::Kept, Some("Thank you"), me, now, now.date_naive()).unwrap();
+    let mut agreement = shared_agreement_checked_in(me, now);
     let before = agreement.clone();
     let later = now + chrono::Duration::minutes(5);
     let made = agreement.check_in(Outcome::Missed, Some("Sorry, the phone died"), me, later, now.date_naive()).unwrap();
