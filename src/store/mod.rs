@@ -413,17 +413,17 @@ impl Store {
 
     /// A setting of this phone's app (never shared), if set.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        get_meta(&self.conn, &format!("setting.{key}"))
+        get_meta(&self.conn, &setting_key(key))
     }
 
     /// Remembers a setting of this phone's app. It stays on this phone.
     pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        set_meta(&self.conn, &format!("setting.{key}"), value)
+        set_meta(&self.conn, &setting_key(key), value)
     }
 
     /// Forgets a setting of this phone's app.
     pub fn remove_setting(&mut self, key: &str) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM meta WHERE key = ?1", [format!("setting.{key}")])?;
+        self.conn.execute("DELETE FROM meta WHERE key = ?1", [setting_key(key)])?;
         Ok(())
     }
 
@@ -1216,14 +1216,13 @@ impl Store {
 
     // ----- Pairings -----
 
-    /// The couple this phone's shared document belongs to, while paired.
     /// Bytes that change whenever one of `settings`, or the pairing's couple, is written
     /// (each is sealed with a fresh nonce on every write, so even the same words written
     /// again are new bytes). One statement, and nothing opened: for a caller that keeps
     /// what it read from them and would rather not read and open them again for nothing.
     pub fn settings_stamp(&self, settings: &[&str]) -> Result<Vec<u8>, StoreError> {
         let keys: Vec<String> =
-            settings.iter().map(|s| format!("setting.{s}")).chain(std::iter::once(COUPLE.to_owned())).collect();
+            settings.iter().map(|s| setting_key(s)).chain(std::iter::once(COUPLE.to_owned())).collect();
         let marks = (1..=keys.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
         let mut stmt =
             self.conn.prepare_cached(&format!("SELECT key, value FROM meta WHERE key IN ({marks}) ORDER BY key"))?;
@@ -1242,6 +1241,7 @@ impl Store {
         Ok(out)
     }
 
+    /// The couple this phone's shared document belongs to, while paired.
     pub fn couple(&self) -> Result<Option<String>, StoreError> {
         get_meta(&self.conn, COUPLE)
     }
@@ -1803,6 +1803,11 @@ fn ensure_actor(conn: &Connection) -> Result<ActorId, StoreError> {
 const PLAIN_META: [&str; 4] = ["index_seq", GENERATION, UPGRADE_DOCUMENT, STAGED];
 /// A sealed value whose only use is to tell whether a key is this journal's.
 const KEY_CHECK: &str = "key_check";
+
+/// Where the app's setting `key` is kept among the journal's other values.
+fn setting_key(key: &str) -> String {
+    format!("setting.{key}")
+}
 
 fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     if PLAIN_META.contains(&key) {
