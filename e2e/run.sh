@@ -10,6 +10,9 @@ if [ ! -d e2e/node_modules/webdriverio ] || [ ! -f e2e/node_modules/axe-core/axe
   npm ci --prefix e2e --no-audit --no-fund
 fi
 xvfb-run -a -s "-screen 0 390x844x24" node e2e/scenario.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"
+# Every keystroke lands: every kind of field, typed into with real keys at 5 and 10 ms a
+# key, holds exactly what was typed and saves it exactly.
+xvfb-run -a -s "-screen 0 390x844x24" node e2e/typing.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"
 # Accessibility: axe-core on every screen and state in both themes, contrast of edges,
 # 44 px targets, 200% text, and one task by keyboard alone (xdotool's real key presses).
 xvfb-run -a -s "-screen 0 390x844x24" node e2e/access.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"

@@ -7,8 +7,10 @@ set -euo pipefail
 # photograph that window in tests without a screen.
 packages=(pkg-config libwebkit2gtk-4.1-dev libxdo-dev libssl-dev xvfb xauth imagemagick)
 
-# xdotool presses real keys in the window for the accessibility test's keyboard-only task.
-packages+=(xdotool)
+# xdotool presses real keys in the window for the accessibility test's keyboard-only task
+# and the typing test; x11-xserver-utils's xmodmap and x11-xkb-utils's setxkbmap give the
+# typing test's characters keys of their own, and a layout with dead keys.
+packages+=(xdotool x11-xserver-utils x11-xkb-utils)
 
 # clang, llvm-ar and Debian's arm64 C headers compile the bundled SQLite when
 # scripts/check-phone.sh type-checks the Android app (see .cargo/config.toml).

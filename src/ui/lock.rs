@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use dioxus::prelude::*;
 
+use crate::ui::components::typed;
 use crate::ui::{Journal, JournalSignal};
 use crate::vault::{FORGOTTEN, WITHOUT_PASSCODE};
 use crate::vault::{LockState, Vault, VaultError, check_new_passcode, duration_words};
@@ -64,16 +65,18 @@ pub fn LockScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
     let Some(dir) = try_use_context::<crate::ui::DataDir>() else {
         return rsx! { p { class: "error", "No data directory was given" } };
     };
-    let mut passcode = use_signal(String::new);
     let mut message = use_signal(|| None::<String>);
-    let vault_dir = dir.0.clone();
-    let waiting = Vault::at(&vault_dir).wait_at(std::time::SystemTime::now()).ok().flatten();
-    let mut unlock = move || {
-        let vault = Vault::at(&dir.0);
-        match vault.unlock(&passcode()) {
-            Ok(key) => match Journal::open(&dir.0, &key) {
+    // Each wrong try remounts the form, so the field is empty for the next one.
+    let mut tries = use_signal(|| 0u32);
+    let waiting = Vault::at(&dir.0).wait_at(std::time::SystemTime::now()).ok().flatten();
+    // The folder, where each submit of the (remounted) form can take it.
+    let dir = use_hook(|| CopyValue::new(dir.0.clone()));
+    let mut unlock = move |passcode: String| {
+        let dir = dir.read();
+        let vault = Vault::at(&dir);
+        match vault.unlock(&passcode) {
+            Ok(key) => match Journal::open(&dir, &key) {
                 Ok(j) => {
-                    passcode.set(String::new());
                     message.set(None);
                     let mut journal = journal;
                     journal.set(Ok(j));
@@ -83,7 +86,7 @@ pub fn LockScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
                 Err(e) => message.set(Some(e)),
             },
             Err(VaultError::WrongPasscode { wait, tries_before_wait }) => {
-                passcode.set(String::new());
+                tries += 1;
                 message.set(Some(match wait {
                     Some(w) => format!("That passcode is not right. Wait {} before trying again.", duration_words(w)),
                     None if tries_before_wait > 0 => format!(
@@ -102,14 +105,15 @@ pub fn LockScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
     rsx! {
         main { class: "lock-screen", "data-gate": "locked",
             h1 { "Steady is locked" }
-            form { class: "entry-form", "data-form": "unlock",
-                onsubmit: move |e| { e.prevent_default(); unlock(); },
-                label { r#for: "passcode", "Your Steady passcode" }
-                input { id: "passcode", r#type: "password", autocomplete: "current-password",
-                    // The lock screen is only for this: the passcode field takes focus.
-                    onmounted: crate::ui::components::focus,
-                    value: "{passcode}", oninput: move |e| passcode.set(e.value()) }
-                button { r#type: "submit", class: "primary", "data-unlock": "", "Unlock" }
+            for n in [tries()] {
+                form { key: "{n}", class: "entry-form", "data-form": "unlock",
+                    onsubmit: move |e| { e.prevent_default(); unlock(typed(&e, "passcode")); },
+                    label { r#for: "passcode", "Your Steady passcode" }
+                    input { id: "passcode", name: "passcode", r#type: "password", autocomplete: "current-password",
+                        // The lock screen is only for this: the passcode field takes focus.
+                        onmounted: crate::ui::components::focus }
+                    button { r#type: "submit", class: "primary", "data-unlock": "", "Unlock" }
+                }
             }
             if let Some(m) = message() {
                 p { class: "notice", role: "alert", "{m}" }
@@ -129,20 +133,20 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
         return rsx! { p { class: "error", "No data directory was given" } };
     };
     let mut with_passcode = use_signal(|| true);
-    let mut first = use_signal(String::new);
-    let mut again = use_signal(String::new);
     let mut message = use_signal(|| None::<String>);
-    let mut finish = move || {
-        let passcode = if with_passcode() {
-            if let Err(e) = check_new_passcode(&first()) {
-                return message.set(Some(e.to_string()));
+    // `passcode`: the new passcode and the same again, or `None` to go on without one.
+    let mut finish = move |passcode: Option<(String, String)>| {
+        let passcode = match passcode {
+            Some((first, again)) => {
+                if let Err(e) = check_new_passcode(&first) {
+                    return message.set(Some(e.to_string()));
+                }
+                if first != again {
+                    return message.set(Some("The two passcodes are not the same.".into()));
+                }
+                Some(first)
             }
-            if first() != again() {
-                return message.set(Some("The two passcodes are not the same.".into()));
-            }
-            Some(first())
-        } else {
-            None
+            None => None,
         };
         // A journal from before encryption must be whole and Steady's before a key is
         // made for it.
@@ -155,8 +159,6 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
             .and_then(|key| Journal::open(&dir.0, &key));
         match opened {
             Ok(j) => {
-                first.set(String::new());
-                again.set(String::new());
                 let mut journal = journal;
                 journal.set(Ok(j));
                 let mut gate = gate;
@@ -174,15 +176,18 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
             p { "Steady can ask for a passcode of its own before it opens: not your phone's code, which others may know." }
             if with_passcode() {
                 form { class: "entry-form", "data-form": "set-up",
-                    onsubmit: move |e| { e.prevent_default(); finish(); },
-                    NewPasscode { id: "new-passcode", first, again }
+                    onsubmit: move |e| {
+                        e.prevent_default();
+                        finish(Some((typed(&e, NEW_PASSCODE), typed(&e, NEW_PASSCODE_AGAIN))));
+                    },
+                    NewPasscode { id: "new-passcode" }
                     button { r#type: "submit", class: "primary", "data-set-up": "passcode", "Lock Steady with this passcode" }
                 }
                 button { class: "link", "data-set-up": "without", onclick: move |_| { message.set(None); with_passcode.set(false) }, "Continue without a passcode" }
             } else {
                 p { class: "notice", role: "alert", "{WITHOUT_PASSCODE}" }
                 div { class: "actions",
-                    button { class: "primary", "data-set-up": "no-passcode", onclick: move |_| finish(), "Continue without a passcode" }
+                    button { class: "primary", "data-set-up": "no-passcode", onclick: move |_| finish(None), "Continue without a passcode" }
                     button { class: "quiet", onclick: move |_| with_passcode.set(true), "Use a passcode after all" }
                 }
             }
@@ -231,17 +236,21 @@ pub fn use_auto_lock(journal: JournalSignal, gate: Signal<Gate>, foreground: Sig
     });
 }
 
-/// A new passcode, typed twice, and what forgetting it costs.
+/// The names under which a form holds a new passcode and the same again
+/// ([`NewPasscode`]).
+pub const NEW_PASSCODE: &str = "new-passcode";
+pub const NEW_PASSCODE_AGAIN: &str = "new-passcode-again";
+
+/// A new passcode, typed twice, and what forgetting it costs. The form around it reads
+/// the two fields as [`NEW_PASSCODE`] and [`NEW_PASSCODE_AGAIN`].
 #[component]
-pub fn NewPasscode(id: &'static str, first: Signal<String>, again: Signal<String>) -> Element {
+pub fn NewPasscode(id: &'static str) -> Element {
     let again_id = format!("{id}-again");
     rsx! {
         label { r#for: id, "A PIN of 6 digits or more, or a passphrase" }
-        input { id, r#type: "password", autocomplete: "new-password",
-            value: "{first}", oninput: move |e| first.set(e.value()) }
+        input { id, name: NEW_PASSCODE, r#type: "password", autocomplete: "new-password" }
         label { r#for: "{again_id}", "The same passcode again" }
-        input { id: "{again_id}", r#type: "password", autocomplete: "new-password",
-            value: "{again}", oninput: move |e| again.set(e.value()) }
+        input { id: "{again_id}", name: NEW_PASSCODE_AGAIN, r#type: "password", autocomplete: "new-password" }
         p { class: "hint", "{FORGOTTEN}" }
     }
 }

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use dioxus::core::{AttributeValue, ElementId, Template, TemplateAttribute, TemplateNode, WriteMutations};
-use dioxus::html::{PlatformEventData, SerializedFormData, SerializedHtmlEventConverter, SerializedMouseData};
+use dioxus::html::{
+    PlatformEventData, SerializedFormData, SerializedFormObject, SerializedHtmlEventConverter, SerializedMouseData,
+};
 use dioxus::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -33,6 +35,9 @@ struct Tree {
     nodes: Vec<Node>,
     ids: HashMap<ElementId, usize>,
     stack: Vec<usize>,
+    /// What was typed into a field, as a page keeps it (the field's `value`, which no
+    /// render writes unless the app binds it).
+    typed: HashMap<usize, String>,
 }
 
 impl Tree {
@@ -263,16 +268,23 @@ impl Screen {
 
     /// The first live element that has attribute `name` with `value`.
     pub fn find(&self, name: &str, value: &str) -> Option<ElementId> {
+        self.find_node(name, value).and_then(|n| self.tree.nodes[n].id)
+    }
+
+    /// The first live element that has attribute `name` with `value`, whether or not the
+    /// app listens to it (a field it only reads from its form has no id of its own).
+    fn find_node(&self, name: &str, value: &str) -> Option<usize> {
         let mut order = Vec::new();
         self.tree.walk(0, &mut order);
-        order.into_iter().find_map(|n| match &self.tree.nodes[n].kind {
-            Kind::Element { attrs, .. }
-                if attrs.get(name).map(String::as_str) == Some(value) && self.tree.attached(n) =>
-            {
-                self.tree.nodes[n].id
-            }
-            _ => None,
+        order.into_iter().find(|&n| match &self.tree.nodes[n].kind {
+            Kind::Element { attrs, .. } => attrs.get(name).map(String::as_str) == Some(value) && self.tree.attached(n),
+            _ => false,
         })
+    }
+
+    fn must_find_node(&mut self, name: &str, value: &str) -> usize {
+        self.find_node(name, value)
+            .unwrap_or_else(|| panic!("nothing on screen has {name}={value:?}:\n{}", self.html()))
     }
 
     fn must_find(&mut self, name: &str, value: &str) -> ElementId {
@@ -322,22 +334,125 @@ impl Screen {
         self.click(id);
     }
 
-    /// Taps element `id`: the event goes in, and the screen is brought up to date.
+    /// Taps element `id`: the event goes in, and the screen is brought up to date. A
+    /// submit button then submits its form, as a page's would.
     pub fn click(&mut self, id: ElementId) {
+        let n = self.tree.node(id);
+        let submits = self.tree.tag(n) == Some("button")
+            && !matches!(self.tree.attrs(n).and_then(|a| a.get("type")).map(String::as_str), Some("button" | "reset"));
+        let form = if !submits {
+            None
+        } else if let Some(owner) = self.tree.attrs(n).and_then(|a| a.get("form")).cloned() {
+            // A button may submit a form elsewhere on the page, named by its `form`.
+            self.find("id", &owner).map(|id| self.tree.node(id))
+        } else {
+            self.tree.form_of(n)
+        };
         self.send("click", id, PlatformEventData::new(Box::<SerializedMouseData>::default()));
+        if let Some(form) = form.filter(|f| self.tree.attached(*f))
+            && let Some(form_id) = self.tree.nodes[form].id
+        {
+            let values = self.tree.form_values(form);
+            let data = SerializedFormData::new(String::new(), values);
+            self.send("submit", form_id, PlatformEventData::new(Box::new(data)));
+        }
     }
 
-    /// Types `text` into the field with attribute `name` = `value`, replacing what was there.
+    /// Types `text` into the field with attribute `name` = `value`, replacing what was
+    /// there, and leaves the field, as a page would: the field keeps it, and an input
+    /// event, then a change event, go to the field with its form's values (if it is in a
+    /// form).
     pub fn type_into(&mut self, name: &str, value: &str, text: &str) {
-        let id = self.must_find(name, value);
-        let data = SerializedFormData::new(text.to_owned(), Vec::new());
-        self.send("input", id, PlatformEventData::new(Box::new(data)));
+        let n = self.must_find_node(name, value);
+        self.tree.typed.insert(n, text.to_owned());
+        // An event goes to the nearest element the app knows, as a page's does.
+        let mut at = n;
+        let id = loop {
+            match (self.tree.nodes[at].id, self.tree.nodes[at].parent) {
+                (Some(id), _) => break id,
+                (None, Some(parent)) => at = parent,
+                (None, None) => return,
+            }
+        };
+        for event in ["input", "change"] {
+            let values = self.tree.form_of(n).map(|form| self.tree.form_values(form)).unwrap_or_default();
+            let data = SerializedFormData::new(text.to_owned(), values);
+            self.send(event, id, PlatformEventData::new(Box::new(data)));
+        }
     }
 
-    /// Submits the form with attribute `name` = `value`.
+    /// What the field with attribute `name` = `value` holds now, as a page would show
+    /// it: what was typed into it, or else the value it was given.
+    pub fn field_value(&self, name: &str, value: &str) -> Option<String> {
+        Some(self.tree.value_of(self.find_node(name, value)?))
+    }
+
+    /// Submits the form with attribute `name` = `value`, with the values of its named
+    /// fields, as a page sends them.
     pub fn submit(&mut self, name: &str, value: &str) {
         let id = self.must_find(name, value);
-        let data = SerializedFormData::new(String::new(), Vec::new());
+        let values = self.tree.form_values(self.tree.node(id));
+        let data = SerializedFormData::new(String::new(), values);
         self.send("submit", id, PlatformEventData::new(Box::new(data)));
+    }
+}
+
+impl Tree {
+    fn attrs(&self, n: usize) -> Option<&HashMap<String, String>> {
+        match &self.nodes[n].kind {
+            Kind::Element { attrs, .. } => Some(attrs),
+            _ => None,
+        }
+    }
+
+    fn tag(&self, n: usize) -> Option<&str> {
+        match &self.nodes[n].kind {
+            Kind::Element { tag, .. } => Some(tag),
+            _ => None,
+        }
+    }
+
+    /// The form a node is in.
+    fn form_of(&self, mut n: usize) -> Option<usize> {
+        loop {
+            if self.tag(n) == Some("form") {
+                return Some(n);
+            }
+            n = self.nodes[n].parent?;
+        }
+    }
+
+    /// A field's value: what was typed, or its `value`, or its `initial_value`.
+    fn value_of(&self, n: usize) -> String {
+        if let Some(text) = self.typed.get(&n) {
+            return text.clone();
+        }
+        let attrs = self.attrs(n);
+        attrs.and_then(|a| a.get("value").or_else(|| a.get("initial_value"))).cloned().unwrap_or_default()
+    }
+
+    /// The named fields of a form and their values, in document order, as a page's
+    /// `FormData` holds them (a checkbox only when checked).
+    fn form_values(&self, form: usize) -> Vec<SerializedFormObject> {
+        let mut order = Vec::new();
+        self.walk(form, &mut order);
+        order
+            .into_iter()
+            .filter_map(|n| {
+                let attrs = self.attrs(n)?;
+                let key = attrs.get("name")?.clone();
+                if !matches!(self.tag(n), Some("input" | "textarea" | "select")) {
+                    return None;
+                }
+                if attrs.get("type").map(String::as_str) == Some("checkbox") {
+                    return (attrs.get("checked").map(String::as_str) == Some("true")).then(|| SerializedFormObject {
+                        key,
+                        text: Some("on".into()),
+                        file: None,
+                    });
+                }
+                Some(SerializedFormObject { key, text: Some(self.value_of(n)), file: None })
+            })
+            .collect()
     }
 }

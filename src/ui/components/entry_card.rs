@@ -65,14 +65,10 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
                         }
                     } else if entry.shared {
                         if confirming_unshare() {
-                            div { class: "confirm", role: "group", "aria-label": "Unshare '{short}'?", "data-confirm": "unshare",
-                                onkeydown: move |e| if e.key() == Key::Escape {
-                                    confirming_unshare.set(false);
-                                    back_to_unshare.set(true);
-                                },
+                            div { class: "confirm", role: "group", "aria-label": "Unshare '{short}'?", "data-confirm": "unshare", "data-escape": "",
                                 p { class: "hint", "Your partner's phone already has a copy, and keeps it. Make it private again on this phone and stop sharing it?" }
                                 button { class: "quiet", "data-action": "confirm-unshare", "aria-label": "Make private: '{short}'", onclick: unshare, "Make private" }
-                                button { class: "quiet", "aria-label": "Keep shared: '{short}'",
+                                button { class: "quiet", "aria-label": "Keep shared: '{short}'", "data-on-escape": "",
                                     onmounted: focus,
                                     onclick: move |_| { confirming_unshare.set(false); back_to_unshare.set(true) },
                                     "Keep shared"

@@ -1,117 +1,159 @@
 //! Forms for writing entries. A form keeps what was typed until the save succeeds; a
 //! failed save shows why and loses nothing.
+//!
+//! No field is bound back to a signal: what a person types stays in the field, and is
+//! read from the form when it is saved (`typed`). A field written again from a signal on
+//! every render loses the keys pressed between an input event and its render.
 
 use chrono::{Local, NaiveDateTime, TimeZone, Utc};
 use dioxus::prelude::*;
 
 use crate::model::{Draft, SafetySide, TimeWindow, nudge};
+use crate::ui::components::typed;
 use crate::ui::{JournalSignal, Notice, act};
 
 #[component]
 pub fn SafetyForm(journal: JournalSignal, notice: Notice, side: SafetySide) -> Element {
-    let mut text = use_signal(String::new);
+    let mut saved = use_signal(|| 0u32);
     let (id, label) = match side {
         SafetySide::Helps => ("safety-helps", "What helps me feel secure with you"),
         SafetySide::Harder => ("safety-harder", "What makes trust harder for me"),
     };
     rsx! {
-        form { class: "entry-form", "data-form": id,
-            onsubmit: move |e| {
-                e.prevent_default();
-                if act(journal, notice, |j| j.add(Draft::SafetyNeed { side, text: text() }).map(|_| ())) {
-                    text.set(String::new());
-                }
-            },
-            label { r#for: "{id}-text", "{label}" }
-            textarea { id: "{id}-text", rows: "2", value: "{text}", oninput: move |e| text.set(e.value()) }
-            button { r#type: "submit", class: "primary", "Save privately" }
+        // Keyed by how many were saved: a save remounts the form, empty.
+        for n in [saved()] {
+            form { key: "{n}", class: "entry-form", "data-form": id,
+                onsubmit: move |e| {
+                    e.prevent_default();
+                    let text = typed(&e, "text");
+                    if act(journal, notice, |j| j.add(Draft::SafetyNeed { side, text }).map(|_| ())) {
+                        saved += 1;
+                    }
+                },
+                label { r#for: "{id}-text", "{label}" }
+                textarea { id: "{id}-text", name: "text", rows: "2" }
+                button { r#type: "submit", class: "primary", "Save privately" }
+            }
         }
     }
 }
 
+/// The page tells the reflection form's nudge what is typed, key by key, over an
+/// asynchronous channel: nothing waits for the app. (A framework `oninput` would make the
+/// page wait for the app on every key of every field from then on: the framework keeps a
+/// page-wide listener for each kind of event it ever listened to.)
+const WATCH_REFLECTION: &str = r#"
+    const form = document.querySelector('[data-form="reflection"]');
+    if (form) {
+        form.addEventListener('input', () => dioxus.send([...new FormData(form).values()].join(' ')));
+    }
+"#;
+
 #[component]
 pub fn ReflectionForm(journal: JournalSignal, notice: Notice) -> Element {
-    let mut feeling = use_signal(String::new);
-    let mut needing = use_signal(String::new);
-    let mut understanding = use_signal(String::new);
-    let all = format!("{} {} {}", feeling(), needing(), understanding());
-    let gentle = nudge::suggestion(&all);
+    let mut saved = use_signal(|| 0u32);
+    // The nudge follows the words as they are typed; the words themselves stay in the
+    // fields and are read from the form when it is saved.
+    let mut gentle = use_signal(|| None::<String>);
+    let mut consider = move |words: &str| {
+        let now = nudge::suggestion(words);
+        if *gentle.peek() != now {
+            gentle.set(now);
+        }
+    };
+    let mut watching = use_signal(|| None::<dioxus::core::Task>);
+    let all = |e: &FormEvent| ["feeling", "needing", "understanding"].map(|f| typed(e, f)).join(" ");
     rsx! {
-        form { class: "entry-form", "data-form": "reflection",
-            onsubmit: move |e| {
-                e.prevent_default();
-                let draft = Draft::Reflection {
-                    feeling: feeling(),
-                    needing: Some(needing()),
-                    understanding: Some(understanding()),
-                };
-                if act(journal, notice, |j| j.add(draft).map(|_| ())) {
-                    feeling.set(String::new());
-                    needing.set(String::new());
-                    understanding.set(String::new());
+        for n in [saved()] {
+            form { key: "{n}", class: "entry-form", "data-form": "reflection",
+                onmounted: move |_| {
+                    if let Some(before) = watching.take() {
+                        before.cancel();
+                    }
+                    watching.set(Some(spawn(async move {
+                        let mut typing = document::eval(WATCH_REFLECTION);
+                        while let Ok(words) = typing.recv::<String>().await {
+                            consider(&words);
+                        }
+                    })));
+                },
+                // Leaving a field says it too, where the page can't send each key.
+                onchange: move |e| consider(&all(&e)),
+                onsubmit: move |e| {
+                    e.prevent_default();
+                    let draft = Draft::Reflection {
+                        feeling: typed(&e, "feeling"),
+                        needing: Some(typed(&e, "needing")),
+                        understanding: Some(typed(&e, "understanding")),
+                    };
+                    if act(journal, notice, |j| j.add(draft).map(|_| ())) {
+                        gentle.set(None);
+                        saved += 1;
+                    }
+                },
+                label { r#for: "reflection-feeling", "What I was feeling" }
+                textarea { id: "reflection-feeling", name: "feeling", rows: "2" }
+                label { r#for: "reflection-needing", "What I was needing" }
+                textarea { id: "reflection-needing", name: "needing", rows: "2" }
+                label { r#for: "reflection-understanding", "What I now understand about you (optional)" }
+                textarea { id: "reflection-understanding", name: "understanding", rows: "2" }
+                if let Some(words) = gentle() {
+                    p { class: "nudge", role: "note", "data-nudge": "blame", "{words}" }
                 }
-            },
-            label { r#for: "reflection-feeling", "What I was feeling" }
-            textarea { id: "reflection-feeling", rows: "2", value: "{feeling}", oninput: move |e| feeling.set(e.value()) }
-            label { r#for: "reflection-needing", "What I was needing" }
-            textarea { id: "reflection-needing", rows: "2", value: "{needing}", oninput: move |e| needing.set(e.value()) }
-            label { r#for: "reflection-understanding", "What I now understand about you (optional)" }
-            textarea { id: "reflection-understanding", rows: "2", value: "{understanding}", oninput: move |e| understanding.set(e.value()) }
-            if let Some(words) = gentle {
-                p { class: "nudge", role: "note", "data-nudge": "blame", "{words}" }
+                button { r#type: "submit", class: "primary", "Save privately" }
             }
-            button { r#type: "submit", class: "primary", "Save privately" }
         }
     }
 }
 
 #[component]
 pub fn AgreementForm(journal: JournalSignal, notice: Notice) -> Element {
-    let mut text = use_signal(String::new);
+    let mut saved = use_signal(|| 0u32);
     rsx! {
-        form { class: "entry-form", "data-form": "agreement",
-            onsubmit: move |e| {
-                e.prevent_default();
-                if act(journal, notice, |j| j.add(Draft::Agreement { text: text() }).map(|_| ())) {
-                    text.set(String::new());
-                }
-            },
-            label { r#for: "agreement-text", "A small agreement" }
-            input { id: "agreement-text", value: "{text}", placeholder: "Text when I'm running late", oninput: move |e| text.set(e.value()) }
-            button { r#type: "submit", class: "primary", "Save privately" }
+        for n in [saved()] {
+            form { key: "{n}", class: "entry-form", "data-form": "agreement",
+                onsubmit: move |e| {
+                    e.prevent_default();
+                    let text = typed(&e, "text");
+                    if act(journal, notice, |j| j.add(Draft::Agreement { text }).map(|_| ())) {
+                        saved += 1;
+                    }
+                },
+                label { r#for: "agreement-text", "A small agreement" }
+                input { id: "agreement-text", name: "text", placeholder: "Text when I'm running late" }
+                button { r#type: "submit", class: "primary", "Save privately" }
+            }
         }
     }
 }
 
 #[component]
 pub fn TransparencyForm(journal: JournalSignal, notice: Notice) -> Element {
-    let mut text = use_signal(String::new);
-    let mut from = use_signal(String::new);
-    let mut to = use_signal(String::new);
+    let mut saved = use_signal(|| 0u32);
     rsx! {
-        form { class: "entry-form", "data-form": "transparency",
-            onsubmit: move |e| {
-                e.prevent_default();
-                let saved = act(journal, notice, |j| {
-                    let window = window(&from(), &to())?;
-                    j.add(Draft::Transparency { text: text(), window }).map(|_| ())
-                });
-                if saved {
-                    text.set(String::new());
-                    from.set(String::new());
-                    to.set(String::new());
+        for n in [saved()] {
+            form { key: "{n}", class: "entry-form", "data-form": "transparency",
+                onsubmit: move |e| {
+                    e.prevent_default();
+                    let added = act(journal, notice, |j| {
+                        let window = window(&typed(&e, "from"), &typed(&e, "to"))?;
+                        j.add(Draft::Transparency { text: typed(&e, "text"), window }).map(|_| ())
+                    });
+                    if added {
+                        saved += 1;
+                    }
+                },
+                label { r#for: "transparency-text", "Something I'd like you to know" }
+                textarea { id: "transparency-text", name: "text", rows: "2" }
+                fieldset {
+                    legend { "A plan's time (optional)" }
+                    label { r#for: "transparency-from", "From" }
+                    input { id: "transparency-from", name: "from", r#type: "datetime-local" }
+                    label { r#for: "transparency-to", "To" }
+                    input { id: "transparency-to", name: "to", r#type: "datetime-local" }
                 }
-            },
-            label { r#for: "transparency-text", "Something I'd like you to know" }
-            textarea { id: "transparency-text", rows: "2", value: "{text}", oninput: move |e| text.set(e.value()) }
-            fieldset {
-                legend { "A plan's time (optional)" }
-                label { r#for: "transparency-from", "From" }
-                input { id: "transparency-from", r#type: "datetime-local", value: "{from}", oninput: move |e| from.set(e.value()) }
-                label { r#for: "transparency-to", "To" }
-                input { id: "transparency-to", r#type: "datetime-local", value: "{to}", oninput: move |e| to.set(e.value()) }
+                button { r#type: "submit", class: "primary", "Save privately" }
             }
-            button { r#type: "submit", class: "primary", "Save privately" }
         }
     }
 }
@@ -134,19 +176,20 @@ fn window(from: &str, to: &str) -> Result<Option<TimeWindow>, String> {
     }
 }
 
-/// Today's check-in: "What does trust look like today?", editable all day.
+/// Today's check-in: "What does trust look like today?", editable all day. The field
+/// starts from what was saved today, and keeps what is typed after it.
 #[component]
 pub fn CheckInForm(journal: JournalSignal, notice: Notice, current: Option<String>) -> Element {
-    let mut text = use_signal(|| current.clone().unwrap_or_default());
     let written = current.is_some();
+    let start = current.unwrap_or_default();
     rsx! {
         form { class: "entry-form", "data-form": "checkin",
             onsubmit: move |e| {
                 e.prevent_default();
-                act(journal, notice, |j| j.add(Draft::CheckIn { text: text() }).map(|_| ()));
+                act(journal, notice, |j| j.add(Draft::CheckIn { text: typed(&e, "text") }).map(|_| ()));
             },
             label { r#for: "checkin-text", "What does trust look like today?" }
-            textarea { id: "checkin-text", rows: "3", value: "{text}", oninput: move |e| text.set(e.value()) }
+            textarea { id: "checkin-text", name: "text", rows: "3", initial_value: "{start}" }
             button { r#type: "submit", class: "primary", if written { "Update today's check-in" } else { "Save today's check-in" } }
         }
     }

@@ -34,3 +34,14 @@ pub fn focus_if(e: MountedEvent, mut wanted: Signal<bool>) -> impl Future<Output
 pub fn focus_screen() {
     document::eval("document.getElementById('screen')?.focus()");
 }
+
+/// The text a submitted (or typed-in) form holds in its field `name`, or "" when it has
+/// none. Fields keep what is typed in the page; this reads it once, when it is needed,
+/// instead of binding the field's value back from a signal on every render, which would
+/// write over the keys pressed between an input event and its render.
+pub fn typed(e: &FormEvent, name: &str) -> String {
+    match e.get_first(name) {
+        Some(dioxus::html::FormValue::Text(text)) => text,
+        _ => String::new(),
+    }
+}

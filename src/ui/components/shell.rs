@@ -3,6 +3,7 @@
 
 use dioxus::prelude::*;
 
+use crate::ui::components::typed;
 use crate::ui::views;
 use crate::ui::{JournalSignal, Notice, Tab, act};
 
@@ -102,7 +103,6 @@ pub fn SyncBadge() -> Element {
 /// The first screen on a new phone: the person's name.
 #[component]
 fn Welcome(journal: JournalSignal, notice: Notice) -> Element {
-    let mut name = use_signal(String::new);
     rsx! {
         main { class: "screen welcome",
             h1 { "Steady" }
@@ -114,10 +114,11 @@ fn Welcome(journal: JournalSignal, notice: Notice) -> Element {
             form { "data-form": "welcome",
                 onsubmit: move |e| {
                     e.prevent_default();
-                    act(journal, notice, |j| j.set_name(&name()));
+                    let name = typed(&e, "name");
+                    act(journal, notice, |j| j.set_name(&name));
                 },
                 label { r#for: "name", "The name your partner knows you by" }
-                input { id: "name", value: "{name}", autocomplete: "given-name", oninput: move |e| name.set(e.value()) }
+                input { id: "name", name: "name", autocomplete: "given-name" }
                 button { r#type: "submit", class: "primary", "Begin" }
             }
         }

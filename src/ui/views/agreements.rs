@@ -8,7 +8,7 @@ use crate::ui::components::entry_card::{EntryCard, short_text};
 use crate::ui::components::forms::AgreementForm;
 use crate::ui::components::paged::PAGE;
 use crate::ui::components::steadiness::Steadiness;
-use crate::ui::components::{focus, focus_if};
+use crate::ui::components::{focus, focus_if, typed};
 use crate::ui::{Journal, JournalSignal, Notice, act};
 
 #[component]
@@ -68,31 +68,46 @@ pub fn Agreements(journal: JournalSignal, notice: Notice) -> Element {
     }
 }
 
-/// Kept, missed or renegotiated, in one tap; a note is optional.
+/// Kept, missed or renegotiated, in one tap; a note is optional. Each outcome is a submit
+/// button of one form: its tap says which (the click comes just before the submit), and
+/// the submit carries the note as it was typed.
 #[component]
 fn CheckInButtons(id: crate::model::EntryId, short: String, journal: JournalSignal, notice: Notice) -> Element {
-    let mut note = use_signal(String::new);
     let mut done = use_signal(|| None::<Outcome>);
-    let mut check_in = move |outcome: Outcome| {
-        let text = note();
-        let note_arg = if text.trim().is_empty() { None } else { Some(text.as_str()) };
-        if act(journal, notice, |j| j.check_in(id, outcome, note_arg)) {
-            note.set(String::new());
-            done.set(Some(outcome));
-        }
-    };
+    let mut chosen = use_signal(|| None::<Outcome>);
+    // A check-in remounts the form, so the note's field is empty for the next one.
+    let mut saved = use_signal(|| 0u32);
     rsx! {
-        div { class: "check-in", role: "group", "aria-label": "How did '{short}' go today?",
-            label { r#for: "note-{id}", class: "label", "How did it go today? (a note is optional)" }
-            input { id: "note-{id}", value: "{note}", placeholder: "A note, if you like", oninput: move |e| note.set(e.value()) }
-            div { class: "actions",
-                button { "data-outcome": "kept", "aria-label": "Kept '{short}' today", onclick: move |_| check_in(Outcome::Kept), "Kept" }
-                button { "data-outcome": "missed", "aria-label": "Missed '{short}' today", onclick: move |_| check_in(Outcome::Missed), "Missed" }
-                button { "data-outcome": "renegotiated", "aria-label": "Renegotiated '{short}' today", onclick: move |_| check_in(Outcome::Renegotiated), "Renegotiated" }
-                button { class: "quiet", "aria-label": "Retire '{short}'", onclick: move |_| { act(journal, notice, |j| j.set_agreement_status(id, AgreementStatus::Retired)); }, "Retire" }
-            }
-            if let Some(o) = done() {
-                p { class: "muted", role: "status", "Noted: {o}." }
+        for n in [saved()] {
+            form { key: "{n}", class: "check-in", role: "group", "aria-label": "How did '{short}' go today?",
+                "data-form": "check-in",
+                onsubmit: move |e| {
+                    e.prevent_default();
+                    let Some(outcome) = chosen.take() else { return };
+                    let text = typed(&e, "note");
+                    let note = if text.trim().is_empty() { None } else { Some(text.as_str()) };
+                    if act(journal, notice, |j| j.check_in(id, outcome, note)) {
+                        done.set(Some(outcome));
+                        saved += 1;
+                    }
+                },
+                // Enter in the note chooses no outcome: the form's first submit button,
+                // which Enter would press, is this disabled one, and no one sees it.
+                button { r#type: "submit", disabled: true, hidden: true, "aria-hidden": "true", tabindex: "-1" }
+                label { r#for: "note-{id}", class: "label", "How did it go today? (a note is optional)" }
+                input { id: "note-{id}", name: "note", placeholder: "A note, if you like" }
+                div { class: "actions",
+                    button { r#type: "submit", "data-outcome": "kept", "aria-label": "Kept '{short}' today",
+                        onclick: move |_| chosen.set(Some(Outcome::Kept)), "Kept" }
+                    button { r#type: "submit", "data-outcome": "missed", "aria-label": "Missed '{short}' today",
+                        onclick: move |_| chosen.set(Some(Outcome::Missed)), "Missed" }
+                    button { r#type: "submit", "data-outcome": "renegotiated", "aria-label": "Renegotiated '{short}' today",
+                        onclick: move |_| chosen.set(Some(Outcome::Renegotiated)), "Renegotiated" }
+                    button { r#type: "button", class: "quiet", "aria-label": "Retire '{short}'", onclick: move |_| { act(journal, notice, |j| j.set_agreement_status(id, AgreementStatus::Retired)); }, "Retire" }
+                }
+                if let Some(o) = done() {
+                    p { class: "muted", role: "status", "Noted: {o}." }
+                }
             }
         }
     }
@@ -106,7 +121,6 @@ fn Reword(entry: Entry, journal: JournalSignal, notice: Notice) -> Element {
         Body::Agreement { text, .. } => text.clone(),
         _ => String::new(),
     };
-    let mut text = use_signal(|| current.clone());
     let id = entry.id;
     let short = short_text(&entry.body);
     let mut back = use_signal(|| false);
@@ -125,18 +139,19 @@ fn Reword(entry: Entry, journal: JournalSignal, notice: Notice) -> Element {
     }
     rsx! {
         form { class: "entry-form", "data-form": "reword",
-            onkeydown: move |e| if e.key() == Key::Escape { close() },
+            "data-escape": "",
             onsubmit: move |e| {
                 e.prevent_default();
-                if act(journal, notice, |j| j.edit(id, crate::model::Draft::Agreement { text: text() })) {
+                let text = typed(&e, "text");
+                if act(journal, notice, |j| j.edit(id, crate::model::Draft::Agreement { text })) {
                     close();
                 }
             },
             label { r#for: "reword-{id}", "The agreement, as you both now see it" }
-            input { id: "reword-{id}", value: "{text}", onmounted: focus, oninput: move |e| text.set(e.value()) }
+            input { id: "reword-{id}", name: "text", initial_value: "{current}", onmounted: focus }
             div { class: "actions",
                 button { r#type: "submit", class: "primary", "Save the new words" }
-                button { r#type: "button", class: "quiet", onclick: move |_| close(), "Cancel" }
+                button { r#type: "button", class: "quiet", "data-on-escape": "", onclick: move |_| close(), "Cancel" }
             }
         }
     }

@@ -6,7 +6,7 @@ use dioxus::prelude::*;
 use crate::model::{Body, Entry, SafetySide};
 use crate::ui::components::forms::{AgreementForm, CheckInForm, ReflectionForm, SafetyForm, TransparencyForm};
 use crate::ui::components::paged::PagedCards;
-use crate::ui::{JournalSignal, Notice, Tab};
+use crate::ui::{Journal, JournalSignal, Notice, Tab};
 
 #[component]
 pub fn Today(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
@@ -24,7 +24,10 @@ pub fn Today(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Elemen
     rsx! {
         section { "aria-label": "Today's check-in",
             p { class: "lead", "Not \u{201c}why did this happen\u{201d}, but \u{201c}how can we both show up today\u{201d}." }
-            CheckInForm { key: "{current.is_some()}", journal, notice, current }
+            // A new day starts from an empty field: the form is keyed by the day it is for.
+            for day in [Journal::today()] {
+                CheckInForm { key: "{day}", journal, notice, current: current.clone() }
+            }
         }
         section { "aria-label": "Write something",
             h2 { "Write something" }

@@ -4,80 +4,107 @@ use dioxus::prelude::*;
 
 use crate::export::file::Format as ExportFormat;
 use crate::net::PairingState;
-use crate::ui::components::{focus, focus_if, focus_screen};
+use crate::ui::components::{focus, focus_if, focus_screen, typed};
+use crate::ui::lock::{NEW_PASSCODE, NEW_PASSCODE_AGAIN};
 use crate::ui::sync::{Pairing, SyncLink, badge_text};
 use crate::ui::{JournalSignal, Notice, Tab, act};
 
 #[component]
 pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
     let name = journal.read().as_ref().ok().and_then(|j| j.me.as_ref().map(|m| m.name.clone())).unwrap_or_default();
-    let mut new_name = use_signal(|| name.clone());
     let default_dir = directories::UserDirs::new()
         .and_then(|u| u.document_dir().map(|d| d.to_owned()).or_else(|| Some(u.home_dir().to_owned())))
         .unwrap_or_default();
+    // Where the last export went: the field starts from it after an export remounts it.
     let mut export_path = use_signal(move || default_dir.join("steady-journal.json").display().to_string());
     let mut exported = use_signal(|| None::<String>);
     let mut encrypted = use_signal(|| true);
-    let mut passphrase = use_signal(String::new);
-    let mut export = move |format: ExportFormat| {
-        let path = std::path::PathBuf::from(export_path());
-        let secret = passphrase();
-        if encrypted() && secret.chars().count() < 8 {
+    // Which export button was pressed: its click comes just before the form's submit.
+    let what = use_signal(|| Export::Journal(ExportFormat::Json));
+    // An export remounts its form, so the passphrase does not stay in the field.
+    let mut exports = use_signal(|| 0u32);
+    let export = move |e: FormEvent| {
+        e.prevent_default();
+        let typed_path = typed(&e, "path");
+        let format = match *what.peek() {
+            Export::Journal(format) => format,
+            // A past pairing's document goes into the folder the path names.
+            Export::Past(id) => {
+                let dir = std::path::Path::new(typed_path.trim()).parent().map(|d| d.to_owned()).unwrap_or_default();
+                let mut written = None;
+                if act(journal, notice, |j| {
+                    written = Some(j.export_past(id, &dir)?);
+                    Ok(())
+                }) && let Some(path) = written
+                {
+                    exported.set(Some(format!("Saved to {}", path.display())));
+                }
+                return;
+            }
+        };
+        let path = export_file(&typed_path, format);
+        let secret = typed(&e, "passphrase");
+        let encrypted = *encrypted.peek();
+        if encrypted && secret.chars().count() < 8 {
             return notice
                 .clone()
                 .set(Some("Choose a passphrase of at least 8 characters to open the file with.".into()));
         }
         let mut written = None;
         if act(journal, notice, |j| {
-            written = Some(j.export(format, &path, encrypted().then_some(secret.as_str()))?);
+            written = Some(j.export(format, &path, encrypted.then_some(secret.as_str()))?);
             Ok(())
         }) && let Some(path) = written
         {
-            passphrase.set(String::new());
-            exported.set(Some(if encrypted() {
+            export_path.set(typed_path);
+            exports += 1;
+            exported.set(Some(if encrypted {
                 format!("Saved, encrypted, to {}. It opens with the passphrase you chose.", path.display())
             } else {
                 format!("Saved to {}, not encrypted: anyone who finds it can read it.", path.display())
             }));
         }
     };
-    let export_dir = std::path::Path::new(&export_path()).parent().map(|d| d.display().to_string()).unwrap_or_default();
+    let first_path = export_path.peek().clone();
     rsx! {
         Partner { journal }
-        PastPairings { journal, notice, export_dir }
+        PastPairings { journal, notice, what }
         section { "aria-label": "You",
             h2 { "You" }
             form { class: "entry-form", "data-form": "my-name",
-                onsubmit: move |e| { e.prevent_default(); act(journal, notice, |j| j.set_name(&new_name())); },
+                onsubmit: move |e| {
+                    e.prevent_default();
+                    let name = typed(&e, "name");
+                    act(journal, notice, |j| j.set_name(&name));
+                },
                 label { r#for: "my-name", "Your name, as your partner sees it" }
-                input { id: "my-name", value: "{new_name}", oninput: move |e| new_name.set(e.value()) }
+                input { id: "my-name", name: "name", initial_value: "{name}" }
                 button { r#type: "submit", class: "quiet", "Save name" }
             }
         }
         section { "aria-label": "Keep a copy",
             h2 { "Keep a copy" }
-            label { r#for: "export-path", "Where to save it" }
-            input { id: "export-path", value: "{export_path}", oninput: move |e| export_path.set(e.value()) }
-            label { class: "switch",
-                input { r#type: "checkbox", checked: encrypted(), "data-export-encrypted": "{encrypted}",
-                    onchange: move |e| encrypted.set(e.checked()) }
-                "Encrypt the file (recommended)"
-            }
-            if encrypted() {
-                label { r#for: "export-passphrase", "A passphrase to open the file with" }
-                input { id: "export-passphrase", r#type: "password", autocomplete: "new-password",
-                    value: "{passphrase}", oninput: move |e| passphrase.set(e.value()) }
-                p { class: "hint", "Saves an encrypted file (age, ending in .age) that opens only with this passphrase." }
-            } else {
-                p { class: "hint", role: "alert", "Saves a plain file: anyone who finds it can read every entry in it, private ones too." }
-            }
-            div { class: "actions",
-                button { "data-export": "json", onclick: move |_| export(ExportFormat::Json), "Save as JSON" }
-                button { "data-export": "markdown", onclick: move |_| {
-                    let p = export_path();
-                    if let Some(stem) = p.strip_suffix(".json") { export_path.set(format!("{stem}.md")); }
-                    export(ExportFormat::Markdown)
-                }, "Save as Markdown" }
+            for n in [exports()] {
+                form { key: "{n}", id: EXPORT_FORM, class: "entry-form", "data-form": "export", onsubmit: export,
+                    label { r#for: "export-path", "Where to save it" }
+                    input { id: "export-path", name: "path", initial_value: "{first_path}" }
+                    label { class: "switch",
+                        input { r#type: "checkbox", checked: encrypted(), "data-export-encrypted": "{encrypted}",
+                            onchange: move |e| encrypted.set(e.checked()) }
+                        "Encrypt the file (recommended)"
+                    }
+                    if encrypted() {
+                        label { r#for: "export-passphrase", "A passphrase to open the file with" }
+                        input { id: "export-passphrase", name: "passphrase", r#type: "password", autocomplete: "new-password" }
+                        p { class: "hint", "Saves an encrypted file (age, ending in .age) that opens only with this passphrase." }
+                    } else {
+                        p { class: "hint", role: "alert", "Saves a plain file: anyone who finds it can read every entry in it, private ones too." }
+                    }
+                    div { class: "actions",
+                        button { r#type: "submit", "data-export": "json", onclick: move |_| what.clone().set(Export::Journal(ExportFormat::Json)), "Save as JSON" }
+                        button { r#type: "submit", "data-export": "markdown", onclick: move |_| what.clone().set(Export::Journal(ExportFormat::Markdown)), "Save as Markdown" }
+                    }
+                }
             }
             if let Some(done) = exported() {
                 p { class: "muted", role: "status", "{done}" }
@@ -97,6 +124,27 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
     }
 }
 
+/// The form that keeps a copy: the journal's exports, and (through the `form` attribute
+/// of their buttons) a past pairing's.
+const EXPORT_FORM: &str = "export";
+
+/// What the export form writes: the whole journal, or a past pairing's document.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Export {
+    Journal(ExportFormat),
+    Past(i64),
+}
+
+/// The file an export of `format` goes to, from the path typed: Markdown goes beside a
+/// path that names a JSON file, with `.md` in place of `.json`.
+fn export_file(typed: &str, format: ExportFormat) -> std::path::PathBuf {
+    let typed = typed.trim();
+    match (format, typed.strip_suffix(".json")) {
+        (ExportFormat::Markdown, Some(stem)) => format!("{stem}.md").into(),
+        _ => typed.into(),
+    }
+}
+
 /// Pairing, and sync with the partner once paired. Everything here is symmetric: either
 /// phone can invite, either can pause or unpair, and the other phone is never told.
 #[component]
@@ -106,9 +154,6 @@ fn Partner(journal: JournalSignal) -> Element {
     let pairing = link.pairing.read().clone();
     let discovery_on = journal.read().as_ref().map(|j| j.discovery_on()).unwrap_or(true);
     let discovery_allowed = try_use_context::<crate::ui::sync::NetOptions>().is_none_or(|o| o.discovery_allowed);
-    let mut code = use_signal(String::new);
-    let mut address = use_signal(String::new);
-    let mut connect_to = use_signal(String::new);
     let mut confirm_unpair = use_signal(|| false);
     let mut back_to_unpair = use_signal(|| false);
 
@@ -146,11 +191,11 @@ fn Partner(journal: JournalSignal) -> Element {
             p { class: "muted", "Pair once, with both phones in hand. After that your phones sync the entries you share directly over your Wi-Fi. There is no server and no account." }
             button { "data-action": "invite", onclick: move |_| link.invite(), "Invite my partner" }
             form { class: "entry-form", "data-form": "join",
-                onsubmit: move |e| { e.prevent_default(); link.join(&code(), &address()); },
+                onsubmit: move |e| { e.prevent_default(); link.join(&typed(&e, "code"), &typed(&e, "address")); },
                 label { r#for: "join-code", "Or join your partner's invite: the code or link" }
-                input { id: "join-code", placeholder: "7KQM-4T2X", value: "{code}", oninput: move |e| code.set(e.value()) }
+                input { id: "join-code", name: "code", placeholder: "7KQM-4T2X" }
                 label { r#for: "join-address", "Their address, only if your Wi-Fi blocks discovery (optional)" }
-                input { id: "join-address", placeholder: "192.168.1.20:4001", value: "{address}", oninput: move |e| address.set(e.value()) }
+                input { id: "join-address", name: "address", placeholder: "192.168.1.20:4001" }
                 button { r#type: "submit", "Join" }
             }
         },
@@ -175,9 +220,9 @@ fn Partner(journal: JournalSignal) -> Element {
                     }
                 }
                 form { class: "entry-form", "data-form": "connect",
-                    onsubmit: move |e| { e.prevent_default(); link.connect(&connect_to()); },
+                    onsubmit: move |e| { e.prevent_default(); link.connect(&typed(&e, "address")); },
                     label { r#for: "connect-address", "Connect by address, if your Wi-Fi blocks discovery" }
-                    input { id: "connect-address", placeholder: "192.168.1.20:4001", value: "{connect_to}", oninput: move |e| connect_to.set(e.value()) }
+                    input { id: "connect-address", name: "address", placeholder: "192.168.1.20:4001" }
                     button { r#type: "submit", class: "quiet", "Connect" }
                 }
                 if !listening.is_empty() {
@@ -185,11 +230,11 @@ fn Partner(journal: JournalSignal) -> Element {
                 }
                 if confirm_unpair() {
                     div { class: "confirm", role: "group", "aria-label": "Unpair from {partner.name}?", "data-confirm": "unpair",
-                        onkeydown: move |e| if e.key() == Key::Escape { confirm_unpair.set(false); back_to_unpair.set(true) },
+                        "data-escape": "",
                         p { "Unpair from {partner.name}? What you shared becomes private again on this phone, and what {partner.name} shared stays here, apart and read-only. Their phone is not told, and keeps what it already has. A new pairing starts with nothing shared." }
                         div { class: "actions",
                             button { class: "danger", "data-action": "unpair-confirm", "aria-label": "Yes, unpair from {partner.name}", onclick: move |_| { confirm_unpair.set(false); link.unpair(); focus_screen(); }, "Yes, unpair" }
-                            button { class: "quiet", "data-action": "keep-pairing", onmounted: focus,
+                            button { class: "quiet", "data-action": "keep-pairing", "data-on-escape": "", onmounted: focus,
                                 onclick: move |_| { confirm_unpair.set(false); back_to_unpair.set(true) }, "Keep pairing" }
                         }
                     }
@@ -243,10 +288,9 @@ fn CheckWords(name: String, words: Vec<String>) -> Element {
 /// The shared documents of pairings that have ended: what the partner wrote, read-only,
 /// to keep a copy of or delete for good.
 #[component]
-fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> Element {
+fn PastPairings(journal: JournalSignal, notice: Notice, what: Signal<Export>) -> Element {
     let mut confirm_delete = use_signal(|| None::<i64>);
     let mut back_to_delete = use_signal(|| false);
-    let mut saved = use_signal(|| None::<String>);
     let pasts = match journal.read().as_ref().map(|j| j.past_pairings()) {
         Ok(Ok(pasts)) => pasts,
         Ok(Err(e)) => return rsx! { p { class: "error", role: "alert", "{e}" } },
@@ -260,7 +304,6 @@ fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> E
         let partner = past.partner.clone();
         let ended = past.ended_at.with_timezone(&chrono::Local).format("%-d %B %Y").to_string();
         let entries = journal.read().as_ref().ok().map(|j| j.past_entries(id)).unwrap_or_else(|| Ok(Vec::new()));
-        let dir = std::path::PathBuf::from(&export_dir);
         rsx! {
             article { key: "{id}", class: "past-pairing", "data-past": "{id}",
                 h3 { "From your time with {partner}" }
@@ -281,19 +324,16 @@ fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> E
                     Err(e) => rsx! { p { class: "error", "{e}" } },
                 }
                 div { class: "actions",
-                    button { class: "quiet", "data-action": "export-past", "aria-label": "Export what {partner} shared",
-                        onclick: move |_| {
-                            let result = journal.read().as_ref().map_err(|e| e.clone()).and_then(|j| j.export_past(id, &dir));
-                            match result {
-                                Ok(path) => saved.set(Some(format!("Saved to {}", path.display()))),
-                                Err(e) => notice.clone().set(Some(e)),
-                            }
-                        },
+                    // A submit button of the export form below: the past pairing's document
+                    // goes into the folder its path names.
+                    button { r#type: "submit", form: EXPORT_FORM, class: "quiet", "data-action": "export-past",
+                        "aria-label": "Export what {partner} shared",
+                        onclick: move |_| what.clone().set(Export::Past(id)),
                         "Export"
                     }
                     if confirm_delete() == Some(id) {
                         div { class: "confirm", role: "group", "aria-label": "Delete your time with {partner} for good?", "data-confirm": "delete-past",
-                            onkeydown: move |e| if e.key() == Key::Escape { confirm_delete.set(None); back_to_delete.set(true) },
+                            "data-escape": "",
                             p { "Delete everything from your time with {partner} on this phone? It can't be undone. Their phone keeps its own copy." }
                             button { class: "danger", "data-action": "delete-past-confirm", "aria-label": "Yes, delete for good: everything from {partner}",
                                 onclick: move |_| {
@@ -303,7 +343,7 @@ fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> E
                                 },
                                 "Yes, delete for good"
                             }
-                            button { class: "quiet", "aria-label": "Keep it: what {partner} shared", onmounted: focus,
+                            button { class: "quiet", "aria-label": "Keep it: what {partner} shared", "data-on-escape": "", onmounted: focus,
                                 onclick: move |_| { confirm_delete.set(None); back_to_delete.set(true) }, "Keep it" }
                         }
                     } else {
@@ -319,9 +359,6 @@ fn PastPairings(journal: JournalSignal, notice: Notice, export_dir: String) -> E
         section { "aria-label": "Past pairings",
             h2 { "Past pairings" }
             {items}
-            if let Some(done) = saved() {
-                p { class: "muted", role: "status", "{done}" }
-            }
         }
     }
 }
@@ -334,19 +371,14 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
         Ok(j) => (j.has_passcode(), j.lock_grace().as_secs()),
         Err(_) => (false, crate::ui::lock::DEFAULT_GRACE.as_secs()),
     };
-    let mut current = use_signal(String::new);
-    let mut first = use_signal(String::new);
-    let mut again = use_signal(String::new);
     let mut changing = use_signal(|| false);
     let mut removing = use_signal(|| false);
     let mut done = use_signal(|| None::<String>);
     // Which button gets focus back when its form closes.
     let mut back_to_change = use_signal(|| false);
     let mut back_to_remove = use_signal(|| false);
+    // Closing a form drops it, and what was typed in it.
     let mut clear = move || {
-        current.set(String::new());
-        first.set(String::new());
-        again.set(String::new());
         if changing() {
             back_to_change.set(true);
         }
@@ -356,15 +388,15 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
         changing.set(false);
         removing.set(false);
     };
-    let mut save = move || {
-        if let Err(e) = crate::vault::check_new_passcode(&first()) {
+    let mut save = move |e: FormEvent| {
+        let (old, first, again) = (typed(&e, "current"), typed(&e, NEW_PASSCODE), typed(&e, NEW_PASSCODE_AGAIN));
+        if let Err(e) = crate::vault::check_new_passcode(&first) {
             return notice.clone().set(Some(e.to_string()));
         }
-        if first() != again() {
+        if first != again {
             return notice.clone().set(Some("The two new passcodes are not the same.".into()));
         }
-        let old = current();
-        if act(journal, notice, |j| j.set_passcode(has_passcode.then_some(old.as_str()), &first())) {
+        if act(journal, notice, |j| j.set_passcode(has_passcode.then_some(old.as_str()), &first)) {
             clear();
             done.set(Some("The passcode is set. Steady asks for it each time it opens.".into()));
         }
@@ -395,37 +427,35 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
             }
             if changing() {
                 form { class: "entry-form", "data-form": "passcode",
-                    onkeydown: move |e| if e.key() == Key::Escape { clear() },
-                    onsubmit: move |e| { e.prevent_default(); save(); },
+                    "data-escape": "",
+                    onsubmit: move |e| { e.prevent_default(); save(e); },
                     if has_passcode {
                         label { r#for: "current-passcode", "Your passcode now" }
-                        input { id: "current-passcode", r#type: "password", autocomplete: "current-password", onmounted: focus,
-                            value: "{current}", oninput: move |e| current.set(e.value()) }
+                        input { id: "current-passcode", name: "current", r#type: "password", autocomplete: "current-password", onmounted: focus }
                     }
-                    crate::ui::lock::NewPasscode { id: "next-passcode", first, again }
+                    crate::ui::lock::NewPasscode { id: "next-passcode" }
                     div { class: "actions",
                         button { r#type: "submit", class: "primary", "Save passcode" }
-                        button { r#type: "button", class: "quiet", onclick: move |_| clear(), "Cancel" }
+                        button { r#type: "button", class: "quiet", "data-on-escape": "", onclick: move |_| clear(), "Cancel" }
                     }
                 }
             } else if removing() {
                 p { class: "notice", role: "alert", "{crate::vault::WITHOUT_PASSCODE}" }
                 form { class: "entry-form", "data-form": "remove-passcode",
-                    onkeydown: move |e| if e.key() == Key::Escape { clear() },
+                    "data-escape": "",
                     onsubmit: move |e| {
                         e.prevent_default();
-                        let old = current();
+                        let old = typed(&e, "current");
                         if act(journal, notice, |j| j.remove_passcode(&old)) {
                             clear();
                             done.set(Some("The passcode is off. Steady opens without it.".into()));
                         }
                     },
                     label { r#for: "remove-passcode", "Your passcode, to turn it off" }
-                    input { id: "remove-passcode", r#type: "password", autocomplete: "current-password", onmounted: focus,
-                        value: "{current}", oninput: move |e| current.set(e.value()) }
+                    input { id: "remove-passcode", name: "current", r#type: "password", autocomplete: "current-password", onmounted: focus }
                     div { class: "actions",
                         button { r#type: "submit", "Turn the passcode off" }
-                        button { r#type: "button", class: "quiet", onclick: move |_| clear(), "Keep it" }
+                        button { r#type: "button", class: "quiet", "data-on-escape": "", onclick: move |_| clear(), "Keep it" }
                     }
                 }
             } else {
