@@ -18,6 +18,10 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { check, connect as connectTo, finish, photograph, quit, sleep, tally } from './driver.mjs';
+import { checkNoWarnings, keepLog } from './log.mjs';
+
+/** Everything the windows wrote, to look for the framework's warnings at the end. */
+const logs = { text: '' };
 
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -37,10 +41,12 @@ function launch(dataDir, theme) {
   else delete env.GTK_THEME;
   // At the screen's corner: without a window manager the window is otherwise placed off
   // the screen, and every photograph comes out black.
-  return spawn(binary, ['--data-dir', dataDir, '--no-discovery', '--window-title', title, '--window-position', '0,0'], {
+  const app = spawn(binary, ['--data-dir', dataDir, '--no-discovery', '--window-title', title, '--window-position', '0,0'], {
     env,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  keepLog(app, logs);
+  return app;
 }
 
 function cli(dataDir, args, env = {}) {
@@ -556,4 +562,5 @@ await run('dark');
 console.log('\n| theme | state | serious or critical | minor (rule ids) | edges, colours, targets | at 200% |');
 console.log('|---|---|---|---|---|---|');
 for (const r of table) console.log(`| ${r.theme} | ${r.what} | ${r.serious} | ${r.minor} | ${r.own} | ${r.large} |`);
+checkNoWarnings(check, 'every window of the accessibility run', logs.text);
 finish('access');

@@ -9,6 +9,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { check, connect, finish, photograph, sleep, tally } from './driver.mjs';
+import { checkNoWarnings } from './log.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
@@ -26,12 +27,17 @@ const demo = spawn('bash', [join(root, 'scripts', 'demo.sh')], {
     WDIO_PORT_ALEX: String(ports.alex),
     WDIO_PORT_SAM: String(ports.sam),
   },
-  stdio: ['ignore', 'pipe', 'inherit'],
+  stdio: ['ignore', 'pipe', 'pipe'],
 });
 let said = '';
 demo.stdout.on('data', (d) => {
   said += d;
   process.stdout.write(d);
+});
+let complained = '';
+demo.stderr.on('data', (d) => {
+  complained += d;
+  process.stderr.write(d);
 });
 const ended = new Promise((r) => demo.once('exit', r));
 
@@ -87,6 +93,17 @@ try {
   await (await alex.$('[data-action="share"]')).click();
   await tab(sam, 'agreements');
   check(await seen(sam, `${text}</p>`, 40000), "the entry Alex shared arrives on Sam's phone");
+  // Alex's own card tells the truth at once: it has left Alex's phone.
+  const arrivedAt = Date.now();
+  const told = await alex
+    .waitUntil(
+      () => alex.execute((t) => [...document.querySelectorAll('article[data-shared="true"][data-waiting="false"]')]
+        .some((a) => a.textContent.includes(t) && a.querySelector('[data-action="unshare"]') && a.querySelector('[data-sent="true"]')), text),
+      { timeout: 1000, interval: 50 },
+    )
+    .catch(() => false);
+  check(told, `Alex's card says Shared, with Unshare and that it has left the phone, within 1 s of Sam having it (${Date.now() - arrivedAt} ms)`);
+  check(!(await alex.getPageSource()).includes('Not sent yet'), "and nothing on Alex's screen says it is not sent yet");
   check(await seen(sam, 'Up to date'), "Sam's badge says the phones are up to date");
   await sleep(500);
   await photograph(join(shots, 'demo-two-phones.png'), sam);
@@ -100,6 +117,7 @@ try {
   check(code2 !== 'timeout', "closing Alex's window ends the demo");
   check(!execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes("Sam's phone"), "Sam's window closes too");
   check(workDir !== null && !existsSync(workDir), `the demo's journals are removed (${workDir})`);
+  checkNoWarnings(check, 'both windows', said + complained);
 } catch (err) {
   tally.failed += 1;
   console.log(`not ok - ${err?.stack ?? err}`);

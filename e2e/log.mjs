@@ -10,3 +10,22 @@ export function warningsIn(log) {
   const plain = log.replace(/\x1b\[[0-9;]*m/g, '');
   return plain.split('\n').filter((line) => /\bWARN\b/.test(line) && /dioxus/i.test(line));
 }
+
+/**
+ * Keeps everything a child process writes (stdout and stderr, which must be pipes) in
+ * `logs.text`, and passes it on to this process's own output.
+ */
+export function keepLog(child, logs) {
+  for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+    from?.on('data', (d) => {
+      logs.text += d;
+      to.write(d);
+    });
+  }
+}
+
+/** Checks that a log holds no Dioxus warning, and says the first if it does. */
+export function checkNoWarnings(check, what, log) {
+  const warnings = warningsIn(log);
+  check(warnings.length === 0, `${what}: no Dioxus warning in the window's log (${warnings.length}${warnings.length ? `, the first: ${warnings[0].slice(0, 300)}` : ''})`);
+}

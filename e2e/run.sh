@@ -16,5 +16,7 @@ xvfb-run -a -s "-screen 0 390x844x24" node e2e/typing.mjs "${CARGO_TARGET_DIR:-t
 # Accessibility: axe-core on every screen and state in both themes, contrast of edges,
 # 44 px targets, 200% text, and one task by keyboard alone (xdotool's real key presses).
 xvfb-run -a -s "-screen 0 390x844x24" node e2e/access.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"
+# What a screen reader hears, read through AT-SPI in a D-Bus session of its own.
+xvfb-run -a -s "-screen 0 390x844x24" dbus-run-session -- node e2e/screen-reader.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"
 # Two phones side by side, as scripts/demo.sh opens them.
 xvfb-run -a -s "-screen 0 790x844x24" node e2e/demo.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"

@@ -11,6 +11,10 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { check, connect as connectTo, finish, photograph, quit, sleep, tally } from './driver.mjs';
+import { checkNoWarnings, keepLog } from './log.mjs';
+
+/** Everything the windows wrote, to look for the framework's warnings at the end. */
+const logs = { text: '' };
 
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -30,7 +34,9 @@ function launch(extraEnv = {}) {
   // Discovery stays off: this runs in the machine's own network namespace.
   // At the screen's corner: without a window manager the window is otherwise placed
   // off the screen, and every photograph comes out black.
-  return spawn(binary, ['--data-dir', dataDir, '--no-discovery', '--window-position', '0,0'], { cwd: elsewhere, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const app = spawn(binary, ['--data-dir', dataDir, '--no-discovery', '--window-position', '0,0'], { cwd: elsewhere, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  keepLog(app, logs);
+  return app;
 }
 
 /** The page's background colour, as the web view computed it. */
@@ -315,4 +321,5 @@ try {
   rmSync(elsewhere, { recursive: true, force: true });
 }
 
+checkNoWarnings(check, 'every window of the scenario', logs.text);
 finish('e2e');

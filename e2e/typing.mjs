@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { check, connect as connectTo, finish, quit, sleep, tally } from './driver.mjs';
-import { warningsIn } from './log.mjs';
+import { checkNoWarnings, keepLog } from './log.mjs';
 
 const binary = resolve(process.argv[2] ?? 'target/debug/steady');
 const port = 5400 + Math.floor(Math.random() * 400);
@@ -84,15 +84,14 @@ function cli(dataDir, passcode, args) {
 }
 
 function launch(dataDir) {
-  const env = { ...process.env, DIOXUS_WEBVIEW_AUTOMATION: 'true', WDIO_EMBEDDED_PORT: String(port), RUST_LOG: 'warn' };
+  const env = { ...process.env, DIOXUS_WEBVIEW_AUTOMATION: 'true', WDIO_EMBEDDED_PORT: String(port) };
   // Discovery stays off: this runs in the machine's own network namespace.
   const app = spawn(binary, ['--data-dir', dataDir, '--no-discovery', '--window-title', title, '--window-position', '0,0'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  app.log = '';
-  app.stdout.on('data', (d) => { app.log += d; });
-  app.stderr.on('data', (d) => { app.log += d; });
+  app.logs = { text: '' };
+  keepLog(app, app.logs);
   return app;
 }
 
@@ -123,7 +122,8 @@ const table = [];
 async function typeInto(browser, selector, text, delay, what) {
   const field = await waitFor(browser, selector);
   await browser.execute((s) => { const el = document.querySelector(s); el.focus(); el.select?.(); }, selector);
-  await frames(browser);
+  // As a person's first key comes a moment after the field is tapped.
+  await sleep(250);
   xdo('type', '--delay', String(delay), text);
   await frames(browser);
   const got = await browser.execute((s) => document.querySelector(s).value, selector);
@@ -285,13 +285,12 @@ async function run(delay) {
     tally.failed += 1;
     console.log(`not ok - ${delay} ms a key: ${err?.stack ?? err}`);
   } finally {
-    log = app.log;
+    log = app.logs.text;
     if (browser) await quit(app, browser);
     else app.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const warnings = warningsIn(log);
-  check(warnings.length === 0, `${delay} ms a key: the window's log holds no Dioxus warning (${warnings.length}${warnings.length ? `: ${warnings[0]}` : ''})`);
+  checkNoWarnings(check, `${delay} ms a key`, log);
 }
 
 /** A dead acute, then e: é, with a keyboard layout that has dead keys. */

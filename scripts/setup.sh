@@ -16,6 +16,10 @@ packages+=(xdotool x11-xserver-utils x11-xkb-utils)
 # scripts/check-phone.sh type-checks the Android app (see .cargo/config.toml).
 packages+=(clang llvm libc6-dev-arm64-cross)
 
+# What a screen reader hears: AT-SPI's bus and registry, a D-Bus session to run them in,
+# and Debian's pyatspi for /usr/bin/python3 (e2e/atspi_tree.py reads the window's tree).
+packages+=(at-spi2-core dbus python3-pyatspi)
+
 # iproute2's `ip` makes the network namespaces in which tests/lan.rs and benches/sync.rs
 # play phones on one Wi-Fi (as root).
 packages+=(iproute2)

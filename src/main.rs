@@ -36,10 +36,15 @@ fn main() -> ExitCode {
 }
 
 fn fail(e: &anyhow::Error) -> ExitCode {
+    // Each cause once: an error that already ends with its cause's words does not get
+    // them again.
     let mut message = e.to_string();
     for cause in e.chain().skip(1) {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
+        let said = cause.to_string();
+        if !message.ends_with(&said) {
+            message.push_str(": ");
+            message.push_str(&said);
+        }
     }
     eprintln!("steady: {}", steady::model::text::terminal_safe(&message));
     ExitCode::FAILURE
@@ -65,7 +70,7 @@ fn open_app(
     // Entries never appear in screenshots or the recent-apps list (Android; elsewhere
     // nothing to do).
     steady::platform::secure_window();
-    let net = steady::ui::sync::NetOptions { discovery_allowed: !no_discovery, listen };
+    let net = steady::ui::service::NetOptions { discovery_allowed: !no_discovery, listen };
     steady::ui::launch(data_dir, net, title, position);
     ExitCode::SUCCESS
 }

@@ -543,13 +543,13 @@ async fn an_unconfirmed_pairing_exchanges_nothing_of_the_document_in_either_dire
         let waiting = waiting.await;
         let other_name = waiting.partner.as_ref().unwrap().name.clone();
         assert_ne!(other_name, first_name);
-        assert_eq!(steady::ui::sync::badge_text(&waiting), format!("Waiting for {other_name} · 1 not sent yet"));
+        assert_eq!(steady::ui::service::badge_text(&waiting), format!("Waiting for {other_name} · 1 not sent yet"));
         let unconfirmed = second
             .status_until("the other phone waits for its person", |s| {
                 s.pairing == steady::net::PairingState::Unconfirmed && s.link == Link::Connected
             })
             .await;
-        assert!(steady::ui::sync::badge_text(&unconfirmed).starts_with("Waiting for you to check the words"));
+        assert!(steady::ui::service::badge_text(&unconfirmed).starts_with("Waiting for you to check the words"));
         tokio::time::sleep(Duration::from_secs(3)).await;
 
         // The searches find each phone's own text where it is...
@@ -584,7 +584,7 @@ async fn an_unconfirmed_pairing_exchanges_nothing_of_the_document_in_either_dire
         assert!(contains(&wire, &text_a) && contains(&wire, &text_b), "the tap sees shared text once confirmed");
         assert!(dir_contains(b.dir.path(), &text_a) && dir_contains(a.dir.path(), &text_b));
         let synced = first.status_until("both badges say up to date", |s| s.link == Link::Synced).await;
-        assert_eq!(steady::ui::sync::badge_text(&synced), "Up to date");
+        assert_eq!(steady::ui::service::badge_text(&synced), "Up to date");
     }
 }
 
@@ -862,7 +862,7 @@ async fn a_partners_phone_that_changes_what_is_mine_is_refused_and_sync_stops() 
         assert_eq!(peers::stopped(&a.store()).unwrap().as_deref(), Some(reason.as_str()), "kept across restarts");
         let status = a.status_until("the badge says stopped", |s| s.link == Link::Stopped).await;
         assert_eq!(status.stopped.as_deref(), Some(reason.as_str()));
-        assert_eq!(steady::ui::sync::badge_text(&status), "Sync stopped");
+        assert_eq!(steady::ui::service::badge_text(&status), "Sync stopped");
 
         // It stays stopped: the partner's key is turned away until the person resumes.
         drop(stream);

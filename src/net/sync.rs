@@ -172,8 +172,14 @@ impl SyncSession {
             }
             if self.dirty {
                 // Shares whose undo has ended enter the document only now, as they are
-                // about to be sent.
-                store.fold_outbox().map_err(closed)?;
+                // about to be sent; from now on they count as sent, and the window's
+                // cards say so at once.
+                let folded = store.fold_outbox().map_err(closed)?;
+                if let Some(show) = &self.show
+                    && !folded.is_empty()
+                {
+                    show(store.listed(&folded).map_err(closed)?);
+                }
                 self.next_ready = store.next_ready().map_err(closed)?;
                 if let Some(message) = store.sync_message(&mut self.state).map_err(closed)? {
                     // Changes are answered (the partner's heads move, and it says so).

@@ -8,7 +8,7 @@ use super::FailPoint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] ModelError),
     #[error("no entry has the id {0}")]
     NotFound(EntryId),
@@ -44,7 +44,7 @@ pub enum StoreError {
     Document(#[from] automerge::AutomergeError),
     #[error("can't use the data directory {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Refused(super::RuleBreak),

@@ -758,11 +758,27 @@ impl Store {
     /// makes a message for the partner, so the document's history only ever holds what
     /// is about to be sent. Does nothing while this phone has no pairing
     /// (`start_couple`). A fold staged while the words were compared
-    /// ([`Store::stage_outbox`]) is kept as it is. Returns how many entries went in.
-    pub fn fold_outbox(&mut self) -> Result<usize, StoreError> {
+    /// ([`Store::stage_outbox`]) is kept as it is. Returns the entries that went in: from
+    /// now on they count as sent.
+    pub fn fold_outbox(&mut self) -> Result<Vec<EntryId>, StoreError> {
         self.refresh()?;
-        let staged = self.keep_staged()?;
-        Ok(staged + self.fold(Fold::Send)?)
+        let mut folded = self.keep_staged()?;
+        folded.extend(self.fold(Fold::Send)?);
+        Ok(folded)
+    }
+
+    /// The entries `ids` as the journal lists them now, for a window to put in its lists;
+    /// those no longer in the journal are said to be gone.
+    pub fn listed(&mut self, ids: &[EntryId]) -> Result<Arrived, StoreError> {
+        let mut listed = Arrived::default();
+        for id in ids {
+            match self.get(*id) {
+                Ok(entry) => listed.entries.push(entry),
+                Err(StoreError::NotFound(_)) => listed.gone.push(*id),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(listed)
     }
 
     /// Folds what waits in the outbox into the shared document ahead of time, while the
@@ -779,7 +795,7 @@ impl Store {
         if self.couple()?.is_none() || self.is_staged()? || self.doc.get_heads() != doc::genesis().get_heads() {
             return Ok(0);
         }
-        self.fold(Fold::Stage)
+        Ok(self.fold(Fold::Stage)?.len())
     }
 
     /// Whether the shared document holds a fold that has not counted yet.
@@ -787,10 +803,10 @@ impl Store {
         Ok(get_meta(&self.conn, STAGED)?.is_some())
     }
 
-    fn fold(&mut self, how: Fold) -> Result<usize, StoreError> {
-        let Some(me) = self.me.clone() else { return Ok(0) };
+    fn fold(&mut self, how: Fold) -> Result<Vec<EntryId>, StoreError> {
+        let Some(me) = self.me.clone() else { return Ok(Vec::new()) };
         if self.couple()?.is_none() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let (now, _) = self.now();
         let name_known = self.name_in_doc.as_ref() == Some(&me)
@@ -799,7 +815,7 @@ impl Store {
             self.name_in_doc = Some(me.clone());
         }
         if name_known && rows::outbox_next_ready(&self.conn)?.is_none_or(|at| at > now) {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let folded = self.write_shared(
             |tx, sql| {
@@ -840,23 +856,23 @@ impl Store {
             },
         )?;
         self.name_in_doc = Some(me);
-        Ok(folded.len())
+        Ok(folded)
     }
 
     /// A staged fold counts from now: its shares leave the outbox, since the document
     /// holds them. While a fold is staged, an outbox row whose entry is in the document
     /// is one the fold took (every other change to the outbox takes the fold back).
-    /// Returns how many shares it held.
-    fn keep_staged(&mut self) -> Result<usize, StoreError> {
+    /// Returns the shares it held.
+    fn keep_staged(&mut self) -> Result<Vec<EntryId>, StoreError> {
         if !self.is_staged()? {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let Store { conn, doc, cursor, path, generation, .. } = self;
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         same_document(&sql, generation)?;
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
         if get_meta(&sql, STAGED)?.is_none() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let in_doc: HashSet<EntryId> = doc::entry_ids(doc)?.into_iter().map(|(id, _)| id).collect();
         let waiting = rows::ids(&sql, Table::Outbox)?;
@@ -870,7 +886,7 @@ impl Store {
         }
         sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
         sql.commit()?;
-        Ok(taken.len())
+        Ok(taken)
     }
 
     /// Takes a staged fold back ([`Store::stage_outbox`]): the shared document holds
@@ -1717,7 +1733,24 @@ fn keep_private(path: &Path) {
     let _ = path;
 }
 
+thread_local! {
+    /// How many statements this thread's connections to a journal have run.
+    static STATEMENTS_RUN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many SQL statements the journal connections used on this thread have run so far.
+/// A screen's tests compare it before and after a person types, to prove that typing
+/// reads nothing from the journal. Counting is one add per statement.
+pub fn statements_run_here() -> u64 {
+    STATEMENTS_RUN.with(std::cell::Cell::get)
+}
+
+fn count_statement(_: rusqlite::trace::TraceEvent<'_>) {
+    STATEMENTS_RUN.with(|n| n.set(n.get() + 1));
+}
+
 fn set_pragmas(conn: &Connection) -> Result<(), StoreError> {
+    conn.trace_v2(rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT, Some(count_statement));
     // A durable edit is one that survives a crash or power loss the moment its call
     // returns: WAL with full sync.
     conn.pragma_update(None, "journal_mode", "WAL")?;

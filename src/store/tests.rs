@@ -82,10 +82,10 @@ fn the_history_holds_a_share_only_once_it_is_about_to_be_sent() {
     let kept = s.add(helps("Kept-91c2: not yet ready to say")).unwrap();
     s.share(sent.id).unwrap();
     s.share(kept.id).unwrap();
-    assert_eq!(s.fold_outbox().unwrap(), 0, "nothing folds before a pairing");
+    assert_eq!(s.fold_outbox().unwrap().len(), 0, "nothing folds before a pairing");
     s.unshare(kept.id).unwrap();
     paired(&mut s);
-    assert_eq!(s.fold_outbox().unwrap(), 1);
+    assert_eq!(s.fold_outbox().unwrap().len(), 1);
     let bytes = s.document_bytes().unwrap();
     assert!(contains(&bytes, "Sent-7f3a"), "the folded share is in the history");
     assert!(!contains(&bytes, "Kept-91c2"), "the share undone before sending left no trace");
@@ -102,7 +102,7 @@ fn the_undo_window_keeps_a_share_on_the_phone_even_when_paired() {
     paired(&mut s);
     let e = s.add(helps("A note after lunch")).unwrap();
     s.share_after(e.id, UNDO_WINDOW).unwrap();
-    assert_eq!(s.fold_outbox().unwrap(), 0, "not before the undo has run out");
+    assert_eq!(s.fold_outbox().unwrap().len(), 0, "not before the undo has run out");
     assert_eq!(s.next_ready().unwrap(), Some(now + chrono::Duration::seconds(10)));
     // Another, shared a little later with a shorter undo, is the next to be ready.
     s.set_clock(Box::new(move || now + chrono::Duration::seconds(2)));
@@ -110,10 +110,10 @@ fn the_undo_window_keeps_a_share_on_the_phone_even_when_paired() {
     s.share_after(sooner.id, std::time::Duration::from_secs(3)).unwrap();
     assert_eq!(s.next_ready().unwrap(), Some(now + chrono::Duration::seconds(5)));
     s.set_clock(Box::new(move || now + chrono::Duration::seconds(5)));
-    assert_eq!(s.fold_outbox().unwrap(), 1);
+    assert_eq!(s.fold_outbox().unwrap().len(), 1);
     assert_eq!(s.next_ready().unwrap(), Some(now + chrono::Duration::seconds(10)));
     s.set_clock(Box::new(move || now + chrono::Duration::seconds(10)));
-    assert_eq!(s.fold_outbox().unwrap(), 1);
+    assert_eq!(s.fold_outbox().unwrap().len(), 1);
     assert_eq!(s.next_ready().unwrap(), None);
 }
 
@@ -252,7 +252,7 @@ fn a_failure_at_any_step_of_sending_leaves_the_share_waiting() {
         assert!(matches!(s.fold_outbox(), Err(StoreError::Injected(p)) if p == point));
         assert!(s.get(e.id).unwrap().waiting, "{point:?}: the share left the outbox");
         assert!(doc::find_entry(&s.doc, e.id).unwrap().is_none(), "{point:?}: memory holds what disk does not");
-        assert_eq!(s.fold_outbox().unwrap(), 1, "{point:?}: the retry failed");
+        assert_eq!(s.fold_outbox().unwrap().len(), 1, "{point:?}: the retry failed");
         assert!(!s.get(e.id).unwrap().waiting);
         assert_eq!(s.entries().unwrap().len(), 1);
     }

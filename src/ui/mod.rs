@@ -5,8 +5,8 @@
 
 pub mod components;
 pub mod lock;
+pub mod service;
 pub mod state;
-pub mod sync;
 pub mod views;
 
 use std::cell::RefCell;
@@ -105,8 +105,8 @@ pub fn act(
     match result {
         Ok(()) => {
             notice.set(None);
-            if let Some(link) = try_consume_context::<sync::SyncLink>() {
-                link.local_change();
+            if let Some(service) = try_consume_context::<service::SyncService>() {
+                service.send(service::Action::LocalChange);
             }
             true
         }
@@ -119,14 +119,14 @@ pub fn act(
 
 /// Opens the app on a phone, full screen, on the journal in `data_dir`.
 #[cfg(all(feature = "mobile", not(feature = "desktop")))]
-pub fn launch(data_dir: PathBuf, net: sync::NetOptions, _title: &str, _position: Option<(i32, i32)>) {
+pub fn launch(data_dir: PathBuf, net: service::NetOptions, _title: &str, _position: Option<(i32, i32)>) {
     let config = dioxus::mobile::Config::new().with_custom_index(INDEX.to_owned());
     dioxus::LaunchBuilder::mobile().with_cfg(config).with_context(DataDir(data_dir)).with_context(net).launch(App);
 }
 
 /// Opens the app window on the journal in `data_dir`.
 #[cfg(feature = "desktop")]
-pub fn launch(data_dir: PathBuf, net: sync::NetOptions, title: &str, position: Option<(i32, i32)>) {
+pub fn launch(data_dir: PathBuf, net: service::NetOptions, title: &str, position: Option<(i32, i32)>) {
     use dioxus::desktop::{Config, LogicalPosition, LogicalSize, WindowBuilder};
     let mut window = WindowBuilder::new().with_title(title).with_inner_size(LogicalSize::new(390.0, 844.0));
     if let Some((x, y)) = position {
@@ -184,10 +184,10 @@ pub fn App() -> Element {
     let gate: Signal<lock::Gate> = use_context_provider(|| Signal::new(first_gate));
     let notice: Notice = use_context_provider(|| Signal::new(None));
     let tab = use_context_provider(|| Signal::new(Tab::Today));
-    let link = sync::use_sync_link(journal, notice, gate);
-    lock::use_auto_lock(journal, gate, link.foreground);
+    let service = service::use_sync_service(journal, notice, gate);
+    lock::use_auto_lock(journal, gate, service.foreground);
     // iOS photographs the screen for the app switcher as the app leaves: cover it first.
-    let covered = cfg!(target_os = "ios") && !(link.foreground)();
+    let covered = cfg!(target_os = "ios") && !(service.foreground)();
     rsx! {
         Styles {}
         match gate() {

@@ -61,9 +61,12 @@ impl Journal {
         self.store.set_setting(LOCK_GRACE, &grace.as_secs().to_string()).map_err(|e| e.to_string())
     }
 
-    /// The data key, for another connection to the same journal.
-    pub fn key(&self) -> Option<&crate::vault::DataKey> {
-        self.key.as_ref()
+    /// The sync node's own connection to this journal: the node lives on a thread of
+    /// its own, and the two never share a `Store`.
+    pub fn node_store(&self) -> Result<Store, String> {
+        let key = self.key.as_ref().ok_or("This journal was opened without a key to share.")?;
+        let dir = self.store.path().parent().ok_or("This journal has no folder.")?;
+        Store::open_dir(dir, key).map_err(|e| e.to_string())
     }
 
     /// Wraps an open store, for tests.

@@ -38,6 +38,9 @@ struct Tree {
     /// What was typed into a field, as a page keeps it (the field's `value`, which no
     /// render writes unless the app binds it).
     typed: HashMap<usize, String>,
+    /// How many changes renders have made to the page: a render that changes nothing
+    /// makes none.
+    changes: usize,
 }
 
 impl Tree {
@@ -138,6 +141,7 @@ impl Tree {
 
 impl WriteMutations for Tree {
     fn append_children(&mut self, id: ElementId, m: usize) {
+        self.changes += 1;
         let parent = self.node(id);
         for n in self.pop(m) {
             self.detach(n);
@@ -174,30 +178,35 @@ impl WriteMutations for Tree {
     }
 
     fn replace_node_with(&mut self, id: ElementId, m: usize) {
+        self.changes += 1;
         let new = self.pop(m);
         let old = self.node(id);
         self.replace(old, new);
     }
 
     fn replace_placeholder_with_nodes(&mut self, path: &'static [u8], m: usize) {
+        self.changes += 1;
         let new = self.pop(m);
         let old = self.at_path(path);
         self.replace(old, new);
     }
 
     fn insert_nodes_after(&mut self, id: ElementId, m: usize) {
+        self.changes += 1;
         let new = self.pop(m);
         let anchor = self.node(id);
         self.insert(anchor, new, true);
     }
 
     fn insert_nodes_before(&mut self, id: ElementId, m: usize) {
+        self.changes += 1;
         let new = self.pop(m);
         let anchor = self.node(id);
         self.insert(anchor, new, false);
     }
 
     fn set_attribute(&mut self, name: &'static str, _ns: Option<&'static str>, value: &AttributeValue, id: ElementId) {
+        self.changes += 1;
         let n = self.node(id);
         if let Kind::Element { attrs, .. } = &mut self.nodes[n].kind {
             match value {
@@ -222,6 +231,7 @@ impl WriteMutations for Tree {
     }
 
     fn set_node_text(&mut self, value: &str, id: ElementId) {
+        self.changes += 1;
         let n = self.node(id);
         self.nodes[n].kind = Kind::Text(value.into());
     }
@@ -231,6 +241,7 @@ impl WriteMutations for Tree {
     fn remove_event_listener(&mut self, _name: &'static str, _id: ElementId) {}
 
     fn remove_node(&mut self, id: ElementId) {
+        self.changes += 1;
         let n = self.node(id);
         self.detach(n);
     }
@@ -280,6 +291,11 @@ impl Screen {
             Kind::Element { attrs, .. } => attrs.get(name).map(String::as_str) == Some(value) && self.tree.attached(n),
             _ => false,
         })
+    }
+
+    /// Whether a live element has attribute `name` with `value`.
+    pub fn has(&self, name: &str, value: &str) -> bool {
+        self.find_node(name, value).is_some()
     }
 
     fn must_find_node(&mut self, name: &str, value: &str) -> usize {
@@ -379,6 +395,37 @@ impl Screen {
             let data = SerializedFormData::new(text.to_owned(), values);
             self.send(event, id, PlatformEventData::new(Box::new(data)));
         }
+    }
+
+    /// Presses the keys of `text` one by one into the field with attribute `name` =
+    /// `value`, after what it holds, as a keyboard would: each key adds its character to
+    /// the field, and an input event goes out, and nothing else (no change event: the
+    /// field is not left).
+    pub fn press_keys(&mut self, name: &str, value: &str, text: &str) {
+        let n = self.must_find_node(name, value);
+        let mut at = n;
+        let target = loop {
+            match (self.tree.nodes[at].id, self.tree.nodes[at].parent) {
+                (Some(id), _) => break Some(id),
+                (None, Some(parent)) => at = parent,
+                (None, None) => break None,
+            }
+        };
+        for c in text.chars() {
+            let mut now = self.tree.value_of(n);
+            now.push(c);
+            self.tree.typed.insert(n, now.clone());
+            if let Some(id) = target {
+                let values = self.tree.form_of(n).map(|form| self.tree.form_values(form)).unwrap_or_default();
+                let data = SerializedFormData::new(now, values);
+                self.send("input", id, PlatformEventData::new(Box::new(data)));
+            }
+        }
+    }
+
+    /// How many changes renders have made to the page so far.
+    pub fn changes(&self) -> usize {
+        self.tree.changes
     }
 
     /// What the field with attribute `name` = `value` holds now, as a page would show

@@ -403,3 +403,16 @@ fn printed_text_can_not_drive_the_terminal() {
     let items: Vec<Value> = serde_json::from_str(&json).unwrap();
     assert_eq!(items[0]["text"], text, "the JSON still says exactly what was written");
 }
+
+/// An entry over its limit is refused with the reason said once, and nothing is written.
+#[test]
+fn an_over_long_entry_is_refused_with_its_reason_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init", "--name", "Alex", "--no-passcode"]);
+    let long = "a".repeat(100_000);
+    let said = fails(d, &["add", "checkin", &long]);
+    let reason = "the text is 100000 characters long; the most is 4000";
+    assert_eq!(said.matches(reason).count(), 1, "the reason, once: {said}");
+    assert!(list_json(d).is_empty(), "nothing was written");
+}

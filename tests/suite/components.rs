@@ -56,7 +56,7 @@ fn unsharing_a_sent_entry_asks_with_honest_words_first() {
         s.share(e.id).unwrap();
         // Paired, and the partner's phone was about to receive it: it is in the history.
         s.start_couple("0123456789abcdef0123456789abcdef", "Sam").unwrap();
-        assert_eq!(s.fold_outbox().unwrap(), 1);
+        assert_eq!(s.fold_outbox().unwrap().len(), 1);
     });
     let html = s.html();
     assert!(html.contains("data-waiting=\"false\""), "{html}");
@@ -229,4 +229,21 @@ fn an_agreement_can_be_renegotiated_and_keeps_its_check_ins() {
     assert!(html.contains("Text at lunch instead</p>"), "{html}");
     assert!(html.contains("Kept 1 of 1 check-ins"));
     assert!(!html.contains("data-form=\"reword\""), "the form closes after saving");
+}
+
+/// With no check-ins yet, the steadiness picture says in words what will fill it, instead
+/// of an empty box over a bare axis.
+#[test]
+fn with_no_check_ins_the_steadiness_picture_says_what_will_fill_it() {
+    let mut s = screen(|s| {
+        s.add(Draft::Agreement { text: "Phones away at dinner".into() }).unwrap();
+    });
+    s.tap("data-tab", "agreements");
+    let html = s.html();
+    assert!(html.contains("data-steadiness=\"empty\""), "{html}");
+    assert!(html.contains("No check-ins yet") && html.contains("a bar grows here for that week"), "{html}");
+    assert!(!html.contains("<svg"), "no empty picture: {html}");
+    s.tap("data-outcome", "kept");
+    let html = s.html();
+    assert!(html.contains("<svg") && html.contains("1 kept, 0 missed, 0 renegotiated"), "{html}");
 }

@@ -11,6 +11,7 @@ mod harness;
 mod cli;
 mod components;
 mod durability;
+mod keystrokes;
 mod lock;
 mod lock_screen;
 mod merge;

@@ -12,7 +12,7 @@ use steady::model::{Draft, Outcome};
 use steady::net::invite::InviteLink;
 use steady::net::{NetConfig, Node, peers};
 use steady::store::Store;
-use steady::ui::sync::NetOptions;
+use steady::ui::service::NetOptions;
 use steady::ui::{App, DataDir};
 use tempfile::TempDir;
 

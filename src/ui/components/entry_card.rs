@@ -75,6 +75,7 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
                                 }
                             }
                         } else {
+                            p { class: "hint", "data-sent": "true", "It has left this phone: your partner's phone has a copy." }
                             button { class: "quiet", "data-action": "unshare", "aria-label": "Unshare '{short}'",
                                 onmounted: move |e| focus_if(e, back_to_unshare),
                                 onclick: move |_| confirming_unshare.set(true),

@@ -49,15 +49,23 @@ pub fn Shell(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Elemen
                     Tab::Us => rsx! { views::us::Us { journal, notice, tab } },
                 }
             }
+            // A tab list inside the navigation landmark: a screen reader hears each tab as
+            // a tab, and which one is selected (WebKitGTK hands plain buttons with
+            // aria-current to AT-SPI as push buttons).
             nav { class: "tabs", "aria-label": "Screens",
-                for t in Tab::BAR {
-                    button {
-                        key: "{t.slug()}",
-                        class: if t == current { "tab current" } else { "tab" },
-                        "aria-current": if t == current { "page" } else { "false" },
-                        "data-tab": t.slug(),
-                        onclick: move |_| tab.set(t),
-                        "{t.label()}"
+                div { class: "tab-list", role: "tablist", "aria-label": "Screens",
+                    for t in Tab::BAR {
+                        button {
+                            key: "{t.slug()}",
+                            role: "tab",
+                            class: if t == current { "tab current" } else { "tab" },
+                            "aria-selected": if t == current { "true" } else { "false" },
+                            "aria-current": if t == current { "page" } else { "false" },
+                            "aria-controls": "screen",
+                            "data-tab": t.slug(),
+                            onclick: move |_| tab.set(t),
+                            "{t.label()}"
+                        }
                     }
                 }
             }
@@ -88,13 +96,13 @@ fn FocusOnTabChange(tab: Signal<Tab>) -> Element {
 /// many shared changes wait to be sent.
 #[component]
 pub fn SyncBadge() -> Element {
-    let text = match try_use_context::<crate::ui::sync::SyncLink>() {
-        Some(link) => crate::ui::sync::badge_text(&link.status.read()),
-        None => "Not paired".to_owned(),
+    let (text, state) = match try_use_context::<crate::ui::service::SyncService>() {
+        Some(service) => {
+            let view = service.view.read();
+            (view.badge(), view.state.slug())
+        }
+        None => ("Not paired".to_owned(), "not-paired"),
     };
-    let state = try_use_context::<crate::ui::sync::SyncLink>()
-        .map(|l| format!("{:?}", l.status.read().link).to_lowercase())
-        .unwrap_or_else(|| "notpaired".to_owned());
     rsx! {
         span { class: "badge sync", role: "status", "data-sync": "{state}", "aria-label": "Sync status: {text}", "{text}" }
     }

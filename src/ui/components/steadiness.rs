@@ -21,6 +21,13 @@ pub fn Steadiness(weeks: Vec<Week>) -> Element {
         "Over the last {} weeks: {total_kept} kept, {total_missed} missed, {total_reneg} renegotiated.",
         weeks.len()
     );
+    if total_kept + total_missed + total_reneg == 0 {
+        return rsx! {
+            p { class: "empty", "data-steadiness": "empty",
+                "No check-ins yet. Each time either of you checks in on an agreement (kept, missed or renegotiated), a bar grows here for that week, over the last {weeks.len()} weeks."
+            }
+        };
+    }
     rsx! {
         figure { class: "steadiness",
             svg {

@@ -3,10 +3,9 @@
 use dioxus::prelude::*;
 
 use crate::export::file::Format as ExportFormat;
-use crate::net::PairingState;
 use crate::ui::components::{focus, focus_if, focus_screen, typed};
 use crate::ui::lock::{NEW_PASSCODE, NEW_PASSCODE_AGAIN};
-use crate::ui::sync::{Pairing, SyncLink, badge_text};
+use crate::ui::service::{Action, NetOptions, SyncService, SyncState};
 use crate::ui::{JournalSignal, Notice, Tab, act};
 
 #[component]
@@ -149,49 +148,49 @@ fn export_file(typed: &str, format: ExportFormat) -> std::path::PathBuf {
 /// phone can invite, either can pause or unpair, and the other phone is never told.
 #[component]
 fn Partner(journal: JournalSignal) -> Element {
-    let Some(link) = try_use_context::<SyncLink>() else { return rsx! {} };
-    let status = link.status.read().clone();
-    let pairing = link.pairing.read().clone();
+    let Some(service) = try_use_context::<SyncService>() else { return rsx! {} };
+    let view = service.view.read().clone();
     let discovery_on = journal.read().as_ref().map(|j| j.discovery_on()).unwrap_or(true);
-    let discovery_allowed = try_use_context::<crate::ui::sync::NetOptions>().is_none_or(|o| o.discovery_allowed);
+    let discovery_allowed = try_use_context::<NetOptions>().is_none_or(|o| o.discovery_allowed);
     let mut confirm_unpair = use_signal(|| false);
     let mut back_to_unpair = use_signal(|| false);
+    let send = move |action: Action| service.send(action);
 
-    let unconfirmed_words = journal.read().as_ref().ok().and_then(|j| j.unconfirmed_words());
-    let body = match (&pairing, &status.partner) {
-        (Pairing::Done { name, words }, _) => rsx! {
+    let body = match &view.state {
+        SyncState::Locked => rsx! {},
+        SyncState::WordsToCheck { name, words } => rsx! {
             CheckWords { name: name.clone(), words: words.clone() }
         },
-        (Pairing::Idle, Some(partner)) if status.pairing == PairingState::Unconfirmed => rsx! {
-            CheckWords { name: partner.name.clone(), words: unconfirmed_words.unwrap_or_default() }
-        },
-        (Pairing::Opening, _) => rsx! { p { class: "muted", role: "status", "Making an invite…" } },
-        (Pairing::Inviting { code, link: text, qr_svg }, _) => rsx! {
+        SyncState::MakingInvite => rsx! { p { class: "muted", role: "status", "Making an invite…" } },
+        SyncState::Inviting { code, link, qr_svg } => rsx! {
             div { class: "invite", "data-pairing": "inviting",
                 p { "On your partner's phone, open Us and type this code:" }
                 p { class: "invite-code", "data-invite-code": "{code}", "{code}" }
                 div { class: "qr", role: "img", "aria-label": "The invite as a QR code", dangerous_inner_html: "{qr_svg}" }
                 label { r#for: "invite-link", "Or send this pairing link" }
-                input { id: "invite-link", readonly: true, value: "{text}" }
+                input { id: "invite-link", readonly: true, value: "{link}" }
                 p { class: "caution", "data-caution": "words",
                     "Sending the link in a message is fine, but then compare the four words both phones show by voice or in person, never by message. Nothing is shared until you both say they match."
                 }
                 p { class: "muted", "Waiting for your partner. This invite lasts 10 minutes; five wrong codes cancel it." }
-                button { class: "quiet", onclick: move |_| link.cancel_pairing(), "Cancel invite" }
+                button { class: "quiet", onclick: move |_| send(Action::CancelPairing), "Cancel invite" }
             }
         },
-        (Pairing::Joining, _) => rsx! {
+        SyncState::Joining => rsx! {
             div { "data-pairing": "joining",
                 p { role: "status", "Looking for your partner's invite on this Wi-Fi…" }
-                button { class: "quiet", onclick: move |_| link.cancel_pairing(), "Cancel" }
+                button { class: "quiet", onclick: move |_| send(Action::CancelPairing), "Cancel" }
             }
         },
-        (Pairing::Idle, None) => rsx! {
+        SyncState::NotPaired => rsx! {
             p { class: "empty", "Not paired yet." }
             p { class: "muted", "Pair once, with both phones in hand. After that your phones sync the entries you share directly over your Wi-Fi. There is no server and no account." }
-            button { "data-action": "invite", onclick: move |_| link.invite(), "Invite my partner" }
+            button { "data-action": "invite", onclick: move |_| send(Action::Invite), "Invite my partner" }
             form { class: "entry-form", "data-form": "join",
-                onsubmit: move |e| { e.prevent_default(); link.join(&typed(&e, "code"), &typed(&e, "address")); },
+                onsubmit: move |e| {
+                    e.prevent_default();
+                    send(Action::Join { code: typed(&e, "code"), address: typed(&e, "address") });
+                },
                 label { r#for: "join-code", "Or join your partner's invite: the code or link" }
                 input { id: "join-code", name: "code", placeholder: "7KQM-4T2X" }
                 label { r#for: "join-address", "Their address, only if your Wi-Fi blocks discovery (optional)" }
@@ -199,28 +198,32 @@ fn Partner(journal: JournalSignal) -> Element {
                 button { r#type: "submit", "Join" }
             }
         },
-        (Pairing::Idle, Some(partner)) => {
-            let paused = status.paused;
-            let where_ = badge_text(&status);
+        state => {
+            let name = state.partner().unwrap_or("your partner").to_owned();
+            let resumable = matches!(state, SyncState::Paused { .. } | SyncState::Stopped { .. });
+            let stopped = match state {
+                SyncState::Stopped { reason, .. } => Some(reason.clone()),
+                _ => None,
+            };
+            let where_ = view.badge();
             let listening =
-                status.listening.iter().filter(|a| !a.contains("/127.0.0.1/")).cloned().collect::<Vec<_>>().join(", ");
-            let stopped = status.stopped.clone();
+                view.listening.iter().filter(|a| !a.contains("/127.0.0.1/")).cloned().collect::<Vec<_>>().join(", ");
             rsx! {
-                p { "Paired with {partner.name}." }
+                p { "Paired with {name}." }
                 p { class: "muted", role: "status", "data-partner-status": "{where_}", "{where_}" }
                 if let Some(reason) = stopped {
                     p { class: "error", role: "alert", "data-sync-stopped": "true", "{reason}" }
                     p { class: "muted", "Resume only if you trust that phone again, or unpair." }
                 }
                 div { class: "actions",
-                    if paused || status.stopped.is_some() {
-                        button { "data-action": "resume", onclick: move |_| link.set_paused(false), "Resume sync" }
+                    if resumable {
+                        button { "data-action": "resume", onclick: move |_| send(Action::SetPaused(false)), "Resume sync" }
                     } else {
-                        button { class: "quiet", "data-action": "pause", onclick: move |_| link.set_paused(true), "Pause sync" }
+                        button { class: "quiet", "data-action": "pause", onclick: move |_| send(Action::SetPaused(true)), "Pause sync" }
                     }
                 }
                 form { class: "entry-form", "data-form": "connect",
-                    onsubmit: move |e| { e.prevent_default(); link.connect(&typed(&e, "address")); },
+                    onsubmit: move |e| { e.prevent_default(); send(Action::Connect { address: typed(&e, "address") }); },
                     label { r#for: "connect-address", "Connect by address, if your Wi-Fi blocks discovery" }
                     input { id: "connect-address", name: "address", placeholder: "192.168.1.20:4001" }
                     button { r#type: "submit", class: "quiet", "Connect" }
@@ -229,17 +232,18 @@ fn Partner(journal: JournalSignal) -> Element {
                     p { class: "muted", "This phone's address: {listening}" }
                 }
                 if confirm_unpair() {
-                    div { class: "confirm", role: "group", "aria-label": "Unpair from {partner.name}?", "data-confirm": "unpair",
+                    div { class: "confirm", role: "group", "aria-label": "Unpair from {name}?", "data-confirm": "unpair",
                         "data-escape": "",
-                        p { "Unpair from {partner.name}? What you shared becomes private again on this phone, and what {partner.name} shared stays here, apart and read-only. Their phone is not told, and keeps what it already has. A new pairing starts with nothing shared." }
+                        p { "Unpair from {name}? What you shared becomes private again on this phone, and what {name} shared stays here, apart and read-only. Their phone is not told, and keeps what it already has. A new pairing starts with nothing shared." }
                         div { class: "actions",
-                            button { class: "danger", "data-action": "unpair-confirm", "aria-label": "Yes, unpair from {partner.name}", onclick: move |_| { confirm_unpair.set(false); link.unpair(); focus_screen(); }, "Yes, unpair" }
+                            button { class: "danger", "data-action": "unpair-confirm", "aria-label": "Yes, unpair from {name}",
+                                onclick: move |_| { confirm_unpair.set(false); send(Action::Unpair); focus_screen(); }, "Yes, unpair" }
                             button { class: "quiet", "data-action": "keep-pairing", "data-on-escape": "", onmounted: focus,
                                 onclick: move |_| { confirm_unpair.set(false); back_to_unpair.set(true) }, "Keep pairing" }
                         }
                     }
                 } else {
-                    button { class: "quiet", "data-action": "unpair", "aria-label": "Unpair from {partner.name}",
+                    button { class: "quiet", "data-action": "unpair", "aria-label": "Unpair from {name}",
                         onmounted: move |e| focus_if(e, back_to_unpair),
                         onclick: move |_| confirm_unpair.set(true), "Unpair" }
                 }
@@ -247,7 +251,7 @@ fn Partner(journal: JournalSignal) -> Element {
         }
     };
     rsx! {
-        section { "aria-label": "Your partner",
+        section { "aria-label": "Your partner", "data-sync-state": view.state.slug(),
             h2 { "Your partner" }
             {body}
             label { class: "switch",
@@ -255,7 +259,7 @@ fn Partner(journal: JournalSignal) -> Element {
                     r#type: "checkbox",
                     checked: discovery_on,
                     "data-setting": "discovery",
-                    onchange: move |e| { let on = e.checked(); link.change(move |j| j.set_discovery(on)); },
+                    onchange: move |e| send(Action::SetDiscovery(e.checked())),
                 }
                 " Find each other automatically on this Wi-Fi"
             }
@@ -271,15 +275,15 @@ fn Partner(journal: JournalSignal) -> Element {
 /// pairing is forgotten here, and the other phone is not told).
 #[component]
 fn CheckWords(name: String, words: Vec<String>) -> Element {
-    let Some(link) = try_use_context::<SyncLink>() else { return rsx! {} };
+    let Some(service) = try_use_context::<SyncService>() else { return rsx! {} };
     rsx! {
         div { class: "paired-now", "data-pairing": "unconfirmed",
             p { "You're paired with {name}, but nothing is shared yet." }
             p { "Check that {name}'s phone shows the same four words. Say them out loud together, or look at both screens side by side; never compare them by message." }
             p { class: "safety-words", "data-safety-words": "{words.join(\" \")}", "{words.join(\" · \")}" }
             div { class: "actions",
-                button { class: "primary", "data-action": "words-match", onclick: move |_| link.confirm_pairing(), "They match" }
-                button { class: "quiet", "data-action": "words-differ", onclick: move |_| link.reject_pairing(), "They don't match" }
+                button { class: "primary", "data-action": "words-match", onclick: move |_| service.send(Action::ConfirmWords), "They match" }
+                button { class: "quiet", "data-action": "words-differ", onclick: move |_| service.send(Action::RejectWords), "They don't match" }
             }
         }
     }
@@ -460,7 +464,7 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
                 }
             } else {
                 div { class: "actions",
-                    button { class: "quiet", onmounted: move |e| focus_if(e, back_to_change),
+                    button { class: "quiet", "data-action": "change-passcode", onmounted: move |e| focus_if(e, back_to_change),
                         onclick: move |_| { done.set(None); changing.set(true) },
                         if has_passcode { "Change passcode" } else { "Set a passcode" } }
                     if has_passcode {
