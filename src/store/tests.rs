@@ -1,3 +1,5 @@
+use super::entries::is_set_aside;
+use super::incoming::is_whole_document;
 use super::*;
 use crate::model::{Body, SafetySide};
 use automerge::ReadDoc;

@@ -1,0 +1,249 @@
+//! The couple and its pairings: the shared document of the current pairing starts, is
+//! forgotten when its words did not match, or is set apart when the pairing ends; past
+//! pairings' documents are kept read-only until deleted.
+
+use super::*;
+
+impl Store {
+    /// The couple this phone's shared document belongs to, while paired.
+    pub fn couple(&self) -> Result<Option<String>, StoreError> {
+        get_meta(&self.conn, COUPLE)
+    }
+
+    /// Starts the shared document of a new pairing, identified by `couple`, which both
+    /// phones learned while pairing. Nothing of an earlier pairing's document is in it:
+    /// if one is still here, it is set apart first as after unpairing.
+    pub fn start_couple(&mut self, couple: &str, earlier_partner: &str) -> Result<(), StoreError> {
+        self.refresh()?;
+        if self.couple()?.as_deref() == Some(couple) {
+            return Ok(());
+        }
+        if self.doc.get_heads() != doc::genesis().get_heads() || self.couple()?.is_some() {
+            self.end_couple(earlier_partner)?;
+        }
+        set_meta(&self.conn, COUPLE, couple)
+    }
+
+    /// Forgets a pairing that was never confirmed: nothing was exchanged, so the shared
+    /// document is still empty and shares keep waiting for the next pairing. If
+    /// anything was exchanged after all, it is set apart as after unpairing.
+    pub fn cancel_couple(&mut self, partner: &str) -> Result<(), StoreError> {
+        self.refresh()?;
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        same_document(&sql, &self.generation)?;
+        chunks::catch_up(&sql, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
+        // A staged fold is taken back in the same transaction that forgets the couple, so
+        // nothing can stage the shares again for a pairing that is ending.
+        let staged = get_meta(&sql, STAGED)?.is_some();
+        if !staged && self.doc.get_heads() != doc::genesis().get_heads() {
+            drop(sql);
+            return self.end_couple(partner);
+        }
+        sql.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
+        let fresh = if staged {
+            sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
+            Some(empty_document(&sql)?)
+        } else {
+            None
+        };
+        sql.commit()?;
+        if let Some(fresh) = fresh {
+            self.install(fresh);
+            self.scrub();
+        }
+        Ok(())
+    }
+
+    /// Ends this phone's side of a pairing. The shared document is kept apart, read-only
+    /// ([`Store::past_documents`]); the entries I wrote in it become private again,
+    /// marked as shared before; shares still waiting go back to private; and the next
+    /// pairing starts from an empty document. The partner's phone is not told.
+    pub fn end_couple(&mut self, partner: &str) -> Result<(), StoreError> {
+        self.retire_document(Some(partner))
+    }
+
+    /// Sets the current shared document aside (as a past document named after
+    /// `partner`, or, with `None`, dropped because nobody ever received it) and starts an
+    /// empty one. My entries in it come back to me: private and marked as shared before
+    /// when it is kept, waiting to be shared again when it is dropped.
+    pub(super) fn retire_document(&mut self, partner: Option<&str>) -> Result<(), StoreError> {
+        self.refresh()?;
+        let me = self.me.as_ref().map(|p| p.id);
+        let (now, _) = self.now();
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        same_document(&sql, &self.generation)?;
+        chunks::catch_up(&sql, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
+        // A staged fold never left: its shares are still waiting, not in the document. It
+        // is taken back in this transaction (the document is started afresh below), so
+        // nothing stages the shares again before the couple is forgotten.
+        let staged = get_meta(&sql, STAGED)?.is_some();
+        sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
+        let mut waiting: HashMap<EntryId, Waiting> = rows::outbox(&sql, None)?.into_iter().map(|w| (w.id, w)).collect();
+        let set_aside = set_aside_ids(&sql)?;
+        let has_content = !staged && self.doc.get_heads() != doc::genesis().get_heads();
+        if has_content {
+            for (id, obj) in doc::entry_ids(&self.doc)? {
+                let Ok(sent) = doc::read_entry(&self.doc, id, &obj) else { continue };
+                if Some(sent.author) != me {
+                    continue;
+                }
+                let mut entry = overlay_waiting(sent, waiting.remove(&id))?;
+                entry.archived = set_aside.contains(&id);
+                entry.waiting = false;
+                match partner {
+                    Some(_) => {
+                        entry.shared = false;
+                        entry.shared_before = true;
+                        rows::put(&sql, Table::Private, &entry)?;
+                    }
+                    None => {
+                        entry.shared = true;
+                        entry.archived = false;
+                        rows::put_outbox(&sql, &entry, now)?;
+                    }
+                }
+            }
+            if let Some(partner) = partner {
+                put_past_document(&sql, partner, now, &self.doc.save_nocompress())?;
+            }
+        }
+        if partner.is_some() {
+            // Shares that never left go back to private: sharing is chosen afresh. A change
+            // to the partner's entry goes with the document it was for.
+            for (id, w) in waiting {
+                let Pending::Share(mut entry) = w.what else { continue };
+                entry.shared = false;
+                entry.waiting = false;
+                entry.archived = set_aside.contains(&id);
+                rows::put(&sql, Table::Private, &entry)?;
+            }
+            sql.execute("DELETE FROM outbox", [])?;
+            sql.execute("DELETE FROM set_aside", [])?;
+        }
+        sql.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
+        let fresh = empty_document(&sql)?;
+        sql.commit()?;
+        self.install(fresh);
+        self.scrub();
+        Ok(())
+    }
+
+    /// Makes `fresh` (from [`empty_document`], committed) the document in memory.
+    pub(super) fn install(&mut self, fresh: Fresh) {
+        let Fresh { mut doc, cursor, generation } = fresh;
+        doc.set_actor(self.doc.get_actor().clone());
+        self.doc = doc;
+        self.cursor = cursor;
+        self.generation = generation;
+        self.held_back = 0;
+        self.name_in_doc = None;
+    }
+
+    /// The documents of pairings that have ended, newest first.
+    pub fn past_documents(&self) -> Result<Vec<PastDocument>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct About {
+            partner: String,
+            ended_at: i64,
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, unseal('past_documents.about', id, about) FROM past_documents ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, about) = row?;
+            let about: About = serde_json::from_slice(&about).map_err(|e| {
+                StoreError::corrupt(format!("past pairing {id} has an unreadable description ({e})")).at(&self.path)
+            })?;
+            out.push(PastDocument {
+                id,
+                partner: about.partner,
+                ended_at: DateTime::from_timestamp_nanos(about.ended_at),
+            });
+        }
+        Ok(out)
+    }
+
+    /// A past pairing's document as any Automerge implementation reads it.
+    pub fn past_document_bytes(&self, id: i64) -> Result<Vec<u8>, StoreError> {
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT unseal('past_documents', id, bytes) FROM past_documents WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        bytes.ok_or(StoreError::NoPastDocument(id))
+    }
+
+    /// What the partner wrote in a past pairing's document, newest first. (What I wrote
+    /// in it is back among my private entries.)
+    pub fn past_entries(&self, id: i64) -> Result<Vec<Entry>, StoreError> {
+        let bytes = self.past_document_bytes(id)?;
+        let past = Automerge::load(&bytes)
+            .map_err(|e| StoreError::corrupt(format!("past pairing {id} can't be read ({e})")).at(&self.path))?;
+        let me = self.me.as_ref().map(|p| p.id);
+        let mut out = Vec::new();
+        for (entry_id, obj) in doc::entry_ids(&past)? {
+            if let Ok(e) = doc::read_entry(&past, entry_id, &obj)
+                && Some(e.author) != me
+            {
+                out.push(e);
+            }
+        }
+        sort_newest_first(&mut out);
+        Ok(out)
+    }
+
+    /// Deletes a past pairing's document for good. Its text is overwritten in the file,
+    /// not only unlinked.
+    pub fn delete_past_document(&mut self, id: i64) -> Result<(), StoreError> {
+        let deleted = self.conn.execute("DELETE FROM past_documents WHERE id = ?1", [id])?;
+        if deleted == 0 {
+            return Err(StoreError::NoPastDocument(id));
+        }
+        self.scrub();
+        Ok(())
+    }
+}
+
+/// A shared document holding only the genesis, just written to the file in place of the
+/// one there, under a new generation.
+pub(super) struct Fresh {
+    doc: Automerge,
+    cursor: ChunkCursor,
+    generation: String,
+}
+
+/// Replaces the file's shared document (its change log and index) with one that holds
+/// only the genesis. The caller commits `sql`, then installs the result.
+pub(super) fn empty_document(sql: &Connection) -> Result<Fresh, StoreError> {
+    sql.execute("DELETE FROM doc_chunks", [])?;
+    let generation = uuid::Uuid::now_v7().to_string();
+    set_meta(sql, GENERATION, &generation)?;
+    let doc = doc::genesis();
+    let mut cursor = ChunkCursor::default();
+    chunks::append(sql, &doc.get_changes(&[]), &mut cursor)?;
+    index::rebuild(sql, &doc, cursor.last_seq)?;
+    Ok(Fresh { doc, cursor, generation })
+}
+
+pub(super) fn put_past_document(
+    sql: &Connection,
+    partner: &str,
+    at: DateTime<Utc>,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    // Sealed with its own number, as AUTOINCREMENT would give it.
+    let last: Option<i64> = sql
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'past_documents'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let id = last.unwrap_or(0) + 1;
+    let about = serde_json::json!({ "partner": partner, "ended_at": at.timestamp_nanos_opt().unwrap_or(i64::MAX) });
+    sql.prepare_cached(
+        "INSERT INTO past_documents (id, about, bytes) \
+         VALUES (?1, seal('past_documents.about', ?1, ?2), seal('past_documents', ?1, ?3))",
+    )?
+    .execute(rusqlite::params![id, about.to_string(), bytes])?;
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! The outbox: shares and changes that wait on this phone, and their folding into the
+//! shared document just before they are sent (or ahead of time, staged, while the safety
+//! words are compared).
+
+use super::*;
+
+impl Store {
+    /// How many shares and changes wait on this phone for the partner.
+    pub fn waiting_count(&self) -> Result<usize, StoreError> {
+        Ok(rows::count(&self.conn, Table::Outbox)? as usize)
+    }
+
+    /// When the next waiting share's undo ends, so the sync can wake up for it.
+    pub fn next_ready(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        rows::outbox_next_ready(&self.conn)
+    }
+
+    /// Moves what waits in the outbox, and whose undo has ended, into the shared
+    /// document, with this person's name: the sync session calls this just before it
+    /// makes a message for the partner, so the document's history only ever holds what
+    /// is about to be sent. Does nothing while this phone has no pairing
+    /// (`start_couple`). A fold staged while the words were compared
+    /// ([`Store::stage_outbox`]) is kept as it is. Returns the entries that went in: from
+    /// now on they count as sent.
+    pub fn fold_outbox(&mut self) -> Result<Vec<EntryId>, StoreError> {
+        self.refresh()?;
+        let mut folded = self.keep_staged()?;
+        folded.extend(self.fold(Fold::Send)?);
+        Ok(folded)
+    }
+
+    /// The entries `ids` as the journal lists them now, for a window to put in its lists;
+    /// those no longer in the journal are said to be gone.
+    pub fn listed(&mut self, ids: &[EntryId]) -> Result<Arrived, StoreError> {
+        let mut listed = Arrived::default();
+        for id in ids {
+            match self.get(*id) {
+                Ok(entry) => listed.entries.push(entry),
+                Err(StoreError::NotFound(_)) => listed.gone.push(*id),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(listed)
+    }
+
+    /// Folds what waits in the outbox into the shared document ahead of time, while the
+    /// two people compare their safety words, so that sending can start the moment both
+    /// say they match. Nothing leaves the phone: the shares also stay in the outbox, and
+    /// the fold counts only once the document is about to be sent (a sync message made
+    /// or received, [`Store::fold_outbox`]). Until then any change to a waiting share, its
+    /// being kept private, or the pairing ending, takes the whole fold back
+    /// ([`Store::unstage`]), so no version of a share that did not leave is ever in the
+    /// history that does. Only a document that holds nothing yet is staged. Returns how
+    /// many entries went in.
+    pub fn stage_outbox(&mut self) -> Result<usize, StoreError> {
+        self.refresh()?;
+        if self.couple()?.is_none() || self.is_staged()? || self.doc.get_heads() != doc::genesis().get_heads() {
+            return Ok(0);
+        }
+        Ok(self.fold(Fold::Stage)?.len())
+    }
+
+    /// Whether the shared document holds a fold that has not counted yet.
+    pub fn is_staged(&self) -> Result<bool, StoreError> {
+        Ok(get_meta(&self.conn, STAGED)?.is_some())
+    }
+
+    fn fold(&mut self, how: Fold) -> Result<Vec<EntryId>, StoreError> {
+        let Some(me) = self.me.clone() else { return Ok(Vec::new()) };
+        if self.couple()?.is_none() {
+            return Ok(Vec::new());
+        }
+        let (now, _) = self.now();
+        let name_known = self.name_in_doc.as_ref() == Some(&me)
+            || doc::people(&self.doc)?.iter().any(|(id, name)| *id == me.id && *name == me.name);
+        if name_known {
+            self.name_in_doc = Some(me.clone());
+        }
+        if name_known && rows::outbox_next_ready(&self.conn)?.is_none_or(|at| at > now) {
+            return Ok(Vec::new());
+        }
+        let folded = self.write_shared(
+            |tx, sql| {
+                // A pairing ended since the look above (by another connection): nothing
+                // is staged for it.
+                if matches!(how, Fold::Stage) && get_meta(sql, COUPLE)?.is_none() {
+                    return Err(StoreError::PairingChanged);
+                }
+                if !name_known {
+                    doc::write_person(tx, me.id, &me.name)?;
+                }
+                let ready = rows::outbox(sql, Some(now))?;
+                for w in &ready {
+                    match &w.what {
+                        // A new share goes as it is.
+                        Pending::Share(entry) => doc::write_entry(tx, entry)?,
+                        // A change to a shared entry is made over what the document holds
+                        // now, field by field, so what the partner added stays. A change
+                        // to an entry its author has taken back since goes nowhere (a
+                        // check-in on an agreement made private again).
+                        Pending::Change(change) => {
+                            if let Some(obj) = doc::find_entry(tx, w.id)? {
+                                doc::write_change(tx, &obj, change)?;
+                            }
+                        }
+                    }
+                }
+                Ok(ready.into_iter().map(|w| w.id).collect::<Vec<_>>())
+            },
+            |sql, ids| match how {
+                Fold::Send => {
+                    for id in ids {
+                        rows::delete(sql, Table::Outbox, *id)?;
+                    }
+                    Ok(())
+                }
+                Fold::Stage => set_meta(sql, STAGED, "yes"),
+            },
+        )?;
+        self.name_in_doc = Some(me);
+        Ok(folded)
+    }
+
+    /// A staged fold counts from now: its shares leave the outbox, since the document
+    /// holds them. While a fold is staged, an outbox row whose entry is in the document
+    /// is one the fold took (every other change to the outbox takes the fold back).
+    /// Returns the shares it held.
+    pub(super) fn keep_staged(&mut self) -> Result<Vec<EntryId>, StoreError> {
+        if !self.is_staged()? {
+            return Ok(Vec::new());
+        }
+        let Store { conn, doc, cursor, path, generation, .. } = self;
+        let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        same_document(&sql, generation)?;
+        chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
+        if get_meta(&sql, STAGED)?.is_none() {
+            return Ok(Vec::new());
+        }
+        let in_doc: HashSet<EntryId> = doc::entry_ids(doc)?.into_iter().map(|(id, _)| id).collect();
+        let waiting = rows::ids(&sql, Table::Outbox)?;
+        let taken: Vec<EntryId> = waiting.iter().filter(|id| in_doc.contains(id)).copied().collect();
+        if taken.len() == waiting.len() {
+            sql.execute("DELETE FROM outbox", [])?;
+        } else {
+            for id in &taken {
+                rows::delete(&sql, Table::Outbox, *id)?;
+            }
+        }
+        sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
+        sql.commit()?;
+        Ok(taken)
+    }
+
+    /// Takes a staged fold back ([`Store::stage_outbox`]): the shared document holds
+    /// nothing again, and the shares, which never left the outbox, wait there as before.
+    pub fn unstage(&mut self) -> Result<(), StoreError> {
+        if !self.is_staged()? {
+            return Ok(());
+        }
+        self.change_waiting(|_| Ok(()))?;
+        self.scrub();
+        Ok(())
+    }
+
+    /// Changes what waits in the outbox where a staged fold may hold an older version of
+    /// it: the fold is taken back in the same transaction, so the node can not stage the
+    /// older version again in between, to be sent once both confirm.
+    pub(super) fn change_waiting(
+        &mut self,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let fresh = if get_meta(&sql, STAGED)?.is_some() {
+            sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
+            Some(empty_document(&sql)?)
+        } else {
+            None
+        };
+        write(&sql)?;
+        sql.commit()?;
+        if let Some(fresh) = fresh {
+            self.install(fresh);
+        }
+        Ok(())
+    }
+}
+
+/// What a fold of the outbox is for.
+#[derive(Clone, Copy)]
+enum Fold {
+    /// To be sent now: the shares leave the outbox.
+    Send,
+    /// Ahead of time: the shares stay in the outbox until the fold counts.
+    Stage,
+}

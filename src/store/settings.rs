@@ -1,0 +1,109 @@
+//! What this phone keeps in `meta`: the person on this phone, the app's settings (never
+//! shared), and the bookkeeping of the document, each sealed but for a few plain values.
+
+use super::*;
+
+impl Store {
+    /// Sets up this phone's person, or changes the name they go by. The name is shared
+    /// with the partner so their phone can say who wrote what.
+    pub fn init(&mut self, name: &str) -> Result<Person, StoreError> {
+        let id = self.me.as_ref().map(|p| p.id).unwrap_or_default();
+        let person = Person::new(id, name)?;
+        // The name reaches the shared document only when the partner is about to receive
+        // it, with the first message of a sync (`fold_outbox`).
+        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        set_meta(&sql, "person_id", &person.id.to_string())?;
+        set_meta(&sql, "person_name", &person.name)?;
+        sql.commit()?;
+        self.me = Some(person.clone());
+        Ok(person)
+    }
+
+    /// A setting of this phone's app (never shared), if set.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        get_meta(&self.conn, &setting_key(key))
+    }
+
+    /// Remembers a setting of this phone's app. It stays on this phone.
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        set_meta(&self.conn, &setting_key(key), value)
+    }
+
+    /// Forgets a setting of this phone's app.
+    pub fn remove_setting(&mut self, key: &str) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM meta WHERE key = ?1", [setting_key(key)])?;
+        Ok(())
+    }
+
+    // ----- Pairings -----
+
+    /// Bytes that change whenever one of `settings`, or the pairing's couple, is written
+    /// (each is sealed with a fresh nonce on every write, so even the same words written
+    /// again are new bytes). One statement, and nothing opened: for a caller that keeps
+    /// what it read from them and would rather not read and open them again for nothing.
+    pub fn settings_stamp(&self, settings: &[&str]) -> Result<Vec<u8>, StoreError> {
+        let keys: Vec<String> =
+            settings.iter().map(|s| setting_key(s)).chain(std::iter::once(COUPLE.to_owned())).collect();
+        let marks = (1..=keys.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+        let mut stmt =
+            self.conn.prepare_cached(&format!("SELECT key, value FROM meta WHERE key IN ({marks}) ORDER BY key"))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(keys.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            for i in 0..2 {
+                let bytes = match row.get_ref(i)? {
+                    rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => b,
+                    _ => &[],
+                };
+                out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                out.extend_from_slice(bytes);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Settings kept in the clear: the index's sequence number, the random id of the
+/// current shared document, and a flag of the migrations. Every other value in `meta` is
+/// sealed.
+const PLAIN_META: [&str; 4] = ["index_seq", GENERATION, UPGRADE_DOCUMENT, STAGED];
+
+/// Where the app's setting `key` is kept among the journal's other values.
+fn setting_key(key: &str) -> String {
+    format!("setting.{key}")
+}
+
+pub(super) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    if PLAIN_META.contains(&key) {
+        return Ok(conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?);
+    }
+    let value: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT unseal('meta', key, value) FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?;
+    value
+        .map(|v| String::from_utf8(v).map_err(|_| StoreError::corrupt(format!("the setting {key:?} is unreadable"))))
+        .transpose()
+}
+
+pub(super) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    let sql = if PLAIN_META.contains(&key) {
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    } else {
+        "INSERT INTO meta (key, value) VALUES (?1, seal('meta', ?1, ?2)) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    };
+    conn.prepare_cached(sql)?.execute([key, value])?;
+    Ok(())
+}
+
+pub(super) fn read_me(conn: &Connection) -> Result<Option<Person>, StoreError> {
+    let (Some(id), Some(name)) = (get_meta(conn, "person_id")?, get_meta(conn, "person_name")?) else {
+        return Ok(None);
+    };
+    let id = id.parse().map_err(|_| StoreError::corrupt(format!("the person id {id:?} is unreadable")))?;
+    Ok(Some(Person { id, name }))
+}
