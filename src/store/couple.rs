@@ -21,37 +21,31 @@ impl Store {
         if self.doc.get_heads() != doc::genesis().get_heads() || self.couple()?.is_some() {
             self.end_couple(earlier_partner)?;
         }
-        set_meta(&self.conn, COUPLE, couple)
+        self.writing(|w| set_meta(&w.sql, COUPLE, couple))
     }
 
     /// Forgets a pairing that was never confirmed: nothing was exchanged, so the shared
     /// document is still empty and shares keep waiting for the next pairing. If
     /// anything was exchanged after all, it is set apart as after unpairing.
     pub fn cancel_couple(&mut self, partner: &str) -> Result<(), StoreError> {
-        self.refresh()?;
-        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        same_document(&sql, &self.generation)?;
-        chunks::catch_up(&sql, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
         // A staged fold is taken back in the same transaction that forgets the couple, so
         // nothing can stage the shares again for a pairing that is ending.
-        let staged = get_meta(&sql, STAGED)?.is_some();
-        if !staged && self.doc.get_heads() != doc::genesis().get_heads() {
-            drop(sql);
-            return self.end_couple(partner);
+        let forgotten = self.writing(|w| {
+            let staged = w.doc_state()? == DocState::Staged;
+            if !staged && w.doc.get_heads() != doc::genesis().get_heads() {
+                // Something was exchanged after all: it is kept, as after unpairing.
+                return Ok(None);
+            }
+            w.sql.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
+            w.take_back_staged().map(Some)
+        })?;
+        match forgotten {
+            None => self.end_couple(partner),
+            Some(fresh) => {
+                self.settle(fresh, false);
+                Ok(())
+            }
         }
-        sql.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
-        let fresh = if staged {
-            sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
-            Some(empty_document(&sql)?)
-        } else {
-            None
-        };
-        sql.commit()?;
-        if let Some(fresh) = fresh {
-            self.install(fresh);
-            self.scrub();
-        }
-        Ok(())
     }
 
     /// Ends this phone's side of a pairing. The shared document is kept apart, read-only
@@ -67,64 +61,62 @@ impl Store {
     /// empty one. My entries in it come back to me: private and marked as shared before
     /// when it is kept, waiting to be shared again when it is dropped.
     pub(super) fn retire_document(&mut self, partner: Option<&str>) -> Result<(), StoreError> {
-        self.refresh()?;
-        let me = self.me.as_ref().map(|p| p.id);
         let (now, _) = self.now();
-        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        same_document(&sql, &self.generation)?;
-        chunks::catch_up(&sql, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
-        // A staged fold never left: its shares are still waiting, not in the document. It
-        // is taken back in this transaction (the document is started afresh below), so
-        // nothing stages the shares again before the couple is forgotten.
-        let staged = get_meta(&sql, STAGED)?.is_some();
-        sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
-        let mut waiting: HashMap<EntryId, Waiting> = rows::outbox(&sql, None)?.into_iter().map(|w| (w.id, w)).collect();
-        let set_aside = set_aside_ids(&sql)?;
-        let has_content = !staged && self.doc.get_heads() != doc::genesis().get_heads();
-        if has_content {
-            for (id, obj) in doc::entry_ids(&self.doc)? {
-                let Ok(sent) = doc::read_entry(&self.doc, id, &obj) else { continue };
-                if Some(sent.author) != me {
-                    continue;
-                }
-                let mut entry = overlay_waiting(sent, waiting.remove(&id))?;
-                entry.archived = set_aside.contains(&id);
-                entry.waiting = false;
-                match partner {
-                    Some(_) => {
-                        entry.shared = false;
-                        entry.shared_before = true;
-                        rows::put(&sql, Table::Private, &entry)?;
+        let fresh = self.writing(|w| {
+            let sql = &w.sql;
+            let me = read_me(sql)?.map(|p| p.id);
+            // A staged fold never left: its shares are still waiting, not in the document. It
+            // is taken back in this transaction (the document is started afresh below), so
+            // nothing stages the shares again before the couple is forgotten.
+            let staged = w.doc_state()? == DocState::Staged;
+            DocState::set_staged(sql, false)?;
+            let mut waiting: HashMap<EntryId, Waiting> =
+                rows::outbox(sql, None)?.into_iter().map(|w| (w.id, w)).collect();
+            let set_aside = set_aside_ids(sql)?;
+            let has_content = !staged && w.doc.get_heads() != doc::genesis().get_heads();
+            if has_content {
+                for (id, obj) in doc::entry_ids(w.doc)? {
+                    let Ok(sent) = doc::read_entry(w.doc, id, &obj) else { continue };
+                    if Some(sent.author) != me {
+                        continue;
                     }
-                    None => {
-                        entry.shared = true;
-                        entry.archived = false;
-                        rows::put_outbox(&sql, &entry, now)?;
+                    let mut entry = overlay_waiting(sent, waiting.remove(&id))?;
+                    entry.archived = set_aside.contains(&id);
+                    entry.waiting = false;
+                    match partner {
+                        Some(_) => {
+                            entry.shared = false;
+                            entry.shared_before = true;
+                            rows::put(sql, Table::Private, &entry)?;
+                        }
+                        None => {
+                            entry.shared = true;
+                            entry.archived = false;
+                            rows::put_outbox(sql, &entry, now)?;
+                        }
                     }
                 }
+                if let Some(partner) = partner {
+                    put_past_document(sql, partner, now, &w.doc.save_nocompress())?;
+                }
             }
-            if let Some(partner) = partner {
-                put_past_document(&sql, partner, now, &self.doc.save_nocompress())?;
+            if partner.is_some() {
+                // Shares that never left go back to private: sharing is chosen afresh. A change
+                // to the partner's entry goes with the document it was for.
+                for (id, w) in waiting {
+                    let Pending::Share(mut entry) = w.what else { continue };
+                    entry.shared = false;
+                    entry.waiting = false;
+                    entry.archived = set_aside.contains(&id);
+                    rows::put(sql, Table::Private, &entry)?;
+                }
+                sql.execute("DELETE FROM outbox", [])?;
+                sql.execute("DELETE FROM set_aside", [])?;
             }
-        }
-        if partner.is_some() {
-            // Shares that never left go back to private: sharing is chosen afresh. A change
-            // to the partner's entry goes with the document it was for.
-            for (id, w) in waiting {
-                let Pending::Share(mut entry) = w.what else { continue };
-                entry.shared = false;
-                entry.waiting = false;
-                entry.archived = set_aside.contains(&id);
-                rows::put(&sql, Table::Private, &entry)?;
-            }
-            sql.execute("DELETE FROM outbox", [])?;
-            sql.execute("DELETE FROM set_aside", [])?;
-        }
-        sql.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
-        let fresh = empty_document(&sql)?;
-        sql.commit()?;
-        self.install(fresh);
-        self.scrub();
+            sql.execute("DELETE FROM meta WHERE key = ?1", [COUPLE])?;
+            empty_document(sql)
+        })?;
+        self.settle(Some(fresh), true);
         Ok(())
     }
 
@@ -197,10 +189,10 @@ impl Store {
     /// Deletes a past pairing's document for good. Its text is overwritten in the file,
     /// not only unlinked.
     pub fn delete_past_document(&mut self, id: i64) -> Result<(), StoreError> {
-        let deleted = self.conn.execute("DELETE FROM past_documents WHERE id = ?1", [id])?;
-        if deleted == 0 {
-            return Err(StoreError::NoPastDocument(id));
-        }
+        self.writing(|w| match w.sql.execute("DELETE FROM past_documents WHERE id = ?1", [id])? {
+            0 => Err(StoreError::NoPastDocument(id)),
+            _ => Ok(()),
+        })?;
         self.scrub();
         Ok(())
     }
@@ -208,7 +200,7 @@ impl Store {
 
 /// A shared document holding only the genesis, just written to the file in place of the
 /// one there, under a new generation.
-pub(super) struct Fresh {
+pub(crate) struct Fresh {
     doc: Automerge,
     cursor: ChunkCursor,
     generation: String,

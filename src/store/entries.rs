@@ -32,19 +32,8 @@ impl Store {
         Ok(people)
     }
 
-    fn locate(&self, id: EntryId) -> Result<(Entry, Place), StoreError> {
-        // The index holds the document's entries as they read, in step with it in every
-        // transaction: one row to open, where the document would be read field by field
-        // (an agreement's hundreds of check-ins). An entry the index leaves out, one this
-        // version can't read, is read from the document for the reason.
-        let in_doc = || match rows::get_index(&self.conn, id, &mut self.opened.borrow_mut())? {
-            Some(entry) => Ok(Some(entry)),
-            None => match doc::find_entry(&self.doc, id)? {
-                Some(obj) => Ok(Some(doc::read_entry(&self.doc, id, &obj)?)),
-                None => Ok(None),
-            },
-        };
-        place(&self.conn, id, in_doc, || self.is_staged())?.ok_or(StoreError::NotFound(id))
+    fn locate(&self, id: EntryId) -> Result<(Entry, Whereabouts), StoreError> {
+        locate(&self.conn, &self.doc, &mut self.opened.borrow_mut(), id)
     }
 
     /// Checks that the index of shared entries says exactly what the document says, for
@@ -84,7 +73,7 @@ impl Store {
             return self.edit(existing, draft);
         }
         let entry = Entry::create(draft, me, now, today)?;
-        self.put_private(&entry)?;
+        self.writing(|w| rows::put(&w.sql, Table::Private, &entry))?;
         Ok(entry)
     }
 
@@ -133,24 +122,20 @@ impl Store {
     fn set_archived(&mut self, id: EntryId, archived: bool) -> Result<Entry, StoreError> {
         let me = self.require_me()?;
         let (now, _) = self.now();
-        self.refresh()?;
-        let (mut entry, place) = self.locate(id)?;
-        if let Place::Private = place {
-            entry.set_archived(archived, me, now)?;
-            self.put_private(&entry)?;
-            return Ok(entry);
-        }
-        // Setting a shared entry aside is this person's own business: it stays on this
-        // phone and changes nothing the partner sees.
-        entry.check_author(me)?;
-        let bytes = id.as_uuid().as_bytes().to_vec();
-        if archived {
-            self.conn.prepare_cached("INSERT OR IGNORE INTO set_aside (id) VALUES (?1)")?.execute([bytes])?;
-        } else {
-            self.conn.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?.execute([bytes])?;
-        }
-        entry.archived = archived;
-        Ok(entry)
+        self.writing(|w| {
+            let (mut entry, whereabouts) = w.locate(id)?;
+            if let Whereabouts::Private = whereabouts {
+                entry.set_archived(archived, me, now)?;
+                rows::put(&w.sql, Table::Private, &entry)?;
+                return Ok(entry);
+            }
+            // Setting a shared entry aside is this person's own business: it stays on this
+            // phone and changes nothing the partner sees.
+            entry.check_author(me)?;
+            set_aside(&w.sql, id, archived)?;
+            entry.archived = archived;
+            Ok(entry)
+        })
     }
 
     /// Changes an entry where it lives. A change to a shared entry waits in the outbox
@@ -161,39 +146,44 @@ impl Store {
         id: EntryId,
         change: impl FnOnce(&mut Entry) -> Result<(), ModelError>,
     ) -> Result<Entry, StoreError> {
-        self.refresh()?;
-        let (mut entry, place) = self.locate(id)?;
-        let set_aside = entry.archived;
-        let before = matches!(place, Place::Shared { .. }).then(|| entry.to_fields());
-        change(&mut entry)?;
         let (now, _) = self.now();
-        let waits = !matches!(place, Place::Private);
-        match place {
-            Place::Private => self.put_private(&entry)?,
-            Place::Waiting { ready_at } => {
-                // A staged fold holds the version this change replaces.
-                let mut outgoing = entry.clone();
-                outgoing.archived = false;
-                self.change_waiting(|sql| rows::put_outbox(sql, &outgoing, ready_at))?;
-                self.scrub();
-            }
-            Place::Shared { waiting } => {
-                // Only what this change did waits, after any change that waits already.
-                // Set-aside is kept on this phone and is never part of it.
-                let made = Change::between(&before.unwrap_or_default(), &entry.to_fields());
-                let replaces = waiting.is_some();
-                let (change, ready_at) = match waiting {
-                    Some((waiting, ready_at)) => (waiting.then(made), ready_at),
-                    None => (made, now),
-                };
-                rows::put_outbox_change(&self.conn, id, ready_at, &change)?;
-                if replaces {
-                    self.scrub();
+        let (entry, replaced, fresh) = self.writing(|w| {
+            let (mut entry, whereabouts) = w.locate(id)?;
+            let set_aside = entry.archived;
+            let before = matches!(whereabouts, Whereabouts::Shared { .. }).then(|| entry.to_fields());
+            change(&mut entry)?;
+            let waits = !matches!(whereabouts, Whereabouts::Private);
+            let (replaced, fresh) = match whereabouts {
+                Whereabouts::Private => {
+                    rows::put(&w.sql, Table::Private, &entry)?;
+                    (false, None)
                 }
-            }
-        }
-        entry.archived = set_aside;
-        entry.waiting = waits;
+                Whereabouts::Waiting { ready_at } => {
+                    // A staged fold holds the version this change replaces: taken back.
+                    let fresh = w.take_back_staged()?;
+                    let mut outgoing = entry.clone();
+                    outgoing.archived = false;
+                    rows::put_outbox(&w.sql, &outgoing, ready_at)?;
+                    (true, fresh)
+                }
+                Whereabouts::Shared { waiting } => {
+                    // Only what this change did waits, after any change that waits already.
+                    // Set-aside is kept on this phone and is never part of it.
+                    let made = Change::between(&before.unwrap_or_default(), &entry.to_fields());
+                    let replaces = waiting.is_some();
+                    let (change, ready_at) = match waiting {
+                        Some((waiting, ready_at)) => (waiting.then(made), ready_at),
+                        None => (made, now),
+                    };
+                    rows::put_outbox_change(&w.sql, id, ready_at, &change)?;
+                    (replaces, None)
+                }
+            };
+            entry.archived = set_aside;
+            entry.waiting = waits;
+            Ok((entry, replaced, fresh))
+        })?;
+        self.settle(fresh, replaced);
         Ok(entry)
     }
 
@@ -208,74 +198,62 @@ impl Store {
     /// passed: the app offers "Undo" for that long.
     pub fn share_after(&mut self, id: EntryId, undo: std::time::Duration) -> Result<Entry, StoreError> {
         let me = self.require_me()?;
-        self.refresh()?;
-        let (mut entry, place) = self.locate(id)?;
-        entry.check_author(me)?;
-        if !matches!(place, Place::Private) {
-            return Ok(entry);
-        }
         let (now, _) = self.now();
         let ready_at = now + chrono::Duration::from_std(undo).unwrap_or_default();
-        let set_aside = entry.archived;
-        entry.archived = false;
-        entry.shared = true;
-        entry.shared_before = false;
-        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        rows::delete(&sql, Table::Private, id)?;
-        rows::put_outbox(&sql, &entry, ready_at)?;
-        if set_aside {
-            sql.prepare_cached("INSERT OR IGNORE INTO set_aside (id) VALUES (?1)")?
-                .execute([id.as_uuid().as_bytes().to_vec()])?;
-        }
-        sql.commit()?;
-        entry.archived = set_aside;
-        entry.waiting = true;
-        Ok(entry)
+        self.writing(|w| {
+            let (mut entry, whereabouts) = w.locate(id)?;
+            entry.check_author(me)?;
+            if !matches!(whereabouts, Whereabouts::Private) {
+                return Ok(entry);
+            }
+            let kept_aside = entry.archived;
+            entry.archived = false;
+            entry.shared = true;
+            entry.shared_before = false;
+            rows::delete(&w.sql, Table::Private, id)?;
+            rows::put_outbox(&w.sql, &entry, ready_at)?;
+            if kept_aside {
+                set_aside(&w.sql, id, true)?;
+            }
+            entry.archived = kept_aside;
+            entry.waiting = true;
+            Ok(entry)
+        })
     }
 
     /// Takes one of my entries back and keeps it private again. If it was not sent yet,
-    /// it leaves no trace; if it was, the partner's phone keeps the copy it has.
+    /// it leaves no trace; if it was, the partner's phone keeps the copy it has. Whether
+    /// it was sent is decided in the same transaction that takes it back, so a sync
+    /// sending it at that moment can't make the answer untrue.
     pub fn unshare(&mut self, id: EntryId) -> Result<Unshared, StoreError> {
         let me = self.require_me()?;
-        self.refresh()?;
-        let (mut entry, place) = self.locate(id)?;
-        entry.check_author(me)?;
-        entry.shared = false;
-        entry.waiting = false;
-        let bytes = id.as_uuid().as_bytes().to_vec();
-        let partner_has_copy = match place {
-            Place::Private => return Ok(Unshared { entry, partner_has_copy: false }),
-            Place::Waiting { .. } => {
-                // A staged fold holds it: taken back whole, so it leaves no trace.
-                self.change_waiting(|sql| {
-                    rows::delete(sql, Table::Outbox, id)?;
-                    sql.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?.execute([&bytes])?;
-                    rows::put(sql, Table::Private, &entry)
-                })?;
-                false
+        let (unshared, fresh) = self.writing(|w| {
+            let (mut entry, whereabouts) = w.locate(id)?;
+            entry.check_author(me)?;
+            entry.shared = false;
+            entry.waiting = false;
+            let (partner_has_copy, fresh) = match whereabouts {
+                Whereabouts::Private => return Ok((Unshared { entry, partner_has_copy: false }, None)),
+                Whereabouts::Waiting { .. } => {
+                    // A staged fold holds it: taken back whole, so it leaves no trace.
+                    (false, w.take_back_staged()?)
+                }
+                Whereabouts::Shared { .. } => {
+                    w.change_doc(|tx, _| doc::delete_entry(tx, id))?;
+                    (true, None)
+                }
+            };
+            rows::delete(&w.sql, Table::Outbox, id)?;
+            set_aside(&w.sql, id, false)?;
+            rows::put(&w.sql, Table::Private, &entry)?;
+            if partner_has_copy {
+                w.fail(FailPoint::AfterLocalWrite)?;
             }
-            Place::Shared { .. } => {
-                let private = entry.clone();
-                self.write_shared(
-                    |tx, _| doc::delete_entry(tx, id),
-                    |sql, ()| {
-                        rows::delete(sql, Table::Outbox, id)?;
-                        sql.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?.execute([&bytes])?;
-                        rows::put(sql, Table::Private, &private)
-                    },
-                )?;
-                true
-            }
-        };
-        self.scrub();
-        Ok(Unshared { entry, partner_has_copy })
+            Ok((Unshared { entry, partner_has_copy }, fresh))
+        })?;
+        self.settle(fresh, true);
+        Ok(unshared)
     }
-
-    fn put_private(&mut self, entry: &Entry) -> Result<(), StoreError> {
-        rows::put(&self.conn, Table::Private, entry)
-    }
-
-    // ----- Import -----
 
     /// Restores entries and the person from an export, into a journal that has no
     /// entries yet. Everything is checked first and written in one transaction.
@@ -326,16 +304,17 @@ impl Store {
             let partner = people.iter().find(|(id, _)| *id != person.id).map(|(_, n)| n.clone());
             Some((partner.unwrap_or_else(|| "your partner".to_owned()), doc.save_nocompress()))
         };
-        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        set_meta(&sql, "person_id", &person.id.to_string())?;
-        set_meta(&sql, "person_name", &person.name)?;
-        for e in &mine {
-            rows::put(&sql, Table::Private, e)?;
-        }
-        if let Some((partner, bytes)) = past {
-            put_past_document(&sql, &partner, now, &bytes)?;
-        }
-        sql.commit()?;
+        self.writing(|w| {
+            set_meta(&w.sql, "person_id", &person.id.to_string())?;
+            set_meta(&w.sql, "person_name", &person.name)?;
+            for e in &mine {
+                rows::put(&w.sql, Table::Private, e)?;
+            }
+            match past {
+                Some((partner, bytes)) => put_past_document(&w.sql, &partner, now, &bytes),
+                None => Ok(()),
+            }
+        })?;
         self.me = Some(person);
         Ok(())
     }
@@ -350,9 +329,9 @@ pub(super) fn place(
     id: EntryId,
     in_doc: impl FnOnce() -> Result<Option<Entry>, StoreError>,
     staged: impl FnOnce() -> Result<bool, StoreError>,
-) -> Result<Option<(Entry, Place)>, StoreError> {
+) -> Result<Option<(Entry, Whereabouts)>, StoreError> {
     if let Some(e) = rows::get(conn, Table::Private, id)? {
-        return Ok(Some((e, Place::Private)));
+        return Ok(Some((e, Whereabouts::Private)));
     }
     let waiting = rows::outbox_entry(conn, id)?;
     let in_doc = in_doc()?;
@@ -364,17 +343,19 @@ pub(super) fn place(
     };
     let (mut entry, place) = match (waiting, in_doc) {
         (None, None) => return Ok(None),
-        (Some(Waiting { what: Pending::Share(entry), ready_at, .. }), None) => (entry, Place::Waiting { ready_at }),
+        (Some(Waiting { what: Pending::Share(entry), ready_at, .. }), None) => {
+            (entry, Whereabouts::Waiting { ready_at })
+        }
         // A change to an entry the document no longer holds shows nowhere.
         (Some(Waiting { what: Pending::Change(_), .. }), None) => return Ok(None),
-        (None, Some(sent)) => (sent, Place::Shared { waiting: None }),
+        (None, Some(sent)) => (sent, Whereabouts::Shared { waiting: None }),
         (Some(w), Some(sent)) => match w.what {
             // A new share the document holds too (a staged fold): a change of it waits
             // as long as the share would have.
-            Pending::Share(entry) => (entry, Place::Shared { waiting: Some((Change::default(), w.ready_at)) }),
+            Pending::Share(entry) => (entry, Whereabouts::Shared { waiting: Some((Change::default(), w.ready_at)) }),
             Pending::Change(change) => {
                 let entry = overlay(sent, Some(&change))?;
-                (entry, Place::Shared { waiting: Some((change, w.ready_at)) })
+                (entry, Whereabouts::Shared { waiting: Some((change, w.ready_at)) })
             }
         },
     };
@@ -398,6 +379,38 @@ pub(super) fn overlay_waiting(sent: Entry, waiting: Option<Waiting>) -> Result<E
         Some(Pending::Share(entry)) => Ok(entry),
         Some(Pending::Change(change)) => overlay(sent, Some(&change)),
     }
+}
+
+/// Where entry `id` lives and how the journal lists it, read on `conn`: the index holds
+/// the document's entries as they read, in step with it in every transaction: one row to
+/// open, where the document would be read field by field (an agreement's hundreds of
+/// check-ins). An entry the index leaves out, one this version can't read, is read from
+/// the document for the reason.
+pub(super) fn locate(
+    conn: &Connection,
+    doc: &Automerge,
+    opened: &mut rows::Opened,
+    id: EntryId,
+) -> Result<(Entry, Whereabouts), StoreError> {
+    let in_doc = || match rows::get_index(conn, id, opened)? {
+        Some(entry) => Ok(Some(entry)),
+        None => match doc::find_entry(doc, id)? {
+            Some(obj) => Ok(Some(doc::read_entry(doc, id, &obj)?)),
+            None => Ok(None),
+        },
+    };
+    place(conn, id, in_doc, || Ok(DocState::read(conn)? == DocState::Staged))?.ok_or(StoreError::NotFound(id))
+}
+
+/// Sets entry `id` aside on this phone, or brings it back.
+fn set_aside(conn: &Connection, id: EntryId, aside: bool) -> Result<(), StoreError> {
+    let bytes = id.as_uuid().as_bytes().to_vec();
+    if aside {
+        conn.prepare_cached("INSERT OR IGNORE INTO set_aside (id) VALUES (?1)")?.execute([bytes])?;
+    } else {
+        conn.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?.execute([bytes])?;
+    }
+    Ok(())
 }
 
 pub(super) fn is_set_aside(conn: &Connection, id: EntryId) -> Result<bool, StoreError> {

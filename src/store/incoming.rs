@@ -72,15 +72,10 @@ impl Store {
         show: Option<&dyn Fn(Arrived)>,
     ) -> Result<Received, StoreError> {
         let me = self.require_me()?;
-        self.refresh()?;
         // A staged fold stays: the sync has begun.
         self.keep_staged()?;
         let fail_at = self.fail_at.take_if(|p| *p == FailPoint::BeforeReceivedCommit);
-        let Store { conn, doc, cursor, path, generation, held_back, opened, .. } = self;
-        let opened = opened.get_mut();
-        let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        same_document(&sql, generation)?;
-        chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
+        let Write { sql, doc, cursor, opened, held_back, .. } = self.write()?;
         let mut shown_early = false;
         let attempt = (|| {
             // Compressed changes are measured inflated before Automerge inflates them.
@@ -250,7 +245,7 @@ fn arrived(
             index::InDoc::Entry(entry, _) => Some(entry.clone()),
             index::InDoc::Absent => None,
         };
-        match place(sql, *id, || Ok(in_doc), || Ok(get_meta(sql, STAGED)?.is_some()))? {
+        match place(sql, *id, || Ok(in_doc), || Ok(DocState::read(sql)? == DocState::Staged))? {
             Some((entry, _)) => arrived.entries.push(entry),
             None => arrived.gone.push(*id),
         }

@@ -38,8 +38,8 @@ use crate::model::{AgreementStatus, CheckIn, Draft, Entry, EntryId, ModelError, 
 use crate::vault::DataKey;
 
 use chunks::ChunkCursor;
-use couple::{empty_document, put_past_document};
-use entries::{list, overlay_waiting, place, set_aside_ids, sort_newest_first};
+use couple::{Fresh, empty_document, put_past_document};
+use entries::{list, locate, overlay_waiting, place, set_aside_ids, sort_newest_first};
 pub use error::StoreError;
 pub use incoming::{Arrived, Received};
 pub use index::Touched;
@@ -152,7 +152,7 @@ pub const MAX_INFLATED: u64 = 128 * 1024 * 1024;
 pub const MAX_DECLARED_OPS: u64 = 2_000_000;
 
 /// Where an entry lives.
-enum Place {
+pub(super) enum Whereabouts {
     /// Only on this phone.
     Private,
     /// Shared by its author, waiting in the outbox; the partner has never received it.
@@ -225,42 +225,32 @@ impl Store {
         Ok(())
     }
 
-    /// Makes one change to the shared document and, in the same SQLite transaction, any
-    /// local change that must go with it. On any failure the in-memory document is
-    /// rebuilt from disk, so memory never holds what the file does not.
-    fn write_shared<T>(
-        &mut self,
-        edit: impl FnOnce(&mut Transaction<'_>, &rusqlite::Transaction<'_>) -> Result<T, StoreError>,
-        local: impl FnOnce(&rusqlite::Transaction<'_>, &T) -> Result<(), StoreError>,
-    ) -> Result<T, StoreError> {
+    /// Opens a write to the file: see [`Write`].
+    fn write(&mut self) -> Result<Write<'_>, StoreError> {
         self.refresh()?;
-        let Store { conn, doc, cursor, fail_at, path, generation, opened, .. } = self;
-        let fail_at = *fail_at;
-        let opened = opened.get_mut();
-        let fail = |point: FailPoint| match fail_at {
-            Some(p) if p == point => Err(StoreError::Injected(point)),
-            _ => Ok(()),
-        };
+        let Store { conn, doc, cursor, generation, opened, held_back, fail_at, path, .. } = self;
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        same_document(&sql, generation)?;
+        // Another process on this phone may have ended the pairing since this one looked:
+        // nothing of the old document is written into the new one.
+        if get_meta(&sql, GENERATION)?.unwrap_or_default() != *generation {
+            return Err(StoreError::PairingChanged);
+        }
         chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
+        Ok(Write { sql, doc, cursor, opened: opened.get_mut(), held_back, fail_at: *fail_at })
+    }
+
+    /// Runs one write: opens it ([`Store::write`]), lets `work` decide and write inside it,
+    /// and commits. Every method that writes the journal goes through here. If anything
+    /// fails, nothing is written and the document in memory is read again from the file,
+    /// so memory never holds what the file does not.
+    pub(super) fn writing<T>(
+        &mut self,
+        work: impl FnOnce(&mut Write<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let attempt = (|| {
-            let heads = doc.get_heads();
-            let mut tx = doc.transaction();
-            let out = edit(&mut tx, &sql)?;
-            tx.commit();
-            fail(FailPoint::AfterDocChange)?;
-            let new = doc.get_changes(&heads);
-            let touched = Touched::by(doc, &new);
-            chunks::append(&sql, &new, cursor)?;
-            fail(FailPoint::AfterChunkWrite)?;
-            local(&sql, &out)?;
-            fail(FailPoint::AfterLocalWrite)?;
-            if cursor.changes >= chunks::COMPACT_AT_THE_LATEST {
-                chunks::compact(&sql, doc, cursor)?;
-            }
-            index::update(&sql, doc, &touched, &new, cursor.last_seq, opened)?;
-            sql.commit()?;
+            let mut w = self.write()?;
+            let out = work(&mut w)?;
+            w.commit()?;
             Ok(out)
         })();
         if attempt.is_err() {
@@ -298,16 +288,25 @@ impl Store {
 
     /// Folds the change log into one snapshot.
     pub fn compact(&mut self) -> Result<(), StoreError> {
-        self.refresh()?;
-        let Store { conn, doc, cursor, path, generation, .. } = self;
-        let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        same_document(&sql, generation)?;
-        chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
-        chunks::compact(&sql, doc, cursor)?;
-        index::mark(&sql, cursor.last_seq)?;
-        sql.commit()?;
+        self.writing(|w| {
+            chunks::compact(&w.sql, w.doc, w.cursor)?;
+            index::mark(&w.sql, w.cursor.last_seq)
+        })?;
         self.scrub();
         Ok(())
+    }
+
+    /// After a write that took a staged fold back (`fresh`, the document started again),
+    /// puts the new document in memory; after one that deleted text (`deleted`), scrubs
+    /// the log.
+    pub(super) fn settle(&mut self, fresh: Option<Fresh>, deleted: bool) {
+        let took_back = fresh.is_some();
+        if let Some(fresh) = fresh {
+            self.install(fresh);
+        }
+        if deleted || took_back {
+            self.scrub();
+        }
     }
 
     /// Moves everything in the write-ahead log into the file and empties the log, so
@@ -328,10 +327,114 @@ const UPGRADE_DOCUMENT: &str = "upgrade_document";
 
 const GENERATION: &str = "document_generation";
 
-/// Fails when another process on this phone ended the pairing since this one loaded the
-/// shared document, so nothing of the old document is written into the new one.
-fn same_document(sql: &Connection, generation: &str) -> Result<(), StoreError> {
-    if get_meta(sql, GENERATION)?.unwrap_or_default() == generation { Ok(()) } else { Err(StoreError::PairingChanged) }
+/// A write to the journal file, opened by [`Store::write`]: an immediate transaction (no
+/// other process writes until it ends), on the file of the same pairing as the document
+/// in memory, which has caught up with every change other processes appended. Nothing is
+/// written until it is committed; dropped, it writes nothing. It lends out the parts of
+/// the store a write works on.
+pub(super) struct Write<'s> {
+    pub sql: rusqlite::Transaction<'s>,
+    pub doc: &'s mut Automerge,
+    pub cursor: &'s mut ChunkCursor,
+    pub opened: &'s mut rows::Opened,
+    pub held_back: &'s mut usize,
+    fail_at: Option<FailPoint>,
+}
+
+impl Write<'_> {
+    /// Where the shared document stands, as this transaction sees the file.
+    pub fn doc_state(&self) -> Result<DocState, StoreError> {
+        DocState::read(&self.sql)
+    }
+
+    /// Where entry `id` lives, and how the journal lists it, as this transaction sees
+    /// the file: what is decided from it is decided inside the same transaction.
+    pub fn locate(&mut self, id: EntryId) -> Result<(Entry, Whereabouts), StoreError> {
+        locate(&self.sql, self.doc, self.opened, id)
+    }
+
+    /// Makes one change to the shared document (`edit`), and writes it to the file as
+    /// the document's next chunk, with the index rows of the entries it touched.
+    pub fn change_doc<T>(
+        &mut self,
+        edit: impl FnOnce(&mut Transaction<'_>, &rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let heads = self.doc.get_heads();
+        let mut tx = self.doc.transaction();
+        let out = edit(&mut tx, &self.sql)?;
+        tx.commit();
+        self.fail(FailPoint::AfterDocChange)?;
+        let new = self.doc.get_changes(&heads);
+        let touched = Touched::by(self.doc, &new);
+        chunks::append(&self.sql, &new, self.cursor)?;
+        self.fail(FailPoint::AfterChunkWrite)?;
+        if self.cursor.changes >= chunks::COMPACT_AT_THE_LATEST {
+            chunks::compact(&self.sql, self.doc, self.cursor)?;
+        }
+        index::update(&self.sql, self.doc, &touched, &new, self.cursor.last_seq, self.opened)?;
+        Ok(out)
+    }
+
+    /// Takes a staged fold back, if the document holds one: the document starts again
+    /// from its genesis, to be put in memory once this write is committed
+    /// ([`Store::install`]). The shares it held never left the outbox.
+    pub fn take_back_staged(&mut self) -> Result<Option<Fresh>, StoreError> {
+        if self.doc_state()? != DocState::Staged {
+            return Ok(None);
+        }
+        DocState::set_staged(&self.sql, false)?;
+        empty_document(&self.sql).map(Some)
+    }
+
+    /// Fails here, if a test asked for it.
+    pub fn fail(&self, point: FailPoint) -> Result<(), StoreError> {
+        match self.fail_at {
+            Some(p) if p == point => Err(StoreError::Injected(point)),
+            _ => Ok(()),
+        }
+    }
+
+    fn commit(self) -> Result<(), StoreError> {
+        self.sql.commit()?;
+        Ok(())
+    }
+}
+
+/// Where the shared document stands. It is kept in `meta` (the couple, and a flag while
+/// a fold is staged), and read only through here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DocState {
+    /// No pairing: nothing is folded into the document, and nothing is sent.
+    Unpaired,
+    /// The document holds a fold made ahead of time while the safety words are compared
+    /// ([`Store::stage_outbox`]). The shares it holds still wait in the outbox: the fold
+    /// counts only once a sync message is made or taken, and anything that would make
+    /// it untrue takes it back.
+    Staged,
+    /// Paired: what the document holds was sent, or is about to be.
+    Live,
+}
+
+impl DocState {
+    pub fn read(conn: &Connection) -> Result<DocState, StoreError> {
+        Ok(if get_meta(conn, STAGED)?.is_some() {
+            DocState::Staged
+        } else if get_meta(conn, COUPLE)?.is_some() {
+            DocState::Live
+        } else {
+            DocState::Unpaired
+        })
+    }
+
+    /// Marks the document as holding a staged fold, or not.
+    pub fn set_staged(conn: &Connection, staged: bool) -> Result<(), StoreError> {
+        if staged {
+            set_meta(conn, STAGED, "yes")
+        } else {
+            conn.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -206,7 +206,10 @@ impl Store {
             // Asked for by the migration; done again after a crash part way, since both
             // steps find nothing left to do the second time.
             store.upgrade_shared_document()?;
-            store.conn.execute("DELETE FROM meta WHERE key = ?1", [UPGRADE_DOCUMENT])?;
+            store.writing(|w| {
+                w.sql.execute("DELETE FROM meta WHERE key = ?1", [UPGRADE_DOCUMENT])?;
+                Ok(())
+            })?;
         }
         Ok((store, extra))
     }

@@ -54,7 +54,7 @@ impl Store {
     /// many entries went in.
     pub fn stage_outbox(&mut self) -> Result<usize, StoreError> {
         self.refresh()?;
-        if self.couple()?.is_none() || self.is_staged()? || self.doc.get_heads() != doc::genesis().get_heads() {
+        if DocState::read(&self.conn)? != DocState::Live || self.doc.get_heads() != doc::genesis().get_heads() {
             return Ok(0);
         }
         Ok(self.fold(Fold::Stage)?.len())
@@ -62,12 +62,12 @@ impl Store {
 
     /// Whether the shared document holds a fold that has not counted yet.
     pub fn is_staged(&self) -> Result<bool, StoreError> {
-        Ok(get_meta(&self.conn, STAGED)?.is_some())
+        Ok(DocState::read(&self.conn)? == DocState::Staged)
     }
 
     fn fold(&mut self, how: Fold) -> Result<Vec<EntryId>, StoreError> {
         let Some(me) = self.me.clone() else { return Ok(Vec::new()) };
-        if self.couple()?.is_none() {
+        if DocState::read(&self.conn)? == DocState::Unpaired {
             return Ok(Vec::new());
         }
         let (now, _) = self.now();
@@ -79,13 +79,14 @@ impl Store {
         if name_known && rows::outbox_next_ready(&self.conn)?.is_none_or(|at| at > now) {
             return Ok(Vec::new());
         }
-        let folded = self.write_shared(
-            |tx, sql| {
-                // A pairing ended since the look above (by another connection): nothing
-                // is staged for it.
-                if matches!(how, Fold::Stage) && get_meta(sql, COUPLE)?.is_none() {
-                    return Err(StoreError::PairingChanged);
-                }
+        let folded = self.writing(|w| {
+            // The pairing may have ended since the look above (by another connection):
+            // nothing is folded for it, and nothing staged twice.
+            let state = w.doc_state()?;
+            if state == DocState::Unpaired || (matches!(how, Fold::Stage) && state != DocState::Live) {
+                return Err(StoreError::PairingChanged);
+            }
+            let ids = w.change_doc(|tx, sql| {
                 if !name_known {
                     doc::write_person(tx, me.id, &me.name)?;
                 }
@@ -106,17 +107,18 @@ impl Store {
                     }
                 }
                 Ok(ready.into_iter().map(|w| w.id).collect::<Vec<_>>())
-            },
-            |sql, ids| match how {
+            })?;
+            match how {
                 Fold::Send => {
-                    for id in ids {
-                        rows::delete(sql, Table::Outbox, *id)?;
+                    for id in &ids {
+                        rows::delete(&w.sql, Table::Outbox, *id)?;
                     }
-                    Ok(())
                 }
-                Fold::Stage => set_meta(sql, STAGED, "yes"),
-            },
-        )?;
+                Fold::Stage => DocState::set_staged(&w.sql, true)?,
+            }
+            w.fail(FailPoint::AfterLocalWrite)?;
+            Ok(ids)
+        })?;
         self.name_in_doc = Some(me);
         Ok(folded)
     }
@@ -129,26 +131,23 @@ impl Store {
         if !self.is_staged()? {
             return Ok(Vec::new());
         }
-        let Store { conn, doc, cursor, path, generation, .. } = self;
-        let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        same_document(&sql, generation)?;
-        chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
-        if get_meta(&sql, STAGED)?.is_none() {
-            return Ok(Vec::new());
-        }
-        let in_doc: HashSet<EntryId> = doc::entry_ids(doc)?.into_iter().map(|(id, _)| id).collect();
-        let waiting = rows::ids(&sql, Table::Outbox)?;
-        let taken: Vec<EntryId> = waiting.iter().filter(|id| in_doc.contains(id)).copied().collect();
-        if taken.len() == waiting.len() {
-            sql.execute("DELETE FROM outbox", [])?;
-        } else {
-            for id in &taken {
-                rows::delete(&sql, Table::Outbox, *id)?;
+        self.writing(|w| {
+            if w.doc_state()? != DocState::Staged {
+                return Ok(Vec::new());
             }
-        }
-        sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
-        sql.commit()?;
-        Ok(taken)
+            let in_doc: HashSet<EntryId> = doc::entry_ids(w.doc)?.into_iter().map(|(id, _)| id).collect();
+            let waiting = rows::ids(&w.sql, Table::Outbox)?;
+            let taken: Vec<EntryId> = waiting.iter().filter(|id| in_doc.contains(id)).copied().collect();
+            if taken.len() == waiting.len() {
+                w.sql.execute("DELETE FROM outbox", [])?;
+            } else {
+                for id in &taken {
+                    rows::delete(&w.sql, Table::Outbox, *id)?;
+                }
+            }
+            DocState::set_staged(&w.sql, false)?;
+            Ok(taken)
+        })
     }
 
     /// Takes a staged fold back ([`Store::stage_outbox`]): the shared document holds
@@ -157,30 +156,8 @@ impl Store {
         if !self.is_staged()? {
             return Ok(());
         }
-        self.change_waiting(|_| Ok(()))?;
-        self.scrub();
-        Ok(())
-    }
-
-    /// Changes what waits in the outbox where a staged fold may hold an older version of
-    /// it: the fold is taken back in the same transaction, so the node can not stage the
-    /// older version again in between, to be sent once both confirm.
-    pub(super) fn change_waiting(
-        &mut self,
-        write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let fresh = if get_meta(&sql, STAGED)?.is_some() {
-            sql.execute("DELETE FROM meta WHERE key = ?1", [STAGED])?;
-            Some(empty_document(&sql)?)
-        } else {
-            None
-        };
-        write(&sql)?;
-        sql.commit()?;
-        if let Some(fresh) = fresh {
-            self.install(fresh);
-        }
+        let fresh = self.writing(|w| w.take_back_staged())?;
+        self.settle(fresh, true);
         Ok(())
     }
 }

@@ -11,10 +11,10 @@ impl Store {
         let person = Person::new(id, name)?;
         // The name reaches the shared document only when the partner is about to receive
         // it, with the first message of a sync (`fold_outbox`).
-        let sql = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        set_meta(&sql, "person_id", &person.id.to_string())?;
-        set_meta(&sql, "person_name", &person.name)?;
-        sql.commit()?;
+        self.writing(|w| {
+            set_meta(&w.sql, "person_id", &person.id.to_string())?;
+            set_meta(&w.sql, "person_name", &person.name)
+        })?;
         self.me = Some(person.clone());
         Ok(person)
     }
@@ -26,13 +26,15 @@ impl Store {
 
     /// Remembers a setting of this phone's app. It stays on this phone.
     pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        set_meta(&self.conn, &setting_key(key), value)
+        self.writing(|w| set_meta(&w.sql, &setting_key(key), value))
     }
 
     /// Forgets a setting of this phone's app.
     pub fn remove_setting(&mut self, key: &str) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM meta WHERE key = ?1", [setting_key(key)])?;
-        Ok(())
+        self.writing(|w| {
+            w.sql.execute("DELETE FROM meta WHERE key = ?1", [setting_key(key)])?;
+            Ok(())
+        })
     }
 
     // ----- Pairings -----

@@ -1,0 +1,327 @@
+//! What the partner's phone sends: two journals merging, compaction, and the bounds and
+//! rules a hostile phone meets.
+
+use super::*;
+
+#[test]
+fn two_stores_merge_into_one_journal_from_the_common_genesis() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let ea = a.add(helps("Alex's words")).unwrap();
+    let eb = b.add(helps("Blair's words")).unwrap();
+    a.share(ea.id).unwrap();
+    b.share(eb.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    assert_eq!(a.entries().unwrap(), b.entries().unwrap());
+    assert_eq!(a.entries().unwrap().len(), 2);
+    a.verify_index().unwrap();
+    b.verify_index().unwrap();
+    let names: Vec<String> = a.people().unwrap().into_iter().map(|(_, n)| n).collect();
+    assert_eq!(names, vec!["Alex".to_string(), "Blair".to_string()]);
+}
+
+#[test]
+fn many_changes_are_compacted_into_a_snapshot_without_loss() {
+    let mut s = store("Alex");
+    paired(&mut s);
+    let e = s.add(Draft::Agreement { text: "Check in at nine".into() }).unwrap();
+    s.share(e.id).unwrap();
+    let rows = |s: &Store| -> usize {
+        let n: i64 = s.conn.query_row("SELECT count(*) FROM doc_chunks", [], |r| r.get(0)).unwrap();
+        n as usize
+    };
+    // Each edit a change of its own, folded as the session folds it.
+    let mut made = 0;
+    let mut edit = |s: &mut Store, times: usize| {
+        for _ in 0..times {
+            made += 1;
+            s.edit(e.id, Draft::Agreement { text: format!("Check in at nine, {made}") }).unwrap();
+            s.fold_outbox().unwrap();
+        }
+    };
+    // Folds leave it to the session, which compacts once it said "synced"...
+    edit(&mut s, chunks::COMPACT_AFTER + 5);
+    assert!(rows(&s) > chunks::COMPACT_AFTER, "{} rows before the session compacts", rows(&s));
+    assert!(s.compact_if_due().unwrap());
+    assert!(rows(&s) < 5, "{} rows after compaction", rows(&s));
+    assert!(!s.compact_if_due().unwrap(), "nothing is due right after");
+    // ...and, with no session to do it, compact themselves at the latest bound.
+    edit(&mut s, chunks::COMPACT_AT_THE_LATEST + 5);
+    assert!(rows(&s) < 20, "{} rows after compaction", rows(&s));
+    let last = chunks::COMPACT_AFTER + chunks::COMPACT_AT_THE_LATEST + 10;
+    assert_eq!(s.get(e.id).unwrap().body.main_text(), format!("Check in at nine, {last}"));
+    // Nothing was lost on the way, read back from the file: the genesis, then one change
+    // per fold (the first carries the share, which waited until then, with its first edit).
+    s.reload().unwrap();
+    assert_eq!(s.doc.get_changes(&[]).len(), 1 + last);
+}
+
+/// A sync round can leave a change queued when a Bloom filter false positive makes the
+/// peer skip one of its ancestors; the next round fills the gap. The store used to check
+/// the whole in-memory document for missing ancestors on every read and called this
+/// damage (found by the merge property test, whose random ids made the case unrepeatable,
+/// so it is rebuilt here by hand: a message carrying a change without its parent).
+#[test]
+fn regression_a_change_queued_by_a_sync_round_is_not_damage() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    let e = a.add(Draft::Agreement { text: "Breakfast together".into() }).unwrap();
+    a.share(e.id).unwrap();
+    a.fold_outbox().unwrap();
+    a.check_in(e.id, Outcome::Kept, None).unwrap();
+    a.fold_outbox().unwrap();
+    let child = a.doc.get_last_local_change().unwrap();
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = vec![child.raw_bytes().to_vec()].into();
+    b.receive_sync_message(&mut sync::State::new(), message, &rules_for(&a)).unwrap();
+    assert!(!b.doc.get_missing_deps(&[]).is_empty(), "the child should wait for its parent");
+    assert_eq!(b.entries().unwrap(), Vec::<Entry>::new());
+    sync_pair(&mut a, &mut b);
+    assert_eq!(b.entries().unwrap().len(), 1);
+}
+
+/// A modified app on the partner's phone, holding the partner's keys, sends changes that
+/// break the rules, through the real receive path. Each message is refused whole, and
+/// the journal reads exactly as before, document and index alike.
+#[test]
+fn a_hostile_partner_phone_can_not_rewrite_hide_or_forge_my_entries() {
+    use automerge::transaction::Transactable;
+    type Hostile = fn(&mut automerge::transaction::Transaction<'_>, &Entry, PersonId);
+    let cases: [(&str, Hostile); 5] = [
+        ("edits one of my entries", |tx, mine, _| {
+            let obj = doc::find_entry(tx, mine.id).unwrap().unwrap();
+            tx.put(&obj, "text", "Rewritten by someone else").unwrap();
+        }),
+        ("deletes one of my entries", |tx, mine, _| doc::delete_entry(tx, mine.id).unwrap()),
+        ("forges an entry with my author id", |tx, _, me| {
+            let now = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
+            let mut forged = Entry::create(helps("Words I never wrote"), me, now, now.date_naive()).unwrap();
+            forged.shared = true;
+            doc::write_entry(tx, &forged).unwrap();
+        }),
+        ("sends a change under my actor", |tx, _, _| {
+            let people = doc::root_map(tx, doc::PEOPLE).unwrap();
+            tx.put(&people, "note", "made to look like mine").unwrap();
+        }),
+        ("replaces the entries map", |tx, _, _| {
+            tx.put_object(automerge::ROOT, doc::ENTRIES, automerge::ObjType::Map).unwrap();
+        }),
+    ];
+    for (what, hostile) in cases {
+        let mut a = store("Alex");
+        let mut b = store("Blair");
+        let mine = a.add(helps("A call when I'm late")).unwrap();
+        a.share(mine.id).unwrap();
+        sync_pair(&mut a, &mut b);
+        let (entries, before) = (a.entries().unwrap(), history(&a));
+
+        let mut forked = b.doc.fork();
+        if what == "sends a change under my actor" {
+            forked.set_actor(a.actor());
+        }
+        let me = a.me().unwrap().id;
+        let mut tx = forked.transaction();
+        hostile(&mut tx, &mine, me);
+        tx.commit();
+        let change = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
+        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+        message.changes = vec![change].into();
+
+        let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+        assert!(matches!(refused, Err(StoreError::Refused(_))), "{what}: {refused:?}");
+        assert_eq!(a.entries().unwrap(), entries, "{what}: the entries changed");
+        assert_eq!(history(&a), before, "{what}: the document changed");
+        a.verify_index().unwrap();
+        drop(a);
+    }
+}
+
+#[test]
+fn a_partners_check_in_on_an_agreement_taken_back_meanwhile_goes_nowhere() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let e = a.add(Draft::Agreement { text: "Walk on Sundays".into() }).unwrap();
+    a.share(e.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    a.unshare(e.id).unwrap();
+    b.check_in(e.id, Outcome::Kept, Some("Lovely walk")).unwrap();
+    sync_pair(&mut a, &mut b);
+    assert!(!a.get(e.id).unwrap().shared);
+    assert!(matches!(b.get(e.id), Err(StoreError::NotFound(_))), "the agreement left the partner's lists");
+    assert_eq!(b.waiting_count().unwrap(), 0);
+}
+
+#[test]
+fn a_partners_name_is_shown_without_overrides_controls_or_length() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    // A modified app on Blair's phone renames Blair with a right-to-left override, a
+    // terminal escape, zero-width characters and a page of text.
+    let mut forked = b.doc.fork();
+    forked.set_actor(b.actor());
+    let mut tx = forked.transaction();
+    let hostile = format!("Bl\u{200B}air\u{202E}sdrawkcab\u{1b}[2J{}", " and more".repeat(100));
+    doc::write_person(&mut tx, b.me().unwrap().id, &hostile).unwrap();
+    tx.commit();
+    let change = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = vec![change].into();
+    a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b)).unwrap();
+
+    let shown: Vec<String> = a.people().unwrap().into_iter().map(|(_, n)| n).collect();
+    let blair = shown.iter().find(|n| n.starts_with("Blair")).expect("Blair's name is listed");
+    assert!(blair.starts_with("Blairsdrawkcab[2J and more"), "{blair}");
+    assert!(blair.chars().count() <= 60, "{}", blair.chars().count());
+    assert!(!blair.chars().any(|c| c.is_control() || matches!(c, '\u{200B}' | '\u{202E}')), "{blair:?}");
+    // What the document holds is left as it is: only what is shown is cleaned.
+    let people = doc::root_map(&a.doc, doc::PEOPLE).unwrap();
+    let person = a.doc.get(&people, b.me().unwrap().id.to_string()).unwrap().unwrap().1;
+    let raw = a.doc.get(&person, "name").unwrap().unwrap().0.as_str().map(str::to_owned);
+    assert_eq!(raw.as_deref(), Some(hostile.as_str()));
+}
+
+#[test]
+fn changes_that_wait_for_missing_ones_are_kept_only_up_to_a_bound() {
+    use automerge::transaction::Transactable;
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    let (entries, before) = (a.entries().unwrap(), history(&a));
+    // A modified app on Blair's phone sends changes that build on one it never sends:
+    // they can't apply, and would wait in memory for ever.
+    let mut forked = b.doc.fork();
+    forked.set_actor(b.actor());
+    let mut tx = forked.transaction();
+    doc::write_person(&mut tx, b.me().unwrap().id, "Blair, never sent").unwrap();
+    tx.commit();
+    let missing = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
+    // Each waiting change is a little over a third of the bound, and can't be compressed.
+    let mut noise = 0x2545_f491_u64;
+    let mut waiting = Vec::new();
+    for _ in 0..3 {
+        let text: String = (0..MAX_HELD_BACK / 3)
+            .map(|_| {
+                noise ^= noise << 13;
+                noise ^= noise >> 7;
+                noise ^= noise << 17;
+                char::from(b'a' + (noise % 26) as u8)
+            })
+            .collect();
+        let mut tx = forked.transaction();
+        let people = doc::root_map(&tx, doc::PEOPLE).unwrap();
+        let me = tx.get(&people, b.me().unwrap().id.to_string()).unwrap().unwrap().1;
+        tx.put(&me, "note", text).unwrap();
+        tx.commit();
+        waiting.push(forked.get_last_local_change().unwrap().raw_bytes().to_vec());
+    }
+    let mut send = |a: &mut Store, changes: Vec<Vec<u8>>| {
+        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+        message.changes = changes.into();
+        a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b))
+    };
+    // Two of them wait (about two thirds of the bound); the third goes over it.
+    send(&mut a, vec![waiting[0].clone()]).unwrap();
+    send(&mut a, vec![waiting[1].clone()]).unwrap();
+    let refused = send(&mut a, vec![waiting[2].clone()]);
+    assert!(matches!(refused, Err(StoreError::HeldBack { bytes }) if bytes > MAX_HELD_BACK), "{refused:?}");
+    assert_eq!(a.entries().unwrap(), entries);
+    assert_eq!(history(&a), before, "nothing of it was kept");
+    // Sent whole, with the change they build on, the same changes apply.
+    send(&mut a, vec![missing, waiting[0].clone(), waiting[1].clone(), waiting[2].clone()]).unwrap();
+    assert!(a.people().unwrap().iter().any(|(_, n)| n == "Blair, never sent"));
+}
+
+#[test]
+fn a_value_nested_past_the_bound_is_refused_however_deep() {
+    use automerge::transaction::Transactable;
+    // Maps nested inside one of Blair's own entries, with a value in the deepest: an
+    // entry's map has two objects above it, so six levels reach the bound of eight.
+    for (levels, kept) in [(6, true), (7, false), (20_000, false)] {
+        let mut a = store("Alex");
+        let mut b = store("Blair");
+        let theirs = b.add(helps("Blair's words")).unwrap();
+        b.share(theirs.id).unwrap();
+        sync_pair(&mut a, &mut b);
+        let (entries, before) = (a.entries().unwrap(), history(&a));
+        let mut forked = b.doc.fork();
+        forked.set_actor(b.actor());
+        let mut tx = forked.transaction();
+        let mut obj = doc::find_entry(&tx, theirs.id).unwrap().unwrap();
+        for _ in 0..levels {
+            obj = tx.put_object(&obj, "deeper", automerge::ObjType::Map).unwrap();
+        }
+        tx.put(&obj, "value", "at the bottom").unwrap();
+        tx.commit();
+        let change = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
+        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+        message.changes = vec![change].into();
+        let got = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+        if kept {
+            got.unwrap();
+            assert_eq!(a.entries().unwrap().len(), 1, "{levels} levels: the entry is still read");
+        } else {
+            assert!(
+                matches!(&got, Err(StoreError::Refused(RuleBreak::Malformed(m))) if m.contains("nested too deep")),
+                "{levels} levels: {got:?}"
+            );
+            assert_eq!(a.entries().unwrap(), entries, "{levels} levels");
+            assert_eq!(history(&a), before, "{levels} levels: nothing was kept");
+        }
+    }
+}
+
+#[test]
+fn a_message_that_would_inflate_past_the_bound_is_refused_before_it_is_inflated() {
+    use std::io::Write;
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    let (entries, before) = (a.entries().unwrap(), history(&a));
+    // A compressed change chunk whose DEFLATE data inflates to one byte more than the
+    // bound: about 130 KiB on the wire.
+    let mut deflater = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = MAX_INFLATED + 1;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        deflater.write_all(&zeros[..n]).unwrap();
+        left -= n as u64;
+    }
+    let deflated = deflater.finish().unwrap();
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut len = deflated.len() as u64;
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        chunk.push(if len == 0 { byte } else { byte | 0x80 });
+        if len == 0 {
+            break;
+        }
+    }
+    chunk.extend_from_slice(&deflated);
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = vec![chunk].into();
+    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+    assert!(matches!(refused, Err(StoreError::TooBig { bytes }) if bytes == MAX_INFLATED + 1), "{refused:?}");
+    assert_eq!(a.entries().unwrap(), entries);
+    assert_eq!(history(&a), before, "nothing of it was kept");
+}
+
+#[test]
+fn a_message_that_declares_too_many_operations_is_refused_before_any_is_built() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    let (entries, before) = (a.entries().unwrap(), history(&a));
+    // A change of about fifty bytes whose one column declares one operation more than
+    // the bound, with a checksum that matches.
+    let chunk = super::inflate::tests::change_declaring(MAX_DECLARED_OPS as i64 + 1);
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = vec![chunk].into();
+    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+    assert!(matches!(refused, Err(StoreError::TooManyOps { rows }) if rows == MAX_DECLARED_OPS + 1), "{refused:?}");
+    assert_eq!(a.entries().unwrap(), entries);
+    assert_eq!(history(&a), before, "nothing of it was kept");
+}
