@@ -144,6 +144,16 @@ async function typeInto(browser, selector, text, delay, what) {
   }
 }
 
+/**
+ * Types `text` into `field` as `typeInto` does, saves its form, and checks that `steady
+ * list --json` then holds it exactly (`holds` finds it).
+ */
+async function typeAndSave(browser, run, { field, form, text = TEXT, what, holds }) {
+  await typeInto(browser, field, text, run.delay, what);
+  await submit(browser, form);
+  check(await saved(run.dataDir, run.passcode, holds), `${run.delay} ms a key: the ${what} is saved exactly`);
+}
+
 async function submit(browser, form) {
   await (await waitFor(browser, `[data-form="${form}"] button[type="submit"]`)).click();
 }
@@ -195,15 +205,12 @@ async function run(delay) {
     await typeInto(browser, '#typing-control', TEXT, delay, 'control (a plain textarea outside the app)');
     await browser.execute(() => document.getElementById('typing-control').remove());
 
-    await typeInto(browser, '#checkin-text', TEXT, delay, "today's check-in");
-    await submit(browser, 'checkin');
-    check(await saved(dataDir, passcode, (e) => e.kind === 'checkin' && e.text === TEXT), `${delay} ms a key: the check-in is saved exactly`);
+    const run = { delay, dataDir, passcode };
+    await typeAndSave(browser, run, { field: '#checkin-text', form: 'checkin', what: "today's check-in", holds: (e) => e.kind === 'checkin' && e.text === TEXT });
     check(await saved(dataDir, passcode, (e) => e.author === NAME), `${delay} ms a key: the name is saved exactly`);
 
     await tab(browser, 'safety');
-    await typeInto(browser, '#safety-helps-text', TEXT, delay, 'safety need');
-    await submit(browser, 'safety-helps');
-    check(await saved(dataDir, passcode, (e) => e.kind === 'safety-helps' && e.text === TEXT), `${delay} ms a key: the safety need is saved exactly`);
+    await typeAndSave(browser, run, { field: '#safety-helps-text', form: 'safety-helps', what: 'safety need', holds: (e) => e.kind === 'safety-helps' && e.text === TEXT });
 
     await tab(browser, 'reflections');
     await typeInto(browser, '#reflection-feeling', TEXT, delay, 'reflection, feeling');
@@ -222,9 +229,7 @@ async function run(delay) {
     );
 
     await tab(browser, 'agreements');
-    await typeInto(browser, '#agreement-text', TEXT, delay, 'agreement');
-    await submit(browser, 'agreement');
-    check(await saved(dataDir, passcode, (e) => e.kind === 'agreement' && e.text === TEXT), `${delay} ms a key: the agreement is saved exactly`);
+    await typeAndSave(browser, run, { field: '#agreement-text', form: 'agreement', what: 'agreement', holds: (e) => e.kind === 'agreement' && e.text === TEXT });
     const agreement = entries(dataDir, passcode).find((e) => e.kind === 'agreement');
     await typeInto(browser, `[id="note-${agreement.id}"]`, TEXT, delay, "an agreement's note");
     await (await waitFor(browser, '[data-outcome="kept"]')).click();
@@ -233,19 +238,13 @@ async function run(delay) {
       `${delay} ms a key: the check-in's note is saved exactly`,
     );
     await (await waitFor(browser, '[data-action="reword"]')).click();
-    await typeInto(browser, `[id="reword-${agreement.id}"]`, TEXT_BACK, delay, 'rewording an agreement');
-    await submit(browser, 'reword');
-    check(await saved(dataDir, passcode, (e) => e.id === agreement.id && e.text === TEXT_BACK), `${delay} ms a key: the new words are saved exactly`);
+    await typeAndSave(browser, run, { field: `[id="reword-${agreement.id}"]`, form: 'reword', text: TEXT_BACK, what: 'reworded agreement', holds: (e) => e.id === agreement.id && e.text === TEXT_BACK });
 
     await tab(browser, 'transparency');
-    await typeInto(browser, '#transparency-text', TEXT, delay, 'transparency note');
-    await submit(browser, 'transparency');
-    check(await saved(dataDir, passcode, (e) => e.kind === 'transparency' && e.text === TEXT), `${delay} ms a key: the transparency note is saved exactly`);
+    await typeAndSave(browser, run, { field: '#transparency-text', form: 'transparency', what: 'transparency note', holds: (e) => e.kind === 'transparency' && e.text === TEXT });
 
     await tab(browser, 'us');
-    await typeInto(browser, '#my-name', NAME_BACK, delay, 'name, changed');
-    await submit(browser, 'my-name');
-    check(await saved(dataDir, passcode, (e) => e.author === NAME_BACK), `${delay} ms a key: the changed name is saved exactly`);
+    await typeAndSave(browser, run, { field: '#my-name', form: 'my-name', text: NAME_BACK, what: 'changed name', holds: (e) => e.author === NAME_BACK });
 
     // Changing the passcode.
     await (await waitFor(browser, 'button=Change passcode')).click();
@@ -258,6 +257,7 @@ async function run(delay) {
       `${delay} ms a key: the passcode typed fast was changed`,
     );
     passcode = TEXT_BACK;
+    run.passcode = passcode;
 
     // Entering it: lock, then unlock with the new passcode typed fast.
     await (await waitFor(browser, '[data-action="lock-now"]')).click();

@@ -51,3 +51,10 @@ command -v cargo >/dev/null || {
   echo "Rust is not installed. Install it with rustup (https://rustup.rs), then run this again." >&2
   exit 1
 }
+
+# The tests check formatting and lints first: rustfmt and clippy, from rustup.
+if command -v rustup >/dev/null; then
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
+fi

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The code is formatted, and lint-free in every target, before anything is tested.
+cargo fmt --check
+cargo clippy --locked --all-targets --features e2e -- -D warnings
 # With the `e2e` feature, so that e2e/run.sh finds the app already built with the same
 # dependencies and features. The feature only compiles in the test-only WebDriver server,
 # which starts when a test asks for it.

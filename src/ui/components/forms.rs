@@ -158,6 +158,33 @@ pub fn TransparencyForm(journal: JournalSignal, notice: Notice) -> Element {
     }
 }
 
+/// The name the partner knows this person by: asked on the first screen (`start` empty,
+/// saved with the form's first, primary button) and changed on the Us screen.
+#[component]
+pub fn NameForm(
+    journal: JournalSignal,
+    notice: Notice,
+    form: &'static str,
+    field: &'static str,
+    label: &'static str,
+    start: String,
+    save: &'static str,
+) -> Element {
+    let first = start.is_empty();
+    rsx! {
+        form { class: if !first { "entry-form" }, "data-form": form,
+            onsubmit: move |e| {
+                e.prevent_default();
+                let name = typed(&e, "name");
+                act(journal, notice, |j| j.set_name(&name));
+            },
+            label { r#for: field, "{label}" }
+            input { id: field, name: "name", autocomplete: "given-name", initial_value: "{start}" }
+            button { r#type: "submit", class: if first { "primary" } else { "quiet" }, "{save}" }
+        }
+    }
+}
+
 /// A plan's window from the two `datetime-local` fields: both empty means none.
 fn window(from: &str, to: &str) -> Result<Option<TimeWindow>, String> {
     let parse = |label: &str, v: &str| -> Result<chrono::DateTime<Utc>, String> {

@@ -3,9 +3,9 @@
 
 use dioxus::prelude::*;
 
-use crate::ui::components::typed;
+use crate::ui::components::forms::NameForm;
 use crate::ui::views;
-use crate::ui::{JournalSignal, Notice, Tab, act};
+use crate::ui::{JournalSignal, Notice, Tab};
 
 #[component]
 pub fn Shell(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
@@ -119,16 +119,7 @@ fn Welcome(journal: JournalSignal, notice: Notice) -> Element {
             if let Some(message) = notice() {
                 p { class: "notice", role: "alert", "{message}" }
             }
-            form { "data-form": "welcome",
-                onsubmit: move |e| {
-                    e.prevent_default();
-                    let name = typed(&e, "name");
-                    act(journal, notice, |j| j.set_name(&name));
-                },
-                label { r#for: "name", "The name your partner knows you by" }
-                input { id: "name", name: "name", autocomplete: "given-name" }
-                button { r#type: "submit", class: "primary", "Begin" }
-            }
+            NameForm { journal, notice, form: "welcome", field: "name", label: "The name your partner knows you by", start: "", save: "Begin" }
         }
     }
 }

@@ -3,6 +3,7 @@
 use dioxus::prelude::*;
 
 use crate::export::file::Format as ExportFormat;
+use crate::ui::components::forms::NameForm;
 use crate::ui::components::{focus, focus_if, focus_screen, typed};
 use crate::ui::lock::{NEW_PASSCODE, NEW_PASSCODE_AGAIN};
 use crate::ui::service::{Action, NetOptions, SyncService, SyncState};
@@ -70,16 +71,7 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
         PastPairings { journal, notice, what }
         section { "aria-label": "You",
             h2 { "You" }
-            form { class: "entry-form", "data-form": "my-name",
-                onsubmit: move |e| {
-                    e.prevent_default();
-                    let name = typed(&e, "name");
-                    act(journal, notice, |j| j.set_name(&name));
-                },
-                label { r#for: "my-name", "Your name, as your partner sees it" }
-                input { id: "my-name", name: "name", initial_value: "{name}" }
-                button { r#type: "submit", class: "quiet", "Save name" }
-            }
+            NameForm { journal, notice, form: "my-name", field: "my-name", label: "Your name, as your partner sees it", start: name, save: "Save name" }
         }
         section { "aria-label": "Keep a copy",
             h2 { "Keep a copy" }
