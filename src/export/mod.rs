@@ -155,7 +155,7 @@ pub fn to_markdown(journal: &Journal, exported_at: DateTime<Utc>, offset: FixedO
     let names: HashMap<PersonId, String> = journal.people.iter().cloned().collect();
     let local = |t: DateTime<Utc>| t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string();
     let mut out = String::new();
-    let _ = writeln!(out, "# Steady journal of {}\n", journal.person.name);
+    let _ = writeln!(out, "# Steady journal of {}\n", md_text(&journal.person.name));
     let _ = writeln!(out, "Exported {}. Each entry says whether it is private or shared.\n", local(exported_at));
     for practice in Practice::ALL {
         let mut entries: Vec<&Entry> = journal.entries.iter().filter(|e| e.body.practice() == Some(practice)).collect();
@@ -178,12 +178,35 @@ pub fn to_markdown(journal: &Journal, exported_at: DateTime<Utc>, offset: FixedO
                 out,
                 "### {} · {} · {}\n",
                 local(e.created_at),
-                author_name(e.author, &names),
+                md_text(&author_name(e.author, &names)),
                 tags.join(", ")
             );
             write_body(&mut out, &e.body, &names, &local);
             out.push('\n');
         }
+    }
+    out
+}
+
+/// Text as a Markdown viewer shows it, and nothing more: whatever it would fetch, run or
+/// make into a link (images, links, HTML, bare web addresses) is escaped, so an entry, a
+/// name or a note from the partner reads as the words they are.
+fn md_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        let next = |n: usize| chars.get(i + n).copied();
+        let escape = match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '<' | '>' | '!' | '|' | '#' | '~' | '&' => true,
+            // A web address a viewer would link by itself: `http://`, `www.`.
+            ':' => next(1) == Some('/') && next(2) == Some('/'),
+            '.' => i >= 3 && chars[i - 3..i].iter().collect::<String>().eq_ignore_ascii_case("www"),
+            _ => false,
+        };
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
     }
     out
 }
@@ -197,7 +220,7 @@ fn write_body(
     let quote = |out: &mut String, label: &str, text: &str| {
         let _ = writeln!(out, "**{label}**\n");
         for line in text.lines() {
-            let _ = writeln!(out, "> {line}");
+            let _ = writeln!(out, "> {}", md_text(line));
         }
         out.push('\n');
     };
@@ -225,8 +248,8 @@ fn write_body(
             };
             quote(out, label, text);
             for c in check_ins {
-                let note = c.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
-                let _ = writeln!(out, "- {} · {} · {}{}", c.date, c.outcome, author_name(c.by, names), note);
+                let note = c.note.as_deref().map(|n| format!(": {}", md_text(n))).unwrap_or_default();
+                let _ = writeln!(out, "- {} · {} · {}{}", c.date, c.outcome, md_text(&author_name(c.by, names)), note);
             }
             if !check_ins.is_empty() {
                 out.push('\n');
@@ -240,7 +263,11 @@ fn write_body(
             }
         }
         Body::Unknown { kind } => {
-            let _ = writeln!(out, "_An entry of kind {kind:?}, from a newer version of Steady._\n");
+            let _ = writeln!(
+                out,
+                "_An entry of kind {}, from a newer version of Steady._\n",
+                md_text(&format!("{kind:?}"))
+            );
         }
     }
 }
@@ -295,5 +322,30 @@ mod tests {
         assert!(md.contains("> Plans\n> said out loud"));
         assert!(md.contains("· Alex · private"));
         assert!(md.contains("- 2026-02-03 · kept · Alex: On time"));
+    }
+
+    /// What a Markdown viewer would fetch, run or link, in an entry, a note or a name,
+    /// goes into the file as words: nothing of it renders as an image, a link or HTML.
+    #[test]
+    fn markdown_escapes_what_a_viewer_would_fetch_run_or_link() {
+        let mut j = journal();
+        let now = Utc.with_ymd_and_hms(2026, 2, 3, 4, 5, 6).unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 2, 3).unwrap();
+        let hostile = "![seen](http://tracker.example/p.png) <img src=x onerror=alert(1)> <script>alert(1)</script> \
+                       [click](http://evil.example) www.evil.example <http://evil.example> `code`";
+        let mut e = Entry::create(Draft::Agreement { text: hostile.into() }, j.person.id, now, today).unwrap();
+        e.check_in(Outcome::Kept, Some("<iframe src=http://evil.example>"), j.person.id, now, today).unwrap();
+        j.entries.push(e);
+        j.people.push((PersonId::new(), "<b>Sam</b>](http://evil.example)".into()));
+        let md = to_markdown(&j, Utc::now(), FixedOffset::east_opt(0).unwrap());
+        // Live: not escaped by a backslash just before it.
+        let live = |token: &str| md.match_indices(token).any(|(at, _)| at == 0 || md.as_bytes()[at - 1] != b'\\');
+        for token in ["![", "<img", "<script", "<iframe", "](", "http://", "www.evil", "<http", "<b>", "`code`"] {
+            assert!(!live(token), "{token:?} is live in:\n{md}");
+        }
+        // The words themselves are all there, to read.
+        for word in ["seen", "tracker", "img", "script", "alert", "click", "evil", "example", "iframe"] {
+            assert!(md.contains(word), "{word:?} is missing");
+        }
     }
 }

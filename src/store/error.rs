@@ -60,6 +60,8 @@ pub enum StoreError {
         "the partner's phone sent changes that declare {rows} operations, more than a sync may hold; nothing was kept"
     )]
     TooManyOps { rows: u64 },
+    #[error("the partner's phone sent a sync message Steady can't accept ({0}); nothing was kept")]
+    BadSyncMessage(&'static str),
     #[error("there is no past pairing with the number {0}")]
     NoPastDocument(i64),
     #[error("a failure was injected at {0:?}")]

@@ -72,18 +72,24 @@ impl Store {
         show: Option<&dyn Fn(Arrived)>,
     ) -> Result<Received, StoreError> {
         let me = self.require_me()?;
+        // What Automerge keeps of the message for its next reply is checked first.
+        check_have(&message)?;
         // A staged fold stays: the sync has begun.
         self.keep_staged()?;
         let fail_at = self.fail_at.take_if(|p| *p == FailPoint::BeforeReceivedCommit);
         let Write { sql, doc, cursor, opened, held_back, .. } = self.write()?;
         let mut shown_early = false;
         let attempt = (|| {
+            // Automerge reads the message's chunks as one run of bytes, joined: a chunk may
+            // start in one item and end in another, so they are measured joined too.
+            let joined: Vec<u8> = message.changes.iter().flatten().copied().collect();
             // Compressed changes are measured inflated before Automerge inflates them.
-            inflate::inflated_size(message.changes.iter(), MAX_INFLATED)
+            inflate::inflated_size([joined.as_slice()], MAX_INFLATED)
                 .map_err(|inflate::TooBig(bytes)| StoreError::TooBig { bytes })?;
             // And the operations its columns declare are counted before any is built.
-            inflate::declared_rows(message.changes.iter(), MAX_DECLARED_OPS)
+            inflate::declared_rows([joined.as_slice()], MAX_DECLARED_OPS)
                 .map_err(|inflate::TooMany(rows)| StoreError::TooManyOps { rows })?;
+            drop(joined);
             let size: usize = message.changes.iter().map(<[u8]>::len).sum();
             let heads = doc.get_heads();
             let whole = if is_whole_document(&message) {
@@ -189,6 +195,44 @@ pub struct Received {
 
 /// Whether a sync message carries the partner's whole document (Automerge sends one, as
 /// a single document chunk, when the partner lacks more than a third of it).
+/// The most Bloom filters, and of the heads each was made at, a message may say it has:
+/// Automerge sends one filter, at the heads both phones last agreed on.
+const MAX_HAVES: usize = 8;
+const MAX_LAST_SYNC: usize = 1024;
+/// The most bits per entry and probes a filter may use: Automerge uses 10 and 7.
+const MAX_BLOOM_BITS: u64 = 64;
+const MAX_BLOOM_PROBES: u64 = 64;
+
+/// Checks what a message says this phone's partner has, which Automerge keeps and reads
+/// when it makes the next reply: a Bloom filter with no bits divides by zero there, and
+/// one with billions of probes allocates without bound. Refused before Automerge sees it.
+fn check_have(message: &sync::Message) -> Result<(), StoreError> {
+    let bad = StoreError::BadSyncMessage;
+    if message.have.len() > MAX_HAVES {
+        return Err(bad("it says it has too many things"));
+    }
+    for have in &message.have {
+        if have.last_sync.len() > MAX_LAST_SYNC {
+            return Err(bad("it names too many heads"));
+        }
+        let bytes = have.bloom.to_bytes();
+        if bytes.is_empty() {
+            continue;
+        }
+        let read = inflate::uleb(&bytes).and_then(|(entries, rest)| {
+            let (bits, rest) = inflate::uleb(rest)?;
+            let (probes, _) = inflate::uleb(rest)?;
+            Some((entries, bits, probes))
+        });
+        match read {
+            Some((entries, bits, probes))
+                if entries > 0 && (1..=MAX_BLOOM_BITS).contains(&bits) && (1..=MAX_BLOOM_PROBES).contains(&probes) => {}
+            _ => return Err(bad("a summary of what it has that can't be read")),
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn is_whole_document(message: &sync::Message) -> bool {
     // A chunk starts with 4 magic bytes and a 4-byte checksum; then its type, 0 for a
     // document.

@@ -70,7 +70,7 @@ fn chunk(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((kind, &rest[..len], &rest[len..]))
 }
 
-fn uleb(bytes: &[u8]) -> Option<(u64, &[u8])> {
+pub(super) fn uleb(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let mut value = 0u64;
     for (i, &b) in bytes.iter().enumerate().take(10) {
         value |= u64::from(b & 0x7f).checked_shl(7 * i as u32)?;

@@ -138,3 +138,46 @@ fn the_folder_and_the_key_file_are_this_users_alone() {
     let leftovers: Vec<_> = std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, [std::ffi::OsString::from(KEY_FILE)], "no partial file is left behind");
 }
+
+/// The passcode's key derivation is pinned: Argon2id, version 1.3, 64 MiB, 12 passes, one
+/// lane, 32 bytes. A change to any of them would leave every key file unopenable, so it
+/// must be a migration, never an accident. The first vector is RFC 9106's for Argon2id,
+/// through the same algorithm and version; the second pins this app's parameters.
+#[test]
+fn the_key_derivation_gives_known_answers() {
+    use argon2::{Algorithm, Argon2, AssociatedData, ParamsBuilder, Version};
+    let params = ParamsBuilder::new()
+        .m_cost(32)
+        .t_cost(3)
+        .p_cost(4)
+        .data(AssociatedData::new(&[0x04; 12]).unwrap())
+        .build()
+        .unwrap();
+    let rfc = Argon2::new_with_secret(&[0x03; 8], Algorithm::Argon2id, Version::V0x13, params).unwrap();
+    let mut tag = [0u8; 32];
+    rfc.hash_password_into(&[0x01; 32], &[0x02; 16], &mut tag).unwrap();
+    assert_eq!(hex::encode(tag), "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659");
+    assert_eq!(KDF, Kdf { memory_kib: 64 * 1024, iterations: 12, parallelism: 1 });
+    let derived = KDF.derive("correct horse battery staple", &[7u8; 16]).unwrap();
+    assert_eq!(hex::encode(&derived[..]), "a6a0dde9d785e8a455a0566ea2a1eaea1fd54bec5eba9311997980b0cb478ffd");
+}
+
+/// The cipher is pinned too: XChaCha20-Poly1305, and a sealed value is the 24-byte nonce,
+/// then the ciphertext and its tag. The vector is draft-irtf-cfrg-xchacha's (A.3.1).
+#[test]
+fn the_cipher_gives_known_answers_and_lays_out_a_sealed_value_as_written() {
+    let key: Vec<u8> = (0x80..=0x9f).collect();
+    let nonce: Vec<u8> = (0x40..=0x57).collect();
+    let aad = [0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7];
+    let plain = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+    let sealed_hex = "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b4522f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff921f9664c97637da9768812f615c68b13b52e\
+                      c0875924c1c7987947deafd8780acf49";
+    let mut sealed = nonce.clone();
+    sealed.extend(hex::decode(sealed_hex.replace([' ', '\\'], "")).unwrap());
+    let key = DataKey::from_slice(&key).unwrap();
+    assert_eq!(key.open(&aad, &sealed).unwrap(), plain);
+    // What this app seals has the same layout: nonce, ciphertext, tag.
+    let ours = key.seal(&aad, plain);
+    assert_eq!(ours.len(), 24 + plain.len() + 16);
+    assert_eq!(key.open(&aad, &ours).unwrap(), plain);
+}

@@ -251,3 +251,45 @@ fn an_export_never_writes_through_a_symlink() {
     assert_eq!(std::fs::read(&elsewhere).unwrap(), b"not yours", "the file the link pointed at is untouched");
     assert!(!std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
 }
+
+/// Whatever the person's umask, the journal's folder is theirs alone and every file in
+/// it, SQLite's write-ahead log and shared memory too, while the journal is open.
+#[cfg(unix)]
+#[test]
+fn under_a_umask_of_000_every_file_is_0600_while_the_journal_is_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = tempfile::tempdir().unwrap();
+    let d = base.path().join("journal");
+    let steady = env!("CARGO_BIN_EXE_steady");
+    let under_umask = |args: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask 000; exec \"$0\" --data-dir \"$1\" {args}"))
+            .arg(steady)
+            .arg(&d)
+            .env("STEADY_PASSCODE", "924613")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    assert!(under_umask("init --name Alex").wait().unwrap().success());
+    assert!(under_umask("add agreement 'Walk on Sundays'").wait().unwrap().success());
+    // A command that keeps the journal open: an invite, waiting for the partner.
+    let mut open = under_umask("pair invite --no-discovery --listen 127.0.0.1:0");
+    let wal = d.join(format!("{}-wal", steady::store::DB_FILE));
+    let shm = d.join(format!("{}-shm", steady::store::DB_FILE));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(wal.exists() && shm.exists()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let names: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()).collect();
+    let _ = open.kill();
+    let _ = open.wait();
+    assert!(names.contains(&wal) && names.contains(&shm), "the journal is open, with its log: {names:?}");
+    assert_eq!(mode(&d), 0o700);
+    for path in &names {
+        assert_eq!(mode(path), 0o600, "{} while the journal is open", path.display());
+    }
+}

@@ -272,15 +272,10 @@ fn a_value_nested_past_the_bound_is_refused_however_deep() {
     }
 }
 
-#[test]
-fn a_message_that_would_inflate_past_the_bound_is_refused_before_it_is_inflated() {
+/// A compressed change chunk whose DEFLATE data inflates to one byte more than the bound:
+/// about 130 KiB on the wire.
+fn inflation_bomb() -> Vec<u8> {
     use std::io::Write;
-    let mut a = store("Alex");
-    let mut b = store("Blair");
-    sync_pair(&mut a, &mut b);
-    let (entries, before) = (a.entries().unwrap(), history(&a));
-    // A compressed change chunk whose DEFLATE data inflates to one byte more than the
-    // bound: about 130 KiB on the wire.
     let mut deflater = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     let zeros = vec![0u8; 1 << 20];
     let mut left = MAX_INFLATED + 1;
@@ -301,12 +296,28 @@ fn a_message_that_would_inflate_past_the_bound_is_refused_before_it_is_inflated(
         }
     }
     chunk.extend_from_slice(&deflated);
-    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
-    message.changes = vec![chunk].into();
-    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
-    assert!(matches!(refused, Err(StoreError::TooBig { bytes }) if bytes == MAX_INFLATED + 1), "{refused:?}");
-    assert_eq!(a.entries().unwrap(), entries);
-    assert_eq!(history(&a), before, "nothing of it was kept");
+    chunk
+}
+
+#[test]
+fn a_message_that_would_inflate_past_the_bound_is_refused_before_it_is_inflated() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    let (entries, before) = (a.entries().unwrap(), history(&a));
+    let bomb = inflation_bomb();
+    // Whole, or cut into pieces that Automerge joins before it reads them: each piece on
+    // its own holds no whole chunk.
+    let (head, tail) = bomb.split_at(20);
+    let (middle, tail) = tail.split_at(tail.len() / 2);
+    for pieces in [vec![bomb.clone()], vec![head.to_vec(), middle.to_vec(), tail.to_vec()]] {
+        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+        message.changes = pieces.into();
+        let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+        assert!(matches!(refused, Err(StoreError::TooBig { bytes }) if bytes == MAX_INFLATED + 1), "{refused:?}");
+        assert_eq!(a.entries().unwrap(), entries);
+        assert_eq!(history(&a), before, "nothing of it was kept");
+    }
 }
 
 #[test]
@@ -324,4 +335,29 @@ fn a_message_that_declares_too_many_operations_is_refused_before_any_is_built() 
     assert!(matches!(refused, Err(StoreError::TooManyOps { rows }) if rows == MAX_DECLARED_OPS + 1), "{refused:?}");
     assert_eq!(a.entries().unwrap(), entries);
     assert_eq!(history(&a), before, "nothing of it was kept");
+}
+
+/// A message whose summary of what the partner has would make Automerge divide by zero (a
+/// Bloom filter with no bits), or allocate without bound (billions of probes), when it
+/// makes its next reply, is refused before Automerge sees it, and the reply is made.
+#[test]
+fn a_summary_automerge_would_crash_on_is_refused_before_it_sees_it() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    let before = history(&a);
+    // Entries, bits per entry, probes: LEB128 each, then the bits.
+    let no_bits: &[u8] = &[1, 0, 7];
+    let endless_probes: &[u8] = &[1, 10, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0];
+    for bloom in [no_bits, endless_probes] {
+        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+        message.have = vec![sync::Have { last_sync: Vec::new(), bloom: sync::BloomFilter::try_from(bloom).unwrap() }];
+        let mut state = sync::State::new();
+        let refused = a.receive_sync_message(&mut state, message, &rules_for(&b));
+        assert!(matches!(refused, Err(StoreError::BadSyncMessage(_))), "{refused:?}");
+        assert_eq!(history(&a), before, "nothing of it was kept");
+        // The session goes on to make its reply without a panic.
+        let replied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.sync_message(&mut state)));
+        assert!(replied.is_ok_and(|r| r.is_ok()), "the reply after a refused summary");
+    }
 }

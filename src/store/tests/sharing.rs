@@ -340,3 +340,26 @@ fn an_unknown_id_is_reported() {
     let id = EntryId::new();
     assert!(matches!(s.share(id), Err(StoreError::NotFound(x)) if x == id));
 }
+
+/// A backup holds what the partner wrote as this phone kept it, which this phone's own
+/// limits never checked: a long entry of theirs must not make my backup unrestorable.
+#[test]
+fn a_backup_with_a_long_entry_of_the_partners_restores_whole() {
+    let me = Person::new(PersonId::new(), "Alex").unwrap();
+    let partner = PersonId::new();
+    let now = chrono::Utc::now();
+    let mine = Entry::create(helps("Plans said out loud"), me.id, now, now.date_naive()).unwrap();
+    let mut fields = Entry::create(helps("short"), partner, now, now.date_naive()).unwrap().to_fields();
+    let long = "a".repeat(5_000);
+    fields.insert("text".into(), serde_json::Value::String(long.clone()));
+    let theirs = Entry::from_fields(EntryId::new(), true, fields).unwrap();
+    assert!(theirs.validate().is_err(), "longer than this phone's limit");
+    let mut s = Store::open_in_memory().unwrap();
+    let people = vec![(me.id, me.name.clone()), (partner, "Sam".to_owned())];
+    s.import(me.clone(), &people, &[mine.clone(), theirs.clone()]).unwrap();
+    assert_eq!(s.get(mine.id).unwrap().body, mine.body, "my entry is back");
+    let past = s.past_documents().unwrap();
+    let kept = s.past_entries(past[0].id).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].body.main_text(), long, "theirs is kept whole, apart");
+}
