@@ -9,7 +9,7 @@ use dioxus::prelude::*;
 use crate::ui::components::typed;
 use crate::ui::{Journal, JournalSignal};
 use crate::vault::{FORGOTTEN, WITHOUT_PASSCODE};
-use crate::vault::{LockState, Vault, VaultError, check_new_passcode, duration_words};
+use crate::vault::{LockState, Now, Vault, VaultError, check_new_passcode, duration_words};
 
 /// What the window shows instead of the journal, or that the journal is open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub fn LockScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
     let mut message = use_signal(|| None::<String>);
     // Each wrong try remounts the form, so the field is empty for the next one.
     let mut tries = use_signal(|| 0u32);
-    let waiting = Vault::at(&dir.0).wait_at(std::time::SystemTime::now()).ok().flatten();
+    let waiting = Vault::at(&dir.0).wait_at(&Now::current()).ok().flatten();
     // The folder, where each submit of the (remounted) form can take it.
     let dir = use_hook(|| CopyValue::new(dir.0.clone()));
     let mut unlock = move |passcode: String| {
@@ -198,10 +198,29 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
     }
 }
 
+/// The clocks the lock reads: the phone's own ([`Now::current`]), or a test's.
+#[derive(Clone)]
+pub struct LockClock(pub std::sync::Arc<dyn Fn() -> Now + Send + Sync>);
+
+impl Default for LockClock {
+    fn default() -> Self {
+        LockClock(std::sync::Arc::new(Now::current))
+    }
+}
+
+/// How long the app has been away since `since`, on the clock that counts while the phone
+/// sleeps. Since another boot (the phone restarted): longer than any grace period.
+fn away_for(since: &Now, now: &Now) -> Duration {
+    now.since(since.boot, &since.boot_id).unwrap_or(Duration::MAX)
+}
+
 /// Locks the window after the app has been away (in the background) for the grace
-/// period, or at once with a grace of zero. Called once, by the root.
+/// period, or at once with a grace of zero. Called once, by the root. Time away is
+/// measured on the boot-time clock, which counts while the phone sleeps and which setting
+/// the date can't shorten: two hours with the screen off are two hours.
 pub fn use_auto_lock(journal: JournalSignal, gate: Signal<Gate>, foreground: Signal<bool>) {
-    let mut away_since = use_signal(|| None::<std::time::Instant>);
+    let clock = try_use_context::<LockClock>().unwrap_or_default();
+    let mut away_since = use_signal(|| None::<Now>);
     use_effect(move || {
         let here = foreground();
         if *gate.peek() != Gate::Open {
@@ -214,22 +233,23 @@ pub fn use_auto_lock(journal: JournalSignal, gate: Signal<Gate>, foreground: Sig
             return;
         }
         if here {
-            // Back before the grace period ended (a timer may not have run while away).
+            // Back: away the grace period or longer (a timer doesn't run while a phone
+            // sleeps), and it locks now.
             if let Some(since) = away_since.take()
-                && since.elapsed() >= grace
+                && away_for(&since, &(clock.0)()) >= grace
             {
                 lock_now(journal, gate);
             }
             return;
         }
-        let since = std::time::Instant::now();
-        away_since.set(Some(since));
+        let since = (clock.0)();
+        away_since.set(Some(since.clone()));
         if grace.is_zero() {
             return lock_now(journal, gate);
         }
         spawn(async move {
             tokio::time::sleep(grace).await;
-            if *away_since.peek() == Some(since) && *gate.peek() == Gate::Open {
+            if away_since.peek().as_ref() == Some(&since) && *gate.peek() == Gate::Open {
                 lock_now(journal, gate);
             }
         });

@@ -15,16 +15,19 @@
 //! never through a symlink), synced, then renamed over it. A crash leaves the old file or
 //! the new one.
 
+mod clock;
 mod files;
 mod key;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub use clock::Now;
 pub use files::{make_private_dir, write_new_file, write_private_file};
 pub use key::{DataKey, Unsealable};
 
@@ -170,22 +173,61 @@ enum KeyFile {
 /// Associated data of the wrapped key: a wrapped key only opens as a key file's.
 const WRAP_AAD: &[u8] = b"steady key file v1";
 
-/// The count of wrong passcodes, as JSON.
+/// The count of wrong passcodes, and when the last was made, as JSON.
 #[derive(Default, Serialize, Deserialize)]
 struct Tries {
     wrong: u32,
-    /// Seconds since 1970 before which no try is taken.
-    wait_until: u64,
+    /// The boot the last wrong try was made in, and the boot-time clock then (ms): the
+    /// wait it earned is measured from there, in that boot. A count from another boot, or
+    /// from a version that kept the wall clock, waits the whole wait again from now.
+    #[serde(default)]
+    boot_id: String,
+    #[serde(default)]
+    at_boot_ms: u64,
+}
+
+/// Where a phone keeps the data key of a journal without a passcode: the platform's
+/// keystore ([`crate::platform`]), or a stand-in for tests.
+pub trait Keystore: Send + Sync {
+    fn available(&self) -> bool;
+    fn put(&self, key: &[u8; 32]) -> Result<(), String>;
+    fn get(&self) -> Result<Option<Zeroizing<[u8; 32]>>, String>;
+    fn remove(&self) -> Result<(), String>;
+}
+
+/// The phone's own keystore (none on the desktop).
+struct PhoneKeystore;
+
+impl Keystore for PhoneKeystore {
+    fn available(&self) -> bool {
+        crate::platform::keystore_available()
+    }
+    fn put(&self, key: &[u8; 32]) -> Result<(), String> {
+        crate::platform::keystore_put(key)
+    }
+    fn get(&self) -> Result<Option<Zeroizing<[u8; 32]>>, String> {
+        crate::platform::keystore_get()
+    }
+    fn remove(&self) -> Result<(), String> {
+        crate::platform::keystore_remove()
+    }
 }
 
 /// The lock of the journal in one data directory.
 pub struct Vault {
     dir: PathBuf,
+    keystore: Arc<dyn Keystore>,
 }
 
 impl Vault {
     pub fn at(dir: &Path) -> Vault {
-        Vault { dir: dir.to_owned() }
+        Vault { dir: dir.to_owned(), keystore: Arc::new(PhoneKeystore) }
+    }
+
+    /// The lock of `dir` on a device whose keystore is `keystore`, for tests.
+    #[doc(hidden)]
+    pub fn with_keystore(dir: &Path, keystore: Arc<dyn Keystore>) -> Vault {
+        Vault { dir: dir.to_owned(), keystore }
     }
 
     pub fn dir(&self) -> &Path {
@@ -250,11 +292,11 @@ impl Vault {
     /// The data key, with the passcode. A wrong passcode is counted (in the tries file,
     /// never in the journal), and after five in a row each try must wait longer.
     pub fn unlock(&self, passcode: &str) -> Result<DataKey, VaultError> {
-        self.unlock_at(passcode, SystemTime::now())
+        self.unlock_at(passcode, &Now::current())
     }
 
     /// [`Vault::unlock`] at a given time, for tests of the wait.
-    pub fn unlock_at(&self, passcode: &str, now: SystemTime) -> Result<DataKey, VaultError> {
+    pub fn unlock_at(&self, passcode: &str, now: &Now) -> Result<DataKey, VaultError> {
         let Some(file) = self.read_key_file()? else {
             return Err(match self.state()? {
                 LockState::Unencrypted => VaultError::Locked,
@@ -280,24 +322,31 @@ impl Vault {
             Err(Unsealable) => {
                 let mut tries = self.read_tries();
                 tries.wrong = tries.wrong.saturating_add(1);
-                let wait = wait_after(tries.wrong);
-                tries.wait_until = wait.map(|w| unix(now) + w.as_secs()).unwrap_or(0);
+                tries.boot_id = now.boot_id.clone();
+                tries.at_boot_ms = now.boot.as_millis() as u64;
                 self.write_tries(&tries)?;
+                let wait = wait_after(tries.wrong);
                 Err(VaultError::WrongPasscode { wait, tries_before_wait: FREE_TRIES.saturating_sub(tries.wrong) })
             }
         }
     }
 
-    /// How long until the next passcode try is taken, if it must wait.
-    pub fn wait_at(&self, now: SystemTime) -> Result<Option<Duration>, VaultError> {
-        let tries = self.read_tries();
-        let now = unix(now);
-        if tries.wait_until <= now {
-            return Ok(None);
+    /// How long until the next passcode try is taken, if it must wait. The wait is
+    /// measured on the boot-time clock from the last wrong try, so setting the phone's
+    /// date forward (or back) changes nothing; after a restart of the phone the whole wait
+    /// starts again, from the first look.
+    pub fn wait_at(&self, now: &Now) -> Result<Option<Duration>, VaultError> {
+        let mut tries = self.read_tries();
+        let Some(earned) = wait_after(tries.wrong) else { return Ok(None) };
+        match now.since(Duration::from_millis(tries.at_boot_ms), &tries.boot_id) {
+            Some(passed) => Ok(earned.checked_sub(passed).filter(|left| !left.is_zero())),
+            None => {
+                tries.boot_id = now.boot_id.clone();
+                tries.at_boot_ms = now.boot.as_millis() as u64;
+                self.write_tries(&tries)?;
+                Ok(Some(earned))
+            }
         }
-        // A clock set back never makes the wait longer than the one earned.
-        let longest = wait_after(tries.wrong).map(|w| w.as_secs()).unwrap_or(0);
-        Ok(Some(Duration::from_secs((tries.wait_until - now).min(longest).max(1))))
     }
 
     /// How many wrong passcodes in a row so far.
@@ -318,11 +367,13 @@ impl Vault {
                     why: "the key is not 32 bytes".into(),
                 })
             }
-            Some(KeyFile::Keystore { .. }) => match crate::platform::keystore_get() {
+            Some(KeyFile::Keystore { .. }) => match self.keystore.get() {
                 Ok(Some(bytes)) => Ok(DataKey::from_bytes(&bytes)),
                 Ok(None) => Err(VaultError::BadKeyFile {
                     path: self.key_path(),
-                    why: "the phone's keystore no longer holds the journal's key".into(),
+                    why: "it says the journal's key is in this phone's keystore, and it isn't there: the key file \
+                          was replaced, or the journal came from another phone. Nothing was opened"
+                        .into(),
                 }),
                 Err(why) => Err(VaultError::BadKeyFile { path: self.key_path(), why }),
             },
@@ -347,18 +398,25 @@ impl Vault {
     }
 
     fn write_key(&self, key: &DataKey, passcode: Option<&str>) -> Result<(), VaultError> {
-        // On a phone the keystore holds the data key too: without a passcode it is the
-        // only place the key is kept, and with one it is where a later biometric unlock
-        // will read it from. It is written before the key file names it.
-        let in_keystore = crate::platform::keystore_available() && {
-            match crate::platform::keystore_put(key.bytes()) {
+        // Without a passcode, a phone's keystore holds the data key: it is written before
+        // the key file names it. With a passcode the key is reachable only through the
+        // passcode: the keystore holds nothing, so a key file swapped for one that names
+        // the keystore opens nothing.
+        let in_keystore = passcode.is_none()
+            && self.keystore.available()
+            && match self.keystore.put(key.bytes()) {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::warn!("the phone's keystore refused the journal's key: {e}");
                     false
                 }
-            }
-        };
+            };
+        if passcode.is_some() && self.keystore.available() {
+            self.keystore.remove().map_err(|why| VaultError::BadKeyFile {
+                path: self.key_path(),
+                why: format!("the phone's keystore still holds the journal's key and won't let it go ({why})"),
+            })?;
+        }
         let file = match passcode {
             Some(p) => {
                 let mut salt = [0u8; 16];
@@ -377,10 +435,10 @@ impl Vault {
 
     fn read_tries(&self) -> Tries {
         // An unreadable count is read as the most cautious one that is still a count: the
-        // wait it earned stays, a damaged file never unlocks more tries.
+        // wait it earned stays (from another boot: all of it), a damaged file never
+        // unlocks more tries.
         match std::fs::read(self.tries_path()) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .unwrap_or(Tries { wrong: FREE_TRIES, wait_until: unix(SystemTime::now()) + 30 }),
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Tries { wrong: FREE_TRIES, ..Tries::default() }),
             Err(_) => Tries::default(),
         }
     }
@@ -396,10 +454,6 @@ impl Vault {
             Err(source) => Err(VaultError::Io { what: "can't reset", path: self.tries_path(), source }),
         }
     }
-}
-
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// The data key of a journal kept without a passcode, setting one up first if the

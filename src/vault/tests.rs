@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::*;
@@ -25,29 +26,101 @@ fn the_right_passcode_gives_back_the_same_key_and_a_wrong_one_is_counted() {
     assert!(matches!(vault.key_without_passcode(), Err(VaultError::Locked)));
 }
 
+/// A reading of the clocks: the wall clock at `wall` seconds since 1970, the boot-time
+/// clock at `boot` seconds, in boot `id`.
+fn at(wall: u64, boot: u64, id: &str) -> Now {
+    Now {
+        wall: SystemTime::UNIX_EPOCH + Duration::from_secs(wall),
+        boot: Duration::from_secs(boot),
+        boot_id: id.into(),
+    }
+}
+
 #[test]
 fn wrong_tries_earn_growing_waits_that_survive_a_restart() {
     let tmp = dir();
     Vault::at(tmp.path()).set_up(Some("246810")).unwrap();
-    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    let t0 = 2_000_000_000;
     for i in 1..=5 {
-        let err = Vault::at(tmp.path()).unlock_at("000000", t0).unwrap_err();
+        let err = Vault::at(tmp.path()).unlock_at("000000", &at(t0, 100, "boot-1")).unwrap_err();
         let expected = if i < 5 { None } else { Some(Duration::from_secs(30)) };
         assert!(matches!(err, VaultError::WrongPasscode { wait, .. } if wait == expected), "try {i}: {err:?}");
     }
-    // A new process (a restart) still has to wait, even with the right passcode.
+    // A new process (a restart of the app) still has to wait, even with the right passcode.
     let vault = Vault::at(tmp.path());
-    let err = vault.unlock_at("246810", t0 + Duration::from_secs(10)).unwrap_err();
+    let err = vault.unlock_at("246810", &at(t0 + 10, 110, "boot-1")).unwrap_err();
     assert!(matches!(err, VaultError::TooSoon(w) if w == Duration::from_secs(20)), "{err:?}");
     assert!(err.to_string().contains("try again in 20 s"), "{err}");
     // A clock set far back never makes the wait longer than the one earned.
-    assert_eq!(vault.wait_at(t0 - Duration::from_secs(86_400)).unwrap(), Some(Duration::from_secs(30)));
+    assert_eq!(vault.wait_at(&at(t0 - 86_400, 110, "boot-1")).unwrap(), Some(Duration::from_secs(20)));
     // After the wait, a sixth wrong try earns a minute.
-    let t1 = t0 + Duration::from_secs(31);
-    let err = vault.unlock_at("111111", t1).unwrap_err();
+    let err = vault.unlock_at("111111", &at(t0 + 31, 131, "boot-1")).unwrap_err();
     assert!(matches!(err, VaultError::WrongPasscode { wait: Some(w), .. } if w == Duration::from_secs(60)), "{err:?}");
-    assert!(vault.unlock_at("246810", t1 + Duration::from_secs(61)).is_ok());
+    assert!(vault.unlock_at("246810", &at(t0 + 92, 192, "boot-1")).is_ok());
     assert_eq!(vault.wrong_tries(), 0);
+}
+
+/// Setting the phone's date forward does not end a wait: it is measured on the boot-time
+/// clock, which nobody can set. A restart of the phone starts the whole wait again.
+#[test]
+fn moving_the_clock_forward_or_restarting_the_phone_does_not_end_a_wait() {
+    let tmp = dir();
+    let vault = Vault::at(tmp.path());
+    vault.set_up(Some("246810")).unwrap();
+    let t0 = 2_000_000_000;
+    for _ in 0..5 {
+        let _ = vault.unlock_at("000000", &at(t0, 500, "boot-1"));
+    }
+    // A day later on the wall clock, two seconds later on the phone's own clock.
+    let tomorrow = at(t0 + 86_400, 502, "boot-1");
+    assert_eq!(vault.wait_at(&tomorrow).unwrap(), Some(Duration::from_secs(28)));
+    assert!(matches!(vault.unlock_at("246810", &tomorrow), Err(VaultError::TooSoon(_))));
+    // Restarted, and the date set forward: the whole wait again, counted from now.
+    let restarted = at(t0 + 2 * 86_400, 3, "boot-2");
+    assert_eq!(vault.wait_at(&restarted).unwrap(), Some(Duration::from_secs(30)));
+    assert_eq!(vault.wait_at(&at(t0, 20, "boot-2")).unwrap(), Some(Duration::from_secs(13)));
+    assert!(vault.unlock_at("246810", &at(t0, 34, "boot-2")).is_ok(), "the wait, waited, ends");
+}
+
+/// A key store that remembers what it is given, as a phone's does.
+#[derive(Default)]
+struct FakeKeystore(std::sync::Mutex<Option<[u8; 32]>>);
+
+impl Keystore for FakeKeystore {
+    fn available(&self) -> bool {
+        true
+    }
+    fn put(&self, key: &[u8; 32]) -> Result<(), String> {
+        *self.0.lock().unwrap() = Some(*key);
+        Ok(())
+    }
+    fn get(&self) -> Result<Option<Zeroizing<[u8; 32]>>, String> {
+        Ok(self.0.lock().unwrap().map(Zeroizing::new))
+    }
+    fn remove(&self) -> Result<(), String> {
+        *self.0.lock().unwrap() = None;
+        Ok(())
+    }
+}
+
+/// With a passcode, the data key is reachable only through it: the phone's keystore holds
+/// nothing, so a key file swapped for one that names the keystore opens nothing, and says
+/// so. Without a passcode, the keystore holds the key, and the file only names it.
+#[test]
+fn with_a_passcode_the_keystore_holds_nothing_and_a_swapped_key_file_opens_nothing() {
+    let tmp = dir();
+    let keystore = Arc::new(FakeKeystore::default());
+    let vault = Vault::with_keystore(tmp.path(), keystore.clone());
+    let key = vault.set_up(None).unwrap();
+    assert_eq!(keystore.get().unwrap().map(|k| *k), Some(*key.bytes()), "without a passcode: in the keystore");
+    assert!(!std::fs::read_to_string(tmp.path().join(KEY_FILE)).unwrap().contains(&hex::encode(key.bytes())));
+    vault.change(&key, Some("a passcode of our own")).unwrap();
+    assert_eq!(keystore.get().unwrap(), None, "with a passcode, the keystore holds nothing");
+    // Swapped: the file now says the key is in the keystore.
+    std::fs::write(tmp.path().join(KEY_FILE), r#"{"lock":"keystore","format":1}"#).unwrap();
+    let refused = vault.key_without_passcode().unwrap_err();
+    assert!(matches!(refused, VaultError::BadKeyFile { .. }), "{refused:?}");
+    assert!(refused.to_string().contains("the key file was replaced"), "{refused}");
 }
 
 #[test]

@@ -12,9 +12,9 @@ use dioxus::prelude::*;
 use harness::Screen;
 use steady::model::Draft;
 use steady::store::Store;
-use steady::ui::lock::{Gate, use_auto_lock};
+use steady::ui::lock::{Gate, LockClock, use_auto_lock};
 use steady::ui::{App, DataDir, Journal, JournalSignal, Preloaded};
-use steady::vault::Vault;
+use steady::vault::{Now, Vault};
 
 const PASSCODE: &str = "a passcode of our own";
 const SECRET: &str = "Locked-text-8e4b: what I felt on Tuesday";
@@ -147,10 +147,43 @@ fn Away() -> Element {
 }
 
 fn away_screen(dir: &Path, grace: Duration) -> Screen {
+    away_screen_with(dir, grace, LockClock::default())
+}
+
+fn away_screen_with(dir: &Path, grace: Duration, clock: LockClock) -> Screen {
     let key = Vault::at(dir).unlock(PASSCODE).unwrap();
     let mut journal = Journal::open(dir, &key).unwrap();
     journal.set_lock_grace(grace).unwrap();
-    Screen::new(VirtualDom::new(Away).with_root_context(Preloaded::new(journal)))
+    Screen::new(VirtualDom::new(Away).with_root_context(Preloaded::new(journal)).with_root_context(clock))
+}
+
+/// A phone's clocks while it sleeps: the monotonic clock (and every timer) stands still,
+/// and the boot-time clock runs. Two hours with the screen off lock the app, whatever
+/// the grace period, as soon as it is back.
+#[tokio::test]
+async fn time_asleep_counts_toward_the_grace_period() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let dir = locked_journal();
+    let boot = Arc::new(AtomicU64::new(1_000));
+    let read = boot.clone();
+    let clock = LockClock(Arc::new(move || Now {
+        wall: std::time::SystemTime::now(),
+        boot: Duration::from_secs(read.load(Ordering::SeqCst)),
+        boot_id: "this boot".into(),
+    }));
+    let mut s = away_screen_with(dir.path(), Duration::from_secs(60), clock);
+    // A quick look away, on both clocks: still open.
+    s.tap("data-away", "leave");
+    boot.fetch_add(5, Ordering::SeqCst);
+    s.tap("data-away", "return");
+    assert!(s.html().contains("Locked-text-8e4b") && s.html().contains("data-gate-now=\"Open\""));
+    // Away with the screen off: no timer ran, and two hours passed on the boot-time clock.
+    s.tap("data-away", "leave");
+    boot.fetch_add(2 * 3600, Ordering::SeqCst);
+    s.tap("data-away", "return");
+    let html = s.html();
+    assert!(html.contains("data-gate-now=\"Locked\"") && !html.contains("Locked-text-8e4b"), "{html}");
 }
 
 #[tokio::test]
