@@ -6,6 +6,7 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use zeroize::Zeroizing;
 
 use crate::store::{Store, StoreError};
 use crate::vault::{DataKey, LockState, Vault, VaultError};
@@ -19,10 +20,9 @@ pub const EXPORT_PASSPHRASE_VAR: &str = "STEADY_EXPORT_PASSPHRASE";
 
 pub use crate::vault::{FORGOTTEN, WITHOUT_PASSCODE};
 
-/// An unlocked journal, and the passcode that unlocked it, if any.
+/// An unlocked journal: its data key. The passcode that unlocked it is not kept.
 pub struct Unlocked {
     pub key: DataKey,
-    pub passcode: Option<String>,
 }
 
 /// A secret from the environment variable `var`, or else asked for on the terminal,
@@ -53,11 +53,11 @@ pub fn unlock(dir: &Path) -> Result<Unlocked> {
     let vault = Vault::at(dir);
     match vault.state()? {
         LockState::New => Err(StoreError::NotSetUp.into()),
-        LockState::NoPasscode => Ok(Unlocked { key: vault.key_without_passcode()?, passcode: None }),
+        LockState::NoPasscode => Ok(Unlocked { key: vault.key_without_passcode()? }),
         LockState::Passcode => {
             let passcode = secret(PASSCODE_VAR, "Steady passcode: ")?.ok_or(VaultError::Locked)?;
             let key = vault.unlock(&passcode)?;
-            Ok(Unlocked { key, passcode: Some(passcode) })
+            Ok(Unlocked { key })
         }
         LockState::Unencrypted => {
             Store::check_earlier_version(dir)?;
@@ -70,7 +70,7 @@ pub fn unlock(dir: &Path) -> Result<Unlocked> {
                 ));
             };
             let key = vault.set_up(Some(&passcode))?;
-            Ok(Unlocked { key, passcode: Some(passcode) })
+            Ok(Unlocked { key })
         }
     }
 }
@@ -164,32 +164,30 @@ pub fn remove(dir: &Path, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// The passphrase an encrypted export is written with: STEADY_EXPORT_PASSPHRASE, or the
-/// journal's passcode, or one asked for on the terminal.
-pub fn export_passphrase(unlocked: &Unlocked) -> Result<String> {
-    if let Ok(p) = std::env::var(EXPORT_PASSPHRASE_VAR) {
-        if p.is_empty() {
-            bail!("STEADY_EXPORT_PASSPHRASE is empty; nothing was written");
-        }
-        return Ok(p);
+/// The shortest passphrase an export is encrypted with.
+pub const EXPORT_PASSPHRASE_MIN: usize = 8;
+
+/// The passphrase an encrypted export is written with: one of its own, never the
+/// journal's passcode (a copy of the file must not be a way to guess the passcode, nor
+/// the passcode a way into every copy). From STEADY_EXPORT_PASSPHRASE, or typed twice on
+/// the terminal.
+pub fn export_passphrase() -> Result<Zeroizing<String>> {
+    let passphrase = new_secret(EXPORT_PASSPHRASE_VAR, "A passphrase for this export (not your passcode): ")?
+        .map(Zeroizing::new)
+        .context("an encrypted export needs a passphrase of its own: set STEADY_EXPORT_PASSPHRASE, or add --plaintext for an unencrypted file; nothing was written")?;
+    if passphrase.chars().count() < EXPORT_PASSPHRASE_MIN {
+        bail!("an export's passphrase needs at least {EXPORT_PASSPHRASE_MIN} characters; nothing was written");
     }
-    if let Some(p) = &unlocked.passcode {
-        return Ok(p.clone());
-    }
-    new_secret(EXPORT_PASSPHRASE_VAR, "A passphrase for this export: ")?
-        .filter(|p| !p.is_empty())
-        .context("an encrypted export needs a passphrase: set STEADY_EXPORT_PASSPHRASE, or add --plaintext for an unencrypted file; nothing was written")
+    Ok(passphrase)
 }
 
-/// The plaintext of an encrypted export, with the passphrase from
-/// STEADY_EXPORT_PASSPHRASE, STEADY_PASSCODE or the terminal.
+/// The plaintext of an encrypted export, with its passphrase from
+/// STEADY_EXPORT_PASSPHRASE or the terminal (never the journal's passcode).
 pub fn decrypt_export(bytes: &[u8]) -> Result<Vec<u8>> {
-    let passphrase = match std::env::var(EXPORT_PASSPHRASE_VAR) {
-        Ok(p) => p,
-        Err(_) => secret(PASSCODE_VAR, "The export's passphrase: ")?
-            .context("this export is encrypted: give its passphrase in STEADY_EXPORT_PASSPHRASE")?,
-    };
-    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase));
+    let passphrase = secret(EXPORT_PASSPHRASE_VAR, "The export's passphrase: ")?
+        .map(Zeroizing::new)
+        .context("this export is encrypted: give its passphrase in STEADY_EXPORT_PASSPHRASE")?;
+    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.as_str().to_owned()));
     age::decrypt(&identity, bytes).map_err(|e| match e {
         age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
             anyhow::anyhow!("that passphrase does not open this export")

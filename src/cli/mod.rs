@@ -269,9 +269,9 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
             }
         }
         Command::Export { format, out: file, plaintext } => {
-            let (mut store, unlocked) = lock::open(data_dir)?;
+            let (mut store, _) = lock::open(data_dir)?;
             let encrypt = !plaintext && !matches!(format, ExportFormat::Automerge);
-            let passphrase = if encrypt { Some(lock::export_passphrase(&unlocked)?) } else { None };
+            let passphrase = if encrypt { Some(lock::export_passphrase()?) } else { None };
             if plaintext && !matches!(format, ExportFormat::Automerge) {
                 eprintln!(
                     "Warning: this export is not encrypted. Anyone who finds the file can read every entry in it, \
@@ -280,7 +280,7 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
             }
             match file {
                 Some(path) => {
-                    let path = file::write(&mut store, format.into(), &path, passphrase.as_deref())?;
+                    let path = file::write(&mut store, format.into(), &path, passphrase.as_ref().map(|p| p.as_str()))?;
                     let kind = if encrypt { "encrypted with age" } else { "not encrypted" };
                     eprintln!("Wrote {} ({kind})", path.display());
                 }

@@ -225,7 +225,8 @@ fn the_folder_is_0700_and_every_file_0600_exports_too() {
     let out = base.path().join("exports");
     std::fs::create_dir(&out).unwrap();
     for (format, name) in [("json", "copy.json"), ("markdown", "copy.md"), ("automerge", "shared.automerge")] {
-        ok_with(&d, &["export", "--format", format, "--out", out.join(name).to_str().unwrap()], &code);
+        let env = [code[0], ("STEADY_EXPORT_PASSPHRASE", "a passphrase for copies")];
+        ok_with(&d, &["export", "--format", format, "--out", out.join(name).to_str().unwrap()], &env);
     }
     let mut written: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
     written.sort();
@@ -235,6 +236,42 @@ fn the_folder_is_0700_and_every_file_0600_exports_too() {
     }
     let automerge = std::fs::read(out.join("shared.automerge")).unwrap();
     assert!(automerge::Automerge::load(&automerge).is_ok(), "the shared document stays plain Automerge");
+}
+
+#[test]
+fn an_export_is_sealed_with_a_passphrase_of_its_own_never_the_passcode() {
+    let base = tempfile::tempdir().unwrap();
+    let d = base.path().join("journal");
+    let code = ("STEADY_PASSCODE", "924613");
+    ok_with(&d, &["init", "--name", "Alex"], &[code]);
+    ok_with(&d, &["add", "checkin", "Sealed-4f0e on its own"], &[code]);
+    let file = base.path().join("copy.json");
+    let sealed = base.path().join("copy.json.age");
+
+    // The passcode alone does not seal a copy: asked for a passphrase, nothing is written.
+    let err = fails_with(&d, &["export", "--format", "json", "--out", file.to_str().unwrap()], &[code]);
+    assert!(err.contains("passphrase of its own") && err.contains("nothing was written"), "{err}");
+    assert!(!sealed.exists() && !file.exists());
+    // Nor does a short one.
+    let short = [code, ("STEADY_EXPORT_PASSPHRASE", "short")];
+    let err = fails_with(&d, &["export", "--format", "json", "--out", file.to_str().unwrap()], &short);
+    assert!(err.contains("at least 8"), "{err}");
+    assert!(!sealed.exists());
+
+    let pass = ("STEADY_EXPORT_PASSPHRASE", "a passphrase for copies");
+    ok_with(&d, &["export", "--format", "json", "--out", file.to_str().unwrap()], &[code, pass]);
+    let bytes = std::fs::read(&sealed).unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/v1"));
+    assert!(!bytes.windows(11).any(|w| w == b"Sealed-4f0e"));
+
+    // The journal's passcode does not open the copy; its own passphrase does.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let with_passcode = [("STEADY_EXPORT_PASSPHRASE", code.1)];
+    let err = fails_with(elsewhere.path(), &["import", sealed.to_str().unwrap(), "--no-passcode"], &with_passcode);
+    assert!(err.contains("does not open"), "{err}");
+    assert!(!elsewhere.path().join(DB_FILE).exists(), "a refused import makes no journal");
+    ok_with(elsewhere.path(), &["import", sealed.to_str().unwrap(), "--no-passcode"], &[pass]);
+    assert!(ok(elsewhere.path(), &["list"]).contains("Sealed-4f0e"));
 }
 
 #[cfg(unix)]
