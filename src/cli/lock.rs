@@ -120,18 +120,21 @@ pub fn set_up(dir: &Path, no_passcode: bool, err: &mut dyn Write) -> Result<Data
 /// key file changes, replaced whole.
 pub fn change(dir: &Path, out: &mut dyn Write) -> Result<()> {
     let vault = Vault::at(dir);
-    let key = match vault.state()? {
+    let store = match vault.state()? {
         LockState::New => return Err(StoreError::NotSetUp.into()),
         LockState::Unencrypted => {
             Store::check_earlier_version(dir)?;
             None
         }
-        LockState::NoPasscode | LockState::Passcode => Some(unlock(dir)?.key),
+        LockState::NoPasscode | LockState::Passcode => Some(open(dir)?.0),
     };
     let new = new_secret(NEW_PASSCODE_VAR, "New passcode: ")?
+        .map(Zeroizing::new)
         .context("give the new passcode in STEADY_NEW_PASSCODE, or run this at a terminal; nothing was changed")?;
-    match key {
-        Some(key) => vault.change(&key, Some(&new))?,
+    match store {
+        Some(mut store) => {
+            store.change_passcode(&vault, Some(&new))?;
+        }
         None => {
             let key = vault.set_up(Some(&new))?;
             Store::open_dir(dir, &key)?;
@@ -156,8 +159,7 @@ pub fn remove(dir: &Path, out: &mut dyn Write) -> Result<()> {
             Store::open_dir(dir, &key)?;
         }
         LockState::Passcode => {
-            let key = unlock(dir)?.key;
-            vault.change(&key, None)?;
+            open(dir)?.0.change_passcode(&vault, None)?;
         }
     }
     writeln!(out, "The passcode is removed. {WITHOUT_PASSCODE}")?;

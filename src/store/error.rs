@@ -48,6 +48,10 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Refused(super::RuleBreak),
+    #[error("the passcode was changed in another window, under a new key; nothing was written: open Steady again")]
+    KeyChanged,
+    #[error(transparent)]
+    Lock(#[from] crate::vault::VaultError),
     #[error("the pairing changed while this was being written; nothing was written, try again")]
     PairingChanged,
     #[error(

@@ -16,6 +16,7 @@ pub mod inflate;
 mod open;
 mod outbox;
 mod receive;
+mod rekey;
 mod rows;
 pub mod rules;
 mod schema;
@@ -131,6 +132,10 @@ pub struct Store {
     /// `PRAGMA data_version` when this connection last picked up what others wrote: while
     /// it stays the same, nobody else committed, and memory already holds the file.
     seen_version: Option<i64>,
+    /// The id of the data key this store holds (`vault::KEY_ID`; none before the first
+    /// passcode change). When another connection re-seals the journal with a new key,
+    /// this one reads and writes nothing more.
+    key_id: Option<String>,
 }
 
 /// The most bytes of changes from the partner's phone that may arrive while some of them
@@ -216,6 +221,9 @@ impl Store {
         if self.seen_version == Some(version) {
             return Ok(());
         }
+        if get_meta(&self.conn, crate::vault::KEY_ID)? != self.key_id {
+            return Err(StoreError::KeyChanged);
+        }
         if get_meta(&self.conn, GENERATION)?.unwrap_or_default() != self.generation {
             self.reload()?;
         }
@@ -228,8 +236,11 @@ impl Store {
     /// Opens a write to the file: see [`Write`].
     fn write(&mut self) -> Result<Write<'_>, StoreError> {
         self.refresh()?;
-        let Store { conn, doc, cursor, generation, opened, held_back, fail_at, path, .. } = self;
+        let Store { conn, doc, cursor, generation, opened, held_back, fail_at, path, key_id, .. } = self;
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if get_meta(&sql, crate::vault::KEY_ID)? != *key_id {
+            return Err(StoreError::KeyChanged);
+        }
         // Another process on this phone may have ended the pairing since this one looked:
         // nothing of the old document is written into the new one.
         if get_meta(&sql, GENERATION)?.unwrap_or_default() != *generation {
@@ -253,7 +264,9 @@ impl Store {
             w.commit()?;
             Ok(out)
         })();
-        if attempt.is_err() {
+        // A store whose key the journal no longer uses can't read the file again: it
+        // only says so.
+        if attempt.is_err() && !matches!(attempt, Err(StoreError::KeyChanged)) {
             self.fail_at = None;
             self.reload()?;
         }

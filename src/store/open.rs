@@ -187,6 +187,7 @@ impl Store {
         doc.set_actor(actor);
         let me = read_me(&conn)?;
         let generation = get_meta(&conn, GENERATION)?.unwrap_or_default();
+        let key_id = get_meta(&conn, crate::vault::KEY_ID)?;
         let mut store = Store {
             conn,
             key: key.clone(),
@@ -201,6 +202,7 @@ impl Store {
             opened: Default::default(),
             name_in_doc: None,
             seen_version: None,
+            key_id,
         };
         if get_meta(&store.conn, UPGRADE_DOCUMENT)?.is_some() {
             // Asked for by the migration; done again after a crash part way, since both

@@ -24,7 +24,7 @@ pub fn aad(place: &[u8], id: &[u8]) -> Vec<u8> {
     out
 }
 
-fn sql_aad(place: ValueRef<'_>, id: ValueRef<'_>) -> Vec<u8> {
+pub(crate) fn sql_aad(place: ValueRef<'_>, id: ValueRef<'_>) -> Vec<u8> {
     let place = match place {
         ValueRef::Text(t) => t,
         _ => &[],
@@ -36,7 +36,7 @@ fn sql_aad(place: ValueRef<'_>, id: ValueRef<'_>) -> Vec<u8> {
     }
 }
 
-fn bytes<'a>(v: ValueRef<'a>) -> Option<&'a [u8]> {
+pub(crate) fn bytes<'a>(v: ValueRef<'a>) -> Option<&'a [u8]> {
     match v {
         ValueRef::Blob(b) | ValueRef::Text(b) => Some(b),
         _ => None,

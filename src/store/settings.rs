@@ -66,9 +66,9 @@ impl Store {
 }
 
 /// Settings kept in the clear: the index's sequence number, the random id of the
-/// current shared document, and a flag of the migrations. Every other value in `meta` is
-/// sealed.
-const PLAIN_META: [&str; 4] = ["index_seq", GENERATION, UPGRADE_DOCUMENT, STAGED];
+/// current shared document, flags of the migrations, and the id of the data key the
+/// journal is sealed with (`vault::KEY_ID`). Every other value in `meta` is sealed.
+pub(super) const PLAIN_META: [&str; 5] = ["index_seq", GENERATION, UPGRADE_DOCUMENT, STAGED, crate::vault::KEY_ID];
 
 /// Where the app's setting `key` is kept among the journal's other values.
 fn setting_key(key: &str) -> String {

@@ -72,6 +72,9 @@ pub enum Action {
     SetDiscovery(bool),
     /// Something in the journal changed that the partner may want now.
     LocalChange,
+    /// The passcode changed, and with it the data key: the node, which holds the old
+    /// key, starts again with the new one.
+    KeyChanged,
 }
 
 /// Where the link with the partner's phone stands: everything the window shows of it.
@@ -535,6 +538,7 @@ impl Service {
                     node.local_change();
                 }
             }
+            Action::KeyChanged => self.stop(),
         }
         Ok(())
     }

@@ -301,21 +301,29 @@ impl Journal {
     }
 
     /// Locks the journal with a new passcode: `current` must open it first, when it has
-    /// one. Only the key file changes.
+    /// one. The journal is sealed again under a new data key, so an old copy of the key
+    /// file opens nothing; the sync node must then start again with the new key
+    /// (`Action::KeyChanged`).
     pub fn set_passcode(&mut self, current: Option<&str>, new: &str) -> Result<(), String> {
         let vault = self.vault()?;
-        let key = self.key.clone().ok_or("This journal has no key to lock.")?;
+        if self.key.is_none() {
+            return Err("This journal has no key to lock.".into());
+        }
         if let Some(current) = current {
             vault.unlock(current).map_err(|e| e.to_string())?;
         }
-        vault.change(&key, Some(new)).map_err(|e| e.to_string())
+        let key = self.store.change_passcode(&vault, Some(new)).map_err(|e| e.to_string())?;
+        self.key = Some(key);
+        Ok(())
     }
 
-    /// Keeps the journal's key without a passcode from now on.
+    /// Keeps the journal's key without a passcode from now on, under a new data key.
     pub fn remove_passcode(&mut self, current: &str) -> Result<(), String> {
         let vault = self.vault()?;
-        let key = vault.unlock(current).map_err(|e| e.to_string())?;
-        vault.change(&key, None).map_err(|e| e.to_string())
+        vault.unlock(current).map_err(|e| e.to_string())?;
+        let key = self.store.change_passcode(&vault, None).map_err(|e| e.to_string())?;
+        self.key = Some(key);
+        Ok(())
     }
 
     fn vault(&self) -> Result<crate::vault::Vault, String> {

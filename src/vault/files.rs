@@ -56,7 +56,7 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
 }
 
 /// Makes a rename in `dir` durable.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         fs::File::open(dir)?.sync_all()?;

@@ -15,6 +15,7 @@
 //! never through a symlink), synced, then renamed over it. A crash leaves the old file or
 //! the new one.
 
+mod change;
 mod clock;
 mod files;
 mod key;
@@ -27,6 +28,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub use change::{KEY_ID, NewKey};
 pub use clock::Now;
 pub use files::{make_private_dir, write_new_file, write_private_file};
 pub use key::{DataKey, Unsealable};
@@ -157,17 +159,46 @@ impl Kdf {
     }
 }
 
-/// The key file, as JSON.
+/// The key file, as JSON. `key_id` names the data key (a random id, not derived from
+/// it): the journal keeps the same id in the clear, so a key file and a journal that
+/// don't belong together are told apart before anything is tried. Key files from before
+/// the first passcode change have none.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "lock", rename_all = "snake_case")]
 enum KeyFile {
     /// The data key, wrapped with XChaCha20-Poly1305 under the passcode's Argon2id key.
-    Passcode { format: u32, kdf: Kdf, salt: String, wrapped_key: String },
+    Passcode {
+        format: u32,
+        kdf: Kdf,
+        salt: String,
+        wrapped_key: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        key_id: String,
+    },
     /// The data key as it is: no passcode, on a device with no keystore.
-    None { format: u32, key: String },
+    None {
+        format: u32,
+        key: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        key_id: String,
+    },
     /// No passcode, and the data key is in the phone's keystore (Android Keystore, iOS
     /// Keychain), not in this file.
-    Keystore { format: u32 },
+    Keystore {
+        format: u32,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        key_id: String,
+    },
+}
+
+impl KeyFile {
+    fn key_id(&self) -> &str {
+        match self {
+            KeyFile::Passcode { key_id, .. } | KeyFile::None { key_id, .. } | KeyFile::Keystore { key_id, .. } => {
+                key_id
+            }
+        }
+    }
 }
 
 /// Associated data of the wrapped key: a wrapped key only opens as a key file's.
@@ -253,7 +284,10 @@ impl Vault {
     }
 
     fn read_key_file(&self) -> Result<Option<KeyFile>, VaultError> {
-        let path = self.key_path();
+        self.read_key_file_at(self.key_path())
+    }
+
+    fn read_key_file_at(&self, path: PathBuf) -> Result<Option<KeyFile>, VaultError> {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -264,7 +298,9 @@ impl Vault {
         let file: KeyFile = serde_json::from_str(&text)
             .map_err(|e| VaultError::BadKeyFile { path: path.clone(), why: e.to_string() })?;
         let format = match &file {
-            KeyFile::Passcode { format, .. } | KeyFile::None { format, .. } | KeyFile::Keystore { format } => *format,
+            KeyFile::Passcode { format, .. } | KeyFile::None { format, .. } | KeyFile::Keystore { format, .. } => {
+                *format
+            }
         };
         if format != 1 {
             return Err(VaultError::BadKeyFile { path, why: format!("format {format}, from a newer Steady") });
@@ -297,12 +333,14 @@ impl Vault {
 
     /// [`Vault::unlock`] at a given time, for tests of the wait.
     pub fn unlock_at(&self, passcode: &str, now: &Now) -> Result<DataKey, VaultError> {
+        self.settle_change()?;
         let Some(file) = self.read_key_file()? else {
             return Err(match self.state()? {
                 LockState::Unencrypted => VaultError::Locked,
                 _ => VaultError::NotSetUp(self.dir.clone()),
             });
         };
+        self.check_belongs(&file)?;
         let KeyFile::Passcode { kdf, salt, wrapped_key, .. } = file else {
             return self.key_without_passcode();
         };
@@ -356,7 +394,12 @@ impl Vault {
 
     /// The data key of a journal kept without a passcode.
     pub fn key_without_passcode(&self) -> Result<DataKey, VaultError> {
-        match self.read_key_file()? {
+        self.settle_change()?;
+        let file = self.read_key_file()?;
+        if let Some(file) = &file {
+            self.check_belongs(file)?;
+        }
+        match file {
             Some(KeyFile::None { key, .. }) => {
                 let bytes = Zeroizing::new(
                     hex::decode(key)
@@ -383,25 +426,29 @@ impl Vault {
         }
     }
 
-    /// Locks the journal with a new passcode (or, with `None`, keeps its key without
-    /// one). `key` is the data key, from an unlock: the journal itself is not touched,
-    /// only the key file is replaced, whole.
-    pub fn change(&self, key: &DataKey, passcode: Option<&str>) -> Result<(), VaultError> {
-        if let Some(p) = passcode {
-            check_new_passcode(p)?;
-        }
-        if self.read_key_file()?.is_none() {
-            return Err(VaultError::NotSetUp(self.dir.clone()));
-        }
-        self.write_key(key, passcode)?;
-        self.clear_tries()
+    fn write_key(&self, key: &DataKey, passcode: Option<&str>) -> Result<(), VaultError> {
+        let file = self.key_file_for(key, passcode, String::new())?;
+        let text = Zeroizing::new(serde_json::to_string(&file).expect("a key file always serialises"));
+        write_private_file(&self.key_path(), text.as_bytes())?;
+        self.empty_keystore_behind(&file)
     }
 
-    fn write_key(&self, key: &DataKey, passcode: Option<&str>) -> Result<(), VaultError> {
+    /// With a passcode the data key is reachable only through the passcode: the keystore
+    /// holds nothing, so a key file swapped for one that names the keystore opens nothing.
+    fn empty_keystore_behind(&self, file: &KeyFile) -> Result<(), VaultError> {
+        if matches!(file, KeyFile::Passcode { .. }) && self.keystore.available() {
+            self.keystore.remove().map_err(|why| VaultError::BadKeyFile {
+                path: self.key_path(),
+                why: format!("the phone's keystore still holds the journal's key and won't let it go ({why})"),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The key file that keeps `key` behind `passcode` (or without one), named `key_id`.
+    fn key_file_for(&self, key: &DataKey, passcode: Option<&str>, key_id: String) -> Result<KeyFile, VaultError> {
         // Without a passcode, a phone's keystore holds the data key: it is written before
-        // the key file names it. With a passcode the key is reachable only through the
-        // passcode: the keystore holds nothing, so a key file swapped for one that names
-        // the keystore opens nothing.
+        // the key file names it.
         let in_keystore = passcode.is_none()
             && self.keystore.available()
             && match self.keystore.put(key.bytes()) {
@@ -411,12 +458,6 @@ impl Vault {
                     false
                 }
             };
-        if passcode.is_some() && self.keystore.available() {
-            self.keystore.remove().map_err(|why| VaultError::BadKeyFile {
-                path: self.key_path(),
-                why: format!("the phone's keystore still holds the journal's key and won't let it go ({why})"),
-            })?;
-        }
         let file = match passcode {
             Some(p) => {
                 let mut salt = [0u8; 16];
@@ -424,13 +465,18 @@ impl Vault {
                 let wrapping =
                     KDF.derive(p, &salt).map_err(|why| VaultError::BadKeyFile { path: self.key_path(), why })?;
                 let wrapped = DataKey::from_bytes(&wrapping).seal(WRAP_AAD, key.bytes());
-                KeyFile::Passcode { format: 1, kdf: KDF, salt: hex::encode(salt), wrapped_key: hex::encode(wrapped) }
+                KeyFile::Passcode {
+                    format: 1,
+                    kdf: KDF,
+                    salt: hex::encode(salt),
+                    wrapped_key: hex::encode(wrapped),
+                    key_id,
+                }
             }
-            None if in_keystore => KeyFile::Keystore { format: 1 },
-            None => KeyFile::None { format: 1, key: hex::encode(key.bytes()) },
+            None if in_keystore => KeyFile::Keystore { format: 1, key_id },
+            None => KeyFile::None { format: 1, key: hex::encode(key.bytes()), key_id },
         };
-        let text = Zeroizing::new(serde_json::to_string(&file).expect("a key file always serialises"));
-        write_private_file(&self.key_path(), text.as_bytes())
+        Ok(file)
     }
 
     fn read_tries(&self) -> Tries {

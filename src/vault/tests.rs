@@ -114,7 +114,10 @@ fn with_a_passcode_the_keystore_holds_nothing_and_a_swapped_key_file_opens_nothi
     let key = vault.set_up(None).unwrap();
     assert_eq!(keystore.get().unwrap().map(|k| *k), Some(*key.bytes()), "without a passcode: in the keystore");
     assert!(!std::fs::read_to_string(tmp.path().join(KEY_FILE)).unwrap().contains(&hex::encode(key.bytes())));
-    vault.change(&key, Some("a passcode of our own")).unwrap();
+    // A change cut short before the journal is sealed again leaves the keystore as it was.
+    vault.begin_change(Some("a passcode of our own")).unwrap();
+    assert_eq!(keystore.get().unwrap().map(|k| *k), Some(*key.bytes()), "a change not finished takes nothing");
+    vault.finish_change().unwrap();
     assert_eq!(keystore.get().unwrap(), None, "with a passcode, the keystore holds nothing");
     // Swapped: the file now says the key is in the keystore.
     std::fs::write(tmp.path().join(KEY_FILE), r#"{"lock":"keystore","format":1}"#).unwrap();
@@ -146,18 +149,23 @@ fn the_waits_grow_and_never_wipe_anything() {
 }
 
 #[test]
-fn changing_the_passcode_keeps_the_key_and_the_old_one_stops_working() {
+fn a_new_passcode_keeps_a_new_key_and_the_old_passcode_stops_working() {
     let tmp = dir();
     let vault = Vault::at(tmp.path());
     let key = vault.set_up(Some("first passphrase")).unwrap();
-    vault.change(&key, Some("second passphrase")).unwrap();
+    let next = vault.begin_change(Some("second passphrase")).unwrap();
+    assert_ne!(next.key.bytes(), key.bytes(), "a new data key");
+    assert_eq!(vault.unlock("first passphrase").unwrap().bytes(), key.bytes(), "until it is finished");
+    let next = vault.begin_change(Some("second passphrase")).unwrap();
+    vault.finish_change().unwrap();
     assert!(matches!(vault.unlock("first passphrase"), Err(VaultError::WrongPasscode { .. })));
-    assert_eq!(vault.unlock("second passphrase").unwrap().bytes(), key.bytes());
+    assert_eq!(vault.unlock("second passphrase").unwrap().bytes(), next.key.bytes());
 
-    vault.change(&key, None).unwrap();
+    let plain = vault.begin_change(None).unwrap();
+    vault.finish_change().unwrap();
     assert_eq!(vault.state().unwrap(), LockState::NoPasscode);
-    assert_eq!(vault.key_without_passcode().unwrap().bytes(), key.bytes());
-    assert_eq!(open_without_passcode(tmp.path()).unwrap().bytes(), key.bytes());
+    assert_eq!(vault.key_without_passcode().unwrap().bytes(), plain.key.bytes());
+    assert_eq!(open_without_passcode(tmp.path()).unwrap().bytes(), plain.key.bytes());
 }
 
 #[test]

@@ -204,6 +204,93 @@ fn a_passcode_can_be_changed_and_removed_and_set_again() {
     assert!(ok_with(d, &["list"], &[("STEADY_PASSCODE", "third passcode")]).contains("Kept-7c1d"));
 }
 
+/// Every value in the journal that could be sealed (a blob of 40 bytes or more, the
+/// least a sealed value takes), from every column of every table.
+fn sealed_values(dir: &Path) -> Vec<Vec<u8>> {
+    let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut out = Vec::new();
+    for table in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..columns {
+                if let rusqlite::types::ValueRef::Blob(b) = row.get_ref(i).unwrap()
+                    && b.len() >= 40
+                {
+                    out.push(b.to_vec());
+                }
+            }
+        }
+    }
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    out
+}
+
+/// Changing the passcode seals the journal again under a new data key: a copy of the old
+/// key file, put back, with the old passcode, opens nothing, and no value the old key
+/// sealed is left in any file.
+#[test]
+fn after_a_passcode_change_the_old_key_file_and_the_old_passcode_open_nothing() {
+    let base = tempfile::tempdir().unwrap();
+    let d = base.path().join("journal");
+    let first = ("STEADY_PASSCODE", "first passcode");
+    ok_with(&d, &["init", "--name", "Alex"], &[first]);
+    let today = ok_with(&d, &["add", "checkin", "Rekey-91c2 a calm morning"], &[first]).trim().to_owned();
+    let a = ok_with(&d, &["add", "agreement", "Walk on Sundays"], &[first]).trim().to_owned();
+    ok_with(&d, &["checkin-agreement", &a, "kept", "--note", "Rain or not"], &[first]);
+    ok_with(&d, &["share", &a], &[first]);
+    ok_with(&d, &["add", "reflection", "--feeling", "Tense", "--needing", "A pause"], &[first]);
+    let before = list(&d, &[first]);
+    let old_key_file = std::fs::read(d.join("steady.key")).unwrap();
+
+    let old_values = sealed_values(&d);
+    assert!(old_values.len() >= 6, "the journal has sealed values: {}", old_values.len());
+    for value in &old_values {
+        assert!(on_disk(&d, value), "the search finds what the old key sealed before the change");
+    }
+
+    let said = ok_with(&d, &["passcode", "change"], &[first, ("STEADY_NEW_PASSCODE", "second passcode")]);
+    assert!(said.contains("The passcode is changed"), "{said}");
+    let second = ("STEADY_PASSCODE", "second passcode");
+    assert_eq!(list(&d, &[second]), before, "everything is there under the new passcode");
+    let left = old_values.iter().filter(|v| on_disk(&d, v)).count();
+    assert_eq!(left, 0, "{left} values sealed with the old key are still on disk");
+    let names: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!names.iter().any(|n| n.to_string_lossy().contains("next")), "{names:?}");
+    // Today's check-in is still found by its tag, made again under the new key.
+    assert_eq!(ok_with(&d, &["add", "checkin", "Rekey-91c2 and an evening"], &[second]).trim(), today);
+
+    // The old key file put back, with the old passcode: refused in words.
+    let new_key_file = std::fs::read(d.join("steady.key")).unwrap();
+    std::fs::write(d.join("steady.key"), &old_key_file).unwrap();
+    let err = fails_with(&d, &["list"], &[first]);
+    assert!(err.contains("passcode was changed after this key file"), "{err}");
+    // Edited to carry the new key's id, it unwraps the old key, which opens nothing.
+    let mut forged: serde_json::Value = serde_json::from_slice(&old_key_file).unwrap();
+    let new_json: serde_json::Value = serde_json::from_slice(&new_key_file).unwrap();
+    forged["key_id"] = new_json["key_id"].clone();
+    std::fs::write(d.join("steady.key"), serde_json::to_vec(&forged).unwrap()).unwrap();
+    let err = fails_with(&d, &["list"], &[first]);
+    assert!(err.contains("the key does not open"), "{err}");
+    assert!(!err.contains("Rekey-91c2"));
+
+    std::fs::write(d.join("steady.key"), &new_key_file).unwrap();
+    assert!(ok_with(&d, &["list"], &[second]).contains("Rekey-91c2 and an evening"));
+    // Removing the passcode is a change of key too.
+    let kept = sealed_values(&d);
+    ok_with(&d, &["passcode", "remove"], &[second]);
+    assert!(kept.iter().all(|v| !on_disk(&d, v)), "removing the passcode seals everything again");
+    assert!(ok(&d, &["list"]).contains("Rekey-91c2 and an evening"));
+}
+
 #[cfg(unix)]
 #[test]
 fn the_folder_is_0700_and_every_file_0600_exports_too() {

@@ -234,6 +234,18 @@ fn write_row(
     Ok(())
 }
 
+/// What the lookup tag of a row of `table` is made from, given its id and its plaintext:
+/// for a day's check-in, its author and date; for anything else, nothing.
+pub fn lookup_of(table: Table, id: &[u8], plain: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    match table {
+        Table::Outbox => Ok(match codec::decode_waiting(id, plain)?.what {
+            Pending::Share(entry) => lookup_text(&entry),
+            Pending::Change(_) => None,
+        }),
+        Table::Private | Table::SharedIndex => Ok(lookup_text(&decode(table, id, plain)?.entry)),
+    }
+}
+
 /// What a day's check-in is found by: its author and date.
 fn lookup_text(entry: &Entry) -> Option<Vec<u8>> {
     match &entry.body {

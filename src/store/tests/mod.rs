@@ -11,6 +11,7 @@ use chrono::TimeZone;
 
 mod document;
 mod received;
+mod rekey;
 mod sharing;
 
 pub(super) fn store(name: &str) -> Store {

@@ -363,6 +363,13 @@ fn PastPairings(journal: JournalSignal, notice: Notice, what: Signal<Export>) ->
 #[component]
 fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
     let gate = try_use_context::<Signal<crate::ui::lock::Gate>>();
+    // A new passcode comes with a new data key: the sync node starts again with it.
+    let service = try_use_context::<SyncService>();
+    let key_changed = move || {
+        if let Some(s) = service {
+            s.send(Action::KeyChanged);
+        }
+    };
     let (has_passcode, grace) = match journal.read().as_ref() {
         Ok(j) => (j.has_passcode(), j.lock_grace().as_secs()),
         Err(_) => (false, crate::ui::lock::DEFAULT_GRACE.as_secs()),
@@ -393,6 +400,7 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
             return notice.clone().set(Some("The two new passcodes are not the same.".into()));
         }
         if act(journal, notice, |j| j.set_passcode(has_passcode.then_some(old.as_str()), &first)) {
+            key_changed();
             clear();
             done.set(Some("The passcode is set. Steady asks for it each time it opens.".into()));
         }
@@ -443,6 +451,7 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
                         e.prevent_default();
                         let old = typed(&e, "current");
                         if act(journal, notice, |j| j.remove_passcode(&old)) {
+                            key_changed();
                             clear();
                             done.set(Some("The passcode is off. Steady opens without it.".into()));
                         }
