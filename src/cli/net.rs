@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use libp2p::Multiaddr;
 
 use super::open;
-use crate::net::invite::InviteLink;
+use crate::net::invite::Invitation;
 use crate::net::{NetConfig, NetEvent, NetStatus, Node, PairingState, peers};
 
 /// How long `pair join` looks for the inviting phone.
@@ -106,7 +106,7 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
         PairAction::Reject => return reject(data_dir, out),
         PairAction::Invite { net } => (net, None),
         PairAction::Join { code, addr, net } => {
-            let mut link = InviteLink::parse(&code)?;
+            let mut link = Invitation::parse(&code)?;
             if let Some(addr) = addr {
                 let address =
                     peers::parse_host_port(&addr).map_err(|e| anyhow!("can't reach partner at {addr}: {e}"))?;

@@ -1,10 +1,10 @@
 //! The link with the partner's phone as a state machine: inputs in, effects out.
 //!
-//! [`PartnerLink::handle`] takes what happened (a command from the person, a connection
+//! [`PartnerLink::handle`] takes what happened (what the person wants, a connection
 //! opened or closed, a phone discovered, a stream arriving, a session's or a pairing's
 //! report, the settings read again, a tick) and the time, and returns what to do: dial,
 //! disconnect, set the allow list, open or abort a session, run one side of a pairing,
-//! write a setting, emit an event, answer a command. It does no IO, reads no clock and
+//! write a setting, emit an event, answer the person. It does no IO, reads no clock and
 //! knows nothing of tokio or the swarm, so every decision about the partner can be tested
 //! with a simulated network and a fake clock (`tests/suite/sim.rs`). The node
 //! (`net::node`) owns the swarm and does what the effects say.
@@ -18,11 +18,11 @@ use chrono::{DateTime, Utc};
 use libp2p::{Multiaddr, PeerId};
 
 use super::error::{NetError, Paired};
-use super::invite::InviteLink;
+use super::invite::Invitation;
 use super::pairing::{InviteCode, PairFailure, PairOutcome, PairedWith, PairingError, Refusal};
 use super::peers::{self, Partner};
 use super::sync::{End, SessionReport};
-use super::{Link, NetEvent};
+use super::{LinkState, NetEvent};
 
 /// An invite lasts this long.
 pub const INVITE_LIFETIME: Duration = Duration::from_secs(10 * 60);
@@ -73,13 +73,13 @@ pub type DialId = u64;
 /// Names a sync session.
 pub type SessionId = u64;
 
-/// What the person asked for.
+/// What the person wants the link to do.
 #[derive(Clone, Debug)]
-pub enum Command {
+pub enum Intent {
     /// Open an invite with this code (the node draws it, so the machine has no randomness).
     Invite(InviteCode),
     CancelPairing,
-    Join(InviteLink),
+    Join(Invitation),
     /// Connect to an address; `ticket` names the person's wait for the answer.
     Dial {
         address: Multiaddr,
@@ -99,7 +99,7 @@ pub enum Role {
 /// Something that happened.
 #[derive(Debug)]
 pub enum Input {
-    Command(Command),
+    Intent(Intent),
     /// The settings, read again because the file changed (the window or the command line
     /// confirmed, rejected, unpaired, paused or resumed).
     Settings(Settings),
@@ -199,10 +199,10 @@ impl Write {
     }
 }
 
-/// An answer to a command.
+/// An answer to an intent.
 #[derive(Debug)]
 pub enum Reply {
-    Invite(Result<InviteLink, NetError>),
+    Invite(Result<Invitation, NetError>),
     /// The join under way ended.
     Join(Result<Paired, NetError>),
     /// The join just asked for can't start.
@@ -306,7 +306,7 @@ struct OpenInvite {
 }
 
 struct OpenJoin {
-    link: InviteLink,
+    link: Invitation,
     tried: Vec<PeerId>,
     busy: bool,
     /// The inviting phone was busy with another attempt: ask it again then.
@@ -413,15 +413,15 @@ impl PartnerLink {
     }
 
     /// What the badge shows, read from the phase.
-    pub fn badge(&self) -> Link {
+    pub fn badge(&self) -> LinkState {
         match &self.phase {
-            PartnerPhase::NotPaired => Link::NotPaired,
-            PartnerPhase::Shut if self.settings.stopped.is_some() => Link::Stopped,
-            PartnerPhase::Shut => Link::Paused,
-            PartnerPhase::Apart { .. } if self.listening.iter().any(|a| !is_loopback(a)) => Link::Looking,
-            PartnerPhase::Apart { .. } => Link::Offline,
-            PartnerPhase::InSession { synced: true, .. } => Link::Synced,
-            PartnerPhase::Connected { .. } | PartnerPhase::InSession { .. } => Link::Connected,
+            PartnerPhase::NotPaired => LinkState::NotPaired,
+            PartnerPhase::Shut if self.settings.stopped.is_some() => LinkState::Stopped,
+            PartnerPhase::Shut => LinkState::Paused,
+            PartnerPhase::Apart { .. } if self.listening.iter().any(|a| !is_loopback(a)) => LinkState::Looking,
+            PartnerPhase::Apart { .. } => LinkState::Offline,
+            PartnerPhase::InSession { synced: true, .. } => LinkState::Synced,
+            PartnerPhase::Connected { .. } | PartnerPhase::InSession { .. } => LinkState::Connected,
         }
     }
 
@@ -503,8 +503,8 @@ impl PartnerLink {
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Effect> {
         let mut out = Vec::new();
         match input {
-            Input::Command(command) => {
-                self.on_command(now, command, &mut out);
+            Input::Intent(intent) => {
+                self.on_intent(now, intent, &mut out);
                 out.push(Effect::Publish);
             }
             Input::Settings(settings) => self.on_settings(now, settings, &mut out),
@@ -551,15 +551,15 @@ impl PartnerLink {
         out.push(Effect::Emit(NetEvent::Refused { peer: peer.map(|p| p.to_base58()), reason }));
     }
 
-    // ----- Commands -----
+    // ----- What the person wants -----
 
-    fn on_command(&mut self, now: Instant, command: Command, out: &mut Vec<Effect>) {
-        match command {
-            Command::Invite(code) => {
+    fn on_intent(&mut self, now: Instant, intent: Intent, out: &mut Vec<Effect>) {
+        match intent {
+            Intent::Invite(code) => {
                 let result = self.open_invite(now, code, out);
                 out.push(Effect::Reply(Reply::Invite(result)));
             }
-            Command::CancelPairing => {
+            Intent::CancelPairing => {
                 if self.invite.take().is_some() {
                     out.push(Effect::Emit(NetEvent::InviteEnded { reason: "cancelled".to_owned() }));
                 }
@@ -568,8 +568,8 @@ impl PartnerLink {
                 }
                 self.restore_door(out);
             }
-            Command::Join(link) => self.open_join(link, out),
-            Command::Dial { address, ticket } => {
+            Intent::Join(link) => self.open_join(link, out),
+            Intent::Dial { address, ticket } => {
                 if !peers::is_local(&address) {
                     let error = NetError::Unreachable {
                         address: host_port(&address),
@@ -584,14 +584,14 @@ impl PartnerLink {
                     out.push(Effect::Dial { dial, peer: None, addresses: vec![address], only_if_apart: false });
                 }
             }
-            Command::SetPaused(paused) => {
+            Intent::SetPaused(paused) => {
                 if self.settings.partner.is_none() {
                     out.push(Effect::Reply(Reply::Done(Err(NetError::NotPaired))));
                 } else {
                     out.push(Effect::Write(Write::Paused(paused)));
                 }
             }
-            Command::Unpair => {
+            Intent::Unpair => {
                 if self.settings.partner.is_none() {
                     out.push(Effect::Reply(Reply::Done(Err(NetError::NotPaired))));
                 } else {
@@ -614,7 +614,7 @@ impl PartnerLink {
         Ok(())
     }
 
-    fn open_invite(&mut self, now: Instant, code: InviteCode, out: &mut Vec<Effect>) -> Result<InviteLink, NetError> {
+    fn open_invite(&mut self, now: Instant, code: InviteCode, out: &mut Vec<Effect>) -> Result<Invitation, NetError> {
         self.may_pair()?;
         if self.join.is_some() {
             return Err(NetError::PairingUnderWay);
@@ -624,10 +624,10 @@ impl PartnerLink {
         out.push(Effect::Door(Door::Open));
         let mut addresses: Vec<Multiaddr> = self.listening.iter().filter(|a| peers::is_local(a)).cloned().collect();
         addresses.sort_by_key(is_loopback);
-        Ok(InviteLink { code, peer: Some(self.me), addresses })
+        Ok(Invitation { code, peer: Some(self.me), addresses })
     }
 
-    fn open_join(&mut self, link: InviteLink, out: &mut Vec<Effect>) {
+    fn open_join(&mut self, link: Invitation, out: &mut Vec<Effect>) {
         let refused =
             self.may_pair().and_then(|()| if self.pairing_open() { Err(NetError::PairingUnderWay) } else { Ok(()) });
         if let Err(e) = refused {

@@ -114,7 +114,7 @@ pub enum NetEvent {
 /// Where sync stands, for the badge that is always on screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Link {
+pub enum LinkState {
     /// Not paired with anyone yet.
     NotPaired,
     /// Paired, and sync is paused on this phone.
@@ -142,7 +142,7 @@ pub struct PartnerView {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NetStatus {
     pub peer_id: Option<String>,
-    pub link: Link,
+    pub link: LinkState,
     pub partner: Option<PartnerView>,
     pub paused: bool,
     pub last_synced: Option<DateTime<Utc>>,
@@ -174,10 +174,10 @@ impl NetStatus {
         Ok(NetStatus {
             peer_id: peers::peer_id(store)?.map(|p| p.to_base58()),
             link: match (&partner, paused, &stopped) {
-                (None, _, _) => Link::NotPaired,
-                (Some(_), _, Some(_)) => Link::Stopped,
-                (Some(_), true, None) => Link::Paused,
-                (Some(_), false, None) => Link::Offline,
+                (None, _, _) => LinkState::NotPaired,
+                (Some(_), _, Some(_)) => LinkState::Stopped,
+                (Some(_), true, None) => LinkState::Paused,
+                (Some(_), false, None) => LinkState::Offline,
             },
             pairing: peers::pairing_state(partner.as_ref()),
             partner: partner.map(|p| PartnerView { peer_id: p.peer.to_base58(), name: p.name }),

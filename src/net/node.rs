@@ -33,7 +33,7 @@ use libp2p::{
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 pub use super::error::{NetError, Paired};
-use super::invite::InviteLink;
+use super::invite::Invitation;
 use super::link::{self, DialId, Door, Effect, Input, PartnerLink, Reply, Role, SessionId, Write};
 pub use super::link::{INVITE_LIFETIME, MAX_TRIES, host_port};
 use super::pairing::{Introduction, InviteCode, PairFailure, PairOutcome};
@@ -43,7 +43,7 @@ use super::source_limit::SourceLimit;
 use super::sync::Arrived;
 use super::watch::FileWatch;
 use super::worker::StoreWorker;
-use super::{Link, NetEvent, NetStatus, WireTap};
+use super::{LinkState, NetEvent, NetStatus, WireTap};
 use crate::store::{Store, StoreError};
 
 const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/sync/1");
@@ -91,10 +91,11 @@ impl Default for NetConfig {
     }
 }
 
-enum Command {
-    Invite(oneshot::Sender<Result<InviteLink, NetError>>),
+/// What a [`Node`] asks its driver, answered through the oneshot it carries.
+enum Request {
+    Invite(oneshot::Sender<Result<Invitation, NetError>>),
     CancelPairing,
-    Join(InviteLink, oneshot::Sender<Result<Paired, NetError>>),
+    Join(Invitation, oneshot::Sender<Result<Paired, NetError>>),
     Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
     SetPaused(bool, oneshot::Sender<Result<(), NetError>>),
     Unpair(oneshot::Sender<Result<(), NetError>>),
@@ -103,7 +104,7 @@ enum Command {
 
 /// A running node. Dropping it stops the network.
 pub struct Node {
-    commands: mpsc::UnboundedSender<Command>,
+    requests: mpsc::UnboundedSender<Request>,
     events: broadcast::Sender<NetEvent>,
     arrivals: broadcast::Sender<Arc<Arrived>>,
     /// Holds every event from the start until the first subscriber takes it.
@@ -183,7 +184,7 @@ impl Node {
         let incoming_sync = control.accept(SYNC_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
         let incoming_pair = control.accept(PAIR_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
 
-        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (requests, request_rx) = mpsc::unbounded_channel();
         let (events, first) = broadcast::channel(1024);
         let (arrivals, _) = broadcast::channel(64);
         let local_change = Arc::new(Notify::new());
@@ -219,11 +220,11 @@ impl Node {
             watch,
         };
         for address in config.dial.clone() {
-            driver.feed(Input::Command(link::Command::Dial { address, ticket: None }), &mut None).await;
+            driver.feed(Input::Intent(link::Intent::Dial { address, ticket: None }), &mut None).await;
         }
-        tokio::spawn(driver.run(command_rx, incoming_sync, incoming_pair, reports, pair_results));
+        tokio::spawn(driver.run(request_rx, incoming_sync, incoming_pair, reports, pair_results));
         Ok(Node {
-            commands,
+            requests,
             events,
             arrivals,
             first: std::sync::Mutex::new(Some(first)),
@@ -250,7 +251,7 @@ impl Node {
                 runtime.block_on(async move {
                     match Node::start(store, config).await {
                         Ok(node) => {
-                            let closed = node.commands.clone();
+                            let closed = node.requests.clone();
                             let _ = tx.send(Ok(node));
                             closed.closed().await;
                         }
@@ -290,49 +291,49 @@ impl Node {
         self.local_change.notify_one();
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, NetError>>) -> Command) -> Result<T, NetError> {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, NetError>>) -> Request) -> Result<T, NetError> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(make(tx)).map_err(|_| NetError::Stopped)?;
+        self.requests.send(make(tx)).map_err(|_| NetError::Stopped)?;
         rx.await.map_err(|_| NetError::Stopped)?
     }
 
     /// Opens an invite for ten minutes. The link holds the code, this phone's identity and
     /// its addresses; [`NetEvent::Paired`] or [`NetEvent::InviteEnded`] tells how it ends.
-    pub async fn invite(&self) -> Result<InviteLink, NetError> {
-        self.ask(Command::Invite).await
+    pub async fn invite(&self) -> Result<Invitation, NetError> {
+        self.ask(Request::Invite).await
     }
 
     /// Ends an open invite or join, and lets no stranger connect again.
     pub fn cancel_pairing(&self) {
-        let _ = self.commands.send(Command::CancelPairing);
+        let _ = self.requests.send(Request::CancelPairing);
     }
 
     /// Joins the invite a code or link names, and waits until pairing ends.
-    pub async fn join(&self, link: InviteLink) -> Result<Paired, NetError> {
-        self.ask(|tx| Command::Join(link, tx)).await
+    pub async fn join(&self, link: Invitation) -> Result<Paired, NetError> {
+        self.ask(|tx| Request::Join(link, tx)).await
     }
 
     /// Connects to a phone at an address, for networks that block discovery.
     pub async fn dial(&self, address: Multiaddr) -> Result<(), NetError> {
-        self.ask(|tx| Command::Dial(address, tx)).await
+        self.ask(|tx| Request::Dial(address, tx)).await
     }
 
     /// Stops or restarts sync with the partner. The partner's phone is not told.
     pub async fn set_paused(&self, paused: bool) -> Result<(), NetError> {
-        self.ask(|tx| Command::SetPaused(paused, tx)).await
+        self.ask(|tx| Request::SetPaused(paused, tx)).await
     }
 
     /// Forgets the partner. The shared document is set apart, read-only, and my entries
     /// in it become private again; the next pairing starts afresh. The partner's phone is
     /// not told.
     pub async fn unpair(&self) -> Result<(), NetError> {
-        self.ask(Command::Unpair).await
+        self.ask(Request::Unpair).await
     }
 
     /// Stops the network, ending any session between two writes.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Shutdown(tx)).is_ok() {
+        if self.requests.send(Request::Shutdown(tx)).is_ok() {
             let _ = rx.await;
         }
     }
@@ -341,7 +342,7 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         let (tx, _) = oneshot::channel();
-        let _ = self.commands.send(Command::Shutdown(tx));
+        let _ = self.requests.send(Request::Shutdown(tx));
     }
 }
 
@@ -401,10 +402,10 @@ fn connection_limits(partner: Option<PeerId>) -> connection_limits::Behaviour {
     behaviour
 }
 
-/// Who waits for an answer to a command.
+/// Who waits for an answer to a request.
 #[derive(Default)]
 struct Replies {
-    invite: Option<oneshot::Sender<Result<InviteLink, NetError>>>,
+    invite: Option<oneshot::Sender<Result<Invitation, NetError>>>,
     /// The join just asked for, until the link takes or refuses it.
     asking_join: Option<oneshot::Sender<Result<Paired, NetError>>>,
     /// The join under way.
@@ -452,7 +453,7 @@ async fn folder_changed(watch: &mut Option<FileWatch>) {
 impl Driver {
     async fn run(
         mut self,
-        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut requests: mpsc::UnboundedReceiver<Request>,
         mut incoming_sync: libp2p_stream::IncomingStreams,
         mut incoming_pair: libp2p_stream::IncomingStreams,
         mut reports: mpsc::UnboundedReceiver<(u64, SessionReport)>,
@@ -466,16 +467,16 @@ impl Driver {
             // to look at the file again. No fixed tick.
             let wake = self.link.next_wake().map_or(next_look, |w| w.min(next_look));
             tokio::select! {
-                command = commands.recv() => match command {
+                request = requests.recv() => match request {
                     None => break,
-                    Some(Command::Shutdown(done)) => {
+                    Some(Request::Shutdown(done)) => {
                         if let Some((_, task)) = self.session.take() {
                             task.abort();
                         }
                         let _ = done.send(());
                         break;
                     }
-                    Some(command) => self.on_command(command).await,
+                    Some(request) => self.on_request(request).await,
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event).await,
                 Some((peer, stream)) = incoming_sync.next() => {
@@ -533,36 +534,36 @@ impl Driver {
         }
     }
 
-    async fn on_command(&mut self, command: Command) {
-        // A command acts on the settings as the file says them now.
+    async fn on_request(&mut self, request: Request) {
+        // A request acts on the settings as the file says them now.
         self.reread_settings().await;
-        let command = match command {
-            Command::Invite(reply) => {
+        let intent = match request {
+            Request::Invite(reply) => {
                 self.replies.invite = Some(reply);
-                link::Command::Invite(InviteCode::random())
+                link::Intent::Invite(InviteCode::random())
             }
-            Command::CancelPairing => link::Command::CancelPairing,
-            Command::Join(invite, reply) => {
+            Request::CancelPairing => link::Intent::CancelPairing,
+            Request::Join(invite, reply) => {
                 self.replies.asking_join = Some(reply);
-                link::Command::Join(invite)
+                link::Intent::Join(invite)
             }
-            Command::Dial(address, reply) => {
+            Request::Dial(address, reply) => {
                 self.replies.next_ticket += 1;
                 let ticket = self.replies.next_ticket;
                 self.replies.dials.insert(ticket, reply);
-                link::Command::Dial { address, ticket: Some(ticket) }
+                link::Intent::Dial { address, ticket: Some(ticket) }
             }
-            Command::SetPaused(paused, reply) => {
+            Request::SetPaused(paused, reply) => {
                 self.replies.done = Some(reply);
-                link::Command::SetPaused(paused)
+                link::Intent::SetPaused(paused)
             }
-            Command::Unpair(reply) => {
+            Request::Unpair(reply) => {
                 self.replies.done = Some(reply);
-                link::Command::Unpair
+                link::Intent::Unpair
             }
-            Command::Shutdown(_) => return,
+            Request::Shutdown(_) => return,
         };
-        self.feed(Input::Command(command), &mut None).await;
+        self.feed(Input::Intent(intent), &mut None).await;
         // A join the link took is the one under way now.
         if let Some(reply) = self.replies.asking_join.take() {
             self.replies.join = Some(reply);
@@ -810,7 +811,7 @@ impl Driver {
         status.link = self.link.badge();
         // Both phones hold the same document: only what waits here is not sent yet (the
         // saved sync state, which `at_rest` counts from, is written just after).
-        if status.link == Link::Synced {
+        if status.link == LinkState::Synced {
             status.unsent_changes = waiting;
         }
         status.listening = self.link.listening().iter().map(|a| a.to_string()).collect();

@@ -22,9 +22,9 @@ use futures::stream::FuturesUnordered;
 use libp2p::Multiaddr;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::net::invite::InviteLink;
+use crate::net::invite::Invitation;
 use crate::net::sync::Arrived;
-use crate::net::{Link, NetConfig, NetError, NetEvent, NetStatus, Node, Paired, PairingState, peers};
+use crate::net::{LinkState, NetConfig, NetError, NetEvent, NetStatus, Node, Paired, PairingState, peers};
 use crate::ui::lock::Gate;
 use crate::ui::{JournalSignal, Notice};
 
@@ -145,16 +145,16 @@ impl SyncState {
             return SyncState::WordsToCheck { name, words: words() };
         }
         match status.link {
-            Link::NotPaired => SyncState::NotPaired,
-            Link::Stopped => {
+            LinkState::NotPaired => SyncState::NotPaired,
+            LinkState::Stopped => {
                 SyncState::Stopped { name, reason: status.stopped.clone().unwrap_or_else(|| "Sync is stopped.".into()) }
             }
-            Link::Paused => SyncState::Paused { name },
+            LinkState::Paused => SyncState::Paused { name },
             _ if !status.partner_confirmed => SyncState::WaitingForPartner { name },
-            Link::Offline => SyncState::Apart { name, offline: true, last_synced: status.last_synced },
-            Link::Looking => SyncState::Apart { name, offline: false, last_synced: status.last_synced },
-            Link::Connected => SyncState::Syncing { name },
-            Link::Synced => SyncState::UpToDate { name },
+            LinkState::Offline => SyncState::Apart { name, offline: true, last_synced: status.last_synced },
+            LinkState::Looking => SyncState::Apart { name, offline: false, last_synced: status.last_synced },
+            LinkState::Connected => SyncState::Syncing { name },
+            LinkState::Synced => SyncState::UpToDate { name },
         }
     }
 }
@@ -345,7 +345,7 @@ enum FromNode {
 
 /// A request to the node that finished.
 enum Done {
-    Invited(Result<InviteLink, NetError>),
+    Invited(Result<Invitation, NetError>),
     Joined(Result<Result<Paired, NetError>, tokio::time::error::Elapsed>),
     Dialed(Result<(), NetError>),
     Paused(Result<(), NetError>),
@@ -462,7 +462,7 @@ impl Service {
                 });
             }
             Action::Join { code, address } => {
-                let mut link = InviteLink::parse(&code).map_err(|e| ServiceError::Journal(e.to_string()))?;
+                let mut link = Invitation::parse(&code).map_err(|e| ServiceError::Journal(e.to_string()))?;
                 if !address.trim().is_empty() {
                     let at = peers::parse_host_port(&address).map_err(|e| ServiceError::Address {
                         address: address.trim().to_owned(),
@@ -754,7 +754,7 @@ mod tests {
     fn blank() -> NetStatus {
         NetStatus {
             peer_id: None,
-            link: Link::NotPaired,
+            link: LinkState::NotPaired,
             partner: None,
             paused: false,
             last_synced: None,
@@ -774,35 +774,35 @@ mod tests {
         assert_eq!(badge(&s), "Not paired");
         s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into() });
         s.pairing = PairingState::Unconfirmed;
-        s.link = Link::Connected;
+        s.link = LinkState::Connected;
         assert_eq!(badge(&s), "Waiting for you to check the words");
         s.pairing = PairingState::Confirmed;
         assert_eq!(badge(&s), "Waiting for Blair");
         s.partner_confirmed = true;
         assert_eq!(badge(&s), "Connected to Blair");
-        s.link = Link::Looking;
+        s.link = LinkState::Looking;
         assert_eq!(badge(&s), "Looking for Blair");
         s.unsent_changes = 3;
         assert_eq!(badge(&s), "Looking for Blair · 3 not sent yet");
-        s.link = Link::Offline;
+        s.link = LinkState::Offline;
         s.unsent_changes = 0;
         assert_eq!(badge(&s), "Offline");
-        s.link = Link::Synced;
+        s.link = LinkState::Synced;
         s.last_synced = Some(Utc::now());
         assert_eq!(badge(&s), "Up to date");
-        s.link = Link::Looking;
+        s.link = LinkState::Looking;
         assert_eq!(badge(&s), "Last synced today");
-        s.link = Link::Offline;
+        s.link = LinkState::Offline;
         assert_eq!(badge(&s), "Offline · last synced today");
-        s.link = Link::Looking;
+        s.link = LinkState::Looking;
         s.last_synced = Some(Utc::now() - chrono::Duration::days(1));
         assert_eq!(badge(&s), "Last synced yesterday");
         s.last_synced = Some(Utc::now() - chrono::Duration::days(3));
         assert_eq!(badge(&s), "Last synced 3 days ago");
         assert!(!badge(&s).contains(':'), "no time of day");
-        s.link = Link::Paused;
+        s.link = LinkState::Paused;
         assert_eq!(badge(&s), "Sync paused");
-        s.link = Link::Stopped;
+        s.link = LinkState::Stopped;
         assert_eq!(badge(&s), "Sync stopped");
     }
 
@@ -815,19 +815,19 @@ mod tests {
         assert_eq!(state(&s), "not-paired");
         s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into() });
         s.pairing = PairingState::Unconfirmed;
-        s.link = Link::Looking;
+        s.link = LinkState::Looking;
         assert_eq!(state(&s), "words-to-check");
         s.pairing = PairingState::Confirmed;
         assert_eq!(state(&s), "waiting-for-partner");
         s.partner_confirmed = true;
         let mut seen = std::collections::HashSet::new();
         for (link, slug) in [
-            (Link::Paused, "paused"),
-            (Link::Stopped, "stopped"),
-            (Link::Offline, "apart"),
-            (Link::Looking, "apart"),
-            (Link::Connected, "syncing"),
-            (Link::Synced, "up-to-date"),
+            (LinkState::Paused, "paused"),
+            (LinkState::Stopped, "stopped"),
+            (LinkState::Offline, "apart"),
+            (LinkState::Looking, "apart"),
+            (LinkState::Connected, "syncing"),
+            (LinkState::Synced, "up-to-date"),
         ] {
             s.link = link;
             assert_eq!(state(&s), slug, "{link:?}");
