@@ -103,7 +103,7 @@ async fn listening(node: &Node) -> Multiaddr {
 }
 
 fn socket(address: &Multiaddr) -> std::net::SocketAddr {
-    let text = steady::net::node::host_port(address);
+    let text = steady::net::addresses::host_port(address);
     text.parse().unwrap()
 }
 

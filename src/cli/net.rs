@@ -11,7 +11,7 @@ use libp2p::Multiaddr;
 
 use super::open;
 use crate::net::invite::Invitation;
-use crate::net::{NetConfig, NetEvent, NetStatus, Node, PairingState, peers};
+use crate::net::{NetConfig, NetEvent, NetStatus, Node, PairingState, addresses, peers};
 
 /// How long `pair join` looks for the inviting phone.
 const JOIN_WAIT: Duration = Duration::from_secs(60);
@@ -59,7 +59,7 @@ impl NetArgs {
             config.listen.push(listen_address(listen)?);
         }
         if let Some(dial) = &self.dial {
-            config.dial.push(peers::parse_host_port(dial).map_err(|e| anyhow!("can't connect to {dial}: {e}"))?);
+            config.dial.push(addresses::parse_host_port(dial).map_err(|e| anyhow!("can't connect to {dial}: {e}"))?);
         }
         Ok(config)
     }
@@ -73,11 +73,7 @@ pub fn listen_address(text: &str) -> Result<Multiaddr> {
     }
     let socket: std::net::SocketAddr =
         text.parse().with_context(|| format!("{text:?} is not an address to listen on, like 0.0.0.0:4001"))?;
-    let ip = match socket.ip() {
-        std::net::IpAddr::V4(v4) => libp2p::multiaddr::Protocol::Ip4(v4),
-        std::net::IpAddr::V6(v6) => libp2p::multiaddr::Protocol::Ip6(v6),
-    };
-    Ok(Multiaddr::empty().with(ip).with(libp2p::multiaddr::Protocol::Tcp(socket.port())))
+    Ok(addresses::from_socket(socket))
 }
 
 /// One thread for the network, as the window has: an idle phone's few events (a ping, an
@@ -109,7 +105,7 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
             let mut link = Invitation::parse(&code)?;
             if let Some(addr) = addr {
                 let address =
-                    peers::parse_host_port(&addr).map_err(|e| anyhow!("can't reach partner at {addr}: {e}"))?;
+                    addresses::parse_host_port(&addr).map_err(|e| anyhow!("can't reach partner at {addr}: {e}"))?;
                 link.addresses.insert(0, address);
             }
             (net, Some(link))

@@ -6,8 +6,8 @@
 
 use libp2p::{Multiaddr, PeerId};
 
+use super::addresses::{IN_AN_INVITATION, is_local};
 use super::pairing::{InviteCode, PairingError};
-use super::peers::is_local;
 
 const SCHEME: &str = "steady://pair/";
 
@@ -48,7 +48,7 @@ impl Invitation {
                     let address: Multiaddr =
                         value.parse().map_err(|_| PairingError::BadLink("an address is garbled"))?;
                     // A link is only for phones nearby; anything else is ignored, never dialed.
-                    if is_local(&address) && link.addresses.len() < 8 {
+                    if is_local(&address) && link.addresses.len() < IN_AN_INVITATION {
                         link.addresses.push(address);
                     }
                 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use libp2p::{Multiaddr, PeerId};
 
+use super::addresses::{host_port, is_local, offered, on_a_network, tcp_port};
 use super::error::{NetError, Paired};
 use super::invite::Invitation;
 use super::pairing::{InviteCode, PairFailure, PairOutcome, PairedWith, PairingError, Refusal};
@@ -418,7 +419,7 @@ impl PartnerLink {
             PartnerPhase::NotPaired => LinkState::NotPaired,
             PartnerPhase::Shut if self.settings.stopped.is_some() => LinkState::Stopped,
             PartnerPhase::Shut => LinkState::Paused,
-            PartnerPhase::Apart { .. } if self.listening.iter().any(|a| !is_loopback(a)) => LinkState::Looking,
+            PartnerPhase::Apart { .. } if on_a_network(&self.listening) => LinkState::Looking,
             PartnerPhase::Apart { .. } => LinkState::Offline,
             PartnerPhase::InSession { synced: true, .. } => LinkState::Synced,
             PartnerPhase::Connected { .. } | PartnerPhase::InSession { .. } => LinkState::Connected,
@@ -570,7 +571,7 @@ impl PartnerLink {
             }
             Intent::Join(link) => self.open_join(link, out),
             Intent::Dial { address, ticket } => {
-                if !peers::is_local(&address) {
+                if !is_local(&address) {
                     let error = NetError::Unreachable {
                         address: host_port(&address),
                         reason: "it is not on your local network".to_owned(),
@@ -622,9 +623,7 @@ impl PartnerLink {
         self.invite =
             Some(OpenInvite { code: code.clone(), expires: now + self.invite_lifetime, tries: 0, busy: None });
         out.push(Effect::Door(Door::Open));
-        let mut addresses: Vec<Multiaddr> = self.listening.iter().filter(|a| peers::is_local(a)).cloned().collect();
-        addresses.sort_by_key(is_loopback);
-        Ok(Invitation { code, peer: Some(self.me), addresses })
+        Ok(Invitation { code, peer: Some(self.me), addresses: offered(&self.listening) })
     }
 
     fn open_join(&mut self, link: Invitation, out: &mut Vec<Effect>) {
@@ -784,7 +783,7 @@ impl PartnerLink {
     // ----- Connections -----
 
     fn on_discovered(&mut self, now: Instant, peer: PeerId, address: Multiaddr, out: &mut Vec<Effect>) {
-        if !peers::is_local(&address) || peer == self.me {
+        if !is_local(&address) || peer == self.me {
             return;
         }
         if Some(peer) == self.partner_peer() {
@@ -825,7 +824,7 @@ impl PartnerLink {
         let count = self.connections.entry(peer).or_insert(0);
         *count += 1;
         let count = *count;
-        let address = address.filter(peers::is_local);
+        let address = address.filter(is_local);
         if let Some(address) = &address {
             self.reached_at.insert(peer, address.clone());
         }
@@ -1197,40 +1196,5 @@ impl PartnerLink {
     fn redial(&mut self, now: Instant, partner: PeerId, out: &mut Vec<Effect>) {
         self.last_redial = Some(now);
         out.push(Effect::RedialPartner(partner));
-    }
-}
-
-pub fn is_loopback(address: &Multiaddr) -> bool {
-    address.iter().any(|p| match p {
-        libp2p::multiaddr::Protocol::Ip4(ip) => ip.is_loopback(),
-        libp2p::multiaddr::Protocol::Ip6(ip) => ip.is_loopback(),
-        _ => false,
-    })
-}
-
-pub fn tcp_port(address: &Multiaddr) -> Option<u16> {
-    address.iter().find_map(|p| match p {
-        libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
-        _ => None,
-    })
-}
-
-/// An address as a person types it: `192.168.1.20:4001`.
-pub fn host_port(address: &Multiaddr) -> String {
-    use libp2p::multiaddr::Protocol;
-    let mut host = None;
-    let mut port = None;
-    for p in address.iter() {
-        match p {
-            Protocol::Ip4(ip) => host = Some(ip.to_string()),
-            Protocol::Ip6(ip) => host = Some(format!("[{ip}]")),
-            Protocol::Dns(name) | Protocol::Dns4(name) | Protocol::Dns6(name) => host = Some(name.to_string()),
-            Protocol::Tcp(p) => port = Some(p),
-            _ => {}
-        }
-    }
-    match (host, port) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        _ => address.to_string(),
     }
 }

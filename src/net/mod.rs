@@ -1,7 +1,8 @@
 //! Pairing and sync between the partners' phones, directly over the local network.
 //!
 //! - [`pairing`]: the code exchange (SPAKE2), sans-IO.
-//! - [`invite`]: the invite link and its QR code.
+//! - [`addresses`]: which addresses count as nearby, and an address as a person types it.
+//! - [`invite`]: the invitation, as a link and a QR code.
 //! - [`frame`]: length-prefixed frames with a ceiling, and the sync stream's frames.
 //! - [`peers`]: what this phone remembers about the network, in its own settings.
 //! - [`link`]: the link with the partner's phone, sans-IO: inputs in, effects out.
@@ -16,6 +17,7 @@
 //! Only the shared document travels. Private entries live in another table and are never
 //! read here.
 
+pub mod addresses;
 pub mod error;
 pub mod frame;
 pub mod invite;

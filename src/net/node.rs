@@ -32,10 +32,11 @@ use libp2p::{
 };
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
+use super::addresses;
 pub use super::error::{NetError, Paired};
 use super::invite::Invitation;
 use super::link::{self, DialId, Door, Effect, Input, PartnerLink, Reply, Role, SessionId, Write};
-pub use super::link::{INVITE_LIFETIME, MAX_TRIES, host_port};
+pub use super::link::{INVITE_LIFETIME, MAX_TRIES};
 use super::pairing::{Introduction, InviteCode, PairFailure, PairOutcome};
 use super::peers::{self, Partner};
 use super::session::{self, End, SessionContext, SessionReport};
@@ -169,11 +170,10 @@ impl Node {
         let mut listen = config.listen.clone();
         if listen.is_empty() {
             let port = peers::listen_port(&store)?.unwrap_or(0);
-            let remembered: Multiaddr = format!("/ip4/0.0.0.0/tcp/{port}").parse().map_err(|_| NetError::Stopped)?;
-            if port != 0 && swarm.listen_on(remembered).is_ok() {
+            if port != 0 && swarm.listen_on(addresses::all_interfaces(port)).is_ok() {
                 // Whether the port is still free shows in the listener's events.
             } else {
-                listen.push("/ip4/0.0.0.0/tcp/0".parse().map_err(|_| NetError::Stopped)?);
+                listen.push(addresses::all_interfaces(0));
             }
         }
         for address in &listen {
@@ -725,10 +725,8 @@ impl Driver {
             Effect::Reply(reply) => self.reply(reply),
             Effect::Publish => self.publish_due = true,
             Effect::ListenAnyPort => {
-                if self.swarm.listeners().next().is_none()
-                    && let Ok(any) = "/ip4/0.0.0.0/tcp/0".parse::<Multiaddr>()
-                {
-                    let _ = self.swarm.listen_on(any);
+                if self.swarm.listeners().next().is_none() {
+                    let _ = self.swarm.listen_on(addresses::all_interfaces(0));
                 }
             }
         }

@@ -24,7 +24,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::net::invite::Invitation;
 use crate::net::sync::Arrived;
-use crate::net::{LinkState, NetConfig, NetError, NetEvent, NetStatus, Node, Paired, PairingState, peers};
+use crate::net::{LinkState, NetConfig, NetError, NetEvent, NetStatus, Node, Paired, PairingState, addresses};
 use crate::ui::lock::Gate;
 use crate::ui::{JournalSignal, Notice};
 
@@ -464,7 +464,7 @@ impl Service {
             Action::Join { code, address } => {
                 let mut link = Invitation::parse(&code).map_err(|e| ServiceError::Journal(e.to_string()))?;
                 if !address.trim().is_empty() {
-                    let at = peers::parse_host_port(&address).map_err(|e| ServiceError::Address {
+                    let at = addresses::parse_host_port(&address).map_err(|e| ServiceError::Address {
                         address: address.trim().to_owned(),
                         reason: e.to_string(),
                     })?;
@@ -503,7 +503,7 @@ impl Service {
                 self.read_at_rest()?;
             }
             Action::Connect { address } => {
-                let target = peers::parse_host_port(&address)
+                let target = addresses::parse_host_port(&address)
                     .map_err(|e| ServiceError::Address { address: address.trim().to_owned(), reason: e.to_string() })?;
                 let node = self.node().ok_or(ServiceError::SyncOff)?;
                 self.wait_for(async move { Done::Dialed(node.dial(target).await) });
