@@ -20,8 +20,8 @@ use libp2p::{Multiaddr, PeerId};
 use super::addresses::{host_port, is_local, offered, on_a_network, tcp_port};
 use super::error::{NetError, Paired};
 use super::invite::Invitation;
-use super::pairing::{InviteCode, PairFailure, PairOutcome, PairedWith, PairingError, Refusal};
-use super::peers::{self, Partner};
+use super::pairing::{InviteCode, PairFailure, PairOutcome, PairedWith, PairingError, Refusal, Role};
+use super::peers::{self, Partner, Settings, Write};
 use super::sync::{End, SessionReport};
 use super::{LinkState, NetEvent};
 
@@ -58,17 +58,6 @@ pub fn dials_first(me: PeerId, other: PeerId) -> bool {
     me < other
 }
 
-/// What this phone's settings say about the partner, read from the file.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Settings {
-    pub partner: Option<Partner>,
-    pub paused: bool,
-    /// Why sync with the partner stopped, when their phone broke the rules.
-    pub stopped: Option<String>,
-    /// Whether the person has set up this phone (their name), which pairing needs.
-    pub set_up: bool,
-}
-
 /// Names a dial, so its outcome can be told.
 pub type DialId = u64;
 /// Names a sync session.
@@ -88,13 +77,6 @@ pub enum Intent {
     },
     SetPaused(bool),
     Unpair,
-}
-
-/// Which side of a pairing this phone took.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Inviter,
-    Joiner,
 }
 
 /// Something that happened.
@@ -166,38 +148,6 @@ pub enum Door {
     Only(Option<PeerId>),
     /// A pairing is open: anyone may connect, and may only pair.
     Open,
-}
-
-/// What to write to this phone's settings.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Write {
-    /// Answered with [`Input::Written`].
-    Paused(bool),
-    /// Answered with [`Input::Written`].
-    Unpair,
-    /// Start the couple's document with a new partner, the earlier one forgotten.
-    /// Answered with [`Input::Written`].
-    NewPartner {
-        partner: Box<Partner>,
-        reached: Option<Multiaddr>,
-        role: Role,
-        words: [&'static str; 4],
-    },
-    Stopped(String),
-    LastSynced(DateTime<Utc>),
-    PartnerConfirmed {
-        couple: String,
-        confirmed: bool,
-    },
-    Address(Multiaddr),
-    ListenPort(u16),
-}
-
-impl Write {
-    /// Whether the machine waits to hear how this write went.
-    pub fn answered(&self) -> bool {
-        matches!(self, Write::Paused(_) | Write::Unpair | Write::NewPartner { .. })
-    }
 }
 
 /// An answer to an intent.

@@ -2,6 +2,8 @@
 //! shared: its key, its partner (who they are, which couple, whether the words were
 //! checked on this phone), the partner's last addresses, the sync state, whether sync is
 //! paused, and why it was stopped if the partner's phone broke the rules.
+//!
+//! The partner link reads them as one [`Settings`] and asks for changes as a [`Write`].
 
 use automerge::sync;
 use chrono::{DateTime, Utc};
@@ -10,7 +12,7 @@ use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
 use super::addresses;
-use super::link::{Settings, Write};
+use super::pairing::Role;
 use crate::model::PersonId;
 use crate::store::{PartnerRules, Store, StoreError};
 
@@ -77,6 +79,49 @@ impl Partner {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PartnerRules { person: self.person, actors })
+    }
+}
+
+/// What this phone's settings say about the partner, read from the file: all the link
+/// needs of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub partner: Option<Partner>,
+    pub paused: bool,
+    /// Why sync with the partner stopped, when their phone broke the rules.
+    pub stopped: Option<String>,
+    /// Whether the person has set up this phone (their name), which pairing needs.
+    pub set_up: bool,
+}
+
+/// What to write to this phone's settings. The link hears how a pause, an unpair or a
+/// new partner went ([`Write::answered`]); the others it only asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    Paused(bool),
+    Unpair,
+    /// Start the couple's document with a new partner, the earlier one forgotten. `role`
+    /// and `words` are not written: they finish the pairing once it is saved.
+    NewPartner {
+        partner: Box<Partner>,
+        reached: Option<Multiaddr>,
+        role: Role,
+        words: [&'static str; 4],
+    },
+    Stopped(String),
+    LastSynced(DateTime<Utc>),
+    PartnerConfirmed {
+        couple: String,
+        confirmed: bool,
+    },
+    Address(Multiaddr),
+    ListenPort(u16),
+}
+
+impl Write {
+    /// Whether the link waits to hear how this write went.
+    pub fn answered(&self) -> bool {
+        matches!(self, Write::Paused(_) | Write::Unpair | Write::NewPartner { .. })
     }
 }
 

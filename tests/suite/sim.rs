@@ -20,8 +20,8 @@ use libp2p::{Multiaddr, PeerId};
 use proptest::prelude::*;
 use steady::model::Draft;
 use steady::net::frame::{self, SyncFrame};
-use steady::net::link::{self, DialId, Door, Effect, Input, Intent, PartnerLink, Reply, Role, SessionId};
-use steady::net::pairing::{Introduction, InviteCode, PairFailure, PairOutcome, PairedWith, PairingError};
+use steady::net::link::{self, DialId, Door, Effect, Input, Intent, PartnerLink, Reply, SessionId};
+use steady::net::pairing::{Introduction, InviteCode, PairFailure, PairOutcome, PairedWith, PairingError, Role};
 use steady::net::sync::{End, Out, SessionReport, SyncSession};
 use steady::net::{LinkState, NetError, NetEvent, invite::Invitation, peers};
 use steady::store::Arrived as Shown;
@@ -1012,7 +1012,7 @@ fn a_link_that_flaps_for_an_hour_loses_nothing() {
 fn an_invite_ends_at_exactly_ten_minutes() {
     let me = PeerId::random();
     let joiner = PeerId::random();
-    let settings = link::Settings { set_up: true, ..Default::default() };
+    let settings = peers::Settings { set_up: true, ..Default::default() };
     let t0 = Instant::now();
     let code = InviteCode::random();
     let open = |at: Duration| {

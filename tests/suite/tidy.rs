@@ -86,6 +86,11 @@ const RULES: &[Rule] = &[
         why: "the partner link is a sans-IO state machine: inputs and the time in, effects out",
     },
     Rule {
+        files: "src/net/peers.rs",
+        forbidden: &["super::link", "net::link", "link::"],
+        why: "what this phone remembers is read and written by the link, and knows nothing of it",
+    },
+    Rule {
         files: "src/net/sync.rs",
         forbidden: &[
             "tokio",
