@@ -68,7 +68,7 @@ const RULES: &[Rule] = &[
         why: "the pairing exchange is a sans-IO state machine: bytes in, bytes out",
     },
     Rule {
-        files: "src/net/link.rs",
+        files: "src/net/link",
         forbidden: &[
             "tokio",
             "Swarm",
