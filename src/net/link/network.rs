@@ -10,7 +10,7 @@ use libp2p::{Multiaddr, PeerId};
 use super::{DialId, Effect, PartnerLink, Reply};
 use crate::net::NetEvent;
 use crate::net::addresses::{host_port, is_local, tcp_port};
-use crate::net::error::NetError;
+use crate::net::error::{DialError, NetError};
 use crate::net::peers::Write;
 
 /// Why this phone dialed.
@@ -88,10 +88,7 @@ impl PartnerLink {
     /// started with one.
     pub(super) fn dial_asked(&mut self, address: Multiaddr, ticket: Option<u64>, out: &mut Vec<Effect>) {
         if !is_local(&address) {
-            let error = NetError::Unreachable {
-                address: host_port(&address),
-                reason: "it is not on your local network".to_owned(),
-            };
+            let error = NetError::Unreachable { address: host_port(&address), reason: DialError::NotLocal.to_string() };
             if let Some(ticket) = ticket {
                 out.push(Effect::Reply(Reply::Dial { ticket, result: Err(error) }));
             }

@@ -1,54 +1,35 @@
-//! The network node: a libp2p swarm (TCP, Noise, Yamux), mDNS to find the partner's phone,
-//! and the driver that owns the swarm. Every decision about the partner is the link's
-//! (`net::link`): the driver turns what the swarm, the streams, the sessions and the
-//! settings report into the link's inputs, and does the effects it returns. It decides
-//! nothing itself.
-//!
-//! Who gets in: the allow list comes first in the behaviour and holds only the paired
-//! partner (nobody while sync is paused or stopped), so any other device's connection is
-//! closed before a single stream opens. While an invite or a join is open it is lifted,
-//! and then the only protocol served to a stranger is the pairing exchange, limited to
-//! five wrong codes. Before the allow list, caps on connections turn a flood away.
-//!
-//! Settings other processes change (the window's "They match", `pair confirm`, `pair
-//! reject`, `unpair`, `pause`, `resume`) are read again whenever the file's
-//! `data_version` moves (the kernel says when the journal's folder changes, `net::watch`;
-//! without it the driver looks every second), and handed to the link. Nothing ticks: the
-//! driver sleeps until the link's next wake, or until something happens.
+//! The driver: owns the swarm, turns what the swarm, the streams, the sessions and the
+//! settings report into the link's inputs, and does the effects the link returns. It
+//! decides nothing itself. Streams a phone opened wait in a map, by the phone that opened
+//! them, until the link says what to do with them; the swarm's dials wait in another, by
+//! their connection, until they connect or fail.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
-use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{
-    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, allow_block_list, connection_limits, mdns, noise, tcp,
-    yamux,
-};
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::{PeerId, Stream, Swarm, mdns};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
-use super::addresses;
-pub use super::error::{NetError, Paired};
-use super::invite::Invitation;
-use super::link::{self, DialId, Door, Effect, Input, PartnerLink, Reply, SessionId};
-pub use super::link::{INVITE_LIFETIME, MAX_TRIES};
-use super::pairing::{Introduction, InviteCode, PairFailure, PairOutcome, Role};
-use super::peers::{self, Partner, Write};
-use super::session::{self, End, SessionContext, SessionReport};
-use super::source_limit::SourceLimit;
-use super::sync::Arrived;
-use super::watch::FileWatch;
-use super::worker::StoreWorker;
-use super::{LinkState, NetEvent, NetStatus, WireTap};
+use super::swarm::{Behaviour, BehaviourEvent, PAIR_PROTOCOL, SYNC_PROTOCOL, allow_list, dial_error};
+use super::{NetConfig, Node, Request};
+use crate::net::addresses;
+use crate::net::error::{DialError, NetError, Paired};
+use crate::net::invite::Invitation;
+use crate::net::link::{DialId, Effect, Input, Intent, PartnerLink, Reply, SessionId};
+use crate::net::pairing::{Introduction, InviteCode, PairFailure, PairOutcome, Role};
+use crate::net::peers::{self, Partner, Write};
+use crate::net::session::{self, End, SessionContext, SessionReport};
+use crate::net::sync::Arrived;
+use crate::net::watch::FileWatch;
+use crate::net::worker::StoreWorker;
+use crate::net::{LinkState, NetEvent, NetStatus, WireTap};
 use crate::store::{Store, StoreError};
-
-const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/sync/1");
-const PAIR_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/pair/1");
 
 /// How often the node looks whether another process on this phone changed the journal
 /// or the settings (the window, `steady pause`, `pair confirm`), when the kernel can't
@@ -59,291 +40,68 @@ const LOOK_ANYWAY: Duration = Duration::from_secs(30);
 /// How long after the kernel tells of a write the file is looked at once more.
 const LOOK_AFTER_NOTICE: Duration = Duration::from_millis(100);
 
-/// How the node is started.
-#[derive(Clone)]
-pub struct NetConfig {
-    /// Find the partner's phone with mDNS. Off, only addresses dialed directly are used.
-    pub discovery: bool,
-    /// Where to accept connections. Empty: all of this phone's IPv4 addresses, on the
-    /// port used last time if it is free.
-    pub listen: Vec<Multiaddr>,
-    /// Addresses to connect to at once, as with "Connect by address".
-    pub dial: Vec<Multiaddr>,
-    /// mDNS timing.
-    pub query_interval: Duration,
-    pub ttl: Duration,
-    /// How long an invite stays open.
-    pub invite_lifetime: Duration,
-    /// Records every byte handed to the network, for tests.
-    pub tap: Option<WireTap>,
-}
+/// Sets the driver going on the current tokio runtime, with the node's own connection to
+/// the journal, and gives back the handle that asks it things.
+pub(super) async fn start(
+    store: Store,
+    link: PartnerLink,
+    swarm: Swarm<Behaviour>,
+    config: &NetConfig,
+) -> Result<Node, NetError> {
+    let me = link.me();
+    let mut control = swarm.behaviour().stream.new_control();
+    let incoming_sync = control.accept(SYNC_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
+    let incoming_pair = control.accept(PAIR_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
 
-impl Default for NetConfig {
-    fn default() -> Self {
-        NetConfig {
-            discovery: true,
-            listen: Vec::new(),
-            dial: Vec::new(),
-            query_interval: Duration::from_secs(20),
-            ttl: Duration::from_secs(60),
-            invite_lifetime: INVITE_LIFETIME,
-            tap: None,
-        }
+    let (requests, request_rx) = mpsc::unbounded_channel();
+    let (events, first) = broadcast::channel(1024);
+    let (arrivals, _) = broadcast::channel(64);
+    let local_change = Arc::new(Notify::new());
+    let initial = NetStatus::at_rest(&store)?;
+    let settings_version = store.data_version().ok();
+    let watch = store.path().parent().and_then(FileWatch::start);
+    let store = StoreWorker::start(store).map_err(|e| NetError::Start(e.to_string()))?;
+    let (status_tx, status) = watch::channel(initial);
+    let (reports_tx, reports) = mpsc::unbounded_channel();
+    let (pair_tx, pair_results) = mpsc::unbounded_channel();
+
+    let mut driver = Driver {
+        swarm,
+        control,
+        store,
+        link,
+        tap: config.tap.clone(),
+        events: events.clone(),
+        arrivals: arrivals.clone(),
+        status: status_tx,
+        local_change: local_change.clone(),
+        reports_tx,
+        pair_tx,
+        session: None,
+        streams: HashMap::new(),
+        dials: HashMap::new(),
+        replies: Replies::default(),
+        seen_version: None,
+        settings_version,
+        publish_due: false,
+        // Started again while the words were compared (the app closed, or staging
+        // cut short): staged anew.
+        stage_due: true,
+        watch,
+    };
+    for address in config.dial.clone() {
+        driver.feed(Input::Intent(Intent::Dial { address, ticket: None })).await;
     }
-}
-
-/// What a [`Node`] asks its driver, answered through the oneshot it carries.
-enum Request {
-    Invite(oneshot::Sender<Result<Invitation, NetError>>),
-    CancelPairing,
-    Join(Invitation, oneshot::Sender<Result<Paired, NetError>>),
-    Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
-    SetPaused(bool, oneshot::Sender<Result<(), NetError>>),
-    Unpair(oneshot::Sender<Result<(), NetError>>),
-    Shutdown(oneshot::Sender<()>),
-}
-
-/// A running node. Dropping it stops the network.
-pub struct Node {
-    requests: mpsc::UnboundedSender<Request>,
-    events: broadcast::Sender<NetEvent>,
-    arrivals: broadcast::Sender<Arc<Arrived>>,
-    /// Holds every event from the start until the first subscriber takes it.
-    first: std::sync::Mutex<Option<broadcast::Receiver<NetEvent>>>,
-    status: watch::Receiver<NetStatus>,
-    local_change: Arc<Notify>,
-    peer_id: PeerId,
-}
-
-#[derive(NetworkBehaviour)]
-struct Behaviour {
-    /// First: a cap on the connections one address may have, so one phone flooding is
-    /// turned away at once and leaves room for the others.
-    per_source: SourceLimit,
-    /// Then caps on how many connections may be opening or open at once, in total and
-    /// per identity. The partner is exempt.
-    limits: connection_limits::Behaviour,
-    /// Then the allow list, so a stranger's connection is closed before anything else
-    /// sees it.
-    allow: Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>>,
-    mdns: Toggle<mdns::tokio::Behaviour>,
-    stream: libp2p_stream::Behaviour,
-}
-
-impl Node {
-    /// Starts the node on the current tokio runtime. The store is the node's own
-    /// connection to this phone's journal.
-    pub async fn start(mut store: Store, config: NetConfig) -> Result<Node, NetError> {
-        let key = peers::keypair(&mut store)?;
-        let me = key.public().to_peer_id();
-        if peers::forget_untrusted(&mut store)? {
-            tracing::info!("forgot a partner saved before pairings were confirmed; pair again");
-        }
-        let settings = peers::settings(&store)?;
-        let link = PartnerLink::new(me, config.discovery, config.invite_lifetime, settings, Instant::now());
-
-        let mdns_config = mdns::Config { ttl: config.ttl, query_interval: config.query_interval, enable_ipv6: false };
-        let discovery = config.discovery;
-        let (door, partner) = (link.door(), link.partner_peer());
-        let mut swarm = SwarmBuilder::with_existing_identity(key)
-            .with_tokio()
-            .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-            .map_err(|e| NetError::Start(e.to_string()))?
-            .with_behaviour(|key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
-                let mdns = if discovery {
-                    Some(mdns::tokio::Behaviour::new(mdns_config, key.public().to_peer_id())?)
-                } else {
-                    None
-                };
-                Ok(Behaviour {
-                    per_source: SourceLimit::default(),
-                    limits: connection_limits(partner),
-                    allow: allow_list(&door),
-                    mdns: Toggle::from(mdns),
-                    stream: libp2p_stream::Behaviour::new(),
-                })
-            })
-            .map_err(|e| NetError::Start(e.to_string()))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(10)))
-            .build();
-
-        let mut listen = config.listen.clone();
-        if listen.is_empty() {
-            let port = peers::listen_port(&store)?.unwrap_or(0);
-            if port != 0 && swarm.listen_on(addresses::all_interfaces(port)).is_ok() {
-                // Whether the port is still free shows in the listener's events.
-            } else {
-                listen.push(addresses::all_interfaces(0));
-            }
-        }
-        for address in &listen {
-            swarm.listen_on(address.clone()).map_err(|e| NetError::Start(format!("can't listen on {address}: {e}")))?;
-        }
-
-        let mut control = swarm.behaviour().stream.new_control();
-        let incoming_sync = control.accept(SYNC_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
-        let incoming_pair = control.accept(PAIR_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
-
-        let (requests, request_rx) = mpsc::unbounded_channel();
-        let (events, first) = broadcast::channel(1024);
-        let (arrivals, _) = broadcast::channel(64);
-        let local_change = Arc::new(Notify::new());
-        let initial = NetStatus::at_rest(&store)?;
-        let settings_version = store.data_version().ok();
-        let watch = store.path().parent().and_then(FileWatch::start);
-        let store = StoreWorker::start(store).map_err(|e| NetError::Start(e.to_string()))?;
-        let (status_tx, status) = watch::channel(initial);
-        let (reports_tx, reports) = mpsc::unbounded_channel();
-        let (pair_tx, pair_results) = mpsc::unbounded_channel();
-
-        let mut driver = Driver {
-            swarm,
-            control,
-            store,
-            link,
-            tap: config.tap.clone(),
-            events: events.clone(),
-            arrivals: arrivals.clone(),
-            status: status_tx,
-            local_change: local_change.clone(),
-            reports_tx,
-            pair_tx,
-            session: None,
-            dials: HashMap::new(),
-            replies: Replies::default(),
-            seen_version: None,
-            settings_version,
-            publish_due: false,
-            // Started again while the words were compared (the app closed, or staging
-            // cut short): staged anew.
-            stage_due: true,
-            watch,
-        };
-        for address in config.dial.clone() {
-            driver.feed(Input::Intent(link::Intent::Dial { address, ticket: None }), &mut None).await;
-        }
-        tokio::spawn(driver.run(request_rx, incoming_sync, incoming_pair, reports, pair_results));
-        Ok(Node {
-            requests,
-            events,
-            arrivals,
-            first: std::sync::Mutex::new(Some(first)),
-            status,
-            local_change,
-            peer_id: me,
-        })
-    }
-
-    /// Starts the node on a thread of its own, for the window, whose own loop is not
-    /// tokio's.
-    pub fn start_on_thread(store: Store, config: NetConfig) -> Result<Node, NetError> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("steady-sync".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = tx.send(Err(NetError::Start(e.to_string())));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match Node::start(store, config).await {
-                        Ok(node) => {
-                            let closed = node.requests.clone();
-                            let _ = tx.send(Ok(node));
-                            closed.closed().await;
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                        }
-                    }
-                });
-            })
-            .map_err(|e| NetError::Start(e.to_string()))?;
-        rx.recv().map_err(|_| NetError::Stopped)?
-    }
-
-    pub fn peer_id(&self) -> PeerId {
-        self.peer_id
-    }
-
-    /// Events from now on; the first call gets every event since the node started.
-    pub fn subscribe(&self) -> broadcast::Receiver<NetEvent> {
-        let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
-        first.unwrap_or_else(|| self.events.subscribe())
-    }
-
-    /// The entries each received message changed, once durable, as the journal lists
-    /// them. A receiver that falls behind is told it lagged, and reads the lists whole.
-    pub fn arrivals(&self) -> broadcast::Receiver<Arc<Arrived>> {
-        self.arrivals.subscribe()
-    }
-
-    /// Where sync stands, kept current.
-    pub fn status(&self) -> watch::Receiver<NetStatus> {
-        self.status.clone()
-    }
-
-    /// Says that this phone's journal changed, so the partner hears of it at once.
-    pub fn local_change(&self) {
-        self.local_change.notify_one();
-    }
-
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, NetError>>) -> Request) -> Result<T, NetError> {
-        let (tx, rx) = oneshot::channel();
-        self.requests.send(make(tx)).map_err(|_| NetError::Stopped)?;
-        rx.await.map_err(|_| NetError::Stopped)?
-    }
-
-    /// Opens an invite for ten minutes. The link holds the code, this phone's identity and
-    /// its addresses; [`NetEvent::Paired`] or [`NetEvent::InviteEnded`] tells how it ends.
-    pub async fn invite(&self) -> Result<Invitation, NetError> {
-        self.ask(Request::Invite).await
-    }
-
-    /// Ends an open invite or join, and lets no stranger connect again.
-    pub fn cancel_pairing(&self) {
-        let _ = self.requests.send(Request::CancelPairing);
-    }
-
-    /// Joins the invite a code or link names, and waits until pairing ends.
-    pub async fn join(&self, link: Invitation) -> Result<Paired, NetError> {
-        self.ask(|tx| Request::Join(link, tx)).await
-    }
-
-    /// Connects to a phone at an address, for networks that block discovery.
-    pub async fn dial(&self, address: Multiaddr) -> Result<(), NetError> {
-        self.ask(|tx| Request::Dial(address, tx)).await
-    }
-
-    /// Stops or restarts sync with the partner. The partner's phone is not told.
-    pub async fn set_paused(&self, paused: bool) -> Result<(), NetError> {
-        self.ask(|tx| Request::SetPaused(paused, tx)).await
-    }
-
-    /// Forgets the partner. The shared document is set apart, read-only, and my entries
-    /// in it become private again; the next pairing starts afresh. The partner's phone is
-    /// not told.
-    pub async fn unpair(&self) -> Result<(), NetError> {
-        self.ask(Request::Unpair).await
-    }
-
-    /// Stops the network, ending any session between two writes.
-    pub async fn shutdown(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.requests.send(Request::Shutdown(tx)).is_ok() {
-            let _ = rx.await;
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let (tx, _) = oneshot::channel();
-        let _ = self.requests.send(Request::Shutdown(tx));
-    }
+    tokio::spawn(driver.run(request_rx, incoming_sync, incoming_pair, reports, pair_results));
+    Ok(Node {
+        requests,
+        events,
+        arrivals,
+        first: std::sync::Mutex::new(Some(first)),
+        status,
+        local_change,
+        peer_id: me,
+    })
 }
 
 /// Folds the waiting shares into a new pairing's document ahead of time
@@ -364,42 +122,10 @@ fn stage_while_comparing(store: &mut Store) -> Result<usize, NetError> {
     }
 }
 
-fn allow_list(door: &Door) -> Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>> {
-    match door {
-        Door::Open => Toggle::from(None),
-        Door::Only(partner) => {
-            let mut allow = allow_block_list::Behaviour::default();
-            if let Some(p) = partner {
-                allow.allow_peer(*p);
-            }
-            Toggle::from(Some(allow))
-        }
-    }
-}
-
 /// A pairing that could not start, told to the link as a failed one.
 fn pairing_failed(peer: PeerId, role: Role, e: NetError) -> Input {
     let outcome = PairOutcome::Failed(PairFailure::Gone(e.to_string()));
     Input::Pairing { peer, role, outcome, at: Utc::now() }
-}
-
-/// How many connections may be opening, or open, at once. Only the partner's phone ever
-/// needs one (two for a moment when both dial), and strangers only while an invite is
-/// open; these leave room for that and turn a flood away.
-const MAX_PENDING_INCOMING: u32 = 16;
-const MAX_ESTABLISHED_INCOMING: u32 = 32;
-const MAX_PER_PEER: u32 = 2;
-
-fn connection_limits(partner: Option<PeerId>) -> connection_limits::Behaviour {
-    let limits = connection_limits::ConnectionLimits::default()
-        .with_max_pending_incoming(Some(MAX_PENDING_INCOMING))
-        .with_max_established_incoming(Some(MAX_ESTABLISHED_INCOMING))
-        .with_max_established_per_peer(Some(MAX_PER_PEER));
-    let mut behaviour = connection_limits::Behaviour::new(limits);
-    if let Some(partner) = partner {
-        behaviour.bypass_peer_id(&partner);
-    }
-    behaviour
 }
 
 /// Who waits for an answer to a request.
@@ -429,7 +155,9 @@ struct Driver {
     reports_tx: mpsc::UnboundedSender<(u64, SessionReport)>,
     pair_tx: mpsc::UnboundedSender<(PeerId, Role, PairOutcome)>,
     session: Option<(SessionId, tokio::task::JoinHandle<()>)>,
-    /// The link's name for each dial the swarm is making.
+    /// Streams a phone opened, by that phone, until the link says what to do with them.
+    streams: HashMap<PeerId, Stream>,
+    /// The dials the swarm is making, by their connection, with the link's name for each.
     dials: HashMap<ConnectionId, DialId>,
     replies: Replies,
     seen_version: Option<i64>,
@@ -480,14 +208,14 @@ impl Driver {
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event).await,
                 Some((peer, stream)) = incoming_sync.next() => {
-                    self.feed(Input::IncomingSync { peer }, &mut Some(stream)).await;
+                    self.on_stream(peer, stream, Input::IncomingSync { peer }).await;
                 }
                 Some((peer, stream)) = incoming_pair.next() => {
-                    self.feed(Input::IncomingPair { peer }, &mut Some(stream)).await;
+                    self.on_stream(peer, stream, Input::IncomingPair { peer }).await;
                 }
-                Some((id, report)) = reports.recv() => self.feed(Input::Session { id, report }, &mut None).await,
+                Some((id, report)) = reports.recv() => self.feed(Input::Session { id, report }).await,
                 Some((peer, role, outcome)) = pair_results.recv() => {
-                    self.feed(Input::Pairing { peer, role, outcome, at: Utc::now() }, &mut None).await;
+                    self.feed(Input::Pairing { peer, role, outcome, at: Utc::now() }).await;
                 }
                 _ = folder_changed(&mut self.watch) => {
                     self.reread_settings().await;
@@ -500,7 +228,7 @@ impl Driver {
                         self.reread_settings().await;
                         next_look = Instant::now() + look_every;
                     }
-                    self.feed(Input::Tick, &mut None).await;
+                    self.feed(Input::Tick).await;
                 }
             }
             if std::mem::take(&mut self.publish_due) {
@@ -520,18 +248,37 @@ impl Driver {
         }
     }
 
-    /// Hands the link one input and does what it says. `stream` is the stream that
-    /// arrived with the input, if one did. What an effect's doing tells the link (a
-    /// write done, a dial failed) is handed back at once, and its effects done first.
-    async fn feed(&mut self, input: Input, stream: &mut Option<libp2p::Stream>) {
-        let mut queue: std::collections::VecDeque<Effect> = self.link.handle(Instant::now(), input).into();
+    /// A phone opened a stream: it waits, by that phone, while the link decides; one the
+    /// link did not take is closed unanswered.
+    async fn on_stream(&mut self, peer: PeerId, stream: Stream, input: Input) {
+        self.streams.insert(peer, stream);
+        self.feed(input).await;
+        self.streams.remove(&peer);
+    }
+
+    /// Hands the link one input and does what it says. What an effect's doing tells the
+    /// link (a write done, a dial failed) is handed back at once, and its effects done
+    /// first.
+    async fn feed(&mut self, input: Input) {
+        // The stream that came with the input, if one did, is the one the effects mean
+        // by "the stream that just arrived".
+        let arrived = match &input {
+            Input::IncomingSync { peer } | Input::IncomingPair { peer } => Some(*peer),
+            _ => None,
+        };
+        let mut queue: VecDeque<Effect> = self.link.handle(Instant::now(), input).into();
         while let Some(effect) = queue.pop_front() {
-            if let Some(answer) = self.perform(effect, stream).await {
+            if let Some(answer) = self.perform(effect, arrived).await {
                 for effect in self.link.handle(Instant::now(), answer).into_iter().rev() {
                     queue.push_front(effect);
                 }
             }
         }
+    }
+
+    /// Takes the stream that arrived from `peer`, if it still waits.
+    fn take_stream(&mut self, peer: Option<PeerId>) -> Option<Stream> {
+        self.streams.remove(&peer?)
     }
 
     async fn on_request(&mut self, request: Request) {
@@ -540,30 +287,30 @@ impl Driver {
         let intent = match request {
             Request::Invite(reply) => {
                 self.replies.invite = Some(reply);
-                link::Intent::Invite(InviteCode::random())
+                Intent::Invite(InviteCode::random())
             }
-            Request::CancelPairing => link::Intent::CancelPairing,
+            Request::CancelPairing => Intent::CancelPairing,
             Request::Join(invite, reply) => {
                 self.replies.asking_join = Some(reply);
-                link::Intent::Join(invite)
+                Intent::Join(invite)
             }
             Request::Dial(address, reply) => {
                 self.replies.next_ticket += 1;
                 let ticket = self.replies.next_ticket;
                 self.replies.dials.insert(ticket, reply);
-                link::Intent::Dial { address, ticket: Some(ticket) }
+                Intent::Dial { address, ticket: Some(ticket) }
             }
             Request::SetPaused(paused, reply) => {
                 self.replies.done = Some(reply);
-                link::Intent::SetPaused(paused)
+                Intent::SetPaused(paused)
             }
             Request::Unpair(reply) => {
                 self.replies.done = Some(reply);
-                link::Intent::Unpair
+                Intent::Unpair
             }
             Request::Shutdown(_) => return,
         };
-        self.feed(Input::Intent(intent), &mut None).await;
+        self.feed(Input::Intent(intent)).await;
         // A join the link took is the one under way now.
         if let Some(reply) = self.replies.asking_join.take() {
             self.replies.join = Some(reply);
@@ -589,13 +336,13 @@ impl Driver {
         // The session looks too: a share, or a confirmation, may be waiting to go.
         self.local_change.notify_one();
         match settings {
-            Ok(settings) => self.feed(Input::Settings(settings), &mut None).await,
+            Ok(settings) => self.feed(Input::Settings(settings)).await,
             Err(e) => tracing::warn!("this phone's network settings can't be read: {e}"),
         }
     }
 
     /// Does one effect; what doing it tells the link, if anything.
-    async fn perform(&mut self, effect: Effect, stream: &mut Option<libp2p::Stream>) -> Option<Input> {
+    async fn perform(&mut self, effect: Effect, arrived: Option<PeerId>) -> Option<Input> {
         match effect {
             Effect::Dial { dial, peer, addresses, only_if_apart } => {
                 let opts = match peer {
@@ -612,7 +359,9 @@ impl Driver {
                 self.dials.insert(id, dial);
                 if let Err(e) = self.swarm.dial(opts) {
                     self.dials.remove(&id);
-                    return Some(Input::DialFailed { dial, reason: e.to_string() });
+                    // Refused before it began: told in the network's own words.
+                    let reason = DialError::Other(e.to_string());
+                    return Some(Input::DialFailed { dial, reason: reason.to_string() });
                 }
             }
             Effect::RedialPartner(partner) => {
@@ -652,7 +401,7 @@ impl Driver {
                 self.replace_session(id, task);
             }
             Effect::AcceptSession { id, peer, partner } => {
-                let stream = stream.take()?;
+                let stream = self.take_stream(Some(peer))?;
                 let ctx = self.session_context(peer, *partner, id);
                 let task = tokio::spawn(session::run_sync(ctx, stream));
                 self.replace_session(id, task);
@@ -666,14 +415,14 @@ impl Driver {
                     }
                 }
             }
-            Effect::DropStream => drop(stream.take()),
+            Effect::DropStream => drop(self.take_stream(arrived)),
             Effect::RefusePair(reason) => {
-                if let Some(stream) = stream.take() {
+                if let Some(stream) = self.take_stream(arrived) {
                     tokio::spawn(session::refuse(stream, reason, self.tap.clone()));
                 }
             }
             Effect::Invitee { peer, code } => {
-                let stream = stream.take()?;
+                let stream = self.take_stream(Some(peer))?;
                 let (me, tap, results) = (self.link.me(), self.tap.clone(), self.pair_tx.clone());
                 match self.introduction().await {
                     Ok(who) => {
@@ -834,7 +583,7 @@ impl Driver {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
                 for (peer, address) in found {
-                    self.feed(Input::Discovered { peer, address }, &mut None).await;
+                    self.feed(Input::Discovered { peer, address }).await;
                 }
                 return;
             }
@@ -856,14 +605,7 @@ impl Driver {
                     }
                     return;
                 };
-                let reason = match &error {
-                    libp2p::swarm::DialError::Denied { .. } => "that phone isn't your partner's".to_owned(),
-                    libp2p::swarm::DialError::WrongPeerId { .. } => {
-                        "a different phone answers at that address".to_owned()
-                    }
-                    other => plain_dial_error(other),
-                };
-                Input::DialFailed { dial, reason }
+                Input::DialFailed { dial, reason: dial_error(&error).to_string() }
             }
             SwarmEvent::IncomingConnectionError {
                 peer_id,
@@ -873,19 +615,6 @@ impl Driver {
             } => Input::TurnedAway { peer: peer_id, from: send_back_addr.to_string() },
             _ => return,
         };
-        self.feed(input, &mut None).await;
-    }
-}
-
-fn plain_dial_error(error: &libp2p::swarm::DialError) -> String {
-    let text = error.to_string();
-    if text.contains("Connection refused") {
-        "nothing is listening there; is Steady open on your partner's phone?".to_owned()
-    } else if text.contains("unreachable") || text.contains("No route") {
-        "that address can't be reached from this network".to_owned()
-    } else if text.contains("timed out") || text.contains("Timeout") {
-        "no answer; check that both phones are on the same Wi-Fi".to_owned()
-    } else {
-        text
+        self.feed(input).await;
     }
 }
