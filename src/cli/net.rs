@@ -102,13 +102,13 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
         PairAction::Reject => return reject(data_dir, out),
         PairAction::Invite { net } => (net, None),
         PairAction::Join { code, addr, net } => {
-            let mut link = Invitation::parse(&code)?;
+            let mut invitation = Invitation::parse(&code)?;
             if let Some(addr) = addr {
                 let address =
                     addresses::parse_host_port(&addr).map_err(|e| anyhow!("can't reach partner at {addr}: {e}"))?;
-                link.addresses.insert(0, address);
+                invitation.addresses.insert(0, address);
             }
-            (net, Some(link))
+            (net, Some(invitation))
         }
     };
     let config = net.config()?;
@@ -142,9 +142,9 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
                     }
                 }
             }
-            Some(link) => {
+            Some(invitation) => {
                 line(out, "Looking for your partner's invite…")?;
-                let paired = tokio::time::timeout(JOIN_WAIT, node.join(link)).await.map_err(|_| {
+                let paired = tokio::time::timeout(JOIN_WAIT, node.join(invitation)).await.map_err(|_| {
                     anyhow!(
                         "no invite found on this network in {} seconds; check that both phones are on the same \
                          Wi-Fi, or use --addr with the address your partner's screen shows",

@@ -34,13 +34,13 @@ impl Invitation {
         };
         let (code, query) = rest.split_once('?').unwrap_or((rest, ""));
         let code = InviteCode::parse(code)?;
-        let mut link = Invitation { code, peer: None, addresses: Vec::new() };
+        let mut invitation = Invitation { code, peer: None, addresses: Vec::new() };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').ok_or(PairingError::BadLink("a part has no value"))?;
             match key {
                 "peer" => {
                     let peer = value.parse().map_err(|_| PairingError::BadLink("the phone's identity is garbled"))?;
-                    if link.peer.replace(peer).is_some() {
+                    if invitation.peer.replace(peer).is_some() {
                         return Err(PairingError::BadLink("it names two phones"));
                     }
                 }
@@ -48,14 +48,14 @@ impl Invitation {
                     let address: Multiaddr =
                         value.parse().map_err(|_| PairingError::BadLink("an address is garbled"))?;
                     // A link is only for phones nearby; anything else is ignored, never dialed.
-                    if is_local(&address) && link.addresses.len() < IN_AN_INVITATION {
-                        link.addresses.push(address);
+                    if is_local(&address) && invitation.addresses.len() < IN_AN_INVITATION {
+                        invitation.addresses.push(address);
                     }
                 }
                 _ => {} // Later versions may add parts; this one reads what it knows.
             }
         }
-        Ok(link)
+        Ok(invitation)
     }
 
     /// The link as text, for the QR code and for copying.

@@ -462,17 +462,19 @@ impl Service {
                 });
             }
             Action::Join { code, address } => {
-                let mut link = Invitation::parse(&code).map_err(|e| ServiceError::Journal(e.to_string()))?;
+                let mut invitation = Invitation::parse(&code).map_err(|e| ServiceError::Journal(e.to_string()))?;
                 if !address.trim().is_empty() {
                     let at = addresses::parse_host_port(&address).map_err(|e| ServiceError::Address {
                         address: address.trim().to_owned(),
                         reason: e.to_string(),
                     })?;
-                    link.addresses.insert(0, at);
+                    invitation.addresses.insert(0, at);
                 }
                 self.step = Step::Joining;
                 let node = self.start()?;
-                self.wait_for(async move { Done::Joined(tokio::time::timeout(JOIN_LIMIT, node.join(link)).await) });
+                self.wait_for(
+                    async move { Done::Joined(tokio::time::timeout(JOIN_LIMIT, node.join(invitation)).await) },
+                );
             }
             Action::CancelPairing => {
                 if let Some(node) = self.node() {

@@ -290,9 +290,9 @@ impl Driver {
                 Intent::Invite(InviteCode::random())
             }
             Request::CancelPairing => Intent::CancelPairing,
-            Request::Join(invite, reply) => {
+            Request::Join(invitation, reply) => {
                 self.replies.asking_join = Some(reply);
-                Intent::Join(invite)
+                Intent::Join(invitation)
             }
             Request::Dial(address, reply) => {
                 self.replies.next_ticket += 1;

@@ -188,8 +188,9 @@ impl Node {
         rx.await.map_err(|_| NetError::Stopped)?
     }
 
-    /// Opens an invite for ten minutes. The link holds the code, this phone's identity and
-    /// its addresses; [`NetEvent::Paired`] or [`NetEvent::InviteEnded`] tells how it ends.
+    /// Opens an invite for ten minutes. The invitation holds the code, this phone's
+    /// identity and its addresses; [`NetEvent::Paired`] or [`NetEvent::InviteEnded`] tells
+    /// how it ends.
     pub async fn invite(&self) -> Result<Invitation, NetError> {
         self.ask(Request::Invite).await
     }
@@ -200,8 +201,8 @@ impl Node {
     }
 
     /// Joins the invite a code or link names, and waits until pairing ends.
-    pub async fn join(&self, link: Invitation) -> Result<Paired, NetError> {
-        self.ask(|tx| Request::Join(link, tx)).await
+    pub async fn join(&self, invitation: Invitation) -> Result<Paired, NetError> {
+        self.ask(|tx| Request::Join(invitation, tx)).await
     }
 
     /// Connects to a phone at an address, for networks that block discovery.
