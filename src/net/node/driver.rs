@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
-use libp2p::core::ConnectedPoint;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
-use libp2p::{PeerId, Stream, Swarm, mdns};
+use libp2p::{PeerId, Stream, Swarm};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
-use super::swarm::{Behaviour, BehaviourEvent, PAIR_PROTOCOL, SYNC_PROTOCOL, allow_list, dial_error};
+use super::swarm::{self, Behaviour, BehaviourEvent, PAIR_PROTOCOL, SYNC_PROTOCOL, allow_list};
 use super::{NetConfig, Node, Request};
 use crate::net::addresses;
 use crate::net::error::{DialError, NetError, Paired};
@@ -570,51 +569,8 @@ impl Driver {
     }
 
     async fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
-        let input = match event {
-            SwarmEvent::NewListenAddr { address, .. } => Input::Listening(address),
-            SwarmEvent::ExpiredListenAddr { address, .. } => Input::ListenExpired(address),
-            SwarmEvent::ListenerError { error, .. } => {
-                tracing::warn!("a listener failed: {error}");
-                return;
-            }
-            SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
-                tracing::warn!("a listener closed: {error}");
-                Input::ListenersGone
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
-                for (peer, address) in found {
-                    self.feed(Input::Discovered { peer, address }).await;
-                }
-                return;
-            }
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, connection_id, .. } => {
-                let address = match endpoint {
-                    ConnectedPoint::Dialer { address, .. } => Some(address),
-                    ConnectedPoint::Listener { .. } => None,
-                };
-                Input::Connected { peer: peer_id, dial: self.dials.remove(&connection_id), address }
-            }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
-                let cause = cause.map(|c| c.to_string()).unwrap_or_else(|| "closed".to_owned());
-                Input::Closed { peer: peer_id, remaining: num_established, cause }
-            }
-            SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error } => {
-                let Some(dial) = self.dials.remove(&connection_id) else {
-                    if peer_id.is_some() && peer_id == self.link.partner_peer() {
-                        tracing::debug!("the partner's phone is not reachable yet: {error}");
-                    }
-                    return;
-                };
-                Input::DialFailed { dial, reason: dial_error(&error).to_string() }
-            }
-            SwarmEvent::IncomingConnectionError {
-                peer_id,
-                error: libp2p::swarm::ListenError::Denied { .. },
-                send_back_addr,
-                ..
-            } => Input::TurnedAway { peer: peer_id, from: send_back_addr.to_string() },
-            _ => return,
-        };
-        self.feed(input).await;
+        for input in swarm::inputs(event, &mut self.dials, self.link.partner_peer()) {
+            self.feed(input).await;
+        }
     }
 }

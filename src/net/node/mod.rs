@@ -18,7 +18,7 @@
 //!
 //! This file holds the handle ([`Node`]), whose requests the driver answers through a
 //! oneshot, and how a node starts; `driver` owns the swarm and does the link's effects;
-//! `swarm` builds the swarm and says what a failed dial means.
+//! `swarm` builds the swarm, and says what its events tell the link.
 
 mod driver;
 mod swarm;

@@ -1,19 +1,22 @@
 //! The libp2p swarm the driver owns: TCP with Noise and Yamux, and its behaviour in the
 //! order a connection meets it: the cap on one address's connections, the caps on
 //! connections in total and per identity (the partner exempt), the allow list, mDNS, and
-//! the streams. Also what a failed dial means, in words a person can act on.
+//! the streams. Also what the swarm's events tell the link, and what a failed dial means,
+//! in words a person can act on.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use libp2p::swarm::NetworkBehaviour;
+use libp2p::core::ConnectedPoint;
 use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{
     PeerId, StreamProtocol, Swarm, SwarmBuilder, allow_block_list, connection_limits, identity, mdns, noise, tcp, yamux,
 };
 
 use super::NetConfig;
 use crate::net::error::{DialError, NetError};
-use crate::net::link::Door;
+use crate::net::link::{DialId, Door, Input};
 use crate::net::source_limit::SourceLimit;
 
 pub(super) const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/sync/1");
@@ -98,6 +101,58 @@ fn connection_limits(partner: Option<PeerId>) -> connection_limits::Behaviour {
         behaviour.bypass_peer_id(&partner);
     }
     behaviour
+}
+
+/// What a swarm event tells the link, if anything. `dials` holds the link's name for each
+/// dial under way, by its connection; a dial that connects or fails leaves it.
+pub(super) fn inputs(
+    event: SwarmEvent<BehaviourEvent>,
+    dials: &mut HashMap<ConnectionId, DialId>,
+    partner: Option<PeerId>,
+) -> Vec<Input> {
+    let input = match event {
+        SwarmEvent::NewListenAddr { address, .. } => Input::Listening(address),
+        SwarmEvent::ExpiredListenAddr { address, .. } => Input::ListenExpired(address),
+        SwarmEvent::ListenerError { error, .. } => {
+            tracing::warn!("a listener failed: {error}");
+            return Vec::new();
+        }
+        SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
+            tracing::warn!("a listener closed: {error}");
+            Input::ListenersGone
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+            return found.into_iter().map(|(peer, address)| Input::Discovered { peer, address }).collect();
+        }
+        SwarmEvent::ConnectionEstablished { peer_id, endpoint, connection_id, .. } => {
+            let address = match endpoint {
+                ConnectedPoint::Dialer { address, .. } => Some(address),
+                ConnectedPoint::Listener { .. } => None,
+            };
+            Input::Connected { peer: peer_id, dial: dials.remove(&connection_id), address }
+        }
+        SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
+            let cause = cause.map(|c| c.to_string()).unwrap_or_else(|| "closed".to_owned());
+            Input::Closed { peer: peer_id, remaining: num_established, cause }
+        }
+        SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error } => {
+            let Some(dial) = dials.remove(&connection_id) else {
+                if peer_id.is_some() && peer_id == partner {
+                    tracing::debug!("the partner's phone is not reachable yet: {error}");
+                }
+                return Vec::new();
+            };
+            Input::DialFailed { dial, reason: dial_error(&error).to_string() }
+        }
+        SwarmEvent::IncomingConnectionError {
+            peer_id,
+            error: libp2p::swarm::ListenError::Denied { .. },
+            send_back_addr,
+            ..
+        } => Input::TurnedAway { peer: peer_id, from: send_back_addr.to_string() },
+        _ => return Vec::new(),
+    };
+    vec![input]
 }
 
 /// What went wrong with a dial the swarm made, as the person is told it.
