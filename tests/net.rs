@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
 use steady::model::{Body, Draft, EntryId, Outcome};
-use steady::net::invite::InviteLink;
+use steady::net::invite::Invitation;
 use steady::net::node::Paired;
 use steady::net::pairing::{InviteCode, PairingError};
 use steady::net::session::PairFailure;
-use steady::net::{Link, NetConfig, NetError, NetEvent, Node, WireTap, peers};
+use steady::net::{LinkState, NetConfig, NetError, NetEvent, Node, WireTap, peers};
 use steady::store::Store;
 use tempfile::TempDir;
 
@@ -57,7 +57,7 @@ impl Phone {
         status.listening[0].parse().unwrap()
     }
 
-    async fn link(&self) -> InviteLink {
+    async fn link(&self) -> Invitation {
         self.address().await;
         self.node.invite().await.unwrap()
     }
@@ -205,7 +205,7 @@ async fn two_phones_pair_sync_and_converge_after_concurrent_edits() {
     .await;
     assert!(a.shared_ids().contains(&before_b) && b.shared_ids().contains(&before_a));
     let mut status = b.node.status();
-    let synced = status.wait_for(|s| s.link == Link::Synced && s.last_synced.is_some());
+    let synced = status.wait_for(|s| s.link == LinkState::Synced && s.last_synced.is_some());
     tokio::time::timeout(Duration::from_secs(5), synced).await.unwrap().unwrap();
 
     // Both write at once: new entries on each side, and check-ins on the same agreement.
@@ -276,7 +276,7 @@ async fn a_wrong_code_is_refused_plainly_and_the_invite_stays_open() {
         other = InviteCode::random();
     }
     let b = Phone::new("Blair").await;
-    let err = b.node.join(InviteLink { code: other, ..link.clone() }).await.unwrap_err();
+    let err = b.node.join(Invitation { code: other, ..link.clone() }).await.unwrap_err();
     assert!(matches!(err, NetError::Pairing(PairFailure::Pairing(PairingError::WrongCode))), "{err}");
     assert!(err.to_string().contains("doesn't match"), "{err}");
     let paired = b.node.join(link).await.unwrap();
@@ -368,7 +368,7 @@ async fn pausing_stops_sync_and_resuming_catches_up() {
     let during = a.add_shared(agreement("Written while paused"));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(b.shared_ids().is_empty(), "nothing travels while paused");
-    assert_eq!(a.node.status().borrow().link, Link::Paused);
+    assert_eq!(a.node.status().borrow().link, LinkState::Paused);
     assert!(a.node.status().borrow().unsent_changes >= 1, "the badge counts what waits");
 
     a.node.set_paused(false).await.unwrap();
@@ -399,7 +399,7 @@ async fn malformed_sync_input_closes_the_session_and_corrupts_nothing() {
     let b_key = peers::keypair(&mut b.store()).unwrap();
     drop(b);
     let mut status = a.node.status();
-    let apart = status.wait_for(|s| s.link == Link::Looking || s.link == Link::Offline);
+    let apart = status.wait_for(|s| s.link == LinkState::Looking || s.link == LinkState::Offline);
     tokio::time::timeout(Duration::from_secs(10), apart).await.unwrap().unwrap();
 
     let garbage: Vec<(&str, Vec<u8>)> = vec![
@@ -455,7 +455,7 @@ async fn malformed_sync_input_closes_the_session_and_corrupts_nothing() {
 fn a_link_from_the_invite_is_what_join_reads() {
     let peer = PeerId::random();
     let text = format!("steady://pair/7KQM-4T2X?peer={peer}&addr=/ip4/192.168.1.9/tcp/4001");
-    let link = InviteLink::parse(&text).unwrap();
+    let link = Invitation::parse(&text).unwrap();
     assert_eq!(link.code.to_string(), "7KQM-4T2X");
     assert_eq!(link.peer, Some(peer));
     assert!(Path::new(&link.to_link()).to_str().is_some());
@@ -471,7 +471,7 @@ async fn a_partner_who_comes_back_is_synced_again_and_both_badges_say_so() {
     node.shutdown().await;
     drop(node);
     let mut a_status = a.node.status();
-    let apart = a_status.wait_for(|s| s.link == Link::Looking || s.link == Link::Offline);
+    let apart = a_status.wait_for(|s| s.link == LinkState::Looking || s.link == LinkState::Offline);
     tokio::time::timeout(Duration::from_secs(10), apart).await.unwrap().unwrap();
 
     let written = a.add_shared(agreement("While Blair was away"));
@@ -484,7 +484,7 @@ async fn a_partner_who_comes_back_is_synced_again_and_both_badges_say_so() {
     let back = Node::start(Store::open_dir_without_passcode(dir.path()).unwrap(), config).await.unwrap();
     for status in [a.node.status(), back.status()] {
         let mut status = status;
-        let synced = status.wait_for(|s| s.link == Link::Synced && s.last_synced.is_some());
+        let synced = status.wait_for(|s| s.link == LinkState::Synced && s.last_synced.is_some());
         tokio::time::timeout(Duration::from_secs(10), synced).await.expect("the badge says synced").unwrap();
     }
     let ids: Vec<EntryId> =
@@ -504,7 +504,7 @@ async fn an_address_nobody_answers_at_is_named_in_the_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_ends_an_open_join_and_an_open_invite() {
     let a = Phone::new("Alex").await;
-    let waiting = InviteLink { code: InviteCode::random(), peer: None, addresses: Vec::new() };
+    let waiting = Invitation { code: InviteCode::random(), peer: None, addresses: Vec::new() };
     let (joined, ()) = tokio::join!(a.node.join(waiting), async {
         tokio::time::sleep(Duration::from_millis(200)).await;
         a.node.cancel_pairing();
@@ -538,7 +538,7 @@ async fn an_unconfirmed_pairing_exchanges_nothing_of_the_document_in_either_dire
 
         // They connect, say hello, and wait: each badge says who is still to check.
         let waiting = first.status_until("the confirmed phone waits", |s| {
-            s.pairing == steady::net::PairingState::Confirmed && !s.partner_confirmed && s.link == Link::Connected
+            s.pairing == steady::net::PairingState::Confirmed && !s.partner_confirmed && s.link == LinkState::Connected
         });
         let waiting = waiting.await;
         let other_name = waiting.partner.as_ref().unwrap().name.clone();
@@ -546,7 +546,7 @@ async fn an_unconfirmed_pairing_exchanges_nothing_of_the_document_in_either_dire
         assert_eq!(steady::ui::service::badge_text(&waiting), format!("Waiting for {other_name} · 1 not sent yet"));
         let unconfirmed = second
             .status_until("the other phone waits for its person", |s| {
-                s.pairing == steady::net::PairingState::Unconfirmed && s.link == Link::Connected
+                s.pairing == steady::net::PairingState::Unconfirmed && s.link == LinkState::Connected
             })
             .await;
         assert!(steady::ui::service::badge_text(&unconfirmed).starts_with("Waiting for you to check the words"));
@@ -583,7 +583,7 @@ async fn an_unconfirmed_pairing_exchanges_nothing_of_the_document_in_either_dire
         let wire = [a.tap.bytes(), b.tap.bytes()].concat();
         assert!(contains(&wire, &text_a) && contains(&wire, &text_b), "the tap sees shared text once confirmed");
         assert!(dir_contains(b.dir.path(), &text_a) && dir_contains(a.dir.path(), &text_b));
-        let synced = first.status_until("both badges say up to date", |s| s.link == Link::Synced).await;
+        let synced = first.status_until("both badges say up to date", |s| s.link == LinkState::Synced).await;
         assert_eq!(steady::ui::service::badge_text(&synced), "Up to date");
     }
 }
@@ -652,7 +652,7 @@ async fn they_dont_match_forgets_the_pairing_on_this_phone_and_nothing_is_exchan
     drop(b_store);
 
     b.status_until("B is not paired any more", |s| {
-        s.link == Link::NotPaired && s.pairing == steady::net::PairingState::Unpaired
+        s.link == LinkState::NotPaired && s.pairing == steady::net::PairingState::Unpaired
     })
     .await;
     // A was not told: it still holds its side of the pairing, and still waits.
@@ -807,7 +807,7 @@ async fn a_partners_phone_that_changes_what_is_mine_is_refused_and_sync_stops() 
         }
         tx.commit();
         drop(b);
-        a.status_until("A is apart", |s| s.link == Link::Looking || s.link == Link::Offline).await;
+        a.status_until("A is apart", |s| s.link == LinkState::Looking || s.link == LinkState::Offline).await;
 
         let mut a_events = a.node.subscribe();
         let mut raw = RawPeer::dial(b_key.clone(), address.clone());
@@ -860,7 +860,7 @@ async fn a_partners_phone_that_changes_what_is_mine_is_refused_and_sync_stops() 
         assert!(!a.knows("HOSTILE-TEXT-0aa1"), "{hostile:?}");
         assert!(!dir_contains(a.dir.path(), "HOSTILE-TEXT-0aa1"), "{hostile:?}: nothing of it was written");
         assert_eq!(peers::stopped(&a.store()).unwrap().as_deref(), Some(reason.as_str()), "kept across restarts");
-        let status = a.status_until("the badge says stopped", |s| s.link == Link::Stopped).await;
+        let status = a.status_until("the badge says stopped", |s| s.link == LinkState::Stopped).await;
         assert_eq!(status.stopped.as_deref(), Some(reason.as_str()));
         assert_eq!(steady::ui::service::badge_text(&status), "Sync stopped");
 
@@ -888,7 +888,7 @@ async fn a_phone_in_a_different_pairing_is_told_to_pair_again() {
     let address = a.address().await;
     let b_key = peers::keypair(&mut b.store()).unwrap();
     drop(b);
-    a.status_until("A is apart", |s| s.link == Link::Looking || s.link == Link::Offline).await;
+    a.status_until("A is apart", |s| s.link == LinkState::Looking || s.link == LinkState::Offline).await;
 
     let mut a_events = a.node.subscribe();
     let mut raw = RawPeer::dial(b_key, address);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use libp2p::Multiaddr;
 use steady::model::Draft;
-use steady::net::{Link, NetConfig, NetEvent, Node, WireTap, peers};
+use steady::net::{LinkState, NetConfig, NetEvent, Node, WireTap, peers};
 use steady::store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -103,7 +103,7 @@ async fn listening(node: &Node) -> Multiaddr {
 }
 
 fn socket(address: &Multiaddr) -> std::net::SocketAddr {
-    let text = steady::net::node::host_port(address);
+    let text = steady::net::addresses::host_port(address);
     text.parse().unwrap()
 }
 
@@ -181,5 +181,5 @@ async fn a_first_sync_of_ten_thousand_entries_crosses_a_slow_lossy_wifi() {
         "no timeout loop: the connection held throughout; it closed: {disconnects:?}\n{seen:#?}"
     );
     let badge = b.status().borrow().link;
-    assert_eq!(badge, Link::Synced);
+    assert_eq!(badge, LinkState::Synced);
 }

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use steady::net::invite::InviteLink;
+use steady::net::invite::Invitation;
 use steady::net::pairing::{InviteCode, PairMessage};
 
 fuzz_target!(|data: &[u8]| {
@@ -13,8 +13,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again, message);
     }
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(link) = InviteLink::parse(text) {
-            let again = InviteLink::parse(&link.to_link()).expect("a written link re-reads");
+        if let Ok(link) = Invitation::parse(text) {
+            let again = Invitation::parse(&link.to_link()).expect("a written link re-reads");
             assert_eq!(again, link);
         }
         if let Ok(code) = InviteCode::parse(text) {

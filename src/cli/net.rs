@@ -10,8 +10,8 @@ use clap::{Args, Subcommand};
 use libp2p::Multiaddr;
 
 use super::open;
-use crate::net::invite::InviteLink;
-use crate::net::{NetConfig, NetEvent, NetStatus, Node, PairingState, peers};
+use crate::net::invite::Invitation;
+use crate::net::{NetConfig, NetEvent, NetStatus, Node, PairingState, addresses, peers};
 
 /// How long `pair join` looks for the inviting phone.
 const JOIN_WAIT: Duration = Duration::from_secs(60);
@@ -59,7 +59,7 @@ impl NetArgs {
             config.listen.push(listen_address(listen)?);
         }
         if let Some(dial) = &self.dial {
-            config.dial.push(peers::parse_host_port(dial).map_err(|e| anyhow!("can't connect to {dial}: {e}"))?);
+            config.dial.push(addresses::parse_host_port(dial).map_err(|e| anyhow!("can't connect to {dial}: {e}"))?);
         }
         Ok(config)
     }
@@ -73,11 +73,7 @@ pub fn listen_address(text: &str) -> Result<Multiaddr> {
     }
     let socket: std::net::SocketAddr =
         text.parse().with_context(|| format!("{text:?} is not an address to listen on, like 0.0.0.0:4001"))?;
-    let ip = match socket.ip() {
-        std::net::IpAddr::V4(v4) => libp2p::multiaddr::Protocol::Ip4(v4),
-        std::net::IpAddr::V6(v6) => libp2p::multiaddr::Protocol::Ip6(v6),
-    };
-    Ok(Multiaddr::empty().with(ip).with(libp2p::multiaddr::Protocol::Tcp(socket.port())))
+    Ok(addresses::from_socket(socket))
 }
 
 /// One thread for the network, as the window has: an idle phone's few events (a ping, an
@@ -106,13 +102,13 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
         PairAction::Reject => return reject(data_dir, out),
         PairAction::Invite { net } => (net, None),
         PairAction::Join { code, addr, net } => {
-            let mut link = InviteLink::parse(&code)?;
+            let mut invitation = Invitation::parse(&code)?;
             if let Some(addr) = addr {
                 let address =
-                    peers::parse_host_port(&addr).map_err(|e| anyhow!("can't reach partner at {addr}: {e}"))?;
-                link.addresses.insert(0, address);
+                    addresses::parse_host_port(&addr).map_err(|e| anyhow!("can't reach partner at {addr}: {e}"))?;
+                invitation.addresses.insert(0, address);
             }
-            (net, Some(link))
+            (net, Some(invitation))
         }
     };
     let config = net.config()?;
@@ -146,9 +142,9 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
                     }
                 }
             }
-            Some(link) => {
+            Some(invitation) => {
                 line(out, "Looking for your partner's invite…")?;
-                let paired = tokio::time::timeout(JOIN_WAIT, node.join(link)).await.map_err(|_| {
+                let paired = tokio::time::timeout(JOIN_WAIT, node.join(invitation)).await.map_err(|_| {
                     anyhow!(
                         "no invite found on this network in {} seconds; check that both phones are on the same \
                          Wi-Fi, or use --addr with the address your partner's screen shows",

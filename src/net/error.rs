@@ -1,4 +1,5 @@
-//! What can go wrong on the network, in words a person can act on.
+//! What can go wrong on the network, in words a person can act on: [`NetError`] for what
+//! the person asked for, and [`DialError`] for why a phone could not be reached.
 
 use std::sync::Arc;
 
@@ -32,6 +33,31 @@ pub enum NetError {
     Cancelled,
     #[error("another pairing is already under way on this phone")]
     PairingUnderWay,
+}
+
+/// Why a phone at an address could not be reached, in words a person can act on. The
+/// words are what `sync --json` and the screens say after "can't reach partner at …".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialError {
+    /// Steady dials only phones nearby.
+    #[error("it is not on your local network")]
+    NotLocal,
+    /// The address answered, and nothing listens there.
+    #[error("nothing is listening there; is Steady open on your partner's phone?")]
+    NothingListening,
+    #[error("that address can't be reached from this network")]
+    NoRoute,
+    #[error("no answer; check that both phones are on the same Wi-Fi")]
+    TimedOut,
+    /// The phone that answered is not the partner's, and no pairing is open.
+    #[error("that phone isn't your partner's")]
+    NotPartner,
+    /// A phone answered, and not the one expected there.
+    #[error("a different phone answers at that address")]
+    WrongPhone,
+    /// Anything else, in the network's own words.
+    #[error("{0}")]
+    Other(String),
 }
 
 impl From<peers::PeersError> for NetError {

@@ -6,8 +6,8 @@
 
 use libp2p::{Multiaddr, PeerId};
 
+use super::addresses::{IN_AN_INVITATION, is_local};
 use super::pairing::{InviteCode, PairingError};
-use super::peers::is_local;
 
 const SCHEME: &str = "steady://pair/";
 
@@ -16,31 +16,31 @@ pub const MAX_LINK: usize = 2048;
 
 /// What a joining phone was given: at least the code.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InviteLink {
+pub struct Invitation {
     pub code: InviteCode,
     pub peer: Option<PeerId>,
     pub addresses: Vec<Multiaddr>,
 }
 
-impl InviteLink {
+impl Invitation {
     /// Reads what a person typed or pasted: a bare code, or a whole link.
-    pub fn parse(text: &str) -> Result<InviteLink, PairingError> {
+    pub fn parse(text: &str) -> Result<Invitation, PairingError> {
         let text = text.trim();
         if text.len() > MAX_LINK {
             return Err(PairingError::BadLink("it is far too long"));
         }
         let Some(rest) = text.strip_prefix(SCHEME) else {
-            return Ok(InviteLink { code: InviteCode::parse(text)?, peer: None, addresses: Vec::new() });
+            return Ok(Invitation { code: InviteCode::parse(text)?, peer: None, addresses: Vec::new() });
         };
         let (code, query) = rest.split_once('?').unwrap_or((rest, ""));
         let code = InviteCode::parse(code)?;
-        let mut link = InviteLink { code, peer: None, addresses: Vec::new() };
+        let mut invitation = Invitation { code, peer: None, addresses: Vec::new() };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').ok_or(PairingError::BadLink("a part has no value"))?;
             match key {
                 "peer" => {
                     let peer = value.parse().map_err(|_| PairingError::BadLink("the phone's identity is garbled"))?;
-                    if link.peer.replace(peer).is_some() {
+                    if invitation.peer.replace(peer).is_some() {
                         return Err(PairingError::BadLink("it names two phones"));
                     }
                 }
@@ -48,14 +48,14 @@ impl InviteLink {
                     let address: Multiaddr =
                         value.parse().map_err(|_| PairingError::BadLink("an address is garbled"))?;
                     // A link is only for phones nearby; anything else is ignored, never dialed.
-                    if is_local(&address) && link.addresses.len() < 8 {
-                        link.addresses.push(address);
+                    if is_local(&address) && invitation.addresses.len() < IN_AN_INVITATION {
+                        invitation.addresses.push(address);
                     }
                 }
                 _ => {} // Later versions may add parts; this one reads what it knows.
             }
         }
-        Ok(link)
+        Ok(invitation)
     }
 
     /// The link as text, for the QR code and for copying.
@@ -93,15 +93,15 @@ mod tests {
     #[test]
     fn a_link_round_trips_and_keeps_only_nearby_addresses() {
         let peer = PeerId::random();
-        let link = InviteLink {
+        let link = Invitation {
             code: InviteCode::random(),
             peer: Some(peer),
             addresses: vec!["/ip4/192.168.1.20/tcp/4001".parse().unwrap()],
         };
-        assert_eq!(InviteLink::parse(&link.to_link()).unwrap(), link);
+        assert_eq!(Invitation::parse(&link.to_link()).unwrap(), link);
         let with_public = format!("{}&addr=/ip4/8.8.8.8/tcp/1", link.to_link());
-        assert_eq!(InviteLink::parse(&with_public).unwrap().addresses.len(), 1);
-        let bare = InviteLink::parse(&link.code.to_string()).unwrap();
+        assert_eq!(Invitation::parse(&with_public).unwrap().addresses.len(), 1);
+        let bare = Invitation::parse(&link.code.to_string()).unwrap();
         assert_eq!((bare.peer, bare.addresses.len()), (None, 0));
         assert!(link.qr_svg().unwrap().starts_with("<?xml"));
     }
@@ -115,7 +115,7 @@ mod tests {
             "steady://pair/7KQM-4T2X?peer",
             &"x".repeat(MAX_LINK + 1),
         ] {
-            assert!(InviteLink::parse(bad).is_err(), "{bad}");
+            assert!(Invitation::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Pairing and sync between the partners' phones, directly over the local network.
 //!
 //! - [`pairing`]: the code exchange (SPAKE2), sans-IO.
-//! - [`invite`]: the invite link and its QR code.
+//! - [`addresses`]: which addresses count as nearby, and an address as a person types it.
+//! - [`invite`]: the invitation, as a link and a QR code.
 //! - [`frame`]: length-prefixed frames with a ceiling, and the sync stream's frames.
 //! - [`peers`]: what this phone remembers about the network, in its own settings.
 //! - [`link`]: the link with the partner's phone, sans-IO: inputs in, effects out.
@@ -16,6 +17,7 @@
 //! Only the shared document travels. Private entries live in another table and are never
 //! read here.
 
+pub mod addresses;
 pub mod error;
 pub mod frame;
 pub mod invite;
@@ -114,7 +116,7 @@ pub enum NetEvent {
 /// Where sync stands, for the badge that is always on screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Link {
+pub enum LinkState {
     /// Not paired with anyone yet.
     NotPaired,
     /// Paired, and sync is paused on this phone.
@@ -142,7 +144,7 @@ pub struct PartnerView {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NetStatus {
     pub peer_id: Option<String>,
-    pub link: Link,
+    pub link: LinkState,
     pub partner: Option<PartnerView>,
     pub paused: bool,
     pub last_synced: Option<DateTime<Utc>>,
@@ -174,10 +176,10 @@ impl NetStatus {
         Ok(NetStatus {
             peer_id: peers::peer_id(store)?.map(|p| p.to_base58()),
             link: match (&partner, paused, &stopped) {
-                (None, _, _) => Link::NotPaired,
-                (Some(_), _, Some(_)) => Link::Stopped,
-                (Some(_), true, None) => Link::Paused,
-                (Some(_), false, None) => Link::Offline,
+                (None, _, _) => LinkState::NotPaired,
+                (Some(_), _, Some(_)) => LinkState::Stopped,
+                (Some(_), true, None) => LinkState::Paused,
+                (Some(_), false, None) => LinkState::Offline,
             },
             pairing: peers::pairing_state(partner.as_ref()),
             partner: partner.map(|p| PartnerView { peer_id: p.peer.to_base58(), name: p.name }),

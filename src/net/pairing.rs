@@ -428,6 +428,13 @@ const WORDS: [&str; 64] = [
 
 // ----- How an attempt ends -----
 
+/// Which side of a pairing this phone took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Inviter,
+    Joiner,
+}
+
 /// How a pairing attempt ended, from this phone's side.
 #[derive(Debug)]
 pub enum PairOutcome {

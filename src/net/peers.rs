@@ -2,17 +2,17 @@
 //! shared: its key, its partner (who they are, which couple, whether the words were
 //! checked on this phone), the partner's last addresses, the sync state, whether sync is
 //! paused, and why it was stopped if the partner's phone broke the rules.
-
-use std::net::IpAddr;
+//!
+//! The partner link reads them as one [`Settings`] and asks for changes as a [`Write`].
 
 use automerge::sync;
 use chrono::{DateTime, Utc};
 use libp2p::identity::Keypair;
-use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
-use super::link::{Settings, Write};
+use super::addresses;
+use super::pairing::Role;
 use crate::model::PersonId;
 use crate::store::{PartnerRules, Store, StoreError};
 
@@ -27,9 +27,6 @@ const LISTEN_PORT: &str = "net.listen_port";
 const PARTNER_CONFIRMED: &str = "net.partner_confirmed";
 /// Why sync with the partner was stopped, when their phone broke the rules.
 const STOPPED: &str = "net.stopped";
-
-/// How many of the partner's addresses are remembered.
-const ADDRESS_BOOK: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeersError {
@@ -82,6 +79,49 @@ impl Partner {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PartnerRules { person: self.person, actors })
+    }
+}
+
+/// What this phone's settings say about the partner, read from the file: all the link
+/// needs of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub partner: Option<Partner>,
+    pub paused: bool,
+    /// Why sync with the partner stopped, when their phone broke the rules.
+    pub stopped: Option<String>,
+    /// Whether the person has set up this phone (their name), which pairing needs.
+    pub set_up: bool,
+}
+
+/// What to write to this phone's settings. The link hears how a pause, an unpair or a
+/// new partner went ([`Write::answered`]); the others it only asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    Paused(bool),
+    Unpair,
+    /// Start the couple's document with a new partner, the earlier one forgotten. `role`
+    /// and `words` are not written: they finish the pairing once it is saved.
+    NewPartner {
+        partner: Box<Partner>,
+        reached: Option<Multiaddr>,
+        role: Role,
+        words: [&'static str; 4],
+    },
+    Stopped(String),
+    LastSynced(DateTime<Utc>),
+    PartnerConfirmed {
+        couple: String,
+        confirmed: bool,
+    },
+    Address(Multiaddr),
+    ListenPort(u16),
+}
+
+impl Write {
+    /// Whether the link waits to hear how this write went.
+    pub fn answered(&self) -> bool {
+        matches!(self, Write::Paused(_) | Write::Unpair | Write::NewPartner { .. })
     }
 }
 
@@ -270,14 +310,10 @@ pub fn addresses(store: &Store) -> Result<Vec<Multiaddr>, PeersError> {
 
 /// Puts an address at the front of the partner's address book. Says whether it was new.
 pub fn remember_address(store: &mut Store, address: &Multiaddr) -> Result<bool, PeersError> {
-    let mut list = addresses(store)?;
-    let was_first = list.first() == Some(address);
-    list.retain(|a| a != address);
-    list.insert(0, address.clone());
-    list.truncate(ADDRESS_BOOK);
-    let text: Vec<String> = list.iter().map(|a| a.to_string()).collect();
+    let (book, new) = addresses::remembered(addresses(store)?, address);
+    let text: Vec<String> = book.iter().map(|a| a.to_string()).collect();
     store.set_setting(ADDRESSES, &serde_json::to_string(&text).map_err(|_| PeersError::Damaged("addresses"))?)?;
-    Ok(!was_first)
+    Ok(new)
 }
 
 /// The sync state last saved for the partner: only the heads both sides agreed on, which
@@ -333,53 +369,6 @@ pub fn set_listen_port(store: &mut Store, port: u16) -> Result<(), PeersError> {
     Ok(())
 }
 
-/// Whether an address is on this network or this device: private, link-local or
-/// loopback. Steady never dials anything else.
-pub fn is_local(address: &Multiaddr) -> bool {
-    address.iter().any(|p| match p {
-        Protocol::Ip4(ip) => is_local_ip(IpAddr::V4(ip)),
-        Protocol::Ip6(ip) => is_local_ip(IpAddr::V6(ip)),
-        _ => false,
-    })
-}
-
-pub fn is_local_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback() || (first & 0xffc0) == 0xfe80 || (first & 0xfe00) == 0xfc00
-        }
-    }
-}
-
-/// The TCP address `host:port` names, as a dialable address. Only names on the local
-/// network are accepted.
-pub fn parse_host_port(text: &str) -> Result<Multiaddr, String> {
-    use std::net::ToSocketAddrs;
-    let text = text.trim();
-    if text.starts_with('/') {
-        let address: Multiaddr = text.parse().map_err(|_| format!("{text:?} is not an address"))?;
-        return if is_local(&address) {
-            Ok(address)
-        } else {
-            Err(format!("{text} is not on your local network; Steady only connects to phones nearby"))
-        };
-    }
-    let mut found = text
-        .to_socket_addrs()
-        .map_err(|_| format!("{text:?} is not an address like 192.168.1.20:4001 ({})", "host:port"))?;
-    let socket = found.next().ok_or_else(|| format!("{text:?} names no address"))?;
-    if !is_local_ip(socket.ip()) {
-        return Err(format!("{text} is not on your local network; Steady only connects to phones nearby"));
-    }
-    let ip = match socket.ip() {
-        IpAddr::V4(v4) => Protocol::Ip4(v4),
-        IpAddr::V6(v6) => Protocol::Ip6(v6),
-    };
-    Ok(Multiaddr::empty().with(ip).with(Protocol::Tcp(socket.port())))
-}
-
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -430,16 +419,6 @@ fn save_new_partner(store: &mut Store, partner: &Partner, reached: Option<&Multi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_nearby_addresses_are_dialable() {
-        for ok in ["192.168.1.20:4001", "10.0.0.2:1", "127.0.0.1:9", "[fe80::1]:5", "/ip4/172.16.3.4/tcp/7"] {
-            assert!(parse_host_port(ok).is_ok(), "{ok}");
-        }
-        for bad in ["8.8.8.8:53", "/ip4/1.1.1.1/tcp/80", "[2001:db8::1]:4", "nonsense", "192.168.1.1"] {
-            assert!(parse_host_port(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn hex_round_trips_and_refuses_junk() {

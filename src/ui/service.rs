@@ -22,9 +22,9 @@ use futures::stream::FuturesUnordered;
 use libp2p::Multiaddr;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::net::invite::InviteLink;
+use crate::net::invite::Invitation;
 use crate::net::sync::Arrived;
-use crate::net::{Link, NetConfig, NetError, NetEvent, NetStatus, Node, Paired, PairingState, peers};
+use crate::net::{LinkState, NetConfig, NetError, NetEvent, NetStatus, Node, Paired, PairingState, addresses};
 use crate::ui::lock::Gate;
 use crate::ui::{JournalSignal, Notice};
 
@@ -148,16 +148,16 @@ impl SyncState {
             return SyncState::WordsToCheck { name, words: words() };
         }
         match status.link {
-            Link::NotPaired => SyncState::NotPaired,
-            Link::Stopped => {
+            LinkState::NotPaired => SyncState::NotPaired,
+            LinkState::Stopped => {
                 SyncState::Stopped { name, reason: status.stopped.clone().unwrap_or_else(|| "Sync is stopped.".into()) }
             }
-            Link::Paused => SyncState::Paused { name },
+            LinkState::Paused => SyncState::Paused { name },
             _ if !status.partner_confirmed => SyncState::WaitingForPartner { name },
-            Link::Offline => SyncState::Apart { name, offline: true, last_synced: status.last_synced },
-            Link::Looking => SyncState::Apart { name, offline: false, last_synced: status.last_synced },
-            Link::Connected => SyncState::Syncing { name },
-            Link::Synced => SyncState::UpToDate { name },
+            LinkState::Offline => SyncState::Apart { name, offline: true, last_synced: status.last_synced },
+            LinkState::Looking => SyncState::Apart { name, offline: false, last_synced: status.last_synced },
+            LinkState::Connected => SyncState::Syncing { name },
+            LinkState::Synced => SyncState::UpToDate { name },
         }
     }
 }
@@ -348,7 +348,7 @@ enum FromNode {
 
 /// A request to the node that finished.
 enum Done {
-    Invited(Result<InviteLink, NetError>),
+    Invited(Result<Invitation, NetError>),
     Joined(Result<Result<Paired, NetError>, tokio::time::error::Elapsed>),
     Dialed(Result<(), NetError>),
     Paused(Result<(), NetError>),
@@ -465,17 +465,19 @@ impl Service {
                 });
             }
             Action::Join { code, address } => {
-                let mut link = InviteLink::parse(&code).map_err(|e| ServiceError::Journal(e.to_string()))?;
+                let mut invitation = Invitation::parse(&code).map_err(|e| ServiceError::Journal(e.to_string()))?;
                 if !address.trim().is_empty() {
-                    let at = peers::parse_host_port(&address).map_err(|e| ServiceError::Address {
+                    let at = addresses::parse_host_port(&address).map_err(|e| ServiceError::Address {
                         address: address.trim().to_owned(),
                         reason: e.to_string(),
                     })?;
-                    link.addresses.insert(0, at);
+                    invitation.addresses.insert(0, at);
                 }
                 self.step = Step::Joining;
                 let node = self.start()?;
-                self.wait_for(async move { Done::Joined(tokio::time::timeout(JOIN_LIMIT, node.join(link)).await) });
+                self.wait_for(
+                    async move { Done::Joined(tokio::time::timeout(JOIN_LIMIT, node.join(invitation)).await) },
+                );
             }
             Action::CancelPairing => {
                 if let Some(node) = self.node() {
@@ -506,7 +508,7 @@ impl Service {
                 self.read_at_rest()?;
             }
             Action::Connect { address } => {
-                let target = peers::parse_host_port(&address)
+                let target = addresses::parse_host_port(&address)
                     .map_err(|e| ServiceError::Address { address: address.trim().to_owned(), reason: e.to_string() })?;
                 let node = self.node().ok_or(ServiceError::SyncOff)?;
                 self.wait_for(async move { Done::Dialed(node.dial(target).await) });
@@ -758,7 +760,7 @@ mod tests {
     fn blank() -> NetStatus {
         NetStatus {
             peer_id: None,
-            link: Link::NotPaired,
+            link: LinkState::NotPaired,
             partner: None,
             paused: false,
             last_synced: None,
@@ -778,35 +780,35 @@ mod tests {
         assert_eq!(badge(&s), "Not paired");
         s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into() });
         s.pairing = PairingState::Unconfirmed;
-        s.link = Link::Connected;
+        s.link = LinkState::Connected;
         assert_eq!(badge(&s), "Waiting for you to check the words");
         s.pairing = PairingState::Confirmed;
         assert_eq!(badge(&s), "Waiting for Blair");
         s.partner_confirmed = true;
         assert_eq!(badge(&s), "Connected to Blair");
-        s.link = Link::Looking;
+        s.link = LinkState::Looking;
         assert_eq!(badge(&s), "Looking for Blair");
         s.unsent_changes = 3;
         assert_eq!(badge(&s), "Looking for Blair · 3 not sent yet");
-        s.link = Link::Offline;
+        s.link = LinkState::Offline;
         s.unsent_changes = 0;
         assert_eq!(badge(&s), "Offline");
-        s.link = Link::Synced;
+        s.link = LinkState::Synced;
         s.last_synced = Some(Utc::now());
         assert_eq!(badge(&s), "Up to date");
-        s.link = Link::Looking;
+        s.link = LinkState::Looking;
         assert_eq!(badge(&s), "Last synced today");
-        s.link = Link::Offline;
+        s.link = LinkState::Offline;
         assert_eq!(badge(&s), "Offline · last synced today");
-        s.link = Link::Looking;
+        s.link = LinkState::Looking;
         s.last_synced = Some(Utc::now() - chrono::Duration::days(1));
         assert_eq!(badge(&s), "Last synced yesterday");
         s.last_synced = Some(Utc::now() - chrono::Duration::days(3));
         assert_eq!(badge(&s), "Last synced 3 days ago");
         assert!(!badge(&s).contains(':'), "no time of day");
-        s.link = Link::Paused;
+        s.link = LinkState::Paused;
         assert_eq!(badge(&s), "Sync paused");
-        s.link = Link::Stopped;
+        s.link = LinkState::Stopped;
         assert_eq!(badge(&s), "Sync stopped");
     }
 
@@ -819,19 +821,19 @@ mod tests {
         assert_eq!(state(&s), "not-paired");
         s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into() });
         s.pairing = PairingState::Unconfirmed;
-        s.link = Link::Looking;
+        s.link = LinkState::Looking;
         assert_eq!(state(&s), "words-to-check");
         s.pairing = PairingState::Confirmed;
         assert_eq!(state(&s), "waiting-for-partner");
         s.partner_confirmed = true;
         let mut seen = std::collections::HashSet::new();
         for (link, slug) in [
-            (Link::Paused, "paused"),
-            (Link::Stopped, "stopped"),
-            (Link::Offline, "apart"),
-            (Link::Looking, "apart"),
-            (Link::Connected, "syncing"),
-            (Link::Synced, "up-to-date"),
+            (LinkState::Paused, "paused"),
+            (LinkState::Stopped, "stopped"),
+            (LinkState::Offline, "apart"),
+            (LinkState::Looking, "apart"),
+            (LinkState::Connected, "syncing"),
+            (LinkState::Synced, "up-to-date"),
         ] {
             s.link = link;
             assert_eq!(state(&s), slug, "{link:?}");

@@ -20,10 +20,10 @@ use libp2p::{Multiaddr, PeerId};
 use proptest::prelude::*;
 use steady::model::Draft;
 use steady::net::frame::{self, SyncFrame};
-use steady::net::link::{self, Command, DialId, Door, Effect, Input, PartnerLink, Reply, Role, SessionId};
-use steady::net::pairing::{Introduction, InviteCode, PairFailure, PairOutcome, PairedWith, PairingError};
+use steady::net::link::{self, DialId, Door, Effect, Input, Intent, PartnerLink, Reply, SessionId};
+use steady::net::pairing::{Introduction, InviteCode, PairFailure, PairOutcome, PairedWith, PairingError, Role};
 use steady::net::sync::{End, Out, SessionReport, SyncSession};
-use steady::net::{Link, NetError, NetEvent, invite::InviteLink, peers};
+use steady::net::{LinkState, NetError, NetEvent, invite::Invitation, peers};
 use steady::store::Arrived as Shown;
 use steady::store::Store;
 
@@ -100,7 +100,7 @@ pub struct Net {
     /// Phones whose pairing streams say nothing.
     pub stalling: Vec<usize>,
     /// Every badge each phone showed, with the time.
-    pub badges: Vec<Vec<Link>>,
+    pub badges: Vec<Vec<LinkState>>,
     /// What broke an invariant, if anything did.
     pub broken: Vec<String>,
 }
@@ -200,7 +200,7 @@ impl Net {
         &self.phones[i]
     }
 
-    pub fn badge(&self, i: usize) -> Link {
+    pub fn badge(&self, i: usize) -> LinkState {
         self.phones[i].link.badge()
     }
 
@@ -753,12 +753,12 @@ impl Net {
         let partner = settings.partner.as_ref().map(|p| p.peer);
         let connected = partner.is_some_and(|p| phone.known.values().any(|o| self.phones[*o].peer == p));
         let ok = match badge {
-            Link::NotPaired => partner.is_none(),
-            Link::Paused => settings.paused && settings.stopped.is_none(),
-            Link::Stopped => settings.stopped.is_some(),
-            Link::Offline | Link::Looking => partner.is_some() && !settings.paused && !connected,
-            Link::Connected => connected,
-            Link::Synced => connected && phone.session.is_some(),
+            LinkState::NotPaired => partner.is_none(),
+            LinkState::Paused => settings.paused && settings.stopped.is_none(),
+            LinkState::Stopped => settings.stopped.is_some(),
+            LinkState::Offline | LinkState::Looking => partner.is_some() && !settings.paused && !connected,
+            LinkState::Connected => connected,
+            LinkState::Synced => connected && phone.session.is_some(),
         };
         if !ok {
             let problem = format!(
@@ -780,14 +780,14 @@ impl Net {
     /// The person opens an invite; its code.
     pub fn invite(&mut self, i: usize) -> InviteCode {
         let code = InviteCode::random();
-        self.feed(i, Input::Command(Command::Invite(code.clone())));
+        self.feed(i, Input::Intent(Intent::Invite(code.clone())));
         code
     }
 
     /// The person types a code, with the inviting phone's address.
     pub fn join(&mut self, i: usize, code: InviteCode, at: usize) {
-        let link = InviteLink { code, peer: None, addresses: vec![self.phones[at].address.clone()] };
-        self.feed(i, Input::Command(Command::Join(link)));
+        let link = Invitation { code, peer: None, addresses: vec![self.phones[at].address.clone()] };
+        self.feed(i, Input::Intent(Intent::Join(link)));
     }
 
     /// The person checks the words.
@@ -823,7 +823,7 @@ impl Net {
     }
 
     pub fn pause(&mut self, i: usize, paused: bool) {
-        self.feed(i, Input::Command(Command::SetPaused(paused)));
+        self.feed(i, Input::Intent(Intent::SetPaused(paused)));
     }
 
     /// The shared entries' texts on a phone, as its window reads them.
@@ -902,7 +902,7 @@ fn assert_sound(net: &Net) {
 }
 
 fn synced(net: &Net, i: usize) -> bool {
-    net.badge(i) == Link::Synced
+    net.badge(i) == LinkState::Synced
 }
 
 /// Two paired phones, both people having checked the words, synced.
@@ -1012,12 +1012,12 @@ fn a_link_that_flaps_for_an_hour_loses_nothing() {
 fn an_invite_ends_at_exactly_ten_minutes() {
     let me = PeerId::random();
     let joiner = PeerId::random();
-    let settings = link::Settings { set_up: true, ..Default::default() };
+    let settings = peers::Settings { set_up: true, ..Default::default() };
     let t0 = Instant::now();
     let code = InviteCode::random();
     let open = |at: Duration| {
         let mut link = PartnerLink::new(me, true, link::INVITE_LIFETIME, settings.clone(), t0);
-        link.handle(t0, Input::Command(Command::Invite(code.clone())));
+        link.handle(t0, Input::Intent(Intent::Invite(code.clone())));
         link.handle(t0 + at, Input::IncomingPair { peer: joiner })
     };
     let ten = Duration::from_secs(600);
@@ -1025,7 +1025,7 @@ fn an_invite_ends_at_exactly_ten_minutes() {
     assert!(open(ten).iter().any(|e| matches!(e, Effect::RefusePair(steady::net::pairing::Refusal::Expired))));
 
     let mut link = PartnerLink::new(me, true, link::INVITE_LIFETIME, settings, t0);
-    link.handle(t0, Input::Command(Command::Invite(code)));
+    link.handle(t0, Input::Intent(Intent::Invite(code)));
     let ended = |effects: &[Effect]| {
         effects.iter().any(|e| matches!(e, Effect::Emit(NetEvent::InviteEnded { reason }) if reason == "expired"))
     };
@@ -1115,7 +1115,7 @@ fn a_partner_that_vanishes_without_a_word_is_found_gone_by_an_unanswered_ping() 
     assert!(noticed >= steady::net::sync::ANSWER_LIMIT, "too quick: {noticed:?}");
     // It lets the dead connection go, and looks for the partner again.
     net.run(Duration::from_millis(200));
-    assert_eq!(net.badge(A), Link::Looking);
+    assert_eq!(net.badge(A), LinkState::Looking);
     assert_sound(&net);
 }
 
@@ -1246,7 +1246,7 @@ fn a_phone_asleep_for_a_week_catches_up_when_it_wakes() {
         net.share(A, t);
     }
     net.run_ticking(Duration::from_secs(7 * 24 * 3600), Duration::from_secs(10));
-    assert_eq!(net.badge(A), Link::Looking);
+    assert_eq!(net.badge(A), LinkState::Looking);
     net.set_online(B, true);
     net.announce();
     let woke = net.elapsed();

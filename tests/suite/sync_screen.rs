@@ -9,7 +9,7 @@ use std::time::Duration;
 use dioxus::prelude::*;
 use harness::Screen;
 use steady::model::{Draft, Outcome};
-use steady::net::invite::InviteLink;
+use steady::net::invite::Invitation;
 use steady::net::{NetConfig, Node, peers};
 use steady::store::Store;
 use steady::ui::service::NetOptions;
@@ -53,7 +53,7 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
     drop(their_store);
     let config = NetConfig { discovery: false, listen: loopback(), ..NetConfig::default() };
     let partner = Node::start(Store::open_dir_without_passcode(theirs.path()).unwrap(), config).await.unwrap();
-    let paired = partner.join(InviteLink::parse(&link).unwrap()).await.unwrap();
+    let paired = partner.join(Invitation::parse(&link).unwrap()).await.unwrap();
     let words = paired.safety_words.join(" ");
     assert!(
         screen.wait_until(Duration::from_secs(10), |h| h.contains(&format!("data-safety-words=\"{words}\""))).await,
@@ -169,7 +169,7 @@ async fn they_dont_match_forgets_the_pairing_from_the_us_screen() {
     Store::open_dir_without_passcode(theirs.path()).unwrap().init("Blair").unwrap();
     let config = NetConfig { discovery: false, listen: loopback(), ..NetConfig::default() };
     let partner = Node::start(Store::open_dir_without_passcode(theirs.path()).unwrap(), config).await.unwrap();
-    partner.join(InviteLink::parse(&link).unwrap()).await.unwrap();
+    partner.join(Invitation::parse(&link).unwrap()).await.unwrap();
     assert!(screen.wait_until(Duration::from_secs(10), |h| h.contains("data-safety-words")).await);
     // The badge follows from the node's next look at the file.
     assert!(

@@ -68,7 +68,7 @@ const RULES: &[Rule] = &[
         why: "the pairing exchange is a sans-IO state machine: bytes in, bytes out",
     },
     Rule {
-        files: "src/net/link.rs",
+        files: "src/net/link",
         forbidden: &[
             "tokio",
             "Swarm",
@@ -84,6 +84,11 @@ const RULES: &[Rule] = &[
             "rand::",
         ],
         why: "the partner link is a sans-IO state machine: inputs and the time in, effects out",
+    },
+    Rule {
+        files: "src/net/peers.rs",
+        forbidden: &["super::link", "net::link", "link::"],
+        why: "what this phone remembers is read and written by the link, and knows nothing of it",
     },
     Rule {
         files: "src/net/sync.rs",
