@@ -174,7 +174,7 @@ fn main() {
     );
 
     // 1. A change on A until B's window lists it, and until B's store has it. B's window
-    // takes what arrived as the app's does (`ui::sync`): from the node's arrivals, into
+    // takes what arrived as the app's does (`ui::service`): from the node's arrivals, into
     // its lists. Each kind of change the figure counts, a person's changes seconds apart
     // (here `QUIET` apart, which lets the last one's acknowledgement finish); then new
     // shares back to back, as the bench measured them before.

@@ -121,7 +121,16 @@ impl Vault {
         if !path.exists() {
             return Ok(None);
         }
-        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        // With no log of recent writes beside it, nobody has the journal open and all of
+        // it is in the file: read it as a file that can't change, so not even SQLite's
+        // shared-memory file is made. Otherwise read it as one more reader.
+        let wal = self.dir.join(format!("{DB_FILE}-wal"));
+        let conn = if wal.exists() {
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?
+        } else {
+            let uri = format!("file:{}?immutable=1", path.display());
+            Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?
+        };
         conn.busy_timeout(std::time::Duration::from_secs(2))?;
         let has_meta: bool =
             conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| {
