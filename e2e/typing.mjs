@@ -114,9 +114,23 @@ async function tab(browser, slug) {
 /** One row per field and speed: the table printed at the end. */
 const table = [];
 
+/** The field's value once it has stopped changing for a quarter of a second (10 s at most). */
+async function settledValue(browser, selector) {
+  let before = await browser.execute((s) => document.querySelector(s)?.value, selector);
+  for (let i = 0; i < 40; i += 1) {
+    await sleep(250);
+    const now = await browser.execute((s) => document.querySelector(s)?.value, selector);
+    if (now === before) break;
+    before = now;
+  }
+  return before;
+}
+
 /**
  * Focuses `selector`, clears it, types `text` with real keys `delay` ms apart, and
- * checks that after two frames the field holds exactly `text`. If it does not, the
+ * checks that the field, once quiet, holds exactly `text`: no key lost. How many were
+ * still on their way two frames after the last key (late, not lost: the system's queue
+ * at 200 keys a second) is recorded in the table, not judged. If a key is lost, the
  * right text is put in by WebDriver, so the rest of the run still measures the others.
  */
 async function typeInto(browser, selector, text, delay, what) {
@@ -126,22 +140,13 @@ async function typeInto(browser, selector, text, delay, what) {
   await sleep(250);
   xdo('type', '--delay', String(delay), text);
   await frames(browser);
-  const got = await browser.execute((s) => document.querySelector(s).value, selector);
+  const early = await browser.execute((s) => document.querySelector(s).value, selector);
+  const got = early === text ? early : await settledValue(browser, selector);
   const missing = lost(text, got);
-  table.push({ field: what, delay, lost: missing, of: [...text].length });
-  check(got === text, `${delay} ms a key, ${what}: the field holds exactly what was typed (${missing} of ${[...text].length} lost${got === text ? '' : `: ${JSON.stringify(got.slice(0, 60))}…`})`);
-  if (got !== text) {
-    // Keys still being handled would land in the next field: wait until this one is quiet.
-    let before = null;
-    for (let i = 0; i < 40; i += 1) {
-      const now = await browser.execute((s) => document.querySelector(s)?.value, selector);
-      if (now === before) break;
-      before = now;
-      await sleep(250);
-    }
-    console.log(`    settled as: ${JSON.stringify(before)} (${before === text ? 'late, not lost' : 'lost'})`);
-    await field.setValue(text);
-  }
+  const late = early === text ? 0 : lost(text, early);
+  table.push({ field: what, delay, lost: missing, late, of: [...text].length });
+  check(got === text, `${delay} ms a key, ${what}: the field holds exactly what was typed (${missing} of ${[...text].length} lost${late ? `; ${late} arrived after the last key's two frames` : ''}${got === text ? '' : `: ${JSON.stringify(got.slice(0, 60))}…`})`);
+  if (got !== text) await field.setValue(text);
 }
 
 /**
@@ -278,8 +283,8 @@ async function run(delay) {
     await frames(browser);
     xdo('type', '--delay', String(delay), inserted);
     await frames(browser);
-    const middle = await browser.execute(() => document.querySelector('#agreement-text').value);
-    table.push({ field: 'editing in the middle', delay, lost: lost(inserted + start, middle), of: [...inserted + start].length });
+    const middle = await settledValue(browser, '#agreement-text');
+    table.push({ field: 'editing in the middle', delay, lost: lost(inserted + start, middle), late: 0, of: [...inserted + start].length });
     check(middle === inserted + start, `${delay} ms a key: 20 keys typed after Home land where the cursor was (${JSON.stringify(middle.slice(0, 30))}…)`);
   } catch (err) {
     tally.failed += 1;
@@ -324,14 +329,14 @@ check(CHARS === 200 && TEXT.trim() === TEXT && NAME.trim() === NAME, `the text i
 for (const delay of [5, 10]) await run(delay);
 await deadKeys();
 
-console.log('\nlost characters per field:');
+console.log('\nlost characters per field (and, after a +, still arriving two frames after the last key):');
 const fields = [...new Set(table.map((r) => r.field))];
-console.log(`  ${'field'.padEnd(44)} 5 ms  10 ms`);
+console.log(`  ${'field'.padEnd(44)} ${'5 ms'.padEnd(11)} 10 ms`);
 for (const f of fields) {
   const at = (d) => {
     const r = table.find((x) => x.field === f && x.delay === d);
-    return r ? `${r.lost}/${r.of}` : '-';
+    return r ? `${r.lost}/${r.of}${r.late ? ` +${r.late}` : ''}` : '-';
   };
-  console.log(`  ${f.padEnd(44)} ${at(5).padEnd(5)} ${at(10)}`);
+  console.log(`  ${f.padEnd(44)} ${at(5).padEnd(11)} ${at(10)}`);
 }
 finish('typing');

@@ -5,9 +5,9 @@
 //! ```text
 //! joiner (B)                          inviter (A)
 //!   Hello { spake_b }        ──►
-//!                            ◄──      Reply { spake_a, confirm_a }
-//!   Confirm { confirm_b, name_b, person_b, actor_b } ──►
-//!                            ◄──      Welcome { name_a, person_a, actor_a }
+//!                            ◄──      Reply { spake_a, confirm_a, commit_a = H(nonce_a) }
+//!   Confirm { confirm_b, name_b, person_b, actor_b, nonce_b } ──►
+//!                            ◄──      Welcome { name_a, person_a, actor_a, nonce_a }
 //! ```
 //!
 //! Both confirmations are HMACs of the transcript under the session key, so a wrong code
@@ -15,6 +15,16 @@
 //! show the same safety words, and both phones learn the same couple id, each derived
 //! from the session key with its own label: a new pairing, even of the same two people,
 //! gets a new couple id and so a new shared document.
+//!
+//! The safety words are a short authentication string behind a commitment. Someone in
+//! the middle who knows the code can finish the key exchange with each phone, and the
+//! 24 bits of the words are all that then tells the two sessions apart. So the words
+//! come from the session key and a random nonce from each phone, and each phone is
+//! bound to its part before it sees the other's: the inviter's key and nonce are fixed
+//! (the nonce committed to) before the joiner's nonce is sent, and the joiner's key and
+//! nonce before the inviter's nonce is opened. Whoever sits in the middle has to choose
+//! everything it controls before the last unknown part arrives: one guess, with odds
+//! of 1 in 2^24, per pairing, and a wrong one shows as words that differ.
 //!
 //! Each side introduces itself with its person id and the Automerge actor its changes
 //! carry, so the other phone can later check that every change it receives was made by
@@ -25,6 +35,7 @@ use std::fmt;
 
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
+use rand_core::RngCore;
 use sha2::Sha256;
 use spake2::{Ed25519Group, Identity, Password, Spake2};
 
@@ -36,9 +47,10 @@ const ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 /// The longest pairing message this version sends or accepts.
 pub const MAX_MESSAGE: usize = 1024;
 
-/// Version 2 added the person and actor to the confirmation and the welcome; a phone
-/// still on version 1 is refused with "unknown version" rather than paired half-way.
-const VERSION: u8 = 2;
+/// Version 2 added the person and actor to the confirmation and the welcome; version 3
+/// the commitment and nonces behind the safety words. A phone on an earlier version is
+/// refused with "unknown version" rather than paired half-way.
+const VERSION: u8 = 3;
 
 /// The longest Automerge actor id accepted from the other phone. Steady makes 16-byte
 /// ones.
@@ -65,14 +77,28 @@ pub enum PairingError {
 pub struct InviteCode([u8; 8]);
 
 impl InviteCode {
-    /// A fresh code from the system's randomness.
+    /// A fresh code from the system's randomness: each of the eight letters drawn
+    /// evenly from the whole alphabet, 8 × log2(31) = 39.6 bits.
     pub fn random() -> InviteCode {
-        let bytes = uuid::Uuid::new_v4().into_bytes();
+        InviteCode::from_bytes(|buf| rand_core::OsRng.fill_bytes(buf))
+    }
+
+    /// A code from the random bytes `fill` gives. A byte counts only below the largest
+    /// multiple of 31 (248), so every letter is as likely as every other.
+    fn from_bytes(mut fill: impl FnMut(&mut [u8])) -> InviteCode {
+        const EVEN: u8 = (256 / ALPHABET.len() * ALPHABET.len()) as u8;
         let mut code = [0u8; 8];
-        for (c, b) in code.iter_mut().zip(bytes.iter()) {
-            // 256 is not a multiple of 31; the bias is under 1%, and the code guards an
-            // exchange limited to five tries in ten minutes.
-            *c = ALPHABET[*b as usize % ALPHABET.len()];
+        let mut taken = 0;
+        let mut buf = [0u8; 16];
+        while taken < code.len() {
+            fill(&mut buf);
+            for b in buf.iter().copied().filter(|b| *b < EVEN) {
+                if taken == code.len() {
+                    break;
+                }
+                code[taken] = ALPHABET[b as usize % ALPHABET.len()];
+                taken += 1;
+            }
         }
         InviteCode(code)
     }
@@ -125,13 +151,19 @@ pub enum PairMessage {
     Reply {
         spake: Vec<u8>,
         confirm: [u8; 32],
+        /// The inviter's commitment to its nonce.
+        commit: [u8; 32],
     },
     Confirm {
         confirm: [u8; 32],
         who: Introduction,
+        /// The joiner's nonce.
+        nonce: [u8; 32],
     },
     Welcome {
         who: Introduction,
+        /// The inviter's nonce, opened.
+        nonce: [u8; 32],
     },
     /// The inviter's last word when pairing can't go on.
     Refused {
@@ -190,19 +222,22 @@ impl PairMessage {
                 out.push(1);
                 put_bytes(&mut out, spake);
             }
-            PairMessage::Reply { spake, confirm } => {
+            PairMessage::Reply { spake, confirm, commit } => {
                 out.push(2);
                 put_bytes(&mut out, spake);
                 out.extend_from_slice(confirm);
+                out.extend_from_slice(commit);
             }
-            PairMessage::Confirm { confirm, who } => {
+            PairMessage::Confirm { confirm, who, nonce } => {
                 out.push(3);
                 out.extend_from_slice(confirm);
                 who.encode_into(&mut out);
+                out.extend_from_slice(nonce);
             }
-            PairMessage::Welcome { who } => {
+            PairMessage::Welcome { who, nonce } => {
                 out.push(4);
                 who.encode_into(&mut out);
+                out.extend_from_slice(nonce);
             }
             PairMessage::Refused { reason } => {
                 out.push(5);
@@ -223,9 +258,9 @@ impl PairMessage {
         }
         let msg = match r.byte()? {
             1 => PairMessage::Hello { spake: r.bytes()?.to_vec() },
-            2 => PairMessage::Reply { spake: r.bytes()?.to_vec(), confirm: r.mac()? },
-            3 => PairMessage::Confirm { confirm: r.mac()?, who: Introduction::read(&mut r)? },
-            4 => PairMessage::Welcome { who: Introduction::read(&mut r)? },
+            2 => PairMessage::Reply { spake: r.bytes()?.to_vec(), confirm: r.mac()?, commit: r.array()? },
+            3 => PairMessage::Confirm { confirm: r.mac()?, who: Introduction::read(&mut r)?, nonce: r.array()? },
+            4 => PairMessage::Welcome { who: Introduction::read(&mut r)?, nonce: r.array()? },
             5 => PairMessage::Refused {
                 reason: match r.byte()? {
                     1 => Refusal::WrongCode,
@@ -310,24 +345,57 @@ impl SessionKey {
         mac.verify_slice(tag).is_ok()
     }
 
-    /// Four words both screens show, so the partners can see they paired with each other.
-    pub fn safety_words(&self) -> [&'static str; 4] {
-        let hk = Hkdf::<Sha256>::new(None, &self.0);
-        let mut okm = [0u8; 4];
-        // Four bytes is far below HKDF's limit, so this can't fail.
-        let _ = hk.expand(b"steady safety words", &mut okm);
-        okm.map(|b| WORDS[b as usize % WORDS.len()])
-    }
-
     /// The couple id both phones learn: names this pairing's shared document. Its own
     /// label, so it says nothing about the safety words, and the words nothing about it.
-    pub fn couple_id(&self) -> [u8; 16] {
+    fn couple_id(&self) -> [u8; 16] {
         let hk = Hkdf::<Sha256>::new(None, &self.0);
         let mut okm = [0u8; 16];
         // Sixteen bytes is far below HKDF's limit, so this can't fail.
         let _ = hk.expand(b"steady couple id", &mut okm);
         okm
     }
+}
+
+/// What two phones agree on once paired: the session key, and both nonces.
+pub struct Agreement {
+    key: SessionKey,
+    nonce_a: [u8; 32],
+    nonce_b: [u8; 32],
+}
+
+impl Agreement {
+    /// Four words both screens show, so the partners can see they paired with each
+    /// other: from the session key and both phones' nonces (see the module's comment).
+    pub fn safety_words(&self) -> [&'static str; 4] {
+        safety_words(&self.key, &self.nonce_a, &self.nonce_b)
+    }
+
+    /// The couple id both phones learn: names this pairing's shared document.
+    pub fn couple_id(&self) -> [u8; 16] {
+        self.key.couple_id()
+    }
+}
+
+fn safety_words(key: &SessionKey, nonce_a: &[u8; 32], nonce_b: &[u8; 32]) -> [&'static str; 4] {
+    let hk = Hkdf::<Sha256>::new(None, &key.0);
+    let mut okm = [0u8; 4];
+    // Four bytes is far below HKDF's limit, so this can't fail.
+    let _ = hk.expand_multi_info(&[b"steady safety words v3", nonce_a, nonce_b], &mut okm);
+    okm.map(|b| WORDS[b as usize % WORDS.len()])
+}
+
+/// The inviter's commitment to its nonce.
+fn commitment(nonce: &[u8; 32]) -> [u8; 32] {
+    let mut hash = <Sha256 as sha2::Digest>::new();
+    sha2::Digest::update(&mut hash, b"steady words commitment\0");
+    sha2::Digest::update(&mut hash, nonce);
+    sha2::Digest::finalize(hash).into()
+}
+
+fn random_nonce() -> [u8; 32] {
+    let mut nonce = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut nonce);
+    nonce
 }
 
 /// HMAC accepts keys of any length, so building one never fails.
@@ -368,20 +436,51 @@ impl Joiner {
     }
 
     /// Checks the inviter's reply. A wrong code is caught here. The confirmation also
-    /// vouches for `me`, this phone's introduction.
+    /// vouches for `me`, this phone's introduction, and carries this phone's nonce, now
+    /// that the inviter is bound to its own.
     pub fn on_reply(
         self,
         spake_a: &[u8],
         confirm_a: &[u8; 32],
+        commit_a: &[u8; 32],
         me: &Introduction,
-    ) -> Result<(SessionKey, PairMessage), PairingError> {
+    ) -> Result<(JoinerConfirmed, PairMessage), PairingError> {
+        self.on_reply_with(spake_a, confirm_a, commit_a, me, random_nonce())
+    }
+
+    fn on_reply_with(
+        self,
+        spake_a: &[u8],
+        confirm_a: &[u8; 32],
+        commit_a: &[u8; 32],
+        me: &Introduction,
+        nonce_b: [u8; 32],
+    ) -> Result<(JoinerConfirmed, PairMessage), PairingError> {
         let key = SessionKey(self.state.finish(spake_a).map_err(|_| PairingError::Malformed("bad key exchange"))?);
-        let t = transcript(&self.inviter, &self.me, spake_a, &self.hello);
+        let t = [transcript(&self.inviter, &self.me, spake_a, &self.hello), commit_a.to_vec()].concat();
         if !key.verify(b"inviter confirms", &t, confirm_a) {
             return Err(PairingError::WrongCode);
         }
-        let confirm = key.mac(b"joiner confirms", &[t, me.transcript_part()].concat());
-        Ok((key, PairMessage::Confirm { confirm, who: me.clone() }))
+        let confirm = key.mac(b"joiner confirms", &[t, me.transcript_part(), nonce_b.to_vec()].concat());
+        let waiting = JoinerConfirmed { key, commit_a: *commit_a, nonce_b };
+        Ok((waiting, PairMessage::Confirm { confirm, who: me.clone(), nonce: nonce_b }))
+    }
+}
+
+/// The joiner once it has confirmed: waiting for the inviter to open its nonce.
+pub struct JoinerConfirmed {
+    key: SessionKey,
+    commit_a: [u8; 32],
+    nonce_b: [u8; 32],
+}
+
+impl JoinerConfirmed {
+    /// The inviter's welcome opens the nonce it committed to; any other nonce is refused.
+    pub fn on_welcome(self, nonce_a: &[u8; 32]) -> Result<Agreement, PairingError> {
+        if commitment(nonce_a) != self.commit_a {
+            return Err(PairingError::Malformed("the welcome does not open the reply's commitment"));
+        }
+        Ok(Agreement { key: self.key, nonce_a: *nonce_a, nonce_b: self.nonce_b })
     }
 }
 
@@ -389,6 +488,7 @@ impl Joiner {
 pub struct InviterAttempt {
     key: SessionKey,
     transcript: Vec<u8>,
+    nonce_a: [u8; 32],
 }
 
 impl InviterAttempt {
@@ -403,16 +503,27 @@ impl InviterAttempt {
         let (a, b) = identities(me, joiner);
         let (state, spake_a) = Spake2::<Ed25519Group>::start_a(&code.password(), &a, &b);
         let key = SessionKey(state.finish(spake_b).map_err(|_| PairingError::Malformed("bad key exchange"))?);
-        let transcript = transcript(me, joiner, &spake_a, spake_b);
+        let nonce_a = random_nonce();
+        let commit = commitment(&nonce_a);
+        let transcript = [transcript(me, joiner, &spake_a, spake_b), commit.to_vec()].concat();
         let confirm = key.mac(b"inviter confirms", &transcript);
-        Ok((InviterAttempt { key, transcript }, PairMessage::Reply { spake: spake_a, confirm }))
+        Ok((InviterAttempt { key, transcript, nonce_a }, PairMessage::Reply { spake: spake_a, confirm, commit }))
     }
 
-    /// Checks the joiner's confirmation, and the introduction it vouches for: only a
-    /// joiner who knew the code can make it.
-    pub fn on_confirm(self, confirm_b: &[u8; 32], joiner: &Introduction) -> Result<SessionKey, PairingError> {
-        let t = [self.transcript.as_slice(), &joiner.transcript_part()].concat();
-        if self.key.verify(b"joiner confirms", &t, confirm_b) { Ok(self.key) } else { Err(PairingError::WrongCode) }
+    /// Checks the joiner's confirmation, and the introduction and nonce it vouches for:
+    /// only a joiner who knew the code can make it. Gives what both phones now agree on,
+    /// and the nonce to open in the welcome.
+    pub fn on_confirm(
+        self,
+        confirm_b: &[u8; 32],
+        joiner: &Introduction,
+        nonce_b: &[u8; 32],
+    ) -> Result<(Agreement, [u8; 32]), PairingError> {
+        let t = [self.transcript.as_slice(), &joiner.transcript_part(), nonce_b].concat();
+        if !self.key.verify(b"joiner confirms", &t, confirm_b) {
+            return Err(PairingError::WrongCode);
+        }
+        Ok((Agreement { key: self.key, nonce_a: self.nonce_a, nonce_b: *nonce_b }, self.nonce_a))
     }
 }
 
@@ -481,6 +592,29 @@ impl From<Refusal> for PairFailure {
 mod tests {
     use super::*;
 
+    /// Every letter of a code is drawn from the whole alphabet, evenly. (Cut from a
+    /// UUID, the seventh letter came from its version nibble: 16 letters, not 31.)
+    #[test]
+    fn every_letter_of_an_invite_code_is_drawn_evenly_from_the_whole_alphabet() {
+        let per_letter = 300;
+        let mut counts = [[0u32; 31]; 8];
+        for _ in 0..31 * per_letter {
+            let code = InviteCode::random();
+            for (position, c) in code.0.iter().enumerate() {
+                counts[position][ALPHABET.iter().position(|a| a == c).unwrap()] += 1;
+            }
+        }
+        for (position, letters) in counts.iter().enumerate() {
+            let (least, most) = (letters.iter().min().unwrap(), letters.iter().max().unwrap());
+            // Six standard deviations either way of 300.
+            assert!(*least > 200 && *most < 400, "letter {position}: from {least} to {most} of each of 31");
+        }
+        // Bytes of 248 and over would favour the first letters: they are passed over.
+        let mut bytes = [255u8, 248, 0, 30, 31, 247, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].into_iter().cycle();
+        let code = InviteCode::from_bytes(|buf| buf.iter_mut().for_each(|b| *b = bytes.next().unwrap()));
+        assert_eq!(code.to_string(), "2Z2Z-3456");
+    }
+
     #[test]
     fn codes_read_aloud_and_typed_loosely_parse_back() {
         let code = InviteCode::random();
@@ -497,17 +631,23 @@ mod tests {
         Introduction { name: "Blair".into(), person: PersonId::new(), actor: vec![7; 16] }
     }
 
-    fn pair(code_a: &InviteCode, code_b: &InviteCode) -> Result<(SessionKey, SessionKey), PairingError> {
+    fn pair(code_a: &InviteCode, code_b: &InviteCode) -> Result<(Agreement, Agreement), PairingError> {
         let (joiner, hello) = Joiner::start(code_b, "peer-a", "peer-b");
         let PairMessage::Hello { spake } = PairMessage::decode(&hello.encode())? else { unreachable!() };
         let (attempt, reply) = InviterAttempt::answer(code_a, "peer-a", "peer-b", &spake)?;
-        let PairMessage::Reply { spake, confirm } = PairMessage::decode(&reply.encode())? else { unreachable!() };
+        let PairMessage::Reply { spake, confirm, commit } = PairMessage::decode(&reply.encode())? else {
+            unreachable!()
+        };
         let me = blair();
-        let (key_b, confirm_msg) = joiner.on_reply(&spake, &confirm, &me)?;
-        let PairMessage::Confirm { confirm, who } = PairMessage::decode(&confirm_msg.encode())? else { unreachable!() };
+        let (joined, confirm_msg) = joiner.on_reply(&spake, &confirm, &commit, &me)?;
+        let PairMessage::Confirm { confirm, who, nonce } = PairMessage::decode(&confirm_msg.encode())? else {
+            unreachable!()
+        };
         assert_eq!(who, me);
-        let key_a = attempt.on_confirm(&confirm, &who)?;
-        Ok((key_a, key_b))
+        let (agreed_a, nonce_a) = attempt.on_confirm(&confirm, &who, &nonce)?;
+        let welcome = PairMessage::Welcome { who: blair(), nonce: nonce_a };
+        let PairMessage::Welcome { nonce, .. } = PairMessage::decode(&welcome.encode())? else { unreachable!() };
+        Ok((agreed_a, joined.on_welcome(&nonce)?))
     }
 
     #[test]
@@ -524,16 +664,121 @@ mod tests {
     fn a_confirmation_vouches_for_the_introduction_it_came_with() {
         let code = InviteCode::random();
         let (joiner, PairMessage::Hello { spake }) = Joiner::start(&code, "peer-a", "peer-b") else { unreachable!() };
-        let (attempt, PairMessage::Reply { spake, confirm }) =
+        let (attempt, PairMessage::Reply { spake, confirm, commit }) =
             InviterAttempt::answer(&code, "peer-a", "peer-b", &spake).unwrap()
         else {
             unreachable!()
         };
-        let (_, PairMessage::Confirm { confirm, who }) = joiner.on_reply(&spake, &confirm, &blair()).unwrap() else {
+        let (_, PairMessage::Confirm { confirm, who, nonce }) =
+            joiner.on_reply(&spake, &confirm, &commit, &blair()).unwrap()
+        else {
             unreachable!()
         };
-        let forged = Introduction { actor: vec![9; 16], ..who };
-        assert_eq!(attempt.on_confirm(&confirm, &forged).err(), Some(PairingError::WrongCode));
+        let forged = Introduction { actor: vec![9; 16], ..who.clone() };
+        assert!(matches!(attempt.on_confirm(&confirm, &forged, &nonce), Err(PairingError::WrongCode)));
+    }
+
+    /// Someone in the middle who knows the code (read over a shoulder) runs the exchange
+    /// with each phone, and tries to make both screens show the same words. It pairs
+    /// with the inviter first, so it knows the words that phone shows; then, answering
+    /// the joiner, it tries up to 64 key shares and nonces and keeps one whose words,
+    /// as far as it can tell them at that moment, start with the same word. It can't
+    /// tell: the joiner's nonce, which the words also come from, is sent only after
+    /// the reply. So it does no better than chance: a first word in common about once
+    /// in 64 rounds, all four words about once in 2^24.
+    #[test]
+    fn someone_in_the_middle_who_knows_the_code_gets_one_guess_at_the_words() {
+        let (rounds, tries) = (40, 64);
+        let (mut first, mut all, mut aimed_before) = (0, 0, 0);
+        let mallory = Introduction { name: "Blair".into(), person: PersonId::new(), actor: vec![6; 16] };
+        for _ in 0..rounds {
+            let code = InviteCode::random();
+            // With the inviter, as a joiner, to the end.
+            let (m_joiner, PairMessage::Hello { spake }) = Joiner::start(&code, "peer-a", "peer-m") else {
+                unreachable!()
+            };
+            let (a_attempt, PairMessage::Reply { spake, confirm, commit }) =
+                InviterAttempt::answer(&code, "peer-a", "peer-m", &spake).unwrap()
+            else {
+                unreachable!()
+            };
+            let (_, PairMessage::Confirm { confirm, who, nonce }) =
+                m_joiner.on_reply(&spake, &confirm, &commit, &mallory).unwrap()
+            else {
+                unreachable!()
+            };
+            let agreed_a = a_attempt.on_confirm(&confirm, &who, &nonce).unwrap().0;
+            let words_a = agreed_a.safety_words();
+
+            // With the joiner, as the inviter, choosing its reply.
+            let (b_joiner, PairMessage::Hello { spake: hello_b }) = Joiner::start(&code, "peer-m", "peer-b") else {
+                unreachable!()
+            };
+            // The control: had the words come from the key alone, as before version 3, the
+            // same aiming would work, since the key is all fixed when the reply is sent.
+            for _ in 0..tries {
+                let (attempt, _) = InviterAttempt::answer(&code, "peer-m", "peer-b", &hello_b).unwrap();
+                if words_from_key_alone(&attempt.key)[0] == words_from_key_alone(&agreed_a.key)[0] {
+                    aimed_before += 1;
+                    break;
+                }
+            }
+            let mut chosen = None;
+            for _ in 0..tries {
+                let (attempt, reply) = InviterAttempt::answer(&code, "peer-m", "peer-b", &hello_b).unwrap();
+                // All it knows then of the words: its key and its own nonce.
+                let guess = safety_words(&attempt.key, &attempt.nonce_a, &[0; 32]);
+                let hit = guess[0] == words_a[0];
+                chosen = Some((attempt, reply));
+                if hit {
+                    break;
+                }
+            }
+            let Some((attempt, PairMessage::Reply { spake, confirm, commit })) = chosen else { unreachable!() };
+            let (b_joined, PairMessage::Confirm { confirm, who, nonce }) =
+                b_joiner.on_reply(&spake, &confirm, &commit, &blair()).unwrap()
+            else {
+                unreachable!()
+            };
+            let (_, opened) = attempt.on_confirm(&confirm, &who, &nonce).unwrap();
+            let words_b = b_joined.on_welcome(&opened).unwrap().safety_words();
+            first += u32::from(words_b[0] == words_a[0]);
+            all += u32::from(words_b == words_a);
+        }
+        eprintln!("first word in common: {first} of {rounds}; aimed at words from the key alone: {aimed_before}");
+        assert_eq!(all, 0, "all four words matched");
+        // Chance gives 0.6 in 40 rounds; aiming, where it works, about 25 (1 - (63/64)^64).
+        assert!(first <= 5, "the first word matched in {first} of {rounds} rounds");
+        assert!(aimed_before >= 14, "aiming at words from the key alone hit in {aimed_before} of {rounds} rounds");
+    }
+
+    /// The safety words as version 2 made them: from the session key alone.
+    fn words_from_key_alone(key: &SessionKey) -> [&'static str; 4] {
+        let hk = Hkdf::<Sha256>::new(None, &key.0);
+        let mut okm = [0u8; 4];
+        hk.expand(b"steady safety words", &mut okm).unwrap();
+        okm.map(|b| WORDS[b as usize % WORDS.len()])
+    }
+
+    /// The inviter can't choose its nonce after seeing the joiner's: a welcome that opens
+    /// another nonce than the one committed to is refused.
+    #[test]
+    fn a_welcome_must_open_the_nonce_the_reply_committed_to() {
+        let code = InviteCode::random();
+        let (joiner, PairMessage::Hello { spake }) = Joiner::start(&code, "peer-a", "peer-b") else { unreachable!() };
+        let (attempt, PairMessage::Reply { spake, confirm, commit }) =
+            InviterAttempt::answer(&code, "peer-a", "peer-b", &spake).unwrap()
+        else {
+            unreachable!()
+        };
+        let (joined, PairMessage::Confirm { confirm, who, nonce }) =
+            joiner.on_reply(&spake, &confirm, &commit, &blair()).unwrap()
+        else {
+            unreachable!()
+        };
+        let (_, mut opened) = attempt.on_confirm(&confirm, &who, &nonce).unwrap();
+        opened[0] ^= 1;
+        assert!(matches!(joined.on_welcome(&opened), Err(PairingError::Malformed(_))));
     }
 
     #[test]
@@ -545,14 +790,23 @@ mod tests {
 
     #[test]
     fn malformed_messages_are_refused_not_panicked_on() {
-        for bytes in
-            [&b""[..], &[2], &[1, 1, 0, 0], &[2, 1, 0, 5, 1], &[2, 9], &[2, 5, 9], &[2, 4, 0, 1, 0xff], &[2, 5, 1, 0]]
-        {
+        for bytes in [
+            &b""[..],
+            &[3],
+            &[2, 1, 0, 0],
+            &[3, 1, 0, 5, 1],
+            &[3, 9],
+            &[3, 5, 9],
+            &[3, 4, 0, 1, 0xff],
+            &[3, 5, 1, 0],
+            &[2, 5, 1],
+        ] {
             assert!(PairMessage::decode(bytes).is_err(), "{bytes:?}");
         }
         assert_eq!(PairMessage::decode(&vec![2; MAX_MESSAGE + 1]), Err(PairingError::TooLong(MAX_MESSAGE + 1)));
         let msg = PairMessage::Welcome {
             who: Introduction { name: "Alex".into(), person: PersonId::new(), actor: vec![1; 16] },
+            nonce: [4; 32],
         };
         let bytes = msg.encode();
         assert_eq!(PairMessage::decode(&bytes).unwrap(), msg);
@@ -564,9 +818,10 @@ mod tests {
         // A device id of no bytes, or too many, is refused.
         for actor in [vec![], vec![1; MAX_ACTOR + 1]] {
             let mut who = Introduction { name: "Alex".into(), person: PersonId::new(), actor: vec![1] };
-            let mut bytes = PairMessage::Welcome { who: who.clone() }.encode();
-            bytes.truncate(bytes.len() - 3);
+            let mut bytes = PairMessage::Welcome { who: who.clone(), nonce: [4; 32] }.encode();
+            bytes.truncate(bytes.len() - 3 - 32);
             put_bytes(&mut bytes, &actor);
+            bytes.extend_from_slice(&[4; 32]);
             who.actor = actor;
             assert!(PairMessage::decode(&bytes).is_err(), "{who:?}");
         }

@@ -144,7 +144,7 @@ async fn answer(
     Ok(())
 }
 
-fn gone(e: super::worker::WorkerGone) -> Ended {
+fn gone(e: super::worker::WorkerError) -> Ended {
     (End::Closed, e.to_string())
 }
 
@@ -157,7 +157,7 @@ async fn step(
     session: &mut Option<SyncSession>,
     work: impl FnOnce(&mut SyncSession, &mut Store) -> Result<Vec<Out>, Ended> + Send + 'static,
 ) -> Result<Vec<Out>, Ended> {
-    let Some(mut s) = session.take() else { return Err(gone(super::worker::WorkerGone)) };
+    let Some(mut s) = session.take() else { return Err(gone(super::worker::WorkerError::Gone)) };
     let job = ctx.store.run(move |store| {
         let said = work(&mut s, store);
         (s, said)
@@ -263,7 +263,7 @@ async fn send(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, frame: &Sync
 fn paired_with(
     me: &Introduction,
     mut who: Introduction,
-    key: &super::pairing::SessionKey,
+    key: &super::pairing::Agreement,
 ) -> Result<PairedWith, PairFailure> {
     if who.person == me.person || who.actor == me.actor {
         return Err(PairingError::SameJournal.into());
@@ -325,11 +325,11 @@ pub async fn invitee_arrived(
         // guess, and counts as a wrong code: otherwise a stranger could guess without end
         // by never confirming.
         let confirmed = async {
-            let PairMessage::Confirm { confirm, who } = read_pair(&mut stream, PAIR_STEP).await? else {
+            let PairMessage::Confirm { confirm, who, nonce } = read_pair(&mut stream, PAIR_STEP).await? else {
                 return Err(PairingError::Malformed("expected a confirmation").into());
             };
-            match attempt.on_confirm(&confirm, &who) {
-                Ok(key) => Ok((key, who)),
+            match attempt.on_confirm(&confirm, &who, &nonce) {
+                Ok((agreed, nonce)) => Ok((agreed, nonce, who)),
                 Err(e) => {
                     let _ = write_pair(&mut stream, &PairMessage::Refused { reason: Refusal::WrongCode }, &tap).await;
                     Err(PairFailure::from(e))
@@ -337,11 +337,11 @@ pub async fn invitee_arrived(
             }
         }
         .await;
-        let (key, who) = confirmed.map_err(|e| {
+        let (key, nonce, who) = confirmed.map_err(|e| {
             tracing::debug!("a pairing attempt ended after our reply: {e}");
             PairFailure::Pairing(PairingError::WrongCode)
         })?;
-        write_pair(&mut stream, &PairMessage::Welcome { who: my.clone() }, &tap).await?;
+        write_pair(&mut stream, &PairMessage::Welcome { who: my.clone(), nonce }, &tap).await?;
         close(&mut stream).await;
         paired_with(&my, who, &key)
     }
@@ -364,15 +364,15 @@ pub async fn join(
     let result = async {
         let (joiner, hello) = Joiner::start(&code, &inviter.to_base58(), &me.to_base58());
         write_pair(&mut stream, &hello, &tap).await?;
-        let (spake, confirm) = match read_pair(&mut stream, PAIR_STEP).await? {
-            PairMessage::Reply { spake, confirm } => (spake, confirm),
+        let (spake, confirm, commit) = match read_pair(&mut stream, PAIR_STEP).await? {
+            PairMessage::Reply { spake, confirm, commit } => (spake, confirm, commit),
             PairMessage::Refused { reason } => return Err(reason.into()),
             _ => return Err(PairingError::Malformed("expected a reply").into()),
         };
-        let (key, confirm) = joiner.on_reply(&spake, &confirm, &my)?;
+        let (confirmed, confirm) = joiner.on_reply(&spake, &confirm, &commit, &my)?;
         write_pair(&mut stream, &confirm, &tap).await?;
         match read_pair(&mut stream, PAIR_STEP).await? {
-            PairMessage::Welcome { who } => paired_with(&my, who, &key),
+            PairMessage::Welcome { who, nonce } => paired_with(&my, who, &confirmed.on_welcome(&nonce)?),
             PairMessage::Refused { reason } => Err(reason.into()),
             _ => Err(PairingError::Malformed("expected a welcome").into()),
         }

@@ -273,6 +273,15 @@ impl Store {
         attempt
     }
 
+    /// Forgets what memory holds and reads the journal again from the file, after a
+    /// fault part way through a step (memory may then hold what the file does not; the
+    /// file, whose transaction rolled back, is whole).
+    pub fn recover(&mut self) -> Result<(), StoreError> {
+        self.fail_at = None;
+        self.held_back = 0;
+        self.reload()
+    }
+
     /// Rebuilds the in-memory document from the file.
     fn reload(&mut self) -> Result<(), StoreError> {
         let actor = self.doc.get_actor().clone();
