@@ -104,12 +104,7 @@ impl Vault {
     /// nothing: the journal is sealed with another key.)
     pub(super) fn check_belongs(&self, file: &KeyFile) -> Result<(), VaultError> {
         match self.journal_key_id() {
-            Ok(Some(id)) if id != file.key_id() => Err(VaultError::BadKeyFile {
-                path: self.key_path(),
-                why: "it keeps a key this journal no longer uses: the passcode was changed after this key file \
-                      was written. Nothing was opened"
-                    .into(),
-            }),
+            Ok(Some(id)) if id != file.key_id() => Err(VaultError::StaleKeyFile { path: self.key_path() }),
             _ => Ok(()),
         }
     }

@@ -84,6 +84,10 @@ pub enum VaultError {
     NotSetUp(PathBuf),
     #[error("the key file {path} is damaged or not Steady's ({why}); the journal is left as it is")]
     BadKeyFile { path: PathBuf, why: String },
+    #[error(
+        "the key file {path} keeps a key this journal no longer uses: the passcode was changed after this key file was written. Nothing was opened"
+    )]
+    StaleKeyFile { path: PathBuf },
     #[error("{what} {path}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
 }
