@@ -445,17 +445,7 @@ impl Joiner {
         commit_a: &[u8; 32],
         me: &Introduction,
     ) -> Result<(JoinerConfirmed, PairMessage), PairingError> {
-        self.on_reply_with(spake_a, confirm_a, commit_a, me, random_nonce())
-    }
-
-    fn on_reply_with(
-        self,
-        spake_a: &[u8],
-        confirm_a: &[u8; 32],
-        commit_a: &[u8; 32],
-        me: &Introduction,
-        nonce_b: [u8; 32],
-    ) -> Result<(JoinerConfirmed, PairMessage), PairingError> {
+        let nonce_b = random_nonce();
         let key = SessionKey(self.state.finish(spake_a).map_err(|_| PairingError::Malformed("bad key exchange"))?);
         let t = [transcript(&self.inviter, &self.me, spake_a, &self.hello), commit_a.to_vec()].concat();
         if !key.verify(b"inviter confirms", &t, confirm_a) {
@@ -660,8 +650,16 @@ mod tests {
         assert_ne!(again.couple_id(), a.couple_id(), "a new pairing of the same phones is a new couple");
     }
 
-    #[test]
-    fn a_confirmation_vouches_for_the_introduction_it_came_with() {
+    /// An honest exchange with the same code, up to the joiner's confirmation.
+    struct Confirmed {
+        attempt: InviterAttempt,
+        joined: JoinerConfirmed,
+        confirm: [u8; 32],
+        who: Introduction,
+        nonce: [u8; 32],
+    }
+
+    fn up_to_the_confirmation() -> Confirmed {
         let code = InviteCode::random();
         let (joiner, PairMessage::Hello { spake }) = Joiner::start(&code, "peer-a", "peer-b") else { unreachable!() };
         let (attempt, PairMessage::Reply { spake, confirm, commit }) =
@@ -669,12 +667,18 @@ mod tests {
         else {
             unreachable!()
         };
-        let (_, PairMessage::Confirm { confirm, who, nonce }) =
+        let (joined, PairMessage::Confirm { confirm, who, nonce }) =
             joiner.on_reply(&spake, &confirm, &commit, &blair()).unwrap()
         else {
             unreachable!()
         };
-        let forged = Introduction { actor: vec![9; 16], ..who.clone() };
+        Confirmed { attempt, joined, confirm, who, nonce }
+    }
+
+    #[test]
+    fn a_confirmation_vouches_for_the_introduction_it_came_with() {
+        let Confirmed { attempt, confirm, who, nonce, .. } = up_to_the_confirmation();
+        let forged = Introduction { actor: vec![9; 16], ..who };
         assert!(matches!(attempt.on_confirm(&confirm, &forged, &nonce), Err(PairingError::WrongCode)));
     }
 
@@ -764,18 +768,7 @@ mod tests {
     /// another nonce than the one committed to is refused.
     #[test]
     fn a_welcome_must_open_the_nonce_the_reply_committed_to() {
-        let code = InviteCode::random();
-        let (joiner, PairMessage::Hello { spake }) = Joiner::start(&code, "peer-a", "peer-b") else { unreachable!() };
-        let (attempt, PairMessage::Reply { spake, confirm, commit }) =
-            InviterAttempt::answer(&code, "peer-a", "peer-b", &spake).unwrap()
-        else {
-            unreachable!()
-        };
-        let (joined, PairMessage::Confirm { confirm, who, nonce }) =
-            joiner.on_reply(&spake, &confirm, &commit, &blair()).unwrap()
-        else {
-            unreachable!()
-        };
+        let Confirmed { attempt, joined, confirm, who, nonce } = up_to_the_confirmation();
         let (_, mut opened) = attempt.on_confirm(&confirm, &who, &nonce).unwrap();
         opened[0] ^= 1;
         assert!(matches!(joined.on_welcome(&opened), Err(PairingError::Malformed(_))));
