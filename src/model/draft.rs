@@ -59,7 +59,7 @@ impl Draft {
             }
             Draft::Transparency { text, window } => {
                 if let Some(w) = window {
-                    validate::window(w)?;
+                    validate::window(w.from, w.to)?;
                 }
                 Body::Transparency { text: validate::text("text", &text, Limit::TEXT)?, window }
             }

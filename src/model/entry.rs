@@ -281,7 +281,7 @@ impl Entry {
             Body::Transparency { text, window } => {
                 validate::text("text", text, Limit::TEXT)?;
                 if let Some(w) = window {
-                    validate::window(*w)?;
+                    validate::window(w.from, w.to)?;
                 }
             }
             Body::Unknown { .. } => {}

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use super::ModelError;
-use super::entry::TimeWindow;
 
 /// The most characters a field may hold. Generous for a journal, small enough that one
 /// entry can never swamp a phone or the sync.
@@ -72,13 +71,14 @@ pub fn not_in_future(field: &'static str, date: NaiveDate, today: NaiveDate) -> 
     Ok(())
 }
 
-pub fn window(w: TimeWindow) -> Result<(), ModelError> {
-    timestamp("from", w.from)?;
-    timestamp("to", w.to)?;
-    if w.to <= w.from {
+/// A plan's time window, from `from` to `to`.
+pub fn window(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), ModelError> {
+    timestamp("from", from)?;
+    timestamp("to", to)?;
+    if to <= from {
         return Err(ModelError::WindowEndsBeforeStart);
     }
-    if (w.to - w.from).num_days() > LONGEST_WINDOW_DAYS {
+    if (to - from).num_days() > LONGEST_WINDOW_DAYS {
         return Err(ModelError::WindowTooLong { days: LONGEST_WINDOW_DAYS });
     }
     Ok(())
@@ -125,11 +125,8 @@ mod tests {
     #[test]
     fn a_window_must_end_after_it_starts_and_not_run_for_months() {
         let from = Utc.with_ymd_and_hms(2026, 5, 1, 19, 0, 0).unwrap();
-        let ok = TimeWindow { from, to: from + chrono::Duration::hours(3) };
-        assert!(window(ok).is_ok());
-        let backwards = TimeWindow { from, to: from - chrono::Duration::hours(1) };
-        assert_eq!(window(backwards), Err(ModelError::WindowEndsBeforeStart));
-        let long = TimeWindow { from, to: from + chrono::Duration::days(40) };
-        assert!(matches!(window(long), Err(ModelError::WindowTooLong { .. })));
+        assert!(window(from, from + chrono::Duration::hours(3)).is_ok());
+        assert_eq!(window(from, from - chrono::Duration::hours(1)), Err(ModelError::WindowEndsBeforeStart));
+        assert!(matches!(window(from, from + chrono::Duration::days(40)), Err(ModelError::WindowTooLong { .. })));
     }
 }
