@@ -11,5 +11,7 @@ cargo clippy --locked --all-targets --features e2e -- -D warnings
 # dependencies and features. The feature only compiles in the test-only WebDriver server,
 # which starts when a test asks for it.
 cargo test --locked --features e2e
+# The fuzz targets build on stable (running them needs nightly and cargo-fuzz: README.md).
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/fuzz" cargo build --locked --manifest-path fuzz/Cargo.toml
 scripts/check-phone.sh
 e2e/run.sh

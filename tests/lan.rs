@@ -404,6 +404,12 @@ fn a_strangers_flood_neither_stops_the_partners_nor_cancels_an_invite() {
     );
     assert!(reached < Duration::from_secs(2), "took {reached:?}");
     assert!(peak < 150_000_000, "RSS {peak}");
+    // Every attempt was answered one way or the other, and of the connections the
+    // stranger holds, Alex's phone keeps no more open than its cap for one address.
+    assert_eq!(connected + refused, 1000);
+    let cap = steady::net::source_limit::MAX_PER_SOURCE as usize;
+    assert!(still_open <= cap, "{still_open} of the stranger's connections still open; the cap is {cap}");
+    assert!(connected > cap, "the flood got no further than the cap ({connected}): it tested nothing");
 
     // 2. Dana invites Eli; the stranger opens 200 junk and silent pairing streams to
     // Dana's phone, and then Eli types the right code: the invite is still open.

@@ -264,6 +264,38 @@ async fn private_text_never_reaches_the_network() {
     assert_eq!(b.store().entries().unwrap().len(), 2, "only the two shared entries arrived");
 }
 
+/// A share undone inside its undo window never leaves the phone, even while the partner
+/// is connected and syncing: nothing of it is on the wire or anywhere on the partner's
+/// phone. A share made after it, and sent, is found in both places, so the search works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_undone_in_its_window_never_reaches_a_connected_partner() {
+    let a = Phone::new("Alex").await;
+    let b = Phone::new("Blair").await;
+    let first = a.add_shared(agreement("SHARED-BEFORE-41d"));
+    pair(&a, &b).await;
+    eventually("the first sync", Duration::from_secs(10), || b.shared_ids() == vec![first]).await;
+
+    let mut store = a.store();
+    let undone = store.add(agreement("UNDONE-SHARE-5e71")).unwrap().id;
+    store.share_after(undone, Duration::from_secs(2)).unwrap();
+    a.node.local_change();
+    let said = store.unshare(undone).unwrap();
+    assert!(!said.partner_has_copy, "undone before it could leave: {said:?}");
+    let after = a.add_shared(agreement("SENT-AFTER-UNDO-2b9"));
+    eventually("the share after the undo", Duration::from_secs(10), || b.shared_ids().contains(&after)).await;
+    // Past the end of the undo window, with the partner still connected.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    a.node.local_change();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let wire = [a.tap.bytes(), b.tap.bytes()].concat();
+    assert!(contains(&wire, "SENT-AFTER-UNDO-2b9"), "the tap sees what was sent");
+    assert!(!contains(&wire, "UNDONE-SHARE-5e71"), "the undone share went onto the network");
+    assert!(dir_contains(b.dir.path(), "SENT-AFTER-UNDO-2b9"), "the search finds what arrived");
+    assert!(!dir_contains(b.dir.path(), "UNDONE-SHARE-5e71"), "the undone share is on the partner's phone");
+    assert!(!b.knows("UNDONE-SHARE-5e71"));
+}
+
 /// Over real sockets, a wrong code gets its plain message and leaves the invite open for
 /// the right one. The fifth wrong code and the invite's expiry, to the millisecond, are
 /// in the simulation (`tests/suite/sim.rs`).

@@ -11,7 +11,7 @@ use automerge::sync::State;
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue};
 use libfuzzer_sys::fuzz_target;
-use steady_fuzz::phones;
+use steady_fuzz::{Mine, assert_only_what_the_rules_allow, phones};
 
 #[derive(Arbitrary, Debug)]
 enum Step {
@@ -163,9 +163,12 @@ fuzz_target!(|plan: Plan| {
     let Ok(Some(mut message)) = alex.sync_message(&mut State::new()) else { return };
     message.changes = sent.into();
     let before = alex.document_bytes().unwrap();
+    let mine = Mine::of(&mut alex, phones.alex_person);
     let result = alex.receive_sync_message(&mut State::new(), message, &rules);
     if result.is_err() {
         assert_eq!(alex.document_bytes().unwrap(), before, "a refused message changed the document");
+    } else {
+        assert_only_what_the_rules_allow(&mut alex, &mine, &phones);
     }
     alex.verify_index().expect("the index matches the document");
 });

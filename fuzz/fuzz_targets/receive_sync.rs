@@ -8,7 +8,7 @@
 
 use automerge::sync::{Message, State};
 use libfuzzer_sys::fuzz_target;
-use steady_fuzz::phones;
+use steady_fuzz::{Mine, assert_only_what_the_rules_allow, phones};
 
 fuzz_target!(|data: &[u8]| {
     let phones = phones().lock().unwrap_or_else(|p| p.into_inner());
@@ -23,9 +23,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(message) = Message::decode(&bytes) else { return };
     let rules = phones.rules.clone();
     let before = alex.document_bytes().unwrap();
+    let mine = Mine::of(&mut alex, phones.alex_person);
     let result = alex.receive_sync_message(&mut State::new(), message, &rules);
     if result.is_err() {
         assert_eq!(alex.document_bytes().unwrap(), before, "a refused message changed the document");
+    } else {
+        assert_only_what_the_rules_allow(&mut alex, &mine, &phones);
     }
     alex.verify_index().expect("the index matches the document");
 });

@@ -8,7 +8,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use automerge::sync::State;
-use steady::model::{Draft, EntryId, PersonId, SafetySide};
+use steady::model::{Body, Draft, Entry, EntryId, PersonId, SafetySide};
 use steady::store::{PartnerRules, Store};
 use tempfile::TempDir;
 
@@ -102,5 +102,41 @@ fn pair() -> Phones {
         },
         pristine: da,
         _dirs: db,
+    }
+}
+
+/// What the rules keep Alex's alone: Alex's entries with Alex's own check-ins, and the
+/// name the shared document gives Alex. The partner may add check-ins of their own to
+/// Alex's shared agreements, and nothing else of this.
+#[derive(Debug, PartialEq)]
+pub struct Mine {
+    entries: Vec<Entry>,
+    name: Option<String>,
+}
+
+impl Mine {
+    pub fn of(alex: &mut Store, me: PersonId) -> Mine {
+        let mut entries: Vec<Entry> = alex.entries().unwrap().into_iter().filter(|e| e.author == me).collect();
+        for entry in &mut entries {
+            if let Body::Agreement { check_ins, .. } = &mut entry.body {
+                check_ins.retain(|c| c.by == me);
+            }
+        }
+        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        let name = alex.people().unwrap().into_iter().find(|(id, _)| *id == me).map(|(_, name)| name);
+        Mine { entries, name }
+    }
+}
+
+/// After a message was accepted: Alex's entries and name are as they were, and every
+/// check-in on Alex's entries that is not Alex's is the partner's.
+pub fn assert_only_what_the_rules_allow(alex: &mut Store, before: &Mine, phones: &Phones) {
+    assert_eq!(&Mine::of(alex, phones.alex_person), before, "an accepted message changed what is Alex's alone");
+    for entry in alex.entries().unwrap().iter().filter(|e| e.author == phones.alex_person) {
+        if let Body::Agreement { check_ins, .. } = &entry.body {
+            for c in check_ins {
+                assert!(c.by == phones.alex_person || c.by == phones.blair, "a check-in by someone else: {c:?}");
+            }
+        }
     }
 }

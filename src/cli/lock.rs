@@ -26,21 +26,21 @@ pub struct Unlocked {
 }
 
 /// A secret from the environment variable `var`, or else asked for on the terminal,
-/// if there is one.
-pub fn secret(var: &str, prompt: &str) -> Result<Option<String>> {
+/// if there is one. Wiped from memory when dropped.
+pub fn secret(var: &str, prompt: &str) -> Result<Option<Zeroizing<String>>> {
     if let Ok(value) = std::env::var(var) {
-        return Ok(Some(value));
+        return Ok(Some(Zeroizing::new(value)));
     }
-    ask_on_terminal(prompt)
+    Ok(ask_on_terminal(prompt)?.map(Zeroizing::new))
 }
 
 /// A new secret: from `var`, or typed twice on the terminal.
-fn new_secret(var: &str, prompt: &str) -> Result<Option<String>> {
+fn new_secret(var: &str, prompt: &str) -> Result<Option<Zeroizing<String>>> {
     if let Ok(value) = std::env::var(var) {
-        return Ok(Some(value));
+        return Ok(Some(Zeroizing::new(value)));
     }
-    let Some(first) = ask_on_terminal(prompt)? else { return Ok(None) };
-    let again = ask_on_terminal("Type it again: ")?.unwrap_or_default();
+    let Some(first) = ask_on_terminal(prompt)?.map(Zeroizing::new) else { return Ok(None) };
+    let again = Zeroizing::new(ask_on_terminal("Type it again: ")?.unwrap_or_default());
     if again != first {
         bail!("the two passcodes typed are not the same; nothing was changed");
     }
@@ -129,7 +129,6 @@ pub fn change(dir: &Path, out: &mut dyn Write) -> Result<()> {
         LockState::NoPasscode | LockState::Passcode => Some(open(dir)?.0),
     };
     let new = new_secret(NEW_PASSCODE_VAR, "New passcode: ")?
-        .map(Zeroizing::new)
         .context("give the new passcode in STEADY_NEW_PASSCODE, or run this at a terminal; nothing was changed")?;
     match store {
         Some(mut store) => {
@@ -175,7 +174,6 @@ pub const EXPORT_PASSPHRASE_MIN: usize = 8;
 /// the terminal.
 pub fn export_passphrase() -> Result<Zeroizing<String>> {
     let passphrase = new_secret(EXPORT_PASSPHRASE_VAR, "A passphrase for this export (not your passcode): ")?
-        .map(Zeroizing::new)
         .context("an encrypted export needs a passphrase of its own: set STEADY_EXPORT_PASSPHRASE, or add --plaintext for an unencrypted file; nothing was written")?;
     if passphrase.chars().count() < EXPORT_PASSPHRASE_MIN {
         bail!("an export's passphrase needs at least {EXPORT_PASSPHRASE_MIN} characters; nothing was written");
@@ -187,7 +185,6 @@ pub fn export_passphrase() -> Result<Zeroizing<String>> {
 /// STEADY_EXPORT_PASSPHRASE or the terminal (never the journal's passcode).
 pub fn decrypt_export(bytes: &[u8]) -> Result<Vec<u8>> {
     let passphrase = secret(EXPORT_PASSPHRASE_VAR, "The export's passphrase: ")?
-        .map(Zeroizing::new)
         .context("this export is encrypted: give its passphrase in STEADY_EXPORT_PASSPHRASE")?;
     let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.as_str().to_owned()));
     age::decrypt(&identity, bytes).map_err(|e| match e {

@@ -1,6 +1,9 @@
 //! An entry as a map of plain fields. The shared document, the private table and the
 //! JSON export all hold entries in this one shape, so a field a newer version adds passes
 //! through every one of them untouched.
+//!
+//! Over 600 lines with its tests, which stay beside the mapping they pin; the code is
+//! about 550.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;

@@ -30,6 +30,9 @@
 //! carry, so the other phone can later check that every change it receives was made by
 //! the partner's device, as the partner. The stream is Noise-encrypted and authenticated
 //! to the two peer ids, which the SPAKE2 transcript binds, so nobody else can speak on it.
+//!
+//! Over 600 lines with its tests, which stay beside the exchange they play (the attacker
+//! among them); the exchange itself is under 600.
 
 use std::fmt;
 

@@ -158,9 +158,17 @@ pub fn keypair(store: &mut Store) -> Result<Keypair, PeersError> {
         return Keypair::from_protobuf_encoding(&bytes).map_err(|_| PeersError::Damaged("the key"));
     }
     let key = Keypair::generate_ed25519();
+    use_keypair(store, &key)?;
+    Ok(key)
+}
+
+/// Gives this phone `key` as its network identity, in place of one made at random: for
+/// simulations that replay a whole run from one seed.
+#[doc(hidden)]
+pub fn use_keypair(store: &mut Store, key: &Keypair) -> Result<(), PeersError> {
     let bytes = key.to_protobuf_encoding().map_err(|_| PeersError::Damaged("the new key"))?;
     store.set_setting(KEY, &to_hex(&bytes))?;
-    Ok(key)
+    Ok(())
 }
 
 /// This phone's network identity, if it has one yet.

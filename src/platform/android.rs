@@ -73,6 +73,25 @@ pub(super) fn files_dir() -> Result<PathBuf, String> {
     })?)
 }
 
+/// `PowerManager.isInteractive()` is false, or `KeyguardManager.isDeviceLocked()` true.
+/// A call that fails counts as off: the lock errs toward locking.
+pub(super) fn screen_off_or_locked() -> bool {
+    with_activity(|env, activity| {
+        let name = env.new_string("power")?;
+        let power = env
+            .call_method(activity, "getSystemService", "(Ljava/lang/String;)Ljava/lang/Object;", &[(&name).into()])?
+            .l()?;
+        let interactive = !power.is_null() && env.call_method(&power, "isInteractive", "()Z", &[])?.z()?;
+        let name = env.new_string("keyguard")?;
+        let keyguard = env
+            .call_method(activity, "getSystemService", "(Ljava/lang/String;)Ljava/lang/Object;", &[(&name).into()])?
+            .l()?;
+        let locked = !keyguard.is_null() && env.call_method(&keyguard, "isDeviceLocked", "()Z", &[])?.z()?;
+        Ok(!interactive || locked)
+    })
+    .unwrap_or(true)
+}
+
 /// A held `WifiManager.MulticastLock`.
 pub(super) struct WifiLock(GlobalRef);
 

@@ -179,6 +179,22 @@ pub fn request_local_network() {
     android::request_local_network();
 }
 
+/// Whether the phone's screen is off or the phone is locked: then Steady locks at once,
+/// whatever its grace period. On Android, `PowerManager.isInteractive()` is false or
+/// `KeyguardManager.isDeviceLocked()` true; a call that fails counts as locked. Elsewhere
+/// (iOS keeps the app from running once the screen is off, and a desktop has no such
+/// signal) it is `false`, and the grace period alone applies.
+pub fn screen_off_or_locked() -> bool {
+    #[cfg(all(target_os = "android", any(feature = "desktop", feature = "mobile")))]
+    {
+        android::screen_off_or_locked()
+    }
+    #[cfg(not(all(target_os = "android", any(feature = "desktop", feature = "mobile"))))]
+    {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,8 @@ pub fn LockScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
     // The folder, where each submit of the (remounted) form can take it.
     let dir = use_hook(|| CopyValue::new(dir.0.clone()));
     let mut unlock = move |passcode: String| {
+        // Wiped from memory once this try is over.
+        let passcode = zeroize::Zeroizing::new(passcode);
         let dir = dir.read();
         let vault = Vault::at(&dir);
         match vault.unlock(&passcode) {
@@ -138,6 +140,7 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
     let mut finish = move |passcode: Option<(String, String)>| {
         let passcode = match passcode {
             Some((first, again)) => {
+                let (first, again) = (zeroize::Zeroizing::new(first), zeroize::Zeroizing::new(again));
                 if let Err(e) = check_new_passcode(&first) {
                     return message.set(Some(e.to_string()));
                 }
@@ -154,7 +157,7 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
             return message.set(Some(e.to_string()));
         }
         let opened = Vault::at(&dir.0)
-            .set_up(passcode.as_deref())
+            .set_up(passcode.as_ref().map(|p| p.as_str()))
             .map_err(|e| e.to_string())
             .and_then(|key| Journal::open(&dir.0, &key));
         match opened {
@@ -208,6 +211,21 @@ impl Default for LockClock {
     }
 }
 
+/// Whether the phone's screen is off or the phone locked
+/// ([`crate::platform::screen_off_or_locked`]), asked while the app is away; a stand-in
+/// for tests.
+#[derive(Clone)]
+pub struct ScreenWatch(pub std::sync::Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl Default for ScreenWatch {
+    fn default() -> Self {
+        ScreenWatch(std::sync::Arc::new(crate::platform::screen_off_or_locked))
+    }
+}
+
+/// How often the screen is asked about while the app is away.
+const SCREEN_LOOK: Duration = Duration::from_millis(500);
+
 /// How long the app has been away since `since`, on the clock that counts while the phone
 /// sleeps. Since another boot (the phone restarted): longer than any grace period.
 fn away_for(since: &Now, now: &Now) -> Duration {
@@ -215,11 +233,13 @@ fn away_for(since: &Now, now: &Now) -> Duration {
 }
 
 /// Locks the window after the app has been away (in the background) for the grace
-/// period, or at once with a grace of zero. Called once, by the root. Time away is
-/// measured on the boot-time clock, which counts while the phone sleeps and which setting
-/// the date can't shorten: two hours with the screen off are two hours.
+/// period, or at once with a grace of zero, or at once when the screen turns off or the
+/// phone locks while it is away. Called once, by the root. Time away is measured on the
+/// boot-time clock, which counts while the phone sleeps and which setting the date can't
+/// shorten: two hours with the screen off are two hours.
 pub fn use_auto_lock(journal: JournalSignal, gate: Signal<Gate>, foreground: Signal<bool>) {
     let clock = try_use_context::<LockClock>().unwrap_or_default();
+    let screen = try_use_context::<ScreenWatch>().unwrap_or_default();
     let mut away_since = use_signal(|| None::<Now>);
     use_effect(move || {
         let here = foreground();
@@ -244,13 +264,22 @@ pub fn use_auto_lock(journal: JournalSignal, gate: Signal<Gate>, foreground: Sig
         }
         let since = (clock.0)();
         away_since.set(Some(since.clone()));
-        if grace.is_zero() {
+        if grace.is_zero() || (screen.0)() {
             return lock_now(journal, gate);
         }
+        let (clock, screen) = (clock.clone(), screen.clone());
         spawn(async move {
-            tokio::time::sleep(grace).await;
-            if away_since.peek().as_ref() == Some(&since) && *gate.peek() == Gate::Open {
-                lock_now(journal, gate);
+            // Asked every half second: the screen going off (or the phone locking) ends
+            // the grace period at once; otherwise it runs out on the boot-time clock.
+            loop {
+                let left = grace.saturating_sub(away_for(&since, &(clock.0)()));
+                tokio::time::sleep(left.min(SCREEN_LOOK)).await;
+                if away_since.peek().as_ref() != Some(&since) || *gate.peek() != Gate::Open {
+                    return;
+                }
+                if (screen.0)() || away_for(&since, &(clock.0)()) >= grace {
+                    return lock_now(journal, gate);
+                }
             }
         });
     });

@@ -8,6 +8,9 @@
 //! in one transaction and the next session starts from the heads both sides last agreed
 //! on. What the node changes on disk (entries that arrived, and mine once sent) goes into
 //! the lists as it happens.
+//!
+//! Long (about 750 lines before its tests) for a reason: the service is one state machine,
+//! and each action's handling sits in the one `match` that reads the state it changes.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -357,6 +357,7 @@ impl Vault {
         let wrapping = kdf.derive(passcode, &salt).map_err(|e| bad(&e))?;
         match DataKey::from_bytes(&wrapping).open(WRAP_AAD, &wrapped) {
             Ok(bytes) => {
+                let bytes = Zeroizing::new(bytes);
                 let key = DataKey::from_slice(&bytes).ok_or_else(|| bad("the wrapped key is not 32 bytes"))?;
                 self.clear_tries()?;
                 Ok(key)

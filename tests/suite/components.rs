@@ -247,3 +247,24 @@ fn with_no_check_ins_the_steadiness_picture_says_what_will_fill_it() {
     let html = s.html();
     assert!(html.contains("<svg") && html.contains("1 kept, 0 missed, 0 renegotiated"), "{html}");
 }
+
+/// The window's Share keeps the entry on this phone for the undo window: whatever syncs
+/// meanwhile, it may not leave before then.
+#[test]
+fn the_share_button_holds_the_entry_on_this_phone_for_the_undo_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_dir_without_passcode(dir.path()).unwrap();
+    store.init("Alex").unwrap();
+    store.add(Draft::CheckIn { text: "Coffee together".into() }).unwrap();
+    let entries = store.entries().unwrap();
+    let journal = Journal::from_store(store, entries).unwrap();
+    let mut s = Screen::new(VirtualDom::new(App).with_root_context(Preloaded::new(journal)));
+    s.html();
+    let tapped = Utc::now();
+    s.tap("data-action", "share");
+    let ready = Store::open_dir_without_passcode(dir.path()).unwrap().next_ready().unwrap();
+    let held = ready.expect("the share waits in the outbox") - tapped;
+    let window = chrono::Duration::from_std(steady::store::UNDO_WINDOW).unwrap();
+    let slack = chrono::Duration::seconds(1);
+    assert!(held > window - slack && held < window + slack, "held for {held}, the undo window is {window}");
+}

@@ -12,7 +12,7 @@ use dioxus::prelude::*;
 use harness::Screen;
 use steady::model::Draft;
 use steady::store::Store;
-use steady::ui::lock::{Gate, LockClock, use_auto_lock};
+use steady::ui::lock::{Gate, LockClock, ScreenWatch, use_auto_lock};
 use steady::ui::{App, DataDir, Journal, JournalSignal, Preloaded};
 use steady::vault::{Now, Vault};
 
@@ -184,6 +184,33 @@ async fn time_asleep_counts_toward_the_grace_period() {
     s.tap("data-away", "return");
     let html = s.html();
     assert!(html.contains("data-gate-now=\"Locked\"") && !html.contains("Locked-text-8e4b"), "{html}");
+}
+
+/// The screen turning off (or the phone locking) while the app is away locks it at once,
+/// well inside a long grace period; with the screen on, the same moment away does not.
+#[tokio::test]
+async fn the_screen_turning_off_while_away_locks_at_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = locked_journal();
+    let off = Arc::new(AtomicBool::new(false));
+    let read = off.clone();
+    let key = Vault::at(dir.path()).unlock(PASSCODE).unwrap();
+    let mut journal = Journal::open(dir.path(), &key).unwrap();
+    journal.set_lock_grace(Duration::from_secs(300)).unwrap();
+    let mut s = Screen::new(
+        VirtualDom::new(Away)
+            .with_root_context(Preloaded::new(journal))
+            .with_root_context(ScreenWatch(Arc::new(move || read.load(Ordering::SeqCst)))),
+    );
+    s.tap("data-away", "leave");
+    assert!(!s.wait_until(Duration::from_millis(1200), |h| h.contains("data-gate-now=\"Locked\"")).await);
+    assert!(s.html().contains("Locked-text-8e4b"), "away with the screen on: still open");
+    off.store(true, Ordering::SeqCst);
+    assert!(s.wait_until(Duration::from_secs(2), |h| h.contains("data-gate-now=\"Locked\"")).await, "{}", s.html());
+    s.tap("data-away", "return");
+    let html = s.html();
+    assert!(!html.contains("Locked-text-8e4b") && html.contains("Steady is locked."), "{html}");
 }
 
 #[tokio::test]

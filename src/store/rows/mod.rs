@@ -10,6 +10,8 @@
 //! A waiting change to a shared entry is its own, smaller row in the outbox: a version
 //! byte, when it may be sent, and only what changed as JSON ([`Change`]), so a check-in
 //! on an agreement that holds hundreds is kept and read as that one check-in.
+//!
+//! Over 600 lines with its tests; the code is about 200.
 
 use chrono::DateTime;
 

@@ -361,3 +361,94 @@ fn a_summary_automerge_would_crash_on_is_refused_before_it_sees_it() {
         assert!(replied.is_ok_and(|r| r.is_ok()), "the reply after a refused summary");
     }
 }
+
+/// The changes `s` made since `heads`, as the bytes a sync message carries.
+fn changes_since(s: &Store, heads: &[automerge::ChangeHash]) -> Vec<Vec<u8>> {
+    s.doc.get_changes(heads).iter().map(|c| c.raw_bytes().to_vec()).collect()
+}
+
+fn holds(s: &mut Store, text: &str) -> bool {
+    s.entries().unwrap().iter().any(|e| e.body.main_text().contains(text))
+}
+
+/// A message that mixes a valid change (a new entry of the partner's own) with a hostile
+/// one (an edit of mine) is refused whole: the valid part is not kept either. Sent on
+/// its own, the same valid change is kept, so the search for it can find it.
+#[test]
+fn a_message_that_mixes_a_valid_change_with_a_hostile_one_is_refused_whole() {
+    use automerge::transaction::Transactable;
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let mine = a.add(helps("A call when I'm late")).unwrap();
+    a.share(mine.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    let (entries, before) = (a.entries().unwrap(), history(&a));
+
+    let heads = b.doc.get_heads();
+    let theirs = b.add(helps("Good-part-4c2e, a walk together")).unwrap();
+    b.share(theirs.id).unwrap();
+    b.fold_outbox().unwrap();
+    let valid = changes_since(&b, &heads);
+    assert!(!valid.is_empty());
+    let mut forked = b.doc.fork();
+    let mut tx = forked.transaction();
+    let obj = doc::find_entry(&tx, mine.id).unwrap().unwrap();
+    tx.put(&obj, "text", "Rewritten by someone else").unwrap();
+    tx.commit();
+    let hostile = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
+
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = [valid.clone(), vec![hostile]].concat().into();
+    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+    assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
+    assert!(!holds(&mut a, "Good-part-4c2e"), "the valid part of a refused message was kept");
+    assert_eq!(a.entries().unwrap(), entries);
+    assert_eq!(history(&a), before);
+    a.verify_index().unwrap();
+
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = valid.into();
+    a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b)).unwrap();
+    assert!(holds(&mut a, "Good-part-4c2e"), "on its own, the valid change is kept");
+}
+
+/// A first sync whose whole document carries a forged entry in my name is refused whole:
+/// the partner's own entries in it are not kept either. The same document without the
+/// forgery is taken whole.
+#[test]
+fn a_hostile_whole_document_at_the_first_sync_is_refused_whole() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let couple = uuid::Uuid::new_v4().simple().to_string();
+    a.start_couple(&couple, "Blair").unwrap();
+    b.start_couple(&couple, "Alex").unwrap();
+    let theirs = b.add(helps("Good-whole-7b10, tea on the porch")).unwrap();
+    b.share(theirs.id).unwrap();
+    b.fold_outbox().unwrap();
+    let (entries, before) = (a.entries().unwrap(), history(&a));
+
+    let mut forked = b.doc.fork();
+    let me = a.me().unwrap().id;
+    let now = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
+    let mut forged = Entry::create(helps("Forged-9d3e, words I never wrote"), me, now, now.date_naive()).unwrap();
+    forged.shared = true;
+    let mut tx = forked.transaction();
+    doc::write_entry(&mut tx, &forged).unwrap();
+    tx.commit();
+
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = vec![forked.save()].into();
+    assert!(is_whole_document(&message));
+    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
+    assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
+    assert!(!holds(&mut a, "Good-whole-7b10"), "the partner's entry in a refused document was kept");
+    assert!(!holds(&mut a, "Forged-9d3e"));
+    assert_eq!(a.entries().unwrap(), entries);
+    assert_eq!(history(&a), before);
+    a.verify_index().unwrap();
+
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = vec![b.doc.save()].into();
+    a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b)).unwrap();
+    assert!(holds(&mut a, "Good-whole-7b10"), "without the forgery, the document is taken");
+}

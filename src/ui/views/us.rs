@@ -43,7 +43,7 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
             }
         };
         let path = export_file(&typed_path, format);
-        let secret = typed(&e, "passphrase");
+        let secret = zeroize::Zeroizing::new(typed(&e, "passphrase"));
         let encrypted = *encrypted.peek();
         if encrypted && secret.chars().count() < 8 {
             return notice
@@ -392,7 +392,8 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
         removing.set(false);
     };
     let mut save = move |e: FormEvent| {
-        let (old, first, again) = (typed(&e, "current"), typed(&e, NEW_PASSCODE), typed(&e, NEW_PASSCODE_AGAIN));
+        let secret = |name: &str| zeroize::Zeroizing::new(typed(&e, name));
+        let (old, first, again) = (secret("current"), secret(NEW_PASSCODE), secret(NEW_PASSCODE_AGAIN));
         if let Err(e) = crate::vault::check_new_passcode(&first) {
             return notice.clone().set(Some(e.to_string()));
         }
@@ -449,7 +450,7 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
                     "data-escape": "",
                     onsubmit: move |e| {
                         e.prevent_default();
-                        let old = typed(&e, "current");
+                        let old = zeroize::Zeroizing::new(typed(&e, "current"));
                         if act(journal, notice, |j| j.remove_passcode(&old)) {
                             key_changed();
                             clear();
