@@ -3,6 +3,21 @@
 
 use super::*;
 
+/// Sends `changes` from `b` to `a` in one message, and checks that `a` refuses it and
+/// keeps nothing of it: its entries, its history and its index as they were. Returns
+/// why it was refused.
+fn refused_whole(a: &mut Store, b: &mut Store, changes: Vec<Vec<u8>>) -> StoreError {
+    let (entries, before) = (a.entries().unwrap(), history(a));
+    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    message.changes = changes.into();
+    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(b));
+    let Err(why) = refused else { panic!("accepted") };
+    assert_eq!(a.entries().unwrap(), entries, "the entries changed");
+    assert_eq!(history(a), before, "the document kept some of it");
+    a.verify_index().unwrap();
+    why
+}
+
 #[test]
 fn two_stores_merge_into_one_journal_from_the_common_genesis() {
     let mut a = store("Alex");
@@ -114,7 +129,6 @@ fn a_hostile_partner_phone_can_not_rewrite_hide_or_forge_my_entries() {
         let mine = a.add(helps("A call when I'm late")).unwrap();
         a.share(mine.id).unwrap();
         sync_pair(&mut a, &mut b);
-        let (entries, before) = (a.entries().unwrap(), history(&a));
 
         let mut forked = b.doc.fork();
         if what == "sends a change under my actor" {
@@ -125,15 +139,8 @@ fn a_hostile_partner_phone_can_not_rewrite_hide_or_forge_my_entries() {
         hostile(&mut tx, &mine, me);
         tx.commit();
         let change = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
-        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
-        message.changes = vec![change].into();
-
-        let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
-        assert!(matches!(refused, Err(StoreError::Refused(_))), "{what}: {refused:?}");
-        assert_eq!(a.entries().unwrap(), entries, "{what}: the entries changed");
-        assert_eq!(history(&a), before, "{what}: the document changed");
-        a.verify_index().unwrap();
-        drop(a);
+        let refused = refused_whole(&mut a, &mut b, vec![change]);
+        assert!(matches!(refused, StoreError::Refused(_)), "{what}: {refused:?}");
     }
 }
 
@@ -304,19 +311,14 @@ fn a_message_that_would_inflate_past_the_bound_is_refused_before_it_is_inflated(
     let mut a = store("Alex");
     let mut b = store("Blair");
     sync_pair(&mut a, &mut b);
-    let (entries, before) = (a.entries().unwrap(), history(&a));
     let bomb = inflation_bomb();
     // Whole, or cut into pieces that Automerge joins before it reads them: each piece on
     // its own holds no whole chunk.
     let (head, tail) = bomb.split_at(20);
     let (middle, tail) = tail.split_at(tail.len() / 2);
     for pieces in [vec![bomb.clone()], vec![head.to_vec(), middle.to_vec(), tail.to_vec()]] {
-        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
-        message.changes = pieces.into();
-        let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
-        assert!(matches!(refused, Err(StoreError::TooBig { bytes }) if bytes == MAX_INFLATED + 1), "{refused:?}");
-        assert_eq!(a.entries().unwrap(), entries);
-        assert_eq!(history(&a), before, "nothing of it was kept");
+        let refused = refused_whole(&mut a, &mut b, pieces);
+        assert!(matches!(refused, StoreError::TooBig { bytes } if bytes == MAX_INFLATED + 1), "{refused:?}");
     }
 }
 
@@ -325,16 +327,11 @@ fn a_message_that_declares_too_many_operations_is_refused_before_any_is_built() 
     let mut a = store("Alex");
     let mut b = store("Blair");
     sync_pair(&mut a, &mut b);
-    let (entries, before) = (a.entries().unwrap(), history(&a));
     // A change of about fifty bytes whose one column declares one operation more than
     // the bound, with a checksum that matches.
     let chunk = super::inflate::tests::change_declaring(MAX_DECLARED_OPS as i64 + 1);
-    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
-    message.changes = vec![chunk].into();
-    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
-    assert!(matches!(refused, Err(StoreError::TooManyOps { rows }) if rows == MAX_DECLARED_OPS + 1), "{refused:?}");
-    assert_eq!(a.entries().unwrap(), entries);
-    assert_eq!(history(&a), before, "nothing of it was kept");
+    let refused = refused_whole(&mut a, &mut b, vec![chunk]);
+    assert!(matches!(refused, StoreError::TooManyOps { rows } if rows == MAX_DECLARED_OPS + 1), "{refused:?}");
 }
 
 /// A message whose summary of what the partner has would make Automerge divide by zero (a
@@ -382,7 +379,6 @@ fn a_message_that_mixes_a_valid_change_with_a_hostile_one_is_refused_whole() {
     let mine = a.add(helps("A call when I'm late")).unwrap();
     a.share(mine.id).unwrap();
     sync_pair(&mut a, &mut b);
-    let (entries, before) = (a.entries().unwrap(), history(&a));
 
     let heads = b.doc.get_heads();
     let theirs = b.add(helps("Good-part-4c2e, a walk together")).unwrap();
@@ -397,14 +393,9 @@ fn a_message_that_mixes_a_valid_change_with_a_hostile_one_is_refused_whole() {
     tx.commit();
     let hostile = forked.get_last_local_change().unwrap().raw_bytes().to_vec();
 
-    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
-    message.changes = [valid.clone(), vec![hostile]].concat().into();
-    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
-    assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
+    let refused = refused_whole(&mut a, &mut b, [valid.clone(), vec![hostile]].concat());
+    assert!(matches!(refused, StoreError::Refused(_)), "{refused:?}");
     assert!(!holds(&mut a, "Good-part-4c2e"), "the valid part of a refused message was kept");
-    assert_eq!(a.entries().unwrap(), entries);
-    assert_eq!(history(&a), before);
-    a.verify_index().unwrap();
 
     let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
     message.changes = valid.into();
@@ -425,7 +416,6 @@ fn a_hostile_whole_document_at_the_first_sync_is_refused_whole() {
     let theirs = b.add(helps("Good-whole-7b10, tea on the porch")).unwrap();
     b.share(theirs.id).unwrap();
     b.fold_outbox().unwrap();
-    let (entries, before) = (a.entries().unwrap(), history(&a));
 
     let mut forked = b.doc.fork();
     let me = a.me().unwrap().id;
@@ -436,16 +426,14 @@ fn a_hostile_whole_document_at_the_first_sync_is_refused_whole() {
     doc::write_entry(&mut tx, &forged).unwrap();
     tx.commit();
 
-    let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
-    message.changes = vec![forked.save()].into();
-    assert!(is_whole_document(&message));
-    let refused = a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b));
-    assert!(matches!(refused, Err(StoreError::Refused(_))), "{refused:?}");
+    let whole = forked.save();
+    let mut probe = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+    probe.changes = vec![whole.clone()].into();
+    assert!(is_whole_document(&probe), "it goes the first sync's way");
+    let refused = refused_whole(&mut a, &mut b, vec![whole]);
+    assert!(matches!(refused, StoreError::Refused(_)), "{refused:?}");
     assert!(!holds(&mut a, "Good-whole-7b10"), "the partner's entry in a refused document was kept");
     assert!(!holds(&mut a, "Forged-9d3e"));
-    assert_eq!(a.entries().unwrap(), entries);
-    assert_eq!(history(&a), before);
-    a.verify_index().unwrap();
 
     let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
     message.changes = vec![b.doc.save()].into();
