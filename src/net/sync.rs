@@ -236,6 +236,7 @@ impl SyncSession {
                     .receive_sync_message_showing(&mut self.state, message, &self.rules, show)
                     .map_err(|e| match e {
                         StoreError::Refused(broken) => (End::Stopped, stopped_reason(&broken)),
+                        e @ StoreError::OverQuota { .. } => (End::Stopped, format!("{e}. Sync is stopped.")),
                         e @ StoreError::PairingChanged => closed(e),
                         e => (End::Violation, format!("a sync message from the partner was refused: {e}")),
                     })?;

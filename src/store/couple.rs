@@ -210,6 +210,7 @@ pub(crate) struct Fresh {
 /// only the genesis. The caller commits `sql`, then installs the result.
 pub(super) fn empty_document(sql: &Connection) -> Result<Fresh, StoreError> {
     sql.execute("DELETE FROM doc_chunks", [])?;
+    sql.execute("DELETE FROM meta WHERE key = ?1", [PARTNER_BYTES])?;
     let generation = uuid::Uuid::now_v7().to_string();
     set_meta(sql, GENERATION, &generation)?;
     let doc = doc::genesis();

@@ -64,12 +64,26 @@ pub enum StoreError {
         "the partner's phone sent changes that declare {rows} operations, more than a sync may hold; nothing was kept"
     )]
     TooManyOps { rows: u64 },
+    #[error(
+        "your partner's phone sent more than Steady keeps of a partner's writing ({}); nothing of it was kept",
+        size_words(*quota)
+    )]
+    OverQuota { quota: u64 },
     #[error("the partner's phone sent a sync message Steady can't accept ({0}); nothing was kept")]
     BadSyncMessage(&'static str),
     #[error("there is no past pairing with the number {0}")]
     NoPastDocument(i64),
     #[error("a failure was injected at {0:?}")]
     Injected(FailPoint),
+}
+
+/// "32 MiB", "4 KiB".
+fn size_words(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
+    }
 }
 
 impl StoreError {

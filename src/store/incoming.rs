@@ -77,6 +77,7 @@ impl Store {
         // A staged fold stays: the sync has begun.
         self.keep_staged()?;
         let fail_at = self.fail_at.take_if(|p| *p == FailPoint::BeforeReceivedCommit);
+        let quota = self.partner_quota;
         let Write { sql, doc, cursor, opened, held_back, .. } = self.write()?;
         let mut shown_early = false;
         let attempt = (|| {
@@ -117,6 +118,20 @@ impl Store {
                 (new, checked, prepared)
             });
             let touched = checked.map_err(StoreError::Refused)?;
+            // What the partner adds counts against the quota, kept with the document.
+            let added: u64 =
+                new.iter().filter(|c| partner.actors.contains(c.actor_id())).map(|c| c.raw_bytes().len() as u64).sum();
+            if added > 0 {
+                let so_far = match get_meta(&sql, PARTNER_BYTES)?.and_then(|n| n.parse::<u64>().ok()) {
+                    Some(n) => n,
+                    // Not counted yet (a journal from before the quota): counted once.
+                    None => partner_bytes(doc, partner).saturating_sub(added),
+                };
+                if so_far + added > quota {
+                    return Err(StoreError::OverQuota { quota });
+                }
+                set_meta(&sql, PARTNER_BYTES, &(so_far + added).to_string())?;
+            }
             debug_assert_eq!(touched, Touched::by(doc, &new), "the rules place objects as the index does");
             // A few entries are read from the document once, for the screen and the index.
             let one_by_one = !touched.whole && touched.entries.len() <= READ_ONE_BY_ONE && prepared.is_none();
@@ -231,6 +246,15 @@ fn check_have(message: &sync::Message) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// The bytes of the partner's changes in `doc`.
+fn partner_bytes(doc: &Automerge, partner: &PartnerRules) -> u64 {
+    doc.get_changes(&[])
+        .iter()
+        .filter(|c| partner.actors.contains(c.actor_id()))
+        .map(|c| c.raw_bytes().len() as u64)
+        .sum()
 }
 
 pub(super) fn is_whole_document(message: &sync::Message) -> bool {

@@ -123,6 +123,9 @@ pub struct Store {
     /// Bytes of changes received from the partner since the document last had nothing
     /// waiting for changes this phone lacks (at most [`MAX_HELD_BACK`]).
     held_back: usize,
+    /// The most bytes of changes the partner may add to the shared document
+    /// ([`PARTNER_QUOTA`]; smaller in tests).
+    partner_quota: u64,
     /// Long index rows already decoded (`rows::Opened`).
     opened: std::cell::RefCell<rows::Opened>,
     /// This person's name as the document in memory is known to hold it, so a fold does
@@ -144,6 +147,14 @@ pub struct Store {
 /// a round; without a bound a modified app could fill this phone's memory with changes
 /// that never apply. (Automerge keeps such changes in memory only: a reload drops them.)
 pub const MAX_HELD_BACK: usize = 8 * 1024 * 1024;
+
+/// The most bytes of changes the partner's phone may add to a pairing's shared document,
+/// as Automerge keeps them. A share is a few hundred bytes (BENCHMARKS.md: 290 B per
+/// shared entry in the document), so this is room for some eighty thousand of the
+/// partner's entries and edits: twenty a day for ten years. A modified app that sends
+/// more is refused and sync with it stops, so it can't grow the document (and what this
+/// phone loads at launch) without bound. This phone's own writing does not count.
+pub const PARTNER_QUOTA: u64 = 32 * 1024 * 1024;
 
 /// The most bytes the changes in one sync message may take once inflated. A first sync
 /// of ten thousand entries is a small part of it; a modified app's message that would
@@ -199,6 +210,12 @@ impl Store {
     #[doc(hidden)]
     pub fn set_clock(&mut self, clock: Clock) {
         self.clock = clock;
+    }
+
+    /// Sets how many bytes of changes the partner may add, for tests.
+    #[doc(hidden)]
+    pub fn set_partner_quota(&mut self, bytes: u64) {
+        self.partner_quota = bytes;
     }
 
     /// Makes the next shared write fail at `at`, for tests.
@@ -348,6 +365,8 @@ const STAGED: &str = "staged";
 const UPGRADE_DOCUMENT: &str = "upgrade_document";
 
 const GENERATION: &str = "document_generation";
+/// How many bytes of the shared document's changes are the partner's (sealed).
+const PARTNER_BYTES: &str = "partner_bytes";
 
 /// A write to the journal file, opened by [`Store::write`]: an immediate transaction (no
 /// other process writes until it ends), on the file of the same pairing as the document

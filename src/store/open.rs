@@ -199,6 +199,7 @@ impl Store {
             clock: Box::new(Utc::now),
             fail_at: None,
             held_back: 0,
+            partner_quota: PARTNER_QUOTA,
             opened: Default::default(),
             name_in_doc: None,
             seen_version: None,

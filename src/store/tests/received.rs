@@ -440,3 +440,46 @@ fn a_hostile_whole_document_at_the_first_sync_is_refused_whole() {
     a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b)).unwrap();
     assert!(holds(&mut a, "Good-whole-7b10"), "without the forgery, the document is taken");
 }
+
+/// What the partner's phone may add is bounded: once its changes would pass the quota,
+/// the message is refused whole and nothing of it is kept. What came before stays, and
+/// this phone's own writing is not limited by it.
+#[test]
+fn the_partner_may_add_only_up_to_a_quota() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    sync_pair(&mut a, &mut b);
+    a.set_partner_quota(6 * 1024);
+    let mut kept = 0;
+    let refused = loop {
+        assert!(kept < 200, "the quota never applied");
+        let heads = b.doc.get_heads();
+        let theirs = b.add(helps(&format!("Quota-{kept:03}: {}", "a walk and a talk, ".repeat(16)))).unwrap();
+        b.share(theirs.id).unwrap();
+        b.fold_outbox().unwrap();
+        let changes = changes_since(&b, &heads);
+        let mut message = b.sync_message(&mut sync::State::new()).unwrap().unwrap();
+        message.changes = changes.clone().into();
+        let (entries, before) = (a.entries().unwrap(), history(&a));
+        match a.receive_sync_message(&mut sync::State::new(), message, &rules_for(&b)) {
+            Ok(_) => kept += 1,
+            Err(e) => {
+                assert_eq!(a.entries().unwrap(), entries, "nothing of the message past the quota is kept");
+                assert_eq!(history(&a), before);
+                break e;
+            }
+        }
+    };
+    assert!(matches!(refused, StoreError::OverQuota { quota: 6144 }), "{refused:?}");
+    assert!(refused.to_string().contains("more than Steady keeps of a partner's writing (6 KiB)"), "{refused}");
+    assert!(kept >= 3, "some came before the quota: {kept}");
+    assert!(holds(&mut a, "Quota-000") && holds(&mut a, &format!("Quota-{:03}", kept - 1)));
+    assert!(!holds(&mut a, &format!("Quota-{kept:03}")));
+    // This phone's own writing is not the partner's.
+    for n in 0..30 {
+        let mine = a.add(helps(&format!("Mine-{n}: {}", "a walk and a talk, ".repeat(16)))).unwrap();
+        a.share(mine.id).unwrap();
+    }
+    assert_eq!(a.fold_outbox().unwrap().len(), 30);
+    a.verify_index().unwrap();
+}
