@@ -322,9 +322,67 @@ fn check_key(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 
 /// Checks that an existing file looks like a whole SQLite database, without writing to it.
 /// Returns whether the file holds any data.
+/// Every journal file this process has looked at before SQLite opened it, held open
+/// until the process ends. Closing a descriptor drops every POSIX lock the process holds
+/// on that file, SQLite's included ("How To Corrupt An SQLite Database File", 2.2): a
+/// header read through a descriptor that then closed, while another connection in this
+/// process had the journal open (the window and its network node), would let another
+/// process (the command line) take the journal as unused, and delete its log and shared
+/// memory under the live connection. A descriptor that is never closed can't do that.
+static HELD: std::sync::Mutex<std::collections::BTreeMap<PathBuf, fs::File>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The descriptor held for `path`, opened on first use, and again if the file at `path`
+/// was replaced (the one held before then points at a file no longer there, whose
+/// locks nobody needs).
+fn held_open<'a>(
+    held: &'a mut std::collections::BTreeMap<PathBuf, fs::File>,
+    path: &Path,
+) -> std::io::Result<&'a mut fs::File> {
+    let now = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => {
+            held.remove(path);
+            return Err(e);
+        }
+    };
+    let same = held.get(path).and_then(|f| f.metadata().ok()).is_some_and(|kept| same_file(&kept, &now));
+    if !same {
+        held.insert(path.to_owned(), fs::File::open(path)?);
+    }
+    held.get_mut(path).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+}
+
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &fs::Metadata, _: &fs::Metadata) -> bool {
+    // Elsewhere the file is opened afresh each time; locks there are not POSIX's.
+    false
+}
+
+/// Reads the file's first bytes, from the start whatever was read through it before.
+fn read_start(file: &mut fs::File, into: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0))?;
+    let mut read = 0;
+    while read < into.len() {
+        match file.read(&mut into[read..])? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    Ok(read)
+}
+
 fn check_file(path: &Path) -> Result<bool, StoreError> {
-    let mut file = match fs::File::open(path) {
-        Ok(f) => f,
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    let file = match held_open(&mut held, path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e.into()),
     };
@@ -335,7 +393,7 @@ fn check_file(path: &Path) -> Result<bool, StoreError> {
         return Ok(false);
     }
     let mut header = [0u8; 100];
-    let read = file.read(&mut header)?;
+    let read = read_start(file, &mut header)?;
     let damaged = |what: &str| Err(StoreError::corrupt(what).at(path));
     if read < 100 && header[..read.min(16)] == SQLITE_HEADER[..read.min(16)] {
         return damaged(&format!("it is cut short: only {len} bytes"));

@@ -334,3 +334,28 @@ fn a_first_version_journal_never_paired_gets_its_shares_back_as_waiting_after_up
     let bytes = s.document_bytes().unwrap();
     assert!(!bytes.windows(18).any(|w| w == b"Shared, never sent"), "nobody received it, so the history is empty");
 }
+
+/// The window holds the journal open and opens it a second time (the network's own
+/// connection), while the command line, another process, opens and closes it. Closing
+/// any descriptor of a file drops every lock this process holds on it, SQLite's too: had
+/// the second open read the file's header through a descriptor it then closed, the
+/// command line would take the journal as unused when it closed, and delete its log and
+/// shared memory under the window's live connection. Everything written stays, and the
+/// journal opens again.
+#[test]
+fn opening_the_journal_twice_in_one_process_keeps_it_safe_from_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut window = set_up(dir.path());
+    let first = window.add(Draft::Agreement { text: "Written by the window".into() }).unwrap().id;
+    let second_connection = Store::open_dir_without_passcode(dir.path()).unwrap();
+    let listed = ok(dir.path(), &["list", "--json"]);
+    assert!(listed.contains("Written by the window"), "{listed}");
+    let log = |suffix: &str| dir.path().join(format!("{DB_FILE}{suffix}"));
+    assert!(log("-wal").exists() && log("-shm").exists(), "the window's log is still there");
+    let later = window.add(Draft::Agreement { text: "Written after the command line".into() }).unwrap().id;
+    drop(second_connection);
+    drop(window);
+    let mut again = Store::open_dir_without_passcode(dir.path()).unwrap();
+    let ids: Vec<EntryId> = again.entries().unwrap().iter().map(|e| e.id).collect();
+    assert!(ids.contains(&first) && ids.contains(&later), "{ids:?}");
+}
