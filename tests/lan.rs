@@ -12,6 +12,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
+use libp2p::PeerId;
+use steady::model::Draft;
+use steady::net::daily::Days;
+use steady::net::{LinkState, NetConfig, NetStatus, Node, peers};
+use steady::store::Store;
 use tempfile::TempDir;
 
 fn spawn(lan: &Lan, phone: &str, dir: &Path, args: &[&str]) -> Running {
@@ -438,4 +444,163 @@ fn a_strangers_flood_neither_stops_the_partners_nor_cancels_an_invite() {
     assert!(invited, "{invite_out:?}");
     drop(sync_b);
     drop(sync_a);
+}
+
+/// A phone's node, started on a thread inside its namespace, with mDNS on and its days
+/// from the test.
+fn node_in(lan: &Lan, phone: &str, dir: &Path, days: Days) -> Node {
+    let (ns, dir) = (lan.ns(phone), dir.to_owned());
+    std::thread::spawn(move || {
+        common::netns::enter(&ns);
+        let config = NetConfig { query_interval: Duration::from_secs(1), days, ..NetConfig::default() };
+        Node::start_on_thread(Store::open_dir_without_passcode(&dir).unwrap(), config).unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+/// An mDNS question for the phones that speak libp2p, as anyone on the Wi-Fi may ask it.
+fn mdns_question() -> Vec<u8> {
+    let mut question = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in ["_p2p", "_udp", "local"] {
+        question.push(label.len() as u8);
+        question.extend(label.as_bytes());
+    }
+    question.extend([0, 0, 12, 0, 1]);
+    question
+}
+
+/// Everything a stranger's phone in `phone`'s namespace (at `ip`) hears on mDNS for
+/// `listen`, asking every half second.
+fn overhear(lan: &Lan, phone: &str, ip: &str, listen: Duration) -> Vec<Vec<u8>> {
+    let (ns, ip) = (lan.ns(phone), ip.parse().unwrap());
+    std::thread::spawn(move || {
+        common::netns::enter(&ns);
+        let socket = std::net::UdpSocket::bind("0.0.0.0:5353").unwrap();
+        socket.join_multicast_v4(&"224.0.0.251".parse().unwrap(), &ip).unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let question = mdns_question();
+        let (end, mut ask) = (Instant::now() + listen, Instant::now());
+        let mut heard = Vec::new();
+        let mut buffer = [0u8; 9000];
+        while Instant::now() < end {
+            if Instant::now() >= ask {
+                socket.send_to(&question, "224.0.0.251:5353").unwrap();
+                ask += Duration::from_millis(500);
+            }
+            if let Ok((n, _)) = socket.recv_from(&mut buffer)
+                && buffer[..n] != question[..]
+            {
+                heard.push(buffer[..n].to_vec());
+            }
+        }
+        heard
+    })
+    .join()
+    .unwrap()
+}
+
+/// The `/tcp/PORT/p2p/PEER` part of every address the phones announced: what Steady
+/// chooses of what a stranger hears (the host part is the Wi-Fi's).
+fn announced(heard: &[Vec<u8>]) -> BTreeSet<String> {
+    let text: String = heard.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>().join("\n");
+    text.match_indices("/tcp/")
+        .map(|(at, _)| {
+            let rest = &text[at..];
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '/')).unwrap_or(rest.len());
+            rest[..end].to_owned()
+        })
+        .collect()
+}
+
+fn contains(heard: &[Vec<u8>], text: &str) -> bool {
+    heard.iter().any(|p| p.windows(text.len()).any(|w| w == text.as_bytes()))
+}
+
+fn wait_status(runtime: &tokio::runtime::Runtime, node: &Node, what: &str, done: impl Fn(&NetStatus) -> bool) {
+    let mut status = node.status();
+    let found = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), status.wait_for(|s| done(s))).await.is_ok() });
+    assert!(found, "{what}: {:?}", *node.status().borrow());
+}
+
+/// Shares `text` on `from` and waits until `to` holds it.
+fn share_and_wait(from: (&Path, &Node), to: &Path, text: &str) {
+    let mut store = Store::open_dir_without_passcode(from.0).unwrap();
+    let id = store.add(Draft::Agreement { text: text.to_owned() }).unwrap().id;
+    store.share(id).unwrap();
+    from.1.local_change();
+    let start = Instant::now();
+    while !shared_texts(to).contains(text) {
+        assert!(start.elapsed() < Duration::from_secs(30), "{text:?} did not arrive");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Two paired phones on one Wi-Fi, over two days, with a stranger's phone asking for
+/// and overhearing every mDNS announcement. Each day both phones find each other and
+/// sync; and nothing Steady chooses of what the stranger hears (peer ids and ports) on
+/// the first day is heard on the second, nor the identities they paired with.
+#[test]
+fn a_stranger_on_the_wifi_hears_nothing_that_links_one_day_to_the_next() {
+    let lan = Lan::new(&["a", "b", "c"]);
+    let (da, db) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    for (dir, name) in [(&da, "Alex"), (&db, "Blair")] {
+        Store::open_dir_without_passcode(dir.path()).unwrap().init(name).unwrap();
+    }
+    let (set_day, days) = tokio::sync::watch::channel(NaiveDate::from_ymd_opt(2026, 12, 7).unwrap());
+    let a = node_in(&lan, "a", da.path(), Days::Given(days.clone()));
+    let b = node_in(&lan, "b", db.path(), Days::Given(days.clone()));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    // Pairing, with the invitation's identities, which last only as long as it does.
+    let invitation = runtime.block_on(a.invite()).unwrap();
+    runtime.block_on(b.join(invitation)).unwrap();
+    let (invited, joined) = (a.peer_id(), b.peer_id());
+    // Both people check the words; the inviting phone saves the pairing a moment after
+    // the joiner hears back.
+    for dir in [&db, &da] {
+        let start = Instant::now();
+        while peers::confirm(&mut Store::open_dir_without_passcode(dir.path()).unwrap()).unwrap().is_none() {
+            assert!(start.elapsed() < Duration::from_secs(10), "the pairing was not saved");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let on_a_new_identity =
+        |was: PeerId| move |s: &NetStatus| s.link == LinkState::Synced && s.peer_id != Some(was.to_base58());
+    wait_status(&runtime, &a, "A on Monday's identity", on_a_new_identity(invited));
+    wait_status(&runtime, &b, "B on Monday's identity", on_a_new_identity(joined));
+    share_and_wait((da.path(), &a), db.path(), "Shared on Monday");
+    let (a_monday, b_monday) = (a.peer_id(), b.peer_id());
+    let monday = [a_monday.to_base58(), b_monday.to_base58()];
+    let heard_monday = overhear(&lan, "c", "10.47.0.3", Duration::from_secs(3));
+
+    set_day.send(NaiveDate::from_ymd_opt(2026, 12, 8).unwrap()).unwrap();
+    wait_status(&runtime, &a, "A on Tuesday's identity", on_a_new_identity(a_monday));
+    wait_status(&runtime, &b, "B on Tuesday's identity", on_a_new_identity(b_monday));
+    share_and_wait((db.path(), &b), da.path(), "Shared on Tuesday");
+    let tuesday = [a.peer_id().to_base58(), b.peer_id().to_base58()];
+    let heard_tuesday = overhear(&lan, "c", "10.47.0.3", Duration::from_secs(3));
+
+    // The stranger hears each day's identities on that day: the search works...
+    for id in &monday {
+        assert!(contains(&heard_monday, id), "Monday's {id} was announced on Monday");
+    }
+    for id in &tuesday {
+        assert!(contains(&heard_tuesday, id), "Tuesday's {id} was announced on Tuesday");
+    }
+    // ...and nothing of Monday's on Tuesday, nor the pairing's.
+    for id in monday.iter().chain([&invited.to_base58(), &joined.to_base58()]) {
+        assert!(!contains(&heard_tuesday, id), "{id} was heard on Tuesday too");
+        assert!(!tuesday.contains(id));
+    }
+    let (on_monday, on_tuesday) = (announced(&heard_monday), announced(&heard_tuesday));
+    println!("Monday: {on_monday:#?}\nTuesday: {on_tuesday:#?}");
+    assert!(on_monday.len() >= 2 && on_tuesday.len() >= 2, "both phones announced each day");
+    let ports = |set: &BTreeSet<String>| -> BTreeSet<String> {
+        set.iter().filter_map(|a| a.split('/').nth(2).map(str::to_owned)).collect()
+    };
+    assert!(ports(&on_monday).is_disjoint(&ports(&on_tuesday)), "a port was announced on both days");
+    assert!(on_monday.is_disjoint(&on_tuesday));
+    drop((a, b));
 }

@@ -45,6 +45,22 @@ impl Phone {
         Phone { dir, node, tap }
     }
 
+    /// Stops this phone's node and starts it again on the same journal, dialing `dial`.
+    async fn restart(self, dial: Vec<Multiaddr>) -> Phone {
+        let Phone { dir, node, tap } = self;
+        node.shutdown().await;
+        drop(node);
+        let config = NetConfig {
+            discovery: false,
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            dial,
+            tap: Some(tap.clone()),
+            ..NetConfig::default()
+        };
+        let node = Node::start(Store::open_dir_without_passcode(dir.path()).unwrap(), config).await.unwrap();
+        Phone { dir, node, tap }
+    }
+
     /// The journal, as the window opens it: its own connection to the file.
     fn store(&self) -> Store {
         Store::open_dir_without_passcode(self.dir.path()).unwrap()
@@ -98,6 +114,11 @@ impl Phone {
         let found = found.unwrap_or_else(|_| panic!("{what}: {:?}", *self.node.status().borrow()));
         found.unwrap().clone()
     }
+}
+
+/// The key a phone's node has today: what a hand-made copy of that phone dials with.
+fn todays_key(store: &mut Store) -> libp2p::identity::Keypair {
+    steady::net::daily::identity_on(store, chrono::Utc::now().date_naive()).unwrap().0.key
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -174,6 +195,14 @@ async fn pair_unconfirmed(a: &Phone, b: &Phone) -> Paired {
         peers::partner(&a.store()).unwrap().is_some()
     })
     .await;
+    // Moments later both take the day's identities (`net::daily`), which the rest of a
+    // test deals with.
+    let invited = paired.partner;
+    let joined = peers::partner(&a.store()).unwrap().unwrap().peer;
+    eventually("both phones take the day's identities", Duration::from_secs(10), || {
+        a.node.peer_id() != invited && b.node.peer_id() != joined
+    })
+    .await;
     paired
 }
 
@@ -228,9 +257,9 @@ async fn two_phones_pair_sync_and_converge_after_concurrent_edits() {
     assert!(b.shared_ids().contains(&new_a) && a.shared_ids().contains(&new_b));
     a.store().verify_index().unwrap();
     b.store().verify_index().unwrap();
-    // Each phone now remembers the other.
-    assert_eq!(peers::partner(&a.store()).unwrap().unwrap().peer, b.node.peer_id());
-    assert_eq!(peers::partner(&b.store()).unwrap().unwrap().peer, a.node.peer_id());
+    // Each phone now knows the other by its identity for the day.
+    assert_eq!(a.node.status().borrow().partner.clone().unwrap().peer_id, b.node.peer_id().to_base58());
+    assert_eq!(b.node.status().borrow().partner.clone().unwrap().peer_id, a.node.peer_id().to_base58());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,6 +420,104 @@ async fn an_unpaired_device_gets_nothing_and_changes_nothing() {
     assert_eq!(b.shared_ids(), vec![shared]);
 }
 
+/// Only the partner's phone may recognize this one. Not paired, a phone takes a new
+/// network identity at every start. Paired, it takes the day's, which the partner's
+/// phone works out for itself, and keeps it across restarts that day. When the pairing
+/// ends it leaves that identity (and its port) behind at once, so the earlier partner's
+/// phone can neither recognize it nor reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_is_known_by_one_identity_only_while_it_is_paired() {
+    let a = Phone::new("Alex").await;
+    let first = a.node.peer_id();
+    assert_eq!(peers::peer_id(&a.store()).unwrap(), Some(first), "the identity the node has is the one kept");
+    let a = a.restart(Vec::new()).await;
+    let invited_as = a.node.peer_id();
+    assert_ne!(invited_as, first, "not paired, a start takes a new identity");
+
+    let b = Phone::new("Blair").await;
+    pair(&a, &b).await;
+    assert_eq!(peers::partner(&b.store()).unwrap().unwrap().peer, invited_as, "paired with the invitation's identity");
+    // Moments later each phone takes the day's identity, and finds the other's.
+    let synced_on_the_day = |s: &steady::net::NetStatus| {
+        s.link == LinkState::Synced && s.peer_id.as_deref().is_some_and(|p| p != invited_as.to_base58())
+    };
+    a.status_until("A takes the day's identity", synced_on_the_day).await;
+    let today = a.node.peer_id();
+    let b_sees = b.status_until("B finds it", |s| s.link == LinkState::Synced).await;
+    assert_eq!(b_sees.partner.unwrap().peer_id, today.to_base58(), "B works out A's identity for the day");
+
+    let a = a.restart(vec![b.address().await]).await;
+    assert_eq!(a.node.peer_id(), today, "a start on the same day takes the same identity");
+    let after_restart = a.add_shared(agreement("Sent after a restart"));
+    eventually("the partner recognizes the phone after its restart", Duration::from_secs(10), || {
+        b.shared_ids() == vec![after_restart]
+    })
+    .await;
+
+    let old_address = a.address().await;
+    a.node.unpair().await.unwrap();
+    let status = a
+        .status_until("a new identity and port", |s| {
+            s.peer_id.as_deref().is_some_and(|p| p != today.to_base58())
+                && s.listening.first().is_some_and(|l| *l != old_address.to_string())
+        })
+        .await;
+    let new_id = a.node.peer_id();
+    assert_ne!(new_id, today);
+    assert_ne!(new_id, invited_as);
+    assert_eq!(status.peer_id, Some(new_id.to_base58()));
+    assert_eq!(peers::peer_id(&a.store()).unwrap(), Some(new_id));
+    let b_looks_for = b.node.status().borrow().partner.clone().unwrap().peer_id;
+    assert_eq!(b_looks_for, today.to_base58(), "Blair's phone still looks for the old one");
+
+    // Blair's phone, still paired in its own eyes, finds nothing at the old address and
+    // is turned away at the new one.
+    assert!(b.node.dial(old_address).await.is_err(), "nothing answers at the old address");
+    let mut a_events = a.node.subscribe();
+    while a_events.try_recv().is_ok() {}
+    assert!(b.node.dial(a.address().await).await.is_err(), "the earlier partner's dial is turned away");
+    let mut said = Vec::new();
+    while let Ok(Ok(event)) = tokio::time::timeout(Duration::from_millis(500), a_events.recv()).await {
+        said.push(event);
+    }
+    let blair = b.node.peer_id().to_base58();
+    assert!(!said.iter().any(|e| matches!(e, NetEvent::Connected { peer } if *peer == blair)), "{said:?}");
+    let a = a.restart(Vec::new()).await;
+    assert_ne!(a.node.peer_id(), new_id, "not paired again, the next start takes a new identity too");
+}
+
+/// At midnight both phones take the next day's identities, with the app open, and find
+/// each other again: nothing of one day's identities is used on the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_midnight_both_phones_take_new_identities_and_find_each_other_again() {
+    let (set_day, days) = tokio::sync::watch::channel(chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap());
+    let given = || steady::net::daily::Days::Given(days.clone());
+    let a = Phone::with("Alex", |c| c.days = given()).await;
+    let b = Phone::with("Blair", |c| c.days = given()).await;
+    pair(&a, &b).await;
+    let first = a.add_shared(agreement("Shared on Monday"));
+    eventually("Monday's share", Duration::from_secs(10), || b.shared_ids() == vec![first]).await;
+    let settled =
+        |me: PeerId| move |s: &steady::net::NetStatus| s.link == LinkState::Synced && s.peer_id != Some(me.to_base58());
+    let (a_invited, b_joined) =
+        (peers::partner(&b.store()).unwrap().unwrap().peer, peers::partner(&a.store()).unwrap().unwrap().peer);
+    a.status_until("A on Monday's identity", settled(a_invited)).await;
+    b.status_until("B on Monday's identity", settled(b_joined)).await;
+    let monday = [a.node.peer_id(), b.node.peer_id()];
+
+    set_day.send(chrono::NaiveDate::from_ymd_opt(2026, 12, 8).unwrap()).unwrap();
+    a.status_until("A on Tuesday's identity", settled(monday[0])).await;
+    b.status_until("B on Tuesday's identity", settled(monday[1])).await;
+    let tuesday = [a.node.peer_id(), b.node.peer_id()];
+    let second = a.add_shared(agreement("Shared on Tuesday"));
+    eventually("Tuesday's share", Duration::from_secs(10), || b.shared_ids().contains(&second)).await;
+    for id in tuesday {
+        assert!(!monday.contains(&id) && id != a_invited && id != b_joined, "{id} was seen before");
+    }
+    assert_eq!(b.node.status().borrow().partner.clone().unwrap().peer_id, tuesday[0].to_base58());
+    assert_eq!(a.node.status().borrow().partner.clone().unwrap().peer_id, tuesday[1].to_base58());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pausing_stops_sync_and_resuming_catches_up() {
     let a = Phone::new("Alex").await;
@@ -428,7 +555,7 @@ async fn malformed_sync_input_closes_the_session_and_corrupts_nothing() {
     pair(&a, &b).await;
     eventually("the sync", Duration::from_secs(10), || b.shared_ids() == vec![shared]).await;
     let address = a.address().await;
-    let b_key = peers::keypair(&mut b.store()).unwrap();
+    let b_key = todays_key(&mut b.store());
     drop(b);
     let mut status = a.node.status();
     let apart = status.wait_for(|s| s.link == LinkState::Looking || s.link == LinkState::Offline);
@@ -803,7 +930,7 @@ async fn a_partners_phone_that_changes_what_is_mine_is_refused_and_sync_stops() 
             (store.me().unwrap().id, store.actor())
         };
         let mut b_store = b.store();
-        let b_key = peers::keypair(&mut b_store).unwrap();
+        let b_key = todays_key(&mut b_store);
         let couple = peers::partner(&b_store).unwrap().unwrap().couple_bytes().unwrap();
         // B's own document, under B's own actor (or, to forge, mine), changed by hand.
         let actor = if matches!(hostile, Hostile::UsesMyActor) { my_actor } else { b_store.actor() };
@@ -918,7 +1045,7 @@ async fn a_phone_in_a_different_pairing_is_told_to_pair_again() {
     pair(&a, &b).await;
     eventually("the sync", Duration::from_secs(10), || b.shared_ids() == vec![shared]).await;
     let address = a.address().await;
-    let b_key = peers::keypair(&mut b.store()).unwrap();
+    let b_key = todays_key(&mut b.store());
     drop(b);
     a.status_until("A is apart", |s| s.link == LinkState::Looking || s.link == LinkState::Offline).await;
 

@@ -91,6 +91,17 @@ pub fn tcp_port(address: &Multiaddr) -> Option<u16> {
     })
 }
 
+/// The same host and port without the phone's identity, which changes from day to day.
+pub fn without_peer(address: &Multiaddr) -> Multiaddr {
+    address.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect()
+}
+
+/// The same host at another TCP port, for an address that has one.
+pub fn at_port(address: &Multiaddr, port: u16) -> Option<Multiaddr> {
+    tcp_port(address)?;
+    Some(address.iter().map(|p| if let Protocol::Tcp(_) = p { Protocol::Tcp(port) } else { p }).collect())
+}
+
 /// Every IPv4 address of this phone, on `port`; on any free port when it is 0.
 pub fn all_interfaces(port: u16) -> Multiaddr {
     Multiaddr::empty().with(Protocol::Ip4([0, 0, 0, 0].into())).with(Protocol::Tcp(port))

@@ -5,6 +5,7 @@
 //! - [`invite`]: the invitation, as a link and a QR code.
 //! - [`frame`]: length-prefixed frames with a ceiling, and the sync stream's frames.
 //! - [`peers`]: what this phone remembers about the network, in its own settings.
+//! - [`daily`]: who this phone is on the network, day by day.
 //! - [`link`]: the link with the partner's phone, sans-IO: inputs in, effects out.
 //! - [`sync`]: the sync session, sans-IO: frames and ticks in, frames and reports out.
 //! - [`session`]: the pairing and sync conversations on their streams, one task each.
@@ -18,6 +19,7 @@
 //! read here.
 
 pub mod addresses;
+pub mod daily;
 pub mod error;
 pub mod frame;
 pub mod invite;
@@ -164,6 +166,7 @@ impl NetStatus {
     /// What this phone knows without a network: from its own settings.
     pub fn at_rest(store: &crate::store::Store) -> Result<NetStatus, peers::PeersError> {
         let partner = peers::partner(store)?;
+        let (me, theirs) = daily::peers_on(store, Utc::now().date_naive())?;
         let paused = peers::paused(store)?;
         let stopped = if partner.is_some() { peers::stopped(store)? } else { None };
         let since = peers::sync_state(store).shared_heads;
@@ -174,7 +177,7 @@ impl NetStatus {
             None => false,
         };
         Ok(NetStatus {
-            peer_id: peers::peer_id(store)?.map(|p| p.to_base58()),
+            peer_id: me.map(|p| p.to_base58()),
             link: match (&partner, paused, &stopped) {
                 (None, _, _) => LinkState::NotPaired,
                 (Some(_), _, Some(_)) => LinkState::Stopped,
@@ -182,7 +185,7 @@ impl NetStatus {
                 (Some(_), false, None) => LinkState::Offline,
             },
             pairing: peers::pairing_state(partner.as_ref()),
-            partner: partner.map(|p| PartnerView { peer_id: p.peer.to_base58(), name: p.name }),
+            partner: partner.zip(theirs).map(|(p, peer)| PartnerView { peer_id: peer.to_base58(), name: p.name }),
             paused,
             last_synced: peers::last_synced(store)?,
             unsent_changes,

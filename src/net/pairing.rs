@@ -377,6 +377,42 @@ impl Agreement {
     pub fn couple_id(&self) -> [u8; 16] {
         self.key.couple_id()
     }
+
+    /// The secret both phones keep for the network: what each phone is called there, day
+    /// by day (`net::daily`). Its own label, so it says nothing about the couple id or the
+    /// words.
+    pub fn couple_network(&self) -> CoupleNetwork {
+        let hk = Hkdf::<Sha256>::new(None, &self.key.0);
+        let mut okm = [0u8; 32];
+        // Thirty-two bytes is far below HKDF's limit, so this can't fail.
+        let _ = hk.expand(b"steady couple network v1", &mut okm);
+        CoupleNetwork(okm)
+    }
+}
+
+/// The secret two paired phones share for finding each other on the network: from it
+/// and the date each phone works out its own and the other's identity and port for the
+/// day. Kept sealed in the settings, with the partner, and forgotten when the pairing
+/// ends. Never shown, logged or sent.
+#[derive(Clone, PartialEq, Eq, zeroize::ZeroizeOnDrop)]
+pub struct CoupleNetwork([u8; 32]);
+
+impl CoupleNetwork {
+    /// The secret as these bytes: for simulations that replay a whole run from one seed.
+    #[doc(hidden)]
+    pub fn from_bytes(bytes: [u8; 32]) -> CoupleNetwork {
+        CoupleNetwork(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CoupleNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CoupleNetwork(..)")
+    }
 }
 
 fn safety_words(key: &SessionKey, nonce_a: &[u8; 32], nonce_b: &[u8; 32]) -> [&'static str; 4] {
@@ -533,10 +569,21 @@ const WORDS: [&str; 64] = [
 // ----- How an attempt ends -----
 
 /// Which side of a pairing this phone took.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Inviter,
     Joiner,
+}
+
+impl Role {
+    /// The side the other phone took.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Inviter => Role::Joiner,
+            Role::Joiner => Role::Inviter,
+        }
+    }
 }
 
 /// How a pairing attempt ended, from this phone's side.
@@ -554,6 +601,7 @@ pub struct PairedWith {
     pub who: Introduction,
     pub words: [&'static str; 4],
     pub couple: [u8; 16],
+    pub network: CoupleNetwork,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

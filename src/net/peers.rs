@@ -12,7 +12,7 @@ use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
 
 use super::addresses;
-use super::pairing::Role;
+use super::pairing::{CoupleNetwork, Role};
 use crate::model::PersonId;
 use crate::store::{PartnerRules, Store, StoreError};
 
@@ -61,6 +61,15 @@ pub struct Partner {
     /// The four words both screens showed, so they can be checked later.
     #[serde(default)]
     pub safety_words: Vec<String>,
+    /// The secret the two phones find each other by on the network (`net::daily`). None
+    /// in a partner saved before phones took a new identity each day: this phone then
+    /// keeps the one identity it paired with.
+    #[serde(default, with = "network_text", skip_serializing_if = "Option::is_none")]
+    pub network: Option<CoupleNetwork>,
+    /// The side of the pairing this phone took, which tells its identities from the
+    /// partner's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
 }
 
 impl Partner {
@@ -137,6 +146,29 @@ pub enum PairingState {
     Confirmed,
 }
 
+mod network_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{from_hex, to_hex};
+    use crate::net::pairing::CoupleNetwork;
+
+    pub fn serialize<S: Serializer>(network: &Option<CoupleNetwork>, s: S) -> Result<S::Ok, S::Error> {
+        match network {
+            Some(network) => s.serialize_str(&to_hex(network.as_bytes())),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CoupleNetwork>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(d)? else { return Ok(None) };
+        let bytes =
+            from_hex(&text).ok_or_else(|| serde::de::Error::custom("the couple's network secret is not hex"))?;
+        let bytes: [u8; 32] =
+            bytes.try_into().map_err(|_| serde::de::Error::custom("the couple's network secret is not 32 bytes"))?;
+        Ok(Some(CoupleNetwork::from_bytes(bytes)))
+    }
+}
+
 mod peer_text {
     use libp2p::PeerId;
     use serde::{Deserialize, Deserializer, Serializer};
@@ -149,6 +181,20 @@ mod peer_text {
         let text = String::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
     }
+}
+
+/// The network identity a node starting now takes. Paired, it is the one the partner's
+/// phone knows, kept since the pairing. Not paired, it is made afresh at every start and
+/// the one before is forgotten, so that nobody who saw an earlier one (a stranger on a
+/// café's Wi-Fi, or the phone of an earlier partner) can recognize this phone by it.
+pub fn identity_for_start(store: &mut Store) -> Result<Keypair, PeersError> {
+    if partner(store)?.is_some() {
+        return keypair(store);
+    }
+    store.remove_setting(LISTEN_PORT)?;
+    let key = Keypair::generate_ed25519();
+    use_keypair(store, &key)?;
+    Ok(key)
 }
 
 /// This phone's network key, made on first use.
@@ -253,6 +299,7 @@ pub fn reject(store: &mut Store) -> Result<Option<Partner>, PeersError> {
     let Some(partner) = partner(store)? else { return Ok(None) };
     store.cancel_couple(&partner.name)?;
     forget_partner(store)?;
+    forget_identity(store)?;
     Ok(Some(partner))
 }
 
@@ -267,7 +314,16 @@ pub fn unpair(store: &mut Store) -> Result<Option<Partner>, PeersError> {
         store.cancel_couple(&partner.name)?;
     }
     forget_partner(store)?;
+    forget_identity(store)?;
     Ok(Some(partner))
+}
+
+/// Forgets the network identity and port the partner's phone knew this phone by. The
+/// running node keeps them until it stops; the next start takes new ones.
+fn forget_identity(store: &mut Store) -> Result<(), PeersError> {
+    store.remove_setting(KEY)?;
+    store.remove_setting(LISTEN_PORT)?;
+    Ok(())
 }
 
 /// Whether the partner's phone said its person checked the words, for this couple.

@@ -269,7 +269,7 @@ fn paired_with(
         return Err(PairingError::SameJournal.into());
     }
     who.name = partner_name(&who.name);
-    Ok(PairedWith { who, words: key.safety_words(), couple: key.couple_id() })
+    Ok(PairedWith { who, words: key.safety_words(), couple: key.couple_id(), network: key.couple_network() })
 }
 
 async fn read_pair(stream: &mut Stream, limit: Duration) -> Result<PairMessage, PairFailure> {

@@ -106,12 +106,13 @@ pub struct SyncSession {
 impl SyncSession {
     /// A session with `expected`, as the link knew the partner when it started it. The
     /// pairing is read again from the file (the link's copy may be a moment old), with
-    /// the version it was read at, so no later change is missed.
+    /// the version it was read at, so no later change is missed. The couple id names the
+    /// pairing: the partner's peer id changes from day to day (`net::daily`).
     pub fn start(store: &Store, expected: &Partner, now: Instant) -> Result<SyncSession, Ended> {
         let version = store.data_version().map_err(closed)?;
         let partner_stamp = peers::partner_stamp(store).map_err(closed)?;
         let partner = match peers::partner(store).map_err(closed)? {
-            Some(now) if now.couple == expected.couple && now.peer == expected.peer => now,
+            Some(now) if now.couple == expected.couple => now,
             _ => return Err(closed("the pairing ended on this phone")),
         };
         let couple = partner.couple_bytes().ok_or_else(|| closed("this phone's pairing can't be read"))?;
@@ -293,7 +294,7 @@ impl SyncSession {
             if stamp != self.partner_stamp {
                 self.partner_stamp = stamp;
                 match peers::partner(store).map_err(closed)? {
-                    Some(now) if now.couple == self.partner.couple && now.peer == self.partner.peer => {
+                    Some(now) if now.couple == self.partner.couple => {
                         if now.confirmed != self.partner.confirmed {
                             self.hello_due = true;
                         }

@@ -21,7 +21,9 @@ use proptest::prelude::*;
 use steady::model::Draft;
 use steady::net::frame::{self, SyncFrame};
 use steady::net::link::{self, DialId, Door, Effect, Input, Intent, PartnerLink, Reply, SessionId};
-use steady::net::pairing::{Introduction, InviteCode, PairFailure, PairOutcome, PairedWith, PairingError, Role};
+use steady::net::pairing::{
+    CoupleNetwork, Introduction, InviteCode, PairFailure, PairOutcome, PairedWith, PairingError, Role,
+};
 use steady::net::sync::{End, Out, SessionReport, SyncSession};
 use steady::net::{LinkState, NetError, NetEvent, invite::Invitation, peers};
 use steady::store::Arrived as Shown;
@@ -431,14 +433,15 @@ impl Net {
         }
         let couple: [u8; 16] = std::array::from_fn(|_| self.random() as u8);
         let words = ["amber", "birch", "cedar", "delta"];
+        let network = CoupleNetwork::from_bytes(std::array::from_fn(|_| self.random() as u8));
         let intro = |p: &Phone| {
             let me = p.node.me().unwrap();
             Introduction { name: me.name.clone(), person: me.id, actor: p.node.actor().to_bytes().to_vec() }
         };
         let (a, b) = (intro(&self.phones[inviter]), intro(&self.phones[joiner]));
         (
-            PairOutcome::Paired(PairedWith { who: b, words, couple }),
-            PairOutcome::Paired(PairedWith { who: a, words, couple }),
+            PairOutcome::Paired(PairedWith { who: b, words, couple, network: network.clone() }),
+            PairOutcome::Paired(PairedWith { who: a, words, couple, network }),
         )
     }
 

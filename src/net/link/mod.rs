@@ -436,7 +436,7 @@ impl PartnerLink {
     /// Both phones proved they hold the same code: the new partner is saved, and the
     /// pairing finishes once it is ([`PartnerLink::partner_saved`]).
     fn paired(&mut self, peer: PeerId, role: Role, with: PairedWith, at: DateTime<Utc>, out: &mut Vec<Effect>) {
-        let PairedWith { who, words, couple } = with;
+        let PairedWith { who, words, couple, network } = with;
         let partner = Partner {
             peer,
             // Already cleaned for showing, by the exchange.
@@ -447,6 +447,8 @@ impl PartnerLink {
             couple: peers::to_hex(&couple),
             confirmed: false,
             safety_words: words.iter().map(|w| (*w).to_owned()).collect(),
+            network: Some(network),
+            role: Some(role),
         };
         let reached = self.network.reached_at.get(&peer).cloned();
         out.push(Effect::Write(Write::NewPartner { partner: Box::new(partner), reached, role, words }));

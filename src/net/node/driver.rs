@@ -8,16 +8,18 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{PeerId, Stream, Swarm};
+use libp2p_stream::IncomingStreams;
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use super::swarm::{self, Behaviour, BehaviourEvent, PAIR_PROTOCOL, SYNC_PROTOCOL, allow_list};
 use super::{NetConfig, Node, Request};
 use crate::net::addresses;
+use crate::net::daily::{self, Days, Identity};
 use crate::net::error::{DialError, NetError, Paired};
 use crate::net::invite::Invitation;
 use crate::net::link::{DialId, Effect, Input, Intent, PartnerLink, Reply, SessionId};
@@ -45,12 +47,13 @@ pub(super) async fn start(
     store: Store,
     link: PartnerLink,
     swarm: Swarm<Behaviour>,
+    identity: Identity,
+    day: NaiveDate,
     config: &NetConfig,
 ) -> Result<Node, NetError> {
-    let me = link.me();
+    let me = Arc::new(std::sync::Mutex::new(link.me()));
     let mut control = swarm.behaviour().stream.new_control();
-    let incoming_sync = control.accept(SYNC_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
-    let incoming_pair = control.accept(PAIR_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
+    let (incoming_sync, incoming_pair) = accept(&mut control)?;
 
     let (requests, request_rx) = mpsc::unbounded_channel();
     let (events, first) = broadcast::channel(1024);
@@ -64,8 +67,16 @@ pub(super) async fn start(
     let (reports_tx, reports) = mpsc::unbounded_channel();
     let (pair_tx, pair_results) = mpsc::unbounded_channel();
 
+    let paired = link.partner_peer().is_some();
     let mut driver = Driver {
         swarm,
+        identity,
+        day,
+        days: config.days.clone(),
+        new_identity_at: None,
+        me: me.clone(),
+        paired,
+        config: config.clone(),
         control,
         store,
         link,
@@ -101,6 +112,38 @@ pub(super) async fn start(
         local_change,
         peer_id: me,
     })
+}
+
+/// The streams other phones open, of the two protocols this phone serves.
+fn accept(control: &mut libp2p_stream::Control) -> Result<(IncomingStreams, IncomingStreams), NetError> {
+    let sync = control.accept(SYNC_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
+    let pair = control.accept(PAIR_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
+    Ok((sync, pair))
+}
+
+/// How long after a pairing is saved the phone takes the day's identity: the pairing's
+/// last message, written just before, has long arrived by then.
+const AFTER_PAIRING: Duration = Duration::from_secs(2);
+
+/// Why a phone takes a new network identity while it runs.
+#[derive(Clone, Copy, Debug)]
+enum NewIdentity {
+    /// The identity the invitation named is left for the day's, which only the partner
+    /// knows.
+    Paired,
+    /// The earlier partner's phone knew the one before.
+    PairingEnded,
+    NewDay,
+}
+
+impl NewIdentity {
+    fn words(self) -> &'static str {
+        match self {
+            NewIdentity::Paired => "paired",
+            NewIdentity::PairingEnded => "the pairing ended",
+            NewIdentity::NewDay => "a new day",
+        }
+    }
 }
 
 /// Folds the waiting shares into a new pairing's document ahead of time
@@ -143,6 +186,19 @@ struct Replies {
 /// Owns the swarm and does what the link says.
 struct Driver {
     swarm: Swarm<Behaviour>,
+    /// The identity the swarm has, kept with the pairing when one is made.
+    identity: Identity,
+    /// The day the identity was taken on.
+    day: NaiveDate,
+    days: Days,
+    /// When to take the day's identity after a pairing: once the pairing's last message
+    /// has surely arrived.
+    new_identity_at: Option<Instant>,
+    /// The same identity, as the node's handle tells it.
+    me: Arc<std::sync::Mutex<PeerId>>,
+    /// Whether the link had a partner after the last thing it handled.
+    paired: bool,
+    config: NetConfig,
     control: libp2p_stream::Control,
     store: StoreWorker,
     link: PartnerLink,
@@ -181,8 +237,8 @@ impl Driver {
     async fn run(
         mut self,
         mut requests: mpsc::UnboundedReceiver<Request>,
-        mut incoming_sync: libp2p_stream::IncomingStreams,
-        mut incoming_pair: libp2p_stream::IncomingStreams,
+        mut incoming_sync: IncomingStreams,
+        mut incoming_pair: IncomingStreams,
         mut reports: mpsc::UnboundedReceiver<(u64, SessionReport)>,
         mut pair_results: mpsc::UnboundedReceiver<(PeerId, Role, PairOutcome)>,
     ) {
@@ -193,6 +249,8 @@ impl Driver {
             // Asleep until something happens, the link has something due, or it is time
             // to look at the file again. No fixed tick.
             let wake = self.link.next_wake().map_or(next_look, |w| w.min(next_look));
+            let wake = self.new_identity_at.map_or(wake, |at| at.min(wake));
+            let day = self.day;
             tokio::select! {
                 request = requests.recv() => match request {
                     None => break,
@@ -216,6 +274,8 @@ impl Driver {
                 Some((peer, role, outcome)) = pair_results.recv() => {
                     self.feed(Input::Pairing { peer, role, outcome, at: Utc::now() }).await;
                 }
+                // Midnight, UTC: a new day's identity is taken below.
+                _ = self.days.after(day) => {}
                 _ = folder_changed(&mut self.watch) => {
                     self.reread_settings().await;
                     // The kernel tells of a write as it starts: a commit can land after
@@ -228,6 +288,12 @@ impl Driver {
                         next_look = Instant::now() + look_every;
                     }
                     self.feed(Input::Tick).await;
+                }
+            }
+            if let Some(why) = self.new_identity_due() {
+                match self.start_again(why).await {
+                    Ok((sync, pair)) => (incoming_sync, incoming_pair) = (sync, pair),
+                    Err(e) => tracing::warn!("a new network identity could not be taken: {e}"),
                 }
             }
             if std::mem::take(&mut self.publish_due) {
@@ -319,11 +385,12 @@ impl Driver {
     /// Hands the link the settings again when another process may have changed them.
     async fn reread_settings(&mut self) {
         let seen = self.settings_version;
+        let today = self.identity.day;
         let read = self
             .store
             .run(move |store| {
                 let version = store.data_version().ok();
-                (version != seen).then(|| (version, peers::settings(store)))
+                (version != seen).then(|| (version, daily::settings_for(store, today)))
             })
             .await;
         let Ok(Some((version, settings))) = read else { return };
@@ -365,7 +432,15 @@ impl Driver {
             }
             Effect::RedialPartner(partner) => {
                 let addresses = self.store.run(|store| peers::addresses(store).unwrap_or_default()).await;
-                let addresses = addresses.unwrap_or_default();
+                let mut addresses = addresses.unwrap_or_default();
+                // The partner's phone listens on the day's port, where it is free, with the
+                // day's identity.
+                if let Some(today) = self.identity.day {
+                    addresses = addresses.iter().map(addresses::without_peer).collect();
+                    let moved: Vec<_> =
+                        addresses.iter().filter_map(|a| addresses::at_port(a, today.partner_port)).collect();
+                    addresses.extend(moved.into_iter().filter(|a| !addresses.contains(a)).collect::<Vec<_>>());
+                }
                 if !addresses.is_empty() {
                     let opts = DialOpts::peer_id(partner)
                         .addresses(addresses)
@@ -456,10 +531,22 @@ impl Driver {
             }
             Effect::Write(write) => {
                 let job = write.clone();
-                let result = self.store.run(move |store| peers::write(store, &job).map_err(NetError::from)).await;
+                // A new partner knows this phone by the identity it has now: kept with the
+                // pairing, for the next start.
+                let key = matches!(write, Write::NewPartner { .. }).then(|| self.identity.key.clone());
+                let result = self
+                    .store
+                    .run(move |store| {
+                        if let Some(key) = &key {
+                            peers::use_keypair(store, key)?;
+                        }
+                        peers::write(store, &job).map_err(NetError::from)
+                    })
+                    .await;
                 let result = result.unwrap_or_else(|e| Err(NetError::Start(e.to_string())));
                 if matches!(write, Write::NewPartner { .. }) && result.is_ok() {
                     self.stage_due = true;
+                    self.new_identity_at = Some(Instant::now() + AFTER_PAIRING);
                 }
                 if write.answered() {
                     return Some(Input::Written { write, result });
@@ -561,11 +648,76 @@ impl Driver {
             status.unsent_changes = waiting;
         }
         status.listening = self.link.listening().iter().map(|a| a.to_string()).collect();
+        // Who the two phones are on the network today, as the node knows them.
+        status.peer_id = Some(self.link.me().to_base58());
+        if let (Some(view), Some(peer)) = (status.partner.as_mut(), self.link.partner_peer()) {
+            view.peer_id = peer.to_base58();
+        }
         self.status.send_if_modified(|old| {
             let changed = *old != status;
             *old = status;
             changed
         });
+    }
+
+    /// Whether this phone should take a new identity now, and why.
+    fn new_identity_due(&mut self) -> Option<NewIdentity> {
+        let paired = self.link.partner_peer().is_some();
+        let was_paired = std::mem::replace(&mut self.paired, paired);
+        if was_paired && !paired {
+            return Some(NewIdentity::PairingEnded);
+        }
+        if self.new_identity_at.is_some_and(|at| Instant::now() >= at) {
+            return Some(NewIdentity::Paired);
+        }
+        let today = self.days.today();
+        if today == self.day {
+            return None;
+        }
+        self.day = today;
+        // A partner paired before phones had a couple secret knows only the one identity;
+        // an open invite or join names the one this phone has.
+        let keep = (paired && self.identity.day.is_none()) || self.link.pairing_open();
+        (!keep).then_some(NewIdentity::NewDay)
+    }
+
+    /// Starts the swarm again with the identity for today (kept in the settings, as at a
+    /// start), and a link that knows it. Whatever was under way with the earlier identity
+    /// ends; the partner's phone, which works out the same identities, finds this one
+    /// again. When the pairing ended, the port is left behind too.
+    async fn start_again(&mut self, why: NewIdentity) -> Result<(IncomingStreams, IncomingStreams), NetError> {
+        self.new_identity_at = None;
+        let day = self.days.today();
+        let read = self.store.run(move |store| daily::identity_on(store, day).map_err(NetError::from));
+        let (identity, settings) = read.await.map_err(|e| NetError::Start(e.to_string()))??;
+        let (link, swarm) = Node::swarm(&identity, settings, &self.config)?;
+        // Where the person said to listen, the addresses stay as they are bound now, so
+        // that the partner's phone still finds this one without discovery.
+        let listen = match (why, self.link.listening()) {
+            (NewIdentity::PairingEnded, _) | (_, []) => self.config.listen.clone(),
+            (_, bound) if !self.config.listen.is_empty() => bound.to_vec(),
+            _ => Vec::new(),
+        };
+        let port = identity.day.map(|today| today.port);
+        let mut control = swarm.behaviour().stream.new_control();
+        let incoming = accept(&mut control)?;
+        if let Some((_, task)) = self.session.take() {
+            task.abort();
+        }
+        self.streams.clear();
+        self.dials.clear();
+        // The old swarm goes first, so that its ports are free again.
+        self.swarm = swarm;
+        if let Err(e) = Node::listen(&mut self.swarm, &listen, port) {
+            tracing::warn!("{e}; listening on any free port");
+            let _ = self.swarm.listen_on(addresses::all_interfaces(0));
+        }
+        *self.me.lock().unwrap_or_else(|p| p.into_inner()) = link.me();
+        tracing::info!("{}: this phone is now {} on the network", why.words(), link.me());
+        (self.control, self.link, self.identity, self.day) = (control, link, identity, day);
+        self.paired = self.link.partner_peer().is_some();
+        self.publish_due = true;
+        Ok(incoming)
     }
 
     async fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {

@@ -4,8 +4,11 @@
 //! settings report into the link's inputs, and does the effects it returns. It decides
 //! nothing itself.
 //!
+//! Who this phone is: a new identity each day, and a new one when a pairing ends
+//! (`net::daily`); the driver starts the swarm again for it.
+//!
 //! Who gets in: the allow list comes first in the behaviour and holds only the paired
-//! partner (nobody while sync is paused or stopped), so any other device's connection is
+//! partner, as it is that day (nobody while sync is paused or stopped), so any other device's connection is
 //! closed before a single stream opens. While an invite or a join is open it is lifted,
 //! and then the only protocol served to a stranger is the pairing exchange, limited to
 //! five wrong codes. Before the allow list, caps on connections turn a flood away.
@@ -26,15 +29,16 @@ mod swarm;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use libp2p::{Multiaddr, PeerId};
+use libp2p::{Multiaddr, PeerId, Swarm};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
 use super::addresses;
+use super::daily::{self, Days, Identity};
 pub use super::error::{NetError, Paired};
 use super::invite::Invitation;
 use super::link::PartnerLink;
 pub use super::link::{INVITE_LIFETIME, MAX_TRIES};
-use super::peers;
+use super::peers::{self, Settings};
 use super::sync::Arrived;
 use super::{NetEvent, NetStatus, WireTap};
 use crate::store::Store;
@@ -56,6 +60,8 @@ pub struct NetConfig {
     pub invite_lifetime: Duration,
     /// Records every byte handed to the network, for tests.
     pub tap: Option<WireTap>,
+    /// Where the date comes from: the node takes a new identity each day.
+    pub days: Days,
 }
 
 impl Default for NetConfig {
@@ -68,6 +74,7 @@ impl Default for NetConfig {
             ttl: Duration::from_secs(60),
             invite_lifetime: INVITE_LIFETIME,
             tap: None,
+            days: Days::Calendar,
         }
     }
 }
@@ -92,26 +99,47 @@ pub struct Node {
     first: std::sync::Mutex<Option<broadcast::Receiver<NetEvent>>>,
     status: watch::Receiver<NetStatus>,
     local_change: Arc<Notify>,
-    peer_id: PeerId,
+    /// This phone's network identity: new when a pairing ends.
+    peer_id: Arc<std::sync::Mutex<PeerId>>,
 }
 
 impl Node {
     /// Starts the node on the current tokio runtime. The store is the node's own
     /// connection to this phone's journal.
     pub async fn start(mut store: Store, config: NetConfig) -> Result<Node, NetError> {
-        let key = peers::keypair(&mut store)?;
-        let me = key.public().to_peer_id();
         if peers::forget_untrusted(&mut store)? {
             tracing::info!("forgot a partner saved before pairings were confirmed; pair again");
         }
-        let settings = peers::settings(&store)?;
-        let link = PartnerLink::new(me, config.discovery, config.invite_lifetime, settings, Instant::now());
+        let day = config.days.today();
+        let (identity, settings) = daily::identity_on(&mut store, day)?;
+        let port = match identity.day {
+            Some(today) => Some(today.port),
+            None => peers::listen_port(&store)?,
+        };
+        let (link, mut swarm) = Node::swarm(&identity, settings, &config)?;
+        Node::listen(&mut swarm, &config.listen, port)?;
+        driver::start(store, link, swarm, identity, day, &config).await
+    }
 
-        let mut swarm = swarm::build(key, &config, &link.door(), link.partner_peer())?;
+    /// A swarm with `identity`, letting in whom the settings say, and the link that
+    /// decides for it. It listens nowhere yet.
+    fn swarm(
+        identity: &Identity,
+        settings: Settings,
+        config: &NetConfig,
+    ) -> Result<(PartnerLink, Swarm<swarm::Behaviour>), NetError> {
+        let link =
+            PartnerLink::new(identity.peer(), config.discovery, config.invite_lifetime, settings, Instant::now());
+        let swarm = swarm::build(identity.key.clone(), config, &link.door(), link.partner_peer())?;
+        Ok((link, swarm))
+    }
 
-        let mut listen = config.listen.clone();
+    /// Listens at `listen`, or, when it is empty, on all of this phone's addresses, at
+    /// `port` if it is free and at any port if not.
+    fn listen(swarm: &mut Swarm<swarm::Behaviour>, listen: &[Multiaddr], port: Option<u16>) -> Result<(), NetError> {
+        let mut listen = listen.to_vec();
         if listen.is_empty() {
-            let port = peers::listen_port(&store)?.unwrap_or(0);
+            let port = port.unwrap_or(0);
             if port != 0 && swarm.listen_on(addresses::all_interfaces(port)).is_ok() {
                 // Whether the port is still free shows in the listener's events.
             } else {
@@ -121,8 +149,7 @@ impl Node {
         for address in &listen {
             swarm.listen_on(address.clone()).map_err(|e| NetError::Start(format!("can't listen on {address}: {e}")))?;
         }
-
-        driver::start(store, link, swarm, &config).await
+        Ok(())
     }
 
     /// Starts the node on a thread of its own, for the window, whose own loop is not
@@ -156,8 +183,10 @@ impl Node {
         rx.recv().map_err(|_| NetError::Stopped)?
     }
 
+    /// This phone's network identity now. It changes when a pairing ends, so that the
+    /// earlier partner's phone can no longer recognize this one.
     pub fn peer_id(&self) -> PeerId {
-        self.peer_id
+        *self.peer_id.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Events from now on; the first call gets every event since the node started.
