@@ -19,6 +19,8 @@
 //! `net::peers` (the partner and the kept identity), `net::pairing` (the secret, the
 //! roles) and `store`.
 
+use std::time::{Duration, Instant};
+
 use chrono::{NaiveDate, Utc};
 use hkdf::Hkdf;
 use libp2p::PeerId;
@@ -67,7 +69,7 @@ impl Days {
                 let midnight = day.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
                 let Some(midnight) = midnight else { return std::future::pending().await };
                 let left = (midnight - now).to_std().unwrap_or_default();
-                tokio::time::sleep(left + std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(left + Duration::from_millis(50)).await;
             },
             Days::Given(given) => loop {
                 if *given.borrow_and_update() != day {
@@ -78,6 +80,83 @@ impl Days {
                 }
             },
         }
+    }
+}
+
+/// How long after a pairing is saved the phone takes the day's identity: the pairing's
+/// last message, written just before, has long arrived by then.
+pub const AFTER_PAIRING: Duration = Duration::from_secs(2);
+
+/// Why a running node takes a new identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewIdentity {
+    /// The invitation's identity is left for the day's, which only the partner knows.
+    Paired,
+    /// The earlier partner's phone knew the one before.
+    PairingEnded,
+    NewDay,
+}
+
+impl NewIdentity {
+    pub fn words(self) -> &'static str {
+        match self {
+            NewIdentity::Paired => "paired",
+            NewIdentity::PairingEnded => "the pairing ended",
+            NewIdentity::NewDay => "a new day",
+        }
+    }
+}
+
+/// When a running node takes a new identity: a moment after a pairing is made, as soon
+/// as one ends, and when the day turns. Sans-IO: the driver says what happened and asks.
+#[derive(Debug)]
+pub struct Turns {
+    day: NaiveDate,
+    paired: bool,
+    after_pairing: Option<Instant>,
+}
+
+impl Turns {
+    /// The node took its identity on `day`, with a partner or not.
+    pub fn new(day: NaiveDate, paired: bool) -> Turns {
+        Turns { day, paired, after_pairing: None }
+    }
+
+    pub fn day(&self) -> NaiveDate {
+        self.day
+    }
+
+    /// A pairing was saved at `now`.
+    pub fn paired_at(&mut self, now: Instant) {
+        self.after_pairing = Some(now + AFTER_PAIRING);
+    }
+
+    /// When to ask again, if a turn waits on the time.
+    pub fn wake(&self) -> Option<Instant> {
+        self.after_pairing
+    }
+
+    /// Whether to take a new identity now, and why. `paired`: the link has a partner
+    /// now. `keep`: the identity must stay through a new day (a partner paired before
+    /// phones had a couple secret knows only this one; an open invite or join names it).
+    pub fn due(&mut self, now: Instant, today: NaiveDate, paired: bool, keep: bool) -> Option<NewIdentity> {
+        if std::mem::replace(&mut self.paired, paired) && !paired {
+            return Some(NewIdentity::PairingEnded);
+        }
+        if self.after_pairing.is_some_and(|at| now >= at) {
+            return Some(NewIdentity::Paired);
+        }
+        if today == self.day {
+            return None;
+        }
+        // Kept or not, this day is seen: it is not asked about again.
+        self.day = today;
+        (!keep).then_some(NewIdentity::NewDay)
+    }
+
+    /// A new identity was taken on `day`.
+    pub fn taken(&mut self, day: NaiveDate, paired: bool) {
+        *self = Turns::new(day, paired);
     }
 }
 
@@ -208,6 +287,31 @@ mod tests {
         let ports: std::collections::BTreeSet<u16> = seen.iter().map(|(_, p)| *p).collect();
         assert!(ports.len() >= 5, "ports repeat more than chance would: {seen:?}");
         assert!(seen.iter().all(|(_, p)| *p >= FIRST_PORT));
+    }
+
+    /// A running node turns to a new identity a moment after pairing, at once when the
+    /// pairing ends, and on a new day unless its identity must stay; a day is turned on
+    /// once.
+    #[test]
+    fn a_node_turns_after_pairing_when_the_pairing_ends_and_on_a_new_day() {
+        let (monday, tuesday, wednesday) = (day("2026-12-07"), day("2026-12-08"), day("2026-12-09"));
+        let start = Instant::now();
+        let mut turns = Turns::new(monday, false);
+        assert_eq!(turns.due(start, monday, false, false), None);
+        turns.paired_at(start);
+        assert_eq!(turns.wake(), Some(start + AFTER_PAIRING));
+        assert_eq!(turns.due(start + Duration::from_secs(1), monday, true, false), None, "too soon");
+        assert_eq!(turns.due(start + AFTER_PAIRING, monday, true, false), Some(NewIdentity::Paired));
+        turns.taken(monday, true);
+        assert_eq!(turns.wake(), None);
+        assert_eq!(turns.due(start + AFTER_PAIRING, monday, true, false), None);
+
+        assert_eq!(turns.due(start, tuesday, true, false), Some(NewIdentity::NewDay));
+        turns.taken(tuesday, true);
+        assert_eq!(turns.due(start, tuesday, true, false), None);
+        assert_eq!(turns.due(start, wednesday, true, true), None, "kept through the day");
+        assert_eq!(turns.due(start, wednesday, true, false), None, "and not asked about again that day");
+        assert_eq!(turns.due(start, wednesday, false, false), Some(NewIdentity::PairingEnded));
     }
 
     /// The calendar's day is UTC's, and a given day moves when the test says.

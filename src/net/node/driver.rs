@@ -2,7 +2,12 @@
 //! settings report into the link's inputs, and does the effects the link returns. It
 //! decides nothing itself. Streams a phone opened wait in a map, by the phone that opened
 //! them, until the link says what to do with them; the swarm's dials wait in another, by
-//! their connection, until they connect or fail.
+//! their connection, until they connect or fail. When the node takes a new identity
+//! (`daily::Turns` says when), the driver starts the swarm and the link again.
+//!
+//! Near 700 lines, without tests of its own (`tests/net.rs` and `tests/lan.rs` drive it
+//! whole): it is the one owner of the swarm, and `perform` is one match over the link's
+//! effects, each beside the state it acts on.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -19,7 +24,7 @@ use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use super::swarm::{self, Behaviour, BehaviourEvent, PAIR_PROTOCOL, SYNC_PROTOCOL, allow_list};
 use super::{NetConfig, Node, Request};
 use crate::net::addresses;
-use crate::net::daily::{self, Days, Identity};
+use crate::net::daily::{self, Days, Identity, NewIdentity, Turns};
 use crate::net::error::{DialError, NetError, Paired};
 use crate::net::invite::Invitation;
 use crate::net::link::{DialId, Effect, Input, Intent, PartnerLink, Reply, SessionId};
@@ -71,11 +76,9 @@ pub(super) async fn start(
     let mut driver = Driver {
         swarm,
         identity,
-        day,
+        turns: Turns::new(day, paired),
         days: config.days.clone(),
-        new_identity_at: None,
         me: me.clone(),
-        paired,
         config: config.clone(),
         control,
         store,
@@ -121,31 +124,6 @@ fn accept(control: &mut libp2p_stream::Control) -> Result<(IncomingStreams, Inco
     Ok((sync, pair))
 }
 
-/// How long after a pairing is saved the phone takes the day's identity: the pairing's
-/// last message, written just before, has long arrived by then.
-const AFTER_PAIRING: Duration = Duration::from_secs(2);
-
-/// Why a phone takes a new network identity while it runs.
-#[derive(Clone, Copy, Debug)]
-enum NewIdentity {
-    /// The identity the invitation named is left for the day's, which only the partner
-    /// knows.
-    Paired,
-    /// The earlier partner's phone knew the one before.
-    PairingEnded,
-    NewDay,
-}
-
-impl NewIdentity {
-    fn words(self) -> &'static str {
-        match self {
-            NewIdentity::Paired => "paired",
-            NewIdentity::PairingEnded => "the pairing ended",
-            NewIdentity::NewDay => "a new day",
-        }
-    }
-}
-
 /// Folds the waiting shares into a new pairing's document ahead of time
 /// ([`Store::stage_outbox`]) while the two people compare their words: after the
 /// introduction, after a restart, and after a change took an earlier staging back. Does
@@ -188,16 +166,11 @@ struct Driver {
     swarm: Swarm<Behaviour>,
     /// The identity the swarm has, kept with the pairing when one is made.
     identity: Identity,
-    /// The day the identity was taken on.
-    day: NaiveDate,
+    /// When the node takes a new identity.
+    turns: Turns,
     days: Days,
-    /// When to take the day's identity after a pairing: once the pairing's last message
-    /// has surely arrived.
-    new_identity_at: Option<Instant>,
     /// The same identity, as the node's handle tells it.
     me: Arc<std::sync::Mutex<PeerId>>,
-    /// Whether the link had a partner after the last thing it handled.
-    paired: bool,
     config: NetConfig,
     control: libp2p_stream::Control,
     store: StoreWorker,
@@ -249,8 +222,8 @@ impl Driver {
             // Asleep until something happens, the link has something due, or it is time
             // to look at the file again. No fixed tick.
             let wake = self.link.next_wake().map_or(next_look, |w| w.min(next_look));
-            let wake = self.new_identity_at.map_or(wake, |at| at.min(wake));
-            let day = self.day;
+            let wake = self.turns.wake().map_or(wake, |at| at.min(wake));
+            let day = self.turns.day();
             tokio::select! {
                 request = requests.recv() => match request {
                     None => break,
@@ -546,7 +519,7 @@ impl Driver {
                 let result = result.unwrap_or_else(|e| Err(NetError::Start(e.to_string())));
                 if matches!(write, Write::NewPartner { .. }) && result.is_ok() {
                     self.stage_due = true;
-                    self.new_identity_at = Some(Instant::now() + AFTER_PAIRING);
+                    self.turns.paired_at(Instant::now());
                 }
                 if write.answered() {
                     return Some(Input::Written { write, result });
@@ -660,25 +633,13 @@ impl Driver {
         });
     }
 
-    /// Whether this phone should take a new identity now, and why.
+    /// Whether this phone should take a new identity now, and why ([`Turns`]).
     fn new_identity_due(&mut self) -> Option<NewIdentity> {
         let paired = self.link.partner_peer().is_some();
-        let was_paired = std::mem::replace(&mut self.paired, paired);
-        if was_paired && !paired {
-            return Some(NewIdentity::PairingEnded);
-        }
-        if self.new_identity_at.is_some_and(|at| Instant::now() >= at) {
-            return Some(NewIdentity::Paired);
-        }
-        let today = self.days.today();
-        if today == self.day {
-            return None;
-        }
-        self.day = today;
         // A partner paired before phones had a couple secret knows only the one identity;
         // an open invite or join names the one this phone has.
         let keep = (paired && self.identity.day.is_none()) || self.link.pairing_open();
-        (!keep).then_some(NewIdentity::NewDay)
+        self.turns.due(Instant::now(), self.days.today(), paired, keep)
     }
 
     /// Starts the swarm again with the identity for today (kept in the settings, as at a
@@ -686,7 +647,6 @@ impl Driver {
     /// ends; the partner's phone, which works out the same identities, finds this one
     /// again. When the pairing ended, the port is left behind too.
     async fn start_again(&mut self, why: NewIdentity) -> Result<(IncomingStreams, IncomingStreams), NetError> {
-        self.new_identity_at = None;
         let day = self.days.today();
         let read = self.store.run(move |store| daily::identity_on(store, day).map_err(NetError::from));
         let (identity, settings) = read.await.map_err(|e| NetError::Start(e.to_string()))??;
@@ -714,8 +674,8 @@ impl Driver {
         }
         *self.me.lock().unwrap_or_else(|p| p.into_inner()) = link.me();
         tracing::info!("{}: this phone is now {} on the network", why.words(), link.me());
-        (self.control, self.link, self.identity, self.day) = (control, link, identity, day);
-        self.paired = self.link.partner_peer().is_some();
+        (self.control, self.link, self.identity) = (control, link, identity);
+        self.turns.taken(day, self.link.partner_peer().is_some());
         self.publish_due = true;
         Ok(incoming)
     }
