@@ -333,24 +333,33 @@ static HELD: std::sync::Mutex<std::collections::BTreeMap<PathBuf, fs::File>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 /// The descriptor held for `path`, opened on first use, and again if the file at `path`
-/// was replaced (the one held before then points at a file no longer there, whose
-/// locks nobody needs).
+/// was replaced. Descriptors of journals no longer at their path (deleted, or replaced)
+/// are let go: they point at files nobody can open by name any more, whose locks no
+/// other process can want, and a process that makes many journals (tests) would
+/// otherwise run out of descriptors.
 fn held_open<'a>(
     held: &'a mut std::collections::BTreeMap<PathBuf, fs::File>,
     path: &Path,
 ) -> std::io::Result<&'a mut fs::File> {
-    let now = match fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) => {
-            held.remove(path);
-            return Err(e);
-        }
-    };
-    let same = held.get(path).and_then(|f| f.metadata().ok()).is_some_and(|kept| same_file(&kept, &now));
-    if !same {
+    held.retain(|kept_path, file| still_there(kept_path, file));
+    if !held.contains_key(path) {
         held.insert(path.to_owned(), fs::File::open(path)?);
     }
     held.get_mut(path).ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+}
+
+/// Whether a descriptor is held for the journal at `path`.
+#[cfg(test)]
+pub(super) fn is_held(path: &Path) -> bool {
+    HELD.lock().unwrap_or_else(|p| p.into_inner()).contains_key(path)
+}
+
+/// Whether `file` is still the file at `path`.
+fn still_there(path: &Path, file: &fs::File) -> bool {
+    match (fs::metadata(path), file.metadata()) {
+        (Ok(now), Ok(kept)) => same_file(&kept, &now),
+        _ => false,
+    }
 }
 
 #[cfg(unix)]

@@ -137,3 +137,27 @@ pub(super) fn sync_pair(a: &mut Store, b: &mut Store) {
     }
     panic!("sync did not settle");
 }
+
+/// The journal's header is read through a descriptor held for the process's life (see
+/// `open::check_file`); one for a journal that is gone is let go at the next open, so a
+/// process that makes and deletes many journals does not run out of descriptors.
+#[test]
+fn a_journal_that_is_gone_holds_no_descriptor_after_the_next_open() {
+    let gone: Vec<PathBuf> = (0..3)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            Store::open_dir_without_passcode(dir.path()).unwrap().init("Alex").unwrap();
+            drop(Store::open_dir_without_passcode(dir.path()).unwrap());
+            let path = dir.path().join(DB_FILE);
+            assert!(super::open::is_held(&path), "held while the journal is there");
+            path
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    Store::open_dir_without_passcode(dir.path()).unwrap().init("Sam").unwrap();
+    drop(Store::open_dir_without_passcode(dir.path()).unwrap());
+    assert!(super::open::is_held(&dir.path().join(DB_FILE)));
+    for path in &gone {
+        assert!(!super::open::is_held(path), "{} is gone, and its descriptor too", path.display());
+    }
+}
