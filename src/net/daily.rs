@@ -84,8 +84,9 @@ impl Days {
 }
 
 /// How long after a pairing is saved the phone takes the day's identity: the pairing's
-/// last message, written just before, has long arrived by then.
-pub const AFTER_PAIRING: Duration = Duration::from_secs(2);
+/// last message, written just before, has long arrived by then (a local network takes
+/// milliseconds), and the two people are still reading their words to each other.
+pub const AFTER_PAIRING: Duration = Duration::from_secs(1);
 
 /// Why a running node takes a new identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -300,7 +301,7 @@ mod tests {
         assert_eq!(turns.due(start, monday, false, false), None);
         turns.paired_at(start);
         assert_eq!(turns.wake(), Some(start + AFTER_PAIRING));
-        assert_eq!(turns.due(start + Duration::from_secs(1), monday, true, false), None, "too soon");
+        assert_eq!(turns.due(start + AFTER_PAIRING / 2, monday, true, false), None, "too soon");
         assert_eq!(turns.due(start + AFTER_PAIRING, monday, true, false), Some(NewIdentity::Paired));
         turns.taken(monday, true);
         assert_eq!(turns.wake(), None);

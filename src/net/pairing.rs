@@ -51,9 +51,11 @@ const ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 pub const MAX_MESSAGE: usize = 1024;
 
 /// Version 2 added the person and actor to the confirmation and the welcome; version 3
-/// the commitment and nonces behind the safety words. A phone on an earlier version is
-/// refused with "unknown version" rather than paired half-way.
-const VERSION: u8 = 3;
+/// the commitment and nonces behind the safety words; version 4 changes no message, but
+/// both phones then take a new identity each day from the couple's network secret
+/// (`net::daily`), which a phone on version 3 would never find. A phone on an earlier
+/// version is refused with "unknown version" rather than paired half-way.
+const VERSION: u8 = 4;
 
 /// The longest Automerge actor id accepted from the other phone. Steady makes 16-byte
 /// ones.
