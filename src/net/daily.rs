@@ -145,6 +145,8 @@ impl Turns {
             return Some(NewIdentity::PairingEnded);
         }
         if self.after_pairing.is_some_and(|at| now >= at) {
+            // Asked once: a turn that fails is not tried again and again.
+            self.after_pairing = None;
             return Some(NewIdentity::Paired);
         }
         if today == self.day {
@@ -303,6 +305,7 @@ mod tests {
         assert_eq!(turns.wake(), Some(start + AFTER_PAIRING));
         assert_eq!(turns.due(start + AFTER_PAIRING / 2, monday, true, false), None, "too soon");
         assert_eq!(turns.due(start + AFTER_PAIRING, monday, true, false), Some(NewIdentity::Paired));
+        assert_eq!(turns.wake(), None, "asked once");
         turns.taken(monday, true);
         assert_eq!(turns.wake(), None);
         assert_eq!(turns.due(start + AFTER_PAIRING, monday, true, false), None);

@@ -651,12 +651,20 @@ impl Driver {
         let read = self.store.run(move |store| daily::identity_on(store, day).map_err(NetError::from));
         let (identity, settings) = read.await.map_err(|e| NetError::Start(e.to_string()))??;
         let (link, swarm) = Node::swarm(&identity, settings, &self.config)?;
-        // Where the person said to listen, the addresses stay as they are bound now, so
-        // that the partner's phone still finds this one without discovery.
-        let listen = match (why, self.link.listening()) {
-            (NewIdentity::PairingEnded, _) | (_, []) => self.config.listen.clone(),
-            (_, bound) if !self.config.listen.is_empty() => bound.to_vec(),
-            _ => Vec::new(),
+        // Where the person said to listen, the ports stay as they are bound now, so that
+        // the partner's phone still finds this one without discovery.
+        let bound = self.link.listening().iter().find_map(addresses::tcp_port);
+        let listen: Vec<_> = match (why, bound) {
+            (NewIdentity::PairingEnded, _) | (_, None) => self.config.listen.clone(),
+            (_, Some(bound)) => self
+                .config
+                .listen
+                .iter()
+                .map(|a| match addresses::tcp_port(a) {
+                    Some(0) => addresses::at_port(a, bound).unwrap_or_else(|| a.clone()),
+                    _ => a.clone(),
+                })
+                .collect(),
         };
         let port = identity.day.map(|today| today.port);
         let mut control = swarm.behaviour().stream.new_control();
@@ -666,6 +674,9 @@ impl Driver {
         }
         self.streams.clear();
         self.dials.clear();
+        // A "Connect by address" under way is told the network stopped, rather than
+        // waiting for a dial the old swarm took with it.
+        self.replies.dials.clear();
         // The old swarm goes first, so that its ports are free again.
         self.swarm = swarm;
         if let Err(e) = Node::listen(&mut self.swarm, &listen, port) {
