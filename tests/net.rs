@@ -146,12 +146,17 @@ fn decrypted_contains(dir: &Path, text: &str) -> bool {
 
 /// Whether any file under `dir` holds `text` in its raw bytes.
 fn raw_contains(dir: &Path, text: &str) -> bool {
+    raw_contains_bytes(dir, text.as_bytes())
+}
+
+/// Whether any file under `dir` holds `needle` in its raw bytes.
+fn raw_contains_bytes(dir: &Path, needle: &[u8]) -> bool {
     std::fs::read_dir(dir).unwrap().flatten().any(|entry| {
         let path = entry.path();
         if path.is_dir() {
-            raw_contains(&path, text)
+            raw_contains_bytes(&path, needle)
         } else {
-            contains(&std::fs::read(&path).unwrap_or_default(), text)
+            std::fs::read(&path).unwrap_or_default().windows(needle.len()).any(|w| w == needle)
         }
     })
 }
@@ -516,6 +521,21 @@ async fn at_midnight_both_phones_take_new_identities_and_find_each_other_again()
     }
     assert_eq!(b.node.status().borrow().partner.clone().unwrap().peer_id, tuesday[0].to_base58());
     assert_eq!(a.node.status().borrow().partner.clone().unwrap().peer_id, tuesday[1].to_base58());
+
+    // The secret the identities come from is in the phones' settings, sealed: never in
+    // their files in the clear, nor handed to the network. The same search finds it in
+    // a file written in the clear.
+    let secret = peers::partner(&a.store()).unwrap().unwrap().network.unwrap();
+    let (bytes, hex) = (secret.as_bytes().to_vec(), peers::to_hex(secret.as_bytes()));
+    assert_eq!(peers::partner(&b.store()).unwrap().unwrap().network.unwrap(), secret, "both phones hold it");
+    let plain = TempDir::new().unwrap();
+    std::fs::write(plain.path().join("secret"), [bytes.as_slice(), hex.as_bytes()].concat()).unwrap();
+    assert!(raw_contains_bytes(plain.path(), &bytes) && raw_contains(plain.path(), &hex), "the search finds it");
+    for phone in [&a, &b] {
+        assert!(!raw_contains_bytes(phone.dir.path(), &bytes) && !raw_contains(phone.dir.path(), &hex));
+        let wire = phone.tap.bytes();
+        assert!(!wire.windows(bytes.len()).any(|w| w == bytes.as_slice()) && !contains(&wire, &hex));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
