@@ -230,6 +230,13 @@ fn phones_on_one_wifi_pair_sync_survive_a_dropped_link_and_ignore_a_stranger() {
     let status: serde_json::Value = serde_json::from_str(&common::ok(db.path(), &["status", "--json"])).unwrap();
     assert_eq!(status["partner"]["name"], "Alex");
     assert!(status["last_synced"].is_string());
+    // `status` names the phones as they are on the network today: B's phone connected
+    // to A's by the identity A's status gives, and B's status names it as the partner.
+    let status_a: serde_json::Value = serde_json::from_str(&common::ok(da.path(), &["status", "--json"])).unwrap();
+    let a_today = status_a["peer_id"].as_str().unwrap();
+    assert_eq!(status["partner"]["peer_id"], a_today);
+    let connected_to_a = out_b.iter().any(|l| l.contains(r#""event":"connected""#) && l.contains(a_today));
+    assert!(connected_to_a, "B never connected to {a_today}: {out_b:#?}");
 }
 
 /// Resident memory of a process, in bytes, from `/proc`.

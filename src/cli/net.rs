@@ -11,7 +11,7 @@ use libp2p::Multiaddr;
 
 use super::open;
 use crate::net::invite::Invitation;
-use crate::net::{NetConfig, NetEvent, NetStatus, Node, PairingState, addresses, peers};
+use crate::net::{NetConfig, NetEvent, NetStatus, Node, PairingState, addresses, daily, peers};
 
 /// How long `pair join` looks for the inviting phone.
 const JOIN_WAIT: Duration = Duration::from_secs(60);
@@ -275,7 +275,13 @@ fn print_event(out: &mut dyn Write, event: &NetEvent, json: bool) -> Result<()> 
 pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     let mut store = open(data_dir)?;
     peers::forget_untrusted(&mut store)?;
-    let status = NetStatus::at_rest(&store)?;
+    let mut status = NetStatus::at_rest(&store)?;
+    // Who the two phones are on the network today (a running node says the same).
+    let (me, theirs) = daily::peers_on(&store, chrono::Utc::now().date_naive())?;
+    status.peer_id = me.map(|p| p.to_base58());
+    if let (Some(view), Some(peer)) = (status.partner.as_mut(), theirs) {
+        view.peer_id = peer.to_base58();
+    }
     if json {
         return json_line(out, &serde_json::to_string(&status)?);
     }

@@ -163,10 +163,11 @@ pub struct NetStatus {
 }
 
 impl NetStatus {
-    /// What this phone knows without a network: from its own settings.
+    /// What this phone knows without a network: from its own settings. Its `peer_id`s
+    /// are the ones kept; the day's are the running node's to say (or
+    /// [`daily::peers_on`]'s, as `status` does).
     pub fn at_rest(store: &crate::store::Store) -> Result<NetStatus, peers::PeersError> {
         let partner = peers::partner(store)?;
-        let (me, theirs) = daily::peers_on(store, Utc::now().date_naive())?;
         let paused = peers::paused(store)?;
         let stopped = if partner.is_some() { peers::stopped(store)? } else { None };
         let since = peers::sync_state(store).shared_heads;
@@ -177,7 +178,7 @@ impl NetStatus {
             None => false,
         };
         Ok(NetStatus {
-            peer_id: me.map(|p| p.to_base58()),
+            peer_id: peers::peer_id(store)?.map(|p| p.to_base58()),
             link: match (&partner, paused, &stopped) {
                 (None, _, _) => LinkState::NotPaired,
                 (Some(_), _, Some(_)) => LinkState::Stopped,
@@ -185,7 +186,7 @@ impl NetStatus {
                 (Some(_), false, None) => LinkState::Offline,
             },
             pairing: peers::pairing_state(partner.as_ref()),
-            partner: partner.zip(theirs).map(|(p, peer)| PartnerView { peer_id: peer.to_base58(), name: p.name }),
+            partner: partner.map(|p| PartnerView { peer_id: p.peer.to_base58(), name: p.name }),
             paused,
             last_synced: peers::last_synced(store)?,
             unsent_changes,
