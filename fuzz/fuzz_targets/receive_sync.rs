@@ -6,29 +6,15 @@
 //! panics.
 #![no_main]
 
-use automerge::sync::{Message, State};
+use automerge::sync::Message;
 use libfuzzer_sys::fuzz_target;
-use steady_fuzz::{Mine, assert_only_what_the_rules_allow, phones};
+use steady_fuzz::{overwrite, phones, receive_and_check};
 
 fuzz_target!(|data: &[u8]| {
     let phones = phones().lock().unwrap_or_else(|p| p.into_inner());
     let (mut alex, _dir) = phones.alex();
     let mut bytes = phones.first_message.clone();
-    if let Some((&at, patch)) = data.split_first() {
-        let at = usize::from(at) * bytes.len() / 256;
-        let end = (at + patch.len()).min(bytes.len());
-        bytes[at..end].copy_from_slice(&patch[..end - at]);
-        bytes.extend_from_slice(&patch[end - at..]);
-    }
+    overwrite(&mut bytes, data);
     let Ok(message) = Message::decode(&bytes) else { return };
-    let rules = phones.rules.clone();
-    let before = alex.document_bytes().unwrap();
-    let mine = Mine::of(&mut alex, phones.alex_person);
-    let result = alex.receive_sync_message(&mut State::new(), message, &rules);
-    if result.is_err() {
-        assert_eq!(alex.document_bytes().unwrap(), before, "a refused message changed the document");
-    } else {
-        assert_only_what_the_rules_allow(&mut alex, &mine, &phones);
-    }
-    alex.verify_index().expect("the index matches the document");
+    receive_and_check(&mut alex, message, &phones);
 });

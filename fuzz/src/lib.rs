@@ -7,7 +7,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use automerge::sync::State;
+use automerge::sync::{Message, State};
 use steady::model::{Body, Draft, Entry, EntryId, PersonId, SafetySide};
 use steady::store::{PartnerRules, Store};
 use tempfile::TempDir;
@@ -125,6 +125,31 @@ impl Mine {
         entries.sort_by(|a, b| a.id.cmp(&b.id));
         let name = alex.people().unwrap().into_iter().find(|(id, _)| *id == me).map(|(_, name)| name);
         Mine { entries, name }
+    }
+}
+
+/// Hands `message` to Alex's journal as the partner's, and checks what every receive
+/// must keep: a refused message leaves the document as it was, an accepted one changes
+/// only what the rules allow, and either way the index matches the document.
+pub fn receive_and_check(alex: &mut Store, message: Message, phones: &Phones) {
+    let before = alex.document_bytes().unwrap();
+    let mine = Mine::of(alex, phones.alex_person);
+    if alex.receive_sync_message(&mut State::new(), message, &phones.rules).is_err() {
+        assert_eq!(alex.document_bytes().unwrap(), before, "a refused message changed the document");
+    } else {
+        assert_only_what_the_rules_allow(alex, &mine, phones);
+    }
+    alex.verify_index().expect("the index matches the document");
+}
+
+/// Writes the input over `bytes`: its first byte says where, in 256ths of the length,
+/// and the rest is written there, lengthening `bytes` where it runs past the end.
+pub fn overwrite(bytes: &mut Vec<u8>, data: &[u8]) {
+    if let Some((&at, patch)) = data.split_first() {
+        let at = usize::from(at) * bytes.len() / 256;
+        let end = (at + patch.len()).min(bytes.len());
+        bytes[at..end].copy_from_slice(&patch[..end - at]);
+        bytes.extend_from_slice(&patch[end - at..]);
     }
 }
 
