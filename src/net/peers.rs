@@ -1,6 +1,6 @@
 //! What this phone remembers about the network, kept in its own settings and never
-//! shared: its key, its partner (who they are, which couple, whether the words were
-//! checked on this phone), the partner's last addresses, the sync state, whether sync is
+//! shared: its key, its partner (who they are, which couple, the couple's network
+//! secret, whether the words were checked on this phone), the partner's last addresses, the sync state, whether sync is
 //! paused, and why it was stopped if the partner's phone broke the rules.
 //!
 //! The partner link reads them as one [`Settings`] and asks for changes as a [`Write`].
@@ -422,8 +422,9 @@ pub fn set_last_synced(store: &mut Store, at: DateTime<Utc>) -> Result<(), Peers
     Ok(())
 }
 
-/// The TCP port this phone listened on last time, so the partner's address book stays
-/// right across restarts.
+/// The TCP port this phone listened on last time, so that a partner paired before
+/// daily identities (`net::daily`) finds it there after a restart. Forgotten when a
+/// pairing ends, and at every start without a partner.
 pub fn listen_port(store: &Store) -> Result<Option<u16>, PeersError> {
     Ok(store.setting(LISTEN_PORT)?.and_then(|p| p.parse().ok()))
 }

@@ -49,7 +49,8 @@ pub struct NetConfig {
     /// Find the partner's phone with mDNS. Off, only addresses dialed directly are used.
     pub discovery: bool,
     /// Where to accept connections. Empty: all of this phone's IPv4 addresses, on the
-    /// port used last time if it is free.
+    /// day's port when paired (`net::daily`; the port used last time, for a pairing from
+    /// before daily identities) if it is free, and on any port otherwise.
     pub listen: Vec<Multiaddr>,
     /// Addresses to connect to at once, as with "Connect by address".
     pub dial: Vec<Multiaddr>,
