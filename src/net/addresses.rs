@@ -74,14 +74,29 @@ pub fn offered(listening: &[Multiaddr]) -> Vec<Multiaddr> {
     addresses
 }
 
-/// The partner's address book with `address` put first: each address once, at most
+/// The partner's address book with `address` put first: each host and port once,
+/// without the phone's identity (which changes from day to day), at most
 /// [`ADDRESS_BOOK`] of them. Says too whether the address was not first already.
-pub fn remembered(mut book: Vec<Multiaddr>, address: &Multiaddr) -> (Vec<Multiaddr>, bool) {
-    let was_first = book.first() == Some(address);
-    book.retain(|a| a != address);
-    book.insert(0, address.clone());
+pub fn remembered(book: Vec<Multiaddr>, address: &Multiaddr) -> (Vec<Multiaddr>, bool) {
+    let address = without_peer(address);
+    let mut book = kept(book);
+    let was_first = book.first() == Some(&address);
+    book.retain(|a| *a != address);
+    book.insert(0, address);
     book.truncate(ADDRESS_BOOK);
     (book, !was_first)
+}
+
+/// An address book as it is kept: each host and port once, in order, without the
+/// phone's identity (a book saved before identities changed by day may hold it).
+pub fn kept(book: Vec<Multiaddr>) -> Vec<Multiaddr> {
+    let mut kept: Vec<Multiaddr> = Vec::with_capacity(book.len());
+    for address in book.iter().map(without_peer) {
+        if !kept.contains(&address) {
+            kept.push(address);
+        }
+    }
+    kept
 }
 
 pub fn tcp_port(address: &Multiaddr) -> Option<u16> {
@@ -225,7 +240,14 @@ mod tests {
         assert_eq!(again, after);
         let (moved, new) = remembered(after.clone(), &book[2]);
         assert!(new);
-        assert_eq!((moved[0].clone(), moved[1].clone(), moved.len()), (book[2].clone(), newest, ADDRESS_BOOK));
+        assert_eq!((moved[0].clone(), moved[1].clone(), moved.len()), (book[2].clone(), newest.clone(), ADDRESS_BOOK));
+        // The phone's identity is not kept: the same host and port under another day's
+        // identity is the same address.
+        let peer = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+        let (same, new) = remembered(moved.clone(), &newest.clone().with(Protocol::P2p(peer)));
+        assert!(new);
+        assert_eq!((same[0].clone(), same.len()), (newest.clone(), ADDRESS_BOOK));
+        assert_eq!(kept(vec![newest.clone().with(Protocol::P2p(peer)), newest.clone()]), vec![newest]);
     }
 
     #[test]

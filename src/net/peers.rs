@@ -369,7 +369,7 @@ pub fn forget_partner(store: &mut Store) -> Result<(), PeersError> {
 pub fn addresses(store: &Store) -> Result<Vec<Multiaddr>, PeersError> {
     let Some(text) = store.setting(ADDRESSES)? else { return Ok(Vec::new()) };
     let list: Vec<String> = serde_json::from_str(&text).map_err(|_| PeersError::Damaged("the address book"))?;
-    Ok(list.iter().filter_map(|a| a.parse().ok()).collect())
+    Ok(addresses::kept(list.iter().filter_map(|a| a.parse().ok()).collect()))
 }
 
 /// Puts an address at the front of the partner's address book. Says whether it was new.

@@ -406,10 +406,8 @@ impl Driver {
             Effect::RedialPartner(partner) => {
                 let addresses = self.store.run(|store| peers::addresses(store).unwrap_or_default()).await;
                 let mut addresses = addresses.unwrap_or_default();
-                // The partner's phone listens on the day's port, where it is free, with the
-                // day's identity.
+                // The partner's phone listens on the day's port, where it is free.
                 if let Some(today) = self.identity.day {
-                    addresses = addresses.iter().map(addresses::without_peer).collect();
                     let moved: Vec<_> =
                         addresses.iter().filter_map(|a| addresses::at_port(a, today.partner_port)).collect();
                     addresses.extend(moved.into_iter().filter(|a| !addresses.contains(a)).collect::<Vec<_>>());
