@@ -164,7 +164,7 @@ struct Replies {
 /// Owns the swarm and does what the link says.
 struct Driver {
     swarm: Swarm<Behaviour>,
-    /// The identity the swarm has, kept with the pairing when one is made.
+    /// The identity the swarm has, and the day it belongs to.
     identity: Identity,
     /// When the node takes a new identity.
     turns: Turns,
@@ -502,18 +502,7 @@ impl Driver {
             }
             Effect::Write(write) => {
                 let job = write.clone();
-                // A new partner knows this phone by the identity it has now: kept with the
-                // pairing, for the next start.
-                let key = matches!(write, Write::NewPartner { .. }).then(|| self.identity.key.clone());
-                let result = self
-                    .store
-                    .run(move |store| {
-                        if let Some(key) = &key {
-                            peers::use_keypair(store, key)?;
-                        }
-                        peers::write(store, &job).map_err(NetError::from)
-                    })
-                    .await;
+                let result = self.store.run(move |store| peers::write(store, &job).map_err(NetError::from)).await;
                 let result = result.unwrap_or_else(|e| Err(NetError::Start(e.to_string())));
                 if matches!(write, Write::NewPartner { .. }) && result.is_ok() {
                     self.stage_due = true;
