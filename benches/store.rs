@@ -1,4 +1,5 @@
-//! Speed of the journal on disk: opening 10,000 entries, a durable add, a share, sending
+//! Speed of the journal on disk: opening 10,000 entries, a durable add, a private edit, a
+//! share, sending
 //! a share (folding it into the shared document), and checking a change received from
 //! the partner against the rules of who may change what. Figures are recorded in
 //! BENCHMARKS.md.
@@ -34,6 +35,13 @@ fn add_and_share(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             store.add(fixture::draft(i * 6 + 1)).unwrap()
+        })
+    });
+    let private = store.add(fixture::draft(1)).unwrap().id;
+    c.bench_function("edit one private entry, durable, the old words out of the log", |b| {
+        b.iter(|| {
+            i += 1;
+            store.edit(private, fixture::draft(i * 6 + 1)).unwrap()
         })
     });
     c.bench_function("share one entry, durable", |b| {

@@ -155,8 +155,10 @@ impl Store {
             let waits = !matches!(whereabouts, Whereabouts::Private);
             let (replaced, fresh) = match whereabouts {
                 Whereabouts::Private => {
+                    // The words replaced must not stay in an older copy of the page in
+                    // the log, where the key still opens them: the log is emptied below.
                     rows::put(&w.sql, Table::Private, &entry)?;
-                    (false, None)
+                    (true, None)
                 }
                 Whereabouts::Waiting { ready_at } => {
                     // A staged fold holds the version this change replaces: taken back.

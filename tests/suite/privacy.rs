@@ -88,6 +88,35 @@ fn a_waiting_edit_replaced_before_sending_is_overwritten_on_this_phone_too() {
     }
 }
 
+/// A private entry reworded while the app stays open (for days, on a phone): the old
+/// words, sealed, are in no file once the edit is saved. SQLite's write-ahead log keeps
+/// earlier copies of a page until it is emptied, and the key opens them. A second
+/// connection stays open as the window's network node keeps one.
+#[test]
+fn a_private_edit_leaves_the_old_words_in_no_file_while_the_journal_stays_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut a = phone(d, "Alex");
+    let _node = Store::open_dir_without_passcode(d).unwrap();
+    let e = a.add(helps("Private-v1-d41")).unwrap();
+    let first = sealed_start(d, "SELECT sealed FROM private_entries");
+    assert!(on_disk(d, &first), "the first words are on this phone, sealed");
+    a.edit(e.id, helps("Private-v2-d42")).unwrap();
+    let second = sealed_start(d, "SELECT sealed FROM private_entries");
+    assert!(on_disk(d, &second), "the new words are on this phone, sealed");
+    assert!(!on_disk(d, &first), "the old words linger in the write-ahead log or a free page");
+    let agreement = a.add(Draft::Agreement { text: "Private-agreement-d43".into() }).unwrap();
+    let before = sealed_start(
+        d,
+        &format!("SELECT sealed FROM private_entries WHERE id = x'{}'", agreement.id.as_uuid().simple()),
+    );
+    a.check_in(agreement.id, steady::model::Outcome::Kept, Some("Private-note-d44")).unwrap();
+    assert!(!on_disk(d, &before), "the agreement before its check-in lingers");
+    for text in [&b"Private-v1-d41"[..], b"Private-v2-d42", b"Private-note-d44"] {
+        assert!(!on_disk(d, text), "nothing in the clear");
+    }
+}
+
 #[test]
 fn a_past_pairing_deleted_for_good_leaves_no_text_in_the_files() {
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
