@@ -310,6 +310,10 @@ pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     if let Some(reason) = &status.stopped {
         line(out, &format!("{reason} Run `steady resume` only if you trust that phone again."))?;
     }
+    if let Some(bytes) = status.shared_document_too_big {
+        let why = crate::store::StoreError::DocumentTooBig { bytes, limit: crate::store::MAX_OPENED };
+        line(out, &format!("Note: {why}."))?;
+    }
     Ok(())
 }
 

@@ -79,6 +79,13 @@ fn escape(text: &str, unsafe_char: impl Fn(char) -> bool, escaped: impl Fn(char)
     Cow::Owned(text.chars().map(|c| if unsafe_char(c) { escaped(c) } else { c.to_string() }).collect())
 }
 
+/// `text` as a sentence of its own: its first letter capitalized, and a full stop.
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let capitalized: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    format!("{capitalized}.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

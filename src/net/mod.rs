@@ -160,6 +160,9 @@ pub struct NetStatus {
     pub partner_confirmed: bool,
     /// Why sync was stopped, when the partner's phone broke the rules.
     pub stopped: Option<String>,
+    /// The stored size of a shared document too big to open (`store::MAX_OPENED`):
+    /// nothing is synced until the pairing ends.
+    pub shared_document_too_big: Option<u64>,
 }
 
 impl NetStatus {
@@ -193,6 +196,7 @@ impl NetStatus {
             listening: Vec::new(),
             partner_confirmed,
             stopped,
+            shared_document_too_big: store.document_too_big(),
         })
     }
 }

@@ -325,8 +325,5 @@ impl SyncSession {
 /// The plain words for a sync stopped because the partner's phone broke the rules, like
 /// "Your partner's phone sent changes to entries that are yours. Sync is stopped."
 pub fn stopped_reason(broken: &crate::store::RuleBreak) -> String {
-    let what = broken.to_string();
-    let mut chars = what.chars();
-    let what: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
-    format!("{what}. Sync is stopped.")
+    format!("{} Sync is stopped.", crate::model::text::sentence(&broken.to_string()))
 }

@@ -127,6 +127,21 @@ pub fn apply_rows(rows: Vec<ChunkRow>, doc: &mut Automerge, cursor: &mut ChunkCu
     Ok(())
 }
 
+/// The stored size of the document's rows when it is more than Steady opens
+/// ([`super::MAX_OPENED`]). SQLite knows a blob's length from its row's header, so this
+/// reads none of the bytes.
+pub fn too_big_to_open(conn: &Connection) -> Result<Option<u64>, StoreError> {
+    let stored: i64 =
+        conn.prepare_cached("SELECT coalesce(sum(length(bytes)), 0) FROM doc_chunks")?.query_row([], |r| r.get(0))?;
+    let stored = u64::try_from(stored).unwrap_or(0);
+    Ok((stored > super::MAX_OPENED).then_some(stored))
+}
+
+/// Appends `bytes` as one change row without reading them: for tests.
+pub fn append_unchecked(conn: &Connection, bytes: &[u8]) -> Result<(), StoreError> {
+    insert(conn, CHANGE, bytes).map(|_| ())
+}
+
 /// Appends changes, one row each. The caller's transaction makes them durable.
 pub fn append(conn: &Connection, changes: &[Change], cursor: &mut ChunkCursor) -> Result<(), StoreError> {
     for change in changes {

@@ -60,9 +60,15 @@ impl Store {
     /// `partner`, or, with `None`, dropped because nobody ever received it) and starts an
     /// empty one. My entries in it come back to me: private and marked as shared before
     /// when it is kept, waiting to be shared again when it is dropped.
+    ///
+    /// A document too big to open ([`MAX_OPENED`]) is not loaded for this: what it holds
+    /// now is read from its index, the past pairing keeps the partner's entries as they
+    /// read today (without their history), and its rows are deleted.
     pub(super) fn retire_document(&mut self, partner: Option<&str>) -> Result<(), StoreError> {
         let (now, _) = self.now();
-        let fresh = self.writing(|w| {
+        let key = self.key.clone();
+        let unopened = self.unopened.is_some();
+        let fresh = self.writing_apart(|w| {
             let sql = &w.sql;
             let me = read_me(sql)?.map(|p| p.id);
             // A staged fold never left: its shares are still waiting, not in the document. It
@@ -73,11 +79,14 @@ impl Store {
             let mut waiting: HashMap<EntryId, Waiting> =
                 rows::outbox(sql, None)?.into_iter().map(|w| (w.id, w)).collect();
             let set_aside = set_aside_ids(sql)?;
-            let has_content = !staged && w.doc.get_heads() != doc::genesis().get_heads();
+            let has_content = !staged && (unopened || w.doc.get_heads() != doc::genesis().get_heads());
             if has_content {
-                for (id, obj) in doc::entry_ids(w.doc)? {
-                    let Ok(sent) = doc::read_entry(w.doc, id, &obj) else { continue };
+                let in_document = if unopened { rows::all(sql, &key, Table::SharedIndex)? } else { entries_in(w.doc)? };
+                let mut theirs = Vec::new();
+                for sent in in_document {
+                    let id = sent.id;
                     if Some(sent.author) != me {
+                        theirs.push(sent);
                         continue;
                     }
                     let mut entry = overlay_waiting(sent, waiting.remove(&id))?;
@@ -97,7 +106,8 @@ impl Store {
                     }
                 }
                 if let Some(partner) = partner {
-                    put_past_document(sql, partner, now, &w.doc.save_nocompress())?;
+                    let bytes = if unopened { rebuilt_from_index(sql, &theirs)? } else { w.doc.save_nocompress() };
+                    put_past_document(sql, partner, now, &bytes)?;
                 }
             }
             if partner.is_some() {
@@ -129,6 +139,7 @@ impl Store {
         self.generation = generation;
         self.held_back = 0;
         self.name_in_doc = None;
+        self.unopened = None;
     }
 
     /// The documents of pairings that have ended, newest first.
@@ -159,6 +170,16 @@ impl Store {
 
     /// A past pairing's document as any Automerge implementation reads it.
     pub fn past_document_bytes(&self, id: i64) -> Result<Vec<u8>, StoreError> {
+        let stored: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT length(bytes) FROM past_documents WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        if let Some(bytes) = stored.and_then(|n| u64::try_from(n).ok())
+            && bytes > MAX_OPENED
+        {
+            return Err(StoreError::PastDocumentTooBig { bytes, limit: MAX_OPENED });
+        }
         let bytes: Option<Vec<u8>> = self
             .conn
             .prepare_cached("SELECT unseal('past_documents', id, bytes) FROM past_documents WHERE id = ?1")?
@@ -196,6 +217,28 @@ impl Store {
         self.scrub();
         Ok(())
     }
+}
+
+/// Every entry the document holds, as it reads now.
+fn entries_in(doc: &Automerge) -> Result<Vec<Entry>, StoreError> {
+    Ok(doc::entry_ids(doc)?.into_iter().filter_map(|(id, obj)| doc::read_entry(doc, id, &obj).ok()).collect())
+}
+
+/// A document holding `theirs` and the names the index knows, as they read now: what a
+/// past pairing keeps of a document too big to open.
+fn rebuilt_from_index(sql: &Connection, theirs: &[Entry]) -> Result<Vec<u8>, StoreError> {
+    let mut past = doc::genesis();
+    let mut tx = past.transaction();
+    for entry in theirs {
+        doc::write_entry(&mut tx, entry)?;
+    }
+    for (id, name) in index::people(sql)? {
+        if let Ok(id) = id.parse() {
+            doc::write_person(&mut tx, id, &name)?;
+        }
+    }
+    tx.commit();
+    Ok(past.save_nocompress())
 }
 
 /// A shared document holding only the genesis, just written to the file in place of the

@@ -71,6 +71,17 @@ pub enum StoreError {
     OverQuota { quota: u64 },
     #[error("the partner's phone sent a sync message Steady can't accept ({0}); nothing was kept")]
     BadSyncMessage(&'static str),
+    #[error(
+        "the shared document with your partner takes {}, more than Steady opens ({}): your entries are safe and \
+         listed, but nothing can be written or synced until you end the pairing (unpair), which sets it apart",
+        size_words(*bytes), size_words(*limit)
+    )]
+    DocumentTooBig { bytes: u64, limit: u64 },
+    #[error(
+        "this past pairing's document takes {}, more than Steady opens ({}); it can still be deleted",
+        size_words(*bytes), size_words(*limit)
+    )]
+    PastDocumentTooBig { bytes: u64, limit: u64 },
     #[error("there is no past pairing with the number {0}")]
     NoPastDocument(i64),
     #[error("a failure was injected at {0:?}")]

@@ -11,6 +11,7 @@ impl Store {
     /// are not compressed, so what they hold can be searched for as it is.
     pub fn document_bytes(&mut self) -> Result<Vec<u8>, StoreError> {
         self.refresh()?;
+        self.require_document()?;
         Ok(self.doc.save_nocompress())
     }
 
@@ -39,6 +40,7 @@ impl Store {
     /// The next sync message for a peer, if there is anything to say.
     pub fn sync_message(&mut self, peer: &mut sync::State) -> Result<Option<sync::Message>, StoreError> {
         self.refresh()?;
+        self.require_document()?;
         // What is about to leave counts.
         self.keep_staged()?;
         Ok(self.doc.generate_sync_message(peer))
@@ -78,7 +80,7 @@ impl Store {
         self.keep_staged()?;
         let fail_at = self.fail_at.take_if(|p| *p == FailPoint::BeforeReceivedCommit);
         let quota = self.partner_quota;
-        let Write { sql, doc, cursor, opened, held_back, .. } = self.write()?;
+        let Write { sql, doc, cursor, opened, held_back, .. } = self.write(true)?;
         let mut shown_early = false;
         let attempt = (|| {
             // Automerge reads the message's chunks as one run of bytes, joined: a chunk may

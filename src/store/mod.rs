@@ -126,6 +126,9 @@ pub struct Store {
     /// The most bytes of changes the partner may add to the shared document
     /// ([`PARTNER_QUOTA`]; smaller in tests).
     partner_quota: u64,
+    /// The stored size of a shared document too big to open ([`MAX_OPENED`]), left on
+    /// disk unread: nothing that needs the document runs until the pairing ends.
+    unopened: Option<u64>,
     /// Long index rows already decoded (`rows::Opened`).
     opened: std::cell::RefCell<rows::Opened>,
     /// This person's name as the document in memory is known to hold it, so a fold does
@@ -155,6 +158,15 @@ pub const MAX_HELD_BACK: usize = 8 * 1024 * 1024;
 /// more is refused and sync with it stops, so it can't grow the document (and what this
 /// phone loads at launch) without bound. This phone's own writing does not count.
 pub const PARTNER_QUOTA: u64 = 32 * 1024 * 1024;
+
+/// The most bytes of shared document, as stored, that Steady loads into memory. Twice
+/// the partner's quota: room for the partner's whole quota and as much again of this
+/// phone's own writing (some hundred thousand entries). A document stored bigger than
+/// this (grown before the quota, or by a phone that got past it) is not loaded at all:
+/// Automerge needs many times its stored size in memory, and a phone that runs out of
+/// memory at launch can't even be unpaired. Such a journal still lists every entry from
+/// its index, and ending the pairing sets the document apart without loading it.
+pub const MAX_OPENED: u64 = 2 * PARTNER_QUOTA;
 
 /// The most bytes the changes in one sync message may take once inflated. A first sync
 /// of ten thousand entries is a small part of it; a modified app's message that would
@@ -212,6 +224,30 @@ impl Store {
         self.clock = clock;
     }
 
+    /// The stored size of the shared document when it is too big to open
+    /// ([`MAX_OPENED`]): the entries are listed, and the pairing can be ended, but
+    /// nothing is written or synced until it is.
+    pub fn document_too_big(&self) -> Option<u64> {
+        self.unopened
+    }
+
+    fn require_document(&self) -> Result<(), StoreError> {
+        match self.unopened {
+            Some(bytes) => Err(StoreError::DocumentTooBig { bytes, limit: MAX_OPENED }),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends `bytes` to the shared document's log as a change, unchecked: for tests of
+    /// a document that grew past what Steady opens.
+    #[doc(hidden)]
+    pub fn append_unchecked_change(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        chunks::append_unchecked(&tx, bytes)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Sets how many bytes of changes the partner may add, for tests.
     #[doc(hidden)]
     pub fn set_partner_quota(&mut self, bytes: u64) {
@@ -244,15 +280,23 @@ impl Store {
         if get_meta(&self.conn, GENERATION)?.unwrap_or_default() != self.generation {
             self.reload()?;
         }
-        chunks::catch_up(&self.conn, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
+        if self.unopened.is_none() {
+            chunks::catch_up(&self.conn, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
+        }
         self.me = read_me(&self.conn)?;
         self.seen_version = Some(version);
         Ok(())
     }
 
-    /// Opens a write to the file: see [`Write`].
-    fn write(&mut self) -> Result<Write<'_>, StoreError> {
+    /// Opens a write to the file: see [`Write`]. While the shared document is too big to
+    /// open, only a write that `needs_document` not is let through: settings, and ending
+    /// the pairing.
+    fn write(&mut self, needs_document: bool) -> Result<Write<'_>, StoreError> {
         self.refresh()?;
+        if needs_document {
+            self.require_document()?;
+        }
+        let unopened = self.unopened.is_some();
         let Store { conn, doc, cursor, generation, opened, held_back, fail_at, path, key_id, .. } = self;
         let sql = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if get_meta(&sql, crate::vault::KEY_ID)? != *key_id {
@@ -263,7 +307,9 @@ impl Store {
         if get_meta(&sql, GENERATION)?.unwrap_or_default() != *generation {
             return Err(StoreError::PairingChanged);
         }
-        chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
+        if !unopened {
+            chunks::catch_up(&sql, doc, cursor).map_err(|e| e.at(path))?;
+        }
         Ok(Write { sql, doc, cursor, opened: opened.get_mut(), held_back, fail_at: *fail_at })
     }
 
@@ -275,8 +321,25 @@ impl Store {
         &mut self,
         work: impl FnOnce(&mut Write<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.writing_as(true, work)
+    }
+
+    /// [`Store::writing`] for a write that reads nothing of the shared document, so it
+    /// also runs while that document is too big to open ([`MAX_OPENED`]).
+    pub(super) fn writing_apart<T>(
+        &mut self,
+        work: impl FnOnce(&mut Write<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.writing_as(false, work)
+    }
+
+    fn writing_as<T>(
+        &mut self,
+        needs_document: bool,
+        work: impl FnOnce(&mut Write<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let attempt = (|| {
-            let mut w = self.write()?;
+            let mut w = self.write(needs_document)?;
             let out = work(&mut w)?;
             w.commit()?;
             Ok(out)
@@ -305,7 +368,10 @@ impl Store {
         let mut doc = Automerge::new();
         let mut cursor = ChunkCursor::default();
         self.generation = get_meta(&self.conn, GENERATION)?.unwrap_or_default();
-        chunks::catch_up(&self.conn, &mut doc, &mut cursor).map_err(|e| e.at(&self.path))?;
+        self.unopened = chunks::too_big_to_open(&self.conn)?;
+        if self.unopened.is_none() {
+            chunks::catch_up(&self.conn, &mut doc, &mut cursor).map_err(|e| e.at(&self.path))?;
+        }
         doc.set_actor(actor);
         self.doc = doc;
         self.cursor = cursor;
@@ -353,9 +419,29 @@ impl Store {
     /// not left in an older copy of a page in the log. If another connection is reading
     /// at that moment, the log is emptied at a later write instead; nothing is lost.
     fn scrub(&self) {
+        self.give_room_back();
         let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
+
+    /// Rewrites the file without its free pages once they take more than
+    /// [`ROOM_TO_GIVE_BACK`]: a large document set apart or deleted would otherwise keep
+    /// its room on the phone (zeroed by `secure_delete`, but still the file's). If
+    /// another connection is writing at that moment, the room is given back at a later
+    /// deletion; nothing is lost.
+    fn give_room_back(&self) {
+        let free = (|| -> rusqlite::Result<i64> {
+            let pages: i64 = self.conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+            let size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            Ok(pages.saturating_mul(size))
+        })();
+        if free.is_ok_and(|bytes| bytes > ROOM_TO_GIVE_BACK) {
+            let _ = self.conn.execute_batch("VACUUM");
+        }
+    }
 }
+
+/// Free pages the file may keep after a deletion before it is rewritten without them.
+const ROOM_TO_GIVE_BACK: i64 = 8 * 1024 * 1024;
 
 const COUPLE: &str = "couple";
 

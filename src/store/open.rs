@@ -143,7 +143,16 @@ impl Store {
         let mut doc = Automerge::new();
         let mut cursor = ChunkCursor::default();
         let mut extra = T::default();
-        if version > 0 {
+        // A document too big to open is left on disk unread (`MAX_OPENED`).
+        let unopened = if version > 0 { chunks::too_big_to_open(&conn)? } else { None };
+        let mut meanwhile = Some(meanwhile);
+        if unopened.is_some()
+            && version == schema::CURRENT
+            && let Some(meanwhile) = meanwhile.take()
+        {
+            extra = meanwhile(&conn)?;
+        }
+        if version > 0 && unopened.is_none() {
             let rows = chunks::read_rows(&conn, 0)?;
             let (loaded, other) = std::thread::scope(|scope| {
                 let loading = scope.spawn(|| {
@@ -152,7 +161,10 @@ impl Store {
                     chunks::apply_rows(rows, &mut doc, &mut cursor).map(|()| (doc, cursor))
                 });
                 // An older schema lacks tables the lists read; it is listed after migrating.
-                let other = if version == schema::CURRENT { meanwhile(&conn) } else { Ok(T::default()) };
+                let other = match meanwhile.take() {
+                    Some(meanwhile) if version == schema::CURRENT => meanwhile(&conn),
+                    _ => Ok(T::default()),
+                };
                 let loaded = loading
                     .join()
                     .unwrap_or_else(|_| Err(StoreError::corrupt("the shared document could not be loaded")));
@@ -166,14 +178,14 @@ impl Store {
             schema::migrate(&mut conn, version, |tx| set_meta(tx, KEY_CHECK, KEY_CHECK))?;
         }
         let actor = ensure_actor(&conn)?;
-        if doc.get_heads().is_empty() {
+        if unopened.is_none() && doc.get_heads().is_empty() {
             // A new journal, or one whose first start was cut short: write the genesis.
             doc = doc::genesis();
             let tx = conn.transaction()?;
             chunks::append(&tx, &doc.get_changes(&[]), &mut cursor)?;
             tx.commit()?;
         }
-        if !index::is_current(&conn)? {
+        if unopened.is_none() && !index::is_current(&conn)? {
             // Looked at again with the file held, the document caught up first: another
             // process (the node) may have written since this one read the document, and
             // an index rebuilt from an older document would hide what it wrote.
@@ -200,12 +212,13 @@ impl Store {
             fail_at: None,
             held_back: 0,
             partner_quota: PARTNER_QUOTA,
+            unopened,
             opened: Default::default(),
             name_in_doc: None,
             seen_version: None,
             key_id,
         };
-        if get_meta(&store.conn, UPGRADE_DOCUMENT)?.is_some() {
+        if unopened.is_none() && get_meta(&store.conn, UPGRADE_DOCUMENT)?.is_some() {
             // Asked for by the migration; done again after a crash part way, since both
             // steps find nothing left to do the second time.
             store.upgrade_shared_document()?;

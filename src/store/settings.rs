@@ -26,12 +26,12 @@ impl Store {
 
     /// Remembers a setting of this phone's app. It stays on this phone.
     pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.writing(|w| set_meta(&w.sql, &setting_key(key), value))
+        self.writing_apart(|w| set_meta(&w.sql, &setting_key(key), value))
     }
 
     /// Forgets a setting of this phone's app.
     pub fn remove_setting(&mut self, key: &str) -> Result<(), StoreError> {
-        self.writing(|w| {
+        self.writing_apart(|w| {
             w.sql.execute("DELETE FROM meta WHERE key = ?1", [setting_key(key)])?;
             Ok(())
         })

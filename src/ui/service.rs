@@ -108,6 +108,9 @@ pub enum SyncState {
     /// The partner's phone broke the rules; nothing syncs until the person resumes or
     /// unpairs.
     Stopped { name: String, reason: String },
+    /// The shared document is stored bigger than Steady opens (`store::MAX_OPENED`):
+    /// nothing syncs or is written until the person unpairs.
+    TooBig { name: String, reason: String },
 }
 
 impl SyncState {
@@ -126,6 +129,7 @@ impl SyncState {
             SyncState::UpToDate { .. } => "up-to-date",
             SyncState::Paused { .. } => "paused",
             SyncState::Stopped { .. } => "stopped",
+            SyncState::TooBig { .. } => "too-big",
         }
     }
 
@@ -137,7 +141,8 @@ impl SyncState {
             | SyncState::Syncing { name }
             | SyncState::UpToDate { name }
             | SyncState::Paused { name }
-            | SyncState::Stopped { name, .. } => Some(name),
+            | SyncState::Stopped { name, .. }
+            | SyncState::TooBig { name, .. } => Some(name),
             _ => None,
         }
     }
@@ -147,6 +152,10 @@ impl SyncState {
     pub fn of(status: &NetStatus, words: impl FnOnce() -> Vec<String>) -> SyncState {
         let Some(partner) = &status.partner else { return SyncState::NotPaired };
         let name = partner.name.clone();
+        if let Some(bytes) = status.shared_document_too_big {
+            let reason = crate::store::StoreError::DocumentTooBig { bytes, limit: crate::store::MAX_OPENED };
+            return SyncState::TooBig { name, reason: crate::model::text::sentence(&reason.to_string()) };
+        }
         if status.pairing == PairingState::Unconfirmed {
             return SyncState::WordsToCheck { name, words: words() };
         }
@@ -200,7 +209,7 @@ impl SyncView {
                 "Not paired".to_owned()
             }
             SyncState::WordsToCheck { .. } => "Waiting for you to check the words".to_owned(),
-            SyncState::Stopped { .. } => "Sync stopped".to_owned(),
+            SyncState::Stopped { .. } | SyncState::TooBig { .. } => "Sync stopped".to_owned(),
             SyncState::Paused { .. } => "Sync paused".to_owned(),
             SyncState::WaitingForPartner { name } => format!("Waiting for {name}"),
             SyncState::Apart { offline: true, last_synced, .. } => match last_synced {
@@ -633,7 +642,9 @@ impl Service {
     /// Starts or stops the node as the window, the pairing and the settings say.
     fn reconcile(&mut self) -> Result<(), ServiceError> {
         let status = self.status.as_ref();
-        let syncing = status.is_some_and(|s| s.partner.is_some() && !s.paused && s.stopped.is_none());
+        let syncing = status.is_some_and(|s| {
+            s.partner.is_some() && !s.paused && s.stopped.is_none() && s.shared_document_too_big.is_none()
+        });
         let wanted = self.open && self.foreground && (self.step != Step::Idle || syncing);
         match (wanted, self.running.is_some()) {
             (true, false) => self.start().map(drop),
@@ -772,6 +783,7 @@ mod tests {
             pairing: PairingState::Unpaired,
             partner_confirmed: false,
             stopped: None,
+            shared_document_too_big: None,
         }
     }
 

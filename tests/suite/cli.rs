@@ -416,3 +416,78 @@ fn an_over_long_entry_is_refused_with_its_reason_said_once() {
     assert_eq!(said.matches(reason).count(), 1, "the reason, once: {said}");
     assert!(list_json(d).is_empty(), "nothing was written");
 }
+
+/// Pairs `da` and `db` on the command line over loopback, confirms the words on both, and
+/// syncs until `da` lists `entries`.
+pub(crate) fn pair_and_sync(da: &std::path::Path, db: &std::path::Path, entries: usize) {
+    use std::time::{Duration, Instant};
+    let mut invite = Running::start(da, &["pair", "invite", "--no-discovery", "--listen", "127.0.0.1:0"]);
+    let link = invite.wait_for("link: ", Duration::from_secs(10)).trim_start_matches("link: ").to_owned();
+    let (joined, out) = Running::start(db, &["pair", "join", &link, "--no-discovery"]).finish();
+    assert!(joined, "{out:#?}");
+    assert!(invite.finish().0);
+    ok(da, &["pair", "confirm"]);
+    ok(db, &["pair", "confirm"]);
+    let mut sync_a = Running::start(da, &["sync", "--json", "--no-discovery", "--listen", "127.0.0.1:0"]);
+    let listening: Value =
+        serde_json::from_str(&sync_a.wait_for(r#""event":"listening""#, Duration::from_secs(10))).expect("a JSON line");
+    let address = listening["address"].as_str().unwrap().to_owned();
+    let _sync_b = Running::start(db, &["sync", "--json", "--no-discovery", "--dial", &address]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while list_json(da).len() < entries {
+        assert!(Instant::now() < deadline, "no sync");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A shared document grown past what Steady opens (here by a change too big to be one,
+/// so that loading it would fail at once): the command line still lists every entry,
+/// says in words why it can't write, and `unpair` sets the document apart without
+/// loading it, giving the file's room back.
+#[test]
+fn a_shared_document_too_big_to_open_still_lists_and_can_be_unpaired() {
+    use steady::store::{MAX_OPENED, Store};
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (da, db) = (a.path(), b.path());
+    ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    let mine = ok(da, &["add", "agreement", "BIG-FROM-ALEX-3d1"]).trim().to_owned();
+    ok(da, &["share", &mine]);
+    ok(da, &["add", "agreement", "BIG-PRIVATE-ALEX-3d1"]);
+    let theirs = ok(db, &["add", "agreement", "BIG-FROM-BLAIR-9f4"]).trim().to_owned();
+    ok(db, &["share", &theirs]);
+    pair_and_sync(da, db, 3);
+    let size = |d: &std::path::Path| -> u64 { snapshot_dir(d).iter().map(|(_, bytes)| bytes.len() as u64).sum() };
+    let small = size(da);
+    {
+        let mut store = Store::open_dir_without_passcode(da).unwrap();
+        store.append_unchecked_change(&vec![0x5a; MAX_OPENED as usize + 1]).unwrap();
+    }
+    assert!(size(da) > MAX_OPENED, "the journal grew: {}", size(da));
+    let before = list_json(da);
+    assert_eq!(before.len(), 3, "{before:#?}");
+    let stored = status_json(da)["shared_document_too_big"].as_u64().expect("a size");
+    assert!(stored > MAX_OPENED && stored < MAX_OPENED + 64 * 1024, "{stored}");
+    assert!(ok(da, &["status"]).contains("more than Steady opens"));
+    let said = fails(da, &["add", "checkin", "BIG-REFUSED-3d1"]);
+    assert!(said.contains("more than Steady opens") && said.contains("unpair"), "{said}");
+    assert_eq!(list_json(da), before, "nothing was written");
+
+    let out = ok(da, &["unpair"]);
+    assert!(out.contains("no longer syncs with Blair") && out.contains("From your time with Blair"), "{out}");
+    {
+        let store = Store::open_dir_without_passcode(da).unwrap();
+        let past = store.past_documents().unwrap();
+        let kept: Vec<String> =
+            store.past_entries(past[0].id).unwrap().iter().map(|e| e.body.main_text().to_owned()).collect();
+        assert_eq!(kept, vec!["BIG-FROM-BLAIR-9f4".to_owned()], "what Blair shared is kept apart");
+    }
+    let after = list_json(da);
+    let mine_now = after.iter().find(|e| e["id"] == mine.as_str()).expect("my shared entry is back");
+    assert_eq!(mine_now["shared"], false);
+    assert_eq!(mine_now["shared_before"], true);
+    assert!(after.iter().any(|e| e["text"] == "BIG-PRIVATE-ALEX-3d1"));
+    assert_eq!(status_json(da)["shared_document_too_big"], Value::Null);
+    ok(da, &["add", "checkin", "BIG-AFTER-3d1"]);
+    assert!(size(da) < small + 1024 * 1024, "the room is given back: {} bytes, {small} before", size(da));
+}

@@ -186,3 +186,45 @@ async fn they_dont_match_forgets_the_pairing_from_the_us_screen() {
     assert!(peers::partner(&Store::open_dir_without_passcode(theirs.path()).unwrap()).unwrap().is_some());
     partner.shutdown().await;
 }
+
+/// A shared document stored bigger than Steady opens: the window opens, lists what was
+/// shared, says why nothing syncs (with no "Resume", which could not help), and unpairing
+/// from the Us screen sets the document apart, keeping what Blair shared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_document_too_big_to_open_can_be_unpaired_from_the_us_screen() {
+    let (mine, theirs) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (da, db) = (mine.path(), theirs.path());
+    crate::common::ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    crate::common::ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    let id = crate::common::ok(db, &["add", "agreement", "TOO-BIG-FROM-BLAIR-51c"]).trim().to_owned();
+    crate::common::ok(db, &["share", &id]);
+    crate::cli::pair_and_sync(da, db, 1);
+    let mut store = Store::open_dir_without_passcode(da).unwrap();
+    store.append_unchecked_change(&vec![0x5a; steady::store::MAX_OPENED as usize + 1]).unwrap();
+    drop(store);
+
+    let dom = VirtualDom::new(App)
+        .with_root_context(DataDir(da.to_owned()))
+        .with_root_context(NetOptions { discovery_allowed: false, listen: loopback() });
+    let mut screen = Screen::new(dom);
+    screen.tap("data-tab", "agreements");
+    assert!(screen.html().contains("TOO-BIG-FROM-BLAIR-51c"), "{}", screen.html());
+    screen.tap("data-tab", "us");
+    assert!(
+        screen.wait_until(Duration::from_secs(10), |h| h.contains("data-too-big")).await,
+        "the screen says why: {}",
+        screen.html()
+    );
+    let html = screen.html();
+    assert!(html.contains("more than Steady opens") && html.contains("Sync stopped"), "{html}");
+    assert!(!html.contains("data-action=\"resume\""), "resuming could not help: {html}");
+    screen.tap("data-action", "unpair");
+    screen.tap("data-action", "unpair-confirm");
+    assert!(
+        screen.wait_until(Duration::from_secs(10), |h| h.contains("From your time with Blair")).await,
+        "{}",
+        screen.html()
+    );
+    assert!(screen.html().contains("TOO-BIG-FROM-BLAIR-51c") && screen.html().contains("Not paired"));
+    assert_eq!(Store::open_dir_without_passcode(da).unwrap().document_too_big(), None);
+}

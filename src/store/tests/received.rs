@@ -483,3 +483,77 @@ fn the_partner_may_add_only_up_to_a_quota() {
     assert_eq!(a.fold_outbox().unwrap().len(), 30);
     a.verify_index().unwrap();
 }
+
+/// A shared document stored bigger than Steady opens (one grown before the quota, here
+/// a change too big to be one): the journal still opens and lists every entry from its
+/// index, refuses what would need the document, and the pairing ends without loading it.
+/// Loading would fail on the first byte of the oversized change, so each step passing is
+/// also proof that it was never read.
+#[test]
+fn a_document_too_big_to_open_is_listed_and_set_apart_without_being_loaded() {
+    let (dir, mut a) = on_disk("Alex");
+    let mut b = store("Sam");
+    let mine = a.add(helps("Alex-shared-7Q2")).unwrap();
+    a.share(mine.id).unwrap();
+    let kept_private = a.add(helps("Alex-private-7Q2")).unwrap();
+    let theirs = b.add(helps("Sam-shared-7Q2")).unwrap();
+    b.share(theirs.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    let listed = a.entries().unwrap();
+    assert_eq!(listed.len(), 3);
+    a.append_unchecked_change(&vec![0x5a; MAX_OPENED as usize + 1]).unwrap();
+    drop(a);
+
+    let key = crate::vault::open_without_passcode(dir.path()).unwrap();
+    let (mut a, at_launch) = Store::open_dir_with_entries(dir.path(), &key).expect("it opens");
+    let bytes = a.document_too_big().expect("too big to open");
+    assert!(bytes > MAX_OPENED, "{bytes}");
+    assert_eq!(at_launch, listed, "every entry is listed from the index");
+    assert_eq!(a.entries().unwrap(), listed);
+    // What needs the document says why, and writes nothing.
+    let refused = a.add(helps("written while too big")).unwrap_err();
+    assert!(matches!(refused, StoreError::DocumentTooBig { .. }), "{refused:?}");
+    assert!(refused.to_string().contains("end the pairing (unpair)"), "{refused}");
+    assert!(matches!(a.sync_message(&mut sync::State::new()), Err(StoreError::DocumentTooBig { .. })));
+    assert!(matches!(a.document_bytes(), Err(StoreError::DocumentTooBig { .. })));
+    assert_eq!(a.entries().unwrap(), listed);
+    // Settings still save: ending a pairing forgets the partner's.
+    a.set_setting("test.kept", "yes").unwrap();
+
+    a.end_couple("Sam").unwrap();
+    assert_eq!(a.document_too_big(), None);
+    let after = a.entries().unwrap();
+    let find = |id: EntryId| after.iter().find(|e| e.id == id).cloned();
+    let mine_now = find(mine.id).expect("my shared entry is back");
+    assert!(!mine_now.shared && mine_now.shared_before, "{mine_now:?}");
+    assert_eq!(mine_now.body.main_text(), "Alex-shared-7Q2");
+    assert_eq!(find(kept_private.id).unwrap().body.main_text(), "Alex-private-7Q2");
+    assert!(find(theirs.id).is_none(), "the partner's entry went with the pairing");
+    let past = a.past_documents().unwrap();
+    assert_eq!(past.len(), 1);
+    assert_eq!(past[0].partner, "Sam");
+    let kept: Vec<String> = a.past_entries(past[0].id).unwrap().iter().map(|e| e.body.main_text().to_owned()).collect();
+    assert_eq!(kept, vec!["Sam-shared-7Q2".to_string()], "the past pairing keeps what Sam shared");
+    let stored: i64 = a.conn.query_row("SELECT sum(length(bytes)) FROM doc_chunks", [], |r| r.get(0)).unwrap();
+    assert!(stored < 4096, "the oversized rows are gone: {stored} bytes left");
+    a.add(helps("written after")).unwrap();
+    drop(a);
+    let (mut again, _) = Store::open_dir_with_entries(dir.path(), &key).unwrap();
+    assert_eq!(again.document_too_big(), None);
+    assert!(again.entries().unwrap().iter().any(|e| e.body.main_text() == "written after"));
+}
+
+/// A past pairing's document stored bigger than Steady opens is not loaded to be shown,
+/// and it can still be deleted.
+#[test]
+fn a_past_pairing_too_big_to_open_says_so_and_can_be_deleted() {
+    let mut a = store("Alex");
+    let (now, _) = a.now();
+    couple::put_past_document(&a.conn, "Sam", now, &vec![0x5a; MAX_OPENED as usize + 1]).unwrap();
+    let id = a.past_documents().unwrap()[0].id;
+    let refused = a.past_entries(id).unwrap_err();
+    assert!(matches!(refused, StoreError::PastDocumentTooBig { .. }), "{refused:?}");
+    assert!(refused.to_string().contains("can still be deleted"), "{refused}");
+    a.delete_past_document(id).unwrap();
+    assert!(a.past_documents().unwrap().is_empty());
+}

@@ -197,6 +197,10 @@ fn Partner(journal: JournalSignal) -> Element {
                 SyncState::Stopped { reason, .. } => Some(reason.clone()),
                 _ => None,
             };
+            let too_big = match state {
+                SyncState::TooBig { reason, .. } => Some(reason.clone()),
+                _ => None,
+            };
             let where_ = view.badge();
             let listening =
                 view.listening.iter().filter(|a| !a.contains("/127.0.0.1/")).cloned().collect::<Vec<_>>().join(", ");
@@ -206,6 +210,10 @@ fn Partner(journal: JournalSignal) -> Element {
                 if let Some(reason) = stopped {
                     p { class: "error", role: "alert", "data-sync-stopped": "true", "{reason}" }
                     p { class: "muted", "Resume only if you trust that phone again, or unpair." }
+                }
+                if let Some(reason) = too_big {
+                    p { class: "error", role: "alert", "data-too-big": "true", "{reason}" }
+                    p { class: "muted", "Unpairing keeps what {name} shared here, apart and read-only, as it reads today." }
                 }
                 div { class: "actions",
                     if resumable {
