@@ -526,3 +526,29 @@ fn each_check_in_is_its_own_index_row_and_a_journal_from_before_is_indexed_again
     assert_eq!(b.get(id).unwrap(), listed);
     b.verify_index().unwrap();
 }
+
+/// Entries go in newest first in key order, which leaves the pages SQLite splits about
+/// half empty; folding the log repacks the file once it has grown by half since it was
+/// last repacked, and not again until it grows that much more.
+#[test]
+fn folding_the_log_repacks_a_file_its_entries_left_half_empty() {
+    let (_dir, mut s) = on_disk("Alex");
+    let file_size = |s: &Store| -> i64 {
+        let pages: i64 = s.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+        pages * s.conn.query_row::<i64, _, _>("PRAGMA page_size", [], |r| r.get(0)).unwrap()
+    };
+    for i in 0..2500 {
+        s.add(helps(&format!("entry {i}: a walk after dinner, and the plan for the weekend"))).unwrap();
+    }
+    let loose = file_size(&s);
+    assert!(loose > REPACK_FROM, "{loose}");
+    s.compact().unwrap();
+    let packed = file_size(&s);
+    assert!(packed * 10 < loose * 7, "repacked: {packed} bytes from {loose}");
+    for i in 0..10 {
+        s.add(helps(&format!("one more {i}"))).unwrap();
+    }
+    s.compact().unwrap();
+    assert_eq!(s.entries().unwrap().len(), 2510);
+    assert!(file_size(&s) >= packed, "not repacked again for ten entries");
+}
