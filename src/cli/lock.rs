@@ -28,16 +28,16 @@ pub struct Unlocked {
 /// A secret from the environment variable `var`, or else asked for on the terminal,
 /// if there is one. Wiped from memory when dropped.
 pub fn secret(var: &str, prompt: &str) -> Result<Option<Zeroizing<String>>> {
-    if let Ok(value) = std::env::var(var) {
-        return Ok(Some(Zeroizing::new(value)));
+    if let Some(value) = take_from_env(var)? {
+        return Ok(Some(value));
     }
     Ok(ask_on_terminal(prompt)?.map(Zeroizing::new))
 }
 
 /// A new secret: from `var`, or typed twice on the terminal.
 fn new_secret(var: &str, prompt: &str) -> Result<Option<Zeroizing<String>>> {
-    if let Ok(value) = std::env::var(var) {
-        return Ok(Some(Zeroizing::new(value)));
+    if let Some(value) = take_from_env(var)? {
+        return Ok(Some(value));
     }
     let Some(first) = ask_on_terminal(prompt)?.map(Zeroizing::new) else { return Ok(None) };
     let again = Zeroizing::new(ask_on_terminal("Type it again: ")?.unwrap_or_default());
@@ -45,6 +45,52 @@ fn new_secret(var: &str, prompt: &str) -> Result<Option<Zeroizing<String>>> {
         bail!("the two passcodes typed are not the same; nothing was changed");
     }
     Ok(Some(first))
+}
+
+/// The secret in the environment variable `var`, if set, then wiped from the process's
+/// environment: a command that runs for long (`sync`, `pair`) would otherwise hold it
+/// there all along, where `/proc/PID/environ` shows it to every process of the same
+/// user, and where a memory dump finds it. So it can be read once only.
+fn take_from_env(var: &str) -> Result<Option<Zeroizing<String>>> {
+    let Some(value) = std::env::var_os(var) else { return Ok(None) };
+    let value = Zeroizing::new(value.into_string().map_err(|_| anyhow::anyhow!("{var} is not valid UTF-8"))?);
+    if value.is_empty() {
+        bail!("{var} is empty (or was already used by this command); nothing was opened");
+    }
+    wipe_env_value(var);
+    Ok(Some(value))
+}
+
+/// Overwrites with zeros, in place, the value of `var` in the environment block the
+/// process started with (the strings `/proc/PID/environ` reads). Other environment
+/// variables are left as they are.
+#[cfg(target_os = "linux")]
+fn wipe_env_value(var: &str) {
+    unsafe extern "C" {
+        static mut environ: *mut *mut libc::c_char;
+    }
+    let prefix = format!("{var}=");
+    // SAFETY: `environ` is the C library's null-terminated array of null-terminated
+    // strings. The command line reads its secrets before it starts any thread that
+    // reads the environment, and only bytes inside one string's value are written.
+    unsafe {
+        let mut at = std::ptr::addr_of!(environ).read();
+        while !at.is_null() && !(*at).is_null() {
+            let entry = *at;
+            if libc::strncmp(entry, prefix.as_ptr().cast(), prefix.len()) == 0 {
+                let value = entry.add(prefix.len());
+                for i in 0..libc::strlen(value) {
+                    std::ptr::write_volatile(value.add(i), 0);
+                }
+            }
+            at = at.add(1);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wipe_env_value(_var: &str) {
+    // The command line is for the desktop; elsewhere the value stays in the environment.
 }
 
 /// Unlocks the journal in `dir`. A journal written before encryption is set up with a

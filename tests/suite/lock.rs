@@ -417,3 +417,61 @@ fn under_a_umask_of_000_every_file_is_0600_while_the_journal_is_open() {
         assert_eq!(mode(path), 0o600, "{} while the journal is open", path.display());
     }
 }
+
+/// Whether the memory of process `pid`, every region it can read, holds `needle`.
+fn in_memory(pid: u32, needle: &[u8]) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    maps.lines().any(|line| {
+        let mut parts = line.split_whitespace();
+        let (Some(range), Some(perms)) = (parts.next(), parts.next()) else { return false };
+        let Some((from, to)) = range.split_once('-') else { return false };
+        let (from, to) = (u64::from_str_radix(from, 16).unwrap(), u64::from_str_radix(to, 16).unwrap());
+        if !perms.starts_with('r') || line.ends_with("[vvar]") || line.ends_with("[vsyscall]") {
+            return false;
+        }
+        let mut region = vec![0; (to - from) as usize];
+        if mem.seek(SeekFrom::Start(from)).is_err() || mem.read_exact(&mut region).is_err() {
+            return false;
+        }
+        memchr::memmem::find(&region, needle).is_some()
+    })
+}
+
+/// A command that runs for long (here an invite, waiting for the partner) unlocks with
+/// the passcode from STEADY_PASSCODE, and then holds it nowhere: not in its environment
+/// (which `/proc/PID/environ` shows to every process of the same user), not in its
+/// memory. The same dump first finds another variable of its environment, so that it
+/// can't pass by reading nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_running_command_holds_the_passcode_nowhere_in_memory_once_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let passcode = "Passcode-in-memory-8e2c41";
+    let marker = "Marker-in-memory-3b9f07";
+    ok_with(d, &["init", "--name", "Alex"], &[("STEADY_PASSCODE", passcode)]);
+    let mut invite = Command::new(env!("CARGO_BIN_EXE_steady"))
+        .arg("--data-dir")
+        .arg(d)
+        .args(["pair", "invite", "--no-discovery", "--listen", "127.0.0.1:0"])
+        .env("STEADY_PASSCODE", passcode)
+        .env("STEADY_TEST_MARKER", marker)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(invite.stdout.take().unwrap()));
+    let code = lines.next().unwrap().unwrap();
+    assert!(code.starts_with("code: "), "it unlocked and waits: {code}");
+    let pid = invite.id();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let has = |bytes: &[u8], text: &str| bytes.windows(text.len()).any(|w| w == text.as_bytes());
+    assert!(has(&environ, marker), "the environment is read");
+    assert!(!has(&environ, passcode), "the passcode is gone from its environment");
+    assert!(in_memory(pid, marker.as_bytes()), "the dump finds the other variable");
+    assert!(!in_memory(pid, passcode.as_bytes()), "the passcode is nowhere in its memory");
+    let _ = invite.kill();
+    let _ = invite.wait();
+}
