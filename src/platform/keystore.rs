@@ -1,4 +1,7 @@
-//! The phone's own secure key storage, holding the journal's 32-byte data key.
+//! The phone's own secure key storage. It holds one of two 32-byte secrets, never both:
+//! the journal's data key when there is no passcode, or, with a passcode, the phone's
+//! part of the passcode's lock (`vault`: the wrapping key is made from the passcode and
+//! this secret together, so a copy of the folder can't be guessed at anywhere else).
 //!
 //! | | Android | iOS | desktop |
 //! |---|---|---|---|
@@ -17,6 +20,27 @@ use zeroize::Zeroizing;
 pub const KEYSTORE_SERVICE: &str = "app.steady.Steady";
 /// The Keychain account, and the Android store's user name.
 pub const KEYSTORE_ACCOUNT: &str = "data-key";
+/// The same, for the phone's part of the passcode's lock.
+pub const PEPPER_ACCOUNT: &str = "passcode-pepper";
+
+/// Which secret the keystore is asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// The journal's data key, kept here when there is no passcode.
+    DataKey,
+    /// The phone's part of the passcode's lock.
+    PasscodePepper,
+}
+
+impl Kept {
+    #[cfg_attr(not(any(target_os = "android", target_os = "ios")), allow(dead_code))]
+    fn account(self) -> &'static str {
+        match self {
+            Kept::DataKey => KEYSTORE_ACCOUNT,
+            Kept::PasscodePepper => PEPPER_ACCOUNT,
+        }
+    }
+}
 
 /// What [`keystore_put`] says where there is no keystore.
 #[cfg(not(any(target_os = "android", target_os = "ios")))]
@@ -28,52 +52,54 @@ pub fn keystore_available() -> bool {
     cfg!(any(target_os = "android", target_os = "ios"))
 }
 
-/// Keeps `key` as the journal's data key, replacing any key kept before.
-pub fn keystore_put(key: &[u8; 32]) -> Result<(), String> {
+/// Keeps `key` as `what`, replacing any secret kept as it before.
+pub fn keystore_put(what: Kept, key: &[u8; 32]) -> Result<(), String> {
     #[cfg(target_os = "android")]
     {
-        android::put(key)
+        android::put(what.account(), key)
     }
     #[cfg(target_os = "ios")]
     {
-        ios::put(key)
+        ios::put(what.account(), key)
     }
     #[cfg(not(any(target_os = "android", target_os = "ios")))]
     {
-        let _ = key;
+        let _ = (what, key);
         Err(NO_KEYSTORE.to_string())
     }
 }
 
-/// The data key kept by [`keystore_put`], or `None` if none is kept (always `None` on the
-/// desktop).
-pub fn keystore_get() -> Result<Option<Zeroizing<[u8; 32]>>, String> {
+/// The secret kept as `what` by [`keystore_put`], or `None` if none is kept (always
+/// `None` on the desktop).
+pub fn keystore_get(what: Kept) -> Result<Option<Zeroizing<[u8; 32]>>, String> {
     #[cfg(target_os = "android")]
     {
-        android::get()
+        android::get(what.account())
     }
     #[cfg(target_os = "ios")]
     {
-        ios::get()
+        ios::get(what.account())
     }
     #[cfg(not(any(target_os = "android", target_os = "ios")))]
     {
+        let _ = what;
         Ok(None)
     }
 }
 
-/// Forgets the data key. Removing a key that is not there is not an error.
-pub fn keystore_remove() -> Result<(), String> {
+/// Forgets the secret kept as `what`. Removing one that is not there is not an error.
+pub fn keystore_remove(what: Kept) -> Result<(), String> {
     #[cfg(target_os = "android")]
     {
-        android::remove()
+        android::remove(what.account())
     }
     #[cfg(target_os = "ios")]
     {
-        ios::remove()
+        ios::remove(what.account())
     }
     #[cfg(not(any(target_os = "android", target_os = "ios")))]
     {
+        let _ = what;
         Ok(())
     }
 }
@@ -104,7 +130,7 @@ mod android {
     use keyring_core::{Entry, Error};
     use zeroize::Zeroizing;
 
-    use super::{KEYSTORE_ACCOUNT, KEYSTORE_SERVICE, data_key};
+    use super::{KEYSTORE_SERVICE, data_key};
 
     /// The store's name: its preferences file is `keyring-steady`, and its Keystore key
     /// has the same alias.
@@ -118,28 +144,28 @@ mod android {
             .map_err(|e| format!("could not open the Android Keystore: {e}"))
     }
 
-    fn entry() -> Result<Entry, String> {
+    fn entry(account: &str) -> Result<Entry, String> {
         store()?
-            .build(KEYSTORE_SERVICE, KEYSTORE_ACCOUNT, None)
-            .map_err(|e| format!("could not open the data key's entry: {e}"))
+            .build(KEYSTORE_SERVICE, account, None)
+            .map_err(|e| format!("could not open the keystore's entry {account}: {e}"))
     }
 
-    pub(super) fn put(key: &[u8; 32]) -> Result<(), String> {
-        entry()?.set_secret(key).map_err(|e| format!("could not keep the data key: {e}"))
+    pub(super) fn put(account: &str, key: &[u8; 32]) -> Result<(), String> {
+        entry(account)?.set_secret(key).map_err(|e| format!("could not keep {account}: {e}"))
     }
 
-    pub(super) fn get() -> Result<Option<Zeroizing<[u8; 32]>>, String> {
-        match entry()?.get_secret() {
+    pub(super) fn get(account: &str) -> Result<Option<Zeroizing<[u8; 32]>>, String> {
+        match entry(account)?.get_secret() {
             Ok(secret) => data_key(secret).map(Some),
             Err(Error::NoEntry) => Ok(None),
-            Err(e) => Err(format!("could not read the data key: {e}")),
+            Err(e) => Err(format!("could not read {account}: {e}")),
         }
     }
 
-    pub(super) fn remove() -> Result<(), String> {
-        match entry()?.delete_credential() {
+    pub(super) fn remove(account: &str) -> Result<(), String> {
+        match entry(account)?.delete_credential() {
             Ok(()) | Err(Error::NoEntry) => Ok(()),
-            Err(e) => Err(format!("could not forget the data key: {e}")),
+            Err(e) => Err(format!("could not forget {account}: {e}")),
         }
     }
 }
@@ -155,44 +181,44 @@ mod ios {
     };
     use zeroize::Zeroizing;
 
-    use super::{KEYSTORE_ACCOUNT, KEYSTORE_SERVICE, data_key};
+    use super::{KEYSTORE_SERVICE, data_key};
 
     /// `errSecItemNotFound`: no item matches.
     const ITEM_NOT_FOUND: i32 = -25300;
 
-    fn item() -> PasswordOptions {
-        PasswordOptions::new_generic_password(KEYSTORE_SERVICE, KEYSTORE_ACCOUNT)
+    fn item(account: &str) -> PasswordOptions {
+        PasswordOptions::new_generic_password(KEYSTORE_SERVICE, account)
     }
 
     fn not_found(e: &Error) -> bool {
         e.code() == ITEM_NOT_FOUND
     }
 
-    pub(super) fn put(key: &[u8; 32]) -> Result<(), String> {
+    pub(super) fn put(account: &str, key: &[u8; 32]) -> Result<(), String> {
         // Adding over an item kept with other settings would keep those settings, so the
         // old item goes first.
-        remove()?;
+        remove(account)?;
         let access =
             SecAccessControl::create_with_protection(Some(ProtectionMode::AccessibleWhenUnlockedThisDeviceOnly), 0)
                 .map_err(|e| format!("could not describe the data key's protection: {e}"))?;
-        let mut options = item();
+        let mut options = item(account);
         options.set_access_control(access);
-        set_generic_password_options(key, options).map_err(|e| format!("could not keep the data key: {e}"))
+        set_generic_password_options(key, options).map_err(|e| format!("could not keep {account}: {e}"))
     }
 
-    pub(super) fn get() -> Result<Option<Zeroizing<[u8; 32]>>, String> {
-        match generic_password(item()) {
+    pub(super) fn get(account: &str) -> Result<Option<Zeroizing<[u8; 32]>>, String> {
+        match generic_password(item(account)) {
             Ok(secret) => data_key(secret).map(Some),
             Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(format!("could not read the data key: {e}")),
+            Err(e) => Err(format!("could not read {account}: {e}")),
         }
     }
 
-    pub(super) fn remove() -> Result<(), String> {
-        match delete_generic_password_options(item()) {
+    pub(super) fn remove(account: &str) -> Result<(), String> {
+        match delete_generic_password_options(item(account)) {
             Ok(()) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(format!("could not forget the data key: {e}")),
+            Err(e) => Err(format!("could not forget {account}: {e}")),
         }
     }
 }
@@ -205,11 +231,13 @@ mod tests {
     #[cfg(not(any(target_os = "android", target_os = "ios")))]
     fn off_a_phone_there_is_no_keystore() {
         assert!(!keystore_available());
-        assert_eq!(keystore_put(&[7; 32]), Err("no keystore on this device".to_string()));
-        assert_eq!(keystore_get(), Ok(None));
-        assert_eq!(keystore_remove(), Ok(()));
-        // Nothing was kept by the refused put.
-        assert_eq!(keystore_get(), Ok(None));
+        for what in [Kept::DataKey, Kept::PasscodePepper] {
+            assert_eq!(keystore_put(what, &[7; 32]), Err("no keystore on this device".to_string()));
+            assert_eq!(keystore_get(what), Ok(None));
+            assert_eq!(keystore_remove(what), Ok(()));
+            // Nothing was kept by the refused put.
+            assert_eq!(keystore_get(what), Ok(None));
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! |---|---|---|---|
 //! | [`phone_data_dir`] | the app's private files directory (`Context.getFilesDir()`) | `Library/Application Support/Steady` in the app's container, created and kept out of backups | `None` |
 //! | [`exclude_from_backup`] | nothing: the manifest keeps the whole app out of backups | sets `NSURLIsExcludedFromBackupKey` on the directory | nothing |
-//! | [`keystore_put`] and the rest of [`keystore`] | a key in the Android Keystore encrypts the data key | a Keychain item, this device only, readable while unlocked | no keystore |
+//! | [`keystore_put`] and the rest of [`keystore`] | a key in the Android Keystore encrypts the data key, or the passcode's part | a Keychain item, this device only, readable while unlocked | no keystore |
 //! | [`MulticastLock`] | holds a `WifiManager.MulticastLock` named `steady-sync` | nothing to hold | nothing to hold |
 //! | [`secure_window`] | sets `FLAG_SECURE` on the activity's window, on the UI thread | nothing (see [`use_foreground`]) | nothing |
 //! | [`request_local_network`] | asks for `ACCESS_LOCAL_NETWORK` on Android 17 and later | nothing: iOS asks by itself the first time | nothing |
@@ -49,7 +49,7 @@ mod lifecycle;
 
 use std::path::{Path, PathBuf};
 
-pub use keystore::{keystore_available, keystore_get, keystore_put, keystore_remove};
+pub use keystore::{Kept, keystore_available, keystore_get, keystore_put, keystore_remove};
 pub use lifecycle::use_foreground;
 
 /// `WindowManager.LayoutParams.FLAG_SECURE`: the window's content never appears in

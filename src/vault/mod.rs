@@ -170,7 +170,9 @@ impl Kdf {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "lock", rename_all = "snake_case")]
 enum KeyFile {
-    /// The data key, wrapped with XChaCha20-Poly1305 under the passcode's Argon2id key.
+    /// The data key, wrapped with XChaCha20-Poly1305 under the passcode's Argon2id key;
+    /// with `on_this_phone` (format 2), under that key mixed with the phone's part of the
+    /// lock, which only this phone's keystore holds ([`with_phones_part`]).
     Passcode {
         format: u32,
         kdf: Kdf,
@@ -178,6 +180,8 @@ enum KeyFile {
         wrapped_key: String,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         key_id: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        on_this_phone: bool,
     },
     /// The data key as it is: no passcode, on a device with no keystore.
     None {
@@ -208,6 +212,20 @@ impl KeyFile {
 /// Associated data of the wrapped key: a wrapped key only opens as a key file's.
 const WRAP_AAD: &[u8] = b"steady key file v1";
 
+/// The key that wraps the data key of a key file bound to this phone: HMAC-SHA256 of the
+/// passcode's Argon2id key under the phone's part of the lock. Without that part (which
+/// the phone's keystore never lets leave it) a copy of the folder can't be guessed at:
+/// every guess has to be made on the phone.
+fn with_phones_part(derived: &[u8; 32], part: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(part).expect("HMAC takes any key length");
+    mac.update(b"steady passcode on this phone v1");
+    mac.update(derived);
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(&mac.finalize().into_bytes());
+    out
+}
+
 /// The count of wrong passcodes, and when the last was made, as JSON.
 #[derive(Default, Serialize, Deserialize)]
 struct Tries {
@@ -221,14 +239,17 @@ struct Tries {
     at_boot_ms: u64,
 }
 
-/// Where a phone keeps the data key of a journal without a passcode: the platform's
-/// keystore ([`crate::platform`]), or a stand-in for tests.
+/// Where a phone keeps the data key of a journal without a passcode, or the phone's part
+/// of the passcode's lock: the platform's keystore ([`crate::platform`]), or a stand-in
+/// for tests.
 pub trait Keystore: Send + Sync {
     fn available(&self) -> bool;
-    fn put(&self, key: &[u8; 32]) -> Result<(), String>;
-    fn get(&self) -> Result<Option<Zeroizing<[u8; 32]>>, String>;
-    fn remove(&self) -> Result<(), String>;
+    fn put(&self, what: Kept, key: &[u8; 32]) -> Result<(), String>;
+    fn get(&self, what: Kept) -> Result<Option<Zeroizing<[u8; 32]>>, String>;
+    fn remove(&self, what: Kept) -> Result<(), String>;
 }
+
+pub use crate::platform::Kept;
 
 /// The phone's own keystore (none on the desktop).
 struct PhoneKeystore;
@@ -237,14 +258,14 @@ impl Keystore for PhoneKeystore {
     fn available(&self) -> bool {
         crate::platform::keystore_available()
     }
-    fn put(&self, key: &[u8; 32]) -> Result<(), String> {
-        crate::platform::keystore_put(key)
+    fn put(&self, what: Kept, key: &[u8; 32]) -> Result<(), String> {
+        crate::platform::keystore_put(what, key)
     }
-    fn get(&self) -> Result<Option<Zeroizing<[u8; 32]>>, String> {
-        crate::platform::keystore_get()
+    fn get(&self, what: Kept) -> Result<Option<Zeroizing<[u8; 32]>>, String> {
+        crate::platform::keystore_get(what)
     }
-    fn remove(&self) -> Result<(), String> {
-        crate::platform::keystore_remove()
+    fn remove(&self, what: Kept) -> Result<(), String> {
+        crate::platform::keystore_remove(what)
     }
 }
 
@@ -306,7 +327,8 @@ impl Vault {
                 *format
             }
         };
-        if format != 1 {
+        let bound = matches!(file, KeyFile::Passcode { on_this_phone: true, .. });
+        if format != 1 && !(format == 2 && bound) {
             return Err(VaultError::BadKeyFile { path, why: format!("format {format}, from a newer Steady") });
         }
         Ok(Some(file))
@@ -345,7 +367,7 @@ impl Vault {
             });
         };
         self.check_belongs(&file)?;
-        let KeyFile::Passcode { kdf, salt, wrapped_key, .. } = file else {
+        let KeyFile::Passcode { kdf, salt, wrapped_key, on_this_phone, .. } = file else {
             return self.key_without_passcode();
         };
         if let Some(wait) = self.wait_at(now)? {
@@ -354,7 +376,12 @@ impl Vault {
         let bad = |why: &str| VaultError::BadKeyFile { path: self.key_path(), why: why.to_owned() };
         let salt = hex::decode(salt).map_err(|_| bad("unreadable salt"))?;
         let wrapped = hex::decode(wrapped_key).map_err(|_| bad("unreadable wrapped key"))?;
-        let wrapping = kdf.derive(passcode, &salt).map_err(|e| bad(&e))?;
+        // The phone's part is asked for first: without it no try is made, and none counted.
+        let part = if on_this_phone { Some(self.phones_part()?) } else { None };
+        let mut wrapping = kdf.derive(passcode, &salt).map_err(|e| bad(&e))?;
+        if let Some(part) = &part {
+            wrapping = with_phones_part(&wrapping, part);
+        }
         match DataKey::from_bytes(&wrapping).open(WRAP_AAD, &wrapped) {
             Ok(bytes) => {
                 let bytes = Zeroizing::new(bytes);
@@ -415,7 +442,7 @@ impl Vault {
                     why: "the key is not 32 bytes".into(),
                 })
             }
-            Some(KeyFile::Keystore { .. }) => match self.keystore.get() {
+            Some(KeyFile::Keystore { .. }) => match self.keystore.get(Kept::DataKey) {
                 Ok(Some(bytes)) => Ok(DataKey::from_bytes(&bytes)),
                 Ok(None) => Err(VaultError::BadKeyFile {
                     path: self.key_path(),
@@ -439,15 +466,67 @@ impl Vault {
     }
 
     /// With a passcode the data key is reachable only through the passcode: the keystore
-    /// holds nothing, so a key file swapped for one that names the keystore opens nothing.
+    /// holds no data key, so a key file swapped for one that names the keystore opens
+    /// nothing. Without one, the phone's part of a passcode's lock is forgotten.
     fn empty_keystore_behind(&self, file: &KeyFile) -> Result<(), VaultError> {
-        if matches!(file, KeyFile::Passcode { .. }) && self.keystore.available() {
-            self.keystore.remove().map_err(|why| VaultError::BadKeyFile {
-                path: self.key_path(),
-                why: format!("the phone's keystore still holds the journal's key and won't let it go ({why})"),
-            })?;
+        if !self.keystore.available() {
+            return Ok(());
         }
-        Ok(())
+        let (what, why) = match file {
+            KeyFile::Passcode { .. } => (Kept::DataKey, "the journal's key"),
+            _ => (Kept::PasscodePepper, "the passcode's part"),
+        };
+        self.keystore.remove(what).map_err(|e| VaultError::BadKeyFile {
+            path: self.key_path(),
+            why: format!("the phone's keystore still holds {why} and won't let it go ({e})"),
+        })
+    }
+
+    /// The phone's part of the passcode's lock, from the keystore.
+    fn phones_part(&self) -> Result<Zeroizing<[u8; 32]>, VaultError> {
+        match self.keystore.get(Kept::PasscodePepper) {
+            Ok(Some(part)) => Ok(part),
+            Ok(None) => Err(VaultError::BadKeyFile {
+                path: self.key_path(),
+                why: "the passcode's lock is tied to the phone it was set on, and this phone's keystore does not \
+                      hold its part: the folder was copied from another phone, or the keystore was reset. Nothing \
+                      was opened and no try was counted; on a new phone, import an export"
+                    .into(),
+            }),
+            Err(why) => Err(VaultError::BadKeyFile {
+                path: self.key_path(),
+                why: format!("the phone's keystore did not give the passcode's part ({why}); no try was counted"),
+            }),
+        }
+    }
+
+    /// The phone's part of the passcode's lock, made on first use and the same after:
+    /// a passcode change keeps it, so the key file still in place opens until the new one
+    /// replaces it. `None` where there is no keystore, or where it does not give back what
+    /// it was given (the lock then rests on the passcode alone, as on a desktop).
+    fn phones_part_to_bind(&self) -> Option<Zeroizing<[u8; 32]>> {
+        if !self.keystore.available() {
+            return None;
+        }
+        let kept = match self.keystore.get(Kept::PasscodePepper) {
+            Ok(Some(part)) => return Some(part),
+            Ok(None) => {
+                let mut part = Zeroizing::new([0u8; 32]);
+                key::fill_random(part.as_mut());
+                self.keystore.put(Kept::PasscodePepper, &part).map(|()| part)
+            }
+            Err(e) => Err(e),
+        };
+        match (kept, self.keystore.get(Kept::PasscodePepper)) {
+            (Ok(part), Ok(Some(back))) if *back == *part => Some(part),
+            (outcome, _) => {
+                tracing::warn!(
+                    "the phone's keystore did not keep the passcode's part ({:?}): the lock rests on the passcode alone",
+                    outcome.err()
+                );
+                None
+            }
+        }
     }
 
     /// The key file that keeps `key` behind `passcode` (or without one), named `key_id`.
@@ -456,7 +535,7 @@ impl Vault {
         // the key file names it.
         let in_keystore = passcode.is_none()
             && self.keystore.available()
-            && match self.keystore.put(key.bytes()) {
+            && match self.keystore.put(Kept::DataKey, key.bytes()) {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::warn!("the phone's keystore refused the journal's key: {e}");
@@ -467,15 +546,21 @@ impl Vault {
             Some(p) => {
                 let mut salt = [0u8; 16];
                 key::fill_random(&mut salt);
-                let wrapping =
+                let mut wrapping =
                     KDF.derive(p, &salt).map_err(|why| VaultError::BadKeyFile { path: self.key_path(), why })?;
+                let part = self.phones_part_to_bind();
+                if let Some(part) = &part {
+                    wrapping = with_phones_part(&wrapping, part);
+                }
                 let wrapped = DataKey::from_bytes(&wrapping).seal(WRAP_AAD, key.bytes());
                 KeyFile::Passcode {
-                    format: 1,
+                    // An earlier Steady would take a bound file for a wrong passcode.
+                    format: if part.is_some() { 2 } else { 1 },
                     kdf: KDF,
                     salt: hex::encode(salt),
                     wrapped_key: hex::encode(wrapped),
                     key_id,
+                    on_this_phone: part.is_some(),
                 }
             }
             None if in_keystore => KeyFile::Keystore { format: 1, key_id },

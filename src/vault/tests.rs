@@ -82,23 +82,29 @@ fn moving_the_clock_forward_or_restarting_the_phone_does_not_end_a_wait() {
     assert!(vault.unlock_at("246810", &at(t0, 34, "boot-2")).is_ok(), "the wait, waited, ends");
 }
 
-/// A key store that remembers what it is given, as a phone's does.
+/// A key store that remembers what it is given, as a phone's does; with `forgetful`,
+/// one that says it kept a secret and then does not give it back.
 #[derive(Default)]
-struct FakeKeystore(std::sync::Mutex<Option<[u8; 32]>>);
+struct FakeKeystore {
+    kept: std::sync::Mutex<std::collections::HashMap<String, [u8; 32]>>,
+    forgetful: bool,
+}
 
 impl Keystore for FakeKeystore {
     fn available(&self) -> bool {
         true
     }
-    fn put(&self, key: &[u8; 32]) -> Result<(), String> {
-        *self.0.lock().unwrap() = Some(*key);
+    fn put(&self, what: Kept, key: &[u8; 32]) -> Result<(), String> {
+        if !self.forgetful {
+            self.kept.lock().unwrap().insert(format!("{what:?}"), *key);
+        }
         Ok(())
     }
-    fn get(&self) -> Result<Option<Zeroizing<[u8; 32]>>, String> {
-        Ok(self.0.lock().unwrap().map(Zeroizing::new))
+    fn get(&self, what: Kept) -> Result<Option<Zeroizing<[u8; 32]>>, String> {
+        Ok(self.kept.lock().unwrap().get(&format!("{what:?}")).copied().map(Zeroizing::new))
     }
-    fn remove(&self) -> Result<(), String> {
-        *self.0.lock().unwrap() = None;
+    fn remove(&self, what: Kept) -> Result<(), String> {
+        self.kept.lock().unwrap().remove(&format!("{what:?}"));
         Ok(())
     }
 }
@@ -112,13 +118,21 @@ fn with_a_passcode_the_keystore_holds_nothing_and_a_swapped_key_file_opens_nothi
     let keystore = Arc::new(FakeKeystore::default());
     let vault = Vault::with_keystore(tmp.path(), keystore.clone());
     let key = vault.set_up(None).unwrap();
-    assert_eq!(keystore.get().unwrap().map(|k| *k), Some(*key.bytes()), "without a passcode: in the keystore");
+    assert_eq!(
+        keystore.get(Kept::DataKey).unwrap().map(|k| *k),
+        Some(*key.bytes()),
+        "without a passcode: in the keystore"
+    );
     assert!(!std::fs::read_to_string(tmp.path().join(KEY_FILE)).unwrap().contains(&hex::encode(key.bytes())));
     // A change cut short before the journal is sealed again leaves the keystore as it was.
     vault.begin_change(Some("a passcode of our own")).unwrap();
-    assert_eq!(keystore.get().unwrap().map(|k| *k), Some(*key.bytes()), "a change not finished takes nothing");
+    assert_eq!(
+        keystore.get(Kept::DataKey).unwrap().map(|k| *k),
+        Some(*key.bytes()),
+        "a change not finished takes nothing"
+    );
     vault.finish_change().unwrap();
-    assert_eq!(keystore.get().unwrap(), None, "with a passcode, the keystore holds nothing");
+    assert_eq!(keystore.get(Kept::DataKey).unwrap(), None, "with a passcode, the keystore holds nothing");
     // Swapped: the file now says the key is in the keystore.
     std::fs::write(tmp.path().join(KEY_FILE), r#"{"lock":"keystore","format":1}"#).unwrap();
     let refused = vault.key_without_passcode().unwrap_err();
@@ -261,4 +275,57 @@ fn the_cipher_gives_known_answers_and_lays_out_a_sealed_value_as_written() {
     let ours = key.seal(&aad, plain);
     assert_eq!(ours.len(), 24 + plain.len() + 16);
     assert_eq!(key.open(&aad, &ours).unwrap(), plain);
+}
+
+/// With a keystore, the passcode's lock is bound to the phone: the wrapping key is made
+/// from the passcode and a secret only this phone's keystore holds. A copy of the folder,
+/// with the right passcode, opens nothing elsewhere (so no guess can be made elsewhere),
+/// says why, and counts no wrong try; on the phone it opens as before.
+#[test]
+fn with_a_keystore_a_copied_folder_opens_nothing_elsewhere_even_with_the_right_passcode() {
+    let (phone, copy) = (dir(), dir());
+    let keystore = Arc::new(FakeKeystore::default());
+    let vault = Vault::with_keystore(phone.path(), keystore.clone());
+    let key = vault.set_up(Some("246810")).unwrap();
+    let file = std::fs::read_to_string(phone.path().join(KEY_FILE)).unwrap();
+    assert!(file.contains(r#""format":2"#) && file.contains(r#""on_this_phone":true"#), "{file}");
+    assert!(keystore.get(Kept::PasscodePepper).unwrap().is_some(), "the phone keeps its part");
+    assert_eq!(keystore.get(Kept::DataKey).unwrap(), None, "and never the data key");
+    assert_eq!(vault.unlock("246810").unwrap().bytes(), key.bytes(), "on the phone, the passcode opens it");
+
+    // The folder copied (a backup restored, a debuggable build): the passcode alone.
+    std::fs::copy(phone.path().join(KEY_FILE), copy.path().join(KEY_FILE)).unwrap();
+    let elsewhere = Vault::with_keystore(copy.path(), Arc::new(FakeKeystore::default()));
+    let refused = elsewhere.unlock("246810").unwrap_err();
+    assert!(refused.to_string().contains("tied to the phone it was set on"), "{refused}");
+    assert_eq!(elsewhere.wrong_tries(), 0, "no try was counted");
+    // What an offline guesser would do with the file: Argon2id of the right passcode.
+    let parsed: serde_json::Value = serde_json::from_str(&file).unwrap();
+    let salt = hex::decode(parsed["salt"].as_str().unwrap()).unwrap();
+    let wrapped = hex::decode(parsed["wrapped_key"].as_str().unwrap()).unwrap();
+    let guess = KDF.derive("246810", &salt).unwrap();
+    assert!(DataKey::from_bytes(&guess).open(WRAP_AAD, &wrapped).is_err(), "the right passcode alone opens nothing");
+
+    // A passcode change keeps the phone's part; removing the passcode forgets it.
+    let part = *keystore.get(Kept::PasscodePepper).unwrap().unwrap();
+    vault.begin_change(Some("135790")).unwrap();
+    vault.finish_change().unwrap();
+    assert_eq!(keystore.get(Kept::PasscodePepper).unwrap().map(|p| *p), Some(part));
+    assert!(vault.unlock("135790").is_ok());
+    vault.begin_change(None).unwrap();
+    vault.finish_change().unwrap();
+    assert_eq!(keystore.get(Kept::PasscodePepper).unwrap(), None, "without a passcode, no part is kept");
+}
+
+/// A keystore that does not give back what it was given is found at set-up, before any
+/// key file depends on it: the lock then rests on the passcode alone, and opens.
+#[test]
+fn a_keystore_that_does_not_keep_the_part_leaves_the_passcode_alone_and_locks_nobody_out() {
+    let tmp = dir();
+    let keystore = Arc::new(FakeKeystore { forgetful: true, ..FakeKeystore::default() });
+    let vault = Vault::with_keystore(tmp.path(), keystore);
+    let key = vault.set_up(Some("246810")).unwrap();
+    let file = std::fs::read_to_string(tmp.path().join(KEY_FILE)).unwrap();
+    assert!(file.contains(r#""format":1"#) && !file.contains("on_this_phone"), "{file}");
+    assert_eq!(vault.unlock("246810").unwrap().bytes(), key.bytes());
 }
