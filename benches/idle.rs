@@ -9,7 +9,11 @@
 //! the web engine's processes it starts, wake in its first two minutes (starting: loading
 //! the page, the JavaScript heap's first collection) and in the minute after, untouched.
 //!
-//! `cargo bench --bench idle` (`cargo bench --bench idle -- window`: the window alone)
+//! Apart: the same two phones, then B leaves the Wi-Fi (its process stopped, its link
+//! down) and A's `steady sync` is left running for 10 minutes: its wake-ups and CPU.
+//! Then B comes back, having shared something meanwhile: how long until A lists it.
+//!
+//! `cargo bench --bench idle` (`-- window`: the window alone; `-- apart`: apart alone)
 
 #[path = "../tests/common/netns.rs"]
 mod netns;
@@ -20,6 +24,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const IDLE: Duration = Duration::from_secs(60);
+/// How long A runs with its partner away.
+const APART: Duration = Duration::from_secs(600);
 /// How long the window is left to finish starting before its idle minute is counted.
 const SETTLING: Duration = Duration::from_secs(120);
 
@@ -108,19 +114,14 @@ fn main() {
         return;
     }
     let (da, db) = (work.path().join("a"), work.path().join("b"));
-    run(&da, &["init", "--name", "Alex", "--no-passcode"]);
-    run(&db, &["init", "--name", "Blair", "--no-passcode"]);
-    let (mut invite, lines) = spawn(&lan.ns("a"), &da, &["pair", "invite"]);
-    let code = wait_for(&lines, "code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
-    let (mut join, _) = spawn(&lan.ns("b"), &db, &["pair", "join", &code]);
-    assert!(join.wait().unwrap().success(), "pairing failed");
-    assert!(invite.wait().unwrap().success());
-    for dir in [&da, &db] {
-        run(dir, &["pair", "confirm"]);
-    }
+    pair(&lan, &da, &db);
     let (mut a, a_lines) = spawn(&lan.ns("a"), &da, &["sync", "--json"]);
     let (mut b, _) = spawn(&lan.ns("b"), &db, &["sync", "--json"]);
     wait_for(&a_lines, r#"{"event":"synced""#, Duration::from_secs(30));
+    if std::env::args().skip(1).any(|a| a == "apart") {
+        apart(&lan, &db, &da, (a, a_lines), b);
+        return;
+    }
     std::thread::sleep(Duration::from_secs(5));
     let before = [counters(a.id()), counters(b.id())];
     let threads_before = [by_thread(a.id()), by_thread(b.id())];
@@ -144,6 +145,53 @@ fn main() {
     let _ = (a.kill(), b.kill(), a.wait(), b.wait());
     idle_window(&lan.ns("a"), work.path());
     drop(lan);
+}
+
+/// Pairs the phones in `da` (namespace a) and `db` (namespace b), both confirmed.
+fn pair(lan: &netns::Lan, da: &Path, db: &Path) {
+    run(da, &["init", "--name", "Alex", "--no-passcode"]);
+    run(db, &["init", "--name", "Blair", "--no-passcode"]);
+    let (mut invite, lines) = spawn(&lan.ns("a"), da, &["pair", "invite"]);
+    let code = wait_for(&lines, "code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let (mut join, _) = spawn(&lan.ns("b"), db, &["pair", "join", &code]);
+    assert!(join.wait().unwrap().success(), "pairing failed");
+    assert!(invite.wait().unwrap().success());
+    for dir in [da, db] {
+        run(dir, &["pair", "confirm"]);
+    }
+}
+
+/// B leaves the Wi-Fi; A's sync runs on alone for [`APART`], and is measured. Then B
+/// comes back with a share made while away.
+fn apart(lan: &netns::Lan, db: &Path, da: &Path, a: (Child, std::sync::mpsc::Receiver<String>), mut b: Child) {
+    let (mut a, a_lines) = a;
+    let _ = (b.kill(), b.wait());
+    lan.link("b", false);
+    wait_for(&a_lines, r#"{"event":"disconnected""#, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(5));
+    let (before, threads_before) = (counters(a.id()), by_thread(a.id()));
+    std::thread::sleep(APART);
+    let (after, threads_after) = (counters(a.id()), by_thread(a.id()));
+    let wakeups = (after.0 - before.0) as f64 / APART.as_secs_f64();
+    println!(
+        "A, its partner away for {} s: {wakeups:.3} wake-ups a second ({} in all), {:.3} s of CPU",
+        APART.as_secs(),
+        after.0 - before.0,
+        after.1 - before.1
+    );
+    println!("   by thread: {}", threads_between(&threads_before, &threads_after));
+    let id = run(db, &["add", "agreement", "Written while away 5d2a"]).trim().to_owned();
+    run(db, &["share", &id]);
+    lan.link("b", true);
+    let back = Instant::now();
+    let (mut b, _) = spawn(&lan.ns("b"), db, &["sync", "--json"]);
+    let has = || run(da, &["list", "--json"]).contains("Written while away 5d2a");
+    while !has() {
+        assert!(back.elapsed() < Duration::from_secs(60), "B's share never reached A");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("B back on the Wi-Fi, its sync started: A lists B's share {} ms later", back.elapsed().as_millis());
+    let _ = (a.kill(), b.kill(), a.wait(), b.wait());
 }
 
 /// The app's window, not paired, open and untouched for 60 s under a virtual display

@@ -67,6 +67,8 @@ pub struct Phone {
     settings_version: Option<i64>,
     /// Entries handed to the window as they arrived.
     arrived: usize,
+    /// How many times the link asked to try the partner's remembered addresses.
+    redials: usize,
     /// What the session showed the window and the sim has not checked yet.
     shown: Arc<Mutex<Vec<Shown>>>,
 }
@@ -161,6 +163,7 @@ impl Net {
                 assemblers: HashMap::new(),
                 settings_version,
                 arrived: 0,
+                redials: 0,
                 shown: Arc::default(),
             });
             net.badges.push(Vec::new());
@@ -326,6 +329,7 @@ impl Net {
                     }
                 }
                 Effect::RedialPartner(peer) => {
+                    self.phones[i].redials += 1;
                     if let Some(j) = self.index_of(peer)
                         && self.conns_between(i, j).is_empty()
                     {
@@ -1271,6 +1275,33 @@ fn a_phone_back_on_the_wifi_dials_at_once_whichever_dials_first() {
     let mut fresh = fresh;
     let ticked = fresh.handle(now, Input::Tick);
     assert!(ticked.iter().any(|e| matches!(e, Effect::RedialPartner(p) if *p == peer)), "{ticked:?}");
+}
+
+/// While the partner's phone is away, its remembered addresses are tried a second after
+/// parting, then at doubling waits up to five minutes: about ten tries in ten minutes
+/// (it was one a second). Its return is still heard at once.
+#[test]
+fn while_apart_the_partner_is_tried_ever_less_often_and_found_at_once_on_return() {
+    let mut net = couple(12);
+    net.set_online(STRANGER, false);
+    net.set_online(B, false);
+    let before = net.phones[A].redials;
+    net.run_ticking(Duration::from_secs(600), Duration::from_secs(1));
+    let tries = net.phones[A].redials - before;
+    assert!((8..=11).contains(&tries), "{tries} tries in ten minutes");
+    net.run_ticking(Duration::from_secs(3600), Duration::from_secs(1));
+    let hourly = net.phones[A].redials - before - tries;
+    assert!((10..=13).contains(&hourly), "{hourly} tries in the next hour, five minutes apart");
+    net.share(A, "Shared while apart 4c7e");
+    net.set_online(B, true);
+    net.announce();
+    let back = net.elapsed();
+    let texts = ["Shared while apart 4c7e".to_owned()];
+    while !both_hold(&mut net, &texts) && net.elapsed() - back < Duration::from_secs(5) {
+        net.run(Duration::from_millis(100));
+    }
+    assert!(net.elapsed() - back < Duration::from_secs(2), "took {:?}", net.elapsed() - back);
+    assert_sound(&net);
 }
 
 #[test]

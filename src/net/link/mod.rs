@@ -42,7 +42,7 @@ use join::OpenJoin;
 pub use join::{BUSY_PATIENCE, BUSY_RETRY, GONE_RETRY};
 use network::Network;
 use partner::WithPartner;
-pub use partner::{FALLBACK, FOUND_AT_MOST, REDIAL_EVERY, REPEAT_REFUSAL, REST, dials_first};
+pub use partner::{FALLBACK, FOUND_AT_MOST, REDIAL_AT_MOST, REDIAL_FIRST, REPEAT_REFUSAL, REST, dials_first};
 
 /// Names a dial, so its outcome can be told.
 pub type DialId = u64;

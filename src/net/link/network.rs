@@ -81,6 +81,7 @@ impl PartnerLink {
         }
         out.push(Effect::Emit(NetEvent::Listening { address: host_port(&address) }));
         self.network.listening.push(address);
+        self.redial_soon();
         out.push(Effect::Publish);
     }
 

@@ -22,8 +22,14 @@ pub const FALLBACK: Duration = Duration::from_millis(300);
 /// After a session ends, the next one waits this long, so a session that fails at once
 /// is not retried in a tight loop.
 pub const REST: Duration = Duration::from_millis(500);
-/// How often the partner's remembered addresses are tried while apart.
-pub const REDIAL_EVERY: Duration = Duration::from_secs(1);
+/// How soon the partner's remembered addresses are tried again, the first time after
+/// parting. Each try that finds nobody doubles the wait, up to [`REDIAL_AT_MOST`]:
+/// a phone that runs all day while the partner is away must cost close to nothing, and
+/// the partner coming back is heard at once anyway (discovery dials, and a phone that
+/// returns to the Wi-Fi asks for its partner itself).
+pub const REDIAL_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between tries of the remembered addresses.
+pub const REDIAL_AT_MOST: Duration = Duration::from_secs(5 * 60);
 /// The same refusal (another pairing, say) is reported at most this often, since the two
 /// phones keep finding each other.
 pub const REPEAT_REFUSAL: Duration = Duration::from_secs(60);
@@ -41,6 +47,9 @@ pub fn dials_first(me: PeerId, other: PeerId) -> bool {
 pub(super) struct WithPartner {
     pub(super) phase: PartnerPhase,
     last_redial: Option<Instant>,
+    /// The wait before the next try of the remembered addresses ([`REDIAL_FIRST`]
+    /// doubling to [`REDIAL_AT_MOST`]); back to the first whenever the partner is heard.
+    redial_gap: Duration,
     last_session_end: Option<Instant>,
     /// The last refusal reported, and when.
     last_refusal: Option<(String, Instant)>,
@@ -53,6 +62,7 @@ impl Default for WithPartner {
         WithPartner {
             phase: PartnerPhase::NotPaired,
             last_redial: None,
+            redial_gap: REDIAL_FIRST,
             last_session_end: None,
             last_refusal: None,
             found_at: HashSet::new(),
@@ -252,6 +262,8 @@ impl PartnerLink {
         if self.partner.found_at.insert(address.clone()) {
             out.push(Effect::Emit(NetEvent::Discovered { peer: peer.to_base58(), address: host_port(&address) }));
         }
+        // The partner is here again: tries start again from the shortest wait.
+        self.partner.redial_gap = REDIAL_FIRST;
         if self.may_sync() && !self.is_connected(peer) && self.dials_now(now, peer) {
             self.redial(now, peer, out);
         }
@@ -271,6 +283,7 @@ impl PartnerLink {
             out.push(Effect::Write(Write::Address(address)));
         }
         if count == 1 && self.may_sync() {
+            self.partner.redial_gap = REDIAL_FIRST;
             self.partner.phase = PartnerPhase::Connected { since: now };
             out.push(Effect::Emit(NetEvent::Connected { peer: peer.to_base58() }));
         }
@@ -410,7 +423,7 @@ impl PartnerLink {
                 Some(rested.map_or(waited, |r| r.max(waited)))
             }
             PartnerPhase::Apart { since, parted } => {
-                let redial = self.partner.last_redial.map(|t| t + REDIAL_EVERY);
+                let redial = self.partner.last_redial.map(|t| t + self.partner.redial_gap);
                 let allowed = if first || !parted { since } else { since + FALLBACK };
                 Some(redial.map_or(allowed, |r| r.max(allowed)))
             }
@@ -434,13 +447,22 @@ impl PartnerLink {
                 }
             }
             PartnerPhase::Apart { .. } => {
-                let due = self.partner.last_redial.is_none_or(|t| now.saturating_duration_since(t) >= REDIAL_EVERY);
+                let gap = self.partner.redial_gap;
+                let due = self.partner.last_redial.is_none_or(|t| now.saturating_duration_since(t) >= gap);
                 if due && self.dials_now(now, partner) {
                     self.redial(now, partner, out);
+                    self.partner.redial_gap = (gap * 2).min(REDIAL_AT_MOST);
                 }
             }
             _ => {}
         }
+    }
+
+    /// This phone has just come onto a network: the partner's remembered addresses are
+    /// tried at once, and then again from the shortest wait.
+    pub(super) fn redial_soon(&mut self) {
+        self.partner.redial_gap = REDIAL_FIRST;
+        self.partner.last_redial = None;
     }
 
     fn redial(&mut self, now: Instant, partner: PeerId, out: &mut Vec<Effect>) {

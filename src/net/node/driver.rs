@@ -41,8 +41,9 @@ use crate::store::{Store, StoreError};
 /// or the settings (the window, `steady pause`, `pair confirm`), when the kernel can't
 /// say so at once.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
-/// With the kernel saying so, the node still looks this often, in case it missed one.
-const LOOK_ANYWAY: Duration = Duration::from_secs(30);
+/// With the kernel saying so, the node still looks this often, in case it missed one: a
+/// node left running while the partner is away must cost close to nothing.
+const LOOK_ANYWAY: Duration = Duration::from_secs(5 * 60);
 /// How long after the kernel tells of a write the file is looked at once more.
 const LOOK_AFTER_NOTICE: Duration = Duration::from_millis(100);
 
@@ -101,6 +102,7 @@ pub(super) async fn start(
         // cut short): staged anew.
         stage_due: true,
         watch,
+        partner_addresses: None,
     };
     for address in config.dial.clone() {
         driver.feed(Input::Intent(Intent::Dial { address, ticket: None })).await;
@@ -196,6 +198,9 @@ struct Driver {
     stage_due: bool,
     /// Says when another process wrote the journal; without it, the node looks each second.
     watch: Option<FileWatch>,
+    /// The partner's remembered addresses as last read, so that a redial while apart
+    /// does not wake the journal's thread; read again once the file or the book changed.
+    partner_addresses: Option<Vec<libp2p::Multiaddr>>,
 }
 
 /// Waits for the journal's folder to change, or forever without a watch.
@@ -368,6 +373,7 @@ impl Driver {
             .await;
         let Ok(Some((version, settings))) = read else { return };
         self.settings_version = version;
+        self.partner_addresses = None;
         self.publish_due = true;
         // A change to a waiting share takes a staged fold back: staged again, while the
         // words are still being compared.
@@ -404,8 +410,15 @@ impl Driver {
                 }
             }
             Effect::RedialPartner(partner) => {
-                let addresses = self.store.run(|store| peers::addresses(store).unwrap_or_default()).await;
-                let mut addresses = addresses.unwrap_or_default();
+                let mut addresses = match &self.partner_addresses {
+                    Some(known) => known.clone(),
+                    None => {
+                        let read = self.store.run(|store| peers::addresses(store).unwrap_or_default()).await;
+                        let read = read.unwrap_or_default();
+                        self.partner_addresses = Some(read.clone());
+                        read
+                    }
+                };
                 // The partner's phone listens on the day's port, where it is free.
                 if let Some(today) = self.identity.day {
                     let moved: Vec<_> =
@@ -504,6 +517,9 @@ impl Driver {
                 let job = write.clone();
                 let result = self.store.run(move |store| peers::write(store, &job).map_err(NetError::from)).await;
                 let result = result.unwrap_or_else(|e| Err(NetError::Start(e.to_string())));
+                if matches!(write, Write::Address(_)) {
+                    self.partner_addresses = None;
+                }
                 if matches!(write, Write::NewPartner { .. }) && result.is_ok() {
                     self.stage_due = true;
                     self.turns.paired_at(Instant::now());
