@@ -54,8 +54,10 @@ pub struct NetConfig {
     pub listen: Vec<Multiaddr>,
     /// Addresses to connect to at once, as with "Connect by address".
     pub dial: Vec<Multiaddr>,
-    /// mDNS timing.
+    /// mDNS timing: how often it asks, at most, while not paired (and while pairing)...
     pub query_interval: Duration,
+    /// ...and while paired.
+    pub query_interval_paired: Duration,
     pub ttl: Duration,
     /// How long an invite stays open.
     pub invite_lifetime: Duration,
@@ -71,11 +73,13 @@ impl Default for NetConfig {
             discovery: true,
             listen: Vec::new(),
             dial: Vec::new(),
-            // A phone asks the Wi-Fi for its partner every five minutes at most (at first
-            // every half second, doubling): one that comes back asks for itself, and is
+            // mDNS asks at first every half second, doubling to these. Not paired, a phone
+            // looks for an invite every 20 s at most. Paired, it asks for its partner
+            // every five minutes at most: one that comes back asks for itself and is
             // answered at once, so a phone left running while the partner is away costs
-            // close to nothing (BENCHMARKS.md, cost while apart).
-            query_interval: Duration::from_secs(5 * 60),
+            // close to nothing (BENCHMARKS.md, while the partner is away).
+            query_interval: Duration::from_secs(20),
+            query_interval_paired: Duration::from_secs(5 * 60),
             ttl: Duration::from_secs(6 * 60),
             invite_lifetime: INVITE_LIFETIME,
             tap: None,

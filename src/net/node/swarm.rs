@@ -52,7 +52,8 @@ pub(super) fn build(
     door: &Door,
     partner: Option<PeerId>,
 ) -> Result<Swarm<Behaviour>, NetError> {
-    let mdns_config = mdns::Config { ttl: config.ttl, query_interval: config.query_interval, enable_ipv6: false };
+    let query_interval = if partner.is_some() { config.query_interval_paired } else { config.query_interval };
+    let mdns_config = mdns::Config { ttl: config.ttl, query_interval, enable_ipv6: false };
     let discovery = config.discovery;
     let swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
