@@ -132,13 +132,7 @@ async fn pairing_from_the_us_screen_then_the_badge_follows_the_sync() {
     let exports = TempDir::new().unwrap();
     screen.tap("data-tab", "us");
     screen.type_into("id", "export-path", &exports.path().join("steady-journal.json").display().to_string());
-    screen.tap("data-action", "unpair");
-    screen.tap("data-action", "unpair-confirm");
-    assert!(
-        screen.wait_until(Duration::from_secs(10), |h| h.contains("From your time with Blair")).await,
-        "{}",
-        screen.html()
-    );
+    unpair_from_the_us_screen(&mut screen, "Blair").await;
     assert!(screen.html().contains("Blair shares this") && screen.html().contains("Written while apart"));
     assert!(screen.html().contains("Not paired"));
     screen.tap("data-action", "export-past");
@@ -218,13 +212,15 @@ async fn a_shared_document_too_big_to_open_can_be_unpaired_from_the_us_screen() 
     let html = screen.html();
     assert!(html.contains("more than Steady opens") && html.contains("Sync stopped"), "{html}");
     assert!(!html.contains("data-action=\"resume\""), "resuming could not help: {html}");
-    screen.tap("data-action", "unpair");
-    screen.tap("data-action", "unpair-confirm");
-    assert!(
-        screen.wait_until(Duration::from_secs(10), |h| h.contains("From your time with Blair")).await,
-        "{}",
-        screen.html()
-    );
+    unpair_from_the_us_screen(&mut screen, "Blair").await;
     assert!(screen.html().contains("TOO-BIG-FROM-BLAIR-51c") && screen.html().contains("Not paired"));
     assert_eq!(Store::open_dir_without_passcode(da).unwrap().document_too_big(), None);
+}
+
+/// Taps Unpair on the Us screen, confirms, and waits for the past pairing with `name`.
+async fn unpair_from_the_us_screen(screen: &mut Screen, name: &str) {
+    screen.tap("data-action", "unpair");
+    screen.tap("data-action", "unpair-confirm");
+    let past = format!("From your time with {name}");
+    assert!(screen.wait_until(Duration::from_secs(10), |h| h.contains(&past)).await, "{}", screen.html());
 }
