@@ -277,7 +277,7 @@ fn receive_whole(doc: &mut Automerge, peer: &mut sync::State, message: sync::Mes
     let genesis = doc::genesis().get_heads();
     let mut whole = Automerge::new().with_actor(doc.get_actor().clone());
     let mut state = peer.clone();
-    let loaded = whole.receive_sync_message(&mut state, message.clone()).is_ok()
+    let loaded = receive::guarded(|| whole.receive_sync_message(&mut state, message.clone())).is_ok()
         // This phone's changes are replayed onto the loaded document only when they are
         // the smaller part (the partner's whole document may be all but empty).
         && automerge::ReadDoc::stats(&whole).num_ops >= automerge::ReadDoc::stats(doc).num_ops

@@ -16,18 +16,31 @@ use std::collections::HashSet;
 use automerge::sync::{self, SyncDoc};
 use automerge::{Automerge, AutomergeError, ChangeHash, ReadDoc};
 
+use super::StoreError;
+
+/// Runs one of Automerge's receives, and turns a panic inside it into a refusal: a
+/// malformed column in a partner's change can make Automerge's own parser panic (a
+/// truncated run-length column, found by `fuzz/whole_document`), and the caller then
+/// reads the document again from the file, as after any refused message.
+pub fn guarded<T>(receive: impl FnOnce() -> Result<T, AutomergeError>) -> Result<T, StoreError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(receive)) {
+        Ok(result) => result.map_err(StoreError::from),
+        Err(_) => Err(StoreError::BadSyncMessage("Automerge could not read a change in it")),
+    }
+}
+
 /// Applies `message` to `doc` and updates `state`, exactly as
 /// `Automerge::receive_sync_message` does.
-pub fn receive(doc: &mut Automerge, state: &mut sync::State, mut message: sync::Message) -> Result<(), AutomergeError> {
+pub fn receive(doc: &mut Automerge, state: &mut sync::State, mut message: sync::Message) -> Result<(), StoreError> {
     if !state.sent_hashes.is_empty() || message.heads.is_empty() {
-        return doc.receive_sync_message(state, message);
+        return guarded(|| doc.receive_sync_message(state, message));
     }
     let heads = std::mem::take(&mut message.heads);
     let changes_is_empty = message.changes.is_empty();
     let before = doc.get_heads();
     let last_sent = state.last_sent_heads.clone();
     let shared = state.shared_heads.clone();
-    doc.receive_sync_message(state, message)?;
+    guarded(|| doc.receive_sync_message(state, message))?;
     // Automerge, given no heads, took them for a partner that lost everything: it set the
     // shared heads to none and forgot what it last sent. Put back what the heads say.
     state.last_sent_heads = last_sent;
@@ -68,6 +81,17 @@ fn advance(before: &[ChangeHash], after: &[ChangeHash], shared: &[ChangeHash]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A panic inside Automerge's receive is a refused message, not a fault of the app's:
+    /// what `fuzz/whole_document` found (a truncated run-length column, which Automerge's
+    /// parser unwraps) now ends there.
+    #[test]
+    fn a_panic_inside_automerge_is_a_refused_message() {
+        let refused = guarded(|| -> Result<(), AutomergeError> { panic!("failed to fill whole buffer") });
+        assert!(matches!(refused, Err(StoreError::BadSyncMessage(_))), "{refused:?}");
+        assert!(refused.unwrap_err().to_string().contains("can't accept"));
+        assert!(guarded(|| Ok::<_, AutomergeError>(7)).is_ok_and(|n| n == 7));
+    }
 
     /// A small deterministic generator, so a failure can be replayed.
     struct Dice(u64);
