@@ -398,30 +398,7 @@ impl Store {
             index::mark(&w.sql, w.cursor.last_seq)
         })?;
         self.scrub();
-        self.repack_if_loose();
         Ok(())
-    }
-
-    /// Rewrites the file with its pages full once it has grown to half as big again as
-    /// at its last rewrite. Entries are added newest first in key order, and SQLite
-    /// leaves the pages it splits so about half empty: a journal's file would otherwise
-    /// take twice the room its entries need (BENCHMARKS.md, bytes per entry). Done when
-    /// the log was folded, a moment the session already chose as quiet.
-    fn repack_if_loose(&self) {
-        let repacked = (|| -> Result<(), StoreError> {
-            let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-            let size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            let bytes = pages.saturating_mul(size);
-            let last = get_meta(&self.conn, REPACKED_AT)?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-            if bytes < REPACK_FROM || bytes <= last.saturating_mul(3) / 2 {
-                return Ok(());
-            }
-            self.conn.execute_batch("VACUUM")?;
-            let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-            set_meta(&self.conn, REPACKED_AT, &pages.saturating_mul(size).to_string())
-        })();
-        // Another connection writing at that moment: the next fold tries again.
-        let _ = repacked;
     }
 
     /// After a write that took a staged fold back (`fresh`, the document started again),
@@ -442,24 +419,30 @@ impl Store {
     /// not left in an older copy of a page in the log. If another connection is reading
     /// at that moment, the log is emptied at a later write instead; nothing is lost.
     fn scrub(&self) {
-        self.give_room_back();
+        // Another connection writing at that moment: the next scrub repacks instead.
+        let _ = self.repack_if_loose();
         let _ = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
 
-    /// Rewrites the file without its free pages once they take more than
-    /// [`ROOM_TO_GIVE_BACK`]: a large document set apart or deleted would otherwise keep
-    /// its room on the phone (zeroed by `secure_delete`, but still the file's). If
-    /// another connection is writing at that moment, the room is given back at a later
-    /// deletion; nothing is lost.
-    fn give_room_back(&self) {
-        let free = (|| -> rusqlite::Result<i64> {
-            let pages: i64 = self.conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
-            let size: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            Ok(pages.saturating_mul(size))
-        })();
-        if free.is_ok_and(|bytes| bytes > ROOM_TO_GIVE_BACK) {
-            let _ = self.conn.execute_batch("VACUUM");
+    /// Rewrites the file with its pages full, and without its free pages, once either
+    /// costs room: when free pages take more than [`ROOM_TO_GIVE_BACK`] (a large
+    /// document set apart or deleted, zeroed by `secure_delete` but still the file's), or
+    /// when the file has grown to half as big again as at its last repack (entries go in
+    /// newest first in key order, and SQLite leaves the pages it splits about half
+    /// empty: BENCHMARKS.md, bytes per entry). Runs where the log is emptied anyway:
+    /// after folding it, deleting, or rewording a private entry.
+    fn repack_if_loose(&self) -> Result<(), StoreError> {
+        let pragma = |name: &str| self.conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0));
+        let size = pragma("page_size")?;
+        let (bytes, free) =
+            (pragma("page_count")?.saturating_mul(size), pragma("freelist_count")?.saturating_mul(size));
+        let last = get_meta(&self.conn, REPACKED_AT)?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        let loose = bytes >= REPACK_FROM && bytes > last.saturating_mul(3) / 2;
+        if !loose && free <= ROOM_TO_GIVE_BACK {
+            return Ok(());
         }
+        self.conn.execute_batch("VACUUM")?;
+        set_meta(&self.conn, REPACKED_AT, &pragma("page_count")?.saturating_mul(size).to_string())
     }
 }
 

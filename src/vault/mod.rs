@@ -214,8 +214,8 @@ const WRAP_AAD: &[u8] = b"steady key file v1";
 
 /// The key that wraps the data key of a key file bound to this phone: HMAC-SHA256 of the
 /// passcode's Argon2id key under the phone's part of the lock. Without that part (which
-/// the phone's keystore never lets leave it) a copy of the folder can't be guessed at:
-/// every guess has to be made on the phone.
+/// only this phone's keystore can open) a copy of the folder can't be guessed at: every
+/// guess has to be made on the phone.
 fn with_phones_part(derived: &[u8; 32], part: &[u8; 32]) -> Zeroizing<[u8; 32]> {
     use hmac::{Hmac, Mac};
     let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(part).expect("HMAC takes any key length");

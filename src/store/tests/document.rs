@@ -542,6 +542,17 @@ fn folding_the_log_repacks_a_file_its_entries_left_half_empty() {
     }
     let loose = file_size(&s);
     assert!(loose > REPACK_FROM, "{loose}");
+    // A phone never paired folds no log: rewording a private entry repacks it too.
+    let (_other, mut never_paired) = on_disk("Sam");
+    let mut last = None;
+    for i in 0..3000 {
+        last = Some(
+            never_paired.add(helps(&format!("entry {i}: a quiet evening, and the plan for the weekend"))).unwrap().id,
+        );
+    }
+    let before = file_size(&never_paired);
+    never_paired.edit(last.unwrap(), helps("reworded")).unwrap();
+    assert!(file_size(&never_paired) * 10 < before * 7, "{} bytes from {before}", file_size(&never_paired));
     s.compact().unwrap();
     let packed = file_size(&s);
     assert!(packed * 10 < loose * 7, "repacked: {packed} bytes from {loose}");
