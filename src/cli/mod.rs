@@ -153,6 +153,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Carry sealed letters to and from your partner's phone while the journal stays
+    /// locked: no passcode is asked for or read, and nothing of the journal is opened.
+    Courier {
+        /// Stop after this many seconds; without it, run until interrupted.
+        #[arg(long = "for", value_name = "SECS")]
+        for_secs: Option<f64>,
+        /// Print one JSON object per line for each event.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        net: net::NetArgs,
+    },
     /// Stop syncing with your partner for now. Their phone is not told.
     Pause,
     /// Start syncing with your partner again.
@@ -220,22 +232,30 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         Command::CheckinAgreement { id, outcome, note } => {
             let id: EntryId = id.parse()?;
             let outcome: Outcome = outcome.parse()?;
-            let check_in = open(data_dir)?.check_in(id, outcome, note.as_deref())?;
+            let mut store = open(data_dir)?;
+            let check_in = store.check_in(id, outcome, note.as_deref())?;
+            post_letter(&mut store);
             writeln!(out, "{}", check_in.id)?;
         }
         Command::Share { id } => {
             let id: EntryId = id.parse()?;
-            let e = open(data_dir)?.share(id)?;
+            let mut store = open(data_dir)?;
+            let e = store.share(id)?;
+            post_letter(&mut store);
             writeln!(
                 out,
-                "Shared {}. It waits on this phone until your partner's phone is about to receive it, at the next \
-                 sync; until then `steady unshare {}` takes it back without a trace.",
+                "Shared {}. It waits on this phone until it leaves for your partner's phone, at the next sync or \
+                 sealed in a letter while you are apart; until then `steady unshare {}` takes it back without a \
+                 trace.",
                 e.id, e.id
             )?;
         }
         Command::Unshare { id } => {
             let id: EntryId = id.parse()?;
-            let unshared = open(data_dir)?.unshare(id)?;
+            let mut store = open(data_dir)?;
+            let unshared = store.unshare(id)?;
+            // Any other share that still waits goes in a letter of its own.
+            post_letter(&mut store);
             let case = if unshared.partner_has_copy {
                 "your partner's phone already has a copy"
             } else {
@@ -307,6 +327,7 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Pair { action } => net::pair(data_dir, action, out)?,
         Command::Sync { for_secs, json, net } => net::sync(data_dir, for_secs, json, net, out)?,
         Command::Status { json } => net::status(data_dir, json, out)?,
+        Command::Courier { for_secs, json, net } => net::courier(data_dir, for_secs, json, net, out)?,
         Command::Pause => net::set_paused(data_dir, true, out)?,
         Command::Resume => net::set_paused(data_dir, false, out)?,
         Command::Unpair => net::unpair(data_dir, out)?,
@@ -329,7 +350,30 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
 
 /// Opens the journal in `data_dir`, unlocking it with the passcode first if it has one.
 pub(crate) fn open(data_dir: &Path) -> Result<Store> {
-    Ok(lock::open(data_dir)?.0)
+    let mut store = lock::open(data_dir)?.0;
+    // Letters that came while the journal was locked are opened now, with every check a
+    // sync gets; letters that left are taken into the document.
+    match crate::net::letters::open_waiting(&mut store, None) {
+        Ok(opened) => {
+            for refused in opened.refused {
+                eprintln!("{}", crate::model::text::terminal_safe(&refused));
+            }
+        }
+        Err(e) => eprintln!("The letters waiting here could not be opened this time: {e}"),
+    }
+    if let Err(e) = crate::net::courier::keep_profile(&store) {
+        eprintln!("The courier's profile could not be written: {e}");
+    }
+    Ok(store)
+}
+
+/// Seals what waits in the outbox into a letter, for a courier to carry while the two
+/// phones are apart. The change itself is already saved: a letter that could not be
+/// made is said, and the next sync sends the change anyway.
+fn post_letter(store: &mut Store) {
+    if let Err(e) = crate::net::letters::post(store) {
+        eprintln!("No letter could be made for your partner's phone ({e}); it goes at the next sync instead.");
+    }
 }
 
 fn draft(

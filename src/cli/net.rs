@@ -11,7 +11,7 @@ use libp2p::Multiaddr;
 
 use super::open;
 use crate::net::invite::Invitation;
-use crate::net::{NetConfig, NetEvent, NetStatus, Node, PairingState, addresses, daily, peers};
+use crate::net::{NetConfig, NetEvent, NetStatus, Node, PairingState, addresses, courier, daily, peers};
 
 /// How long `pair join` looks for the inviting phone.
 const JOIN_WAIT: Duration = Duration::from_secs(60);
@@ -209,12 +209,57 @@ fn reject(data_dir: &Path, out: &mut dyn Write) -> Result<()> {
     )
 }
 
-pub fn sync(data_dir: &Path, for_secs: Option<f64>, json: bool, net: NetArgs, out: &mut dyn Write) -> Result<()> {
-    let limit = match for_secs {
-        Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Some(Duration::from_secs_f64(s)),
+/// `--for SECS`, checked.
+fn limit(for_secs: Option<f64>) -> Result<Option<Duration>> {
+    match for_secs {
+        Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Some(Duration::from_secs_f64(s))),
         Some(s) => bail!("--for takes a number of seconds above zero, not {s}"),
-        None => None,
-    };
+        None => Ok(None),
+    }
+}
+
+/// `steady courier`: letters carried with the journal locked. Reads no passcode.
+pub fn courier(data_dir: &Path, for_secs: Option<f64>, json: bool, net: NetArgs, out: &mut dyn Write) -> Result<()> {
+    let limit = limit(for_secs)?;
+    let config = net.config()?;
+    courier::read_profile(data_dir)?;
+    runtime()?.block_on(async move {
+        let (events, mut heard) = tokio::sync::broadcast::channel(256);
+        let data_dir = data_dir.to_path_buf();
+        let running = tokio::spawn(async move { courier::run(&data_dir, config, limit, events).await });
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
+        loop {
+            tokio::select! {
+                event = heard.recv() => match event {
+                    Ok(event) => {
+                        print_event(out, &event, json)?;
+                        if matches!(event, NetEvent::CourierEnded { .. }) {
+                            break;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!("{n} events were not printed");
+                    }
+                    Err(_) => break,
+                },
+                _ = &mut interrupted => {
+                    print_event(out, &NetEvent::CourierEnded { reason: "interrupted".to_owned() }, json)?;
+                    break;
+                }
+            }
+        }
+        if running.is_finished() {
+            running.await.map_err(|e| anyhow!("the courier stopped: {e}"))??;
+        } else {
+            running.abort();
+        }
+        Ok(())
+    })
+}
+
+pub fn sync(data_dir: &Path, for_secs: Option<f64>, json: bool, net: NetArgs, out: &mut dyn Write) -> Result<()> {
+    let limit = limit(for_secs)?;
     let config = net.config()?;
     let mut store = open(data_dir)?;
     peers::forget_untrusted(&mut store)?;
@@ -268,6 +313,9 @@ fn print_event(out: &mut dyn Write, event: &NetEvent, json: bool) -> Result<()> 
         NetEvent::Unreachable { address, reason } => format!("can't reach partner at {address}: {reason}"),
         NetEvent::Paired { name, .. } => format!("paired with {name}"),
         NetEvent::InviteEnded { reason } => format!("the invite ended: {reason}"),
+        NetEvent::LetterSent { bytes } => format!("a sealed letter left this phone ({bytes} bytes)"),
+        NetEvent::LetterReceived { bytes } => format!("a sealed letter arrived ({bytes} bytes)"),
+        NetEvent::CourierEnded { reason } => format!("the courier stopped: {reason}"),
     };
     line(out, &text)
 }

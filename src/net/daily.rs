@@ -237,27 +237,68 @@ fn secret_of(partner: &peers::Partner) -> Option<(&CoupleNetwork, Role)> {
 
 /// The identity of the phone that took `role` in the pairing, on `day`.
 pub fn key(network: &CoupleNetwork, role: Role, day: NaiveDate) -> Result<Keypair, PeersError> {
-    let mut seed = Zeroizing::new([0u8; 32]);
-    derive(network, b"identity", role, day, &mut seed[..]);
-    Keypair::ed25519_from_bytes(&mut seed[..]).map_err(|_| PeersError::Damaged("the day's identity"))
+    DailySecret::of(network).key(role, day)
 }
 
 /// The port the phone that took `role` listens on, on `day`, when it is free.
 pub fn port(network: &CoupleNetwork, role: Role, day: NaiveDate) -> u16 {
-    let mut bytes = [0u8; 2];
-    derive(network, b"port", role, day, &mut bytes);
-    FIRST_PORT + u16::from_be_bytes(bytes) % PORTS
+    DailySecret::of(network).port(role, day)
 }
 
-fn derive(network: &CoupleNetwork, what: &[u8], role: Role, day: NaiveDate, out: &mut [u8]) {
-    let side: &[u8] = match role {
-        Role::Inviter => b"inviter",
-        Role::Joiner => b"joiner",
-    };
-    let date = day.format("%Y-%m-%d").to_string();
-    let hk = Hkdf::<Sha256>::new(Some(b"steady daily v1"), network.as_bytes());
-    // At most 32 bytes, far below HKDF's limit, so this can't fail.
-    let _ = hk.expand_multi_info(&[what, b"\0", side, b"\0", date.as_bytes()], out);
+/// The part of the couple secret that the days' identities and ports are made from
+/// (HKDF's extract step, under its own salt), and nothing else: the courier holds it to
+/// be this phone on the network while the journal is locked, and can derive from it
+/// neither the couple secret nor the keys of the letters (`net::letters`, another salt).
+#[derive(Clone)]
+pub struct DailySecret(Zeroizing<[u8; 32]>);
+
+impl DailySecret {
+    pub fn of(network: &CoupleNetwork) -> DailySecret {
+        let (prk, _) = Hkdf::<Sha256>::extract(Some(b"steady daily v1"), network.as_bytes());
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(&prk);
+        DailySecret(bytes)
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> DailySecret {
+        DailySecret(Zeroizing::new(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The identity of the phone that took `role` in the pairing, on `day`.
+    pub fn key(&self, role: Role, day: NaiveDate) -> Result<Keypair, PeersError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        self.derive(b"identity", role, day, &mut seed[..]);
+        Keypair::ed25519_from_bytes(&mut seed[..]).map_err(|_| PeersError::Damaged("the day's identity"))
+    }
+
+    /// The port the phone that took `role` listens on, on `day`, when it is free.
+    pub fn port(&self, role: Role, day: NaiveDate) -> u16 {
+        let mut bytes = [0u8; 2];
+        self.derive(b"port", role, day, &mut bytes);
+        FIRST_PORT + u16::from_be_bytes(bytes) % PORTS
+    }
+
+    fn derive(&self, what: &[u8], role: Role, day: NaiveDate, out: &mut [u8]) {
+        let side: &[u8] = match role {
+            Role::Inviter => b"inviter",
+            Role::Joiner => b"joiner",
+        };
+        let date = day.format("%Y-%m-%d").to_string();
+        // A 32-byte pseudorandom key is what HKDF's extract makes, so this can't fail.
+        let Ok(hk) = Hkdf::<Sha256>::from_prk(&self.0[..]) else { return };
+        // At most 32 bytes, far below HKDF's limit, so this can't fail.
+        let _ = hk.expand_multi_info(&[what, b"\0", side, b"\0", date.as_bytes()], out);
+    }
+}
+
+impl std::fmt::Debug for DailySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DailySecret(..)")
+    }
 }
 
 #[cfg(test)]

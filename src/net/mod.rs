@@ -19,10 +19,12 @@
 //! read here.
 
 pub mod addresses;
+pub mod courier;
 pub mod daily;
 pub mod error;
 pub mod frame;
 pub mod invite;
+pub mod letters;
 pub mod link;
 pub mod node;
 pub mod pairing;
@@ -113,6 +115,12 @@ pub enum NetEvent {
     Paired { partner: String, name: String, safety_words: Vec<String> },
     /// An invite ended without a partner joining.
     InviteEnded { reason: String },
+    /// A sealed letter left this phone, for the partner's phone or a relay.
+    LetterSent { bytes: usize },
+    /// A sealed letter arrived, kept sealed until the journal opens it.
+    LetterReceived { bytes: usize },
+    /// The courier stopped.
+    CourierEnded { reason: String },
 }
 
 /// Where sync stands, for the badge that is always on screen.

@@ -300,6 +300,11 @@ pub fn reject(store: &mut Store) -> Result<Option<Partner>, PeersError> {
     store.cancel_couple(&partner.name)?;
     forget_partner(store)?;
     forget_identity(store)?;
+    // Letters made for this partner, or from them, and the courier's profile go too.
+    store.mailbox().empty().map_err(StoreError::from)?;
+    if let Some(dir) = store.path().parent() {
+        super::courier::forget_profile(dir)?;
+    }
     Ok(Some(partner))
 }
 
@@ -315,6 +320,11 @@ pub fn unpair(store: &mut Store) -> Result<Option<Partner>, PeersError> {
     }
     forget_partner(store)?;
     forget_identity(store)?;
+    // Letters made for this partner, or from them, and the courier's profile go too.
+    store.mailbox().empty().map_err(StoreError::from)?;
+    if let Some(dir) = store.path().parent() {
+        super::courier::forget_profile(dir)?;
+    }
     Ok(Some(partner))
 }
 

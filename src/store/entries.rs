@@ -148,7 +148,10 @@ impl Store {
     ) -> Result<Entry, StoreError> {
         let (now, _) = self.now();
         let (entry, replaced, fresh) = self.writing(|w| {
-            let (mut entry, whereabouts) = w.locate(id)?;
+            let (mut entry, whereabouts) = {
+                w.settle_letters()?;
+                w.locate(id)?
+            };
             let set_aside = entry.archived;
             let before = matches!(whereabouts, Whereabouts::Shared { .. }).then(|| entry.to_fields());
             change(&mut entry)?;
@@ -203,7 +206,10 @@ impl Store {
         let (now, _) = self.now();
         let ready_at = now + chrono::Duration::from_std(undo).unwrap_or_default();
         self.writing(|w| {
-            let (mut entry, whereabouts) = w.locate(id)?;
+            let (mut entry, whereabouts) = {
+                w.settle_letters()?;
+                w.locate(id)?
+            };
             entry.check_author(me)?;
             if !matches!(whereabouts, Whereabouts::Private) {
                 return Ok(entry);
@@ -230,7 +236,10 @@ impl Store {
     pub fn unshare(&mut self, id: EntryId) -> Result<Unshared, StoreError> {
         let me = self.require_me()?;
         let (unshared, fresh) = self.writing(|w| {
-            let (mut entry, whereabouts) = w.locate(id)?;
+            let (mut entry, whereabouts) = {
+                w.settle_letters()?;
+                w.locate(id)?
+            };
             entry.check_author(me)?;
             entry.shared = false;
             entry.waiting = false;

@@ -13,6 +13,7 @@ mod error;
 mod incoming;
 mod index;
 pub mod inflate;
+pub mod letters;
 mod open;
 mod outbox;
 mod receive;
@@ -44,6 +45,7 @@ use entries::{list, locate, overlay_waiting, place, set_aside_ids, sort_newest_f
 pub use error::StoreError;
 pub use incoming::{Arrived, Received};
 pub use index::Touched;
+pub use letters::{Mailbox, Outgoing};
 pub use open::statements_run_here;
 use rows::{Pending, Table, Waiting};
 pub use rules::{PartnerRules, RuleBreak};
@@ -498,6 +500,8 @@ impl Write<'_> {
         &mut self,
         edit: impl FnOnce(&mut Transaction<'_>, &rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        // This phone's own changes never fork: a letter made ahead is settled first.
+        self.settle_letters()?;
         let heads = self.doc.get_heads();
         let mut tx = self.doc.transaction();
         let out = edit(&mut tx, &self.sql)?;

@@ -86,28 +86,18 @@ impl Store {
             if state == DocState::Unpaired || (matches!(how, Fold::Stage) && state != DocState::Live) {
                 return Err(StoreError::PairingChanged);
             }
-            let ids = w.change_doc(|tx, sql| {
+            // Letters made ahead are settled first: those that left are in the document
+            // now, and those that did not give way to this fold.
+            let mut ids = w.settle_letters()?;
+            let folded = w.change_doc(|tx, sql| {
                 if !name_known {
                     doc::write_person(tx, me.id, &me.name)?;
                 }
                 let ready = rows::outbox(sql, Some(now))?;
-                for w in &ready {
-                    match &w.what {
-                        // A new share goes as it is.
-                        Pending::Share(entry) => doc::write_entry(tx, entry)?,
-                        // A change to a shared entry is made over what the document holds
-                        // now, field by field, so what the partner added stays. A change
-                        // to an entry its author has taken back since goes nowhere (a
-                        // check-in on an agreement made private again).
-                        Pending::Change(change) => {
-                            if let Some(obj) = doc::find_entry(tx, w.id)? {
-                                doc::write_change(tx, &obj, change)?;
-                            }
-                        }
-                    }
-                }
+                write_waiting(tx, &ready)?;
                 Ok(ready.into_iter().map(|w| w.id).collect::<Vec<_>>())
             })?;
+            ids.extend(folded);
             match how {
                 Fold::Send => {
                     for id in &ids {
@@ -160,6 +150,29 @@ impl Store {
         self.settle(fresh, true);
         Ok(())
     }
+}
+
+/// Writes what waits into the shared document (`tx`): a fold's, or a letter's.
+pub(super) fn write_waiting(
+    tx: &mut impl automerge::transaction::Transactable,
+    waiting: &[Waiting],
+) -> Result<(), StoreError> {
+    for w in waiting {
+        match &w.what {
+            // A new share goes as it is.
+            Pending::Share(entry) => doc::write_entry(tx, entry)?,
+            // A change to a shared entry is made over what the document holds now, field
+            // by field, so what the partner added stays. A change to an entry its author
+            // has taken back since goes nowhere (a check-in on an agreement made private
+            // again).
+            Pending::Change(change) => {
+                if let Some(obj) = doc::find_entry(tx, w.id)? {
+                    doc::write_change(tx, &obj, change)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a fold of the outbox is for.

@@ -228,14 +228,14 @@ fn network_commands_check_what_they_are_given_and_name_what_they_cannot_reach() 
 }
 
 /// A process whose standard output is read line by line as it comes.
-struct Running {
+pub(crate) struct Running {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Running {
-    fn start(dir: &std::path::Path, args: &[&str]) -> Running {
+    pub(crate) fn start(dir: &std::path::Path, args: &[&str]) -> Running {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_steady"))
             .arg("--data-dir")
@@ -258,7 +258,7 @@ impl Running {
     }
 
     /// Waits for a line that contains `text`, and returns it.
-    fn wait_for(&mut self, text: &str, limit: std::time::Duration) -> String {
+    pub(crate) fn wait_for(&mut self, text: &str, limit: std::time::Duration) -> String {
         let deadline = std::time::Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -275,7 +275,7 @@ impl Running {
     }
 
     /// Waits for the process to end; returns whether it succeeded and all it printed.
-    fn finish(mut self) -> (bool, Vec<String>) {
+    pub(crate) fn finish(mut self) -> (bool, Vec<String>) {
         let status = self.child.wait().unwrap();
         self.seen.extend(self.lines.iter());
         (status.success(), std::mem::take(&mut self.seen))
@@ -289,7 +289,7 @@ impl Drop for Running {
     }
 }
 
-fn status_json(dir: &std::path::Path) -> Value {
+pub(crate) fn status_json(dir: &std::path::Path) -> Value {
     serde_json::from_str(&ok(dir, &["status", "--json"])).unwrap()
 }
 

@@ -12,6 +12,7 @@ mod cli;
 mod components;
 mod durability;
 mod keystrokes;
+mod letters;
 mod lock;
 mod lock_screen;
 mod merge;

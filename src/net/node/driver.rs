@@ -27,6 +27,7 @@ use crate::net::addresses;
 use crate::net::daily::{self, Days, Identity, NewIdentity, Turns};
 use crate::net::error::{DialError, NetError, Paired};
 use crate::net::invite::Invitation;
+use crate::net::letters::{self, LETTERS_PROTOCOL};
 use crate::net::link::{DialId, Effect, Input, Intent, PartnerLink, Reply, SessionId};
 use crate::net::pairing::{Introduction, InviteCode, PairFailure, PairOutcome, Role};
 use crate::net::peers::{self, Partner, Write};
@@ -35,6 +36,7 @@ use crate::net::sync::Arrived;
 use crate::net::watch::FileWatch;
 use crate::net::worker::StoreWorker;
 use crate::net::{LinkState, NetEvent, NetStatus, WireTap};
+use crate::store::Mailbox;
 use crate::store::{Store, StoreError};
 
 /// How often the node looks whether another process on this phone changed the journal
@@ -59,7 +61,8 @@ pub(super) async fn start(
 ) -> Result<Node, NetError> {
     let me = Arc::new(std::sync::Mutex::new(link.me()));
     let mut control = swarm.behaviour().stream.new_control();
-    let (incoming_sync, incoming_pair) = accept(&mut control)?;
+    let (incoming_sync, incoming_pair, incoming_letters) = accept(&mut control)?;
+    let mailbox = store.mailbox();
 
     let (requests, request_rx) = mpsc::unbounded_channel();
     let (events, first) = broadcast::channel(1024);
@@ -103,11 +106,14 @@ pub(super) async fn start(
         stage_due: true,
         watch,
         partner_addresses: None,
+        mailbox,
+        letters_changed: Arc::new(Notify::new()),
+        pusher: None,
     };
     for address in config.dial.clone() {
         driver.feed(Input::Intent(Intent::Dial { address, ticket: None })).await;
     }
-    tokio::spawn(driver.run(request_rx, incoming_sync, incoming_pair, reports, pair_results));
+    tokio::spawn(driver.run(request_rx, [incoming_sync, incoming_pair, incoming_letters], reports, pair_results));
     Ok(Node {
         requests,
         events,
@@ -119,11 +125,14 @@ pub(super) async fn start(
     })
 }
 
-/// The streams other phones open, of the two protocols this phone serves.
-fn accept(control: &mut libp2p_stream::Control) -> Result<(IncomingStreams, IncomingStreams), NetError> {
+/// The streams other phones open, of the three protocols this phone serves.
+fn accept(
+    control: &mut libp2p_stream::Control,
+) -> Result<(IncomingStreams, IncomingStreams, IncomingStreams), NetError> {
     let sync = control.accept(SYNC_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
     let pair = control.accept(PAIR_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
-    Ok((sync, pair))
+    let letters = control.accept(LETTERS_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
+    Ok((sync, pair, letters))
 }
 
 /// Folds the waiting shares into a new pairing's document ahead of time
@@ -201,6 +210,12 @@ struct Driver {
     /// The partner's remembered addresses as last read, so that a redial while apart
     /// does not wake the journal's thread; read again once the file or the book changed.
     partner_addresses: Option<Vec<libp2p::Multiaddr>>,
+    /// The letters beside the journal (`net::letters`).
+    mailbox: Mailbox,
+    /// Told when the journal changed, so the letters' sender looks for new ones.
+    letters_changed: Arc<Notify>,
+    /// Sends this phone's letters while the partner's phone is connected.
+    pusher: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Waits for the journal's folder to change, or forever without a watch.
@@ -215,11 +230,11 @@ impl Driver {
     async fn run(
         mut self,
         mut requests: mpsc::UnboundedReceiver<Request>,
-        mut incoming_sync: IncomingStreams,
-        mut incoming_pair: IncomingStreams,
+        incoming: [IncomingStreams; 3],
         mut reports: mpsc::UnboundedReceiver<(u64, SessionReport)>,
         mut pair_results: mpsc::UnboundedReceiver<(PeerId, Role, PairOutcome)>,
     ) {
+        let [mut incoming_sync, mut incoming_pair, mut incoming_letters] = incoming;
         self.publish().await;
         let look_every = if self.watch.is_some() { LOOK_ANYWAY } else { LOOK_EVERY };
         let mut next_look = Instant::now() + look_every;
@@ -236,6 +251,9 @@ impl Driver {
                         if let Some((_, task)) = self.session.take() {
                             task.abort();
                         }
+                        if let Some(pusher) = self.pusher.take() {
+                            pusher.abort();
+                        }
                         let _ = done.send(());
                         break;
                     }
@@ -248,6 +266,7 @@ impl Driver {
                 Some((peer, stream)) = incoming_pair.next() => {
                     self.on_stream(peer, stream, Input::IncomingPair { peer }).await;
                 }
+                Some((peer, stream)) = incoming_letters.next() => self.on_letters(peer, stream),
                 Some((id, report)) = reports.recv() => self.feed(Input::Session { id, report }).await,
                 Some((peer, role, outcome)) = pair_results.recv() => {
                     self.feed(Input::Pairing { peer, role, outcome, at: Utc::now() }).await;
@@ -270,7 +289,9 @@ impl Driver {
             }
             if let Some(why) = self.new_identity_due() {
                 match self.start_again(why).await {
-                    Ok((sync, pair)) => (incoming_sync, incoming_pair) = (sync, pair),
+                    Ok((sync, pair, letters)) => {
+                        (incoming_sync, incoming_pair, incoming_letters) = (sync, pair, letters);
+                    }
                     Err(e) => tracing::warn!("a new network identity could not be taken: {e}"),
                 }
             }
@@ -380,6 +401,8 @@ impl Driver {
         self.stage_due = true;
         // The session looks too: a share, or a confirmation, may be waiting to go.
         self.local_change.notify_one();
+        // And the letters' sender: a letter may have been made.
+        self.letters_changed.notify_one();
         match settings {
             Ok(settings) => self.feed(Input::Settings(settings)).await,
             Err(e) => tracing::warn!("this phone's network settings can't be read: {e}"),
@@ -544,6 +567,62 @@ impl Driver {
         None
     }
 
+    /// Sends this phone's letters to the partner's phone while it is connected: those
+    /// ready now, and each later one once its undo has ended.
+    fn start_pusher(&mut self, peer: PeerId) {
+        if let Some(pusher) = self.pusher.take() {
+            pusher.abort();
+        }
+        let (mailbox, mut control, store) = (self.mailbox.clone(), self.control.clone(), self.store.clone());
+        let (events, arrivals, changed) = (self.events.clone(), self.arrivals.clone(), self.letters_changed.clone());
+        let settle = move |_sent: &[usize]| {
+            let (store, arrivals) = (store.clone(), arrivals.clone());
+            async move {
+                // The entries whose letters left say "Shared" from now on.
+                let settled = store.run(|store| {
+                    let ids = store.settle_letters()?;
+                    store.listed(&ids)
+                });
+                if let Ok(Ok(listed)) = settled.await {
+                    let _ = arrivals.send(Arc::new(listed));
+                }
+            }
+        };
+        self.pusher = Some(tokio::spawn(async move {
+            letters::push_while_connected(peer, &mut control, &mailbox, &changed, &events, settle).await;
+        }));
+    }
+
+    /// The partner's phone sends letters: kept sealed, then opened at once, since this
+    /// phone is unlocked.
+    fn on_letters(&mut self, peer: PeerId, stream: Stream) {
+        if Some(peer) != self.link.partner_peer() {
+            return;
+        }
+        let (mailbox, store, events, arrivals) =
+            (self.mailbox.clone(), self.store.clone(), self.events.clone(), self.arrivals.clone());
+        tokio::spawn(async move {
+            let told = events.clone();
+            let said = move |bytes| drop(told.send(NetEvent::LetterReceived { bytes }));
+            if let Err(e) = letters::receive(&mailbox, stream, &said).await {
+                tracing::debug!("letters: {e}");
+            }
+            let opened = store.run(move |store| {
+                let show = move |arrived| drop(arrivals.send(Arc::new(arrived)));
+                letters::open_waiting(store, Some(&show))
+            });
+            match opened.await {
+                Ok(Ok(opened)) => {
+                    for reason in opened.refused {
+                        let _ = events.send(NetEvent::Refused { peer: Some(peer.to_base58()), reason });
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!("letters could not be opened: {e}"),
+                Err(e) => tracing::warn!("letters could not be opened: {e}"),
+            }
+        });
+    }
+
     fn reply(&mut self, reply: Reply) {
         let replies = &mut self.replies;
         match reply {
@@ -649,7 +728,10 @@ impl Driver {
     /// start), and a link that knows it. Whatever was under way with the earlier identity
     /// ends; the partner's phone, which works out the same identities, finds this one
     /// again. When the pairing ended, the port is left behind too.
-    async fn start_again(&mut self, why: NewIdentity) -> Result<(IncomingStreams, IncomingStreams), NetError> {
+    async fn start_again(
+        &mut self,
+        why: NewIdentity,
+    ) -> Result<(IncomingStreams, IncomingStreams, IncomingStreams), NetError> {
         let day = self.days.today();
         let read = self.store.run(move |store| daily::identity_on(store, day).map_err(NetError::from));
         let (identity, settings) = read.await.map_err(|e| NetError::Start(e.to_string()))??;
@@ -695,6 +777,18 @@ impl Driver {
     }
 
     async fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        let partner = self.link.partner_peer();
+        match &event {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } if Some(*peer_id) == partner => {
+                self.start_pusher(*peer_id);
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if Some(*peer_id) == partner => {
+                if let Some(pusher) = self.pusher.take() {
+                    pusher.abort();
+                }
+            }
+            _ => {}
+        }
         for input in swarm::inputs(event, &mut self.dials, self.link.partner_peer()) {
             self.feed(input).await;
         }

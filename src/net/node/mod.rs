@@ -24,7 +24,7 @@
 //! `swarm` builds the swarm, and says what its events tell the link.
 
 mod driver;
-mod swarm;
+pub(crate) mod swarm;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

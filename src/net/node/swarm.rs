@@ -30,7 +30,7 @@ const MAX_ESTABLISHED_INCOMING: u32 = 32;
 const MAX_PER_PEER: u32 = 2;
 
 #[derive(NetworkBehaviour)]
-pub(super) struct Behaviour {
+pub(crate) struct Behaviour {
     /// First: a cap on the connections one address may have, so one phone flooding is
     /// turned away at once and leaves room for the others.
     per_source: SourceLimit,
@@ -41,12 +41,12 @@ pub(super) struct Behaviour {
     /// sees it.
     pub(super) allow: Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>>,
     pub(super) mdns: Toggle<mdns::tokio::Behaviour>,
-    pub(super) stream: libp2p_stream::Behaviour,
+    pub(crate) stream: libp2p_stream::Behaviour,
 }
 
 /// The swarm, with this phone's key, letting in whom `door` says and exempting `partner`
 /// from the caps.
-pub(super) fn build(
+pub(crate) fn build(
     key: identity::Keypair,
     config: &NetConfig,
     door: &Door,

@@ -1,0 +1,265 @@
+//! The courier: this phone on the network while its journal is locked. It carries sealed
+//! letters (`net::letters`) to and from the partner's phone, and needs no passcode,
+//! because it holds no key to the journal: it can open nothing of it, and it writes
+//! nothing into the data folder but letters that arrived, still sealed.
+//!
+//! What it knows comes from the courier profile, written by the unlocked app (or any
+//! command that opens the journal) whenever the pairing is confirmed: the side of the
+//! pairing this phone took, the part of the couple secret that the days' identities are
+//! made from ([`DailySecret`]: not the couple secret, nor the keys of the letters), and
+//! where the partner's phone was last seen. With it the courier is this phone on the
+//! network, on the day's identity and port, and lets in the partner's phone alone.
+//!
+//! Depends on `net::letters`, `net::daily`, `net::node::swarm`, `store::Mailbox` (files,
+//! no key), `vault::files`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::{Multiaddr, PeerId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, broadcast};
+
+use super::daily::DailySecret;
+use super::error::NetError;
+use super::letters::{self, LETTERS_PROTOCOL};
+use super::link::{Door, REDIAL_AT_MOST, REDIAL_FIRST};
+use super::node::swarm::{self, BehaviourEvent};
+use super::pairing::Role;
+use super::peers::{self, PeersError};
+use super::watch::FileWatch;
+use super::{NetConfig, NetEvent, addresses};
+use crate::store::{Mailbox, Store};
+
+/// The courier profile's file, in the data directory.
+pub const PROFILE_FILE: &str = "courier-profile.json";
+
+/// What the courier knows: no key to the journal, nothing personal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub version: u32,
+    /// The side of the pairing this phone took.
+    pub role: Role,
+    /// [`DailySecret`], as hex.
+    pub daily: String,
+    /// Where the partner's phone was last seen, newest first.
+    pub addresses: Vec<String>,
+}
+
+impl Profile {
+    fn secret(&self) -> Result<DailySecret, NetError> {
+        let bytes: [u8; 32] = peers::from_hex(&self.daily).and_then(|b| b.try_into().ok()).ok_or_else(|| {
+            NetError::Start("the courier profile is damaged: run Steady once to write it again".into())
+        })?;
+        Ok(DailySecret::from_bytes(bytes))
+    }
+}
+
+fn profile_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(PROFILE_FILE)
+}
+
+/// Writes the courier profile for this phone's pairing, or removes it when there is no
+/// confirmed pairing with a couple secret. Written only when it changed.
+pub fn keep_profile(store: &Store) -> Result<(), PeersError> {
+    let Some(dir) = store.path().parent().map(Path::to_path_buf) else { return Ok(()) };
+    let profile = match peers::partner(store)? {
+        Some(partner) if partner.confirmed => match (&partner.network, partner.role) {
+            (Some(network), Some(role)) => Some(Profile {
+                version: 1,
+                role,
+                daily: peers::to_hex(DailySecret::of(network).as_bytes()),
+                addresses: peers::addresses(store)?.iter().map(|a| a.to_string()).collect(),
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
+    let path = profile_path(&dir);
+    match profile {
+        None => forget_profile(&dir),
+        Some(profile) => {
+            let text = serde_json::to_vec_pretty(&profile).map_err(|_| PeersError::Damaged("the courier profile"))?;
+            if std::fs::read(&path).ok().as_deref() == Some(&text[..]) {
+                return Ok(());
+            }
+            crate::vault::write_private_file(&path, &text)
+                .map_err(|e| PeersError::Store(crate::store::StoreError::Io(std::io::Error::other(e.to_string()))))
+        }
+    }
+}
+
+/// Removes the courier profile: the pairing ended.
+pub fn forget_profile(data_dir: &Path) -> Result<(), PeersError> {
+    match std::fs::remove_file(profile_path(data_dir)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(PeersError::Store(e.into())),
+        _ => Ok(()),
+    }
+}
+
+/// Reads the courier profile, saying in words why there is none.
+pub fn read_profile(data_dir: &Path) -> Result<Profile, NetError> {
+    let text = std::fs::read(profile_path(data_dir)).map_err(|_| {
+        NetError::Start(
+            "this phone has no courier profile: pair with your partner, and open Steady once after pairing".into(),
+        )
+    })?;
+    let profile: Profile = serde_json::from_slice(&text)
+        .map_err(|_| NetError::Start("the courier profile is damaged: run Steady once to write it again".into()))?;
+    if profile.version != 1 {
+        return Err(NetError::Start("the courier profile is from a newer Steady".into()));
+    }
+    Ok(profile)
+}
+
+/// Runs the courier until `limit` has passed (or forever), telling `events` what
+/// happens. Ends with [`NetEvent::CourierEnded`].
+pub async fn run(
+    data_dir: &Path,
+    config: NetConfig,
+    limit: Option<Duration>,
+    events: broadcast::Sender<NetEvent>,
+) -> Result<(), NetError> {
+    let profile = read_profile(data_dir)?;
+    let secret = profile.secret()?;
+    let mailbox = Mailbox::in_dir(data_dir);
+    mailbox.make().map_err(|e| NetError::Start(format!("the letters' folder: {e}")))?;
+    let ends = limit.map(|l| tokio::time::Instant::now() + l);
+    let mut days = config.days.clone();
+    loop {
+        let day = days.today();
+        let reason = tokio::select! {
+            ended = run_day(&profile, &secret, &mailbox, &config, day, &events) => ended?,
+            _ = days.after(day) => continue,
+            _ = async { match ends { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
+                "its time was up".to_owned()
+            }
+        };
+        let _ = events.send(NetEvent::CourierEnded { reason });
+        return Ok(());
+    }
+}
+
+/// One day of the courier, on that day's identity. Returns only on a fault.
+async fn run_day(
+    profile: &Profile,
+    secret: &DailySecret,
+    mailbox: &Mailbox,
+    config: &NetConfig,
+    day: chrono::NaiveDate,
+    events: &broadcast::Sender<NetEvent>,
+) -> Result<String, NetError> {
+    let key = secret.key(profile.role, day)?;
+    let port = secret.port(profile.role, day);
+    let partner = secret.key(profile.role.other(), day)?.public().to_peer_id();
+    let partner_port = secret.port(profile.role.other(), day);
+    let mut swarm = swarm::build(key, config, &Door::Only(Some(partner)), Some(partner))?;
+    if config.listen.is_empty() {
+        if swarm.listen_on(addresses::all_interfaces(port)).is_err() {
+            let _ = swarm.listen_on(addresses::all_interfaces(0));
+        }
+    } else {
+        for address in &config.listen {
+            swarm.listen_on(address.clone()).map_err(|e| NetError::Start(format!("can't listen on {address}: {e}")))?;
+        }
+    }
+    let mut control = swarm.behaviour().stream.new_control();
+    let mut incoming = control.accept(LETTERS_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
+    // Where the partner's phone was, and the same hosts at its port today.
+    let mut known: Vec<Multiaddr> = config.dial.clone();
+    for text in &profile.addresses {
+        if let Ok(address) = text.parse::<Multiaddr>() {
+            if let Some(today) = addresses::at_port(&address, partner_port) {
+                known.push(today);
+            }
+            known.push(address);
+        }
+    }
+    known.dedup();
+    let changed = Arc::new(Notify::new());
+    let mut watch = FileWatch::start(&mailbox.outgoing_dir());
+    let mut pusher: Option<tokio::task::JoinHandle<()>> = None;
+    let mut wait = REDIAL_FIRST;
+    let mut next_dial = Instant::now();
+    let mut connected = false;
+    loop {
+        tokio::select! {
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::NewListenAddr { address, .. } => {
+                    let _ = events.send(NetEvent::Listening { address: address.to_string() });
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
+                    for (peer, address) in found {
+                        if peer == partner {
+                            let _ = events.send(NetEvent::Discovered { peer: peer.to_base58(), address: address.to_string() });
+                            if !known.contains(&address) {
+                                known.insert(0, address);
+                            }
+                            (wait, next_dial) = (REDIAL_FIRST, Instant::now());
+                        }
+                    }
+                }
+                SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == partner => {
+                    connected = true;
+                    let _ = events.send(NetEvent::Connected { peer: peer_id.to_base58() });
+                    if let Some(p) = pusher.take() {
+                        p.abort();
+                    }
+                    let (mut control, mailbox, changed, events) =
+                        (control.clone(), mailbox.clone(), changed.clone(), events.clone());
+                    pusher = Some(tokio::spawn(async move {
+                        letters::push_while_connected(peer_id, &mut control, &mailbox, &changed, &events, |_| async {}).await;
+                    }));
+                }
+                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, cause, .. } if peer_id == partner => {
+                    connected = false;
+                    if let Some(p) = pusher.take() {
+                        p.abort();
+                    }
+                    let reason = cause.map(|c| c.to_string()).unwrap_or_else(|| "closed".to_owned());
+                    let _ = events.send(NetEvent::Disconnected { peer: peer_id.to_base58(), reason });
+                    (wait, next_dial) = (REDIAL_FIRST, Instant::now() + REDIAL_FIRST);
+                }
+                _ => {}
+            },
+            Some((peer, stream)) = incoming.next() => {
+                if peer == partner {
+                    let events = events.clone();
+                    let mailbox = mailbox.clone();
+                    tokio::spawn(async move {
+                        let told = events.clone();
+                        let said = move |bytes| drop(told.send(NetEvent::LetterReceived { bytes }));
+                        if let Err(reason) = letters::receive(&mailbox, stream, &said).await {
+                            let _ = events.send(NetEvent::Refused { peer: Some(peer.to_base58()), reason });
+                        }
+                    });
+                }
+            }
+            _ = watched(&mut watch) => changed.notify_one(),
+            _ = tokio::time::sleep_until(next_dial.into()), if !connected && !known.is_empty() => {
+                dial(&mut swarm, partner, &known);
+                next_dial = Instant::now() + wait;
+                wait = (wait * 2).min(REDIAL_AT_MOST);
+            }
+        }
+    }
+}
+
+fn dial(swarm: &mut libp2p::Swarm<swarm::Behaviour>, partner: PeerId, known: &[Multiaddr]) {
+    let opts = DialOpts::peer_id(partner)
+        .addresses(known.to_vec())
+        .condition(PeerCondition::DisconnectedAndNotDialing)
+        .build();
+    let _ = swarm.dial(opts);
+}
+
+async fn watched(watch: &mut Option<FileWatch>) {
+    match watch {
+        Some(watch) => watch.changed().await,
+        None => std::future::pending().await,
+    }
+}
