@@ -28,6 +28,10 @@ packages+=(iproute2)
 # checks the other went with it. A minimal Debian image has neither.
 packages+=(procps)
 
+# gdb's `gcore` dumps a running courier's whole memory, to show it holds nothing of a
+# locked journal (tests/suite/letters.rs).
+packages+=(gdb)
+
 # Node.js runs the end-to-end test's WebdriverIO client.
 command -v node >/dev/null || packages+=(nodejs npm)
 

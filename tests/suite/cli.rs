@@ -236,11 +236,19 @@ pub(crate) struct Running {
 
 impl Running {
     pub(crate) fn start(dir: &std::path::Path, args: &[&str]) -> Running {
+        Running::start_with(dir, args, &[])
+    }
+
+    /// Like [`Running::start`], with environment variables set (and no passcode but one
+    /// given here).
+    pub(crate) fn start_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Running {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_steady"))
             .arg("--data-dir")
             .arg(dir)
             .args(args)
+            .env_remove("STEADY_PASSCODE")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -255,6 +263,10 @@ impl Running {
             }
         });
         Running { child, lines, seen: Vec::new() }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits for a line that contains `text`, and returns it.
@@ -420,21 +432,30 @@ fn an_over_long_entry_is_refused_with_its_reason_said_once() {
 /// Pairs `da` and `db` on the command line over loopback, confirms the words on both, and
 /// syncs until `da` lists `entries`.
 pub(crate) fn pair_and_sync(da: &std::path::Path, db: &std::path::Path, entries: usize) {
+    pair_and_sync_with(da, db, entries, &[]);
+}
+
+/// [`pair_and_sync`], with `env_a` (a passcode) for the first phone's commands.
+pub(crate) fn pair_and_sync_with(da: &std::path::Path, db: &std::path::Path, entries: usize, env_a: &[(&str, &str)]) {
     use std::time::{Duration, Instant};
-    let mut invite = Running::start(da, &["pair", "invite", "--no-discovery", "--listen", "127.0.0.1:0"]);
+    let mut invite = Running::start_with(da, &["pair", "invite", "--no-discovery", "--listen", "127.0.0.1:0"], env_a);
     let link = invite.wait_for("link: ", Duration::from_secs(10)).trim_start_matches("link: ").to_owned();
     let (joined, out) = Running::start(db, &["pair", "join", &link, "--no-discovery"]).finish();
     assert!(joined, "{out:#?}");
     assert!(invite.finish().0);
-    ok(da, &["pair", "confirm"]);
+    ok_with(da, &["pair", "confirm"], env_a);
     ok(db, &["pair", "confirm"]);
-    let mut sync_a = Running::start(da, &["sync", "--json", "--no-discovery", "--listen", "127.0.0.1:0"]);
+    let mut sync_a = Running::start_with(da, &["sync", "--json", "--no-discovery", "--listen", "127.0.0.1:0"], env_a);
     let listening: Value =
         serde_json::from_str(&sync_a.wait_for(r#""event":"listening""#, Duration::from_secs(10))).expect("a JSON line");
     let address = listening["address"].as_str().unwrap().to_owned();
     let _sync_b = Running::start(db, &["sync", "--json", "--no-discovery", "--dial", &address]);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while list_json(da).len() < entries {
+    let count = || -> usize {
+        let listed = ok_with(da, &["list", "--json"], env_a);
+        serde_json::from_str::<Vec<Value>>(&listed).expect("JSON").len()
+    };
+    while count() < entries {
         assert!(Instant::now() < deadline, "no sync");
         std::thread::sleep(Duration::from_millis(50));
     }
