@@ -137,6 +137,12 @@ pub enum Command {
         #[command(subcommand)]
         action: net::PairAction,
     },
+    /// A home relay: run one (`serve`, on a computer that stays on), or add or remove
+    /// one of the couple's.
+    Relay {
+        #[command(subcommand)]
+        action: net::RelayAction,
+    },
     /// Sync shared entries with your partner's phone while this runs.
     Sync {
         /// Stop after this many seconds; without it, run until interrupted.
@@ -257,7 +263,7 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
             // Any other share that still waits goes in a letter of its own.
             post_letter(&mut store);
             let case = if unshared.partner_has_copy {
-                "your partner's phone already has a copy"
+                "your partner's phone already has a copy, or will have one"
             } else {
                 "not sent yet: it stays private"
             };
@@ -325,6 +331,7 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Passcode { action: PasscodeAction::Change } => lock::change(data_dir, out)?,
         Command::Passcode { action: PasscodeAction::Remove } => lock::remove(data_dir, out)?,
         Command::Pair { action } => net::pair(data_dir, action, out)?,
+        Command::Relay { action } => net::relay(data_dir, action, out)?,
         Command::Sync { for_secs, json, net } => net::sync(data_dir, for_secs, json, net, out)?,
         Command::Status { json } => net::status(data_dir, json, out)?,
         Command::Courier { for_secs, json, net } => net::courier(data_dir, for_secs, json, net, out)?,

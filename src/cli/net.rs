@@ -38,6 +38,36 @@ pub enum PairAction {
     Reject,
 }
 
+#[derive(Subcommand, Debug)]
+pub enum RelayAction {
+    /// Run a home relay in --data-dir (its own folder, with nothing personal in it): it
+    /// holds sealed letters for the couples it serves until their phones fetch them.
+    Serve {
+        /// Stop after this many seconds; without it, run until interrupted.
+        #[arg(long = "for", value_name = "SECS")]
+        for_secs: Option<f64>,
+        /// Print one JSON object per line for each event.
+        #[arg(long)]
+        json: bool,
+        /// Print a code (`code: CODE`, good for 10 minutes) to add this relay from a phone.
+        #[arg(long)]
+        invite: bool,
+        /// Where to accept connections, as HOST:PORT (or a multiaddr).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Add the home relay whose code `relay serve --invite` printed; your partner's phone
+    /// learns of it at your next exchange.
+    Add {
+        code: String,
+        /// The relay's address, when the code's addresses can't be reached.
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+    },
+    /// Remove one of the couple's relays (either of you may remove any): it forgets you.
+    Remove { id: String },
+}
+
 #[derive(Args, Debug, Default)]
 pub struct NetArgs {
     /// Don't look for your partner's phone with mDNS; only --dial and remembered
@@ -218,6 +248,106 @@ fn limit(for_secs: Option<f64>) -> Result<Option<Duration>> {
     }
 }
 
+/// `steady relay serve|add|remove`.
+pub fn relay(data_dir: &Path, action: RelayAction, out: &mut dyn Write) -> Result<()> {
+    use crate::net::relay::{self, Known};
+    match action {
+        RelayAction::Serve { for_secs, json, invite, listen } => {
+            let limit = limit(for_secs)?;
+            let mut config = NetConfig { discovery: false, ..NetConfig::default() };
+            if let Some(listen) = &listen {
+                config.listen.push(listen_address(listen)?);
+            }
+            runtime()?.block_on(async move {
+                let (events, mut heard) = tokio::sync::broadcast::channel(256);
+                let (codes, mut code) = tokio::sync::mpsc::unbounded_channel();
+                let dir = data_dir.to_path_buf();
+                let running =
+                    tokio::spawn(async move { relay::serve(&dir, config, limit, invite, events, codes).await });
+                let interrupted = tokio::signal::ctrl_c();
+                tokio::pin!(interrupted);
+                loop {
+                    tokio::select! {
+                        Some(code) = code.recv() => line(out, &format!("code: {code}"))?,
+                        event = heard.recv() => match event {
+                            Ok(event) => {
+                                print_event(out, &event, json)?;
+                                if matches!(event, NetEvent::CourierEnded { .. }) {
+                                    break;
+                                }
+                            }
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(_) => break,
+                        },
+                        _ = &mut interrupted => break,
+                    }
+                }
+                if running.is_finished() {
+                    running.await.map_err(|e| anyhow!("the relay stopped: {e}"))??;
+                } else {
+                    running.abort();
+                }
+                Ok(())
+            })
+        }
+        RelayAction::Add { code, addr } => {
+            let extra = match &addr {
+                Some(a) => {
+                    Some(addresses::parse_host_port(a).map_err(|e| anyhow!("can't reach the relay at {a}: {e}"))?)
+                }
+                None => None,
+            };
+            relay::parse_code(&code)?;
+            let mut store = open(data_dir)?;
+            let (secret, role) = couple_secret(&store)?;
+            let entry = runtime()?.block_on(relay::join(&secret, role, &code, extra))?;
+            let mut known = Known::read(&store)?;
+            known.removed.retain(|id| *id != entry.id);
+            known.relays.retain(|r| r.id != entry.id);
+            known.relays.push(entry.clone());
+            known.write(&mut store)?;
+            courier::keep_profile(&store)?;
+            crate::net::letters::post_note(&mut store, &known)?;
+            line(
+                out,
+                &format!("Added the home relay {}. Your partner's phone learns of it at your next exchange.", entry.id),
+            )
+        }
+        RelayAction::Remove { id } => {
+            let mut store = open(data_dir)?;
+            let (secret, role) = couple_secret(&store)?;
+            let mut known = Known::read(&store)?;
+            let Some(at) = known.relays.iter().position(|r| r.id == id) else {
+                bail!("no home relay {id}: `steady status` lists the couple's relays")
+            };
+            let gone = known.relays.remove(at);
+            known.removed.push(gone.id.clone());
+            known.write(&mut store)?;
+            courier::keep_profile(&store)?;
+            crate::net::letters::post_note(&mut store, &known)?;
+            let told = runtime()?.block_on(async {
+                tokio::time::timeout(Duration::from_secs(5), relay::forget(&secret, role, &gone)).await
+            });
+            let said = match told {
+                Ok(Ok(())) => "It holds nothing of yours now.",
+                _ => "It could not be reached: it deletes what it holds for you within 30 days.",
+            };
+            line(out, &format!("Removed the home relay {id}. {said}"))
+        }
+    }
+}
+
+/// What a phone speaks to relays with: its pairing's secret for the days, and its side.
+fn couple_secret(store: &crate::store::Store) -> Result<(daily::DailySecret, crate::net::pairing::Role)> {
+    let partner = peers::partner(store)?.filter(|p| p.confirmed).ok_or_else(|| {
+        anyhow!("pair with your partner first (and check the words on both phones): a relay serves a couple")
+    })?;
+    match (&partner.network, partner.role) {
+        (Some(network), Some(role)) => Ok((daily::DailySecret::of(network), role)),
+        _ => bail!("this pairing is from an earlier Steady: pair again to use a home relay"),
+    }
+}
+
 /// `steady courier`: letters carried with the journal locked. Reads no passcode.
 pub fn courier(data_dir: &Path, for_secs: Option<f64>, json: bool, net: NetArgs, out: &mut dyn Write) -> Result<()> {
     let limit = limit(for_secs)?;
@@ -315,7 +445,9 @@ fn print_event(out: &mut dyn Write, event: &NetEvent, json: bool) -> Result<()> 
         NetEvent::InviteEnded { reason } => format!("the invite ended: {reason}"),
         NetEvent::LetterSent { bytes } => format!("a sealed letter left this phone ({bytes} bytes)"),
         NetEvent::LetterReceived { bytes } => format!("a sealed letter arrived ({bytes} bytes)"),
-        NetEvent::CourierEnded { reason } => format!("the courier stopped: {reason}"),
+        NetEvent::CourierEnded { reason } => format!("stopped: {reason}"),
+        NetEvent::LetterStored { bytes } => format!("kept a sealed letter ({bytes} bytes)"),
+        NetEvent::LetterFetched { bytes } => format!("a sealed letter was fetched ({bytes} bytes)"),
     };
     line(out, &text)
 }
@@ -381,8 +513,12 @@ pub fn set_paused(data_dir: &Path, paused: bool, out: &mut dyn Write) -> Result<
 pub fn unpair(data_dir: &Path, out: &mut dyn Write) -> Result<()> {
     let mut store = open(data_dir)?;
     peers::forget_untrusted(&mut store)?;
+    let profile = courier::read_profile(data_dir).ok();
     let Some(partner) = peers::unpair(&mut store)? else { bail!("this phone isn't paired with anyone yet") };
     line(out, &format!("This phone no longer syncs with {}. Every entry stays here.", partner.name))?;
+    for said in profile.as_ref().map(crate::net::relay::forget_all).unwrap_or_default() {
+        line(out, &said)?;
+    }
     if partner.confirmed {
         line(
             out,

@@ -31,9 +31,13 @@ use super::link::{Door, REDIAL_AT_MOST, REDIAL_FIRST};
 use super::node::swarm::{self, BehaviourEvent};
 use super::pairing::Role;
 use super::peers::{self, PeersError};
+use super::relay::{Known, RelayEntry};
 use super::watch::FileWatch;
-use super::{NetConfig, NetEvent, addresses};
+use super::{AbortOnDrop, NetConfig, NetEvent, addresses};
 use crate::store::{Mailbox, Store};
+
+/// The setting by which the person turned discovery off (the Us screen).
+pub const DISCOVERY_OFF: &str = "net.discovery_off";
 
 /// The courier profile's file, in the data directory.
 pub const PROFILE_FILE: &str = "courier-profile.json";
@@ -48,10 +52,23 @@ pub struct Profile {
     pub daily: String,
     /// Where the partner's phone was last seen, newest first.
     pub addresses: Vec<String>,
+    /// Sync is paused on this phone: the courier carries nothing either.
+    #[serde(default)]
+    pub paused: bool,
+    /// Whether the person lets this phone look for the partner's with mDNS.
+    #[serde(default = "yes")]
+    pub discovery: bool,
+    /// The couple's home relays.
+    #[serde(default)]
+    pub relays: Vec<RelayEntry>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Profile {
-    fn secret(&self) -> Result<DailySecret, NetError> {
+    pub fn secret(&self) -> Result<DailySecret, NetError> {
         let bytes: [u8; 32] = peers::from_hex(&self.daily).and_then(|b| b.try_into().ok()).ok_or_else(|| {
             NetError::Start("the courier profile is damaged: run Steady once to write it again".into())
         })?;
@@ -66,7 +83,9 @@ fn profile_path(data_dir: &Path) -> PathBuf {
 /// Writes the courier profile for this phone's pairing, or removes it when there is no
 /// confirmed pairing with a couple secret. Written only when it changed.
 pub fn keep_profile(store: &Store) -> Result<(), PeersError> {
-    let Some(dir) = store.path().parent().map(Path::to_path_buf) else { return Ok(()) };
+    let Some(dir) = store.path().parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf) else {
+        return Ok(());
+    };
     let profile = match peers::partner(store)? {
         Some(partner) if partner.confirmed => match (&partner.network, partner.role) {
             (Some(network), Some(role)) => Some(Profile {
@@ -74,6 +93,9 @@ pub fn keep_profile(store: &Store) -> Result<(), PeersError> {
                 role,
                 daily: peers::to_hex(DailySecret::of(network).as_bytes()),
                 addresses: peers::addresses(store)?.iter().map(|a| a.to_string()).collect(),
+                paused: peers::paused(store)?,
+                discovery: store.setting(DISCOVERY_OFF)?.is_none(),
+                relays: Known::read(store)?.relays,
             }),
             _ => None,
         },
@@ -125,6 +147,12 @@ pub async fn run(
     events: broadcast::Sender<NetEvent>,
 ) -> Result<(), NetError> {
     let profile = read_profile(data_dir)?;
+    if profile.paused {
+        let _ = events.send(NetEvent::CourierEnded { reason: "sync is paused on this phone".to_owned() });
+        return Ok(());
+    }
+    let mut config = config;
+    config.discovery &= profile.discovery;
     let secret = profile.secret()?;
     let mailbox = Mailbox::in_dir(data_dir);
     mailbox.make().map_err(|e| NetError::Start(format!("the letters' folder: {e}")))?;
@@ -142,6 +170,38 @@ pub async fn run(
         let _ = events.send(NetEvent::CourierEnded { reason });
         return Ok(());
     }
+}
+
+/// The courier, running on a thread of its own (for the window, whose loop is not
+/// tokio's) until the handle is dropped.
+pub struct Courier {
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts the courier on its own thread. Events go nowhere: the window shows nothing of
+/// what a courier does while it is locked.
+pub fn start_on_thread(data_dir: PathBuf, config: NetConfig) -> Result<Courier, NetError> {
+    read_profile(&data_dir)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("steady-courier".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => return tracing::warn!("the courier could not start: {e}"),
+            };
+            runtime.block_on(async move {
+                let (events, _) = broadcast::channel(16);
+                tokio::select! {
+                    ended = run(&data_dir, config, None, events) => if let Err(e) = ended {
+                        tracing::warn!("the courier stopped: {e}");
+                    },
+                    _ = stopped => {}
+                }
+            });
+        })
+        .map_err(|e| NetError::Start(e.to_string()))?;
+    Ok(Courier { _stop: stop })
 }
 
 /// One day of the courier, on that day's identity. Returns only on a fault.
@@ -181,7 +241,16 @@ async fn run_day(
     }
     known.dedup();
     let changed = Arc::new(Notify::new());
+    let relay_changed = Arc::new(Notify::new());
     let mut watch = FileWatch::start(&mailbox.outgoing_dir());
+    let relays = tokio::spawn(super::relay::keep_in_touch(
+        mailbox.root().parent().unwrap_or(Path::new(".")).to_path_buf(),
+        mailbox.clone(),
+        relay_changed.clone(),
+        events.clone(),
+        || async {},
+    ));
+    let _stop_relays = AbortOnDrop(relays);
     let mut pusher: Option<tokio::task::JoinHandle<()>> = None;
     let mut wait = REDIAL_FIRST;
     let mut next_dial = Instant::now();
@@ -239,7 +308,10 @@ async fn run_day(
                     });
                 }
             }
-            _ = watched(&mut watch) => changed.notify_one(),
+            _ = watched(&mut watch) => {
+                changed.notify_one();
+                relay_changed.notify_one();
+            }
             _ = tokio::time::sleep_until(next_dial.into()), if !connected && !known.is_empty() => {
                 dial(&mut swarm, partner, &known);
                 next_dial = Instant::now() + wait;

@@ -17,7 +17,7 @@
 //! secret), chacha20poly1305, hkdf.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -97,11 +97,21 @@ impl LetterKeys {
 
     /// Seals a letter for the partner's phone.
     pub fn seal(&self, letter: &Outgoing) -> Vec<u8> {
+        self.seal_with(letter, &[])
+    }
+
+    /// Seals a letter with a note beside its changes: what this phone tells the
+    /// partner's of the couple's relays (`net::relay::Known`, as JSON).
+    pub fn seal_with(&self, letter: &Outgoing, note: &[u8]) -> Vec<u8> {
         let mut plain = Zeroizing::new(Vec::new());
         plain.extend((letter.changes.len() as u32).to_be_bytes());
         for change in letter.changes {
             plain.extend((change.len() as u32).to_be_bytes());
             plain.extend(change);
+        }
+        if !note.is_empty() {
+            plain.extend((note.len() as u32).to_be_bytes());
+            plain.extend(note);
         }
         let mut out = Vec::with_capacity(HEADER + NONCE + plain.len() + 16);
         out.extend(MAGIC);
@@ -119,6 +129,12 @@ impl LetterKeys {
 
     /// Opens a letter from the partner's phone: its changes.
     pub fn open(&self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, LetterError> {
+        self.open_with_note(bytes).map(|(changes, _)| changes)
+    }
+
+    /// Opens a letter from the partner's phone: its changes, and its note (empty if
+    /// none).
+    pub fn open_with_note(&self, bytes: &[u8]) -> Result<(Vec<Vec<u8>>, Vec<u8>), LetterError> {
         not_before(bytes)?;
         if bytes.len() < HEADER + NONCE + 16 {
             return Err(LetterError::NotALetter);
@@ -140,7 +156,14 @@ impl LetterKeys {
             let len = count(take(4)?);
             changes.push(take(len)?.to_vec());
         }
-        Ok(changes)
+        let note = match take(4) {
+            Err(_) => Vec::new(),
+            Ok(len) => {
+                let len = count(len);
+                take(len)?.to_vec()
+            }
+        };
+        Ok((changes, note))
     }
 }
 
@@ -159,6 +182,10 @@ pub fn not_before(bytes: &[u8]) -> Result<DateTime<Utc>, LetterError> {
 /// Makes the letter for what waits in the outbox, sealed for the partner's phone (see
 /// [`Store::post_letter`]). Nothing without a pairing that has a couple secret.
 pub fn post(store: &mut Store) -> Result<Option<String>, PeersError> {
+    // Nothing waits, and no letter is left to settle: nothing to write.
+    if store.waiting_count()? == 0 && !store.has_letters()? {
+        return Ok(None);
+    }
     let Some(partner) = peers::partner(store)? else { return Ok(None) };
     if !partner.confirmed {
         return Ok(None);
@@ -174,6 +201,8 @@ pub struct Opened {
     pub entries: Vec<EntryId>,
     /// Letters refused, each with why, in words.
     pub refused: Vec<String>,
+    /// The partner's phone told of a relay added or removed.
+    pub relays_changed: bool,
 }
 
 /// Opens the letters from the partner that wait sealed, and takes them in with every
@@ -193,14 +222,31 @@ pub fn open_waiting(store: &mut Store, show: Option<&dyn Fn(Arrived)>) -> Result
     let rules = partner.rules()?;
     for path in files {
         let Ok(bytes) = fs::read(&path) else { continue };
-        let changes = match keys.open(&bytes) {
-            Ok(changes) => changes,
+        let (changes, note) = match keys.open_with_note(&bytes) {
+            Ok(opened) => opened,
             Err(e) => {
                 opened.refused.push(format!("a letter that came for this phone was refused: {e}"));
                 let _ = fs::remove_file(&path);
                 continue;
             }
         };
+        if !note.is_empty() {
+            match serde_json::from_slice::<super::relay::Known>(&note) {
+                Ok(theirs) => {
+                    let mut known = super::relay::Known::read(store)?;
+                    if known.merge_from_partner(&theirs) {
+                        known.write(store)?;
+                        super::courier::keep_profile(store)?;
+                        opened.relays_changed = true;
+                    }
+                }
+                Err(e) => opened.refused.push(format!("a note from your partner's phone was refused: {e}")),
+            }
+        }
+        if changes.is_empty() {
+            let _ = fs::remove_file(&path);
+            continue;
+        }
         match store.receive_letter(changes, &rules, show) {
             Ok(received) => opened.entries.extend(received.touched.entries.iter().copied()),
             // This phone's own trouble (its disk, its lock): the letter stays for the
@@ -254,9 +300,89 @@ pub fn keep_incoming(mailbox: &Mailbox, bytes: &[u8]) -> Result<bool, LetterErro
 }
 
 /// One of this phone's letters, taken for sending.
-struct Taken {
+pub struct Taken {
     id: String,
-    bytes: Vec<u8>,
+    /// Where it waits: the letters' folder, or the notes'.
+    dir: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+impl Taken {
+    fn waiting(&self) -> PathBuf {
+        self.dir.join(format!("{}.letter", self.id))
+    }
+
+    fn sending(&self) -> PathBuf {
+        self.dir.join(format!("{}.sending", self.id))
+    }
+
+    /// Whether it is a note (of the couple's relays), not a letter of the journal's.
+    fn is_note(&self) -> bool {
+        self.dir.ends_with(NOTES)
+    }
+}
+
+/// The folder of notes, in the outgoing letters' folder.
+const NOTES: &str = "notes";
+
+fn notes_dir(mailbox: &Mailbox) -> PathBuf {
+    mailbox.outgoing_dir().join(NOTES)
+}
+
+/// Takes the letters whose undo has ended, for a relay, and copies of the notes: a note
+/// to a relay stays for the partner's phone too, which may not know the relay yet.
+pub fn take_ready_for(mailbox: &Mailbox) -> Vec<Taken> {
+    let mut taken: Vec<Taken> = take_ready(mailbox, Utc::now()).0;
+    let notes: Vec<Taken> = taken
+        .iter()
+        .filter(|t| t.is_note())
+        .map(|t| Taken { id: t.id.clone(), dir: PathBuf::new(), bytes: t.bytes.clone() })
+        .collect();
+    give_back(
+        mailbox,
+        &taken
+            .iter()
+            .filter(|t| t.is_note())
+            .map(|t| Taken { id: t.id.clone(), dir: t.dir.clone(), bytes: Vec::new() })
+            .collect::<Vec<_>>(),
+    );
+    taken.retain(|t| !t.is_note());
+    taken.extend(notes);
+    taken
+}
+
+/// A letter taken for sending left: it moves to `sent`, for the journal to take in (a
+/// note, delivered, is simply gone; a copy of one is left as it was).
+pub fn mark_sent(mailbox: &Mailbox, letter: &Taken) {
+    if letter.dir.as_os_str().is_empty() {
+        return;
+    }
+    if letter.is_note() {
+        let _ = fs::remove_file(letter.sending());
+        return;
+    }
+    let _ = fs::create_dir_all(mailbox.sent_dir());
+    let _ = fs::rename(letter.sending(), mailbox.sent(&letter.id));
+}
+
+/// Seals a note for the partner's phone (the couple's relays) into a letter of its own.
+/// It is no share: nothing withdraws it, and it may leave at once.
+pub fn post_note(store: &mut Store, note: &super::relay::Known) -> Result<(), PeersError> {
+    let Some(partner) = peers::partner(store)? else { return Ok(()) };
+    let Some(keys) = LetterKeys::of(&partner) else { return Ok(()) };
+    let text = serde_json::to_vec(note).map_err(|_| PeersError::Damaged("the relays"))?;
+    let sealed = keys.seal_with(&Outgoing { changes: &[], not_before: Utc::now() }, &text);
+    let mailbox = store.mailbox();
+    mailbox.make().map_err(StoreError::from)?;
+    let dir = notes_dir(&mailbox);
+    fs::create_dir_all(&dir).map_err(StoreError::from)?;
+    // A newer note says all an older one did: the older ones go.
+    for old in Mailbox::ids_in(&dir, ".letter") {
+        let _ = fs::remove_file(dir.join(format!("{old}.letter")));
+    }
+    let id = hex::encode(uuid::Uuid::new_v4().as_bytes());
+    Mailbox::write_whole(&dir.join(format!("{id}.letter")), &sealed).map_err(StoreError::from)?;
+    Ok(())
 }
 
 /// Takes the letters whose undo has ended for sending: each renamed, so that the journal
@@ -264,34 +390,39 @@ struct Taken {
 fn take_ready(mailbox: &Mailbox, now: DateTime<Utc>) -> (Vec<Taken>, Option<DateTime<Utc>>) {
     let mut taken = Vec::new();
     let mut next = None;
-    for id in Mailbox::ids_in(&mailbox.outgoing_dir(), ".letter") {
-        let Ok(bytes) = fs::read(mailbox.waiting(&id)) else { continue };
-        let Ok(at) = not_before(&bytes) else { continue };
-        if at > now {
-            next = Some(next.map_or(at, |n: DateTime<Utc>| n.min(at)));
-            continue;
-        }
-        if fs::rename(mailbox.waiting(&id), mailbox.sending(&id)).is_ok() {
-            taken.push(Taken { id, bytes });
+    for dir in [mailbox.outgoing_dir(), notes_dir(mailbox)] {
+        for id in Mailbox::ids_in(&dir, ".letter") {
+            let letter = Taken { id, dir: dir.clone(), bytes: Vec::new() };
+            let Ok(bytes) = fs::read(letter.waiting()) else { continue };
+            let Ok(at) = not_before(&bytes) else { continue };
+            if at > now {
+                next = Some(next.map_or(at, |n: DateTime<Utc>| n.min(at)));
+                continue;
+            }
+            if fs::rename(letter.waiting(), letter.sending()).is_ok() {
+                taken.push(Taken { bytes, ..letter });
+            }
         }
     }
     (taken, next)
 }
 
 /// Puts letters taken for sending back, for the next time.
-fn give_back(mailbox: &Mailbox, letters: &[Taken]) {
-    for letter in letters {
-        let _ = fs::rename(mailbox.sending(&letter.id), mailbox.waiting(&letter.id));
+pub fn give_back(mailbox: &Mailbox, letters: &[Taken]) {
+    let _ = mailbox;
+    for letter in letters.iter().filter(|l| !l.dir.as_os_str().is_empty()) {
+        let _ = fs::rename(letter.sending(), letter.waiting());
     }
 }
 
 /// When the next of this phone's letters may leave, if one waits.
 pub fn next_due(mailbox: &Mailbox) -> Option<DateTime<Utc>> {
-    Mailbox::ids_in(&mailbox.outgoing_dir(), ".letter")
+    [mailbox.outgoing_dir(), notes_dir(mailbox)]
         .into_iter()
-        .filter_map(|id| {
+        .flat_map(|dir| Mailbox::ids_in(&dir, ".letter").into_iter().map(move |id| dir.join(format!("{id}.letter"))))
+        .filter_map(|path| {
             let mut header = [0u8; HEADER];
-            let mut file = fs::File::open(mailbox.waiting(&id)).ok()?;
+            let mut file = fs::File::open(path).ok()?;
             std::io::Read::read_exact(&mut file, &mut header).ok()?;
             not_before(&header).ok()
         })
@@ -316,8 +447,7 @@ pub async fn send_ready(mailbox: &Mailbox, stream: Stream) -> Result<Vec<usize>,
         };
         match tokio::time::timeout(STEP, step).await {
             Ok(Ok(ACCEPTED)) | Ok(Ok(HAD_IT)) => {
-                let _ = fs::create_dir_all(mailbox.sent_dir());
-                let _ = fs::rename(mailbox.sending(&letter.id), mailbox.sent(&letter.id));
+                mark_sent(mailbox, letter);
                 sent.push(letter.bytes.len());
             }
             Ok(Ok(_)) => {

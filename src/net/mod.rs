@@ -29,6 +29,7 @@ pub mod link;
 pub mod node;
 pub mod pairing;
 pub mod peers;
+pub mod relay;
 pub mod session;
 pub mod source_limit;
 pub mod sync;
@@ -90,6 +91,15 @@ impl WireTap {
     }
 }
 
+/// A task that stops when this is dropped.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Something that happened on the network, as `sync --json` prints it, one per line.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -119,8 +129,12 @@ pub enum NetEvent {
     LetterSent { bytes: usize },
     /// A sealed letter arrived, kept sealed until the journal opens it.
     LetterReceived { bytes: usize },
-    /// The courier stopped.
+    /// The courier (or a relay) stopped.
     CourierEnded { reason: String },
+    /// A relay kept a sealed letter for a phone.
+    LetterStored { bytes: usize },
+    /// A phone fetched a sealed letter from a relay, which deleted it.
+    LetterFetched { bytes: usize },
 }
 
 /// Where sync stands, for the badge that is always on screen.
@@ -171,6 +185,17 @@ pub struct NetStatus {
     /// The stored size of a shared document too big to open (`store::MAX_OPENED`):
     /// nothing is synced until the pairing ends.
     pub shared_document_too_big: Option<u64>,
+    /// The couple's home relays (`net::relay`).
+    pub relays: Vec<RelayView>,
+}
+
+/// A home relay of the couple, as `status --json` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RelayView {
+    pub id: String,
+    /// `me` or `partner`: who added it.
+    pub added_by: String,
+    pub addresses: Vec<String>,
 }
 
 impl NetStatus {
@@ -205,6 +230,11 @@ impl NetStatus {
             partner_confirmed,
             stopped,
             shared_document_too_big: store.document_too_big(),
+            relays: relay::Known::read(store)?
+                .relays
+                .into_iter()
+                .map(|r| RelayView { id: r.id, added_by: r.added_by, addresses: r.addresses })
+                .collect(),
         })
     }
 }

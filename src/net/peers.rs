@@ -320,11 +320,13 @@ pub fn unpair(store: &mut Store) -> Result<Option<Partner>, PeersError> {
     }
     forget_partner(store)?;
     forget_identity(store)?;
-    // Letters made for this partner, or from them, and the courier's profile go too.
+    // Letters made for this partner, or from them, the courier's profile and the
+    // couple's relays go too (`net::relay::forget_all` tells the relays).
     store.mailbox().empty().map_err(StoreError::from)?;
     if let Some(dir) = store.path().parent() {
         super::courier::forget_profile(dir)?;
     }
+    super::relay::Known::default().write(store)?;
     Ok(Some(partner))
 }
 

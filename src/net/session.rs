@@ -14,7 +14,6 @@ use futures::{AsyncReadExt, AsyncWriteExt};
 use libp2p::{PeerId, Stream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
-use super::WireTap;
 use super::frame::{self, MAX_SYNC_FRAME, SyncFrame};
 use super::pairing::{
     Introduction, InviteCode, InviterAttempt, Joiner, MAX_MESSAGE, PairMessage, PairingError, Refusal,
@@ -24,6 +23,7 @@ use super::peers::Partner;
 pub use super::sync::{ANSWER_LIMIT, DIFFERENT_PAIRING, End, Ended, PING_EVERY, SessionReport, stopped_reason};
 use super::sync::{Arrived, Out, Show, SyncSession};
 use super::worker::StoreWorker;
+use super::{AbortOnDrop, WireTap};
 use crate::model::text::partner_name;
 use crate::store::Store;
 
@@ -184,14 +184,6 @@ async fn perform(ctx: &SessionContext, writer: &mut WriteHalf<Stream>, said: Vec
         }
     }
     Ok(())
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// A frame read from the partner, with its share of the queue's bytes.

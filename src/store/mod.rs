@@ -69,7 +69,7 @@ impl Unshared {
     /// The plain words for what happened.
     pub fn explain(&self) -> &'static str {
         if self.partner_has_copy {
-            "It is private again on this phone, but your partner's phone already has a copy."
+            "It is private again on this phone, but your partner's phone already has a copy, or will have one."
         } else {
             "It was not sent yet: it stays private, and your partner never saw it."
         }

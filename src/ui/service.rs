@@ -381,6 +381,10 @@ struct Service {
     /// The status last known: the node's while it runs, the settings' otherwise.
     status: Option<NetStatus>,
     pending: Pending,
+    /// The journal's folder, as last seen unlocked: where the courier works.
+    data_dir: Option<std::path::PathBuf>,
+    /// The courier, while the app is locked or in the background (`net::courier`).
+    courier: Option<crate::net::courier::Courier>,
 }
 
 /// What woke the service.
@@ -403,6 +407,8 @@ impl Service {
             foreground: true,
             status: None,
             pending: FuturesUnordered::new(),
+            data_dir: None,
+            courier: None,
         }
     }
 
@@ -646,13 +652,37 @@ impl Service {
             s.partner.is_some() && !s.paused && s.stopped.is_none() && s.shared_document_too_big.is_none()
         });
         let wanted = self.open && self.foreground && (self.step != Step::Idle || syncing);
-        match (wanted, self.running.is_some()) {
+        let result = match (wanted, self.running.is_some()) {
             (true, false) => self.start().map(drop),
             (false, true) => {
                 self.stop();
                 Ok(())
             }
             _ => Ok(()),
+        };
+        // Locked or in the background, the courier carries sealed letters; it holds no
+        // key to the journal. It stops the moment the node starts.
+        let carrying = !wanted && (!self.open || !self.foreground);
+        match (carrying, self.courier.is_some()) {
+            (true, false) => self.start_courier(),
+            (false, true) => self.courier = None,
+            _ => {}
+        }
+        result
+    }
+
+    /// Starts the courier, if this phone is paired and has its profile.
+    fn start_courier(&mut self) {
+        let Some(dir) = self.data_dir.clone() else { return };
+        if !crate::net::courier::read_profile(&dir).is_ok_and(|p| !p.paused) {
+            return;
+        }
+        let options = try_consume_context::<NetOptions>().unwrap_or_default();
+        let config =
+            NetConfig { discovery: options.discovery_allowed, listen: options.listen.clone(), ..NetConfig::default() };
+        match crate::net::courier::start_on_thread(dir, config) {
+            Ok(courier) => self.courier = Some(courier),
+            Err(e) => tracing::warn!("the courier could not start: {e}"),
         }
     }
 
@@ -669,6 +699,8 @@ impl Service {
             let j = guard.as_ref().map_err(|e| failed(e.clone()))?;
             (j.node_store().map_err(failed)?, j.discovery_on())
         };
+        // The courier gives way: the node is this phone on the network now.
+        self.courier = None;
         let config = NetConfig {
             discovery: options.discovery_allowed && discovery_on,
             listen: options.listen.clone(),
@@ -708,7 +740,12 @@ impl Service {
     /// (connected or not, where it listens).
     fn read_at_rest(&mut self) -> Result<(), ServiceError> {
         let mut status = match self.journal.peek().as_ref() {
-            Ok(j) => j.net_status().map_err(ServiceError::Journal)?,
+            Ok(j) => {
+                self.data_dir = j.data_dir();
+                // Where the partner was last seen, for the courier.
+                j.keep_courier_profile();
+                j.net_status().map_err(ServiceError::Journal)?
+            }
             Err(_) => return Ok(()),
         };
         if let Some(running) = &self.running {
@@ -784,6 +821,7 @@ mod tests {
             partner_confirmed: false,
             stopped: None,
             shared_document_too_big: None,
+            relays: Vec::new(),
         }
     }
 

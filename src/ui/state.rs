@@ -30,16 +30,49 @@ pub struct Journal {
 
 const SHARING_EXPLAINED: &str = "ui.sharing_explained";
 const LOCK_GRACE: &str = "ui.lock_grace_secs";
-const DISCOVERY_OFF: &str = "net.discovery_off";
+use crate::net::courier::DISCOVERY_OFF;
 
 impl Journal {
     /// Opens the journal in `dir` with its data key and reads everything the first
     /// screen needs.
     pub fn open(dir: &Path, key: &crate::vault::DataKey) -> Result<Journal, String> {
-        let (store, entries) = Store::open_dir_with_entries(dir, key).map_err(|e| e.to_string())?;
+        let (mut store, entries) = Store::open_dir_with_entries(dir, key).map_err(|e| e.to_string())?;
+        // Letters that came while the journal was locked are opened now, with every
+        // check a sync gets, and go into the lists like anything else that arrived.
+        let opened = crate::net::letters::open_waiting(&mut store, None);
+        let entries = match opened {
+            Ok(opened) if opened.entries.is_empty() => entries,
+            Ok(_) => store.entries().map_err(|e| e.to_string())?,
+            Err(e) => {
+                tracing::warn!("letters could not be opened this time: {e}");
+                entries
+            }
+        };
         let mut journal = Journal::from_store(store, entries)?;
         journal.key = Some(key.clone());
+        journal.keep_courier_profile();
         Ok(journal)
+    }
+
+    /// The folder the journal is in (none for a journal in memory).
+    pub fn data_dir(&self) -> Option<std::path::PathBuf> {
+        let dir = self.store.path().parent()?;
+        (!dir.as_os_str().is_empty()).then(|| dir.to_path_buf())
+    }
+
+    /// Writes what the courier needs to carry letters while the journal is locked.
+    pub fn keep_courier_profile(&self) {
+        if let Err(e) = crate::net::courier::keep_profile(&self.store) {
+            tracing::warn!("the courier's profile could not be written: {e}");
+        }
+    }
+
+    /// Seals what waits to be sent into a letter for the courier; the change itself is
+    /// saved already, and goes at the next sync if no letter can be made.
+    fn post_letter(&mut self) {
+        if let Err(e) = crate::net::letters::post(&mut self.store) {
+            tracing::warn!("no letter could be made: {e}");
+        }
     }
 
     /// Whether this journal opens with a passcode (so the app locks).
@@ -182,7 +215,9 @@ impl Journal {
 
     pub fn edit(&mut self, id: EntryId, draft: Draft) -> Result<(), String> {
         let r = self.store.edit(id, draft).map(|_| ());
-        self.after_entry(id, r)
+        self.after_entry(id, r)?;
+        self.post_letter();
+        Ok(())
     }
 
     /// Shares one of my entries. It stays on this phone for [`UNDO_WINDOW`] at least, so
@@ -190,6 +225,7 @@ impl Journal {
     pub fn share(&mut self, id: EntryId) -> Result<(), String> {
         let r = self.store.share_after(id, UNDO_WINDOW).map(|_| ());
         self.after_entry(id, r)?;
+        self.post_letter();
         self.shared_at.insert(id, Instant::now());
         if !self.sharing_explained {
             self.store.set_setting(SHARING_EXPLAINED, "yes").map_err(|e| e.to_string())?;
@@ -204,6 +240,7 @@ impl Journal {
         let r = self.store.unshare(id);
         let unshared = self.after_entry(id, r)?;
         self.shared_at.remove(&id);
+        self.post_letter();
         Ok(unshared.explain().to_owned())
     }
 
@@ -225,12 +262,16 @@ impl Journal {
 
     pub fn check_in(&mut self, id: EntryId, outcome: Outcome, note: Option<&str>) -> Result<(), String> {
         let r = self.store.check_in(id, outcome, note).map(|_| ());
-        self.after_entry(id, r)
+        self.after_entry(id, r)?;
+        self.post_letter();
+        Ok(())
     }
 
     pub fn set_agreement_status(&mut self, id: EntryId, status: AgreementStatus) -> Result<(), String> {
         let r = self.store.set_agreement_status(id, status).map(|_| ());
-        self.after_entry(id, r)
+        self.after_entry(id, r)?;
+        self.post_letter();
+        Ok(())
     }
 
     /// Reads the lists again, whole.
@@ -272,19 +313,29 @@ impl Journal {
     pub fn set_discovery(&mut self, on: bool) -> Result<(), String> {
         let r =
             if on { self.store.remove_setting(DISCOVERY_OFF) } else { self.store.set_setting(DISCOVERY_OFF, "yes") };
-        r.map_err(|e| e.to_string())
+        r.map_err(|e| e.to_string())?;
+        self.keep_courier_profile();
+        Ok(())
     }
 
     /// Stops or restarts sync with the partner; their phone is not told.
     pub fn set_sync_paused(&mut self, paused: bool) -> Result<(), String> {
-        crate::net::peers::set_paused(&mut self.store, paused).map_err(|e| e.to_string())
+        crate::net::peers::set_paused(&mut self.store, paused).map_err(|e| e.to_string())?;
+        self.keep_courier_profile();
+        Ok(())
     }
 
     /// Ends the pairing on this phone. My shared entries become private again (marked as
     /// shared before), the partner's stay here apart, read-only, and the next pairing
     /// starts from nothing shared. Their phone is not told.
     pub fn unpair(&mut self) -> Result<(), String> {
+        let dir = self.data_dir();
+        let profile = dir.as_deref().and_then(|d| crate::net::courier::read_profile(d).ok());
         crate::net::peers::unpair(&mut self.store).map_err(|e| e.to_string())?;
+        // The couple's relays are told at once, without holding up the screen.
+        if let Some(profile) = profile.filter(|p| !p.relays.is_empty()) {
+            std::thread::spawn(move || crate::net::relay::forget_all(&profile));
+        }
         self.refresh()
     }
 
@@ -348,6 +399,7 @@ impl Journal {
     /// has confirmed too.
     pub fn confirm_pairing(&mut self) -> Result<(), String> {
         crate::net::peers::confirm(&mut self.store).map_err(|e| e.to_string())?;
+        self.keep_courier_profile();
         Ok(())
     }
 

@@ -269,6 +269,14 @@ impl Running {
         self.child.id()
     }
 
+    /// A line that contains `text`, printed already or waited for.
+    pub(crate) fn saw_or_wait_for(&mut self, text: &str, limit: std::time::Duration) -> String {
+        match self.seen.iter().find(|l| l.contains(text)) {
+            Some(line) => line.clone(),
+            None => self.wait_for(text, limit),
+        }
+    }
+
     /// Waits for a line that contains `text`, and returns it.
     pub(crate) fn wait_for(&mut self, text: &str, limit: std::time::Duration) -> String {
         let deadline = std::time::Instant::now() + limit;

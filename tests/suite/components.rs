@@ -62,7 +62,7 @@ fn unsharing_a_sent_entry_asks_with_honest_words_first() {
     assert!(html.contains("data-waiting=\"false\""), "{html}");
     s.tap("aria-label", "Unshare 'Coffee together'");
     let html = s.html();
-    assert!(html.contains("already has a copy, and keeps it. Make it private again"), "{html}");
+    assert!(html.contains("already has a copy, or will have one, and keeps it. Make it private again"), "{html}");
     assert!(html.contains("data-shared=\"true\""), "nothing changes before the second tap");
     s.tap("data-action", "confirm-unshare");
     let html = s.html();

@@ -73,12 +73,12 @@ fn a_share_reaches_a_locked_phone_through_its_courier_and_is_read_at_the_next_un
 
     let mut sync_b = Running::start(db, &["sync", "--json", "--no-discovery", "--for", "40"]);
     let sent: Value =
-        serde_json::from_str(&sync_b.wait_for(r#""event":"letter_sent""#, Duration::from_secs(30))).unwrap();
+        serde_json::from_str(&sync_b.saw_or_wait_for(r#""event":"letter_sent""#, Duration::from_secs(30))).unwrap();
     let got: Value =
-        serde_json::from_str(&courier.wait_for(r#""event":"letter_received""#, Duration::from_secs(5))).unwrap();
+        serde_json::from_str(&courier.saw_or_wait_for(r#""event":"letter_received""#, Duration::from_secs(5))).unwrap();
     assert_eq!(sent["bytes"], got["bytes"]);
     // Alex's letter reached Blair's open phone, which took it in at once.
-    sync_b.wait_for(r#""event":"letter_received""#, Duration::from_secs(10));
+    sync_b.saw_or_wait_for(r#""event":"letter_received""#, Duration::from_secs(10));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !list_json(db).iter().any(|e| e["text"] == from_alex) {
         assert!(std::time::Instant::now() < deadline, "Alex's letter was not opened on Blair's phone");
@@ -139,8 +139,8 @@ fn a_locked_courier_holds_nothing_of_the_journal_in_its_memory() {
     let mut courier = Running::start(da, &["courier", "--json", "--no-discovery", "--for", "60"]);
     courier.wait_for(r#""event":"listening""#, Duration::from_secs(10));
     let mut sync_b = Running::start(db, &["sync", "--json", "--no-discovery", "--for", "40"]);
-    courier.wait_for(r#""event":"letter_received""#, Duration::from_secs(30));
-    drop(sync_b.wait_for(r#""event":"letter_sent""#, Duration::from_secs(5)));
+    courier.saw_or_wait_for(r#""event":"letter_received""#, Duration::from_secs(30));
+    drop(sync_b.saw_or_wait_for(r#""event":"letter_sent""#, Duration::from_secs(5)));
     drop(sync_b);
     let core = dump(courier.pid(), &dumps.path().join("courier"));
     let data_dir = da.to_string_lossy().into_owned();
@@ -171,4 +171,140 @@ fn dump(pid: u32, prefix: &std::path::Path) -> Vec<u8> {
         .expect("gcore runs (scripts/setup.sh installs gdb)");
     assert!(out.status.success(), "gcore: {}", String::from_utf8_lossy(&out.stderr));
     std::fs::read(format!("{}.{pid}", prefix.display())).expect("the dump")
+}
+
+/// Waits until `check` holds, or fails saying `what`.
+fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Test 2 of delivery while apart: phones A and B and a home relay R, on loopback. A adds
+/// R with its code; B learns of it at their next exchange. Then each shares while the
+/// other is away and only R is up, and the other, started later with only R up, lists
+/// the entry. R's files hold none of the texts; a stranger's phone gets nothing from R;
+/// and when A unpairs, R holds nothing of the couple.
+#[test]
+fn a_home_relay_carries_letters_both_ways_and_holds_nothing_readable() {
+    let (a, b, r) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (da, db, dr) = (a.path(), b.path(), r.path());
+    ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    let first = ok(db, &["add", "agreement", "FIRST-TOGETHER-2b1"]).trim().to_owned();
+    ok(db, &["share", &first]);
+    pair_and_sync(da, db, 1);
+
+    let mut relay =
+        Running::start(dr, &["relay", "serve", "--invite", "--json", "--listen", "127.0.0.1:0", "--for", "120"]);
+    let code = relay.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let said = ok(da, &["relay", "add", &code]);
+    assert!(said.contains("Added the home relay"), "{said}");
+    let relays = crate::cli::status_json(da)["relays"].clone();
+    assert_eq!(relays[0]["added_by"], "me", "{relays}");
+    let relay_id = relays[0]["id"].as_str().unwrap().to_owned();
+    // A code is good once.
+    assert!(crate::common::fails(db, &["relay", "add", &code]).contains("refused"));
+
+    // Together once more: B learns of the relay.
+    {
+        let mut sync_a = Running::start(da, &["sync", "--json", "--no-discovery", "--listen", "127.0.0.1:0"]);
+        let listening: Value =
+            serde_json::from_str(&sync_a.wait_for(r#""event":"listening""#, Duration::from_secs(10))).unwrap();
+        let address = listening["address"].as_str().unwrap().to_owned();
+        let _sync_b = Running::start(db, &["sync", "--json", "--no-discovery", "--dial", &address]);
+        eventually("B learns of the relay", Duration::from_secs(20), || {
+            crate::cli::status_json(db)["relays"].as_array().is_some_and(|r| r.len() == 1)
+        });
+    }
+    let theirs = crate::cli::status_json(db)["relays"].clone();
+    assert_eq!((theirs[0]["id"].as_str(), theirs[0]["added_by"].as_str()), (Some(relay_id.as_str()), Some("partner")));
+
+    // A shares while B is away: only R is up.
+    let from_a = "VIA-RELAY-FROM-ALEX-61a";
+    let id_a = ok(da, &["add", "transparency", from_a]).trim().to_owned();
+    ok(da, &["share", &id_a]);
+    let undone = "VIA-RELAY-TAKEN-BACK-0f3";
+    let undone_id = ok(da, &["add", "transparency", undone]).trim().to_owned();
+    ok(da, &["share", &undone_id]);
+    ok(da, &["unshare", &undone_id]);
+    {
+        let mut sync_a = Running::start(da, &["sync", "--json", "--no-discovery", "--for", "30"]);
+        sync_a.saw_or_wait_for(r#""event":"letter_sent""#, Duration::from_secs(20));
+        relay.saw_or_wait_for(r#""event":"letter_stored""#, Duration::from_secs(5));
+    }
+    // B starts later, with only R up, and lists A's entry.
+    {
+        let _sync_b = Running::start(db, &["sync", "--json", "--no-discovery", "--for", "30"]);
+        eventually("B lists A's entry from the relay", Duration::from_secs(20), || {
+            list_json(db).iter().any(|e| e["text"] == from_a)
+        });
+    }
+    relay.saw_or_wait_for(r#""event":"letter_fetched""#, Duration::from_secs(5));
+    // And the other way.
+    let from_b = "VIA-RELAY-FROM-BLAIR-93c";
+    let id_b = ok(db, &["add", "checkin", from_b]).trim().to_owned();
+    ok(db, &["share", &id_b]);
+    {
+        let mut sync_b = Running::start(db, &["sync", "--json", "--no-discovery", "--for", "30"]);
+        sync_b.saw_or_wait_for(r#""event":"letter_sent""#, Duration::from_secs(20));
+    }
+    {
+        let _sync_a = Running::start(da, &["sync", "--json", "--no-discovery", "--for", "30"]);
+        eventually("A lists B's entry from the relay", Duration::from_secs(20), || {
+            list_json(da).iter().any(|e| e["text"] == from_b)
+        });
+    }
+    assert!(!list_json(db).iter().any(|e| e["text"] == undone), "the share taken back never left");
+    // Each text is where it should be, and in none of R's files.
+    for text in [from_a, from_b] {
+        assert!(list_json(da).iter().any(|e| e["text"] == text) && list_json(db).iter().any(|e| e["text"] == text));
+        assert!(holding(dr, text).is_empty(), "{text} in the relay's files: {:?}", holding(dr, text));
+    }
+    assert!(holding(dr, undone).is_empty() && holding(db, undone).is_empty());
+
+    // A stranger's phone, of another couple, gets nothing from R.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let stranger = steady::net::daily::DailySecret::from_bytes([42; 32]);
+    let entry: steady::net::relay::RelayEntry =
+        serde_json::from_value(crate::cli::status_json(da)["relays"][0].clone()).unwrap_or_else(|_| {
+            let view = &crate::cli::status_json(da)["relays"][0];
+            steady::net::relay::RelayEntry {
+                id: view["id"].as_str().unwrap().to_owned(),
+                addresses: view["addresses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_owned())
+                    .collect(),
+                added_by: "me".into(),
+                added_at: chrono::Utc::now(),
+            }
+        });
+    let c_dir = tempfile::tempdir().unwrap();
+    let c_mailbox = steady::store::Mailbox::in_dir(c_dir.path());
+    let (events, _) = tokio::sync::broadcast::channel(8);
+    let tried = runtime.block_on(steady::net::relay::exchange(
+        &stranger,
+        steady::net::pairing::Role::Inviter,
+        &entry,
+        &c_mailbox,
+        &events,
+    ));
+    let refused = tried.expect_err("a stranger is refused").to_string();
+    assert!(refused.contains("does not serve this phone"), "{refused}");
+    assert_eq!(letters_in(c_dir.path(), "in"), 0);
+
+    // A unpairs: R holds nothing of the couple, without waiting for B.
+    let said = ok(da, &["unpair"]);
+    assert!(said.contains("holds nothing of yours now"), "{said}");
+    let couples: Value = serde_json::from_slice(&std::fs::read(dr.join("couples.json")).unwrap()).unwrap();
+    assert_eq!(couples["couples"], serde_json::json!([]), "the relay serves the couple no more");
+    let held: usize = std::fs::read_dir(dr.join("letters"))
+        .map(|d| d.flatten().map(|f| std::fs::read_dir(f.path()).map(|x| x.count()).unwrap_or(0)).sum())
+        .unwrap_or(0);
+    assert_eq!(held, 0, "no letters of the couple left on the relay");
+    drop(relay);
 }

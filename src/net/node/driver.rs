@@ -35,6 +35,7 @@ use crate::net::session::{self, End, SessionContext, SessionReport};
 use crate::net::sync::Arrived;
 use crate::net::watch::FileWatch;
 use crate::net::worker::StoreWorker;
+use crate::net::{AbortOnDrop, relay};
 use crate::net::{LinkState, NetEvent, NetStatus, WireTap};
 use crate::store::Mailbox;
 use crate::store::{Store, StoreError};
@@ -63,6 +64,7 @@ pub(super) async fn start(
     let mut control = swarm.behaviour().stream.new_control();
     let (incoming_sync, incoming_pair, incoming_letters) = accept(&mut control)?;
     let mailbox = store.mailbox();
+    let data_dir = store.path().parent().map(std::path::Path::to_path_buf);
 
     let (requests, request_rx) = mpsc::unbounded_channel();
     let (events, first) = broadcast::channel(1024);
@@ -106,10 +108,29 @@ pub(super) async fn start(
         stage_due: true,
         watch,
         partner_addresses: None,
-        mailbox,
+        mailbox: mailbox.clone(),
         letters_changed: Arc::new(Notify::new()),
+        relay_changed: Arc::new(Notify::new()),
         pusher: None,
+        relays: None,
     };
+    // The couple's relays, asked while the node runs; what they bring is opened at once.
+    if let Some(dir) = data_dir.filter(|d| !d.as_os_str().is_empty()) {
+        let (worker, arrivals, events) = (driver.store.clone(), arrivals.clone(), events.clone());
+        let opened = move || {
+            let (worker, arrivals) = (worker.clone(), arrivals.clone());
+            async move {
+                let _ = worker
+                    .run(move |store| {
+                        let show = move |arrived| drop(arrivals.send(Arc::new(arrived)));
+                        letters::open_waiting(store, Some(&show))
+                    })
+                    .await;
+            }
+        };
+        let task = relay::keep_in_touch(dir, mailbox, driver.relay_changed.clone(), events, opened);
+        driver.relays = Some(AbortOnDrop(tokio::spawn(task)));
+    }
     for address in config.dial.clone() {
         driver.feed(Input::Intent(Intent::Dial { address, ticket: None })).await;
     }
@@ -216,6 +237,10 @@ struct Driver {
     letters_changed: Arc<Notify>,
     /// Sends this phone's letters while the partner's phone is connected.
     pusher: Option<tokio::task::JoinHandle<()>>,
+    /// Told when the journal changed, so the relays are asked again.
+    relay_changed: Arc<Notify>,
+    /// Keeps in touch with the couple's relays (`net::relay`).
+    relays: Option<AbortOnDrop>,
 }
 
 /// Waits for the journal's folder to change, or forever without a watch.
@@ -403,6 +428,7 @@ impl Driver {
         self.local_change.notify_one();
         // And the letters' sender: a letter may have been made.
         self.letters_changed.notify_one();
+        self.relay_changed.notify_one();
         match settings {
             Ok(settings) => self.feed(Input::Settings(settings)).await,
             Err(e) => tracing::warn!("this phone's network settings can't be read: {e}"),

@@ -157,7 +157,7 @@ pub(super) fn inputs(
 }
 
 /// What went wrong with a dial the swarm made, as the person is told it.
-pub(super) fn dial_error(error: &libp2p::swarm::DialError) -> DialError {
+pub(crate) fn dial_error(error: &libp2p::swarm::DialError) -> DialError {
     match error {
         libp2p::swarm::DialError::Denied { .. } => DialError::NotPartner,
         libp2p::swarm::DialError::WrongPeerId { .. } => DialError::WrongPhone,

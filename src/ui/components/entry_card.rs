@@ -60,13 +60,13 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
                             p { class: "hint", role: "status", "Sharing in a few seconds. Nothing has left this phone yet." }
                             button { class: "primary", "data-action": "undo", "aria-label": "Undo sharing '{short}'", onclick: unshare, "Undo" }
                         } else {
-                            p { class: "hint", "Not sent yet: it leaves this phone at the next sync with your partner." }
+                            p { class: "hint", "Not sent yet: it leaves this phone at the next sync with your partner, or sealed in a letter while you are apart." }
                             button { class: "quiet", "data-action": "unshare", "aria-label": "Keep private: '{short}' is not sent yet", onclick: unshare, "Keep private" }
                         }
                     } else if entry.shared {
                         if confirming_unshare() {
                             div { class: "confirm", role: "group", "aria-label": "Unshare '{short}'?", "data-confirm": "unshare", "data-escape": "",
-                                p { class: "hint", "Your partner's phone already has a copy, and keeps it. Make it private again on this phone and stop sharing it?" }
+                                p { class: "hint", "Your partner's phone already has a copy, or will have one, and keeps it. Make it private again on this phone and stop sharing it?" }
                                 button { class: "quiet", "data-action": "confirm-unshare", "aria-label": "Make private: '{short}'", onclick: unshare, "Make private" }
                                 button { class: "quiet", "aria-label": "Keep shared: '{short}'", "data-on-escape": "",
                                     onmounted: focus,
@@ -75,7 +75,7 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
                                 }
                             }
                         } else {
-                            p { class: "hint", "data-sent": "true", "It has left this phone: your partner's phone has a copy." }
+                            p { class: "hint", "data-sent": "true", "It has left this phone: your partner's phone has a copy, or will have one." }
                             button { class: "quiet", "data-action": "unshare", "aria-label": "Unshare '{short}'",
                                 onmounted: move |e| focus_if(e, back_to_unshare),
                                 onclick: move |_| confirming_unshare.set(true),
@@ -94,7 +94,7 @@ pub fn EntryCard(entry: Entry, journal: JournalSignal, notice: Notice) -> Elemen
                             }
                         }, "Share with partner" }
                         if !explained {
-                            p { class: "hint", "Sharing gives your partner a copy on their phone. For a few seconds after you tap it, and until your phones next sync, you can still take it back." }
+                            p { class: "hint", "Sharing gives your partner a copy on their phone. For a few seconds after you tap it, and until it leaves this phone (at the next sync, or sealed in a letter), you can still take it back." }
                         }
                     }
                     if entry.archived {
