@@ -407,6 +407,24 @@ fn take_ready(mailbox: &Mailbox, now: DateTime<Utc>) -> (Vec<Taken>, Option<Date
     (taken, next)
 }
 
+/// Hands the letters that are ready from one mailbox to another, as the wire would
+/// between two phones (`send_ready` and [`receive`]), without one: for simulations of
+/// phones that meet. Says how many were new to the other.
+pub fn hand_over(from: &Mailbox, to: &Mailbox) -> usize {
+    let (letters, _) = take_ready(from, Utc::now());
+    let mut new = 0;
+    for letter in &letters {
+        match keep_incoming(to, &letter.bytes) {
+            Ok(fresh) => {
+                new += usize::from(fresh);
+                mark_sent(from, letter);
+            }
+            Err(_) => give_back(from, std::slice::from_ref(letter)),
+        }
+    }
+    new
+}
+
 /// Puts letters taken for sending back, for the next time.
 pub fn give_back(mailbox: &Mailbox, letters: &[Taken]) {
     let _ = mailbox;

@@ -13,6 +13,7 @@ mod components;
 mod durability;
 mod keystrokes;
 mod letters;
+mod letters_sim;
 mod lock;
 mod lock_screen;
 mod merge;
