@@ -951,7 +951,13 @@ async fn a_partners_phone_that_changes_what_is_mine_is_refused_and_sync_stops() 
         };
         let mut b_store = b.store();
         let b_key = todays_key(&mut b_store);
-        let couple = peers::partner(&b_store).unwrap().unwrap().couple_bytes().unwrap();
+        // B's hello, as B's phone makes it from the couple secret.
+        let b_partner = peers::partner(&b_store).unwrap().unwrap();
+        let couple = steady::net::sync::hello_token(
+            b_partner.network.as_ref().unwrap(),
+            b_partner.role.unwrap(),
+            &b_partner.couple_bytes().unwrap(),
+        );
         // B's own document, under B's own actor (or, to forge, mine), changed by hand.
         let actor = if matches!(hostile, Hostile::UsesMyActor) { my_actor } else { b_store.actor() };
         let mut doc = automerge::Automerge::load(&b_store.document_bytes().unwrap()).unwrap().with_actor(actor);

@@ -250,7 +250,7 @@ fn limit(for_secs: Option<f64>) -> Result<Option<Duration>> {
 
 /// `steady relay serve|add|remove`.
 pub fn relay(data_dir: &Path, action: RelayAction, out: &mut dyn Write) -> Result<()> {
-    use crate::net::relay::{self, Known};
+    use crate::net::relay;
     match action {
         RelayAction::Serve { for_secs, json, invite, listen } => {
             let limit = limit(for_secs)?;
@@ -299,15 +299,9 @@ pub fn relay(data_dir: &Path, action: RelayAction, out: &mut dyn Write) -> Resul
             };
             relay::parse_code(&code)?;
             let mut store = open(data_dir)?;
-            let (secret, role) = couple_secret(&store)?;
+            let (secret, role) = relay::couple_secret(&store)?;
             let entry = runtime()?.block_on(relay::join(&secret, role, &code, extra))?;
-            let mut known = Known::read(&store)?;
-            known.removed.retain(|id| *id != entry.id);
-            known.relays.retain(|r| r.id != entry.id);
-            known.relays.push(entry.clone());
-            known.write(&mut store)?;
-            courier::keep_profile(&store)?;
-            crate::net::letters::post_note(&mut store, &known)?;
+            relay::record_added(&mut store, &entry)?;
             line(
                 out,
                 &format!("Added the home relay {}. Your partner's phone learns of it at your next exchange.", entry.id),
@@ -315,16 +309,8 @@ pub fn relay(data_dir: &Path, action: RelayAction, out: &mut dyn Write) -> Resul
         }
         RelayAction::Remove { id } => {
             let mut store = open(data_dir)?;
-            let (secret, role) = couple_secret(&store)?;
-            let mut known = Known::read(&store)?;
-            let Some(at) = known.relays.iter().position(|r| r.id == id) else {
-                bail!("no home relay {id}: `steady status` lists the couple's relays")
-            };
-            let gone = known.relays.remove(at);
-            known.removed.push(gone.id.clone());
-            known.write(&mut store)?;
-            courier::keep_profile(&store)?;
-            crate::net::letters::post_note(&mut store, &known)?;
+            let (secret, role) = relay::couple_secret(&store)?;
+            let gone = relay::record_removed(&mut store, &id)?;
             let told = runtime()?.block_on(async {
                 tokio::time::timeout(Duration::from_secs(5), relay::forget(&secret, role, &gone)).await
             });
@@ -334,17 +320,6 @@ pub fn relay(data_dir: &Path, action: RelayAction, out: &mut dyn Write) -> Resul
             };
             line(out, &format!("Removed the home relay {id}. {said}"))
         }
-    }
-}
-
-/// What a phone speaks to relays with: its pairing's secret for the days, and its side.
-fn couple_secret(store: &crate::store::Store) -> Result<(daily::DailySecret, crate::net::pairing::Role)> {
-    let partner = peers::partner(store)?.filter(|p| p.confirmed).ok_or_else(|| {
-        anyhow!("pair with your partner first (and check the words on both phones): a relay serves a couple")
-    })?;
-    match (&partner.network, partner.role) {
-        (Some(network), Some(role)) => Ok((daily::DailySecret::of(network), role)),
-        _ => bail!("this pairing is from an earlier Steady: pair again to use a home relay"),
     }
 }
 

@@ -61,7 +61,20 @@ pub struct Profile {
     /// The couple's home relays.
     #[serde(default)]
     pub relays: Vec<RelayEntry>,
+    /// When the phone's background service carries letters (Android): `always` (on
+    /// Wi-Fi), `charging` (on Wi-Fi, while charging) or `off`. The Us screen sets it.
+    #[serde(default = "always")]
+    pub background: String,
 }
+
+fn always() -> String {
+    BACKGROUND_MODES[0].to_owned()
+}
+
+/// The setting by which the person chose when the background service runs.
+pub const BACKGROUND: &str = "net.background";
+/// Its values, the first the default.
+pub const BACKGROUND_MODES: [&str; 3] = ["always", "charging", "off"];
 
 fn yes() -> bool {
     true
@@ -96,6 +109,10 @@ pub fn keep_profile(store: &Store) -> Result<(), PeersError> {
                 paused: peers::paused(store)?,
                 discovery: store.setting(DISCOVERY_OFF)?.is_none(),
                 relays: Known::read(store)?.relays,
+                background: store
+                    .setting(BACKGROUND)?
+                    .filter(|m| BACKGROUND_MODES.contains(&m.as_str()))
+                    .unwrap_or_else(always),
             }),
             _ => None,
         },
@@ -202,6 +219,76 @@ pub fn start_on_thread(data_dir: PathBuf, config: NetConfig) -> Result<Courier, 
         })
         .map_err(|e| NetError::Start(e.to_string()))?;
     Ok(Courier { _stop: stop })
+}
+
+/// Who asks for the courier in a running app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wants {
+    /// The window: it is locked, or in the background.
+    App,
+    /// The phone's background service (Android's foreground service), whose conditions
+    /// hold: on Wi-Fi, and charging if the person asked for that.
+    Service,
+}
+
+/// The app's one courier: it runs while the window or the phone's service asks for it,
+/// and never beside the node (both would be this phone on the network).
+struct Slot {
+    dir: PathBuf,
+    config: NetConfig,
+    app: bool,
+    service: bool,
+    node: bool,
+    running: Option<Courier>,
+}
+
+static SLOT: std::sync::Mutex<Option<Slot>> = std::sync::Mutex::new(None);
+
+fn with_slot(f: impl FnOnce(&mut Option<Slot>)) {
+    let mut slot = SLOT.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut slot);
+    if let Some(slot) = slot.as_mut() {
+        let wanted = (slot.app || slot.service) && !slot.node;
+        match (wanted, slot.running.is_some()) {
+            (true, false) => match start_on_thread(slot.dir.clone(), slot.config.clone()) {
+                Ok(courier) => slot.running = Some(courier),
+                Err(e) => tracing::info!("no courier: {e}"),
+            },
+            (false, true) => slot.running = None,
+            _ => {}
+        }
+    }
+}
+
+/// `who` asks for the courier for the journal in `dir`, or no longer does.
+pub fn want(who: Wants, on: bool, dir: &Path, config: NetConfig) {
+    with_slot(|slot| {
+        let slot = slot.get_or_insert_with(|| Slot {
+            dir: dir.to_path_buf(),
+            config: config.clone(),
+            app: false,
+            service: false,
+            node: false,
+            running: None,
+        });
+        if who == Wants::App {
+            slot.config = config;
+        }
+        slot.dir = dir.to_path_buf();
+        match who {
+            Wants::App => slot.app = on,
+            Wants::Service => slot.service = on,
+        }
+    });
+}
+
+/// The app's node starts or stops: the courier gives way to it, and comes back after.
+pub fn node_running(running: bool) {
+    with_slot(|slot| {
+        if let Some(slot) = slot.as_mut() {
+            slot.node = running;
+        }
+    });
 }
 
 /// One day of the courier, on that day's identity. Returns only on a fault.

@@ -133,6 +133,46 @@ impl Known {
     }
 }
 
+/// What a phone speaks to relays with: its pairing's secret for the days, and its side.
+pub fn couple_secret(store: &Store) -> Result<(DailySecret, Role), NetError> {
+    let partner = peers::partner(store)?.filter(|p| p.confirmed).ok_or_else(|| {
+        NetError::Start(
+            "pair with your partner first (and check the words on both phones): a relay serves a couple".into(),
+        )
+    })?;
+    match (&partner.network, partner.role) {
+        (Some(network), Some(role)) => Ok((DailySecret::of(network), role)),
+        _ => Err(NetError::Start("this pairing is from an earlier Steady: pair again to use a home relay".into())),
+    }
+}
+
+/// Files a relay this phone just added (`join`): in the journal, in the courier's
+/// profile, and in a note for the partner's phone.
+pub fn record_added(store: &mut Store, entry: &RelayEntry) -> Result<(), peers::PeersError> {
+    let mut known = Known::read(store)?;
+    known.removed.retain(|id| *id != entry.id);
+    known.relays.retain(|r| r.id != entry.id);
+    known.relays.push(entry.clone());
+    known.write(store)?;
+    super::courier::keep_profile(store)?;
+    letters::post_note(store, &known)
+}
+
+/// Removes relay `id` from the couple's (either partner may remove any), and tells the
+/// partner's phone in a note. Returns it, for [`forget`] to tell the relay.
+pub fn record_removed(store: &mut Store, id: &str) -> Result<RelayEntry, NetError> {
+    let mut known = Known::read(store)?;
+    let Some(at) = known.relays.iter().position(|r| r.id == id) else {
+        return Err(NetError::Start(format!("no home relay {id}: `steady status` lists the couple's relays")));
+    };
+    let gone = known.relays.remove(at);
+    known.removed.push(gone.id.clone());
+    known.write(store)?;
+    super::courier::keep_profile(store)?;
+    letters::post_note(store, &known)?;
+    Ok(gone)
+}
+
 // ----- The relay's side -----
 
 /// The couples a relay serves, and its invites, kept in its folder.

@@ -96,11 +96,35 @@ pub struct SyncSession {
     next_ready: Option<DateTime<Utc>>,
     /// Something may be worth sending.
     dirty: bool,
+    /// What the partner's hello must carry (see [`hello_token`]).
+    their_hello: [u8; 16],
     hello_due: bool,
     /// "Synced" was reported and the state both agreed on is not saved yet.
     save_due: bool,
     /// Someone (the window) takes the entries each message changed.
     show: Option<Show>,
+}
+
+/// What a phone's hello carries: a token that only a phone holding the couple secret
+/// can make, different for each side of the pairing. A phone that knows only what the
+/// courier knows (the days' identities, `net::daily::DailySecret`) can connect as this
+/// phone, but can't say hello, so it gets nothing of the shared document: it never
+/// hears the token for the side it poses as, since each phone sends only its own, and
+/// inside the encrypted connection.
+pub fn hello_token(network: &super::pairing::CoupleNetwork, from: super::pairing::Role, couple: &[u8; 16]) -> [u8; 16] {
+    use hmac::Mac;
+    let side: &[u8] = match from {
+        super::pairing::Role::Inviter => b"inviter",
+        super::pairing::Role::Joiner => b"joiner",
+    };
+    // HMAC takes a key of any length, so this can't fail.
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(network.as_bytes()) else { return *couple };
+    mac.update(b"steady hello v1\0");
+    mac.update(side);
+    mac.update(couple);
+    let mut token = [0u8; 16];
+    token.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+    token
 }
 
 impl SyncSession {
@@ -116,10 +140,18 @@ impl SyncSession {
             _ => return Err(closed("the pairing ended on this phone")),
         };
         let couple = partner.couple_bytes().ok_or_else(|| closed("this phone's pairing can't be read"))?;
+        let (couple, their_hello) = match (&partner.network, partner.role) {
+            (Some(network), Some(role)) => {
+                (hello_token(network, role, &couple), hello_token(network, role.other(), &couple))
+            }
+            // A pairing from before couple secrets: the couple id itself, both ways.
+            _ => (couple, couple),
+        };
         let rules = partner.rules().map_err(closed)?;
         Ok(SyncSession {
             partner,
             couple,
+            their_hello,
             rules,
             // A new session starts from the heads both sides last agreed on, never from a
             // state that may hold messages the partner never got.
@@ -216,7 +248,7 @@ impl SyncSession {
                 out.push(Out::Send(SyncFrame::Hello { couple: self.couple, confirmed: self.partner.confirmed }))
             }
             SyncFrame::Hello { couple, confirmed } => {
-                if couple != self.couple {
+                if couple != self.their_hello {
                     return Err((End::Violation, DIFFERENT_PAIRING.to_owned()));
                 }
                 if confirmed != self.they_confirmed {
@@ -326,4 +358,29 @@ impl SyncSession {
 /// "Your partner's phone sent changes to entries that are yours. Sync is stopped."
 pub fn stopped_reason(broken: &crate::store::RuleBreak) -> String {
     format!("{} Sync is stopped.", crate::model::text::sentence(&broken.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::pairing::{CoupleNetwork, Role};
+
+    /// Each side's hello token is its own: the partner's can't be echoed back as this
+    /// side's, and nothing the courier holds (the days' secret) makes either.
+    #[test]
+    fn each_side_says_hello_with_a_token_only_the_couple_secret_makes() {
+        let network = CoupleNetwork::from_bytes([1; 32]);
+        let couple = [9; 16];
+        let inviter = hello_token(&network, Role::Inviter, &couple);
+        let joiner = hello_token(&network, Role::Joiner, &couple);
+        assert_ne!(inviter, joiner, "one side's token is not the other's");
+        assert_eq!(inviter, hello_token(&network, Role::Inviter, &couple));
+        assert_ne!(inviter, couple);
+        assert_ne!(inviter, hello_token(&CoupleNetwork::from_bytes([2; 32]), Role::Inviter, &couple));
+        assert_ne!(inviter, hello_token(&network, Role::Inviter, &[8; 16]));
+        // What the courier holds, used as if it were the couple secret, makes neither.
+        let daily = crate::net::daily::DailySecret::of(&network);
+        let guessed = CoupleNetwork::from_bytes(*daily.as_bytes());
+        assert_ne!(hello_token(&guessed, Role::Joiner, &couple), joiner);
+    }
 }

@@ -202,3 +202,30 @@ pub(super) fn request_local_network() {
         Ok(())
     });
 }
+
+/// Asks the activity to start `CourierService` (`MainActivity.startCourierService`, in
+/// platforms/android/MainActivity.kt), on the UI thread.
+pub(super) fn start_courier_service() {
+    on_ui_thread("start the courier service", |env, activity| {
+        env.call_method(activity, "startCourierService", "()V", &[])?;
+        Ok(())
+    });
+}
+
+/// `CourierService.nativeCarry(dir, carry)`: the service says whether its conditions
+/// hold (on Wi-Fi; charging, if the person asked for that). The courier then runs for
+/// the journal in `dir`, unless the app's node is this phone on the network.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_dioxus_main_CourierService_nativeCarry<'local>(
+    mut env: JNIEnv<'local>,
+    _service: JObject<'local>,
+    dir: JString<'local>,
+    carry: jni::sys::jboolean,
+) {
+    let dir: Option<String> = env.get_string(&dir).ok().map(Into::into);
+    clear_exception(&mut env);
+    if let Some(dir) = dir {
+        let config = crate::net::NetConfig::default();
+        crate::net::courier::want(crate::net::courier::Wants::Service, carry != 0, std::path::Path::new(&dir), config);
+    }
+}

@@ -179,6 +179,15 @@ pub fn request_local_network() {
     android::request_local_network();
 }
 
+/// Starts the phone's background service that keeps the courier running while the app is
+/// gone (`net::courier`): on Android, `CourierService`, a foreground service of type
+/// `connectedDevice` (platforms/android/MainActivity.kt). iOS has no such service (its
+/// background tasks are declared in Dioxus.toml), and a desktop needs none.
+pub fn keep_courier_service() {
+    #[cfg(all(target_os = "android", any(feature = "desktop", feature = "mobile")))]
+    android::start_courier_service();
+}
+
 /// Whether the phone's screen is off or the phone is locked: then Steady locks at once,
 /// whatever its grace period. On Android, `PowerManager.isInteractive()` is false or
 /// `KeyguardManager.isDeviceLocked()` true; a call that fails counts as locked. Elsewhere

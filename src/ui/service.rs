@@ -383,8 +383,10 @@ struct Service {
     pending: Pending,
     /// The journal's folder, as last seen unlocked: where the courier works.
     data_dir: Option<std::path::PathBuf>,
-    /// The courier, while the app is locked or in the background (`net::courier`).
-    courier: Option<crate::net::courier::Courier>,
+    /// Whether this window asks for the courier (`net::courier::want`).
+    carrying: bool,
+    /// The phone's background service was asked to start, once a run.
+    service_started: bool,
 }
 
 /// What woke the service.
@@ -408,7 +410,8 @@ impl Service {
             status: None,
             pending: FuturesUnordered::new(),
             data_dir: None,
-            courier: None,
+            carrying: false,
+            service_started: false,
         }
     }
 
@@ -663,27 +666,24 @@ impl Service {
         // Locked or in the background, the courier carries sealed letters; it holds no
         // key to the journal. It stops the moment the node starts.
         let carrying = !wanted && (!self.open || !self.foreground);
-        match (carrying, self.courier.is_some()) {
-            (true, false) => self.start_courier(),
-            (false, true) => self.courier = None,
-            _ => {}
+        if carrying != self.carrying
+            && let Some(dir) = self.data_dir.clone()
+        {
+            self.carrying = carrying;
+            let options = try_consume_context::<NetOptions>().unwrap_or_default();
+            let config = NetConfig {
+                discovery: options.discovery_allowed,
+                listen: options.listen.clone(),
+                ..NetConfig::default()
+            };
+            crate::net::courier::want(crate::net::courier::Wants::App, carrying, &dir, config);
+        }
+        // On Android the courier lives on in a service of its own once the app is gone.
+        if syncing && !self.service_started {
+            self.service_started = true;
+            crate::platform::keep_courier_service();
         }
         result
-    }
-
-    /// Starts the courier, if this phone is paired and has its profile.
-    fn start_courier(&mut self) {
-        let Some(dir) = self.data_dir.clone() else { return };
-        if !crate::net::courier::read_profile(&dir).is_ok_and(|p| !p.paused) {
-            return;
-        }
-        let options = try_consume_context::<NetOptions>().unwrap_or_default();
-        let config =
-            NetConfig { discovery: options.discovery_allowed, listen: options.listen.clone(), ..NetConfig::default() };
-        match crate::net::courier::start_on_thread(dir, config) {
-            Ok(courier) => self.courier = Some(courier),
-            Err(e) => tracing::warn!("the courier could not start: {e}"),
-        }
     }
 
     /// The node, started if it is not running. Without a data directory (component
@@ -700,7 +700,7 @@ impl Service {
             (j.node_store().map_err(failed)?, j.discovery_on())
         };
         // The courier gives way: the node is this phone on the network now.
-        self.courier = None;
+        crate::net::courier::node_running(true);
         let config = NetConfig {
             discovery: options.discovery_allowed && discovery_on,
             listen: options.listen.clone(),
@@ -731,6 +731,7 @@ impl Service {
     /// Stops the node; what it was doing ends between two writes.
     fn stop(&mut self) {
         if self.running.take().is_some() {
+            crate::net::courier::node_running(false);
             let _ = self.read_at_rest();
         }
     }

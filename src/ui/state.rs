@@ -318,6 +318,62 @@ impl Journal {
         Ok(())
     }
 
+    /// When the phone's background service carries letters: `always`, `charging` or `off`.
+    pub fn background_mode(&self) -> String {
+        let modes = crate::net::courier::BACKGROUND_MODES;
+        self.store
+            .setting(crate::net::courier::BACKGROUND)
+            .ok()
+            .flatten()
+            .filter(|m| modes.contains(&m.as_str()))
+            .unwrap_or_else(|| modes[0].to_owned())
+    }
+
+    pub fn set_background_mode(&mut self, mode: &str) -> Result<(), String> {
+        if !crate::net::courier::BACKGROUND_MODES.contains(&mode) {
+            return Err(format!("{mode:?} is not a choice here"));
+        }
+        self.store.set_setting(crate::net::courier::BACKGROUND, mode).map_err(|e| e.to_string())?;
+        self.keep_courier_profile();
+        Ok(())
+    }
+
+    /// The couple's home relays.
+    pub fn relays(&self) -> Vec<crate::net::relay::RelayEntry> {
+        crate::net::relay::Known::read(&self.store).map(|k| k.relays).unwrap_or_default()
+    }
+
+    /// What this phone speaks to relays with, to add one away from the window's thread.
+    pub fn relay_secret(&self) -> Result<(crate::net::daily::DailySecret, crate::net::pairing::Role), String> {
+        crate::net::relay::couple_secret(&self.store).map_err(|e| e.to_string())
+    }
+
+    /// Files a relay just added, and tells the partner's phone.
+    pub fn relay_added(&mut self, entry: &crate::net::relay::RelayEntry) -> Result<(), String> {
+        crate::net::relay::record_added(&mut self.store, entry).map_err(|e| e.to_string())
+    }
+
+    /// Removes one of the couple's relays here and tells the partner's phone; the relay
+    /// itself is told away from the window's thread.
+    pub fn remove_relay(&mut self, id: &str) -> Result<(), String> {
+        let (secret, role) = self.relay_secret()?;
+        let gone = crate::net::relay::record_removed(&mut self.store, id).map_err(|e| e.to_string())?;
+        std::thread::spawn(move || {
+            let profile = crate::net::courier::Profile {
+                version: 1,
+                role,
+                daily: crate::net::peers::to_hex(secret.as_bytes()),
+                addresses: Vec::new(),
+                paused: false,
+                discovery: false,
+                relays: vec![gone],
+                background: String::new(),
+            };
+            crate::net::relay::forget_all(&profile)
+        });
+        Ok(())
+    }
+
     /// Stops or restarts sync with the partner; their phone is not told.
     pub fn set_sync_paused(&mut self, paused: bool) -> Result<(), String> {
         crate::net::peers::set_paused(&mut self.store, paused).map_err(|e| e.to_string())?;

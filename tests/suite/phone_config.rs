@@ -696,3 +696,80 @@ fn on_ios_the_journal_folder_is_kept_out_of_backups_and_the_key_in_this_device_o
     assert!(keystore.contains("pub const KEYSTORE_SERVICE: &str = \"app.steady.Steady\";"));
     assert!(keystore.contains("pub const KEYSTORE_ACCOUNT: &str = \"data-key\";"));
 }
+
+/// What each platform's courier needs, read as dx 0.7.10 reads it. Android: the activity
+/// file Dioxus.toml names is dx's MainActivity (package dev.dioxus.main, a WryActivity)
+/// with the courier's service and the boot receiver beside it; the manifest declares
+/// both, the service as a connectedDevice foreground service that only Steady starts,
+/// with the permissions that needs; and the service's native method is the symbol the
+/// Rust side exports. iOS: the background modes for relay fetches, and the task
+/// identifiers, as lists, and UIBackgroundModes once.
+#[test]
+fn the_courier_is_declared_for_both_phones() {
+    let config: Table = toml::from_str(&read("Dioxus.toml")).unwrap();
+    let activity_path = get_str(&config, &["application", "android_main_activity"]).expect("android_main_activity");
+    let kotlin = read(activity_path);
+    for needed in [
+        "package dev.dioxus.main",
+        "typealias BuildConfig = app.steady.Steady.BuildConfig",
+        "class MainActivity : WryActivity()",
+        "fun startCourierService()",
+        "class CourierService : Service()",
+        "FOREGROUND_SERVICE_TYPE_CONNECTED_DEVICE",
+        "TRANSPORT_WIFI",
+        "createMulticastLock",
+        "class BootReceiver : BroadcastReceiver()",
+        "ACTION_BOOT_COMPLETED",
+        "private external fun nativeCarry(dataDir: String, carry: Boolean)",
+        "System.loadLibrary(\"main\")",
+        ".setContentTitle(\"Steady\")",
+    ] {
+        assert!(kotlin.contains(needed), "{activity_path} lacks {needed:?}");
+    }
+    // The notification says "Steady" and nothing else.
+    assert!(!kotlin.contains("setContentText"), "the notification has no text beyond its title");
+    let identifier = get_str(&config, &["bundle", "identifier"]).unwrap();
+    assert!(kotlin.contains(&format!("typealias BuildConfig = {identifier}.BuildConfig")));
+    let rust = read("src/platform/android.rs");
+    assert!(rust.contains("pub extern \"system\" fn Java_dev_dioxus_main_CourierService_nativeCarry"));
+    assert!(rust.contains("call_method(activity, \"startCourierService\", \"()V\""));
+
+    let manifest = parse_xml(&read(ANDROID_MANIFEST)).unwrap();
+    let permissions: BTreeSet<&str> =
+        manifest.children("uses-permission").filter_map(|p| p.attribute("android:name")).collect();
+    for needed in [
+        "android.permission.FOREGROUND_SERVICE",
+        "android.permission.FOREGROUND_SERVICE_CONNECTED_DEVICE",
+        "android.permission.CHANGE_WIFI_MULTICAST_STATE",
+        "android.permission.RECEIVE_BOOT_COMPLETED",
+        "android.permission.POST_NOTIFICATIONS",
+        "android.permission.ACCESS_NETWORK_STATE",
+    ] {
+        assert!(permissions.contains(needed), "{ANDROID_MANIFEST} lacks {needed}");
+    }
+    let application = manifest.children("application").next().unwrap();
+    let service = application.children("service").next().expect("a <service>");
+    assert_eq!(service.attribute("android:name"), Some("dev.dioxus.main.CourierService"));
+    assert_eq!(service.attribute("android:foregroundServiceType"), Some("connectedDevice"));
+    assert_eq!(service.attribute("android:exported"), Some("false"));
+    let receiver = application.children("receiver").next().expect("a <receiver>");
+    assert_eq!(receiver.attribute("android:name"), Some("dev.dioxus.main.BootReceiver"));
+    let actions: Vec<&str> = receiver
+        .descendants()
+        .into_iter()
+        .filter(|e| e.name == "action")
+        .filter_map(|e| e.attribute("android:name"))
+        .collect();
+    assert_eq!(actions, ["android.intent.action.BOOT_COMPLETED"]);
+
+    let plist = plist(&config);
+    let list = |key: &str| -> Vec<String> {
+        let found: Vec<&Value> = plist.iter().filter(|(k, _)| k == key).map(|(_, v)| v).collect();
+        assert_eq!(found.len(), 1, "{key} once");
+        found[0].as_array().expect("a list").iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(list("UIBackgroundModes"), ["fetch", "processing"]);
+    let tasks = list("BGTaskSchedulerPermittedIdentifiers");
+    assert!(!tasks.is_empty() && tasks.iter().all(|t| t.starts_with(&format!("{identifier}."))), "{tasks:?}");
+    assert!(get(&config, &["ios", "background_modes"]).is_none(), "dx would write UIBackgroundModes twice");
+}

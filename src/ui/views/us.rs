@@ -68,6 +68,7 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
     let first_path = export_path.peek().clone();
     rsx! {
         Partner { journal }
+        HomeRelays { journal, notice }
         PastPairings { journal, notice, what }
         section { "aria-label": "You",
             h2 { "You" }
@@ -268,6 +269,108 @@ fn Partner(journal: JournalSignal) -> Element {
             }
         }
     }
+}
+
+/// Us › Home relay: the couple's relays, adding one with the code it shows, removing
+/// any; and when the phone's background service carries letters.
+#[component]
+fn HomeRelays(journal: JournalSignal, notice: Notice) -> Element {
+    let mut code = use_signal(String::new);
+    let mut adding = use_signal(|| false);
+    let (paired, relays, mode, name) = match journal.read().as_ref() {
+        Ok(j) => (
+            j.relay_secret().is_ok(),
+            j.relays(),
+            j.background_mode(),
+            j.net_status().ok().and_then(|s| s.partner).map(|p| p.name).unwrap_or_default(),
+        ),
+        Err(_) => return rsx! {},
+    };
+    if !paired {
+        return rsx! {};
+    }
+    let add = move |e: FormEvent| {
+        e.prevent_default();
+        let typed_code = code.peek().trim().to_owned();
+        let secret = journal.read().as_ref().map_err(|e| e.clone()).and_then(|j| j.relay_secret());
+        let secret = match secret {
+            Ok(secret) => secret,
+            Err(e) => {
+                let mut notice = notice;
+                return notice.set(Some(e));
+            }
+        };
+        adding.set(true);
+        let (tx, rx) = futures::channel::oneshot::channel();
+        std::thread::spawn(move || {
+            let joined =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string()).and_then(
+                    |rt| {
+                        rt.block_on(crate::net::relay::join(&secret.0, secret.1, &typed_code, None))
+                            .map_err(|e| e.to_string())
+                    },
+                );
+            let _ = tx.send(joined);
+        });
+        let mut notice = notice;
+        spawn(async move {
+            let joined = rx.await.unwrap_or_else(|_| Err("the relay could not be asked".to_owned()));
+            adding.set(false);
+            match joined {
+                Ok(entry) => {
+                    if act(journal, notice, |j| j.relay_added(&entry)) {
+                        code.set(String::new());
+                        notice.set(Some(
+                            "Home relay added. Your partner's phone learns of it at your next exchange.".to_owned(),
+                        ));
+                    }
+                }
+                Err(e) => notice.set(Some(e)),
+            }
+        });
+    };
+    rsx! {
+        section { "aria-label": "Home relay",
+            h2 { "Home relay" }
+            p { "A computer that stays on at home can hold sealed letters between your phones, for when you are not on the Wi-Fi together. It can read none of them, and keeps each for 30 days at most." }
+            for relay in relays {
+                div { class: "relay", key: "{relay.id}", "data-relay": "{relay.id}",
+                    p { "Relay {short_id(&relay.id)} · added by {added_by(&relay.added_by, &name)}" }
+                    button { class: "quiet", "data-action": "remove-relay", "aria-label": "Remove home relay {short_id(&relay.id)}",
+                        onclick: {
+                            let id = relay.id.clone();
+                            move |_| { act(journal, notice, |j| j.remove_relay(&id)); }
+                        },
+                        "Remove"
+                    }
+                }
+            }
+            form { onsubmit: add,
+                label { r#for: "relay-code", "The code your relay shows (steady relay serve --invite)" }
+                input { id: "relay-code", name: "code", value: "{code}", autocomplete: "off",
+                    oninput: move |e| code.set(e.value()) }
+                button { class: "primary", r#type: "submit", "data-action": "add-relay", disabled: adding(), "Add home relay" }
+                if adding() {
+                    p { role: "status", "Asking the relay…" }
+                }
+            }
+            label { r#for: "background-mode", "While Steady is closed, carry letters" }
+            select { id: "background-mode", "data-setting": "background",
+                onchange: move |e| { act(journal, notice, |j| j.set_background_mode(&e.value())); },
+                option { value: "always", selected: mode == "always", "On Wi-Fi" }
+                option { value: "charging", selected: mode == "charging", "On Wi-Fi, while charging" }
+                option { value: "off", selected: mode == "off", "Never" }
+            }
+        }
+    }
+}
+
+fn short_id(id: &str) -> &str {
+    &id[id.len().saturating_sub(6)..]
+}
+
+fn added_by(who: &str, partner: &str) -> String {
+    if who == "me" { "you".to_owned() } else { partner.to_owned() }
 }
 
 /// The words a new pairing shows on both phones, and the person's answer: they match
