@@ -13,7 +13,8 @@
 //! down) and A's `steady sync` is left running for 10 minutes: its wake-ups and CPU.
 //! Then B comes back, having shared something meanwhile: how long until A lists it.
 //!
-//! `cargo bench --bench idle` (`-- window`: the window alone; `-- apart`: apart alone)
+//! `cargo bench --bench idle` (`-- window`: the window alone; `-- apart`: apart alone;
+//! `-- courier`: a locked phone's courier, apart)
 
 #[path = "../tests/common/netns.rs"]
 mod netns;
@@ -122,6 +123,14 @@ fn main() {
         apart(&lan, &db, &da, (a, a_lines), b);
         return;
     }
+    if std::env::args().skip(1).any(|a| a == "courier") {
+        // A locks: its courier runs in place of its sync, with no passcode.
+        let _ = (a.kill(), a.wait());
+        let courier = spawn(&lan.ns("a"), &da, &["courier", "--json"]);
+        wait_for(&courier.1, r#"{"event":"connected""#, Duration::from_secs(60));
+        courier_apart(&lan, &db, &da, courier, b);
+        return;
+    }
     std::thread::sleep(Duration::from_secs(5));
     let before = [counters(a.id()), counters(b.id())];
     let threads_before = [by_thread(a.id()), by_thread(b.id())];
@@ -192,6 +201,39 @@ fn apart(lan: &netns::Lan, db: &Path, da: &Path, a: (Child, std::sync::mpsc::Rec
     }
     println!("B back on the Wi-Fi, its sync started: A lists B's share {} ms later", back.elapsed().as_millis());
     let _ = (a.kill(), b.kill(), a.wait(), b.wait());
+}
+
+/// A's courier, with B away for [`APART`], measured as [`apart`] measures a sync; then B
+/// comes back with a share, which the courier takes, sealed, and A reads at its unlock.
+fn courier_apart(lan: &netns::Lan, db: &Path, da: &Path, a: (Child, std::sync::mpsc::Receiver<String>), mut b: Child) {
+    let (mut a, a_lines) = a;
+    let _ = (b.kill(), b.wait());
+    lan.link("b", false);
+    wait_for(&a_lines, r#"{"event":"disconnected""#, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(5));
+    let (before, threads_before) = (counters(a.id()), by_thread(a.id()));
+    std::thread::sleep(APART);
+    let (after, threads_after) = (counters(a.id()), by_thread(a.id()));
+    let wakeups = (after.0 - before.0) as f64 / APART.as_secs_f64();
+    println!(
+        "A's courier, its partner away for {} s: {wakeups:.3} wake-ups a second ({} in all), {:.3} s of CPU",
+        APART.as_secs(),
+        after.0 - before.0,
+        after.1 - before.1
+    );
+    println!("   by thread: {}", threads_between(&threads_before, &threads_after));
+    let id = run(db, &["add", "agreement", "Written while away 7c1e"]).trim().to_owned();
+    run(db, &["share", &id]);
+    lan.link("b", true);
+    let back = Instant::now();
+    let (mut b, _) = spawn(&lan.ns("b"), db, &["sync", "--json"]);
+    wait_for(&a_lines, r#"{"event":"letter_received""#, Duration::from_secs(60));
+    println!(
+        "B back on the Wi-Fi, its sync started: A's courier holds B's letter {} ms later",
+        back.elapsed().as_millis()
+    );
+    let _ = (a.kill(), b.kill(), a.wait(), b.wait());
+    assert!(run(da, &["list", "--json"]).contains("Written while away 7c1e"), "A reads it at its unlock");
 }
 
 /// The app's window, not paired, open and untouched for 60 s under a virtual display

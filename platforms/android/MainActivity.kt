@@ -25,7 +25,6 @@ import android.os.Build
 import android.os.Handler
 import android.os.IBinder
 import android.os.Looper
-import org.json.JSONObject
 import java.io.File
 
 typealias BuildConfig = app.steady.Steady.BuildConfig
@@ -44,8 +43,8 @@ class MainActivity : WryActivity() {
  * the couple's home relay.
  *
  * - It runs on Wi-Fi only, and, if the person chose so on the Us screen, only while
- *   charging; "off" there stops it. The choice is in the courier profile
- *   (courier-profile.json, field "background": "always", "charging" or "off").
+ *   charging; "off" there stops it. The choice is in the file courier-mode: "always",
+ *   "charging" or "off".
  * - Its notification says "Steady" and nothing else.
  * - It holds the multicast lock only while it discovers: a minute at a time, every five
  *   minutes. Between, the courier dials the partner's remembered addresses, since the
@@ -127,12 +126,15 @@ class CourierService : Service() {
         super.onDestroy()
     }
 
-    /** What the person chose on the Us screen: "always", "charging" or "off". */
+    /**
+     * What the person chose on the Us screen: "always", "charging" or "off", from
+     * courier-mode, written beside the (sealed) courier profile. No file: not paired.
+     */
     private fun mode(): String {
-        val profile = File(filesDir, "courier-profile.json")
-        if (!profile.exists()) return "off"
+        val file = File(filesDir, "courier-mode")
+        if (!file.exists()) return "off"
         return try {
-            JSONObject(profile.readText()).optString("background", "always")
+            file.readText().trim()
         } catch (e: Exception) {
             "off"
         }

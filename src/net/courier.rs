@@ -93,6 +93,47 @@ fn profile_path(data_dir: &Path) -> PathBuf {
     data_dir.join(PROFILE_FILE)
 }
 
+/// Where a phone with a keystore keeps the profile, sealed with a key the keystore keeps.
+pub const SEALED_PROFILE_FILE: &str = "courier-profile.sealed";
+/// When the phone's background service runs (`always`, `charging`, `off`), in the clear
+/// for that service to read: it says nothing else.
+pub const MODE_FILE: &str = "courier-mode";
+
+/// The key the profile is sealed with on a phone: kept by the keystore, made once.
+fn profile_key(make: bool) -> Option<zeroize::Zeroizing<[u8; 32]>> {
+    use crate::platform::keystore::{Kept, keystore_available, keystore_get, keystore_put};
+    if !keystore_available() {
+        return None;
+    }
+    if let Ok(Some(key)) = keystore_get(Kept::CourierKey) {
+        return Some(key);
+    }
+    if !make {
+        return None;
+    }
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key[..]);
+    keystore_put(Kept::CourierKey, &key).ok()?;
+    // Only a key the keystore gives back is used.
+    keystore_get(Kept::CourierKey).ok().flatten().filter(|kept| **kept == *key)
+}
+
+fn seal_profile(key: &[u8; 32], plain: &[u8]) -> Vec<u8> {
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    let mut nonce = [0u8; 24];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.into());
+    let sealed = cipher.encrypt(chacha20poly1305::XNonce::from_slice(&nonce), plain).unwrap_or_default();
+    [nonce.to_vec(), sealed].concat()
+}
+
+fn open_profile(key: &[u8; 32], sealed: &[u8]) -> Option<Vec<u8>> {
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    let (nonce, body) = (sealed.get(..24)?, sealed.get(24..)?);
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.into());
+    cipher.decrypt(chacha20poly1305::XNonce::from_slice(nonce), body).ok()
+}
+
 /// Writes the courier profile for this phone's pairing, or removes it when there is no
 /// confirmed pairing with a couple secret. Written only when it changed.
 pub fn keep_profile(store: &Store) -> Result<(), PeersError> {
@@ -119,34 +160,60 @@ pub fn keep_profile(store: &Store) -> Result<(), PeersError> {
         _ => None,
     };
     let path = profile_path(&dir);
+    let written = |e: crate::vault::VaultError| {
+        PeersError::Store(crate::store::StoreError::Io(std::io::Error::other(e.to_string())))
+    };
     match profile {
         None => forget_profile(&dir),
         Some(profile) => {
+            if std::fs::read(dir.join(MODE_FILE)).ok().as_deref() != Some(profile.background.as_bytes()) {
+                crate::vault::write_private_file(&dir.join(MODE_FILE), profile.background.as_bytes())
+                    .map_err(written)?;
+            }
             let text = serde_json::to_vec_pretty(&profile).map_err(|_| PeersError::Damaged("the courier profile"))?;
+            if let Some(key) = profile_key(true) {
+                // A phone: sealed with the keystore's key; no copy in the clear.
+                let sealed_path = dir.join(SEALED_PROFILE_FILE);
+                let same =
+                    std::fs::read(&sealed_path).ok().and_then(|s| open_profile(&key, &s)).as_deref() == Some(&text[..]);
+                if !same {
+                    crate::vault::write_private_file(&sealed_path, &seal_profile(&key, &text)).map_err(written)?;
+                }
+                let _ = std::fs::remove_file(&path);
+                return Ok(());
+            }
             if std::fs::read(&path).ok().as_deref() == Some(&text[..]) {
                 return Ok(());
             }
-            crate::vault::write_private_file(&path, &text)
-                .map_err(|e| PeersError::Store(crate::store::StoreError::Io(std::io::Error::other(e.to_string()))))
+            crate::vault::write_private_file(&path, &text).map_err(written)
         }
     }
 }
 
 /// Removes the courier profile: the pairing ended.
 pub fn forget_profile(data_dir: &Path) -> Result<(), PeersError> {
-    match std::fs::remove_file(profile_path(data_dir)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(PeersError::Store(e.into())),
-        _ => Ok(()),
+    for path in [profile_path(data_dir), data_dir.join(SEALED_PROFILE_FILE), data_dir.join(MODE_FILE)] {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(PeersError::Store(e.into())),
+            _ => {}
+        }
     }
+    Ok(())
 }
 
 /// Reads the courier profile, saying in words why there is none.
 pub fn read_profile(data_dir: &Path) -> Result<Profile, NetError> {
-    let text = std::fs::read(profile_path(data_dir)).map_err(|_| {
-        NetError::Start(
-            "this phone has no courier profile: pair with your partner, and open Steady once after pairing".into(),
-        )
-    })?;
+    let sealed = std::fs::read(data_dir.join(SEALED_PROFILE_FILE)).ok();
+    let text = match (sealed, profile_key(false)) {
+        (Some(sealed), Some(key)) => open_profile(&key, &sealed).ok_or_else(|| {
+            NetError::Start("the courier profile can't be opened: open Steady once to write it again".into())
+        })?,
+        _ => std::fs::read(profile_path(data_dir)).map_err(|_| {
+            NetError::Start(
+                "this phone has no courier profile: pair with your partner, and open Steady once after pairing".into(),
+            )
+        })?,
+    };
     let profile: Profile = serde_json::from_slice(&text)
         .map_err(|_| NetError::Start("the courier profile is damaged: run Steady once to write it again".into()))?;
     if profile.version != 1 {

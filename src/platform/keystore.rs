@@ -22,6 +22,10 @@ pub const KEYSTORE_SERVICE: &str = "app.steady.Steady";
 pub const KEYSTORE_ACCOUNT: &str = "data-key";
 /// The same, for the phone's part of the passcode's lock.
 pub const PEPPER_ACCOUNT: &str = "passcode-pepper";
+/// The same, for the key the courier's profile is sealed with. On iOS it is readable
+/// after the phone's first unlock (the courier runs while the phone is locked), and
+/// never carried to another device.
+pub const COURIER_ACCOUNT: &str = "courier-key";
 
 /// Which secret the keystore is asked about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +34,8 @@ pub enum Kept {
     DataKey,
     /// The phone's part of the passcode's lock.
     PasscodePepper,
+    /// The key of the courier's profile (`net::courier`): never the data key.
+    CourierKey,
 }
 
 impl Kept {
@@ -38,6 +44,7 @@ impl Kept {
         match self {
             Kept::DataKey => KEYSTORE_ACCOUNT,
             Kept::PasscodePepper => PEPPER_ACCOUNT,
+            Kept::CourierKey => COURIER_ACCOUNT,
         }
     }
 }
@@ -198,9 +205,15 @@ mod ios {
         // Adding over an item kept with other settings would keep those settings, so the
         // old item goes first.
         remove(account)?;
-        let access =
-            SecAccessControl::create_with_protection(Some(ProtectionMode::AccessibleWhenUnlockedThisDeviceOnly), 0)
-                .map_err(|e| format!("could not describe the data key's protection: {e}"))?;
+        // The courier runs while the phone is locked: its key is readable after the
+        // first unlock. Every other secret only while the phone is unlocked.
+        let protection = if account == super::COURIER_ACCOUNT {
+            ProtectionMode::AccessibleAfterFirstUnlockThisDeviceOnly
+        } else {
+            ProtectionMode::AccessibleWhenUnlockedThisDeviceOnly
+        };
+        let access = SecAccessControl::create_with_protection(Some(protection), 0)
+            .map_err(|e| format!("could not describe the data key's protection: {e}"))?;
         let mut options = item(account);
         options.set_access_control(access);
         set_generic_password_options(key, options).map_err(|e| format!("could not keep {account}: {e}"))

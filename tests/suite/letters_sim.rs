@@ -265,3 +265,24 @@ fn the_simulations_moves_carry_letters_without_any_sync() {
     assert_eq!(count(&mut world, 1), 2, "the share taken back went nowhere");
     assert_eq!(count(&mut world, 0), 2);
 }
+
+/// The courier's profile holds the days' secret, and nothing from which the couple
+/// secret, the letters' keys or the sync's hello could be made; the background mode
+/// sits beside it, on its own, for the phone's service.
+#[test]
+fn the_courier_profile_holds_the_days_secret_and_nothing_more() {
+    let world = World::new();
+    let dir = world.phones[0].path().parent().unwrap().to_path_buf();
+    steady::net::courier::keep_profile(&world.phones[0]).unwrap();
+    let profile = std::fs::read_to_string(dir.join(steady::net::courier::PROFILE_FILE)).unwrap();
+    let network = CoupleNetwork::from_bytes([5; 32]);
+    let daily = hex::encode(DailySecret::of(&network).as_bytes());
+    assert!(profile.contains(&daily), "the days' secret is there: {profile}");
+    let hello = steady::net::sync::hello_token(&network, Role::Joiner, &[0x01; 16]);
+    for secret in [hex::encode(network.as_bytes()), hex::encode(&hello[..8])] {
+        assert!(!profile.contains(&secret), "{profile}");
+    }
+    assert_eq!(std::fs::read_to_string(dir.join(steady::net::courier::MODE_FILE)).unwrap(), "always");
+    let read = steady::net::courier::read_profile(&dir).unwrap();
+    assert_eq!((read.role, read.background.as_str(), read.paused), (Role::Inviter, "always", false));
+}
