@@ -170,25 +170,31 @@ fn pair(lan: &netns::Lan, da: &Path, db: &Path) {
     }
 }
 
-/// B leaves the Wi-Fi; A's sync runs on alone for [`APART`], and is measured. Then B
-/// comes back with a share made while away.
-fn apart(lan: &netns::Lan, db: &Path, da: &Path, a: (Child, std::sync::mpsc::Receiver<String>), mut b: Child) {
-    let (mut a, a_lines) = a;
+/// B leaves the Wi-Fi, and `who` (process `pid`) runs on alone for [`APART`]: its
+/// wake-ups and CPU, thread by thread.
+fn alone(lan: &netns::Lan, who: &str, lines: &std::sync::mpsc::Receiver<String>, pid: u32, mut b: Child) {
     let _ = (b.kill(), b.wait());
     lan.link("b", false);
-    wait_for(&a_lines, r#"{"event":"disconnected""#, Duration::from_secs(60));
+    wait_for(lines, r#"{"event":"disconnected""#, Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(5));
-    let (before, threads_before) = (counters(a.id()), by_thread(a.id()));
+    let (before, threads_before) = (counters(pid), by_thread(pid));
     std::thread::sleep(APART);
-    let (after, threads_after) = (counters(a.id()), by_thread(a.id()));
+    let (after, threads_after) = (counters(pid), by_thread(pid));
     let wakeups = (after.0 - before.0) as f64 / APART.as_secs_f64();
     println!(
-        "A, its partner away for {} s: {wakeups:.3} wake-ups a second ({} in all), {:.3} s of CPU",
+        "{who}, its partner away for {} s: {wakeups:.3} wake-ups a second ({} in all), {:.3} s of CPU",
         APART.as_secs(),
         after.0 - before.0,
         after.1 - before.1
     );
     println!("   by thread: {}", threads_between(&threads_before, &threads_after));
+}
+
+/// B leaves the Wi-Fi; A's sync runs on alone for [`APART`], and is measured. Then B
+/// comes back with a share made while away.
+fn apart(lan: &netns::Lan, db: &Path, da: &Path, a: (Child, std::sync::mpsc::Receiver<String>), b: Child) {
+    let (mut a, a_lines) = a;
+    alone(lan, "A", &a_lines, a.id(), b);
     let id = run(db, &["add", "agreement", "Written while away 5d2a"]).trim().to_owned();
     run(db, &["share", &id]);
     lan.link("b", true);
@@ -205,23 +211,9 @@ fn apart(lan: &netns::Lan, db: &Path, da: &Path, a: (Child, std::sync::mpsc::Rec
 
 /// A's courier, with B away for [`APART`], measured as [`apart`] measures a sync; then B
 /// comes back with a share, which the courier takes, sealed, and A reads at its unlock.
-fn courier_apart(lan: &netns::Lan, db: &Path, da: &Path, a: (Child, std::sync::mpsc::Receiver<String>), mut b: Child) {
+fn courier_apart(lan: &netns::Lan, db: &Path, da: &Path, a: (Child, std::sync::mpsc::Receiver<String>), b: Child) {
     let (mut a, a_lines) = a;
-    let _ = (b.kill(), b.wait());
-    lan.link("b", false);
-    wait_for(&a_lines, r#"{"event":"disconnected""#, Duration::from_secs(60));
-    std::thread::sleep(Duration::from_secs(5));
-    let (before, threads_before) = (counters(a.id()), by_thread(a.id()));
-    std::thread::sleep(APART);
-    let (after, threads_after) = (counters(a.id()), by_thread(a.id()));
-    let wakeups = (after.0 - before.0) as f64 / APART.as_secs_f64();
-    println!(
-        "A's courier, its partner away for {} s: {wakeups:.3} wake-ups a second ({} in all), {:.3} s of CPU",
-        APART.as_secs(),
-        after.0 - before.0,
-        after.1 - before.1
-    );
-    println!("   by thread: {}", threads_between(&threads_before, &threads_after));
+    alone(lan, "A's courier", &a_lines, a.id(), b);
     let id = run(db, &["add", "agreement", "Written while away 7c1e"]).trim().to_owned();
     run(db, &["share", &id]);
     lan.link("b", true);

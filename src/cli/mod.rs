@@ -145,12 +145,8 @@ pub enum Command {
     },
     /// Sync shared entries with your partner's phone while this runs.
     Sync {
-        /// Stop after this many seconds; without it, run until interrupted.
-        #[arg(long = "for", value_name = "SECS")]
-        for_secs: Option<f64>,
-        /// Print one JSON object per line for each event.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: net::RunArgs,
         #[command(flatten)]
         net: net::NetArgs,
     },
@@ -162,12 +158,8 @@ pub enum Command {
     /// Carry sealed letters to and from your partner's phone while the journal stays
     /// locked: no passcode is asked for or read, and nothing of the journal is opened.
     Courier {
-        /// Stop after this many seconds; without it, run until interrupted.
-        #[arg(long = "for", value_name = "SECS")]
-        for_secs: Option<f64>,
-        /// Print one JSON object per line for each event.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: net::RunArgs,
         #[command(flatten)]
         net: net::NetArgs,
     },
@@ -332,9 +324,9 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Passcode { action: PasscodeAction::Remove } => lock::remove(data_dir, out)?,
         Command::Pair { action } => net::pair(data_dir, action, out)?,
         Command::Relay { action } => net::relay(data_dir, action, out)?,
-        Command::Sync { for_secs, json, net } => net::sync(data_dir, for_secs, json, net, out)?,
+        Command::Sync { run, net } => net::sync(data_dir, run.for_secs, run.json, net, out)?,
         Command::Status { json } => net::status(data_dir, json, out)?,
-        Command::Courier { for_secs, json, net } => net::courier(data_dir, for_secs, json, net, out)?,
+        Command::Courier { run, net } => net::courier(data_dir, run.for_secs, run.json, net, out)?,
         Command::Pause => net::set_paused(data_dir, true, out)?,
         Command::Resume => net::set_paused(data_dir, false, out)?,
         Command::Unpair => net::unpair(data_dir, out)?,

@@ -68,6 +68,17 @@ pub enum RelayAction {
     Remove { id: String },
 }
 
+/// How long a command that runs on (`sync`, `courier`) runs, and how it prints.
+#[derive(Args, Debug, Default)]
+pub struct RunArgs {
+    /// Stop after this many seconds; without it, run until interrupted.
+    #[arg(long = "for", value_name = "SECS")]
+    pub for_secs: Option<f64>,
+    /// Print one JSON object per line for each event.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Args, Debug, Default)]
 pub struct NetArgs {
     /// Don't look for your partner's phone with mDNS; only --dial and remembered

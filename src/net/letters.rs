@@ -34,6 +34,7 @@ use super::NetEvent;
 use super::pairing::{CoupleNetwork, Role};
 use super::peers::{self, Partner, PeersError};
 use crate::model::EntryId;
+use crate::store::letters::{Pieces, put_changes};
 use crate::store::{Arrived, Mailbox, Outgoing, Store, StoreError};
 
 pub const LETTERS_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/letters/1");
@@ -104,11 +105,7 @@ impl LetterKeys {
     /// partner's of the couple's relays (`net::relay::Known`, as JSON).
     pub fn seal_with(&self, letter: &Outgoing, note: &[u8]) -> Vec<u8> {
         let mut plain = Zeroizing::new(Vec::new());
-        plain.extend((letter.changes.len() as u32).to_be_bytes());
-        for change in letter.changes {
-            plain.extend((change.len() as u32).to_be_bytes());
-            plain.extend(change);
-        }
+        put_changes(&mut plain, letter.changes);
         if !note.is_empty() {
             plain.extend((note.len() as u32).to_be_bytes());
             plain.extend(note);
@@ -143,25 +140,13 @@ impl LetterKeys {
         let nonce = XNonce::from_slice(&bytes[HEADER..HEADER + NONCE]);
         let payload = Payload { msg: &bytes[HEADER + NONCE..], aad: &bytes[..HEADER] };
         let plain = Zeroizing::new(cipher.decrypt(nonce, payload).map_err(|_| LetterError::Seal)?);
-        let mut at = 0usize;
-        let mut take = |n: usize| -> Result<&[u8], LetterError> {
-            let piece = plain.get(at..at + n).ok_or(LetterError::Damaged)?;
-            at += n;
-            Ok(piece)
-        };
-        let count = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
-        let n = count(take(4)?);
-        let mut changes = Vec::new();
-        for _ in 0..n {
-            let len = count(take(4)?);
-            changes.push(take(len)?.to_vec());
-        }
-        let note = match take(4) {
-            Err(_) => Vec::new(),
-            Ok(len) => {
-                let len = count(len);
-                take(len)?.to_vec()
-            }
+        let mut pieces = Pieces::new(&plain);
+        let changes = pieces.changes().ok_or(LetterError::Damaged)?;
+        let note = if pieces.is_done() {
+            Vec::new()
+        } else {
+            let len = pieces.count().ok_or(LetterError::Damaged)?;
+            pieces.take(len).ok_or(LetterError::Damaged)?.to_vec()
         };
         Ok((changes, note))
     }

@@ -162,6 +162,53 @@ fn mailbox_error(e: std::io::Error) -> StoreError {
     StoreError::Io(std::io::Error::new(e.kind(), format!("the letters beside the journal: {e}")))
 }
 
+/// Writes changes as letters and their records hold them: a count, then each with its
+/// length.
+pub fn put_changes(out: &mut Vec<u8>, changes: &[Vec<u8>]) {
+    out.extend((changes.len() as u32).to_be_bytes());
+    for change in changes {
+        out.extend((change.len() as u32).to_be_bytes());
+        out.extend(change);
+    }
+}
+
+/// Reads what [`put_changes`] (and a length before each piece) wrote; `None` where the
+/// bytes run out.
+pub struct Pieces<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Pieces<'a> {
+    pub fn new(bytes: &'a [u8]) -> Pieces<'a> {
+        Pieces { bytes, at: 0 }
+    }
+
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let piece = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(piece)
+    }
+
+    pub fn count(&mut self) -> Option<usize> {
+        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?) as usize)
+    }
+
+    pub fn changes(&mut self) -> Option<Vec<Vec<u8>>> {
+        let n = self.count()?;
+        let mut changes = Vec::new();
+        for _ in 0..n {
+            let len = self.count()?;
+            changes.push(self.take(len)?.to_vec());
+        }
+        Some(changes)
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+}
+
 /// A letter made for the partner: its changes, and when it may leave.
 pub struct Outgoing<'a> {
     pub changes: &'a [Vec<u8>],
@@ -182,36 +229,21 @@ impl Record {
         for id in &self.entries {
             bytes.extend(id.as_uuid().as_bytes());
         }
-        bytes.extend((self.changes.len() as u32).to_be_bytes());
-        for change in &self.changes {
-            bytes.extend((change.len() as u32).to_be_bytes());
-            bytes.extend(change);
-        }
+        put_changes(&mut bytes, &self.changes);
         hex::encode(bytes)
     }
 
     fn decode(text: &str) -> Result<Record, StoreError> {
         let bad = || StoreError::corrupt("a letter's record is unreadable");
         let bytes = hex::decode(text).map_err(|_| bad())?;
-        let mut at = 0usize;
-        let mut take = |n: usize| -> Result<&[u8], StoreError> {
-            let piece = bytes.get(at..at + n).ok_or_else(bad)?;
-            at += n;
-            Ok(piece)
-        };
-        let count = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
-        let n = count(take(4)?);
+        let mut pieces = Pieces::new(&bytes);
+        let n = pieces.count().ok_or_else(bad)?;
         let mut entries = Vec::new();
         for _ in 0..n {
-            let id = uuid::Uuid::from_slice(take(16)?).map_err(|_| bad())?;
+            let id = uuid::Uuid::from_slice(pieces.take(16).ok_or_else(bad)?).map_err(|_| bad())?;
             entries.push(EntryId::from_uuid(id));
         }
-        let n = count(take(4)?);
-        let mut changes = Vec::new();
-        for _ in 0..n {
-            let len = count(take(4)?);
-            changes.push(take(len)?.to_vec());
-        }
+        let changes = pieces.changes().ok_or_else(bad)?;
         Ok(Record { entries, changes })
     }
 }
