@@ -85,6 +85,35 @@ fn send_share(c: &mut Criterion) {
     });
 }
 
+/// Making a share's letter ahead at 10,000 entries, as every share in the app does: the
+/// outbox folded on a copy of the document, its record written, durable (the sealing
+/// itself, a few microseconds, is left out: the fixture has no pairing to seal for).
+fn letter_ahead(c: &mut Criterion) {
+    let tmp = tempfile::tempdir().unwrap();
+    for file in std::fs::read_dir(fixture::ten_thousand()).unwrap().flatten() {
+        std::fs::copy(file.path(), tmp.path().join(file.file_name())).unwrap();
+    }
+    let mut store = Store::open_dir_without_passcode(tmp.path()).unwrap();
+    let mut i = fixture::ENTRIES * 2;
+    let seal = |letter: &steady::store::Outgoing| Ok(letter.changes.concat());
+    c.bench_function("make one share's letter ahead: fold on a copy, durable, 10k entries", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                i += 1;
+                let id = store.add(fixture::draft(i * 6)).unwrap().id;
+                store.share(id).unwrap();
+                let start = Instant::now();
+                assert!(store.post_letter(&seal).unwrap().is_some());
+                total += start.elapsed();
+                // Sent at once, untimed, so the next letter holds one share again.
+                store.fold_outbox().unwrap();
+            }
+            total
+        })
+    });
+}
+
 /// The check of one received message at 10,000 entries: the partner checks in on one of
 /// my agreements. Timed alone, then with the rest of the receive path around it.
 fn received_change_check(c: &mut Criterion) {
@@ -242,6 +271,7 @@ criterion_group!(
     open_and_list,
     add_and_share,
     send_share,
+    letter_ahead,
     received_change_check,
     receive_share,
     check_in_on_a_long_agreement
