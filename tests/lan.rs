@@ -611,3 +611,154 @@ fn a_stranger_on_the_wifi_hears_nothing_that_links_one_day_to_the_next() {
     assert!(on_monday.is_disjoint(&on_tuesday));
     drop((a, b));
 }
+
+/// Delivery while apart, on one Wi-Fi (tests 1 and 2 of issue 28, in namespaces, mDNS on):
+/// A's courier takes B's letter while A is locked, and A reads it at its next unlock with
+/// B gone; then, through a home relay R in a namespace of its own, each phone's share
+/// reaches the other while they are never on the Wi-Fi at the same time. R's files hold
+/// none of the texts, and a stranger's phone C can't join R with the code used.
+#[test]
+fn letters_reach_a_locked_phone_and_go_through_a_home_relay_on_one_wifi() {
+    let lan = Lan::new(&["a", "b", "r", "c"]);
+    let (da, db, dr, dc) =
+        (TempDir::new().unwrap(), TempDir::new().unwrap(), TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (da, db, dr, dc) = (da.path(), db.path(), dr.path(), dc.path());
+    common::ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    common::ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    common::ok(dc, &["init", "--name", "Stranger", "--no-passcode"]);
+    add_shared(db, "Together once 4e1");
+    let mut invite = spawn(&lan, "a", da, &["pair", "invite"]);
+    let code = invite.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let (joined, _, err) = spawn(&lan, "b", db, &["pair", "join", &code]).finish(Duration::from_secs(60));
+    assert!(joined, "{err}");
+    assert!(invite.finish(Duration::from_secs(10)).0);
+    for dir in [da, db] {
+        common::ok(dir, &["pair", "confirm"]);
+    }
+    let together = |expected: &BTreeSet<String>| {
+        let mut sync_a = spawn(&lan, "a", da, &["sync", "--json"]);
+        sync_a.wait_for(r#"{"event":"listening","address":"10.47.0.1:"#, Duration::from_secs(10));
+        let sync_b = spawn(&lan, "b", db, &["sync", "--json"]);
+        converge(da, db, expected, Duration::from_secs(30));
+        (sync_a.stop(), sync_b.stop())
+    };
+    let mut expected = BTreeSet::from(["Together once 4e1".to_owned()]);
+    together(&expected);
+
+    // 1. A is locked: only its courier runs. B shares, syncs while A's courier is up,
+    // and leaves.
+    let mut courier = spawn(&lan, "a", da, &["courier", "--json"]);
+    courier.wait_for(r#"{"event":"listening""#, Duration::from_secs(10));
+    add_shared(db, "Sealed for a locked phone 9a7");
+    let mut sync_b = spawn(&lan, "b", db, &["sync", "--json"]);
+    sync_b.wait_for(r#"{"event":"letter_sent""#, Duration::from_secs(30));
+    courier.wait_for(r#"{"event":"letter_received""#, Duration::from_secs(10));
+    drop(sync_b.stop());
+    lan.link("b", false);
+    drop(courier.stop());
+    assert!(!shared_texts(da).is_empty());
+    expected.insert("Sealed for a locked phone 9a7".to_owned());
+    assert_eq!(shared_texts(da), expected, "A reads it at its unlock, with B gone");
+    lan.link("b", true);
+
+    // 2. A home relay on the same Wi-Fi. A adds it; B learns of it when they next meet.
+    let mut relay = spawn(&lan, "r", dr, &["relay", "serve", "--invite", "--json"]);
+    let relay_code = relay.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let (added, out, err) = spawn(&lan, "a", da, &["relay", "add", &relay_code]).finish(Duration::from_secs(30));
+    assert!(added, "{out:?} {err}");
+    let (joined_too, _, err) = spawn(&lan, "c", dc, &["relay", "add", &relay_code]).finish(Duration::from_secs(30));
+    assert!(!joined_too, "a stranger's phone can't use the code: {err}");
+    add_shared(da, "Before meeting again 1d2");
+    expected.insert("Before meeting again 1d2".to_owned());
+    together(&expected);
+    let relays = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&common::ok(dir, &["status", "--json"])).unwrap()["relays"].clone()
+    };
+    assert_eq!(relays(db)[0]["added_by"], "partner", "{}", relays(db));
+
+    // Never on the Wi-Fi together again: A shares and syncs with B away, then B with A away.
+    lan.link("b", false);
+    add_shared(da, "Through the relay from Alex 6b3");
+    let mut sync_a = spawn(&lan, "a", da, &["sync", "--json"]);
+    sync_a.wait_for(r#"{"event":"letter_sent""#, Duration::from_secs(30));
+    drop(sync_a.stop());
+    lan.link("a", false);
+    lan.link("b", true);
+    add_shared(db, "Through the relay from Blair 2c8");
+    let mut sync_b = spawn(&lan, "b", db, &["sync", "--json"]);
+    sync_b.wait_for(r#"{"event":"letter_sent""#, Duration::from_secs(30));
+    let start = Instant::now();
+    while !shared_texts(db).contains("Through the relay from Alex 6b3") {
+        assert!(start.elapsed() < Duration::from_secs(30), "B never fetched A's letter");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(sync_b.stop());
+    lan.link("b", false);
+    lan.link("a", true);
+    let sync_a = spawn(&lan, "a", da, &["sync", "--json"]);
+    let start = Instant::now();
+    while !shared_texts(da).contains("Through the relay from Blair 2c8") {
+        assert!(start.elapsed() < Duration::from_secs(30), "A never fetched B's letter");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(sync_a.stop());
+    // A stranger's phone on the same Wi-Fi, speaking the relay's protocol with keys of its
+    // own, is refused, and takes nothing.
+    let relay_entry: steady::net::relay::RelayEntry = {
+        let view = &relays(da)[0];
+        steady::net::relay::RelayEntry {
+            id: view["id"].as_str().unwrap().to_owned(),
+            addresses: view["addresses"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect(),
+            added_by: "me".into(),
+            added_at: chrono::Utc::now(),
+        }
+    };
+    let c_ns = lan.ns("c");
+    let stranger_mailbox = steady::store::Mailbox::in_dir(dc);
+    let tried = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                common::netns::enter(&c_ns);
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let (events, _) = tokio::sync::broadcast::channel(8);
+                let stranger = steady::net::daily::DailySecret::from_bytes([42; 32]);
+                runtime.block_on(steady::net::relay::exchange(
+                    &stranger,
+                    steady::net::pairing::Role::Inviter,
+                    &relay_entry,
+                    &stranger_mailbox,
+                    &events,
+                ))
+            })
+            .join()
+            .unwrap()
+    });
+    let refused = tried.expect_err("the relay refuses a stranger").to_string();
+    assert!(refused.contains("does not serve this phone"), "{refused}");
+    assert!(walk(&dc.join("letters")).is_empty(), "the stranger took nothing");
+    let said = relay.stop();
+    assert!(said.iter().any(|l| l.contains(r#""event":"letter_stored""#)), "{said:#?}");
+    assert!(said.iter().any(|l| l.contains(r#""event":"letter_fetched""#)), "{said:#?}");
+    // The texts are where they should be, and in none of R's files.
+    for text in ["Through the relay from Alex 6b3", "Through the relay from Blair 2c8", "Sealed for a locked phone 9a7"]
+    {
+        assert!(shared_texts(da).contains(text) && shared_texts(db).contains(text), "{text}");
+        for file in walk(dr) {
+            let bytes = std::fs::read(&file).unwrap();
+            assert!(!bytes.windows(text.len()).any(|w| w == text.as_bytes()), "{text} in {}", file.display());
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

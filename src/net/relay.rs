@@ -223,6 +223,17 @@ impl Shelf {
         Ok(key)
     }
 
+    /// The port it listened on last time, so the phones find it again after a restart.
+    fn port(&self) -> Option<u16> {
+        fs::read_to_string(self.dir.join("port")).ok()?.trim().parse().ok()
+    }
+
+    fn keep_port(&self, port: u16) {
+        if self.port() != Some(port) {
+            let _ = crate::vault::write_private_file(&self.dir.join("port"), port.to_string().as_bytes());
+        }
+    }
+
     fn couples(&self) -> Couples {
         fs::read(self.dir.join("couples.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
     }
@@ -519,7 +530,12 @@ pub async fn serve(
     let me = key.public().to_peer_id();
     let config = NetConfig { discovery: false, ..config };
     let mut swarm = swarm::build(key, &config, &Door::Open, None)?;
-    let listen = if config.listen.is_empty() { vec![addresses::all_interfaces(0)] } else { config.listen.clone() };
+    // The port of last time, where the phones remember the relay; any, the first time.
+    let listen = match (&config.listen[..], shelf.port()) {
+        ([], Some(port)) => vec![addresses::all_interfaces(port)],
+        ([], None) => vec![addresses::all_interfaces(0)],
+        (given, _) => given.to_vec(),
+    };
     for address in &listen {
         swarm.listen_on(address.clone()).map_err(|e| NetError::Start(format!("can't listen on {address}: {e}")))?;
     }
@@ -527,21 +543,32 @@ pub async fn serve(
         swarm.behaviour().stream.new_control().accept(RELAY_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
     let ends = limit.map(|l| tokio::time::Instant::now() + l);
     let shelf = std::sync::Arc::new(shelf);
-    let mut listening = Vec::new();
-    let mut invited = !invite;
+    let mut invite = invite;
+    let mut listening: Vec<Multiaddr> = Vec::new();
+    // The code names every address the relay listens on, once they are known (they
+    // come one by one, a moment apart).
+    let mut invite_at: Option<tokio::time::Instant> = None;
     let mut tidy = tokio::time::interval(Duration::from_secs(60 * 60));
     loop {
         tokio::select! {
             event = swarm.select_next_some() => if let SwarmEvent::NewListenAddr { address, .. } = event {
                 let _ = events.send(NetEvent::Listening { address: address.to_string() });
+                if let Some(port) = addresses::tcp_port(&address) {
+                    shelf.keep_port(port);
+                }
                 listening.push(address);
-                if !invited {
-                    invited = true;
-                    let secret = shelf.invite(Utc::now() + chrono::Duration::from_std(INVITE_FOR).unwrap_or_default())
-                        .map_err(|e| NetError::Start(e.to_string()))?;
-                    let _ = codes.send(code(me, &secret, &listening));
+                if invite && invite_at.is_none() {
+                    invite_at = Some(tokio::time::Instant::now() + Duration::from_millis(300));
                 }
             },
+            _ = async { match invite_at { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
+                (invite_at, invite) = (None, false);
+                let secret = shelf.invite(Utc::now() + chrono::Duration::from_std(INVITE_FOR).unwrap_or_default())
+                    .map_err(|e| NetError::Start(e.to_string()))?;
+                // Loopback only helps a phone on this same computer: named only if alone.
+                let outside: Vec<Multiaddr> = listening.iter().filter(|a| !addresses::is_loopback(a)).cloned().collect();
+                let _ = codes.send(code(me, &secret, if outside.is_empty() { &listening } else { &outside }));
+            }
             Some((peer, stream)) = incoming.next() => {
                 let (shelf, events) = (shelf.clone(), events.clone());
                 tokio::spawn(async move {
