@@ -461,6 +461,10 @@ pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     if status.partner.is_some() {
         line(out, &format!("{} shared changes not yet sent.", status.unsent_changes))?;
     }
+    for relay in &status.relays {
+        let by = if relay.added_by == "me" { "you" } else { "your partner" };
+        line(out, &format!("Home relay {}, added by {by}.", relay.id))?;
+    }
     let name = status.partner.as_ref().map(|p| p.name.as_str()).unwrap_or("your partner");
     match status.pairing {
         PairingState::Unconfirmed => {

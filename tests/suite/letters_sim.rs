@@ -286,3 +286,50 @@ fn the_courier_profile_holds_the_days_secret_and_nothing_more() {
     let read = steady::net::courier::read_profile(&dir).unwrap();
     assert_eq!((read.role, read.background.as_str(), read.paused), (Role::Inviter, "always", false));
 }
+
+/// Us › Home relay lists the couple's relays, who added each, and removes one: the
+/// journal forgets it, and a note for the partner's phone waits to go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_us_screen_lists_the_couples_relays_and_removes_one() {
+    use dioxus::prelude::*;
+    use steady::net::relay::{Known, RelayEntry, record_added};
+    let mut world = World::new();
+    let dir = world.phones[0].path().parent().unwrap().to_path_buf();
+    let relay = |added_by: &str| RelayEntry {
+        id: libp2p::PeerId::random().to_base58(),
+        addresses: Vec::new(),
+        added_by: added_by.into(),
+        added_at: chrono::Utc::now(),
+    };
+    let mine = relay("me");
+    record_added(&mut world.phones[0], &mine).unwrap();
+    let mut known = Known::read(&world.phones[0]).unwrap();
+    assert!(known.merge_from_partner(&Known { relays: vec![relay("me")], removed: Vec::new() }));
+    known.write(&mut world.phones[0]).unwrap();
+
+    let dom = VirtualDom::new(steady::ui::App).with_root_context(steady::ui::DataDir(dir.clone())).with_root_context(
+        steady::ui::service::NetOptions {
+            discovery_allowed: false,
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        },
+    );
+    let mut screen = crate::harness::Screen::new(dom);
+    screen.tap("data-tab", "us");
+    let html = screen.html();
+    assert!(
+        html.contains("Home relay") && html.contains("added by you") && html.contains("added by Person 1"),
+        "{html}"
+    );
+    assert!(screen.has("data-setting", "background"));
+    // The first listed is the one this phone added.
+    screen.tap("data-action", "remove-relay");
+    let left = Known::read(&world.phones[0]).unwrap();
+    assert_eq!(left.relays.len(), 1, "{left:?}");
+    assert_ne!(left.relays[0].id, mine.id);
+    assert!(left.removed.contains(&mine.id));
+    let notes = dir.join("letters").join("out").join("notes");
+    assert_eq!(std::fs::read_dir(notes).unwrap().count(), 1, "one note for the partner's phone");
+    let html = screen.html();
+    assert!(!html.contains(&format!("Relay {}", &mine.id[mine.id.len() - 6..])), "{html}");
+    assert!(html.contains("added by Person 1"));
+}
