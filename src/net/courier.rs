@@ -367,11 +367,18 @@ async fn run_day(
     day: chrono::NaiveDate,
     events: &broadcast::Sender<NetEvent>,
 ) -> Result<String, NetError> {
-    let key = secret.key(profile.role, day)?;
-    let port = secret.port(profile.role, day);
-    let partner = secret.key(profile.role.other(), day)?.public().to_peer_id();
-    let partner_port = secret.port(profile.role.other(), day);
-    let mut swarm = swarm::build(key, config, &Door::Only(Some(partner)), Some(partner))?;
+    // The courier's own identity and port for the day, not the app's: the partner's node
+    // lets it in for letters alone, and shows nothing of it.
+    let key = secret.courier_key(profile.role, day)?;
+    let port = secret.courier_port(profile.role, day);
+    let other = profile.role.other();
+    // The partner's phone: its app (the node, when it is open), or its courier.
+    let partners = [
+        (secret.key(other, day)?.public().to_peer_id(), secret.port(other, day)),
+        (secret.courier_key(other, day)?.public().to_peer_id(), secret.courier_port(other, day)),
+    ];
+    let (app, courier) = (partners[0].0, partners[1].0);
+    let mut swarm = swarm::build(key, config, &Door::Only(Some(app)), Some(app), Some(courier))?;
     if config.listen.is_empty() {
         if swarm.listen_on(addresses::all_interfaces(port)).is_err() {
             let _ = swarm.listen_on(addresses::all_interfaces(0));
@@ -383,17 +390,18 @@ async fn run_day(
     }
     let mut control = swarm.behaviour().stream.new_control();
     let mut incoming = control.accept(LETTERS_PROTOCOL).map_err(|e| NetError::Start(e.to_string()))?;
-    // Where the partner's phone was, and the same hosts at its port today.
-    let mut known: Vec<Multiaddr> = config.dial.clone();
-    for text in &profile.addresses {
-        if let Ok(address) = text.parse::<Multiaddr>() {
-            if let Some(today) = addresses::at_port(&address, partner_port) {
-                known.push(today);
-            }
-            known.push(address);
-        }
-    }
-    known.dedup();
+    // Where the partner's phone was: the same hosts, at each of its ports today.
+    let mut hosts: Vec<Multiaddr> = config.dial.clone();
+    hosts.extend(profile.addresses.iter().filter_map(|text| text.parse::<Multiaddr>().ok()));
+    let mut known: Vec<Vec<Multiaddr>> = partners
+        .iter()
+        .map(|(_, port)| {
+            let mut at: Vec<Multiaddr> = hosts.iter().filter_map(|a| addresses::at_port(a, *port)).collect();
+            at.extend(hosts.iter().cloned());
+            at.dedup();
+            at
+        })
+        .collect();
     let changed = Arc::new(Notify::new());
     let relay_changed = Arc::new(Notify::new());
     let mut watch = FileWatch::start(&mailbox.outgoing_dir());
@@ -405,11 +413,11 @@ async fn run_day(
         || async {},
     ));
     let _stop_relays = AbortOnDrop(relays);
-    let mut pusher: Option<tokio::task::JoinHandle<()>> = None;
+    let mut pushers: std::collections::HashMap<PeerId, AbortOnDrop> = std::collections::HashMap::new();
     let mut wait = REDIAL_FIRST;
     let mut next_dial = Instant::now();
-    let mut connected = false;
     loop {
+        let connected = !pushers.is_empty();
         tokio::select! {
             event = swarm.select_next_some() => match event {
                 SwarmEvent::NewListenAddr { address, .. } => {
@@ -417,40 +425,37 @@ async fn run_day(
                 }
                 SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
                     for (peer, address) in found {
-                        if peer == partner {
+                        if let Some(i) = partners.iter().position(|(p, _)| *p == peer) {
                             let _ = events.send(NetEvent::Discovered { peer: peer.to_base58(), address: address.to_string() });
-                            if !known.contains(&address) {
-                                known.insert(0, address);
+                            if !known[i].contains(&address) {
+                                known[i].insert(0, address);
                             }
                             (wait, next_dial) = (REDIAL_FIRST, Instant::now());
                         }
                     }
                 }
-                SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == partner => {
-                    connected = true;
+                SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == app || peer_id == courier => {
                     let _ = events.send(NetEvent::Connected { peer: peer_id.to_base58() });
-                    if let Some(p) = pusher.take() {
-                        p.abort();
-                    }
                     let (mut control, mailbox, changed, events) =
                         (control.clone(), mailbox.clone(), changed.clone(), events.clone());
-                    pusher = Some(tokio::spawn(async move {
+                    let pusher = tokio::spawn(async move {
                         letters::push_while_connected(peer_id, &mut control, &mailbox, &changed, &events, |_| async {}).await;
-                    }));
+                    });
+                    pushers.insert(peer_id, AbortOnDrop(pusher));
                 }
-                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, cause, .. } if peer_id == partner => {
-                    connected = false;
-                    if let Some(p) = pusher.take() {
-                        p.abort();
-                    }
+                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, cause, .. } if peer_id == app || peer_id == courier => {
+                    pushers.remove(&peer_id);
                     let reason = cause.map(|c| c.to_string()).unwrap_or_else(|| "closed".to_owned());
                     let _ = events.send(NetEvent::Disconnected { peer: peer_id.to_base58(), reason });
-                    (wait, next_dial) = (REDIAL_FIRST, Instant::now() + REDIAL_FIRST);
+                    // A connection with nothing to carry closes itself after a while: the
+                    // next try waits as long as the backoff says, so a courier near an
+                    // idle partner does not reconnect again and again.
+                    next_dial = Instant::now() + wait;
                 }
                 _ => {}
             },
             Some((peer, stream)) = incoming.next() => {
-                if peer == partner {
+                if peer == app || peer == courier {
                     let events = events.clone();
                     let mailbox = mailbox.clone();
                     tokio::spawn(async move {
@@ -466,8 +471,10 @@ async fn run_day(
                 changed.notify_one();
                 relay_changed.notify_one();
             }
-            _ = tokio::time::sleep_until(next_dial.into()), if !connected && !known.is_empty() => {
-                dial(&mut swarm, partner, &known);
+            _ = tokio::time::sleep_until(next_dial.into()), if !connected && known.iter().any(|k| !k.is_empty()) => {
+                for ((peer, _), at) in partners.iter().zip(&known) {
+                    dial(&mut swarm, *peer, at);
+                }
                 next_dial = Instant::now() + wait;
                 wait = (wait * 2).min(REDIAL_AT_MOST);
             }

@@ -175,6 +175,10 @@ pub struct Today {
     pub day: NaiveDate,
     pub port: u16,
     pub partner_port: u16,
+    /// The partner's courier on that day (`net::courier`): let in for letters alone,
+    /// never seen by the link, so nothing shows whether the partner's phone is near.
+    pub partner_courier: PeerId,
+    pub partner_courier_port: u16,
 }
 
 impl Identity {
@@ -226,7 +230,14 @@ pub fn peers_on(store: &Store, day: NaiveDate) -> Result<(Option<PeerId>, Option
 fn derive_on(settings: &mut Settings, day: NaiveDate) -> Result<Option<Today>, PeersError> {
     let Some(partner) = settings.partner.as_mut() else { return Ok(None) };
     let Some((network, role)) = secret_of(partner) else { return Ok(None) };
-    let today = Today { day, port: port(network, role, day), partner_port: port(network, role.other(), day) };
+    let secret = DailySecret::of(network);
+    let today = Today {
+        day,
+        port: secret.port(role, day),
+        partner_port: secret.port(role.other(), day),
+        partner_courier: secret.courier_key(role.other(), day)?.public().to_peer_id(),
+        partner_courier_port: secret.courier_port(role.other(), day),
+    };
     partner.peer = key(network, role.other(), day)?.public().to_peer_id();
     Ok(Some(today))
 }
@@ -282,6 +293,21 @@ impl DailySecret {
         FIRST_PORT + u16::from_be_bytes(bytes) % PORTS
     }
 
+    /// The identity of that phone's courier on `day`: another than the app's, so that
+    /// the partner's node tells the two apart before anything is said.
+    pub fn courier_key(&self, role: Role, day: NaiveDate) -> Result<Keypair, PeersError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        self.derive(b"courier identity", role, day, &mut seed[..]);
+        Keypair::ed25519_from_bytes(&mut seed[..]).map_err(|_| PeersError::Damaged("the day's identity"))
+    }
+
+    /// The port that phone's courier listens on, on `day`, when it is free.
+    pub fn courier_port(&self, role: Role, day: NaiveDate) -> u16 {
+        let mut bytes = [0u8; 2];
+        self.derive(b"courier port", role, day, &mut bytes);
+        FIRST_PORT + u16::from_be_bytes(bytes) % PORTS
+    }
+
     fn derive(&self, what: &[u8], role: Role, day: NaiveDate, out: &mut [u8]) {
         let side: &[u8] = match role {
             Role::Inviter => b"inviter",
@@ -331,6 +357,22 @@ mod tests {
         let ports: std::collections::BTreeSet<u16> = seen.iter().map(|(_, p)| *p).collect();
         assert!(ports.len() >= 5, "ports repeat more than chance would: {seen:?}");
         assert!(seen.iter().all(|(_, p)| *p >= FIRST_PORT));
+    }
+
+    /// A phone's courier is someone else on the network than its app, on every day and
+    /// for both sides, so the partner's node tells them apart before anything is said.
+    #[test]
+    fn a_couriers_identity_and_port_are_not_its_apps() {
+        let secret = DailySecret::of(&CoupleNetwork::from_bytes([7; 32]));
+        for d in [day("2026-12-07"), day("2026-12-08")] {
+            for role in [Role::Inviter, Role::Joiner] {
+                let app = secret.key(role, d).unwrap().public().to_peer_id();
+                let courier = secret.courier_key(role, d).unwrap().public().to_peer_id();
+                assert_ne!(app, courier);
+                assert_ne!(courier, secret.courier_key(role.other(), d).unwrap().public().to_peer_id());
+                assert!(secret.courier_port(role, d) >= FIRST_PORT);
+            }
+        }
     }
 
     /// A running node turns to a new identity a moment after pairing, at once when the

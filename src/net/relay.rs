@@ -529,7 +529,7 @@ pub async fn serve(
     let key = shelf.key()?;
     let me = key.public().to_peer_id();
     let config = NetConfig { discovery: false, ..config };
-    let mut swarm = swarm::build(key, &config, &Door::Open, None)?;
+    let mut swarm = swarm::build(key, &config, &Door::Open, None, None)?;
     // The port of last time, where the phones remember the relay; any, the first time.
     let listen = match (&config.listen[..], shelf.port()) {
         ([], Some(port)) => vec![addresses::all_interfaces(port)],
@@ -593,7 +593,7 @@ pub async fn serve(
 /// A short-lived connection to one relay, as `key`.
 async fn connect(key: Keypair, relay: PeerId, at: &[Multiaddr]) -> Result<(Swarm<Behaviour>, Stream), NetError> {
     let config = NetConfig { discovery: false, ..NetConfig::default() };
-    let mut swarm = swarm::build(key, &config, &Door::Only(Some(relay)), Some(relay))?;
+    let mut swarm = swarm::build(key, &config, &Door::Only(Some(relay)), Some(relay), None)?;
     let mut control = swarm.behaviour().stream.new_control();
     let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(relay).addresses(at.to_vec()).build();
     swarm.dial(opts).map_err(|e| NetError::Start(format!("can't reach the relay: {e}")))?;

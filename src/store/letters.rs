@@ -381,7 +381,8 @@ impl Write<'_> {
                 mailbox.claim(&id)?
             } else if mailbox.left(&id) {
                 Claim::Left
-            } else if mailbox.waiting(&id).exists() {
+            } else if mailbox.waiting(&id).exists() || mailbox.outgoing_dir().join(format!("{id}.tmp")).exists() {
+                // Waiting, or being put in place by the process that made it.
                 continue;
             } else {
                 Claim::Withdrawn

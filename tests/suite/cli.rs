@@ -265,6 +265,11 @@ impl Running {
         Running { child, lines, seen: Vec::new() }
     }
 
+    /// Every line read so far.
+    pub(crate) fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -474,6 +474,19 @@ impl Driver {
                         addresses.iter().filter_map(|a| addresses::at_port(a, today.partner_port)).collect();
                     addresses.extend(moved.into_iter().filter(|a| !addresses.contains(a)).collect::<Vec<_>>());
                 }
+                // And its courier, at its own port, in case the partner's phone is locked:
+                // for letters alone, which the link never hears of.
+                if let Some(today) = self.identity.day {
+                    let courier: Vec<_> =
+                        addresses.iter().filter_map(|a| addresses::at_port(a, today.partner_courier_port)).collect();
+                    if !courier.is_empty() {
+                        let opts = DialOpts::peer_id(today.partner_courier)
+                            .addresses(courier)
+                            .condition(PeerCondition::DisconnectedAndNotDialing)
+                            .build();
+                        let _ = self.swarm.dial(opts);
+                    }
+                }
                 if !addresses.is_empty() {
                     let opts = DialOpts::peer_id(partner)
                         .addresses(addresses)
@@ -485,7 +498,7 @@ impl Driver {
             Effect::Disconnect(peer) => {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
-            Effect::Door(door) => self.swarm.behaviour_mut().allow = allow_list(&door),
+            Effect::Door(door) => self.swarm.behaviour_mut().allow = allow_list(&door, self.partner_courier()),
             Effect::Exempt(peer) => {
                 self.swarm.behaviour_mut().limits.bypass_peer_id(&peer);
             }
@@ -622,7 +635,7 @@ impl Driver {
     /// The partner's phone sends letters: kept sealed, then opened at once, since this
     /// phone is unlocked.
     fn on_letters(&mut self, peer: PeerId, stream: Stream) {
-        if Some(peer) != self.link.partner_peer() {
+        if Some(peer) != self.link.partner_peer() && Some(peer) != self.partner_courier() {
             return;
         }
         let (mailbox, store, events, arrivals) =
@@ -802,18 +815,39 @@ impl Driver {
         Ok(incoming)
     }
 
+    /// The partner's courier today, if the pairing has a couple secret.
+    fn partner_courier(&self) -> Option<PeerId> {
+        self.identity.day.map(|today| today.partner_courier)
+    }
+
     async fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         let partner = self.link.partner_peer();
+        let courier = self.partner_courier();
+        let ours = |peer: &PeerId| Some(*peer) == partner || Some(*peer) == courier;
         match &event {
-            SwarmEvent::ConnectionEstablished { peer_id, .. } if Some(*peer_id) == partner => {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } if ours(peer_id) => {
                 self.start_pusher(*peer_id);
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if Some(*peer_id) == partner => {
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if ours(peer_id) => {
                 if let Some(pusher) = self.pusher.take() {
                     pusher.abort();
                 }
             }
             _ => {}
+        }
+        // The partner's courier is for letters alone: the link never hears of it, so
+        // nothing on this phone shows whether the partner's phone is near.
+        let about_courier = match &event {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } | SwarmEvent::ConnectionClosed { peer_id, .. } => {
+                Some(*peer_id) == courier
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
+                courier.is_some() && found.iter().all(|(peer, _)| Some(*peer) == courier)
+            }
+            _ => false,
+        };
+        if about_courier {
+            return;
         }
         for input in swarm::inputs(event, &mut self.dials, self.link.partner_peer()) {
             self.feed(input).await;

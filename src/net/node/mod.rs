@@ -139,7 +139,8 @@ impl Node {
     ) -> Result<(PartnerLink, Swarm<swarm::Behaviour>), NetError> {
         let link =
             PartnerLink::new(identity.peer(), config.discovery, config.invite_lifetime, settings, Instant::now());
-        let swarm = swarm::build(identity.key.clone(), config, &link.door(), link.partner_peer())?;
+        let courier = identity.day.map(|today| today.partner_courier);
+        let swarm = swarm::build(identity.key.clone(), config, &link.door(), link.partner_peer(), courier)?;
         Ok((link, swarm))
     }
 

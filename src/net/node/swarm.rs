@@ -51,6 +51,7 @@ pub(crate) fn build(
     config: &NetConfig,
     door: &Door,
     partner: Option<PeerId>,
+    also: Option<PeerId>,
 ) -> Result<Swarm<Behaviour>, NetError> {
     let query_interval = if partner.is_some() { config.query_interval_paired } else { config.query_interval };
     let mdns_config = mdns::Config { ttl: config.ttl, query_interval, enable_ipv6: false };
@@ -68,7 +69,7 @@ pub(crate) fn build(
             Ok(Behaviour {
                 per_source: SourceLimit::default(),
                 limits: connection_limits(partner),
-                allow: allow_list(door),
+                allow: allow_list(door, also),
                 mdns: Toggle::from(mdns),
                 stream: libp2p_stream::Behaviour::new(),
             })
@@ -79,13 +80,20 @@ pub(crate) fn build(
     Ok(swarm)
 }
 
-pub(super) fn allow_list(door: &Door) -> Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>> {
+/// The allow list for `door`; with a partner, `also` (the partner's courier) too.
+pub(super) fn allow_list(
+    door: &Door,
+    also: Option<PeerId>,
+) -> Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>> {
     match door {
         Door::Open => Toggle::from(None),
         Door::Only(partner) => {
             let mut allow = allow_block_list::Behaviour::default();
             if let Some(p) = partner {
                 allow.allow_peer(*p);
+                if let Some(also) = also {
+                    allow.allow_peer(also);
+                }
             }
             Toggle::from(Some(allow))
         }
