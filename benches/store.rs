@@ -62,12 +62,18 @@ fn add_and_share(c: &mut Criterion) {
 
 /// Sending a share at 10,000 entries: the sync session folds it into the shared document
 /// (a durable write) just before it speaks to the partner.
-fn send_share(c: &mut Criterion) {
+/// A copy of the 10,000-entry fixture, open (the folder goes when the first is dropped).
+fn ten_thousand_copy() -> (tempfile::TempDir, Store) {
     let tmp = tempfile::tempdir().unwrap();
     for file in std::fs::read_dir(fixture::ten_thousand()).unwrap().flatten() {
         std::fs::copy(file.path(), tmp.path().join(file.file_name())).unwrap();
     }
-    let mut store = Store::open_dir_without_passcode(tmp.path()).unwrap();
+    let store = Store::open_dir_without_passcode(tmp.path()).unwrap();
+    (tmp, store)
+}
+
+fn send_share(c: &mut Criterion) {
+    let (_tmp, mut store) = ten_thousand_copy();
     let mut i = fixture::ENTRIES;
     c.bench_function("send one share: fold it into the document, durable, 10k entries", |b| {
         b.iter_custom(|iters| {
@@ -89,11 +95,7 @@ fn send_share(c: &mut Criterion) {
 /// outbox folded on a copy of the document, its record written, durable (the sealing
 /// itself, a few microseconds, is left out: the fixture has no pairing to seal for).
 fn letter_ahead(c: &mut Criterion) {
-    let tmp = tempfile::tempdir().unwrap();
-    for file in std::fs::read_dir(fixture::ten_thousand()).unwrap().flatten() {
-        std::fs::copy(file.path(), tmp.path().join(file.file_name())).unwrap();
-    }
-    let mut store = Store::open_dir_without_passcode(tmp.path()).unwrap();
+    let (_tmp, mut store) = ten_thousand_copy();
     let mut i = fixture::ENTRIES * 2;
     let seal = |letter: &steady::store::Outgoing| Ok(letter.changes.concat());
     c.bench_function("make one share's letter ahead: fold on a copy, durable, 10k entries", |b| {
