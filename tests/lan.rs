@@ -722,13 +722,8 @@ fn letters_reach_a_locked_phone_and_go_through_a_home_relay_on_one_wifi() {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 let (events, _) = tokio::sync::broadcast::channel(8);
                 let stranger = steady::net::daily::DailySecret::from_bytes([42; 32]);
-                runtime.block_on(steady::net::relay::exchange(
-                    &stranger,
-                    steady::net::pairing::Role::Inviter,
-                    &relay_entry,
-                    &stranger_mailbox,
-                    &events,
-                ))
+                let stranger = steady::net::relay::relay_key(&stranger, steady::net::pairing::Role::Inviter).unwrap();
+                runtime.block_on(steady::net::relay::exchange(&stranger, &relay_entry, &stranger_mailbox, &events))
             })
             .join()
             .unwrap()

@@ -322,9 +322,9 @@ pub fn relay(data_dir: &Path, action: RelayAction, out: &mut dyn Write) -> Resul
             let mut store = open(data_dir)?;
             let (secret, role) = relay::couple_secret(&store)?;
             let gone = relay::record_removed(&mut store, &id)?;
-            let told = runtime()?.block_on(async {
-                tokio::time::timeout(Duration::from_secs(5), relay::forget(&secret, role, &gone)).await
-            });
+            let mine = relay::relay_key(&secret, role)?;
+            let told = runtime()?
+                .block_on(async { tokio::time::timeout(Duration::from_secs(5), relay::forget(mine, &gone)).await });
             let said = match told {
                 Ok(Ok(())) => "It holds nothing of yours now.",
                 _ => "It could not be reached: it deletes what it holds for you within 30 days.",

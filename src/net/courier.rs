@@ -4,11 +4,12 @@
 //! nothing into the data folder but letters that arrived, still sealed.
 //!
 //! What it knows comes from the courier profile, written by the unlocked app (or any
-//! command that opens the journal) whenever the pairing is confirmed: the side of the
-//! pairing this phone took, the part of the couple secret that the days' identities are
-//! made from ([`DailySecret`]: not the couple secret, nor the keys of the letters), and
-//! where the partner's phone was last seen. With it the courier is this phone on the
-//! network, on the day's identity and port, and lets in the partner's phone alone.
+//! command that opens the journal) whenever the pairing is confirmed: the courier's own
+//! keys and ports for the next [`DAYS_AHEAD`] days, the peer ids and ports of the
+//! partner's app and courier on those days, this phone's relay key, and where the
+//! partner's phone was last seen. Nothing in it can make an app's identity (that needs
+//! the couple secret, [`DailySecret`]), nor open a letter or the journal. With it the
+//! courier is this phone's courier on the network, and lets in the partner's phone alone.
 //!
 //! Depends on `net::letters`, `net::daily`, `net::node::swarm`, `store::Mailbox` (files,
 //! no key), `vault::files`.
@@ -48,8 +49,12 @@ pub struct Profile {
     pub version: u32,
     /// The side of the pairing this phone took.
     pub role: Role,
-    /// [`DailySecret`], as hex.
-    pub daily: String,
+    /// This phone's key for the couple's relays (libp2p's encoding, as hex).
+    pub relay: String,
+    /// The days ahead, each with this phone's courier identity and both phones' peers.
+    /// Made by the unlocked app from the couple secret; nothing here can make an app's
+    /// identity, so a copy of the profile can never pose as either app.
+    pub days: Vec<CourierDay>,
     /// Where the partner's phone was last seen, newest first.
     pub addresses: Vec<String>,
     /// Sync is paused on this phone: the courier carries nothing either.
@@ -80,12 +85,58 @@ fn yes() -> bool {
     true
 }
 
+/// One day of the courier: its identity and port, and where the partner's phone is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierDay {
+    pub day: chrono::NaiveDate,
+    /// This phone's courier's key that day (libp2p's encoding, as hex).
+    pub key: String,
+    pub port: u16,
+    pub partner_app: String,
+    pub partner_app_port: u16,
+    pub partner_courier: String,
+    pub partner_courier_port: u16,
+}
+
+/// How many days ahead the profile knows: a phone left locked longer carries letters
+/// only once it is opened again.
+pub const DAYS_AHEAD: u64 = 30;
+
+fn damaged() -> NetError {
+    NetError::Start("the courier profile is damaged: open Steady once to write it again".into())
+}
+
+fn keypair(hex: &str) -> Result<libp2p::identity::Keypair, NetError> {
+    let bytes = peers::from_hex(hex).ok_or_else(damaged)?;
+    libp2p::identity::Keypair::from_protobuf_encoding(&bytes).map_err(|_| damaged())
+}
+
 impl Profile {
-    pub fn secret(&self) -> Result<DailySecret, NetError> {
-        let bytes: [u8; 32] = peers::from_hex(&self.daily).and_then(|b| b.try_into().ok()).ok_or_else(|| {
-            NetError::Start("the courier profile is damaged: run Steady once to write it again".into())
-        })?;
-        Ok(DailySecret::from_bytes(bytes))
+    /// This phone's key for the couple's relays.
+    pub fn relay_key(&self) -> Result<libp2p::identity::Keypair, NetError> {
+        keypair(&self.relay)
+    }
+
+    /// The courier's day `day`, if the profile reaches that far.
+    pub fn day(&self, day: chrono::NaiveDate) -> Option<&CourierDay> {
+        self.days.iter().find(|d| d.day == day)
+    }
+}
+
+impl CourierDay {
+    fn make(secret: &DailySecret, role: Role, day: chrono::NaiveDate) -> Result<CourierDay, PeersError> {
+        let key = secret.courier_key(role, day)?;
+        let encoded = key.to_protobuf_encoding().map_err(|_| PeersError::Damaged("the day's identity"))?;
+        let other = role.other();
+        Ok(CourierDay {
+            day,
+            key: peers::to_hex(&encoded),
+            port: secret.courier_port(role, day),
+            partner_app: secret.key(other, day)?.public().to_peer_id().to_base58(),
+            partner_app_port: secret.port(other, day),
+            partner_courier: secret.courier_key(other, day)?.public().to_peer_id().to_base58(),
+            partner_courier_port: secret.courier_port(other, day),
+        })
     }
 }
 
@@ -143,9 +194,22 @@ pub fn keep_profile(store: &Store) -> Result<(), PeersError> {
     let profile = match peers::partner(store)? {
         Some(partner) if partner.confirmed => match (&partner.network, partner.role) {
             (Some(network), Some(role)) => Some(Profile {
-                version: 1,
+                version: 2,
                 role,
-                daily: peers::to_hex(DailySecret::of(network).as_bytes()),
+                relay: {
+                    let secret = DailySecret::of(network);
+                    let key =
+                        super::relay::relay_key(&secret, role).map_err(|_| PeersError::Damaged("the relay key"))?;
+                    peers::to_hex(&key.to_protobuf_encoding().map_err(|_| PeersError::Damaged("the relay key"))?)
+                },
+                days: {
+                    let secret = DailySecret::of(network);
+                    let today = chrono::Utc::now().date_naive();
+                    (0..DAYS_AHEAD)
+                        .filter_map(|n| today.checked_add_days(chrono::Days::new(n)))
+                        .map(|day| CourierDay::make(&secret, role, day))
+                        .collect::<Result<Vec<_>, _>>()?
+                },
                 addresses: peers::addresses(store)?.iter().map(|a| a.to_string()).collect(),
                 paused: peers::paused(store)?,
                 discovery: store.setting(DISCOVERY_OFF)?.is_none(),
@@ -216,7 +280,7 @@ pub fn read_profile(data_dir: &Path) -> Result<Profile, NetError> {
     };
     let profile: Profile = serde_json::from_slice(&text)
         .map_err(|_| NetError::Start("the courier profile is damaged: run Steady once to write it again".into()))?;
-    if profile.version != 1 {
+    if profile.version != 2 {
         return Err(NetError::Start("the courier profile is from a newer Steady".into()));
     }
     Ok(profile)
@@ -237,15 +301,19 @@ pub async fn run(
     }
     let mut config = config;
     config.discovery &= profile.discovery;
-    let secret = profile.secret()?;
     let mailbox = Mailbox::in_dir(data_dir);
     mailbox.make().map_err(|e| NetError::Start(format!("the letters' folder: {e}")))?;
     let ends = limit.map(|l| tokio::time::Instant::now() + l);
     let mut days = config.days.clone();
     loop {
         let day = days.today();
+        let Some(today) = profile.day(day) else {
+            let reason = "the courier knows no more days ahead: open Steady once to go on".to_owned();
+            let _ = events.send(NetEvent::CourierEnded { reason });
+            return Ok(());
+        };
         let reason = tokio::select! {
-            ended = run_day(&profile, &secret, &mailbox, &config, day, &events) => ended?,
+            ended = run_day(&profile, today, &mailbox, &config, &events) => ended?,
             _ = days.after(day) => continue,
             _ = async { match ends { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {
                 "its time was up".to_owned()
@@ -361,26 +429,24 @@ pub fn node_running(running: bool) {
 /// One day of the courier, on that day's identity. Returns only on a fault.
 async fn run_day(
     profile: &Profile,
-    secret: &DailySecret,
+    today: &CourierDay,
     mailbox: &Mailbox,
     config: &NetConfig,
-    day: chrono::NaiveDate,
     events: &broadcast::Sender<NetEvent>,
 ) -> Result<String, NetError> {
     // The courier's own identity and port for the day, not the app's: the partner's node
     // lets it in for letters alone, and shows nothing of it.
-    let key = secret.courier_key(profile.role, day)?;
-    let port = secret.courier_port(profile.role, day);
-    let other = profile.role.other();
+    let key = keypair(&today.key)?;
+    let peer = |text: &str| text.parse::<PeerId>().map_err(|_| damaged());
     // The partner's phone: its app (the node, when it is open), or its courier.
     let partners = [
-        (secret.key(other, day)?.public().to_peer_id(), secret.port(other, day)),
-        (secret.courier_key(other, day)?.public().to_peer_id(), secret.courier_port(other, day)),
+        (peer(&today.partner_app)?, today.partner_app_port),
+        (peer(&today.partner_courier)?, today.partner_courier_port),
     ];
     let (app, courier) = (partners[0].0, partners[1].0);
     let mut swarm = swarm::build(key, config, &Door::Only(Some(app)), Some(app), Some(courier))?;
     if config.listen.is_empty() {
-        if swarm.listen_on(addresses::all_interfaces(port)).is_err() {
+        if swarm.listen_on(addresses::all_interfaces(today.port)).is_err() {
             let _ = swarm.listen_on(addresses::all_interfaces(0));
         }
     } else {

@@ -5,9 +5,9 @@
 //! phones of each couple, which one partner adds with a code the relay shows.
 //!
 //! - **Who a phone is, to a relay.** A key of its own (`relay_key`), derived from the
-//!   courier's [`DailySecret`] and the phone's side of the pairing, so that each phone
-//!   (and its courier) can work out its own and the partner's, and a relay links nothing
-//!   to the days' identities on the Wi-Fi.
+//!   couple secret ([`DailySecret`]) and the phone's side of the pairing, so that each
+//!   phone can work out its own and the partner's; the courier is given its own. A relay
+//!   links nothing to the days' identities on the Wi-Fi.
 //! - **The wire.** `/steady/relay/1`: one request a stream, each a length and JSON, with
 //!   letters as lengths and bytes: `join` (with the code's secret, naming both phones),
 //!   `deposit` (letters for the other phone of the couple), `fetch` (letters for me,
@@ -678,9 +678,9 @@ pub async fn join(
     Ok(entry)
 }
 
-/// Tells the relay to forget this couple and everything it holds of it.
-pub async fn forget(secret: &DailySecret, role: Role, relay: &RelayEntry) -> Result<(), NetError> {
-    let mine = relay_key(secret, role)?;
+/// Tells the relay to forget this couple and everything it holds of it; `mine` is this
+/// phone's relay key.
+pub async fn forget(mine: Keypair, relay: &RelayEntry) -> Result<(), NetError> {
     with_relay(mine, relay, async |stream| {
         send_json(stream, &Request::Forget).await.map_err(io)?;
         said(read_json(stream).await.map_err(io)?)
@@ -692,12 +692,12 @@ pub async fn forget(secret: &DailySecret, role: Role, relay: &RelayEntry) -> Res
 /// says in words what became of each. For unpairing, which waits for no partner: a
 /// relay that can't be reached deletes what it holds within 30 days anyway.
 pub fn forget_all(profile: &super::courier::Profile) -> Vec<String> {
-    let Ok(secret) = profile.secret() else { return Vec::new() };
+    let Ok(mine) = profile.relay_key() else { return Vec::new() };
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return Vec::new() };
     runtime.block_on(async {
         let mut said = Vec::new();
         for relay in &profile.relays {
-            let asked = tokio::time::timeout(Duration::from_secs(5), forget(&secret, profile.role, relay)).await;
+            let asked = tokio::time::timeout(Duration::from_secs(5), forget(mine.clone(), relay)).await;
             said.push(match asked {
                 Ok(Ok(())) => format!("The home relay {} holds nothing of yours now.", relay.id),
                 _ => format!(
@@ -713,13 +713,12 @@ pub fn forget_all(profile: &super::courier::Profile) -> Vec<String> {
 /// One round with a relay: this phone's letters that are ready go to it, and the
 /// letters it holds for this phone come back, kept sealed. Says how many of each.
 pub async fn exchange(
-    secret: &DailySecret,
-    role: Role,
+    mine: &Keypair,
     relay: &RelayEntry,
     mailbox: &Mailbox,
     events: &broadcast::Sender<NetEvent>,
 ) -> Result<(usize, usize), NetError> {
-    let deposited = with_relay(relay_key(secret, role)?, relay, async |stream| {
+    let deposited = with_relay(mine.clone(), relay, async |stream| {
         send_json(stream, &Request::Deposit).await.map_err(io)?;
         said(read_json(stream).await.map_err(io)?)?;
         let mut sent = 0;
@@ -748,7 +747,7 @@ pub async fn exchange(
         Ok(sent)
     })
     .await?;
-    let fetched = with_relay(relay_key(secret, role)?, relay, async |stream| {
+    let fetched = with_relay(mine.clone(), relay, async |stream| {
         send_json(stream, &Request::Fetch).await.map_err(io)?;
         said(read_json(stream).await.map_err(io)?)?;
         let mut new = 0;
@@ -793,8 +792,8 @@ pub async fn keep_in_touch<F, Fut>(
         if let Ok(profile) = super::courier::read_profile(&data_dir)
             && !profile.relays.is_empty()
             && !profile.paused
-            && let Ok(secret) = profile.secret()
-            && round(&secret, profile.role, &profile.relays, &mailbox, &events).await > 0
+            && let Ok(mine) = profile.relay_key()
+            && round(&mine, &profile.relays, &mailbox, &events).await > 0
         {
             fetched().await;
         }
@@ -810,15 +809,14 @@ pub async fn keep_in_touch<F, Fut>(
 /// The relays the courier's profile lists, tried one after another: letters out, and
 /// in. A relay that can't be reached is tried at the next round.
 pub async fn round(
-    secret: &DailySecret,
-    role: Role,
+    mine: &Keypair,
     relays: &[RelayEntry],
     mailbox: &Mailbox,
     events: &broadcast::Sender<NetEvent>,
 ) -> usize {
     let mut fetched = 0;
     for relay in relays {
-        match exchange(secret, role, relay, mailbox, events).await {
+        match exchange(mine, relay, mailbox, events).await {
             Ok((_, new)) => fetched += new,
             Err(e) => tracing::debug!("relay {}: {e}", relay.id),
         }

@@ -106,11 +106,9 @@ pub struct SyncSession {
 }
 
 /// What a phone's hello carries: a token that only a phone holding the couple secret
-/// can make, different for each side of the pairing. A phone that knows only what the
-/// courier knows (the days' identities, `net::daily::DailySecret`) can connect as this
-/// phone, but can't say hello, so it gets nothing of the shared document: it never
-/// hears the token for the side it poses as, since each phone sends only its own, and
-/// inside the encrypted connection.
+/// can make, different for each side of the pairing. A second lock on the sync, beside
+/// the day's identities: nothing outside the two journals (not the courier's profile,
+/// not a relay) can say hello, so nothing else gets a sync message.
 pub fn hello_token(network: &super::pairing::CoupleNetwork, from: super::pairing::Role, couple: &[u8; 16]) -> [u8; 16] {
     use hmac::Mac;
     let side: &[u8] = match from {
@@ -366,7 +364,7 @@ mod tests {
     use crate::net::pairing::{CoupleNetwork, Role};
 
     /// Each side's hello token is its own: the partner's can't be echoed back as this
-    /// side's, and nothing the courier holds (the days' secret) makes either.
+    /// side's, and the days' secret (which makes identities) makes neither.
     #[test]
     fn each_side_says_hello_with_a_token_only_the_couple_secret_makes() {
         let network = CoupleNetwork::from_bytes([1; 32]);

@@ -359,17 +359,20 @@ impl Journal {
         let (secret, role) = self.relay_secret()?;
         let gone = crate::net::relay::record_removed(&mut self.store, id).map_err(|e| e.to_string())?;
         std::thread::spawn(move || {
-            let profile = crate::net::courier::Profile {
-                version: 1,
-                role,
-                daily: crate::net::peers::to_hex(secret.as_bytes()),
-                addresses: Vec::new(),
-                paused: false,
-                discovery: false,
-                relays: vec![gone],
-                background: String::new(),
-            };
-            crate::net::relay::forget_all(&profile)
+            let told = crate::net::relay::relay_key(&secret, role).and_then(|mine| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| crate::net::NetError::Start(e.to_string()))?;
+                runtime.block_on(async {
+                    tokio::time::timeout(std::time::Duration::from_secs(5), crate::net::relay::forget(mine, &gone))
+                        .await
+                        .map_err(|_| crate::net::NetError::Start("the relay did not answer".into()))?
+                })
+            });
+            if let Err(e) = told {
+                tracing::info!("the removed relay was not told: {e}");
+            }
         });
         Ok(())
     }

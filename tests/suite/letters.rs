@@ -289,13 +289,8 @@ fn a_home_relay_carries_letters_both_ways_and_holds_nothing_readable() {
     let c_dir = tempfile::tempdir().unwrap();
     let c_mailbox = steady::store::Mailbox::in_dir(c_dir.path());
     let (events, _) = tokio::sync::broadcast::channel(8);
-    let tried = runtime.block_on(steady::net::relay::exchange(
-        &stranger,
-        steady::net::pairing::Role::Inviter,
-        &entry,
-        &c_mailbox,
-        &events,
-    ));
+    let stranger = steady::net::relay::relay_key(&stranger, steady::net::pairing::Role::Inviter).unwrap();
+    let tried = runtime.block_on(steady::net::relay::exchange(&stranger, &entry, &c_mailbox, &events));
     let refused = tried.expect_err("a stranger is refused").to_string();
     assert!(refused.contains("does not serve this phone"), "{refused}");
     assert_eq!(letters_in(c_dir.path(), "in"), 0);

@@ -266,22 +266,38 @@ fn the_simulations_moves_carry_letters_without_any_sync() {
     assert_eq!(count(&mut world, 0), 2);
 }
 
-/// The courier's profile holds the days' secret, and nothing from which the couple
-/// secret, the letters' keys or the sync's hello could be made; the background mode
-/// sits beside it, on its own, for the phone's service.
+/// The courier's profile holds the courier's own keys for the days ahead and both
+/// phones' peers, and nothing from which the couple secret, either app's identity, the
+/// letters' keys or the sync's hello could be made; the background mode sits beside it,
+/// on its own, for the phone's service.
 #[test]
-fn the_courier_profile_holds_the_days_secret_and_nothing_more() {
+fn the_courier_profile_holds_the_couriers_days_and_nothing_more() {
     let world = World::new();
     let dir = world.phones[0].path().parent().unwrap().to_path_buf();
     steady::net::courier::keep_profile(&world.phones[0]).unwrap();
     let profile = std::fs::read_to_string(dir.join(steady::net::courier::PROFILE_FILE)).unwrap();
     let network = CoupleNetwork::from_bytes([5; 32]);
-    let daily = hex::encode(DailySecret::of(&network).as_bytes());
-    assert!(profile.contains(&daily), "the days' secret is there: {profile}");
+    let daily = DailySecret::of(&network);
+    let today = chrono::Utc::now().date_naive();
+    let courier = daily.courier_key(Role::Inviter, today).unwrap().to_protobuf_encoding().unwrap();
+    assert!(profile.contains(&hex::encode(&courier)), "today's courier key is there: {profile}");
+    let partner_app = daily.key(Role::Joiner, today).unwrap().public().to_peer_id().to_base58();
+    assert!(profile.contains(&partner_app), "and the partner's app, by its peer id");
     let hello = steady::net::sync::hello_token(&network, Role::Joiner, &[0x01; 16]);
-    for secret in [hex::encode(network.as_bytes()), hex::encode(&hello[..8])] {
+    let my_app = daily.key(Role::Inviter, today).unwrap().to_protobuf_encoding().unwrap();
+    let partners_app = daily.key(Role::Joiner, today).unwrap().to_protobuf_encoding().unwrap();
+    for secret in [
+        hex::encode(network.as_bytes()),
+        hex::encode(daily.as_bytes()),
+        hex::encode(&hello[..8]),
+        hex::encode(&my_app[4..]),
+        hex::encode(&partners_app[4..]),
+    ] {
         assert!(!profile.contains(&secret), "{profile}");
     }
+    let read = steady::net::courier::read_profile(&dir).unwrap();
+    assert_eq!(read.days.len() as u64, steady::net::courier::DAYS_AHEAD);
+    assert_eq!(read.day(today).unwrap().partner_app, partner_app);
     assert_eq!(std::fs::read_to_string(dir.join(steady::net::courier::MODE_FILE)).unwrap(), "always");
     let read = steady::net::courier::read_profile(&dir).unwrap();
     assert_eq!((read.role, read.background.as_str(), read.paused), (Role::Inviter, "always", false));
