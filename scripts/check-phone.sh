@@ -4,7 +4,7 @@
 # needs first if it is missing: clang, llvm-ar and Debian's arm64 C headers for the bundled
 # SQLite (see .cargo/config.toml), and Rust's aarch64-linux-android standard library.
 # It links nothing: building the app itself needs the Android NDK and SDK (README.md,
-# "Build for phones").
+# "Build for phones"). Then scripts/check-ios.sh type-checks the app's calls into iOS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,3 +17,4 @@ fi
 
 echo "Type-checking the Android app (aarch64-linux-android, feature mobile)"
 cargo check --locked --target aarch64-linux-android --no-default-features --features mobile "$@"
+scripts/check-ios.sh

@@ -70,6 +70,8 @@ fn open_app(
     // Entries never appear in screenshots or the recent-apps list (Android; elsewhere
     // nothing to do).
     steady::platform::secure_window();
+    // iOS: the courier's background tasks, which iOS takes only while the app launches.
+    steady::platform::register_background_carry();
     let net = steady::ui::service::NetOptions { discovery_allowed: !no_discovery, listen };
     steady::ui::launch(data_dir, net, title, position);
     ExitCode::SUCCESS

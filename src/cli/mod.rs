@@ -160,6 +160,10 @@ pub enum Command {
     Courier {
         #[command(flatten)]
         run: net::RunArgs,
+        /// Stop once every letter made here has left, for your partner's phone or a
+        /// relay (as a phone does in the time it has as Steady leaves the screen).
+        #[arg(long)]
+        until_sent: bool,
         #[command(flatten)]
         net: net::NetArgs,
     },
@@ -326,7 +330,7 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Relay { action } => net::relay(data_dir, action, out)?,
         Command::Sync { run, net } => net::sync(data_dir, run.for_secs, run.json, net, out)?,
         Command::Status { json } => net::status(data_dir, json, out)?,
-        Command::Courier { run, net } => net::courier(data_dir, run.for_secs, run.json, net, out)?,
+        Command::Courier { run, until_sent, net } => net::courier(data_dir, run, until_sent, net, out)?,
         Command::Pause => net::set_paused(data_dir, true, out)?,
         Command::Resume => net::set_paused(data_dir, false, out)?,
         Command::Unpair => net::unpair(data_dir, out)?,

@@ -335,18 +335,25 @@ pub fn relay(data_dir: &Path, action: RelayAction, out: &mut dyn Write) -> Resul
 }
 
 /// `steady courier`: letters carried with the journal locked. Reads no passcode.
-pub fn courier(data_dir: &Path, for_secs: Option<f64>, json: bool, net: NetArgs, out: &mut dyn Write) -> Result<()> {
-    let limit = limit(for_secs)?;
+/// With `until_sent` it stops once no letter waits here any more.
+pub fn courier(data_dir: &Path, run: RunArgs, until_sent: bool, net: NetArgs, out: &mut dyn Write) -> Result<()> {
+    let (limit, json) = (limit(run.for_secs)?, run.json);
     let config = net.config()?;
     courier::read_profile(data_dir)?;
     runtime()?.block_on(async move {
         let (events, mut heard) = tokio::sync::broadcast::channel(256);
         let data_dir = data_dir.to_path_buf();
+        let dir = data_dir.to_path_buf();
         let running = tokio::spawn(async move { courier::run(&data_dir, config, limit, events).await });
         let interrupted = tokio::signal::ctrl_c();
         tokio::pin!(interrupted);
+        let mut look = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
+                _ = look.tick(), if until_sent => if !courier::letters_waiting(&dir) {
+                    print_event(out, &NetEvent::CourierEnded { reason: "every letter has left".to_owned() }, json)?;
+                    break;
+                },
                 event = heard.recv() => match event {
                     Ok(event) => {
                         print_event(out, &event, json)?;

@@ -16,6 +16,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -362,7 +363,8 @@ pub enum Wants {
     /// The window: it is locked, or in the background.
     App,
     /// The phone's background service (Android's foreground service), whose conditions
-    /// hold: on Wi-Fi, and charging if the person asked for that.
+    /// hold: on Wi-Fi, and charging if the person asked for that; or a piece of iOS's
+    /// background time ([`hold`]).
     Service,
 }
 
@@ -424,6 +426,50 @@ pub fn node_running(running: bool) {
             slot.node = running;
         }
     });
+}
+
+/// Whether letters wait on this phone to leave: made and not yet handed to the partner's
+/// phone or a relay, inside their undo window or past it.
+pub fn letters_waiting(data_dir: &Path) -> bool {
+    let out = Mailbox::in_dir(data_dir).outgoing_dir();
+    !Mailbox::ids_in(&out, ".letter").is_empty() || !Mailbox::ids_in(&out, ".sending").is_empty()
+}
+
+/// Why [`hold`] gave the phone's background time back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// Every letter made here has left (asked for with `until_sent`).
+    AllSent,
+    /// The time given has passed.
+    TimeUp,
+    /// The phone took its time back (iOS's expiration handler).
+    Stopped,
+}
+
+/// A piece of a phone's background time, given to the courier (iOS: the time
+/// `beginBackgroundTask` gives as the app leaves the foreground, or a `BGTaskScheduler`
+/// task's). Asks for the app's one courier ([`Wants::Service`]) for the journal in
+/// `data_dir`, and blocks until `limit` has passed, `stop` is set, or, with
+/// `until_sent`, no letter waits here any more; then it no longer asks. Blocks: call it
+/// on a thread of its own.
+pub fn hold(data_dir: &Path, config: NetConfig, limit: Duration, until_sent: bool, stop: &AtomicBool) -> Held {
+    want(Wants::Service, true, data_dir, config);
+    let ends = Instant::now() + limit;
+    let held = loop {
+        if stop.load(Ordering::SeqCst) {
+            break Held::Stopped;
+        }
+        if until_sent && !letters_waiting(data_dir) {
+            break Held::AllSent;
+        }
+        let left = ends.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break Held::TimeUp;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(250)));
+    };
+    want(Wants::Service, false, data_dir, NetConfig::default());
+    held
 }
 
 /// One day of the courier, on that day's identity. Returns only on a fault.
@@ -560,5 +606,41 @@ async fn watched(watch: &mut Option<FileWatch>) {
     match watch {
         Some(watch) => watch.changed().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hold iOS's background time uses: it gives the time back once nothing waits
+    /// (with `until_sent`), when the time is up while a letter still waits, or at once
+    /// when the phone wants its time back. No profile here, so no courier starts: the
+    /// hold itself is what is checked.
+    #[test]
+    fn a_hold_ends_once_nothing_waits_when_its_time_is_up_or_when_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailbox = Mailbox::in_dir(dir.path());
+        mailbox.make().unwrap();
+        let quick = || NetConfig { discovery: false, ..NetConfig::default() };
+        let running = AtomicBool::new(false);
+        assert!(!letters_waiting(dir.path()));
+        assert_eq!(hold(dir.path(), quick(), Duration::from_secs(60), true, &running), Held::AllSent);
+
+        std::fs::write(mailbox.waiting("0a1b"), b"sealed").unwrap();
+        assert!(letters_waiting(dir.path()));
+        let short = Duration::from_millis(300);
+        assert_eq!(hold(dir.path(), quick(), short, true, &running), Held::TimeUp);
+        // Without `until_sent` it holds the time given, letters or none.
+        std::fs::rename(mailbox.waiting("0a1b"), mailbox.sending("0a1b")).unwrap();
+        assert!(letters_waiting(dir.path()), "a letter being sent has not left yet");
+        assert_eq!(hold(dir.path(), quick(), short, false, &running), Held::TimeUp);
+        std::fs::rename(mailbox.sending("0a1b"), mailbox.sent("0a1b")).unwrap();
+        assert!(!letters_waiting(dir.path()), "it left");
+
+        let stopped = AtomicBool::new(true);
+        std::fs::write(mailbox.waiting("0a1c"), b"sealed").unwrap();
+        assert_eq!(hold(dir.path(), quick(), Duration::from_secs(60), true, &stopped), Held::Stopped);
+        assert!(SLOT.lock().unwrap().as_ref().is_none_or(|s| !s.service), "the hold no longer asks for the courier");
     }
 }

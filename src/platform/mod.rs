@@ -14,6 +14,9 @@
 //! | [`MulticastLock`] | holds a `WifiManager.MulticastLock` named `steady-sync` | nothing to hold | nothing to hold |
 //! | [`secure_window`] | sets `FLAG_SECURE` on the activity's window, on the UI thread | nothing (see [`use_foreground`]) | nothing |
 //! | [`request_local_network`] | asks for `ACCESS_LOCAL_NETWORK` on Android 17 and later | nothing: iOS asks by itself the first time | nothing |
+//! | [`keep_courier_service`] | starts `CourierService`, the courier's foreground service | schedules the courier's two background tasks | nothing |
+//! | [`register_background_carry`] | nothing | registers those tasks with `BGTaskScheduler`, before launch | nothing |
+//! | [`leaving_foreground`] | nothing: the service carries on | `beginBackgroundTask`: the courier runs until the letters just made have left | nothing |
 //! | [`use_foreground`] | `false` from `onPause` to `onResume` | `false` from "will resign active" to "did become active" | always `true` |
 //!
 //! # The lifecycle
@@ -180,12 +183,59 @@ pub fn request_local_network() {
 }
 
 /// Starts the phone's background service that keeps the courier running while the app is
-/// gone (`net::courier`): on Android, `CourierService`, a foreground service of type
-/// `connectedDevice` (platforms/android/MainActivity.kt). iOS has no such service (its
-/// background tasks are declared in Dioxus.toml), and a desktop needs none.
+/// gone (`net::courier`). Android: `CourierService`, a foreground service of type
+/// `connectedDevice` (platforms/android/MainActivity.kt). iOS has no such service: this
+/// asks `BGTaskScheduler` for its two background tasks (see
+/// [`register_background_carry`]). A desktop needs none.
 pub fn keep_courier_service() {
     #[cfg(all(target_os = "android", any(feature = "desktop", feature = "mobile")))]
     android::start_courier_service();
+    #[cfg(target_os = "ios")]
+    if let Err(e) = ios::schedule_background_tasks() {
+        tracing::info!("no background fetch scheduled: {e}");
+    }
+}
+
+/// iOS: registers the courier's two background tasks with `BGTaskScheduler`: a
+/// `BGAppRefreshTask` (about 30 s) and a `BGProcessingTask` (minutes, on a network),
+/// which iOS runs when it sees fit, and in which the courier fetches letters from the
+/// couple's home relay and leaves its own. iOS takes registrations only while the app
+/// launches, so call it once, before `launch`. Elsewhere it does nothing.
+pub fn register_background_carry() {
+    #[cfg(target_os = "ios")]
+    if let Err(e) = ios::register_background_tasks(carry_fetching) {
+        tracing::warn!("{e}");
+    }
+}
+
+/// The app leaves the foreground: on iOS, asks for the time `beginBackgroundTask` gives
+/// (about 30 s) and holds the courier up in it until every letter made here has left, for
+/// the partner's phone or a relay, or the time is up. A letter made at share time leaves
+/// once its undo window ends, within that time. Elsewhere it does nothing: Android's
+/// service and the desktop's courier run on.
+pub fn leaving_foreground() {
+    #[cfg(target_os = "ios")]
+    ios::carry_while_leaving(carry_leaving);
+}
+
+#[cfg(target_os = "ios")]
+fn carry_leaving(limit: std::time::Duration, stop: &std::sync::atomic::AtomicBool) {
+    carry(limit, true, stop);
+}
+
+#[cfg(target_os = "ios")]
+fn carry_fetching(limit: std::time::Duration, stop: &std::sync::atomic::AtomicBool) {
+    carry(limit, false, stop);
+}
+
+/// The courier in a piece of iOS's background time, for the journal in the phone's folder.
+#[cfg(target_os = "ios")]
+fn carry(limit: std::time::Duration, until_sent: bool, stop: &std::sync::atomic::AtomicBool) {
+    if let Some(dir) = phone_data_dir() {
+        let config = crate::net::NetConfig::default();
+        let held = crate::net::courier::hold(&dir, config, limit, until_sent, stop);
+        tracing::info!("background time given back: {held:?}");
+    }
 }
 
 /// Whether the phone's screen is off or the phone is locked: then Steady locks at once,

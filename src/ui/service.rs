@@ -465,6 +465,10 @@ impl Service {
         match action {
             Action::Window { open, foreground } => {
                 self.open = open;
+                if self.foreground && !foreground {
+                    // iOS: time to let the letters just made leave before it suspends the app.
+                    crate::platform::leaving_foreground();
+                }
                 self.foreground = foreground;
                 if !open {
                     // Locked: nothing runs, and the node's connection (and key) is dropped.

@@ -33,6 +33,14 @@ fn holding(dir: &std::path::Path, text: &str) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
+/// The letters of the journal made here that have not left: files in `out` (the notes of
+/// the couple's relays, for the partner's phone, have a folder of their own there).
+fn waiting(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("letters").join("out"))
+        .map(|d| d.flatten().filter(|f| f.path().is_file()).count())
+        .unwrap_or(0)
+}
+
 fn letters_in(dir: &std::path::Path, sub: &str) -> usize {
     std::fs::read_dir(dir.join("letters").join(sub)).map(|d| d.count()).unwrap_or(0)
 }
@@ -305,4 +313,55 @@ fn a_home_relay_carries_letters_both_ways_and_holds_nothing_readable() {
         .unwrap_or(0);
     assert_eq!(held, 0, "no letters of the couple left on the relay");
     drop(relay);
+}
+
+/// The time a phone has as Steady leaves the screen (iOS's `beginBackgroundTask`), on the
+/// command line: `courier --until-sent` holds on while a letter waits, even past its undo
+/// window, when nobody is there to take it; leaves it with the home relay once there is
+/// one, and stops as soon as it has left; and with nothing waiting it stops at once.
+#[test]
+fn a_courier_run_until_sent_stops_once_every_letter_has_left() {
+    let (a, b, r) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (da, db, dr) = (a.path(), b.path(), r.path());
+    ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    pair_and_sync(da, db, 0);
+
+    let text = "LEAVING-THE-SCREEN-4d9";
+    let id = ok(da, &["add", "transparency", text]).trim().to_owned();
+    ok(da, &["share", &id]);
+    let until_sent = ["courier", "--until-sent", "--json", "--no-discovery", "--listen", "127.0.0.1:0"];
+
+    // Blair's phone is away and there is no relay: the letter stays, and the run says so.
+    let (done, said) = Running::start(da, &[&until_sent[..], &["--for", "12"]].concat()).finish();
+    assert!(done, "{said:#?}");
+    let ended: Value = serde_json::from_str(said.last().expect("it printed")).unwrap();
+    assert_eq!((ended["event"].as_str(), ended["reason"].as_str()), (Some("courier_ended"), Some("its time was up")));
+    assert!(!said.iter().any(|l| l.contains(r#""event":"letter_sent""#)), "{said:#?}");
+    assert_eq!(waiting(da), 1, "the letter still waits");
+
+    // With a home relay, the letter leaves, and the run stops at once after.
+    let mut relay =
+        Running::start(dr, &["relay", "serve", "--invite", "--json", "--listen", "127.0.0.1:0", "--for", "120"]);
+    let code = relay.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    ok(da, &["relay", "add", &code]);
+    let (done, said) = Running::start(da, &[&until_sent[..], &["--for", "60"]].concat()).finish();
+    assert!(done, "{said:#?}");
+    let sent = said.iter().position(|l| l.contains(r#""event":"letter_sent""#)).expect("the letter left");
+    let ended: Value = serde_json::from_str(said.last().unwrap()).unwrap();
+    assert_eq!(ended["reason"], "every letter has left", "{said:#?}");
+    assert!(sent < said.len() - 1);
+    relay.saw_or_wait_for(r#""event":"letter_stored""#, Duration::from_secs(5));
+    assert_eq!(waiting(da), 0);
+    assert!(list_json(da).iter().any(|e| e["text"] == text), "the text is readable where it should be");
+    assert!(holding(dr, text).is_empty(), "sealed on the relay");
+
+    // Nothing waits now: it stops at once, and sends nothing.
+    let (done, said) = Running::start(da, &[&until_sent[..], &["--for", "60"]].concat()).finish();
+    assert!(done);
+    assert_eq!(said.iter().filter(|l| l.contains(r#""event":"letter_sent""#)).count(), 0, "{said:#?}");
+    assert!(said.last().unwrap().contains("every letter has left"), "{said:#?}");
+    // The author's card: it left this phone.
+    let card = list_json(da).into_iter().find(|e| e["id"] == id).expect("listed");
+    assert_eq!((card["shared"].as_bool(), card["waiting"].as_bool()), (Some(true), Some(false)), "{card}");
 }

@@ -771,5 +771,19 @@ fn the_courier_is_declared_for_both_phones() {
     assert_eq!(list("UIBackgroundModes"), ["fetch", "processing"]);
     let tasks = list("BGTaskSchedulerPermittedIdentifiers");
     assert!(!tasks.is_empty() && tasks.iter().all(|t| t.starts_with(&format!("{identifier}."))), "{tasks:?}");
+    // The identifiers the app registers are these, each once: iOS refuses a task it
+    // does not find in that list.
+    let code = std::fs::read_to_string("src/platform/ios.rs").unwrap();
+    let registered: Vec<&str> = code
+        .lines()
+        .filter(|l| l.contains(": &str = \"") && l.contains("_LETTERS"))
+        .filter_map(|l| l.split('"').nth(1))
+        .collect();
+    assert_eq!(registered.len(), 2, "{registered:?}");
+    let mut sorted = tasks.clone();
+    sorted.sort();
+    let mut theirs: Vec<String> = registered.iter().map(|t| t.to_string()).collect();
+    theirs.sort();
+    assert_eq!(sorted, theirs, "Dioxus.toml's identifiers and the app's");
     assert!(get(&config, &["ios", "background_modes"]).is_none(), "dx would write UIBackgroundModes twice");
 }
