@@ -325,11 +325,16 @@ fn a_courier_run_until_sent_stops_once_every_letter_has_left() {
     let (da, db, dr) = (a.path(), b.path(), r.path());
     ok(da, &["init", "--name", "Alex", "--no-passcode"]);
     ok(db, &["init", "--name", "Blair", "--no-passcode"]);
-    pair_and_sync(da, db, 0);
+    // A first sync, so that each phone knows the other confirmed the words: letters go
+    // only to a partner who did.
+    let first = ok(db, &["add", "agreement", "FIRST-TOGETHER-3c7"]).trim().to_owned();
+    ok(db, &["share", &first]);
+    pair_and_sync(da, db, 1);
 
     let text = "LEAVING-THE-SCREEN-4d9";
     let id = ok(da, &["add", "transparency", text]).trim().to_owned();
     ok(da, &["share", &id]);
+    assert_eq!(waiting(da), 1, "the share made a letter");
     let until_sent = ["courier", "--until-sent", "--json", "--no-discovery", "--listen", "127.0.0.1:0"];
 
     // Blair's phone is away and there is no relay: the letter stays, and the run says so.
