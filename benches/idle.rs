@@ -19,7 +19,6 @@
 #[path = "../tests/common/netns.rs"]
 mod netns;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,22 +40,7 @@ fn run(dir: &Path, args: &[&str]) -> String {
 }
 
 fn spawn(ns: &str, dir: &Path, args: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, &app(), "--data-dir"])
-        .arg(dir)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
+    netns::spawn_in(ns, &app(), dir, args)
 }
 
 fn wait_for(lines: &std::sync::mpsc::Receiver<String>, prefix: &str, limit: Duration) -> String {

@@ -70,6 +70,8 @@ fn open_app(
     // Entries never appear in screenshots or the recent-apps list (Android; elsewhere
     // nothing to do).
     steady::platform::secure_window();
+    // A journal that moved away and whose erase was broken off is erased first.
+    steady::store::moved::finish_erasing(&data_dir);
     // iOS: the courier's background tasks, which iOS takes only while the app launches.
     steady::platform::register_background_carry();
     let net = steady::ui::service::NetOptions { discovery_allowed: !no_discovery, listen };

@@ -35,7 +35,7 @@ pub fn secret(var: &str, prompt: &str) -> Result<Option<Zeroizing<String>>> {
 }
 
 /// A new secret: from `var`, or typed twice on the terminal.
-fn new_secret(var: &str, prompt: &str) -> Result<Option<Zeroizing<String>>> {
+pub(crate) fn new_secret(var: &str, prompt: &str) -> Result<Option<Zeroizing<String>>> {
     if let Some(value) = take_from_env(var)? {
         return Ok(Some(value));
     }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod lock;
+mod moving;
 mod net;
 
 pub use net::listen_address;
@@ -132,6 +133,12 @@ pub enum Command {
         #[command(subcommand)]
         action: PasscodeAction,
     },
+    /// Move Steady to a new phone, or receive it there: everything moves, and the old
+    /// phone erases its copy.
+    Move {
+        #[command(subcommand)]
+        action: moving::MoveAction,
+    },
     /// Pair this phone with your partner's, once, with both phones in hand.
     Pair {
         #[command(subcommand)]
@@ -216,6 +223,8 @@ pub fn default_data_dir() -> Result<PathBuf> {
 
 /// Runs one command. Nothing is written unless every argument was good.
 pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()> {
+    // A journal that moved away and whose erase was broken off is erased first.
+    crate::store::moved::finish_erasing(data_dir);
     // Arguments are checked before the journal is opened, so a bad one writes nothing.
     match command {
         Command::Init { name, no_passcode } => {
@@ -330,6 +339,7 @@ pub fn run(data_dir: &Path, command: Command, out: &mut dyn Write) -> Result<()>
         Command::Relay { action } => net::relay(data_dir, action, out)?,
         Command::Sync { run, net } => net::sync(data_dir, run.for_secs, run.json, net, out)?,
         Command::Status { json } => net::status(data_dir, json, out)?,
+        Command::Move { action } => moving::run(data_dir, action, out)?,
         Command::Courier { run, until_sent, net } => net::courier(data_dir, run, until_sent, net, out)?,
         Command::Pause => net::set_paused(data_dir, true, out)?,
         Command::Resume => net::set_paused(data_dir, false, out)?,

@@ -119,7 +119,7 @@ pub fn listen_address(text: &str) -> Result<Multiaddr> {
 
 /// One thread for the network, as the window has: an idle phone's few events (a ping, an
 /// mDNS query) wake one thread, not a pool of them. The journal has its own thread.
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("the network could not start")
 }
 
@@ -129,7 +129,7 @@ fn json_line(out: &mut dyn Write, json: &str) -> Result<()> {
     Ok(())
 }
 
-fn line(out: &mut dyn Write, text: &str) -> Result<()> {
+pub(super) fn line(out: &mut dyn Write, text: &str) -> Result<()> {
     // Events carry names and reasons from the other phone.
     writeln!(out, "{}", crate::model::text::terminal_safe(text))?;
     out.flush()?;
@@ -455,8 +455,15 @@ pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     if let (Some(view), Some(peer)) = (status.partner.as_mut(), theirs) {
         view.peer_id = peer.to_base58();
     }
+    let past = store.past_documents()?;
     if json {
-        return json_line(out, &serde_json::to_string(&status)?);
+        let mut value = serde_json::to_value(&status)?;
+        value["past_pairings"] = past
+            .iter()
+            .map(|p| serde_json::json!({ "id": p.id, "partner": p.partner, "ended_at": p.ended_at }))
+            .collect::<Vec<_>>()
+            .into();
+        return json_line(out, &value.to_string());
     }
     match &status.partner {
         None => line(out, "Not paired yet.")?,
@@ -486,6 +493,10 @@ pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     }
     if let Some(reason) = &status.stopped {
         line(out, &format!("{reason} Run `steady resume` only if you trust that phone again."))?;
+    }
+    for p in &past {
+        let ended = p.ended_at.with_timezone(&chrono::Local).format("%Y-%m-%d");
+        line(out, &format!("A past pairing with {}, ended {ended}.", p.partner))?;
     }
     if let Some(bytes) = status.shared_document_too_big {
         let why = crate::store::StoreError::DocumentTooBig { bytes, limit: crate::store::MAX_OPENED };

@@ -33,6 +33,9 @@ pub enum NetError {
     Cancelled,
     #[error("another pairing is already under way on this phone")]
     PairingUnderWay,
+    /// A move to a new phone that did not happen, in words that say what was kept.
+    #[error("{0}")]
+    Move(String),
 }
 
 /// Why a phone at an address could not be reached, in words a person can act on. The

@@ -13,10 +13,12 @@
 //! - [`source_limit`]: a cap on the connections one address may have, first in line.
 //! - [`worker`]: the node's connection to the journal, on a thread of its own.
 //! - [`watch`]: knowing when another process writes the journal, without polling.
+//! - [`moving`]: a move to a new phone: the code, the words, the files and the key.
+//! - [`wire`]: frames and JSON on one stream, and a short connection to one peer.
 //! - [`error`]: what can go wrong, in words a person can act on.
 //!
-//! Only the shared document travels. Private entries live in another table and are never
-//! read here.
+//! Only the shared document travels, except in a move to a new phone ([`moving`]), which
+//! carries the whole data folder, sealed at rest as it is, to the author's next phone.
 
 pub mod addresses;
 pub mod courier;
@@ -26,6 +28,7 @@ pub mod frame;
 pub mod invite;
 pub mod letters;
 pub mod link;
+pub mod moving;
 pub mod node;
 pub mod pairing;
 pub mod peers;
@@ -34,6 +37,7 @@ pub mod session;
 pub mod source_limit;
 pub mod sync;
 pub mod watch;
+pub mod wire;
 pub mod worker;
 
 use std::sync::{Arc, Mutex};

@@ -422,7 +422,12 @@ fn safety_words(key: &SessionKey, nonce_a: &[u8; 32], nonce_b: &[u8; 32]) -> [&'
     let mut okm = [0u8; 4];
     // Four bytes is far below HKDF's limit, so this can't fail.
     let _ = hk.expand_multi_info(&[b"steady safety words v3", nonce_a, nonce_b], &mut okm);
-    okm.map(|b| WORDS[b as usize % WORDS.len()])
+    words_of(okm)
+}
+
+/// Four safety words from four bytes, from the same list as a pairing's.
+pub(crate) fn words_of(bytes: [u8; 4]) -> [&'static str; 4] {
+    bytes.map(|b| WORDS[b as usize % WORDS.len()])
 }
 
 /// The inviter's commitment to its nonce.
@@ -814,7 +819,7 @@ mod tests {
         let hk = Hkdf::<Sha256>::new(None, &key.0);
         let mut okm = [0u8; 4];
         hk.expand(b"steady safety words", &mut okm).unwrap();
-        okm.map(|b| WORDS[b as usize % WORDS.len()])
+        words_of(okm)
     }
 
     /// The inviter can't choose its nonce after seeing the joiner's: a welcome that opens

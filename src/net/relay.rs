@@ -23,11 +23,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures::StreamExt;
 use hkdf::Hkdf;
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Stream, StreamProtocol, Swarm};
+use libp2p::{Multiaddr, PeerId, Stream, StreamProtocol};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
@@ -37,9 +37,10 @@ use super::daily::DailySecret;
 use super::error::NetError;
 use super::letters::{self, MAX_LETTER};
 use super::link::Door;
-use super::node::swarm::{self, Behaviour};
+use super::node::swarm;
 use super::pairing::Role;
-use super::{NetConfig, NetEvent, addresses, peers};
+use super::wire::{read_frame, send_json, write_frame};
+use super::{NetConfig, NetEvent, addresses, peers, wire};
 use crate::store::{Mailbox, Store};
 
 pub const RELAY_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/relay/1");
@@ -401,32 +402,8 @@ enum Answer {
     Refused { reason: String },
 }
 
-async fn write_frame(stream: &mut Stream, bytes: &[u8]) -> std::io::Result<()> {
-    stream.write_all(&(bytes.len() as u32).to_be_bytes()).await?;
-    stream.write_all(bytes).await?;
-    stream.flush().await
-}
-
-async fn read_frame(stream: &mut Stream, most: usize) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 4];
-    stream.read_exact(&mut len).await?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > most {
-        return Err(std::io::Error::other(format!("a frame of {len} bytes is more than {most}")));
-    }
-    let mut bytes = vec![0u8; len];
-    stream.read_exact(&mut bytes).await?;
-    Ok(bytes)
-}
-
-async fn send_json<T: Serialize>(stream: &mut Stream, value: &T) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec(value).map_err(std::io::Error::other)?;
-    write_frame(stream, &bytes).await
-}
-
 async fn read_json<T: for<'de> Deserialize<'de>>(stream: &mut Stream) -> std::io::Result<T> {
-    let bytes = read_frame(stream, MAX_REQUEST).await?;
-    serde_json::from_slice(&bytes).map_err(|e| std::io::Error::other(format!("not a request: {e}")))
+    wire::read_json(stream, MAX_REQUEST).await
 }
 
 /// Serves one stream from `peer`.
@@ -496,24 +473,12 @@ async fn answer(
 /// The code a phone adds this relay with: its id, the invite's secret and where it
 /// listens.
 pub fn code(relay: PeerId, secret: &str, listening: &[Multiaddr]) -> String {
-    let hosts: Vec<String> = listening.iter().map(addresses::host_port).collect();
-    format!("steady-relay:{}:{secret}:{}", relay.to_base58(), hosts.join(","))
+    wire::code("steady-relay", relay, secret, listening)
 }
 
 /// A relay's code, read: its id, the secret, its addresses.
 pub fn parse_code(code: &str) -> Result<(PeerId, String, Vec<Multiaddr>), NetError> {
-    let bad = || NetError::Start("that is not a relay's code: it starts with steady-relay:".into());
-    let rest = code.trim().strip_prefix("steady-relay:").ok_or_else(bad)?;
-    let mut parts = rest.splitn(3, ':');
-    let peer = parts.next().and_then(|p| p.parse::<PeerId>().ok()).ok_or_else(bad)?;
-    let secret = parts.next().filter(|s| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())).ok_or_else(bad)?;
-    let hosts = parts.next().unwrap_or_default();
-    let addrs = hosts
-        .split(',')
-        .filter(|h| !h.is_empty())
-        .map(|h| addresses::parse_host_port(h).map_err(|e| NetError::Start(format!("the code's address {h}: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((peer, secret.to_owned(), addrs))
+    wire::parse_code("steady-relay", "a relay's code", code)
 }
 
 /// Runs the relay until `limit` has passed (or forever). `invite`: prints a code first.
@@ -590,32 +555,6 @@ pub async fn serve(
 
 // ----- The phones' side -----
 
-/// A short-lived connection to one relay, as `key`.
-async fn connect(key: Keypair, relay: PeerId, at: &[Multiaddr]) -> Result<(Swarm<Behaviour>, Stream), NetError> {
-    let config = NetConfig { discovery: false, ..NetConfig::default() };
-    let mut swarm = swarm::build(key, &config, &Door::Only(Some(relay)), Some(relay), None)?;
-    let mut control = swarm.behaviour().stream.new_control();
-    let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(relay).addresses(at.to_vec()).build();
-    swarm.dial(opts).map_err(|e| NetError::Start(format!("can't reach the relay: {e}")))?;
-    let opened = async {
-        loop {
-            tokio::select! {
-                event = swarm.select_next_some() => if let SwarmEvent::OutgoingConnectionError { error, .. } = event {
-                    return Err(NetError::Start(format!("can't reach the relay: {}", swarm::dial_error(&error))));
-                },
-                stream = control.open_stream(relay, RELAY_PROTOCOL) => {
-                    return stream.map_err(|e| NetError::Start(format!("the relay did not answer: {e}")));
-                }
-            }
-        }
-    };
-    let stream = tokio::time::timeout(STEP, opened)
-        .await
-        .map_err(|_| NetError::Start("the relay did not answer in time".into()))??;
-    // The swarm is driven while the stream is used.
-    Ok((swarm, stream))
-}
-
 /// Runs `work` on a stream to the relay, driving its connection meanwhile.
 async fn with_relay<T>(
     key: Keypair,
@@ -624,7 +563,7 @@ async fn with_relay<T>(
 ) -> Result<T, NetError> {
     let peer: PeerId = relay.id.parse().map_err(|_| NetError::Start("the relay's id is damaged".into()))?;
     let at: Vec<Multiaddr> = relay.addresses.iter().filter_map(|a| a.parse().ok()).collect();
-    let (mut swarm, mut stream) = connect(key, peer, &at).await?;
+    let (mut swarm, mut stream) = wire::connect(key, peer, &at, RELAY_PROTOCOL, STEP, "the relay").await?;
     let result = {
         let done = work(&mut stream);
         tokio::pin!(done);

@@ -14,6 +14,7 @@ mod incoming;
 mod index;
 pub mod inflate;
 pub mod letters;
+pub mod moved;
 mod open;
 mod outbox;
 mod receive;

@@ -111,7 +111,7 @@ impl Vault {
 
     /// The key id the journal holds, read without writing anything: `None` for a journal
     /// that has never changed its key (or none at all).
-    fn journal_key_id(&self) -> Result<Option<String>, rusqlite::Error> {
+    pub(super) fn journal_key_id(&self) -> Result<Option<String>, rusqlite::Error> {
         let path = self.dir.join(DB_FILE);
         if !path.exists() {
             return Ok(None);

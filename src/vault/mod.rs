@@ -35,8 +35,9 @@ pub use key::{DataKey, Unsealable};
 
 /// What happens when a passcode is forgotten, said at setup.
 pub const FORGOTTEN: &str = "If you forget this passcode, nobody can open your private entries again, not even you: \
-there is no reset and no recovery. Entries you shared come back after pairing again, from your partner's phone. \
-Removing the app is the only way to start over.";
+there is no reset and no recovery. What you shared stays readable on your partner's phone, as a past pairing, \
+but it does not come back to this one: pairing again starts a new shared history. Removing the app is the only way \
+to start over.";
 
 /// What a journal without a passcode protects against, said when one is set up or removed.
 pub const WITHOUT_PASSCODE: &str = "Without a passcode, anyone who can open Steady on this device, or copy its \
@@ -351,6 +352,33 @@ impl Vault {
         Ok(key)
     }
 
+    /// Takes a journal that arrived from another phone (a move) with its data key: the
+    /// key is sealed under `passcode` here (or kept without one), under the id the
+    /// journal names. For a folder with a journal and no key file yet.
+    pub fn adopt(&self, key: &DataKey, passcode: Option<&str>) -> Result<(), VaultError> {
+        if self.read_key_file()?.is_some() {
+            return Err(VaultError::AlreadySetUp(self.dir.clone()));
+        }
+        if let Some(p) = passcode {
+            check_new_passcode(p)?;
+        }
+        let key_id = self
+            .journal_key_id()
+            .map_err(|e| VaultError::BadKeyFile { path: self.dir.join(DB_FILE), why: e.to_string() })?
+            .unwrap_or_default();
+        self.write_key_named(key, passcode, key_id)
+    }
+
+    /// Forgets what this phone's keystore holds for Steady: the data key, the passcode's
+    /// part and the courier's key. For a phone whose journal moved away.
+    pub fn forget_keystore(&self) {
+        if self.keystore.available() {
+            for what in [Kept::DataKey, Kept::PasscodePepper, Kept::CourierKey] {
+                let _ = self.keystore.remove(what);
+            }
+        }
+    }
+
     /// The data key, with the passcode. A wrong passcode is counted (in the tries file,
     /// never in the journal), and after five in a row each try must wait longer.
     pub fn unlock(&self, passcode: &str) -> Result<DataKey, VaultError> {
@@ -459,7 +487,11 @@ impl Vault {
     }
 
     fn write_key(&self, key: &DataKey, passcode: Option<&str>) -> Result<(), VaultError> {
-        let file = self.key_file_for(key, passcode, String::new())?;
+        self.write_key_named(key, passcode, String::new())
+    }
+
+    fn write_key_named(&self, key: &DataKey, passcode: Option<&str>, key_id: String) -> Result<(), VaultError> {
+        let file = self.key_file_for(key, passcode, key_id)?;
         let text = Zeroizing::new(serde_json::to_string(&file).expect("a key file always serialises"));
         write_private_file(&self.key_path(), text.as_bytes())?;
         self.empty_keystore_behind(&file)

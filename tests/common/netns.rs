@@ -79,3 +79,30 @@ pub fn enter(ns: &str) {
     let done = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
     assert_eq!(done, 0, "setns into {ns}: {}", std::io::Error::last_os_error());
 }
+
+/// Runs `program --data-dir DIR ARGS` inside the namespace `ns`, its standard output read
+/// line by line on a thread of its own, its errors dropped.
+pub fn spawn_in(
+    ns: &str,
+    program: &str,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, program, "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}

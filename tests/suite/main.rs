@@ -17,6 +17,7 @@ mod letters_sim;
 mod lock;
 mod lock_screen;
 mod merge;
+mod moving;
 mod phone_config;
 mod privacy;
 mod sim;

@@ -1,0 +1,312 @@
+//! A move to a new phone, on the command line, on loopback: the old phone A, the new
+//! phone A2 and the partner B.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cli::{Running, pair_and_sync, status_json};
+use crate::common::{fails, list_json, ok, ok_with};
+
+const NEW_PASSCODE: (&str, &str) = ("STEADY_PASSCODE", "a-new-phone-passcode-4471");
+
+/// What a move's two commands said, and whether each succeeded.
+struct Moved {
+    old: (bool, Vec<String>),
+    new: (bool, Vec<String>),
+}
+
+/// Starts `move out` on `from` and `move in` on `to` (with `env_to`, and `extra`
+/// arguments), checks that both show the same words, then gives each phone's answer.
+fn move_phone(from: &Path, to: &Path, env_to: &[(&str, &str)], extra: &[&str], answers: [bool; 2]) -> Moved {
+    let mut old = Running::start(from, &["move", "out", "--listen", "127.0.0.1:0"]);
+    let code = old.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let mut args = vec!["move", "in", code.as_str()];
+    args.extend_from_slice(extra);
+    let mut new = Running::start_with(to, &args, env_to);
+    let words_new = new.wait_for("words: ", Duration::from_secs(15));
+    let words_old = old.wait_for("words: ", Duration::from_secs(5));
+    assert_eq!(words_old, words_new, "both phones show the same words");
+    assert_eq!(words_new.split_whitespace().count(), 5, "{words_new}");
+    for (i, (dir, yes)) in [(from, answers[0]), (to, answers[1])].into_iter().enumerate() {
+        let said = crate::common::steady(dir, &["move", if yes { "confirm" } else { "reject" }]);
+        // After a no, the other phone's move may have ended before its person answers.
+        let ended = i == 1 && !answers[0] && String::from_utf8_lossy(&said.stderr).contains("no move is waiting");
+        assert!(said.status.success() || ended, "{said:?}");
+    }
+    Moved { old: old.finish(), new: new.finish() }
+}
+
+/// Syncs `da` (with `env_a`) and `db` on loopback until `done` holds.
+fn sync_until(da: &Path, env_a: &[(&str, &str)], db: &Path, what: &str, mut done: impl FnMut() -> bool) {
+    let mut sync_a = Running::start_with(da, &["sync", "--json", "--no-discovery", "--listen", "127.0.0.1:0"], env_a);
+    let listening: Value =
+        serde_json::from_str(&sync_a.wait_for(r#""event":"listening""#, Duration::from_secs(10))).unwrap();
+    let address = listening["address"].as_str().unwrap().to_owned();
+    let _sync_b = Running::start(db, &["sync", "--json", "--no-discovery", "--dial", &address]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn listed(dir: &Path, env: &[(&str, &str)]) -> Vec<Value> {
+    serde_json::from_str(&ok_with(dir, &["list", "--json"], env)).expect("a JSON list")
+}
+
+/// The move of the issue: A and B paired, both with shared entries, A with private ones
+/// and a past pairing. A moves to A2, which lists exactly what A listed; A is gone, its
+/// key and journal with it; B syncs on with A2 in the same pairing, both ways.
+#[test]
+fn a_journal_moves_to_a_new_phone_whole_and_the_partner_syncs_on_without_pairing_again() {
+    let (a, b, c, n) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (da, db, dc) = (a.path(), b.path(), c.path());
+    let dn = n.path().join("new-phone");
+    ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    ok(dc, &["init", "--name", "Casey", "--no-passcode"]);
+    // A past pairing, with C, who shared an entry.
+    let from_c = ok(dc, &["add", "checkin", "FROM-A-PAST-PAIRING-1e2"]).trim().to_owned();
+    ok(dc, &["share", &from_c]);
+    pair_and_sync(da, dc, 1);
+    ok(da, &["unpair"]);
+
+    let shared_a = ok(da, &["add", "agreement", "MOVED-SHARED-BY-ALEX-31c"]).trim().to_owned();
+    ok(da, &["share", &shared_a]);
+    ok(da, &["add", "reflection", "MOVED-PRIVATE-OF-ALEX-7e0"]);
+    ok(da, &["add", "checkin", "MOVED-PRIVATE-CHECKIN-a9b"]);
+    let shared_b = ok(db, &["add", "transparency", "SHARED-BY-BLAIR-5f1"]).trim().to_owned();
+    ok(db, &["share", &shared_b]);
+    pair_and_sync(da, db, 4);
+    let past = status_json(da)["past_pairings"].clone();
+    assert_eq!(past.as_array().map(Vec::len), Some(1), "{past}");
+    assert_eq!(past[0]["partner"], "Casey");
+    let before = list_json(da);
+    assert_eq!(before.len(), 4, "{before:#?}");
+    let past_b = status_json(db)["past_pairings"].clone();
+
+    let moved = move_phone(da, &dn, &[NEW_PASSCODE], &[], [true, true]);
+    assert!(moved.old.0 && moved.new.0, "{:#?}", (&moved.old, &moved.new));
+    assert!(moved.old.1.iter().any(|l| l.contains("erased its copy")), "{:#?}", moved.old.1);
+    assert!(moved.new.1.iter().any(|l| l.contains("arrived on this phone: 4 entries")), "{:#?}", moved.new.1);
+
+    // A opens nothing any more: its key and journal are gone, the folder with them.
+    assert!(!da.join("steady.key").exists() && !da.join("steady.sqlite3").exists());
+    assert!(!da.exists(), "the old phone's data folder is gone");
+    assert!(fails(da, &["list"]).contains("nobody is set up"), "nothing opens on the old phone");
+
+    // A2 lists exactly what A listed, private entries included, under its own passcode.
+    assert_eq!(listed(&dn, &[NEW_PASSCODE]), before);
+    assert!(fails(&dn, &["list"]).contains("passcode"), "A2's journal is locked with its passcode");
+    let status_a2: Value = serde_json::from_str(&ok_with(&dn, &["status", "--json"], &[NEW_PASSCODE])).unwrap();
+    assert_eq!(status_a2["past_pairings"], past, "the past pairing moved too");
+    assert_eq!(status_a2["partner"]["name"], "Blair");
+
+    // B syncs on with A2, with no new pairing, both ways.
+    let from_a2 = "FROM-THE-NEW-PHONE-0b8";
+    let id = ok_with(&dn, &["add", "checkin", from_a2], &[NEW_PASSCODE]).trim().to_owned();
+    ok_with(&dn, &["share", &id], &[NEW_PASSCODE]);
+    let from_b = "FROM-BLAIR-AFTER-THE-MOVE-6c3";
+    let id_b = ok(db, &["add", "checkin", from_b]).trim().to_owned();
+    ok(db, &["share", &id_b]);
+    sync_until(&dn, &[NEW_PASSCODE], db, "B and A2 sync", || {
+        list_json(db).iter().any(|e| e["text"] == from_a2)
+            && listed(&dn, &[NEW_PASSCODE]).iter().any(|e| e["text"] == from_b)
+    });
+    assert_eq!(status_json(db)["past_pairings"], past_b, "B's past pairings are unchanged");
+    assert_eq!(status_json(db)["partner"]["name"], "Alex");
+}
+
+/// A move turned down on either phone moves nothing: the old phone keeps everything,
+/// the new one keeps nothing, not even its folder.
+#[test]
+fn a_move_turned_down_on_either_phone_moves_nothing() {
+    let a = tempfile::tempdir().unwrap();
+    let da = a.path();
+    ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    ok(da, &["add", "checkin", "STAYS-ON-THE-OLD-PHONE-4aa"]);
+    let before = list_json(da);
+    for answers in [[true, false], [false, true]] {
+        let n = tempfile::tempdir().unwrap();
+        let dn = n.path().join("new-phone");
+        let moved = move_phone(da, &dn, &[], &["--no-passcode"], answers);
+        assert!(!moved.old.0 && !moved.new.0, "{:#?}", (&moved.old, &moved.new));
+        assert!(!moved.old.1.iter().any(|l| l.contains("Moving")), "{:#?}", moved.old.1);
+        assert_eq!(list_json(da), before, "the old phone keeps everything");
+        assert!(!dn.exists(), "the new phone keeps nothing");
+        assert!(!da.join("move.waiting").exists() && !da.join("move.answer").exists());
+    }
+}
+
+/// Bad input writes nothing: a move into a folder that holds a journal, a code that is
+/// not a move's, an answer with no move waiting, a new phone that can't prove the code.
+#[test]
+fn a_move_refuses_bad_input_and_writes_nothing() {
+    let (a, n) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (da, dn) = (a.path(), n.path().join("new-phone"));
+    ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    let said = fails(da, &["move", "in", "steady-move:x:y:z", "--no-passcode"]);
+    assert!(said.contains("already holds a journal"), "{said}");
+    let said = fails(&dn, &["move", "in", "steady-relay:abc", "--no-passcode"]);
+    assert!(said.contains("not the code of a move"), "{said}");
+    let said = fails(&dn, &["move", "in", "steady-move:abc", "--no-passcode"]);
+    assert!(said.contains("not the code of a move"), "{said}");
+    let said = fails(da, &["move", "confirm"]);
+    assert!(said.contains("no move is waiting"), "{said}");
+    let said = crate::common::fails_with(&dn, &["move", "in", "steady-move:abc"], &[]);
+    assert!(said.contains("not the code of a move"), "{said}");
+    assert!(!dn.exists(), "nothing was written");
+
+    // The right phone, the wrong secret: refused, and the old phone waits on.
+    let mut old = Running::start(da, &["move", "out", "--listen", "127.0.0.1:0"]);
+    let code = old.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let mut parts: Vec<&str> = code.splitn(4, ':').collect();
+    let wrong = "0".repeat(32);
+    parts[2] = &wrong;
+    let said = fails(&dn, &["move", "in", &parts.join(":"), "--no-passcode"]);
+    assert!(said.contains("not the code this phone shows"), "{said}");
+    assert!(!dn.exists(), "nothing was kept");
+    let (done, moved) = {
+        let mut new = Running::start(&dn, &["move", "in", &code, "--no-passcode"]);
+        new.wait_for("words: ", Duration::from_secs(15));
+        old.wait_for("words: ", Duration::from_secs(5));
+        ok(da, &["move", "reject"]);
+        new.finish()
+    };
+    assert!(!done, "{moved:#?}");
+    assert!(old.finish().1.iter().any(|l| l.contains("code: ")));
+    assert!(list_json(da).is_empty(), "the old phone still opens");
+}
+
+/// Moves broken off at random points, 50 times, by killing either phone's command:
+/// every time the old phone still opens with everything, or, when the move had already
+/// ended, the new phone holds everything; and the new phone holds everything or nothing.
+#[test]
+fn a_move_broken_off_anywhere_leaves_the_old_phone_whole_and_the_new_one_whole_or_empty() {
+    let template = tempfile::tempdir().unwrap();
+    let dt = template.path();
+    ok(dt, &["init", "--name", "Alex", "--no-passcode"]);
+    for i in 0..40 {
+        ok(dt, &["add", "checkin", &format!("BROKEN-MOVE-ENTRY-{i:03}-{}", "x".repeat(200))]);
+    }
+    let before = list_json(dt);
+    let mut rng = 0x5eed_u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let (mut broken, mut whole) = (0, 0);
+    for round in 0..50 {
+        let (a, n) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (da, dn) = (a.path().join("old"), n.path().join("new-phone"));
+        copy_dir(dt, &da);
+        let mut old = Running::start(&da, &["move", "out", "--listen", "127.0.0.1:0"]);
+        let code = old.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+        let mut new = Running::start(&dn, &["move", "in", &code, "--no-passcode"]);
+        new.wait_for("words: ", Duration::from_secs(15));
+        ok(&da, &["move", "confirm"]);
+        ok(&dn, &["move", "confirm"]);
+        std::thread::sleep(Duration::from_micros(next() % 60_000));
+        let killed_old = next() % 2 == 0;
+        if killed_old {
+            drop(old);
+            let _ = new.finish();
+        } else {
+            drop(new);
+            let _ = old.finish();
+        }
+        let old_opens = da.join("steady.key").exists();
+        let new_has = dn.join("steady.key").exists();
+        if old_opens {
+            assert_eq!(list_json(&da), before, "round {round}: the old phone opens with everything");
+        } else {
+            assert!(new_has, "round {round}: the old phone erased its copy before the new one had it");
+            // An erase broken off is finished by the next command, which finds nobody.
+            assert!(fails(&da, &["list"]).contains("nobody is set up"), "round {round}");
+            assert!(!a.path().join(".old.erasing").exists(), "round {round}: the erase was finished");
+            assert!(std::fs::read_dir(a.path()).unwrap().next().is_none(), "round {round}: nothing is left");
+        }
+        if new_has {
+            assert_eq!(list_json(&dn), before, "round {round}: the new phone has everything");
+        } else {
+            let left: Vec<_> =
+                std::fs::read_dir(&dn).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+            assert!(
+                left.iter().all(|name| name == "move.waiting" || name == "move.answer"),
+                "round {round}: the new phone keeps nothing half-done: {left:?}"
+            );
+            assert!(fails(&dn, &["list"]).contains("nobody is set up"), "round {round}");
+        }
+        if old_opens && !new_has {
+            broken += 1;
+        } else {
+            whole += 1;
+        }
+    }
+    // The random points fell both inside the move and after it.
+    assert!(broken > 0, "no move was broken off ({whole} ended first)");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// Someone who forgot their passcode has no backup they can open: they set Steady up
+/// again, under a new identity, and pair again. What the passcode screens say is what
+/// happens: what they shared stays readable on the partner's phone, as a past pairing,
+/// and does not come back to the new journal, whose shared history starts afresh.
+#[test]
+fn after_a_forgotten_passcode_what_was_shared_stays_on_the_partners_phone_as_the_screens_say() {
+    let (a, a_again, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (da, da_again, db) = (a.path(), a_again.path(), b.path());
+    let said =
+        crate::common::steady_with(da, &["init", "--name", "Alex"], &[("STEADY_PASSCODE", "forgotten-soon-8812")]);
+    assert!(said.status.success());
+    let warned = String::from_utf8_lossy(&said.stderr).into_owned();
+    assert!(warned.contains("stays readable on your partner's phone, as a past pairing"), "{warned}");
+    assert!(warned.contains("does not come back to this one"), "{warned}");
+    ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    let env = [("STEADY_PASSCODE", "forgotten-soon-8812")];
+    let shared = "SHARED-BEFORE-FORGETTING-90d";
+    let id = ok_with(da, &["add", "agreement", shared], &env).trim().to_owned();
+    ok_with(da, &["share", &id], &env);
+    crate::cli::pair_and_sync_with(da, db, 1, &env);
+    assert!(list_json(db).iter().any(|e| e["text"] == shared));
+
+    // The passcode is forgotten: Steady is set up again, and Blair, who unpairs the old
+    // phone, pairs with it again.
+    ok(db, &["unpair"]);
+    ok(da_again, &["init", "--name", "Alex", "--no-passcode"]);
+    let fresh = ok(da_again, &["add", "checkin", "AFTER-STARTING-OVER-3a1"]).trim().to_owned();
+    ok(da_again, &["share", &fresh]);
+    pair_and_sync(da_again, db, 0);
+    sync_until(da_again, &[], db, "the new pairing syncs", || {
+        list_json(db).iter().any(|e| e["text"] == "AFTER-STARTING-OVER-3a1")
+    });
+    assert!(!list_json(da_again).iter().any(|e| e["text"] == shared), "it does not come back");
+    assert!(!list_json(db).iter().any(|e| e["text"] == shared), "the new shared history starts afresh");
+    // On Blair's phone it is a past pairing, readable there.
+    let past = status_json(db)["past_pairings"].clone();
+    assert_eq!(past.as_array().map(Vec::len), Some(1), "{past}");
+    let store = steady::store::Store::open_dir_without_passcode(db).unwrap();
+    let id = past[0]["id"].as_i64().unwrap();
+    let kept: Vec<String> = store.past_entries(id).unwrap().iter().map(|e| e.body.main_text().to_owned()).collect();
+    assert!(kept.iter().any(|t| t == shared), "{kept:?}");
+}
