@@ -757,3 +757,60 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A move on one Wi-Fi, in network namespaces: A and B paired and synced, with mDNS on; A
+/// moves to a new phone A2 (its own namespace, its own address). A2 holds everything A
+/// held, private entries included; A's folder is gone; and B finds A2 by itself, with no
+/// new pairing, and the two sync both ways.
+#[test]
+fn a_journal_moves_to_a_new_phone_on_the_wifi_and_the_partner_finds_it_there() {
+    let lan = Lan::new(&["a", "n", "b"]);
+    let (a, n, b) = (TempDir::new().unwrap(), TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (da, dn, db) = (a.path().join("old-phone"), n.path().join("new-phone"), b.path());
+    let da = da.as_path();
+    common::ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    common::ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    add_shared(db, "Before the move from Blair 2c8");
+    add_shared(da, "Before the move from Alex 5d0");
+    common::ok(da, &["add", "checkin", "Private on the old phone 7f3"]);
+    let mut invite = spawn(&lan, "a", da, &["pair", "invite"]);
+    let code = invite.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let (joined, _, err) = spawn(&lan, "b", db, &["pair", "join", &code]).finish(Duration::from_secs(60));
+    assert!(joined, "{err}");
+    assert!(invite.finish(Duration::from_secs(10)).0);
+    for dir in [da, db] {
+        common::ok(dir, &["pair", "confirm"]);
+    }
+    let mut expected =
+        BTreeSet::from(["Before the move from Blair 2c8".to_owned(), "Before the move from Alex 5d0".to_owned()]);
+    {
+        let _sync_a = spawn(&lan, "a", da, &["sync", "--json"]);
+        let _sync_b = spawn(&lan, "b", db, &["sync", "--json"]);
+        converge(da, db, &expected, Duration::from_secs(30));
+    }
+    let before = common::list_json(da);
+
+    let mut old = spawn(&lan, "a", da, &["move", "out"]);
+    let code = old.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    assert!(code.contains("10.47.0.1:"), "the code names the old phone's address on the Wi-Fi: {code}");
+    let mut new = spawn(&lan, "n", &dn, &["move", "in", &code, "--no-passcode"]);
+    let words = new.wait_for("words: ", Duration::from_secs(20));
+    assert_eq!(old.wait_for("words: ", Duration::from_secs(5)), words);
+    common::ok(da, &["move", "confirm"]);
+    common::ok(&dn, &["move", "confirm"]);
+    let (arrived, said, err) = new.finish(Duration::from_secs(60));
+    assert!(arrived, "{said:#?} {err}");
+    let (erased, said, err) = old.finish(Duration::from_secs(30));
+    assert!(erased && said.iter().any(|l| l.contains("erased its copy")), "{said:#?} {err}");
+    assert!(!da.exists(), "the old phone's folder is gone");
+    assert_eq!(common::list_json(&dn), before, "the new phone holds everything, private entries included");
+    lan.link("a", false);
+
+    // B finds the new phone by itself (mDNS), in the same pairing, both ways.
+    add_shared(&dn, "From the new phone 8e1");
+    add_shared(db, "From Blair after the move 0a9");
+    expected.extend(["From the new phone 8e1".to_owned(), "From Blair after the move 0a9".to_owned()]);
+    let _sync_n = spawn(&lan, "n", &dn, &["sync", "--json"]);
+    let _sync_b = spawn(&lan, "b", db, &["sync", "--json"]);
+    converge(&dn, db, &expected, Duration::from_secs(30));
+}
