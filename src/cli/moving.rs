@@ -179,6 +179,8 @@ fn move_in(dir: &Path, code: &str, addr: Option<&str>, no_passcode: bool, out: &
         moved::land(staging, dir, &key, passcode.as_deref().map(|p| p.as_str()))?;
         // In place: the courier's profile is this phone's own, and the entries are counted.
         let mut store = Store::open_dir(dir, &key).map_err(|e| e.to_string())?;
+        // The partner's phone is told, once, at the next exchange.
+        store.note_moved(chrono::Utc::now()).map_err(|e| e.to_string())?;
         if let Err(e) = courier::keep_profile(&store) {
             eprintln!("The courier's profile could not be written: {e}");
         }

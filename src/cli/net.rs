@@ -469,6 +469,11 @@ pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
         None => line(out, "Not paired yet.")?,
         Some(p) => line(out, &format!("Paired with {}{}.", p.name, if status.paused { " (sync paused)" } else { "" }))?,
     }
+    if let Some(p) = &status.partner
+        && let Some(at) = p.moved_at
+    {
+        line(out, &crate::model::text::moved_line(&p.name, at.with_timezone(&chrono::Local).date_naive()))?;
+    }
     if let Some(at) = status.last_synced {
         line(out, &format!("Last synced {}.", at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")))?;
     }

@@ -86,6 +86,12 @@ pub fn sentence(text: &str) -> String {
     format!("{capitalized}.")
 }
 
+/// The one line the partner's phone shows after a move: who moved Steady to a new phone,
+/// and on which day. Nothing about where or when it is used.
+pub fn moved_line(name: &str, on: chrono::NaiveDate) -> String {
+    format!("{name} moved Steady to a new phone on {}.", on.format("%-d %B"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +136,11 @@ mod tests {
         assert!(!printed.chars().any(|c| c.is_control() || is_invisible_control(c)), "{printed}");
         let back: serde_json::Value = serde_json::from_str(&printed).unwrap();
         assert_eq!(back["name"], text);
+    }
+
+    #[test]
+    fn the_line_after_a_move_names_the_person_and_the_day_only() {
+        let on = chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+        assert_eq!(moved_line("Sam", on), "Sam moved Steady to a new phone on 3 March.");
     }
 }

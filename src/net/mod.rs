@@ -166,6 +166,9 @@ pub enum LinkState {
 pub struct PartnerView {
     pub peer_id: String,
     pub name: String,
+    /// When the partner last moved Steady to a new phone, as their phone wrote it in the
+    /// shared document; `None` when never. Nothing about where or when it is used.
+    pub moved_at: Option<DateTime<Utc>>,
 }
 
 /// The state of sync on this phone.
@@ -226,7 +229,11 @@ impl NetStatus {
                 (Some(_), false, None) => LinkState::Offline,
             },
             pairing: peers::pairing_state(partner.as_ref()),
-            partner: partner.map(|p| PartnerView { peer_id: p.peer.to_base58(), name: p.name }),
+            partner: partner.map(|p| PartnerView {
+                peer_id: p.peer.to_base58(),
+                moved_at: store.moved_at(p.person),
+                name: p.name,
+            }),
             paused,
             last_synced: peers::last_synced(store)?,
             unsent_changes,

@@ -262,10 +262,18 @@ impl SyncSession {
                     out.extend(self.poll(now, wall, store)?);
                     return Ok(out);
                 }
+                // A copy of the partner's phone from before they moved gets nothing, and
+                // is told why; the phone they moved to syncs on.
+                if store.is_pre_move_copy(self.partner.person, &message.heads) {
+                    return Err((End::Violation, crate::store::RuleBreak::MovedAway.to_string()));
+                }
                 let show = self.show.as_deref().map(|show| show as &dyn Fn(Arrived));
                 let Received { changes, .. } = store
                     .receive_sync_message_showing(&mut self.state, message, &self.rules, show)
                     .map_err(|e| match e {
+                        StoreError::Refused(crate::store::RuleBreak::MovedAway) => {
+                            (End::Violation, crate::store::RuleBreak::MovedAway.to_string())
+                        }
                         StoreError::Refused(broken) => (End::Stopped, stopped_reason(&broken)),
                         e @ StoreError::OverQuota { .. } => (End::Stopped, format!("{e}. Sync is stopped.")),
                         e @ StoreError::PairingChanged => closed(e),

@@ -28,6 +28,15 @@ pub const FORMAT: i64 = 1;
 pub const ENTRIES: &str = "entries";
 pub const PEOPLE: &str = "people";
 pub const NAME: &str = "name";
+/// When the person moved Steady to a new phone, RFC 3339, in their `people` entry:
+/// written by their new phone, read by the partner's.
+pub const MOVED_AT: &str = "moved_at";
+/// In a person's `people` entry: the Automerge actors of the phones they moved to
+/// (`{ <actor hex>: <when> }`), each written by the phone it was handed over from.
+pub const DEVICES: &str = "devices";
+/// In a person's `people` entry: the actors of the phones they moved away from, each
+/// written by that phone as its last change.
+pub const RETIRED: &str = "retired";
 
 /// The actor that writes the genesis change. Every phone writes the very same genesis
 /// change, with the same actor, time and content, so every phone's document starts from
@@ -423,6 +432,107 @@ pub fn people(doc: &impl ReadDoc) -> Result<Vec<(PersonId, String)>, StoreError>
         }
     }
     Ok(out)
+}
+
+/// When `person` last moved Steady to a new phone, as their phone wrote it: `None` when
+/// never, or when what is there is not a time.
+pub fn moved_at(doc: &impl ReadDoc, person: PersonId) -> Result<Option<String>, StoreError> {
+    let people = root_map(doc, PEOPLE)?;
+    let Some((AmValue::Object(ObjType::Map), obj)) = doc.get(&people, person.to_string().as_str())? else {
+        return Ok(None);
+    };
+    Ok(match doc.get(&obj, MOVED_AT)? {
+        Some((AmValue::Scalar(at), _)) => {
+            at.as_str().filter(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()).map(str::to_owned)
+        }
+        _ => None,
+    })
+}
+
+/// The handover of a move, as the new phone's first change in the document, made under
+/// the old phone's actor (`old`, the document's actor still): when, the new phone's actor,
+/// and the old one retired. From the next change on, the new phone writes as `new`.
+pub fn write_handover(
+    tx: &mut impl Transactable,
+    id: PersonId,
+    at: &str,
+    old: &ActorId,
+    new: &ActorId,
+) -> Result<(), StoreError> {
+    write_moved(tx, id, at)?;
+    let people = root_map(tx, PEOPLE)?;
+    let Some((AmValue::Object(ObjType::Map), person)) = tx.get(&people, id.to_string().as_str())? else {
+        return Err(StoreError::corrupt("the person written a moment ago is not there"));
+    };
+    for (key, actor) in [(DEVICES, new), (RETIRED, old)] {
+        let map = match tx.get(&person, key)? {
+            Some((AmValue::Object(ObjType::Map), map)) => map,
+            _ => tx.put_object(&person, key, ObjType::Map)?,
+        };
+        tx.put(&map, actor.to_hex_string().as_str(), at)?;
+    }
+    Ok(())
+}
+
+/// The actors `person`'s phones handed over to, each with the actor that wrote it.
+pub fn handed_to(doc: &impl ReadDoc, person: PersonId) -> Result<Vec<(ActorId, ActorId)>, StoreError> {
+    let mut out = Vec::new();
+    let Some(map) = person_map(doc, person, DEVICES, None)? else { return Ok(out) };
+    for item in doc.map_range(&map, ..) {
+        let Ok(actor) = ActorId::try_from(item.key.as_ref()) else { continue };
+        if let automerge::ObjId::Id(_, writer, _) = item.id() {
+            out.push((actor, writer));
+        }
+    }
+    Ok(out)
+}
+
+/// The actors `person`'s phones retired by moving, as the document reads at `heads`
+/// (now, with `None`).
+pub fn retired(
+    doc: &impl ReadDoc,
+    person: PersonId,
+    heads: Option<&[automerge::ChangeHash]>,
+) -> Result<std::collections::BTreeSet<ActorId>, StoreError> {
+    let Some(map) = person_map(doc, person, RETIRED, heads)? else { return Ok(Default::default()) };
+    let keys: Vec<String> = match heads {
+        Some(heads) => doc.map_range_at(&map, .., heads).map(|i| i.key.to_string()).collect(),
+        None => doc.map_range(&map, ..).map(|i| i.key.to_string()).collect(),
+    };
+    Ok(keys.iter().filter_map(|k| ActorId::try_from(k.as_str()).ok()).collect())
+}
+
+/// The map at `key` in `person`'s `people` entry, at `heads` (or now).
+fn person_map(
+    doc: &impl ReadDoc,
+    person: PersonId,
+    key: &str,
+    heads: Option<&[automerge::ChangeHash]>,
+) -> Result<Option<ObjId>, StoreError> {
+    let get = |obj: &ObjId, prop: &str| match heads {
+        Some(h) => doc.get_at(obj, prop, h),
+        None => doc.get(obj, prop),
+    };
+    let Some((AmValue::Object(ObjType::Map), people)) = get(&ROOT, PEOPLE)? else { return Ok(None) };
+    let Some((AmValue::Object(ObjType::Map), entry)) = get(&people, person.to_string().as_str())? else {
+        return Ok(None);
+    };
+    match get(&entry, key)? {
+        Some((AmValue::Object(ObjType::Map), map)) => Ok(Some(map)),
+        _ => Ok(None),
+    }
+}
+
+/// Writes when this phone's person moved Steady to it, in their own `people` entry.
+pub fn write_moved(tx: &mut impl Transactable, id: PersonId, at: &str) -> Result<(), StoreError> {
+    let people = root_map(tx, PEOPLE)?;
+    let key = id.to_string();
+    let obj = match tx.get(&people, key.as_str())? {
+        Some((AmValue::Object(ObjType::Map), obj)) => obj,
+        _ => tx.put_object(&people, key.as_str(), ObjType::Map)?,
+    };
+    tx.put(&obj, MOVED_AT, at)?;
+    Ok(())
 }
 
 pub fn write_person(tx: &mut impl Transactable, id: PersonId, name: &str) -> Result<(), StoreError> {

@@ -94,6 +94,7 @@ impl Store {
                 .map_err(|inflate::TooMany(rows)| StoreError::TooManyOps { rows })?;
             drop(joined);
             let size: usize = message.changes.iter().map(<[u8]>::len).sum();
+            refuse_moved_away(doc, &message, partner)?;
             let heads = doc.get_heads();
             let whole = if is_whole_document(&message) {
                 receive_whole(doc, peer, message)?
@@ -121,8 +122,9 @@ impl Store {
             });
             let touched = checked.map_err(StoreError::Refused)?;
             // What the partner adds counts against the quota, kept with the document.
+            let devices = partner.devices(doc);
             let added: u64 =
-                new.iter().filter(|c| partner.actors.contains(c.actor_id())).map(|c| c.raw_bytes().len() as u64).sum();
+                new.iter().filter(|c| devices.contains(c.actor_id())).map(|c| c.raw_bytes().len() as u64).sum();
             if added > 0 {
                 let so_far = match get_meta(&sql, PARTNER_BYTES)?.and_then(|n| n.parse::<u64>().ok()) {
                     Some(n) => n,
@@ -251,12 +253,31 @@ fn check_have(message: &sync::Message) -> Result<(), StoreError> {
 }
 
 /// The bytes of the partner's changes in `doc`.
+/// Refuses, before Automerge sees it, a change this phone lacks made under a phone the
+/// partner moved away from: only a copy of that phone's folder still writes as it (and
+/// Automerge would otherwise refuse it in its own words, as a number used twice).
+fn refuse_moved_away(doc: &Automerge, message: &sync::Message, partner: &PartnerRules) -> Result<(), StoreError> {
+    if is_whole_document(message) {
+        return Ok(());
+    }
+    let retired = super::doc::retired(doc, partner.person, None)?;
+    if retired.is_empty() {
+        return Ok(());
+    }
+    for bytes in message.changes.iter() {
+        if let Ok(change) = automerge::Change::from_bytes(bytes.to_vec())
+            && retired.contains(change.actor_id())
+            && automerge::ReadDoc::get_change_by_hash(doc, &change.hash()).is_none()
+        {
+            return Err(StoreError::Refused(RuleBreak::MovedAway));
+        }
+    }
+    Ok(())
+}
+
 fn partner_bytes(doc: &Automerge, partner: &PartnerRules) -> u64 {
-    doc.get_changes(&[])
-        .iter()
-        .filter(|c| partner.actors.contains(c.actor_id()))
-        .map(|c| c.raw_bytes().len() as u64)
-        .sum()
+    let devices = partner.devices(doc);
+    doc.get_changes(&[]).iter().filter(|c| devices.contains(c.actor_id())).map(|c| c.raw_bytes().len() as u64).sum()
 }
 
 pub(super) fn is_whole_document(message: &sync::Message) -> bool {

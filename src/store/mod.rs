@@ -50,7 +50,7 @@ pub use letters::{Mailbox, Outgoing};
 pub use open::statements_run_here;
 use rows::{Pending, Table, Waiting};
 pub use rules::{PartnerRules, RuleBreak};
-use settings::{get_meta, read_me, set_meta};
+use settings::{ACTOR, MOVED_HERE, NEXT_ACTOR, get_meta, read_me, set_meta};
 
 /// How long "Undo" is offered after "Share with partner" in the app, before the entry
 /// may leave the phone.
@@ -287,6 +287,14 @@ impl Store {
             chunks::catch_up(&self.conn, &mut self.doc, &mut self.cursor).map_err(|e| e.at(&self.path))?;
         }
         self.me = read_me(&self.conn)?;
+        // Another connection may have written the handover of a move: this phone's
+        // changes carry its new actor from then on.
+        if let Some(hex) = get_meta(&self.conn, ACTOR)?
+            && hex != self.doc.get_actor().to_hex_string()
+            && let Ok(actor) = ActorId::try_from(hex.as_str())
+        {
+            self.doc.set_actor(actor);
+        }
         self.seen_version = Some(version);
         Ok(())
     }

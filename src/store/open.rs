@@ -445,12 +445,12 @@ fn damage_or(e: rusqlite::Error, path: &Path) -> StoreError {
 }
 
 fn ensure_actor(conn: &Connection) -> Result<ActorId, StoreError> {
-    if let Some(hex) = get_meta(conn, "actor")? {
+    if let Some(hex) = get_meta(conn, super::settings::ACTOR)? {
         return ActorId::try_from(hex.as_str())
             .map_err(|_| StoreError::corrupt(format!("the device id {hex:?} is unreadable")));
     }
     let actor = ActorId::random();
-    set_meta(conn, "actor", &actor.to_hex_string())?;
+    set_meta(conn, super::settings::ACTOR, &actor.to_hex_string())?;
     Ok(actor)
 }
 

@@ -76,7 +76,20 @@ impl Store {
         if name_known {
             self.name_in_doc = Some(me.clone());
         }
-        if name_known && rows::outbox_next_ready(&self.conn)?.is_none_or(|at| at > now) {
+        // A move to this phone, said once in the document.
+        let moved = get_meta(&self.conn, MOVED_HERE)?;
+        let moved_known = moved.is_none() || doc::moved_at(&self.doc, me.id)? == moved;
+        // Written only by a fold that sends: a staged fold may be taken back.
+        let moved_known = moved_known || !matches!(how, Fold::Send);
+        let current_actor = self.doc.get_actor().clone();
+        let next_actor = match get_meta(&self.conn, NEXT_ACTOR)? {
+            Some(hex) if !moved_known => Some(
+                automerge::ActorId::try_from(hex.as_str())
+                    .map_err(|_| StoreError::corrupt("the actor for this phone after its move is unreadable"))?,
+            ),
+            _ => None,
+        };
+        if name_known && moved_known && rows::outbox_next_ready(&self.conn)?.is_none_or(|at| at > now) {
             return Ok(Vec::new());
         }
         let folded = self.writing(|w| {
@@ -93,11 +106,22 @@ impl Store {
                 if !name_known {
                     doc::write_person(tx, me.id, &me.name)?;
                 }
+                if let Some(at) = moved.as_deref().filter(|_| !moved_known) {
+                    match &next_actor {
+                        Some(next) => doc::write_handover(tx, me.id, at, &current_actor, next)?,
+                        None => doc::write_moved(tx, me.id, at)?,
+                    }
+                }
                 let ready = rows::outbox(sql, Some(now))?;
                 write_waiting(tx, &ready)?;
                 Ok(ready.into_iter().map(|w| w.id).collect::<Vec<_>>())
             })?;
             ids.extend(folded);
+            // The handover is in: from here on this phone writes as itself.
+            if let Some(next) = &next_actor {
+                set_meta(&w.sql, ACTOR, &next.to_hex_string())?;
+                w.sql.execute("DELETE FROM meta WHERE key = ?1", [NEXT_ACTOR])?;
+            }
             match how {
                 Fold::Send => {
                     for id in &ids {
@@ -109,6 +133,9 @@ impl Store {
             w.fail(FailPoint::AfterLocalWrite)?;
             Ok(ids)
         })?;
+        if let Some(next) = next_actor {
+            self.doc.set_actor(next);
+        }
         self.name_in_doc = Some(me);
         Ok(folded)
     }

@@ -109,3 +109,51 @@ pub(super) fn read_me(conn: &Connection) -> Result<Option<Person>, StoreError> {
     let id = id.parse().map_err(|_| StoreError::corrupt(format!("the person id {id:?} is unreadable")))?;
     Ok(Some(Person { id, name }))
 }
+
+/// The setting that holds when this journal arrived on this phone in a move (RFC 3339),
+/// until the shared document says so too.
+pub(super) const MOVED_HERE: &str = "moved.at";
+/// The actor this phone takes once the handover of a move is in the document.
+pub(super) const NEXT_ACTOR: &str = "moved.actor";
+/// The Automerge actor this journal's changes carry.
+pub(super) const ACTOR: &str = "actor";
+
+impl Store {
+    /// Notes that this journal has just arrived on a new phone, at `at`: the next fold
+    /// writes it into this person's `people` entry, so the partner's phone can say so.
+    ///
+    /// It also gives this phone an Automerge actor of its own: the next fold writes the
+    /// handover under the old phone's actor (`doc::write_handover`), and every change
+    /// after it goes under the new one. The partner's phone then takes the new actor as
+    /// this person's, and refuses the old one, which only a copy of the old phone's
+    /// folder would still use.
+    pub fn note_moved(&mut self, at: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+        let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let next = automerge::ActorId::random().to_hex_string();
+        self.writing(|w| {
+            set_meta(&w.sql, MOVED_HERE, &at)?;
+            set_meta(&w.sql, NEXT_ACTOR, &next)
+        })
+    }
+
+    /// Whether a phone whose document stands at `heads` lacks a handover of `person`'s
+    /// (the partner's) that this phone holds: then it is a copy of the partner's phone
+    /// from before they moved, since the phone they moved to wrote the handover itself.
+    /// When `heads` holds changes this phone lacks, it can't tell; the rules judge those
+    /// changes as they come.
+    pub fn is_pre_move_copy(&self, person: crate::model::PersonId, heads: &[automerge::ChangeHash]) -> bool {
+        let Ok(now) = super::doc::retired(&self.doc, person, None) else { return false };
+        if now.is_empty() || heads.iter().any(|h| automerge::ReadDoc::get_change_by_hash(&self.doc, h).is_none()) {
+            return false;
+        }
+        let Ok(theirs) = super::doc::retired(&self.doc, person, Some(heads)) else { return false };
+        !now.is_subset(&theirs)
+    }
+
+    /// When `person` (the partner) last moved Steady to a new phone, as their phone wrote
+    /// it in the shared document.
+    pub fn moved_at(&self, person: crate::model::PersonId) -> Option<chrono::DateTime<chrono::Utc>> {
+        let text = super::doc::moved_at(&self.doc, person).ok()??;
+        chrono::DateTime::parse_from_rfc3339(&text).ok().map(|t| t.with_timezone(&chrono::Utc))
+    }
+}

@@ -836,7 +836,7 @@ mod tests {
         let badge = |s: &NetStatus| badge_text_on(s, today);
         let mut s = blank();
         assert_eq!(badge(&s), "Not paired");
-        s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into() });
+        s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into(), moved_at: None });
         s.pairing = PairingState::Unconfirmed;
         s.link = LinkState::Connected;
         assert_eq!(badge(&s), "Waiting for you to check the words");
@@ -877,7 +877,7 @@ mod tests {
         let mut s = blank();
         let state = |s: &NetStatus| SyncState::of(s, || vec!["w".into()]).slug();
         assert_eq!(state(&s), "not-paired");
-        s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into() });
+        s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into(), moved_at: None });
         s.pairing = PairingState::Unconfirmed;
         s.link = LinkState::Looking;
         assert_eq!(state(&s), "words-to-check");

@@ -12,6 +12,9 @@ use chrono::{Local, NaiveDate};
 use crate::model::{AgreementStatus, Body, Draft, Entry, EntryId, Outcome, Person, PersonId, Practice};
 use crate::store::{Store, UNDO_WINDOW};
 
+/// The setting that remembers which move of the partner's this person has read about.
+const MOVED_SEEN: &str = "partner_moved_seen";
+
 /// The journal as the window shows it.
 pub struct Journal {
     store: Store,
@@ -303,6 +306,27 @@ impl Journal {
     /// Where sync stands, from this phone's settings alone.
     pub fn net_status(&self) -> Result<crate::net::NetStatus, String> {
         crate::net::NetStatus::at_rest(&self.store).map_err(|e| e.to_string())
+    }
+
+    /// The one line the window shows after the partner moved Steady to a new phone, until
+    /// this person dismisses it: who, and on which day, nothing more.
+    pub fn partner_moved_line(&self) -> Option<String> {
+        let partner = crate::net::peers::partner(&self.store).ok()??;
+        let at = self.store.moved_at(partner.person)?;
+        let seen = self.store.setting(MOVED_SEEN).ok().flatten();
+        if seen.as_deref() == Some(at.to_rfc3339().as_str()) {
+            return None;
+        }
+        let name = self.name_of(partner.person);
+        Some(crate::model::text::moved_line(&name, at.with_timezone(&chrono::Local).date_naive()))
+    }
+
+    /// The person has read the line about the partner's move: it is not shown again,
+    /// until a later move.
+    pub fn saw_partner_moved(&mut self) -> Result<(), String> {
+        let Some(partner) = crate::net::peers::partner(&self.store).map_err(|e| e.to_string())? else { return Ok(()) };
+        let Some(at) = self.store.moved_at(partner.person) else { return Ok(()) };
+        self.store.set_setting(MOVED_SEEN, &at.to_rfc3339()).map_err(|e| e.to_string())
     }
 
     /// Whether this phone looks for the partner's with mDNS (the switch on the Us screen).

@@ -91,6 +91,7 @@ fn a_journal_moves_to_a_new_phone_whole_and_the_partner_syncs_on_without_pairing
     let before = list_json(da);
     assert_eq!(before.len(), 4, "{before:#?}");
     let past_b = status_json(db)["past_pairings"].clone();
+    assert_eq!(status_json(db)["partner"]["moved_at"], Value::Null, "Alex has not moved yet");
 
     let moved = move_phone(da, &dn, &[NEW_PASSCODE], &[], [true, true]);
     assert!(moved.old.0 && moved.new.0, "{:#?}", (&moved.old, &moved.new));
@@ -122,6 +123,40 @@ fn a_journal_moves_to_a_new_phone_whole_and_the_partner_syncs_on_without_pairing
     });
     assert_eq!(status_json(db)["past_pairings"], past_b, "B's past pairings are unchanged");
     assert_eq!(status_json(db)["partner"]["name"], "Alex");
+    // B's phone says, honestly and only that, that Alex moved.
+    let moved_at = status_json(db)["partner"]["moved_at"].as_str().map(str::to_owned).expect("partner.moved_at");
+    let moved_on = chrono::DateTime::parse_from_rfc3339(&moved_at).unwrap().with_timezone(&chrono::Local);
+    let line = format!("Alex moved Steady to a new phone on {}.", moved_on.format("%-d %B"));
+    assert!(ok(db, &["status"]).contains(&line), "{}", ok(db, &["status"]));
+    assert_eq!(status_a2["partner"]["moved_at"], Value::Null, "Blair did not move");
+    the_window_says_it_once(db, &line);
+}
+
+/// Blair's window shows the line about Alex's new phone until Blair dismisses it, and not
+/// again after, in this window or the next.
+fn the_window_says_it_once(db: &Path, line: &str) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let _inside = runtime.enter();
+    let window = || {
+        let dom = dioxus::prelude::VirtualDom::new(steady::ui::App)
+            .with_root_context(steady::ui::DataDir(db.to_path_buf()))
+            .with_root_context(steady::ui::service::NetOptions {
+                discovery_allowed: false,
+                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            });
+        crate::harness::Screen::new(dom)
+    };
+    let mut screen = window();
+    let html = screen.html();
+    assert_eq!(html.matches(line).count(), 1, "{html}");
+    for tab in ["today", "us"] {
+        screen.tap("data-tab", tab);
+        assert!(screen.html().contains(line), "the line stays until it is dismissed");
+    }
+    screen.tap("aria-label", "Dismiss the line about the new phone");
+    assert!(!screen.html().contains("moved Steady"), "dismissed");
+    drop(screen);
+    assert!(!window().html().contains("moved Steady"), "not again in the next window");
 }
 
 /// A move turned down on either phone moves nothing: the old phone keeps everything,
@@ -309,4 +344,68 @@ fn after_a_forgotten_passcode_what_was_shared_stays_on_the_partners_phone_as_the
     let id = past[0]["id"].as_i64().unwrap();
     let kept: Vec<String> = store.past_entries(id).unwrap().iter().map(|e| e.body.main_text().to_owned()).collect();
     assert!(kept.iter().any(|t| t == shared), "{kept:?}");
+}
+
+/// A clone: A's folder copied before the move, started after it. Once Blair's phone has
+/// the handover from the new phone, it refuses the copy and says why, whether the copy
+/// only listens or writes as the old phone; the copy gets nothing written since; and the
+/// new phone syncs on.
+#[test]
+fn a_copy_of_the_old_phone_made_before_the_move_is_refused_and_told_why() {
+    let (a, b, c, n) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let (da, db, dn) = (a.path().join("old-phone"), b.path(), n.path().join("new-phone"));
+    let copy = c.path().join("copy-of-the-old-phone");
+    ok(&da, &["init", "--name", "Alex", "--no-passcode"]);
+    ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    let first = ok(db, &["add", "agreement", "BEFORE-THE-MOVE-5c2"]).trim().to_owned();
+    ok(db, &["share", &first]);
+    pair_and_sync(&da, db, 1);
+    copy_dir(&da, &copy);
+
+    let moved = move_phone(&da, &dn, &[], &["--no-passcode"], [true, true]);
+    assert!(moved.old.0 && moved.new.0, "{:#?}", (&moved.old, &moved.new));
+    let from_a2 = "FROM-THE-NEW-PHONE-AFTER-THE-COPY-1b7";
+    let id = ok(&dn, &["add", "checkin", from_a2]).trim().to_owned();
+    ok(&dn, &["share", &id]);
+    sync_until(&dn, &[], db, "B has the new phone's handover and share", || {
+        list_json(db).iter().any(|e| e["text"] == from_a2)
+    });
+    // Written on B after the move: the copy must never get it.
+    let after = "AFTER-THE-MOVE-FROM-BLAIR-8d4";
+    let id_b = ok(db, &["add", "transparency", after]).trim().to_owned();
+    ok(db, &["share", &id_b]);
+
+    let refused = |copy_writes: bool| {
+        let mut sync_b =
+            Running::start(db, &["sync", "--json", "--no-discovery", "--listen", "127.0.0.1:0", "--for", "30"]);
+        let listening: Value =
+            serde_json::from_str(&sync_b.wait_for(r#""event":"listening""#, Duration::from_secs(10))).unwrap();
+        let address = listening["address"].as_str().unwrap().to_owned();
+        let _copy = Running::start(&copy, &["sync", "--json", "--no-discovery", "--dial", &address, "--for", "30"]);
+        let line = sync_b.wait_for(r#""event":"refused""#, Duration::from_secs(20));
+        assert!(line.contains("a copy of your partner's phone from before they moved"), "{copy_writes}: {line}");
+        assert!(!sync_b.seen().iter().any(|l| l.contains(r#""event":"synced""#)), "{:#?}", sync_b.seen());
+    };
+    // The copy only listens: its document lacks the handover.
+    refused(false);
+    // The copy writes as the old phone: its change is refused.
+    let from_copy = "WRITTEN-ON-THE-COPY-4e9";
+    let id_c = ok(&copy, &["add", "checkin", from_copy]).trim().to_owned();
+    ok(&copy, &["share", &id_c]);
+    refused(true);
+    assert!(!list_json(db).iter().any(|e| e["text"] == from_copy), "nothing of the copy's reached B");
+    assert!(!list_json(&copy).iter().any(|e| e["text"] == after), "the copy got nothing written since the move");
+    assert!(!list_json(&copy).iter().any(|e| e["text"] == from_a2));
+    // The new phone syncs on.
+    let later = "LATER-FROM-THE-NEW-PHONE-2f0";
+    let id = ok(&dn, &["add", "checkin", later]).trim().to_owned();
+    ok(&dn, &["share", &id]);
+    sync_until(&dn, &[], db, "B and the new phone sync on", || {
+        list_json(db).iter().any(|e| e["text"] == later) && list_json(&dn).iter().any(|e| e["text"] == after)
+    });
 }

@@ -5,10 +5,11 @@
 //! anything that got its keys) could rewrite what I wrote, hide my entries, or sign
 //! something with my name. The rules follow the layout in [`super::doc`]:
 //!
-//! - every change is made under one of the partner's devices;
+//! - every change is made under one of the partner's devices (bound at pairing, or handed
+//!   over to in a move), never one a move retired;
 //! - nothing touches the root itself, so `entries`, `people` and `format` stay the
 //!   genesis's;
-//! - in `people`, only the partner's own name;
+//! - in `people`, only the partner's own entry (name, and a move's handover);
 //! - in `entries`, only entries the partner wrote, before and after the change, and new
 //!   entries only under the partner's name;
 //! - on an agreement I wrote, only the partner's own check-ins, and its status (with the
@@ -40,11 +41,36 @@ pub struct PartnerRules {
     pub actors: Vec<ActorId>,
 }
 
+impl PartnerRules {
+    /// The partner's devices as `doc` knows them: those bound at pairing, and each phone
+    /// one of them handed over to in a move (`people.<partner>.devices`, written by a
+    /// device already known).
+    pub fn devices(&self, doc: &Automerge) -> Vec<ActorId> {
+        let mut known = self.actors.clone();
+        let handed = super::doc::handed_to(doc, self.person).unwrap_or_default();
+        // Each round may add a phone handed over to by one added in the round before.
+        for _ in 0..handed.len() {
+            let more: Vec<ActorId> = handed
+                .iter()
+                .filter(|(to, by)| known.contains(by) && !known.contains(to))
+                .map(|(to, _)| to.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            known.extend(more);
+        }
+        known
+    }
+}
+
 /// Why a change from the partner was refused, in words a person can read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RuleBreak {
     #[error("a change was made under a device that isn't your partner's")]
     NotPartnersDevice,
+    #[error("a copy of your partner's phone from before they moved Steady to a new one tried to sync, and was refused")]
+    MovedAway,
     #[error("your partner's phone tried to change the journal's root")]
     Root,
     #[error("your partner's phone tried to change your name, or a name that isn't theirs")]
@@ -85,8 +111,19 @@ pub fn check_received(
     me: PersonId,
     partner: &PartnerRules,
 ) -> Result<Touched, RuleBreak> {
-    // The cheap check first: a stranger's change is refused without being decoded.
-    if new.iter().any(|c| !partner.actors.contains(c.actor_id())) {
+    // The cheap checks first: a stranger's change is refused without being decoded, and
+    // so is one made under a phone the partner moved away from (a copy of its folder).
+    let unreadable = |_| RuleBreak::Malformed("a person's devices that can't be read");
+    let retired = super::doc::retired(doc, partner.person, None).map_err(unreadable)?;
+    if new.iter().any(|c| retired.contains(c.actor_id())) {
+        // The handover itself may be among these: only phones retired before it count.
+        let before = super::doc::retired(doc, partner.person, Some(before)).map_err(unreadable)?;
+        if new.iter().any(|c| before.contains(c.actor_id())) {
+            return Err(RuleBreak::MovedAway);
+        }
+    }
+    let devices = partner.devices(doc);
+    if new.iter().any(|c| !devices.contains(c.actor_id())) {
         return Err(RuleBreak::NotPartnersDevice);
     }
     let mut checker = Checker::new(doc, before, me, partner.person);

@@ -38,6 +38,7 @@ pub fn Shell(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Elemen
                     button { class: "link", "aria-label": "Dismiss message", onclick: move |_| notice.set(None), "Dismiss" }
                 }
             }
+            PartnerMoved { journal, notice }
             main { class: "screen", id: "screen", tabindex: "-1", "aria-labelledby": "screen-title", "data-screen": current.slug(),
                 match current {
                     Tab::Today => rsx! { views::today::Today { journal, notice, tab } },
@@ -120,6 +121,29 @@ fn Welcome(journal: JournalSignal, notice: Notice) -> Element {
                 p { class: "notice", role: "alert", "{message}" }
             }
             NameForm { journal, notice, form: "welcome", field: "name", label: "The name your partner knows you by", start: "", save: "Begin" }
+        }
+    }
+}
+
+/// One honest line, once, after the partner moved Steady to a new phone: who and on which
+/// day. It stays until this person dismisses it, and never comes back for that move.
+#[component]
+fn PartnerMoved(journal: JournalSignal, notice: Notice) -> Element {
+    let line = journal.read().as_ref().ok().and_then(|j| j.partner_moved_line());
+    let Some(line) = line else { return rsx! {} };
+    rsx! {
+        p { class: "notice", role: "status", "data-partner-moved": "",
+            "{line}"
+            button { class: "link", "aria-label": "Dismiss the line about the new phone",
+                onclick: move |_| {
+                    if let Ok(j) = journal.write().as_mut()
+                        && let Err(e) = j.saw_partner_moved()
+                    {
+                        notice.set(Some(e));
+                    }
+                },
+                "OK"
+            }
         }
     }
 }
