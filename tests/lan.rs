@@ -100,6 +100,19 @@ impl Drop for Running {
     }
 }
 
+/// Pairs A (inviting, in namespace "a") and B (joining, in "b") on the Wi-Fi, mDNS on,
+/// and both confirm the words.
+fn pair_on_wifi(lan: &Lan, da: &Path, db: &Path) {
+    let mut invite = spawn(lan, "a", da, &["pair", "invite"]);
+    let code = invite.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let (joined, _, err) = spawn(lan, "b", db, &["pair", "join", &code]).finish(Duration::from_secs(60));
+    assert!(joined, "pair join failed: {err}");
+    assert!(invite.finish(Duration::from_secs(10)).0);
+    for dir in [da, db] {
+        common::ok(dir, &["pair", "confirm"]);
+    }
+}
+
 fn shared_texts(dir: &Path) -> BTreeSet<String> {
     common::list_json(dir)
         .into_iter()
@@ -349,14 +362,7 @@ fn a_strangers_flood_neither_stops_the_partners_nor_cancels_an_invite() {
     for (dir, name) in [(da, "Alex"), (db, "Blair"), (dd, "Dana"), (de, "Eli")] {
         common::ok(dir, &["init", "--name", name, "--no-passcode"]);
     }
-    let mut invite = spawn(&lan, "a", da, &["pair", "invite"]);
-    let code = invite.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
-    let (joined, _, err) = spawn(&lan, "b", db, &["pair", "join", &code]).finish(Duration::from_secs(60));
-    assert!(joined, "pair join failed: {err}");
-    assert!(invite.finish(Duration::from_secs(10)).0);
-    for dir in [da, db] {
-        common::ok(dir, &["pair", "confirm"]);
-    }
+    pair_on_wifi(&lan, da, db);
     let mut sync_a = spawn(&lan, "a", da, &["sync", "--json", "--listen", "10.47.0.1:4601"]);
     let sync_b = spawn(&lan, "b", db, &["sync", "--json"]);
     sync_a.wait_for(r#"{"event":"synced""#, Duration::from_secs(15));
@@ -627,14 +633,7 @@ fn letters_reach_a_locked_phone_and_go_through_a_home_relay_on_one_wifi() {
     common::ok(db, &["init", "--name", "Blair", "--no-passcode"]);
     common::ok(dc, &["init", "--name", "Stranger", "--no-passcode"]);
     add_shared(db, "Together once 4e1");
-    let mut invite = spawn(&lan, "a", da, &["pair", "invite"]);
-    let code = invite.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
-    let (joined, _, err) = spawn(&lan, "b", db, &["pair", "join", &code]).finish(Duration::from_secs(60));
-    assert!(joined, "{err}");
-    assert!(invite.finish(Duration::from_secs(10)).0);
-    for dir in [da, db] {
-        common::ok(dir, &["pair", "confirm"]);
-    }
+    pair_on_wifi(&lan, da, db);
     let together = |expected: &BTreeSet<String>| {
         let mut sync_a = spawn(&lan, "a", da, &["sync", "--json"]);
         sync_a.wait_for(r#"{"event":"listening","address":"10.47.0.1:"#, Duration::from_secs(10));
@@ -773,14 +772,7 @@ fn a_journal_moves_to_a_new_phone_on_the_wifi_and_the_partner_finds_it_there() {
     add_shared(db, "Before the move from Blair 2c8");
     add_shared(da, "Before the move from Alex 5d0");
     common::ok(da, &["add", "checkin", "Private on the old phone 7f3"]);
-    let mut invite = spawn(&lan, "a", da, &["pair", "invite"]);
-    let code = invite.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
-    let (joined, _, err) = spawn(&lan, "b", db, &["pair", "join", &code]).finish(Duration::from_secs(60));
-    assert!(joined, "{err}");
-    assert!(invite.finish(Duration::from_secs(10)).0);
-    for dir in [da, db] {
-        common::ok(dir, &["pair", "confirm"]);
-    }
+    pair_on_wifi(&lan, da, db);
     let mut expected =
         BTreeSet::from(["Before the move from Blair 2c8".to_owned(), "Before the move from Alex 5d0".to_owned()]);
     {

@@ -460,10 +460,7 @@ pub fn write_handover(
     new: &ActorId,
 ) -> Result<(), StoreError> {
     write_moved(tx, id, at)?;
-    let people = root_map(tx, PEOPLE)?;
-    let Some((AmValue::Object(ObjType::Map), person)) = tx.get(&people, id.to_string().as_str())? else {
-        return Err(StoreError::corrupt("the person written a moment ago is not there"));
-    };
+    let person = person_entry(tx, id)?;
     for (key, actor) in [(DEVICES, new), (RETIRED, old)] {
         let map = match tx.get(&person, key)? {
             Some((AmValue::Object(ObjType::Map), map)) => map,
@@ -525,23 +522,23 @@ fn person_map(
 
 /// Writes when this phone's person moved Steady to it, in their own `people` entry.
 pub fn write_moved(tx: &mut impl Transactable, id: PersonId, at: &str) -> Result<(), StoreError> {
-    let people = root_map(tx, PEOPLE)?;
-    let key = id.to_string();
-    let obj = match tx.get(&people, key.as_str())? {
-        Some((AmValue::Object(ObjType::Map), obj)) => obj,
-        _ => tx.put_object(&people, key.as_str(), ObjType::Map)?,
-    };
+    let obj = person_entry(tx, id)?;
     tx.put(&obj, MOVED_AT, at)?;
     Ok(())
 }
 
-pub fn write_person(tx: &mut impl Transactable, id: PersonId, name: &str) -> Result<(), StoreError> {
+/// `id`'s entry in `people`, made if it isn't there.
+fn person_entry(tx: &mut impl Transactable, id: PersonId) -> Result<ObjId, StoreError> {
     let people = root_map(tx, PEOPLE)?;
     let key = id.to_string();
-    let obj = match tx.get(&people, key.as_str())? {
+    Ok(match tx.get(&people, key.as_str())? {
         Some((AmValue::Object(ObjType::Map), obj)) => obj,
         _ => tx.put_object(&people, key.as_str(), ObjType::Map)?,
-    };
+    })
+}
+
+pub fn write_person(tx: &mut impl Transactable, id: PersonId, name: &str) -> Result<(), StoreError> {
+    let obj = person_entry(tx, id)?;
     let same = matches!(tx.get(&obj, NAME)?, Some((AmValue::Scalar(old), _)) if old.as_str() == Some(name));
     if !same {
         tx.put(&obj, NAME, name)?;
