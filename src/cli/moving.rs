@@ -1,19 +1,17 @@
 //! `steady move`: the journal moves to a new phone over the Wi-Fi (`net::moving`).
 
-use std::cell::RefCell;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 
 use super::lock;
 use super::net::{line, listen_address, runtime};
-use crate::net::moving::{self, MoveEvent, Parcel};
-use crate::net::{NetConfig, courier};
-use crate::store::Store;
+use crate::net::NetConfig;
+use crate::net::moving::{self, MoveEvent};
 use crate::store::moved::{self, MOVE_ANSWER, MOVE_WAITING};
-use crate::vault::{DataKey, LockState, Vault, check_new_passcode, make_private_dir};
+use crate::vault::{check_new_passcode, make_private_dir};
 
 #[derive(Subcommand, Debug)]
 pub enum MoveAction {
@@ -106,47 +104,20 @@ fn move_out(dir: &Path, listen: Option<&str>, out: &mut dyn Write) -> Result<()>
     if let Some(listen) = listen {
         config.listen.push(listen_address(listen)?);
     }
-    let (store, unlocked) = lock::open(dir)?;
+    let key = lock::unlock(dir)?.key;
     tidy(dir);
     crate::vault::write_private_file(&dir.join(MOVE_WAITING), std::process::id().to_string().as_bytes())?;
-    let store = RefCell::new(Some(store));
-    let gather = || {
-        let guard = store.borrow();
-        let store = guard.as_ref().ok_or("the journal is closed")?;
-        let stays = [courier::PROFILE_FILE, courier::SEALED_PROFILE_FILE];
-        let files = moved::gather(store, dir, &stays).map_err(|e| e.to_string())?;
-        Ok(Parcel { files, key: unlocked.key.clone() })
-    };
-    let erase = || {
-        let store = store.borrow_mut().take().ok_or("the journal is closed")?;
-        moved::erase(store, dir)
-    };
     let mut ask = asked(dir);
     let mut say = say_to(out);
-    let done = runtime()?.block_on(moving::send_out(&config, &mut ask, gather, erase, &mut say));
+    let done = runtime()?.block_on(moving::move_journal_out(dir, &key, &config, &mut ask, &mut say));
     drop(say);
-    if let Err(e) = done {
-        tidy(dir);
-        if store.borrow().is_none() {
-            bail!("{e}");
-        }
-        bail!("{e}. Everything is still on this phone.");
-    }
-    Ok(())
-}
-
-/// The folder beside `dir` that a move arrives in before it is put in place.
-fn staging_for(dir: &Path) -> Result<PathBuf> {
-    let name = dir.file_name().and_then(|n| n.to_str()).ok_or_else(|| anyhow!("{} has no name", dir.display()))?;
-    Ok(dir.with_file_name(format!(".{name}.arriving")))
+    tidy(dir);
+    Ok(done?)
 }
 
 fn move_in(dir: &Path, code: &str, addr: Option<&str>, no_passcode: bool, out: &mut dyn Write) -> Result<()> {
     // Everything is checked before anything is written.
-    let here = |name: &str| name == MOVE_WAITING || name == MOVE_ANSWER;
-    let holds_more =
-        std::fs::read_dir(dir).map(|d| d.flatten().any(|e| !e.file_name().to_str().is_some_and(here))).unwrap_or(false);
-    if Vault::at(dir).state()? != LockState::New || holds_more {
+    if !moving::may_move_into(dir) {
         bail!(
             "{} already holds a journal or other files: a move arrives only in an empty data directory. Nothing was written",
             dir.display()
@@ -169,42 +140,25 @@ fn move_in(dir: &Path, code: &str, addr: Option<&str>, no_passcode: bool, out: &
         check_new_passcode(&passcode)?;
         Some(passcode)
     };
-    let staging = staging_for(dir)?;
-    let _ = std::fs::remove_dir_all(&staging);
     let made = !dir.exists();
     make_private_dir(dir)?;
     crate::vault::write_private_file(&dir.join(MOVE_WAITING), std::process::id().to_string().as_bytes())?;
-    let land = |staging: &Path, key: DataKey| {
-        tidy(dir);
-        moved::land(staging, dir, &key, passcode.as_deref().map(|p| p.as_str()))?;
-        // In place: the courier's profile is this phone's own, and the entries are counted.
-        let mut store = Store::open_dir(dir, &key).map_err(|e| e.to_string())?;
-        // The partner's phone is told, once, at the next exchange.
-        store.note_moved(chrono::Utc::now()).map_err(|e| e.to_string())?;
-        if let Err(e) = courier::keep_profile(&store) {
-            eprintln!("The courier's profile could not be written: {e}");
-        }
-        store.entries().map(|e| e.len()).map_err(|e| e.to_string())
-    };
     let mut ask = asked(dir);
     let mut say = say_to(out);
-    let done = runtime()?.block_on(moving::move_in(code, extra, &staging, &mut ask, land, &mut say));
+    let passcode = passcode.as_deref().map(|p| p.as_str());
+    let done = runtime()?.block_on(moving::move_journal_in(dir, code, extra, passcode, &mut ask, &mut say));
     drop(say);
     match done {
-        Ok(count) => {
+        Ok((_, count)) => {
             let entries = if count == 1 { "1 entry".to_owned() } else { format!("{count} entries") };
             line(out, &format!("Steady has arrived on this phone: {entries}, checked."))
         }
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            if Vault::at(dir).state().ok() == Some(LockState::New) {
-                tidy(dir);
-                if made {
-                    let _ = std::fs::remove_dir(dir);
-                }
-                bail!("{e}. Nothing was kept on this phone.");
+            tidy(dir);
+            if made {
+                let _ = std::fs::remove_dir(dir);
             }
-            bail!("{e}");
+            bail!("{e}. Nothing was kept on this phone.");
         }
     }
 }

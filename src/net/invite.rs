@@ -75,15 +75,20 @@ impl Invitation {
 
     /// The link drawn as a QR code, in SVG.
     pub fn qr_svg(&self) -> Result<String, String> {
-        let code = qrcode::QrCode::new(self.to_link().as_bytes()).map_err(|e| e.to_string())?;
-        Ok(code
-            .render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(220, 220)
-            .quiet_zone(true)
-            .dark_color(qrcode::render::svg::Color("#1d2b36"))
-            .light_color(qrcode::render::svg::Color("#ffffff"))
-            .build())
+        qr_svg_of(&self.to_link())
     }
+}
+
+/// `text` as a QR code, an SVG image, in the app's colours.
+pub fn qr_svg_of(text: &str) -> Result<String, String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(220, 220)
+        .quiet_zone(true)
+        .dark_color(qrcode::render::svg::Color("#1d2b36"))
+        .light_color(qrcode::render::svg::Color("#ffffff"))
+        .build())
 }
 
 #[cfg(test)]

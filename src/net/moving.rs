@@ -49,6 +49,7 @@ use super::node::swarm;
 use super::wire::{self, read_frame, send_json, write_frame};
 use super::{NetConfig, addresses};
 pub use crate::store::moved::Moved;
+use crate::store::{Store, moved};
 use crate::vault::DataKey;
 
 pub const MOVE_PROTOCOL: StreamProtocol = StreamProtocol::new("/steady/move/1");
@@ -474,6 +475,102 @@ async fn receive_file(stream: &mut Stream, moved: &Moved, staging: &Path) -> Res
         return Err(NetError::Move(format!("{} arrived changed: nothing was kept", moved.path)));
     }
     Ok(())
+}
+
+// ----- A whole move, for the command line and the window -----
+
+/// The old phone's whole move of the journal in `dir`, opened with `key` on a connection
+/// of the move's own: the folder gathered once both people said yes, sent, and erased once
+/// the new phone has all of it. Whoever else has the journal open must have closed it.
+pub async fn move_journal_out(
+    dir: &Path,
+    key: &DataKey,
+    config: &NetConfig,
+    ask: Ask<'_>,
+    say: &mut dyn FnMut(MoveEvent),
+) -> Result<(), NetError> {
+    let store = Store::open_dir(dir, key).map_err(|e| NetError::Move(e.to_string()))?;
+    let store = std::cell::RefCell::new(Some(store));
+    let gather = || {
+        let guard = store.borrow();
+        let store = guard.as_ref().ok_or("the journal is closed")?;
+        let stays = [super::courier::PROFILE_FILE, super::courier::SEALED_PROFILE_FILE];
+        let files = moved::gather(store, dir, &stays).map_err(|e| e.to_string())?;
+        Ok(Parcel { files, key: key.clone() })
+    };
+    let erase = || {
+        let store = store.borrow_mut().take().ok_or("the journal is closed")?;
+        moved::erase(store, dir)
+    };
+    let done = send_out(config, ask, gather, erase, say).await;
+    let _ = std::fs::remove_file(dir.join(moved::SNAPSHOT_FILE));
+    match done {
+        Err(NetError::Move(why)) if store.borrow().is_some() => {
+            Err(NetError::Move(format!("{why}. Everything is still on this phone")))
+        }
+        done => done,
+    }
+}
+
+/// The folder beside `dir` that a move arrives in before it is put in place.
+fn staging_for(dir: &Path) -> Result<PathBuf, NetError> {
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| NetError::Move(format!("{} has no name", dir.display())))?;
+    Ok(dir.with_file_name(format!(".{name}.arriving")))
+}
+
+/// Whether `dir` may take a journal that moves in: missing, or empty but for a move's own
+/// marker files.
+pub fn may_move_into(dir: &Path) -> bool {
+    let marker = |name: &str| name == moved::MOVE_WAITING || name == moved::MOVE_ANSWER;
+    let holds_more = std::fs::read_dir(dir)
+        .map(|d| d.flatten().any(|e| !e.file_name().to_str().is_some_and(marker)))
+        .unwrap_or(false);
+    !holds_more && crate::vault::Vault::at(dir).state().ok() == Some(crate::vault::LockState::New)
+}
+
+/// The new phone's whole move into `dir` ([`may_move_into`]): what arrives is written
+/// beside it, checked, sealed under `passcode` (or kept without one), noted as moved for
+/// the partner's phone, and put in place. Returns the data key and how many entries
+/// arrived. On any failure nothing is kept, and `dir` is as it was.
+pub async fn move_journal_in(
+    dir: &Path,
+    code: &str,
+    extra: Option<Multiaddr>,
+    passcode: Option<&str>,
+    ask: Ask<'_>,
+    say: &mut dyn FnMut(MoveEvent),
+) -> Result<(DataKey, usize), NetError> {
+    if !may_move_into(dir) {
+        return Err(NetError::Move(format!(
+            "{} already holds a journal or other files: a move arrives only in an empty data directory",
+            dir.display()
+        )));
+    }
+    let staging = staging_for(dir)?;
+    let _ = std::fs::remove_dir_all(&staging);
+    let land = |staging: &Path, key: DataKey| {
+        for marker in [moved::MOVE_WAITING, moved::MOVE_ANSWER] {
+            let _ = std::fs::remove_file(dir.join(marker));
+        }
+        moved::land(staging, dir, &key, passcode)?;
+        // In place: the partner's phone is told at the next exchange, the courier's
+        // profile is this phone's own, and the entries are counted.
+        let mut store = Store::open_dir(dir, &key).map_err(|e| e.to_string())?;
+        store.note_moved(chrono::Utc::now()).map_err(|e| e.to_string())?;
+        if let Err(e) = super::courier::keep_profile(&store) {
+            tracing::warn!("the courier's profile could not be written: {e}");
+        }
+        let count = store.entries().map(|e| e.len()).map_err(|e| e.to_string())?;
+        Ok((key, count))
+    };
+    let done = move_in(code, extra, &staging, ask, land, say).await;
+    if done.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    done
 }
 
 #[cfg(test)]

@@ -21,6 +21,10 @@ pub enum Gate {
     Locked,
     /// The journal is open.
     Open,
+    /// First run: the old phone's code, for a move to this phone (`ui::moving`).
+    MoveIn,
+    /// A move to a new phone is under way, on either side; the journal is closed here.
+    Moving,
 }
 
 /// The message a locked window's journal holds instead of the journal.
@@ -187,6 +191,9 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
                     button { r#type: "submit", class: "primary", "data-set-up": "passcode", "Lock Steady with this passcode" }
                 }
                 button { class: "link", "data-set-up": "without", onclick: move |_| { message.set(None); with_passcode.set(false) }, "Continue without a passcode" }
+                if !upgrading {
+                    button { class: "link", "data-set-up": "other-phone", onclick: move |_| { let mut gate = gate; gate.set(Gate::MoveIn) }, "I have Steady on another phone" }
+                }
             } else {
                 p { class: "notice", role: "alert", "{WITHOUT_PASSCODE}" }
                 div { class: "actions",

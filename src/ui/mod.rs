@@ -5,6 +5,7 @@
 
 pub mod components;
 pub mod lock;
+pub mod moving;
 pub mod service;
 pub mod state;
 pub mod views;
@@ -182,6 +183,7 @@ pub fn App() -> Element {
         })
     });
     let gate: Signal<lock::Gate> = use_context_provider(|| Signal::new(first_gate));
+    let moving: moving::MoveSignal = use_context_provider(|| Signal::new(None));
     let notice: Notice = use_context_provider(|| Signal::new(None));
     let tab = use_context_provider(|| Signal::new(Tab::Today));
     let service = service::use_sync_service(journal, notice, gate);
@@ -194,6 +196,8 @@ pub fn App() -> Element {
             lock::Gate::Open => rsx! { components::shell::Shell { journal, notice, tab } },
             lock::Gate::Locked => rsx! { lock::LockScreen { journal, gate } },
             lock::Gate::SetUp { upgrading } => rsx! { lock::SetUpScreen { journal, gate, upgrading } },
+            lock::Gate::MoveIn => rsx! { moving::MoveInScreen { gate, task: moving } },
+            lock::Gate::Moving => rsx! { moving::MovingScreen { journal, gate, task: moving } },
         }
         if covered {
             div { class: "privacy-cover", "aria-hidden": "true", "Steady" }

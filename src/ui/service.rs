@@ -54,7 +54,7 @@ const JOIN_LIMIT: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// The window was unlocked or locked, or came to the foreground or left it.
-    Window { open: bool, foreground: bool },
+    Window { open: bool, foreground: bool, moving: bool },
     /// "Invite my partner".
     Invite,
     /// "Join", with the code or link, and an address when discovery is blocked.
@@ -304,7 +304,9 @@ pub fn use_sync_service(journal: JournalSignal, notice: Notice, gate: Signal<Gat
         if !open {
             view.set(locked_view());
         }
-        actions.send(Action::Window { open, foreground: foreground() });
+        // While the journal moves, nothing of this phone's runs on the network beside it.
+        let moving = matches!(gate(), Gate::Moving | Gate::MoveIn);
+        actions.send(Action::Window { open, foreground: foreground(), moving });
     });
     service
 }
@@ -385,6 +387,8 @@ struct Service {
     data_dir: Option<std::path::PathBuf>,
     /// Whether this window asks for the courier (`net::courier::want`).
     carrying: bool,
+    /// The journal is moving to or from another phone: no node and no courier here.
+    moving: bool,
     /// The phone's background service was asked to start, once a run.
     service_started: bool,
 }
@@ -411,6 +415,7 @@ impl Service {
             pending: FuturesUnordered::new(),
             data_dir: None,
             carrying: false,
+            moving: false,
             service_started: false,
         }
     }
@@ -463,8 +468,9 @@ impl Service {
 
     fn act(&mut self, action: Action) -> Result<(), ServiceError> {
         match action {
-            Action::Window { open, foreground } => {
+            Action::Window { open, foreground, moving } => {
                 self.open = open;
+                self.moving = moving;
                 if self.foreground && !foreground {
                     // iOS: time to let the letters just made leave before it suspends the app.
                     crate::platform::leaving_foreground();
@@ -669,7 +675,7 @@ impl Service {
         };
         // Locked or in the background, the courier carries sealed letters; it holds no
         // key to the journal. It stops the moment the node starts.
-        let carrying = !wanted && (!self.open || !self.foreground);
+        let carrying = !wanted && (!self.open || !self.foreground) && !self.moving;
         if carrying != self.carrying
             && let Some(dir) = self.data_dir.clone()
         {

@@ -329,6 +329,11 @@ impl Journal {
         self.store.set_setting(MOVED_SEEN, &at.to_rfc3339()).map_err(|e| e.to_string())
     }
 
+    /// The journal's data key, for a move to a new phone.
+    pub fn data_key(&self) -> Option<crate::vault::DataKey> {
+        self.key.clone()
+    }
+
     /// Whether this phone looks for the partner's with mDNS (the switch on the Us screen).
     pub fn discovery_on(&self) -> bool {
         !matches!(self.store.setting(DISCOVERY_OFF), Ok(Some(_)))

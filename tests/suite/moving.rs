@@ -409,3 +409,66 @@ fn a_copy_of_the_old_phone_made_before_the_move_is_refused_and_told_why() {
         list_json(db).iter().any(|e| e["text"] == later) && list_json(&dn).iter().any(|e| e["text"] == after)
     });
 }
+
+/// The move in the window, two windows on one computer as two phones: the old phone's Us ›
+/// Move to a new phone shows a code; the new phone's first run takes "I have Steady on
+/// another phone", the code, and no passcode; both show the same words and both people
+/// say they match. The new window opens on the same journal, private entries included,
+/// and the old one says its copy is erased, which it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_moves_between_two_windows() {
+    use crate::harness::Screen;
+    let (a, n) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (da, dn) = (a.path().join("old-phone"), n.path().join("new-phone"));
+    ok(&da, &["init", "--name", "Alex", "--no-passcode"]);
+    let private = "MOVED-BETWEEN-WINDOWS-PRIVATE-6a1";
+    ok(&da, &["add", "checkin", private]);
+    let before = list_json(&da);
+    let window = |dir: &Path| {
+        let dom = dioxus::prelude::VirtualDom::new(steady::ui::App)
+            .with_root_context(steady::ui::DataDir(dir.to_path_buf()))
+            .with_root_context(steady::ui::service::NetOptions {
+                discovery_allowed: false,
+                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            });
+        Screen::new(dom)
+    };
+    let mut old = window(&da);
+    old.tap("data-tab", "us");
+    let html = old.html();
+    assert!(html.contains("Move to a new phone") && html.contains("this phone erases its copy"), "{html}");
+    old.tap("data-action", "move-out");
+    let wait = std::time::Duration::from_secs(20);
+    assert!(old.wait_until(wait, |h| h.contains("data-move-code")).await, "{}", old.html());
+    let html = old.html();
+    let code = html.split("data-move-code=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
+    assert!(code.starts_with("steady-move:"), "{code}");
+    assert!(html.contains("The code as a QR code"), "{html}");
+
+    let mut new = window(&dn);
+    assert!(new.html().contains("I have Steady on another phone"));
+    new.tap("data-set-up", "other-phone");
+    new.tap("data-move", "passcode-choice");
+    new.type_into("name", "move-code", &code);
+    new.submit("data-form", "move-in");
+    assert!(new.wait_until(wait, |h| h.contains("data-move-words")).await, "{}", new.html());
+    assert!(old.wait_until(wait, |h| h.contains("data-move-words")).await, "{}", old.html());
+    let words = |s: &Screen| s.attribute("class", "safety-words", "data-move-words").unwrap();
+    assert_eq!(words(&old), words(&new), "both windows show the same words");
+    assert!(old.html().contains("erases its copy"));
+    old.tap("data-move", "confirm");
+    new.tap("data-move", "confirm");
+    let moved = |h: &str| h.contains("data-tab");
+    for _ in 0..40 {
+        if new.wait_until(std::time::Duration::from_millis(250), moved).await
+            && old.wait_until(std::time::Duration::from_millis(250), |h| h.contains("data-moved-away")).await
+        {
+            break;
+        }
+    }
+    assert!(old.html().contains("copy is erased"), "{}", old.html());
+    assert!(new.html().contains(private), "the new window opens on the journal: {}", new.html());
+    assert!(!da.exists(), "the old phone's folder is gone");
+    drop((old, new));
+    assert_eq!(list_json(&dn), before, "everything arrived, private entries included");
+}

@@ -103,6 +103,7 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
             }
         }
         LockSettings { journal, notice }
+        MoveToNewPhone { journal, notice }
         section { "aria-label": "How Steady works",
             h2 { "How Steady works" }
             p { "Everything you write is private: it stays on this phone." }
@@ -588,6 +589,29 @@ fn LockSettings(journal: JournalSignal, notice: Notice) -> Element {
             }
             if let Some(d) = done() {
                 p { class: "muted", role: "status", "{d}" }
+            }
+        }
+    }
+}
+
+/// Us › Move to a new phone: what moves, what is erased, and the start of it.
+#[component]
+fn MoveToNewPhone(journal: JournalSignal, notice: Notice) -> Element {
+    let gate = use_context::<Signal<crate::ui::lock::Gate>>();
+    let task = use_context::<crate::ui::moving::MoveSignal>();
+    rsx! {
+        section { "aria-label": "Move to a new phone",
+            h2 { "Move to a new phone" }
+            p { "Everything moves to your new phone, over your Wi-Fi: your private entries, what you shared, your pairing, past pairings, settings and home relays. Your partner's phone goes on with the new one by itself, and shows one line saying you moved." }
+            p { "Once the new phone holds all of it, checked, this phone erases its copy. If the move stops before then, everything stays here." }
+            button { "data-action": "move-out",
+                onclick: move |_| {
+                    let mut notice = notice;
+                    if let Err(e) = crate::ui::moving::start_out(journal, gate, task) {
+                        notice.set(Some(e));
+                    }
+                },
+                "Move to a new phone"
             }
         }
     }
