@@ -20,3 +20,5 @@ xvfb-run -a -s "-screen 0 390x844x24" node e2e/access.mjs "${CARGO_TARGET_DIR:-t
 xvfb-run -a -s "-screen 0 390x844x24" dbus-run-session -- node e2e/screen-reader.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"
 # Two phones side by side, as scripts/demo.sh opens them.
 xvfb-run -a -s "-screen 0 790x844x24" node e2e/demo.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"
+# A move to a new phone between two windows, through their screens.
+xvfb-run -a -s "-screen 0 790x844x24" node e2e/move.mjs "${CARGO_TARGET_DIR:-target}/debug/steady"
