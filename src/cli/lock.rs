@@ -232,13 +232,7 @@ pub fn export_passphrase() -> Result<Zeroizing<String>> {
 pub fn decrypt_export(bytes: &[u8]) -> Result<Vec<u8>> {
     let passphrase = secret(EXPORT_PASSPHRASE_VAR, "The export's passphrase: ")?
         .context("this export is encrypted: give its passphrase in STEADY_EXPORT_PASSPHRASE")?;
-    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.as_str().to_owned()));
-    age::decrypt(&identity, bytes).map_err(|e| match e {
-        age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
-            anyhow::anyhow!("that passphrase does not open this export")
-        }
-        other => anyhow::anyhow!("the export can't be decrypted ({other})"),
-    })
+    crate::export::file::decrypt(bytes, &passphrase).map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Asks for a secret on the terminal, without echoing it. `None` when there is no

@@ -58,6 +58,29 @@ pub fn encrypt(bytes: &[u8], passphrase: &str) -> Result<Vec<u8>, ExportError> {
     age::encrypt(&recipient, bytes).map_err(|e| ExportError::Encrypt(e.to_string()))
 }
 
+/// The plaintext of an export encrypted with age to `passphrase`.
+pub fn decrypt(bytes: &[u8], passphrase: &str) -> Result<Vec<u8>, String> {
+    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
+    age::decrypt(&identity, bytes).map_err(|e| match e {
+        age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
+            "that passphrase does not open this export".to_owned()
+        }
+        other => format!("the export can't be decrypted ({other})"),
+    })
+}
+
+/// A JSON export read back from a file's `bytes`, encrypted (opened with `passphrase`)
+/// or not: what `import` and the window's restore take.
+pub fn read_backup(bytes: &[u8], passphrase: Option<&str>) -> Result<super::Journal, String> {
+    let plain = if is_age(bytes) {
+        decrypt(bytes, passphrase.ok_or("this export is encrypted: give its passphrase")?)?
+    } else {
+        bytes.to_vec()
+    };
+    let text = String::from_utf8(plain).map_err(|_| "it is not a JSON export".to_owned())?;
+    super::from_json(&text).map_err(|e| e.to_string())
+}
+
 /// Whether `bytes` are an age file.
 pub fn is_age(bytes: &[u8]) -> bool {
     bytes.starts_with(b"age-encryption.org/v1")

@@ -23,6 +23,8 @@ pub enum Gate {
     Open,
     /// First run: the old phone's code, for a move to this phone (`ui::moving`).
     MoveIn,
+    /// First run: a backup (an export file) to restore.
+    Restore,
     /// A move to a new phone is under way, on either side; the journal is closed here.
     Moving,
 }
@@ -193,6 +195,7 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
                 button { class: "link", "data-set-up": "without", onclick: move |_| { message.set(None); with_passcode.set(false) }, "Continue without a passcode" }
                 if !upgrading {
                     button { class: "link", "data-set-up": "other-phone", onclick: move |_| { let mut gate = gate; gate.set(Gate::MoveIn) }, "I have Steady on another phone" }
+                    button { class: "link", "data-set-up": "restore", onclick: move |_| { let mut gate = gate; gate.set(Gate::Restore) }, "Restore from a backup" }
                 }
             } else {
                 p { class: "notice", role: "alert", "{WITHOUT_PASSCODE}" }

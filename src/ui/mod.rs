@@ -197,6 +197,7 @@ pub fn App() -> Element {
             lock::Gate::Locked => rsx! { lock::LockScreen { journal, gate } },
             lock::Gate::SetUp { upgrading } => rsx! { lock::SetUpScreen { journal, gate, upgrading } },
             lock::Gate::MoveIn => rsx! { moving::MoveInScreen { gate, task: moving } },
+            lock::Gate::Restore => rsx! { moving::RestoreScreen { journal, gate } },
             lock::Gate::Moving => rsx! { moving::MovingScreen { journal, gate, task: moving } },
         }
         if covered {

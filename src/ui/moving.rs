@@ -348,6 +348,85 @@ pub fn MoveInScreen(gate: Signal<Gate>, task: MoveSignal) -> Element {
     }
 }
 
+/// The first run's "Restore from a backup": an export file kept earlier, its passphrase,
+/// and this phone's passcode. What was shared comes back private, marked as shared
+/// before, as `import` does; the pairing starts afresh.
+#[component]
+pub fn RestoreScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
+    let mut message = use_signal(|| None::<String>);
+    let mut with_passcode = use_signal(|| true);
+    let mut restore = move |path: String, passphrase: String, passcode: Option<(String, String)>| {
+        let Some(dir) = try_consume_context::<DataDir>() else { return };
+        let path = path.trim().to_owned();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => return message.set(Some(format!("Can't read {path}: {e}"))),
+        };
+        let passphrase = Zeroizing::new(passphrase);
+        let backup = match crate::export::file::read_backup(&bytes, Some(passphrase.as_str()).filter(|p| !p.is_empty()))
+        {
+            Ok(backup) => backup,
+            Err(e) => return message.set(Some(format!("Can't restore {path}: {e}."))),
+        };
+        let passcode = match passcode {
+            Some((first, again)) => {
+                let (first, again) = (Zeroizing::new(first), Zeroizing::new(again));
+                if let Err(e) = check_new_passcode(&first) {
+                    return message.set(Some(e.to_string()));
+                }
+                if first != again {
+                    return message.set(Some("The two passcodes are not the same.".into()));
+                }
+                Some(first)
+            }
+            None => None,
+        };
+        match Journal::restore_backup(&dir.0, backup, passcode.as_deref().map(|p| p.as_str())) {
+            Ok(j) => {
+                let (mut journal, mut gate) = (journal, gate);
+                journal.set(Ok(j));
+                gate.set(Gate::Open);
+            }
+            Err(e) => message.set(Some(e)),
+        }
+    };
+    rsx! {
+        main { class: "lock-screen", "data-gate": "restore",
+            h1 { "Restore from a backup" }
+            p { "Your entries come back from an export you kept (Us › Keep a copy). What you had shared comes back private, marked as shared before, and pairing starts afresh: pair again with your partner to share." }
+            form { class: "entry-form", "data-form": "restore",
+                onsubmit: move |e| {
+                    e.prevent_default();
+                    let passcode = with_passcode().then(|| (typed(&e, NEW_PASSCODE), typed(&e, NEW_PASSCODE_AGAIN)));
+                    restore(typed(&e, BACKUP_PATH), typed(&e, BACKUP_PASSPHRASE), passcode);
+                },
+                label { r#for: "backup-path", "The export file" }
+                input { id: "backup-path", name: BACKUP_PATH, r#type: "text", autocomplete: "off", spellcheck: "false" }
+                label { r#for: "backup-passphrase", "Its passphrase, if it is encrypted" }
+                input { id: "backup-passphrase", name: BACKUP_PASSPHRASE, r#type: "password", autocomplete: "off" }
+                if with_passcode() {
+                    p { "Choose the passcode Steady asks for on this phone." }
+                    NewPasscode { id: "restore-passcode" }
+                } else {
+                    p { class: "notice", "{crate::vault::WITHOUT_PASSCODE}" }
+                }
+                button { r#type: "submit", class: "primary", "data-restore": "go", "Restore" }
+            }
+            button { class: "link", "data-restore": "passcode-choice", onclick: move |_| with_passcode.set(!with_passcode()),
+                if with_passcode() { "Continue without a passcode" } else { "Use a passcode after all" }
+            }
+            button { class: "quiet", "data-restore": "cancel", onclick: move |_| { let mut gate = gate; gate.set(Gate::SetUp { upgrading: false }) }, "Back" }
+            if let Some(m) = message() {
+                p { class: "notice", role: "alert", "{m}" }
+            }
+        }
+    }
+}
+
+/// The restore form's fields.
+pub const BACKUP_PATH: &str = "backup-path";
+pub const BACKUP_PASSPHRASE: &str = "backup-passphrase";
+
 /// The field the new phone types the old phone's code in.
 pub const MOVE_CODE: &str = "move-code";
 

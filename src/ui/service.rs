@@ -305,7 +305,7 @@ pub fn use_sync_service(journal: JournalSignal, notice: Notice, gate: Signal<Gat
             view.set(locked_view());
         }
         // While the journal moves, nothing of this phone's runs on the network beside it.
-        let moving = matches!(gate(), Gate::Moving | Gate::MoveIn);
+        let moving = matches!(gate(), Gate::Moving | Gate::MoveIn | Gate::Restore);
         actions.send(Action::Window { open, foreground: foreground(), moving });
     });
     service

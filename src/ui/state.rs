@@ -329,6 +329,35 @@ impl Journal {
         self.store.set_setting(MOVED_SEEN, &at.to_rfc3339()).map_err(|e| e.to_string())
     }
 
+    /// Restores a backup (an export, read whole already) into `dir`, which holds no
+    /// journal: a new data key under `passcode` (or none), the entries imported as
+    /// `import` does, and the journal opened. Whatever was made is removed again if any
+    /// step fails, so a failed restore leaves the folder as it was.
+    pub fn restore_backup(
+        dir: &Path,
+        backup: crate::export::Journal,
+        passcode: Option<&str>,
+    ) -> Result<Journal, String> {
+        let vault = crate::vault::Vault::at(dir);
+        if vault.state().map_err(|e| e.to_string())? != crate::vault::LockState::New {
+            return Err("Steady is already set up on this phone: a backup is restored only into an empty one.".into());
+        }
+        let restored = vault.set_up(passcode).map_err(|e| e.to_string()).and_then(|key| {
+            let mut store = Store::open_dir(dir, &key).map_err(|e| e.to_string())?;
+            store.import(backup.person, &backup.people, &backup.entries).map_err(|e| e.to_string())?;
+            drop(store);
+            Journal::open(dir, &key)
+        });
+        if restored.is_err() {
+            for name in [crate::vault::KEY_FILE, crate::vault::DB_FILE] {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
+                }
+            }
+        }
+        restored
+    }
+
     /// The journal's data key, for a move to a new phone.
     pub fn data_key(&self) -> Option<crate::vault::DataKey> {
         self.key.clone()

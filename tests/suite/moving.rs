@@ -472,3 +472,49 @@ async fn a_journal_moves_between_two_windows() {
     drop((old, new));
     assert_eq!(list_json(&dn), before, "everything arrived, private entries included");
 }
+
+/// The first run's "Restore from a backup": an encrypted export kept earlier comes back
+/// into a new phone's window. A wrong passphrase is said and writes nothing; the right one
+/// brings every entry back, and the window opens on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_is_restored_from_the_first_run_of_a_new_phone() {
+    use crate::harness::Screen;
+    let (a, n) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (da, dn) = (a.path(), n.path().join("new-phone"));
+    ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    let kept = "KEPT-IN-A-BACKUP-2e5";
+    ok(da, &["add", "checkin", kept]);
+    ok(da, &["add", "safety-helps", "HELPS-FROM-THE-BACKUP-77c"]);
+    let file = a.path().join("backup.json.age");
+    let passphrase = ("STEADY_EXPORT_PASSPHRASE", "a long backup passphrase");
+    ok_with(da, &["export", "--format", "json", "--out", file.to_str().unwrap()], &[passphrase]);
+    assert!(std::fs::read(&file).unwrap().starts_with(b"age-encryption.org/v1"));
+    let before = list_json(da);
+
+    let dom = dioxus::prelude::VirtualDom::new(steady::ui::App)
+        .with_root_context(steady::ui::DataDir(dn.clone()))
+        .with_root_context(steady::ui::service::NetOptions {
+            discovery_allowed: false,
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        });
+    let mut window = Screen::new(dom);
+    window.tap("data-set-up", "restore");
+    assert!(window.html().contains("comes back private, marked as shared before"));
+    window.tap("data-restore", "passcode-choice");
+    window.type_into("name", "backup-path", file.to_str().unwrap());
+    window.type_into("name", "backup-passphrase", "not the passphrase");
+    window.submit("data-form", "restore");
+    assert!(window.html().contains("that passphrase does not open this export"), "{}", window.html());
+    assert!(!dn.join("steady.key").exists() && !dn.join("steady.sqlite3").exists(), "nothing was written");
+
+    window.type_into("name", "backup-passphrase", passphrase.1);
+    window.submit("data-form", "restore");
+    assert!(
+        window.wait_until(std::time::Duration::from_secs(10), |h| h.contains("data-screen=\"today\"")).await,
+        "{}",
+        window.html()
+    );
+    assert!(window.html().contains(kept), "the window opens on the restored journal");
+    drop(window);
+    assert_eq!(list_json(&dn), before, "every entry came back");
+}
