@@ -144,18 +144,9 @@ pub fn SetUpScreen(journal: JournalSignal, gate: Signal<Gate>, upgrading: bool) 
     let mut message = use_signal(|| None::<String>);
     // `passcode`: the new passcode and the same again, or `None` to go on without one.
     let mut finish = move |passcode: Option<(String, String)>| {
-        let passcode = match passcode {
-            Some((first, again)) => {
-                let (first, again) = (zeroize::Zeroizing::new(first), zeroize::Zeroizing::new(again));
-                if let Err(e) = check_new_passcode(&first) {
-                    return message.set(Some(e.to_string()));
-                }
-                if first != again {
-                    return message.set(Some("The two passcodes are not the same.".into()));
-                }
-                Some(first)
-            }
-            None => None,
+        let passcode = match chosen_passcode(passcode) {
+            Ok(passcode) => passcode,
+            Err(e) => return message.set(Some(e)),
         };
         // A journal from before encryption must be whole and Steady's before a key is
         // made for it.
@@ -297,6 +288,32 @@ pub fn use_auto_lock(journal: JournalSignal, gate: Signal<Gate>, foreground: Sig
 
 /// The names under which a form holds a new passcode and the same again
 /// ([`NewPasscode`]).
+/// A new passcode as typed twice (`None`: none was chosen), checked: long enough, and the
+/// same both times. Wiped from memory when dropped.
+pub fn chosen_passcode(typed: Option<(String, String)>) -> Result<Option<zeroize::Zeroizing<String>>, String> {
+    let Some((first, again)) = typed else { return Ok(None) };
+    let (first, again) = (zeroize::Zeroizing::new(first), zeroize::Zeroizing::new(again));
+    check_new_passcode(&first).map_err(|e| e.to_string())?;
+    if first != again {
+        return Err("The two passcodes are not the same.".into());
+    }
+    Ok(Some(first))
+}
+
+/// The passcode part of a new phone's first form: a new passcode typed twice, with
+/// `prompt`, or, when the person chose none, what that leaves open.
+#[component]
+pub fn PasscodeOrNone(id: &'static str, with_passcode: bool, prompt: &'static str) -> Element {
+    rsx! {
+        if with_passcode {
+            p { "{prompt}" }
+            NewPasscode { id }
+        } else {
+            p { class: "notice", "{WITHOUT_PASSCODE}" }
+        }
+    }
+}
+
 pub const NEW_PASSCODE: &str = "new-passcode";
 pub const NEW_PASSCODE_AGAIN: &str = "new-passcode-again";
 

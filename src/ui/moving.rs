@@ -13,9 +13,9 @@ use zeroize::Zeroizing;
 
 use crate::net::NetConfig;
 use crate::net::moving::{self, MoveEvent};
-use crate::ui::lock::{Gate, NEW_PASSCODE, NEW_PASSCODE_AGAIN, NewPasscode};
+use crate::ui::lock::{Gate, NEW_PASSCODE, NEW_PASSCODE_AGAIN, PasscodeOrNone, chosen_passcode};
 use crate::ui::{DataDir, Journal, JournalSignal, components::typed};
-use crate::vault::{DataKey, check_new_passcode};
+use crate::vault::DataKey;
 
 /// Which side of a move this window is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,18 +299,9 @@ pub fn MoveInScreen(gate: Signal<Gate>, task: MoveSignal) -> Element {
         if let Err(e) = moving::parse_code(&code) {
             return message.set(Some(e.to_string()));
         }
-        let passcode = match passcode {
-            Some((first, again)) => {
-                let (first, again) = (Zeroizing::new(first), Zeroizing::new(again));
-                if let Err(e) = check_new_passcode(&first) {
-                    return message.set(Some(e.to_string()));
-                }
-                if first != again {
-                    return message.set(Some("The two passcodes are not the same.".into()));
-                }
-                Some(first)
-            }
-            None => None,
+        let passcode = match chosen_passcode(passcode) {
+            Ok(passcode) => passcode,
+            Err(e) => return message.set(Some(e)),
         };
         let mut task = task;
         let mut gate = gate;
@@ -329,12 +320,7 @@ pub fn MoveInScreen(gate: Signal<Gate>, task: MoveSignal) -> Element {
                 },
                 label { r#for: "move-code", "The code your other phone shows" }
                 input { id: "move-code", name: MOVE_CODE, r#type: "text", autocomplete: "off", spellcheck: "false" }
-                if with_passcode() {
-                    p { "Choose the passcode Steady asks for on this phone (your old one is fine)." }
-                    NewPasscode { id: "move-passcode" }
-                } else {
-                    p { class: "notice", "{crate::vault::WITHOUT_PASSCODE}" }
-                }
+                PasscodeOrNone { id: "move-passcode", with_passcode: with_passcode(), prompt: "Choose the passcode Steady asks for on this phone (your old one is fine)." }
                 button { r#type: "submit", class: "primary", "data-move": "join", "Join" }
             }
             button { class: "link", "data-move": "passcode-choice", onclick: move |_| with_passcode.set(!with_passcode()),
@@ -368,18 +354,9 @@ pub fn RestoreScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
             Ok(backup) => backup,
             Err(e) => return message.set(Some(format!("Can't restore {path}: {e}."))),
         };
-        let passcode = match passcode {
-            Some((first, again)) => {
-                let (first, again) = (Zeroizing::new(first), Zeroizing::new(again));
-                if let Err(e) = check_new_passcode(&first) {
-                    return message.set(Some(e.to_string()));
-                }
-                if first != again {
-                    return message.set(Some("The two passcodes are not the same.".into()));
-                }
-                Some(first)
-            }
-            None => None,
+        let passcode = match chosen_passcode(passcode) {
+            Ok(passcode) => passcode,
+            Err(e) => return message.set(Some(e)),
         };
         match Journal::restore_backup(&dir.0, backup, passcode.as_deref().map(|p| p.as_str())) {
             Ok(j) => {
@@ -404,12 +381,7 @@ pub fn RestoreScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
                 input { id: "backup-path", name: BACKUP_PATH, r#type: "text", autocomplete: "off", spellcheck: "false" }
                 label { r#for: "backup-passphrase", "Its passphrase, if it is encrypted" }
                 input { id: "backup-passphrase", name: BACKUP_PASSPHRASE, r#type: "password", autocomplete: "off" }
-                if with_passcode() {
-                    p { "Choose the passcode Steady asks for on this phone." }
-                    NewPasscode { id: "restore-passcode" }
-                } else {
-                    p { class: "notice", "{crate::vault::WITHOUT_PASSCODE}" }
-                }
+                PasscodeOrNone { id: "restore-passcode", with_passcode: with_passcode(), prompt: "Choose the passcode Steady asks for on this phone." }
                 button { r#type: "submit", class: "primary", "data-restore": "go", "Restore" }
             }
             button { class: "link", "data-restore": "passcode-choice", onclick: move |_| with_passcode.set(!with_passcode()),
