@@ -116,7 +116,7 @@ fn Welcome(journal: JournalSignal, notice: Notice) -> Element {
         main { class: "screen welcome",
             h1 { "Steady" }
             p { "Trust is repaired through small, steady actions, not by re-arguing the past." }
-            p { "Everything you write stays on this phone until you choose to share it." }
+            p { "Everything you write stays on this phone until you choose to share it, or move Steady to a new phone." }
             if let Some(message) = notice() {
                 p { class: "notice", role: "alert", "{message}" }
             }

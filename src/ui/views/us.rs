@@ -106,7 +106,7 @@ pub fn Us(journal: JournalSignal, notice: Notice, tab: Signal<Tab>) -> Element {
         MoveToNewPhone { journal, notice }
         section { "aria-label": "How Steady works",
             h2 { "How Steady works" }
-            p { "Everything you write is private: it stays on this phone." }
+            p { "Everything you write is private: it stays on this phone, and leaves it only with you, if you move Steady to a new phone." }
             p { "\u{201c}Share with partner\u{201d} gives your partner a copy of that one entry. It waits on this phone until it leaves, at the next sync or sealed in a letter while you are apart, and for ten seconds at least: until then, \u{201c}Undo\u{201d} or \u{201c}Keep private\u{201d} takes it back and nothing of it ever leaves this phone." }
             p { "\u{201c}Unshare\u{201d} takes a sent entry back out of what you share, but the copy your partner's phone already received stays with them. Each card says which it is." }
             p { "Each pairing has its own shared entries. If you unpair, nothing of this pairing is ever sent to anyone you pair with later." }
