@@ -10,7 +10,7 @@ use super::lock;
 use super::net::{line, listen_address, runtime};
 use crate::net::NetConfig;
 use crate::net::moving::{self, MoveEvent};
-use crate::store::moved::{self, MOVE_ANSWER, MOVE_WAITING};
+use crate::store::moved::{MOVE_ANSWER, MOVE_WAITING};
 use crate::vault::{check_new_passcode, make_private_dir};
 
 #[derive(Subcommand, Debug)]
@@ -72,7 +72,7 @@ fn answer(dir: &Path, yes: bool, out: &mut dyn Write) -> Result<()> {
 
 /// Removes the files of a move under way from `dir`.
 fn tidy(dir: &Path) {
-    for name in [MOVE_WAITING, MOVE_ANSWER, moved::SNAPSHOT_FILE] {
+    for name in [MOVE_WAITING, MOVE_ANSWER] {
         let _ = std::fs::remove_file(dir.join(name));
     }
 }

@@ -26,9 +26,10 @@
 //!   erases its copy only on an `Arrived` whose digest is its own manifest's; if the move
 //!   breaks off anywhere before, it keeps everything.
 //!
-//! This file holds the conversation; what is gathered, set in place and erased is the
-//! caller's (`store::moved`). Depends on `net::wire`, `net::node::swarm`,
-//! `net::pairing` (the words).
+//! This file holds the conversation ([`send_out`], [`move_in`]) and a whole move for the
+//! command line and the window ([`move_journal_out`], [`move_journal_in`]); what is
+//! gathered, set in place and erased is `store::moved`'s. Depends on `net::wire`,
+//! `net::node::swarm`, `net::pairing` (the words), `store::moved`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -555,15 +556,15 @@ pub async fn move_journal_in(
         for marker in [moved::MOVE_WAITING, moved::MOVE_ANSWER] {
             let _ = std::fs::remove_file(dir.join(marker));
         }
-        moved::land(staging, dir, &key, passcode)?;
-        // In place: the partner's phone is told at the next exchange, the courier's
-        // profile is this phone's own, and the entries are counted.
-        let mut store = Store::open_dir(dir, &key).map_err(|e| e.to_string())?;
-        store.note_moved(chrono::Utc::now()).map_err(|e| e.to_string())?;
-        if let Err(e) = super::courier::keep_profile(&store) {
-            tracing::warn!("the courier's profile could not be written: {e}");
-        }
-        let count = store.entries().map(|e| e.len()).map_err(|e| e.to_string())?;
+        // Before it is put in place: the partner's phone is to be told at the next
+        // exchange, the courier's profile is this phone's own, and the entries are counted.
+        let count = moved::land(staging, dir, &key, passcode, |store, listed| {
+            store.note_moved(chrono::Utc::now()).map_err(|e| e.to_string())?;
+            if let Err(e) = super::courier::keep_profile(store) {
+                tracing::warn!("the courier's profile could not be written: {e}");
+            }
+            Ok(listed)
+        })?;
         Ok((key, count))
     };
     let done = move_in(code, extra, &staging, ask, land, say).await;

@@ -135,18 +135,23 @@ pub fn gather(store: &Store, dir: &Path, stays_too: &[&str]) -> Result<Vec<(Move
 }
 
 /// Sets a folder that arrived in `staging` in place as `dir`: the data key sealed under
-/// `passcode` (or kept without one), the journal opened with it to check that it is
-/// whole, and only then `staging` renamed to `dir`, which must be empty or missing.
-pub fn land(staging: &Path, dir: &Path, key: &DataKey, passcode: Option<&str>) -> Result<(), String> {
+/// `passcode` (or kept without one), the journal opened with it and listed to check that
+/// it is whole, `ready` run on it with how many entries it lists (the caller's last
+/// steps, in the same folder), and only
+/// then `staging` renamed to `dir`, which must be empty or missing. Returns what `ready`
+/// made.
+pub fn land<T>(
+    staging: &Path,
+    dir: &Path,
+    key: &DataKey,
+    passcode: Option<&str>,
+    ready: impl FnOnce(&mut Store, usize) -> Result<T, String>,
+) -> Result<T, String> {
     Vault::at(staging).adopt(key, passcode).map_err(|e| e.to_string())?;
     let mut store = Store::open_dir(staging, key).map_err(|e| e.to_string())?;
-    store.entries().map_err(|e| e.to_string())?;
+    let listed = store.entries().map_err(|e| e.to_string())?.len();
+    let made = ready(&mut store, listed)?;
     drop(store);
-    for (relative, path) in files_under(staging).map_err(|e| e.to_string())? {
-        if relative.starts_with(&format!("{DB_FILE}-")) {
-            let _ = fs::remove_file(path);
-        }
-    }
     match fs::remove_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -158,7 +163,7 @@ pub fn land(staging: &Path, dir: &Path, key: &DataKey, passcode: Option<&str>) -
     {
         let _ = folder.sync_all();
     }
-    Ok(())
+    Ok(made)
 }
 
 /// The name a data folder takes while it is erased, beside it.
