@@ -453,7 +453,7 @@ pub enum Held {
 /// `until_sent`, no letter waits here any more; then it no longer asks. Blocks: call it
 /// on a thread of its own.
 pub fn hold(data_dir: &Path, config: NetConfig, limit: Duration, until_sent: bool, stop: &AtomicBool) -> Held {
-    want(Wants::Service, true, data_dir, config);
+    want(Wants::Service, true, data_dir, config.clone());
     let ends = Instant::now() + limit;
     let held = loop {
         if stop.load(Ordering::SeqCst) {
@@ -468,7 +468,7 @@ pub fn hold(data_dir: &Path, config: NetConfig, limit: Duration, until_sent: boo
         }
         std::thread::sleep(left.min(Duration::from_millis(250)));
     };
-    want(Wants::Service, false, data_dir, NetConfig::default());
+    want(Wants::Service, false, data_dir, config);
     held
 }
 

@@ -35,7 +35,8 @@ enum Said {
 /// A move running on its thread.
 pub struct MoveTask {
     side: Side,
-    said: tokio::sync::mpsc::UnboundedReceiver<Said>,
+    /// What the move says, until the window takes it to read.
+    said: Option<tokio::sync::mpsc::UnboundedReceiver<Said>>,
     /// 0 while the person has not answered, 1 for yes, 2 for no.
     answer: Arc<AtomicU8>,
     /// Set to stop a move nobody has joined yet.
@@ -106,7 +107,7 @@ impl MoveTask {
         if let Err(e) = spawned {
             let _ = tx.send(Said::Ended(Err(e.to_string())));
         }
-        MoveTask { side, said, answer, stop: Some(stop) }
+        MoveTask { side, said: Some(said), answer, stop: Some(stop) }
     }
 
     fn answer(&self, yes: bool) {
@@ -160,23 +161,9 @@ pub fn MovingScreen(journal: JournalSignal, gate: Signal<Gate>, task: MoveSignal
     let side = task.read().as_ref().map(|t| t.borrow().side).unwrap_or(Side::Out);
     // Reads what the move says, for as long as it runs.
     use_future(move || async move {
-        let Some(running) = task.peek().clone() else { return };
-        loop {
-            let next = {
-                let mut t = running.borrow_mut();
-                // Polled here, between renders: the receiver is not held across an await
-                // point that another borrow could meet.
-                t.said.try_recv()
-            };
-            let said = match next {
-                Ok(said) => said,
-                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-                Err(_) => break,
-            };
-            match said {
+        let Some(mut said) = task.peek().as_ref().and_then(|t| t.borrow_mut().said.take()) else { return };
+        while let Some(next) = said.recv().await {
+            match next {
                 Said::Step(MoveEvent::Code(code)) => shown.set(Shown::Code(code)),
                 Said::Step(MoveEvent::Words(words)) => shown.set(Shown::Words(words)),
                 Said::Step(MoveEvent::Moving { .. }) => shown.set(Shown::Moving),
