@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 # clang, llvm-ar and the arm64 headers are on setup.sh's list.
 scripts/setup.sh
+# Rust as setup.sh may just have installed it.
+export PATH="$HOME/.cargo/bin:$PATH"
 
 if ! rustup target list --installed | grep -qx aarch64-linux-android; then
   rustup target add aarch64-linux-android

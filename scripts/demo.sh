@@ -18,6 +18,8 @@ cd "$(dirname "$0")/.."
 
 if [ -z "${STEADY_BIN:-}" ]; then
   scripts/setup.sh
+  # Rust as setup.sh may just have installed it.
+  export PATH="$HOME/.cargo/bin:$PATH"
   cargo build --locked
   STEADY_BIN="${CARGO_TARGET_DIR:-target}/debug/steady"
 fi

@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Rust as setup.sh may just have installed it.
+export PATH="$HOME/.cargo/bin:$PATH"
 exec cargo run -- "$@"

@@ -32,6 +32,10 @@ packages+=(procps)
 # locked journal (tests/suite/letters.rs).
 packages+=(gdb)
 
+# Rust's own toolchain comes from rustup (below), which needs curl to fetch it and a C
+# compiler and linker (gcc) to link with.
+command -v cargo >/dev/null || [ -x "$HOME/.cargo/bin/cargo" ] || packages+=(curl ca-certificates build-essential)
+
 # Node.js runs the end-to-end test's WebdriverIO client.
 command -v node >/dev/null || packages+=(nodejs npm)
 
@@ -51,10 +55,22 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-command -v cargo >/dev/null || {
-  echo "Rust is not installed. Install it with rustup (https://rustup.rs), then run this again." >&2
-  exit 1
-}
+# Rust through rustup, when this machine has none: rustup-init from the Rust project's
+# own distribution server, into ~/.cargo (scripts that call this one add ~/.cargo/bin to
+# their PATH). The release the tests and lints are checked with, so that a newer
+# clippy's new lints can't fail a fresh machine.
+RUST_RELEASE=1.95.0
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null; then
+  echo "Installing Rust ($RUST_RELEASE) with rustup"
+  # It must be run under its own name: rustup reads what to be from it.
+  fetched="$(mktemp -d)"
+  curl --proto '=https' --tlsv1.2 -sSf -o "$fetched/rustup-init" \
+    "https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
+  chmod +x "$fetched/rustup-init"
+  "$fetched/rustup-init" -y --no-modify-path --profile minimal --default-toolchain "$RUST_RELEASE"
+  rm -rf "$fetched"
+fi
 
 # The tests check formatting and lints first: rustfmt and clippy, from rustup.
 if command -v rustup >/dev/null; then

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Rust as setup.sh may just have installed it.
+export PATH="$HOME/.cargo/bin:$PATH"
 # The code is formatted, and lint-free in every target, before anything is tested.
 cargo fmt --check
 cargo clippy --locked --all-targets --features e2e -- -D warnings
