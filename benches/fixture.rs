@@ -133,7 +133,11 @@ pub fn couple(from: &Path) -> Couple {
         a.start_couple(COUPLE, "Blair").unwrap();
     }
     b.start_couple(COUPLE, "Alex").unwrap();
-    let rules = |s: &Store| steady::store::PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()] };
+    let rules = |s: &Store| steady::store::PartnerRules {
+        person: s.me().unwrap().id,
+        actors: vec![s.actor()],
+        history: vec![],
+    };
     Couple {
         a_sees_b: rules(&b),
         b_sees_a: rules(&a),

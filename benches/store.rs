@@ -138,7 +138,7 @@ fn received_change_check(c: &mut Criterion) {
         }
     }
     let mut agreement = agreement.unwrap();
-    let rules = PartnerRules { person: partner, actors: vec![ActorId::random()] };
+    let rules = PartnerRules { person: partner, actors: vec![ActorId::random()], history: vec![] };
     let mut theirs = mine.fork().with_actor(rules.actors[0].clone());
     agreement.check_in(Outcome::Kept, Some("Lovely evening"), partner, now, now.date_naive()).unwrap();
     let mut tx = theirs.transaction();

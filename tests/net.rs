@@ -683,7 +683,7 @@ async fn an_address_nobody_answers_at_is_named_in_the_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_ends_an_open_join_and_an_open_invite() {
     let a = Phone::new("Alex").await;
-    let waiting = Invitation { code: InviteCode::random(), peer: None, addresses: Vec::new() };
+    let waiting = Invitation { code: InviteCode::random(), peer: None, addresses: Vec::new(), continues: false };
     let (joined, ()) = tokio::join!(a.node.join(waiting), async {
         tokio::time::sleep(Duration::from_millis(200)).await;
         a.node.cancel_pairing();

@@ -29,6 +29,11 @@ pub enum PairAction {
         /// Your partner's address, as their screen shows it, when discovery can't find it.
         #[arg(long, value_name = "HOST:PORT")]
         addr: Option<String>,
+        /// After restoring this phone from a backup: continue the couple's shared history
+        /// instead of starting a new one. Your partner's phone sends it again once you both
+        /// confirm the words.
+        #[arg(long = "continue")]
+        continues: bool,
         #[command(flatten)]
         net: NetArgs,
     },
@@ -142,8 +147,9 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
         PairAction::Confirm => return confirm(data_dir, out),
         PairAction::Reject => return reject(data_dir, out),
         PairAction::Invite { net } => (net, None),
-        PairAction::Join { code, addr, net } => {
+        PairAction::Join { code, addr, continues, net } => {
             let mut invitation = Invitation::parse(&code)?;
+            invitation.continues = continues;
             if let Some(addr) = addr {
                 let address =
                     addresses::parse_host_port(&addr).map_err(|e| anyhow!("can't reach partner at {addr}: {e}"))?;
@@ -171,7 +177,15 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
                 line(out, "Waiting for your partner to type the code (this invite lasts 10 minutes)…")?;
                 loop {
                     match events.recv().await {
-                        Ok(NetEvent::Paired { name, safety_words, .. }) => {
+                        Ok(NetEvent::Paired { name, safety_words, continued, .. }) => {
+                            if continued {
+                                line(
+                                    out,
+                                    &format!(
+                                        "{name} restored Steady from a backup: this pairing continues your shared history."
+                                    ),
+                                )?;
+                            }
                             print_paired(out, &name, &safety_words)?;
                             break;
                         }
@@ -184,6 +198,7 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
                 }
             }
             Some(invitation) => {
+                let continues = invitation.continues;
                 line(out, "Looking for your partner's invite…")?;
                 let paired = tokio::time::timeout(JOIN_WAIT, node.join(invitation)).await.map_err(|_| {
                     anyhow!(
@@ -193,6 +208,15 @@ pub fn pair(data_dir: &Path, action: PairAction, out: &mut dyn Write) -> Result<
                     )
                 })??;
                 let words: Vec<String> = paired.safety_words.iter().map(|w| (*w).to_owned()).collect();
+                if continues {
+                    line(
+                        out,
+                        &format!(
+                            "This pairing continues your shared history: {}'s phone sends it once you both confirm.",
+                            paired.name
+                        ),
+                    )?;
+                }
                 print_paired(out, &paired.name, &words)?;
             }
         }
@@ -472,7 +496,8 @@ pub fn status(data_dir: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
     if let Some(p) = &status.partner
         && let Some(at) = p.moved_at
     {
-        line(out, &crate::model::text::moved_line(&p.name, at.with_timezone(&chrono::Local).date_naive()))?;
+        let on = at.with_timezone(&chrono::Local).date_naive();
+        line(out, &crate::model::text::partner_moved_line(&p.name, on, p.restored))?;
     }
     if let Some(at) = status.last_synced {
         line(out, &format!("Last synced {}.", at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")))?;

@@ -54,6 +54,10 @@ pub fn to_json(journal: &Journal, exported_at: DateTime<Utc>) -> String {
             if e.shared_before {
                 m.insert("shared_before".into(), Value::Bool(true));
             }
+            // A share that had not left yet: a restore that continues the pairing sends it.
+            if e.shared && e.waiting {
+                m.insert("waiting".into(), Value::Bool(true));
+            }
             Value::Object(m)
         })
         .collect();
@@ -114,8 +118,14 @@ pub fn from_json(text: &str) -> Result<Journal, ImportError> {
             Some(Value::Bool(b)) => b,
             Some(_) => return Err(bad("its shared_before is not true or false".into())),
         };
+        let waiting = match fields.remove("waiting") {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(bad("its waiting is not true or false".into())),
+        };
         let mut entry = Entry::from_fields(id, shared, fields).map_err(|e| bad(e.to_string()))?;
         entry.shared_before = shared_before;
+        entry.waiting = shared && waiting;
         entries.push(entry);
     }
     Ok(Journal { person, people, entries })

@@ -92,6 +92,16 @@ pub fn moved_line(name: &str, on: chrono::NaiveDate) -> String {
     format!("{name} moved Steady to a new phone on {}.", on.format("%-d %B"))
 }
 
+/// The line after the partner restored Steady from a backup and the pairing continued.
+pub fn restored_line(name: &str, on: chrono::NaiveDate) -> String {
+    format!("{name} restored Steady from a backup on {}.", on.format("%-d %B"))
+}
+
+/// The line for a move (`restored` false) or a restore.
+pub fn partner_moved_line(name: &str, on: chrono::NaiveDate, restored: bool) -> String {
+    if restored { restored_line(name, on) } else { moved_line(name, on) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +152,6 @@ mod tests {
     fn the_line_after_a_move_names_the_person_and_the_day_only() {
         let on = chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
         assert_eq!(moved_line("Sam", on), "Sam moved Steady to a new phone on 3 March.");
+        assert_eq!(partner_moved_line("Sam", on, true), "Sam restored Steady from a backup on 3 March.");
     }
 }

@@ -20,6 +20,9 @@ pub struct Invitation {
     pub code: InviteCode,
     pub peer: Option<PeerId>,
     pub addresses: Vec<Multiaddr>,
+    /// Whether joining asks to continue the couple's shared document (after a restore
+    /// from a backup). Chosen on the joining phone; never part of the code or link.
+    pub continues: bool,
 }
 
 impl Invitation {
@@ -30,11 +33,16 @@ impl Invitation {
             return Err(PairingError::BadLink("it is far too long"));
         }
         let Some(rest) = text.strip_prefix(SCHEME) else {
-            return Ok(Invitation { code: InviteCode::parse(text)?, peer: None, addresses: Vec::new() });
+            return Ok(Invitation {
+                code: InviteCode::parse(text)?,
+                peer: None,
+                addresses: Vec::new(),
+                continues: false,
+            });
         };
         let (code, query) = rest.split_once('?').unwrap_or((rest, ""));
         let code = InviteCode::parse(code)?;
-        let mut invitation = Invitation { code, peer: None, addresses: Vec::new() };
+        let mut invitation = Invitation { code, peer: None, addresses: Vec::new(), continues: false };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').ok_or(PairingError::BadLink("a part has no value"))?;
             match key {
@@ -102,6 +110,7 @@ mod tests {
             code: InviteCode::random(),
             peer: Some(peer),
             addresses: vec!["/ip4/192.168.1.20/tcp/4001".parse().unwrap()],
+            continues: false,
         };
         assert_eq!(Invitation::parse(&link.to_link()).unwrap(), link);
         let with_public = format!("{}&addr=/ip4/8.8.8.8/tcp/1", link.to_link());

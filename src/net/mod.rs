@@ -126,7 +126,13 @@ pub enum NetEvent {
     Unreachable { address: String, reason: String },
     /// Pairing finished; both screens show the same words. Nothing syncs until the person
     /// on each phone confirms that they match.
-    Paired { partner: String, name: String, safety_words: Vec<String> },
+    Paired {
+        partner: String,
+        name: String,
+        safety_words: Vec<String>,
+        /// The pairing continues the couple's shared document (a restore from a backup).
+        continued: bool,
+    },
     /// An invite ended without a partner joining.
     InviteEnded { reason: String },
     /// A sealed letter left this phone, for the partner's phone or a relay.
@@ -169,6 +175,9 @@ pub struct PartnerView {
     /// When the partner last moved Steady to a new phone, as their phone wrote it in the
     /// shared document; `None` when never. Nothing about where or when it is used.
     pub moved_at: Option<DateTime<Utc>>,
+    /// Whether that last time was a restore from a backup, which continued the pairing,
+    /// rather than a move.
+    pub restored: bool,
 }
 
 /// The state of sync on this phone.
@@ -229,10 +238,14 @@ impl NetStatus {
                 (Some(_), false, None) => LinkState::Offline,
             },
             pairing: peers::pairing_state(partner.as_ref()),
-            partner: partner.map(|p| PartnerView {
-                peer_id: p.peer.to_base58(),
-                moved_at: store.moved_at(p.person),
-                name: p.name,
+            partner: partner.map(|p| {
+                let moved = peers::partner_moved(store, &p);
+                PartnerView {
+                    peer_id: p.peer.to_base58(),
+                    moved_at: moved.map(|(at, _)| at),
+                    restored: moved.is_some_and(|(_, restored)| restored),
+                    name: p.name,
+                }
             }),
             paused,
             last_synced: peers::last_synced(store)?,

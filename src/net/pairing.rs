@@ -6,9 +6,13 @@
 //! joiner (B)                          inviter (A)
 //!   Hello { spake_b }        ──►
 //!                            ◄──      Reply { spake_a, confirm_a, commit_a = H(nonce_a) }
-//!   Confirm { confirm_b, name_b, person_b, actor_b, nonce_b } ──►
-//!                            ◄──      Welcome { name_a, person_a, actor_a, nonce_a }
+//!   Confirm { confirm_b, name_b, person_b, actor_b, nonce_b, [continues] } ──►
+//!                            ◄──      Welcome { name_a, person_a, actor_a, nonce_a, [heads] }
 //! ```
+//!
+//! A joiner restored from a backup may ask to continue the couple's shared document
+//! (`continues`, under the confirmation); the inviter then names the heads of the
+//! document it continues, which the joiner takes as their history.
 //!
 //! Both confirmations are HMACs of the transcript under the session key, so a wrong code
 //! is caught on both sides; the joiner's also covers who it says it is. Both screens then
@@ -56,6 +60,10 @@ pub const MAX_MESSAGE: usize = 1024;
 /// (`net::daily`), which a phone on version 3 would never find. A phone on an earlier
 /// version is refused with "unknown version" rather than paired half-way.
 const VERSION: u8 = 4;
+
+/// The most heads a continued document's history is given by. A document has one head
+/// once both phones have synced; a few when changes crossed.
+pub const MAX_HEADS: usize = 16;
 
 /// The longest Automerge actor id accepted from the other phone. Steady makes 16-byte
 /// ones.
@@ -164,11 +172,17 @@ pub enum PairMessage {
         who: Introduction,
         /// The joiner's nonce.
         nonce: [u8; 32],
+        /// The joiner asks to continue the couple's shared document (a restore from a
+        /// backup), covered by the confirmation like the rest.
+        continues: bool,
     },
     Welcome {
         who: Introduction,
         /// The inviter's nonce, opened.
         nonce: [u8; 32],
+        /// When continuing: the heads of the shared document the inviter continues, the
+        /// history the joiner takes as the couple's. Empty otherwise.
+        history: Vec<[u8; 32]>,
     },
     /// The inviter's last word when pairing can't go on.
     Refused {
@@ -217,6 +231,7 @@ pub enum Refusal {
     Expired = 2,
     TooManyTries = 3,
     Busy = 4,
+    NothingToContinue = 5,
 }
 
 impl PairMessage {
@@ -233,16 +248,25 @@ impl PairMessage {
                 out.extend_from_slice(confirm);
                 out.extend_from_slice(commit);
             }
-            PairMessage::Confirm { confirm, who, nonce } => {
+            PairMessage::Confirm { confirm, who, nonce, continues } => {
                 out.push(3);
                 out.extend_from_slice(confirm);
                 who.encode_into(&mut out);
                 out.extend_from_slice(nonce);
+                if *continues {
+                    out.push(1);
+                }
             }
-            PairMessage::Welcome { who, nonce } => {
+            PairMessage::Welcome { who, nonce, history } => {
                 out.push(4);
                 who.encode_into(&mut out);
                 out.extend_from_slice(nonce);
+                if !history.is_empty() {
+                    out.push(history.len().min(MAX_HEADS) as u8);
+                    for head in history.iter().take(MAX_HEADS) {
+                        out.extend_from_slice(head);
+                    }
+                }
             }
             PairMessage::Refused { reason } => {
                 out.push(5);
@@ -264,14 +288,40 @@ impl PairMessage {
         let msg = match r.byte()? {
             1 => PairMessage::Hello { spake: r.bytes()?.to_vec() },
             2 => PairMessage::Reply { spake: r.bytes()?.to_vec(), confirm: r.mac()?, commit: r.array()? },
-            3 => PairMessage::Confirm { confirm: r.mac()?, who: Introduction::read(&mut r)?, nonce: r.array()? },
-            4 => PairMessage::Welcome { who: Introduction::read(&mut r)?, nonce: r.array()? },
+            3 => PairMessage::Confirm {
+                confirm: r.mac()?,
+                who: Introduction::read(&mut r)?,
+                nonce: r.array()?,
+                continues: match r.0 {
+                    [] => false,
+                    [1, ..] => {
+                        r.byte()?;
+                        true
+                    }
+                    _ => return Err(PairingError::Malformed("unknown confirmation flag")),
+                },
+            },
+            4 => {
+                let (who, nonce) = (Introduction::read(&mut r)?, r.array()?);
+                let mut history = Vec::new();
+                if !r.0.is_empty() {
+                    let n = r.byte()? as usize;
+                    if n == 0 || n > MAX_HEADS {
+                        return Err(PairingError::Malformed("a history of the wrong length"));
+                    }
+                    for _ in 0..n {
+                        history.push(r.array()?);
+                    }
+                }
+                PairMessage::Welcome { who, nonce, history }
+            }
             5 => PairMessage::Refused {
                 reason: match r.byte()? {
                     1 => Refusal::WrongCode,
                     2 => Refusal::Expired,
                     3 => Refusal::TooManyTries,
                     4 => Refusal::Busy,
+                    5 => Refusal::NothingToContinue,
                     _ => return Err(PairingError::Malformed("unknown refusal")),
                 },
             },
@@ -490,6 +540,7 @@ impl Joiner {
         confirm_a: &[u8; 32],
         commit_a: &[u8; 32],
         me: &Introduction,
+        continues: bool,
     ) -> Result<(JoinerConfirmed, PairMessage), PairingError> {
         let nonce_b = random_nonce();
         let key = SessionKey(self.state.finish(spake_a).map_err(|_| PairingError::Malformed("bad key exchange"))?);
@@ -497,9 +548,10 @@ impl Joiner {
         if !key.verify(b"inviter confirms", &t, confirm_a) {
             return Err(PairingError::WrongCode);
         }
-        let confirm = key.mac(b"joiner confirms", &[t, me.transcript_part(), nonce_b.to_vec()].concat());
+        let confirm =
+            key.mac(b"joiner confirms", &[t, me.transcript_part(), nonce_b.to_vec(), flag(continues)].concat());
         let waiting = JoinerConfirmed { key, commit_a: *commit_a, nonce_b };
-        Ok((waiting, PairMessage::Confirm { confirm, who: me.clone(), nonce: nonce_b }))
+        Ok((waiting, PairMessage::Confirm { confirm, who: me.clone(), nonce: nonce_b, continues }))
     }
 }
 
@@ -554,13 +606,20 @@ impl InviterAttempt {
         confirm_b: &[u8; 32],
         joiner: &Introduction,
         nonce_b: &[u8; 32],
+        continues: bool,
     ) -> Result<(Agreement, [u8; 32]), PairingError> {
-        let t = [self.transcript.as_slice(), &joiner.transcript_part(), nonce_b].concat();
+        let t = [self.transcript.as_slice(), &joiner.transcript_part(), nonce_b, &flag(continues)].concat();
         if !self.key.verify(b"joiner confirms", &t, confirm_b) {
             return Err(PairingError::WrongCode);
         }
         Ok((Agreement { key: self.key, nonce_a: self.nonce_a, nonce_b: *nonce_b }, self.nonce_a))
     }
+}
+
+/// What the confirmation adds to the transcript for a joiner that continues: nothing
+/// otherwise, so an ordinary pairing's transcript is as before.
+fn flag(continues: bool) -> Vec<u8> {
+    if continues { vec![1] } else { Vec::new() }
 }
 
 /// Short, common, distinct words for the safety check.
@@ -609,6 +668,17 @@ pub struct PairedWith {
     pub words: [&'static str; 4],
     pub couple: [u8; 16],
     pub network: CoupleNetwork,
+    /// Set when the pairing continues a shared document: on the inviting phone, which of
+    /// its past pairings; on both, the heads of that document's history.
+    pub continued: Option<Continued>,
+}
+
+/// A shared document a pairing continues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Continued {
+    /// The inviting phone's past pairing it takes back (`None` on the joining phone).
+    pub past: Option<i64>,
+    pub heads: Vec<[u8; 32]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -623,6 +693,12 @@ pub enum PairFailure {
     Busy,
     #[error("the other phone stopped answering: {0}")]
     Gone(String),
+    #[error(
+        "your partner's phone holds no shared history with you to continue; pair without continuing to start a new one"
+    )]
+    NothingToContinue,
+    #[error("your partner's phone did not continue the shared history this phone asked to continue")]
+    NotContinued,
 }
 
 impl From<Refusal> for PairFailure {
@@ -632,6 +708,7 @@ impl From<Refusal> for PairFailure {
             Refusal::Expired => PairFailure::Expired,
             Refusal::TooManyTries => PairFailure::TooManyTries,
             Refusal::Busy => PairFailure::Busy,
+            Refusal::NothingToContinue => PairFailure::NothingToContinue,
         }
     }
 }
@@ -687,13 +764,13 @@ mod tests {
             unreachable!()
         };
         let me = blair();
-        let (joined, confirm_msg) = joiner.on_reply(&spake, &confirm, &commit, &me)?;
-        let PairMessage::Confirm { confirm, who, nonce } = PairMessage::decode(&confirm_msg.encode())? else {
+        let (joined, confirm_msg) = joiner.on_reply(&spake, &confirm, &commit, &me, false)?;
+        let PairMessage::Confirm { confirm, who, nonce, .. } = PairMessage::decode(&confirm_msg.encode())? else {
             unreachable!()
         };
         assert_eq!(who, me);
-        let (agreed_a, nonce_a) = attempt.on_confirm(&confirm, &who, &nonce)?;
-        let welcome = PairMessage::Welcome { who: blair(), nonce: nonce_a };
+        let (agreed_a, nonce_a) = attempt.on_confirm(&confirm, &who, &nonce, false)?;
+        let welcome = PairMessage::Welcome { who: blair(), nonce: nonce_a, history: vec![] };
         let PairMessage::Welcome { nonce, .. } = PairMessage::decode(&welcome.encode())? else { unreachable!() };
         Ok((agreed_a, joined.on_welcome(&nonce)?))
     }
@@ -725,8 +802,8 @@ mod tests {
         else {
             unreachable!()
         };
-        let (joined, PairMessage::Confirm { confirm, who, nonce }) =
-            joiner.on_reply(&spake, &confirm, &commit, &blair()).unwrap()
+        let (joined, PairMessage::Confirm { confirm, who, nonce, .. }) =
+            joiner.on_reply(&spake, &confirm, &commit, &blair(), false).unwrap()
         else {
             unreachable!()
         };
@@ -737,7 +814,7 @@ mod tests {
     fn a_confirmation_vouches_for_the_introduction_it_came_with() {
         let Confirmed { attempt, confirm, who, nonce, .. } = up_to_the_confirmation();
         let forged = Introduction { actor: vec![9; 16], ..who };
-        assert!(matches!(attempt.on_confirm(&confirm, &forged, &nonce), Err(PairingError::WrongCode)));
+        assert!(matches!(attempt.on_confirm(&confirm, &forged, &nonce, false), Err(PairingError::WrongCode)));
     }
 
     /// Someone in the middle who knows the code (read over a shoulder) runs the exchange
@@ -764,12 +841,12 @@ mod tests {
             else {
                 unreachable!()
             };
-            let (_, PairMessage::Confirm { confirm, who, nonce }) =
-                m_joiner.on_reply(&spake, &confirm, &commit, &mallory).unwrap()
+            let (_, PairMessage::Confirm { confirm, who, nonce, .. }) =
+                m_joiner.on_reply(&spake, &confirm, &commit, &mallory, false).unwrap()
             else {
                 unreachable!()
             };
-            let agreed_a = a_attempt.on_confirm(&confirm, &who, &nonce).unwrap().0;
+            let agreed_a = a_attempt.on_confirm(&confirm, &who, &nonce, false).unwrap().0;
             let words_a = agreed_a.safety_words();
 
             // With the joiner, as the inviter, choosing its reply.
@@ -797,12 +874,12 @@ mod tests {
                 }
             }
             let Some((attempt, PairMessage::Reply { spake, confirm, commit })) = chosen else { unreachable!() };
-            let (b_joined, PairMessage::Confirm { confirm, who, nonce }) =
-                b_joiner.on_reply(&spake, &confirm, &commit, &blair()).unwrap()
+            let (b_joined, PairMessage::Confirm { confirm, who, nonce, .. }) =
+                b_joiner.on_reply(&spake, &confirm, &commit, &blair(), false).unwrap()
             else {
                 unreachable!()
             };
-            let (_, opened) = attempt.on_confirm(&confirm, &who, &nonce).unwrap();
+            let (_, opened) = attempt.on_confirm(&confirm, &who, &nonce, false).unwrap();
             let words_b = b_joined.on_welcome(&opened).unwrap().safety_words();
             first += u32::from(words_b[0] == words_a[0]);
             all += u32::from(words_b == words_a);
@@ -827,7 +904,7 @@ mod tests {
     #[test]
     fn a_welcome_must_open_the_nonce_the_reply_committed_to() {
         let Confirmed { attempt, joined, confirm, who, nonce } = up_to_the_confirmation();
-        let (_, mut opened) = attempt.on_confirm(&confirm, &who, &nonce).unwrap();
+        let (_, mut opened) = attempt.on_confirm(&confirm, &who, &nonce, false).unwrap();
         opened[0] ^= 1;
         assert!(matches!(joined.on_welcome(&opened), Err(PairingError::Malformed(_))));
     }
@@ -858,6 +935,7 @@ mod tests {
         let msg = PairMessage::Welcome {
             who: Introduction { name: "Alex".into(), person: PersonId::new(), actor: vec![1; 16] },
             nonce: [4; 32],
+            history: vec![],
         };
         let bytes = msg.encode();
         assert_eq!(PairMessage::decode(&bytes).unwrap(), msg);
@@ -869,12 +947,33 @@ mod tests {
         // A device id of no bytes, or too many, is refused.
         for actor in [vec![], vec![1; MAX_ACTOR + 1]] {
             let mut who = Introduction { name: "Alex".into(), person: PersonId::new(), actor: vec![1] };
-            let mut bytes = PairMessage::Welcome { who: who.clone(), nonce: [4; 32] }.encode();
+            let mut bytes = PairMessage::Welcome { who: who.clone(), nonce: [4; 32], history: vec![] }.encode();
             bytes.truncate(bytes.len() - 3 - 32);
             put_bytes(&mut bytes, &actor);
             bytes.extend_from_slice(&[4; 32]);
             who.actor = actor;
             assert!(PairMessage::decode(&bytes).is_err(), "{who:?}");
         }
+    }
+
+    /// A joiner's wish to continue is covered by its confirmation: flipped on the way, the
+    /// inviter refuses it as a wrong code. The welcome's history reads back whole.
+    #[test]
+    fn continuing_is_confirmed_and_the_history_reads_back() {
+        let Confirmed { attempt, confirm, who, nonce, .. } = up_to_the_confirmation();
+        assert!(matches!(attempt.on_confirm(&confirm, &who, &nonce, true), Err(PairingError::WrongCode)));
+        let msg = PairMessage::Confirm { confirm: [1; 32], who: blair(), nonce: [2; 32], continues: true };
+        assert_eq!(PairMessage::decode(&msg.encode()).unwrap(), msg);
+        let mut flag = msg.encode();
+        *flag.last_mut().unwrap() = 2;
+        assert!(PairMessage::decode(&flag).is_err(), "an unknown flag");
+        let msg = PairMessage::Welcome { who: blair(), nonce: [4; 32], history: vec![[5; 32], [6; 32]] };
+        let bytes = msg.encode();
+        assert_eq!(PairMessage::decode(&bytes).unwrap(), msg);
+        assert!(PairMessage::decode(&bytes[..bytes.len() - 1]).is_err(), "a head cut short");
+        let mut too_many = bytes[..bytes.len() - 65].to_vec();
+        too_many.push(MAX_HEADS as u8 + 1);
+        too_many.extend(std::iter::repeat_n(7, 32 * (MAX_HEADS + 1)));
+        assert!(PairMessage::decode(&too_many).is_err(), "more heads than a history has");
     }
 }

@@ -70,6 +70,15 @@ pub struct Partner {
     /// partner's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    /// On a phone that continued the couple's document after a restore from a backup:
+    /// the heads (hex) of the history the partner's phone named, taken as it is
+    /// ([`PartnerRules::history`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<String>,
+    /// On the partner's phone: when this partner restored Steady from a backup and the
+    /// pairing continued the couple's document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_at: Option<DateTime<Utc>>,
 }
 
 impl Partner {
@@ -87,7 +96,17 @@ impl Partner {
                 automerge::ActorId::try_from(hex.as_str()).map_err(|_| PeersError::Damaged("the partner's device id"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(PartnerRules { person: self.person, actors })
+        let history = self
+            .history
+            .iter()
+            .map(|hex| {
+                from_hex(hex)
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .map(automerge::ChangeHash)
+                    .ok_or(PeersError::Damaged("the shared history's heads"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PartnerRules { person: self.person, actors, history })
     }
 }
 
@@ -116,6 +135,8 @@ pub enum Write {
         reached: Option<Multiaddr>,
         role: Role,
         words: [&'static str; 4],
+        /// The past pairing whose document the pairing continues, on the inviting phone.
+        past: Option<i64>,
     },
     Stopped(String),
     LastSynced(DateTime<Utc>),
@@ -469,7 +490,7 @@ pub fn write(store: &mut Store, write: &Write) -> Result<(), PeersError> {
     match write {
         Write::Paused(paused) => set_paused(store, *paused),
         Write::Unpair => unpair(store).map(|_| ()),
-        Write::NewPartner { partner, reached, .. } => save_new_partner(store, partner, reached.as_ref()),
+        Write::NewPartner { partner, reached, past, .. } => save_new_partner(store, partner, reached.as_ref(), *past),
         Write::Stopped(reason) => set_stopped(store, reason),
         Write::LastSynced(at) => set_last_synced(store, *at),
         Write::PartnerConfirmed { couple, confirmed } => set_partner_confirmed(store, couple, *confirmed),
@@ -478,14 +499,36 @@ pub fn write(store: &mut Store, write: &Write) -> Result<(), PeersError> {
     }
 }
 
+/// When `partner` last moved Steady to a new phone (as their phone wrote it in the shared
+/// document) or restored it from a backup and continued the pairing (as this phone saw
+/// it), whichever came last, and whether that was the restore.
+pub fn partner_moved(store: &Store, partner: &Partner) -> Option<(DateTime<Utc>, bool)> {
+    let moved = store.moved_at(partner.person).map(|at| (at, false));
+    let restored = partner.restored_at.map(|at| (at, true));
+    moved.into_iter().chain(restored).max_by_key(|(at, _)| *at)
+}
+
 /// Saves a partner just paired with: the store starts the couple's own (empty) shared
-/// document, and whatever this phone remembered about an earlier partner is cleared
-/// first. The pairing is unconfirmed until the person checks the words.
-fn save_new_partner(store: &mut Store, partner: &Partner, reached: Option<&Multiaddr>) -> Result<(), PeersError> {
+/// document, or continues past pairing `past`'s, and whatever this phone remembered about
+/// an earlier partner is cleared first. The pairing is unconfirmed until the person
+/// checks the words.
+fn save_new_partner(
+    store: &mut Store,
+    partner: &Partner,
+    reached: Option<&Multiaddr>,
+    past: Option<i64>,
+) -> Result<(), PeersError> {
     let me = store.me().map(|p| p.id);
     let earlier = store.people()?.into_iter().find(|(id, _)| Some(*id) != me).map(|(_, name)| name);
+    let earlier = earlier.as_deref().unwrap_or("your earlier partner");
     forget_partner(store)?;
-    store.start_couple(&partner.couple, earlier.as_deref().unwrap_or("your earlier partner"))?;
+    match past {
+        Some(past) => store.continue_couple(&partner.couple, past, earlier)?,
+        None => store.start_couple(&partner.couple, earlier)?,
+    }
+    // A restored phone that continues: what the restore set apart for the partner it
+    // continues with is in the document again.
+    store.restored_pairing_continued(partner.person, !partner.history.is_empty())?;
     set_partner(store, partner)?;
     if let Some(address) = reached {
         remember_address(store, address)?;

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::frame::{self, MAX_SYNC_FRAME, SyncFrame};
 use super::pairing::{
-    Introduction, InviteCode, InviterAttempt, Joiner, MAX_MESSAGE, PairMessage, PairingError, Refusal,
+    Continued, Introduction, InviteCode, InviterAttempt, Joiner, MAX_MESSAGE, PairMessage, PairingError, Refusal,
 };
 pub use super::pairing::{PairFailure, PairOutcome, PairedWith};
 use super::peers::Partner;
@@ -25,7 +25,7 @@ use super::sync::{Arrived, Out, Show, SyncSession};
 use super::worker::StoreWorker;
 use super::{AbortOnDrop, WireTap};
 use crate::model::text::partner_name;
-use crate::store::Store;
+use crate::store::{Continuable, Store};
 
 /// How long a pairing step may take before the other phone is given up on.
 const PAIR_STEP: Duration = Duration::from_secs(15);
@@ -256,12 +256,13 @@ fn paired_with(
     me: &Introduction,
     mut who: Introduction,
     key: &super::pairing::Agreement,
+    continued: Option<Continued>,
 ) -> Result<PairedWith, PairFailure> {
     if who.person == me.person || who.actor == me.actor {
         return Err(PairingError::SameJournal.into());
     }
     who.name = partner_name(&who.name);
-    Ok(PairedWith { who, words: key.safety_words(), couple: key.couple_id(), network: key.couple_network() })
+    Ok(PairedWith { who, words: key.safety_words(), couple: key.couple_id(), network: key.couple_network(), continued })
 }
 
 async fn read_pair(stream: &mut Stream, limit: Duration) -> Result<PairMessage, PairFailure> {
@@ -293,17 +294,23 @@ async fn close(stream: &mut Stream) {
 
 /// Tells a phone that tried to pair why it can't, and closes.
 pub async fn refuse(mut stream: Stream, reason: Refusal, tap: Option<WireTap>) {
-    let _ = write_pair(&mut stream, &PairMessage::Refused { reason }, &tap).await;
-    close(&mut stream).await;
+    refuse_with(&mut stream, reason, &tap).await;
 }
 
-/// The inviting phone's side of one attempt.
+async fn refuse_with(stream: &mut Stream, reason: Refusal, tap: &Option<WireTap>) {
+    let _ = write_pair(stream, &PairMessage::Refused { reason }, tap).await;
+    close(stream).await;
+}
+
+/// The inviting phone's side of one attempt. `continuable` are the shared documents of
+/// past pairings a joiner restored from a backup may ask to continue, newest first.
 pub async fn invitee_arrived(
     mut stream: Stream,
     code: InviteCode,
     me: PeerId,
     joiner: PeerId,
     my: Introduction,
+    continuable: Vec<Continuable>,
     tap: Option<WireTap>,
 ) -> PairOutcome {
     let result = async {
@@ -317,11 +324,12 @@ pub async fn invitee_arrived(
         // guess, and counts as a wrong code: otherwise a stranger could guess without end
         // by never confirming.
         let confirmed = async {
-            let PairMessage::Confirm { confirm, who, nonce } = read_pair(&mut stream, PAIR_STEP).await? else {
+            let PairMessage::Confirm { confirm, who, nonce, continues } = read_pair(&mut stream, PAIR_STEP).await?
+            else {
                 return Err(PairingError::Malformed("expected a confirmation").into());
             };
-            match attempt.on_confirm(&confirm, &who, &nonce) {
-                Ok((agreed, nonce)) => Ok((agreed, nonce, who)),
+            match attempt.on_confirm(&confirm, &who, &nonce, continues) {
+                Ok((agreed, nonce)) => Ok((agreed, nonce, who, continues)),
                 Err(e) => {
                     let _ = write_pair(&mut stream, &PairMessage::Refused { reason: Refusal::WrongCode }, &tap).await;
                     Err(PairFailure::from(e))
@@ -329,13 +337,25 @@ pub async fn invitee_arrived(
             }
         }
         .await;
-        let (key, nonce, who) = confirmed.map_err(|e| {
+        let (key, nonce, who, continues) = confirmed.map_err(|e| {
             tracing::debug!("a pairing attempt ended after our reply: {e}");
             PairFailure::Pairing(PairingError::WrongCode)
         })?;
-        write_pair(&mut stream, &PairMessage::Welcome { who: my.clone(), nonce }, &tap).await?;
+        // Only a document the joiner's person wrote in is continued: the newest such.
+        let continued = match continues {
+            false => None,
+            true => match continuable.into_iter().find(|c| c.person == who.person) {
+                Some(c) => Some(Continued { past: Some(c.past), heads: c.heads.iter().map(|h| h.0).collect() }),
+                None => {
+                    refuse_with(&mut stream, Refusal::NothingToContinue, &tap).await;
+                    return Err(PairFailure::NothingToContinue);
+                }
+            },
+        };
+        let history = continued.as_ref().map(|c| c.heads.clone()).unwrap_or_default();
+        write_pair(&mut stream, &PairMessage::Welcome { who: my.clone(), nonce, history }, &tap).await?;
         close(&mut stream).await;
-        paired_with(&my, who, &key)
+        paired_with(&my, who, &key, continued)
     }
     .await;
     match result {
@@ -344,13 +364,14 @@ pub async fn invitee_arrived(
     }
 }
 
-/// The joining phone's side.
+/// The joining phone's side; `continues` asks to continue the couple's shared document.
 pub async fn join(
     mut stream: Stream,
     code: InviteCode,
     me: PeerId,
     inviter: PeerId,
     my: Introduction,
+    continues: bool,
     tap: Option<WireTap>,
 ) -> PairOutcome {
     let result = async {
@@ -361,10 +382,19 @@ pub async fn join(
             PairMessage::Refused { reason } => return Err(reason.into()),
             _ => return Err(PairingError::Malformed("expected a reply").into()),
         };
-        let (confirmed, confirm) = joiner.on_reply(&spake, &confirm, &commit, &my)?;
+        let (confirmed, confirm) = joiner.on_reply(&spake, &confirm, &commit, &my, continues)?;
         write_pair(&mut stream, &confirm, &tap).await?;
         match read_pair(&mut stream, PAIR_STEP).await? {
-            PairMessage::Welcome { who, nonce } => paired_with(&my, who, &confirmed.on_welcome(&nonce)?),
+            PairMessage::Welcome { who, nonce, history } => {
+                let agreed = confirmed.on_welcome(&nonce)?;
+                let continued = match (continues, history.is_empty()) {
+                    (true, false) => Some(Continued { past: None, heads: history }),
+                    (false, true) => None,
+                    (true, true) => return Err(PairFailure::NotContinued),
+                    (false, false) => return Err(PairingError::Malformed("a history nobody asked for").into()),
+                };
+                paired_with(&my, who, &agreed, continued)
+            }
             PairMessage::Refused { reason } => Err(reason.into()),
             _ => Err(PairingError::Malformed("expected a welcome").into()),
         }

@@ -24,6 +24,106 @@ impl Store {
         self.writing(|w| set_meta(&w.sql, COUPLE, couple))
     }
 
+    /// Starts a pairing that continues the couple's shared document from past pairing
+    /// `past` (a partner restored from a backup asked for it, and the words were shown):
+    /// the document comes back whole, with its history, as the current one; the past
+    /// pairing is gone; and my entries in it that came back private when it ended are
+    /// shared again, unless I changed them since ([`take_back_copies`]). Shares that wait
+    /// go on waiting, for the continued document.
+    pub fn continue_couple(&mut self, couple: &str, past: i64, earlier_partner: &str) -> Result<(), StoreError> {
+        self.refresh()?;
+        let bytes = self.past_document_bytes(past)?;
+        let mut doc = Automerge::load(&bytes)
+            .map_err(|e| StoreError::corrupt(format!("past pairing {past} can't be read ({e})")).at(&self.path))?;
+        if self.doc.get_heads() != doc::genesis().get_heads() || self.couple()?.is_some() {
+            self.end_couple(earlier_partner)?;
+        }
+        let fresh = self.writing_apart(|w| {
+            let sql = &w.sql;
+            let me = read_me(sql)?.map(|p| p.id);
+            sql.execute("DELETE FROM past_documents WHERE id = ?1", [past])?;
+            sql.execute("DELETE FROM doc_chunks", [])?;
+            sql.execute("DELETE FROM meta WHERE key = ?1", [PARTNER_BYTES])?;
+            let generation = uuid::Uuid::now_v7().to_string();
+            set_meta(sql, GENERATION, &generation)?;
+            let mut cursor = ChunkCursor::default();
+            chunks::append(sql, &doc.get_changes(&[]), &mut cursor)?;
+            index::rebuild(sql, &doc, cursor.last_seq)?;
+            if let Some(me) = me {
+                let ids: Vec<EntryId> = doc::entry_ids(&doc)?.into_iter().map(|(id, _)| id).collect();
+                take_back_copies(sql, &doc, &ids, me)?;
+            }
+            set_meta(sql, COUPLE, couple)?;
+            doc.set_actor(ActorId::random());
+            Ok(Fresh { doc, cursor, generation })
+        })?;
+        self.settle(Some(fresh), true);
+        Ok(())
+    }
+
+    /// After a pairing is saved: what a restore from a backup set aside for the next
+    /// pairing is settled. When this phone `continued` the couple's document with
+    /// `partner`, the past pairing the restore made of their entries goes (the document
+    /// brings them back, with their history), and the shares that were waiting when the
+    /// backup was made wait again. Otherwise they stay as the restore left them: private.
+    pub fn restored_pairing_continued(&mut self, partner: PersonId, continued: bool) -> Result<(), StoreError> {
+        let past = get_meta(&self.conn, RESTORED_PAST)?.and_then(|id| id.parse::<i64>().ok());
+        let waiting = get_meta(&self.conn, RESTORED_WAITING)?;
+        if past.is_none() && waiting.is_none() {
+            return Ok(());
+        }
+        let theirs = match (continued, past) {
+            (true, Some(id)) => {
+                let holds = self
+                    .past_document_bytes(id)
+                    .ok()
+                    .and_then(|b| Automerge::load(&b).ok())
+                    .is_some_and(|d| doc::people(&d).is_ok_and(|people| people.iter().any(|(p, _)| *p == partner)));
+                holds.then_some(id)
+            }
+            _ => None,
+        };
+        let (now, _) = self.now();
+        self.writing_apart(|w| {
+            if let Some(id) = theirs {
+                w.sql.execute("DELETE FROM past_documents WHERE id = ?1", [id])?;
+            }
+            if continued {
+                for id in waiting.iter().flat_map(|w| w.lines()).filter_map(|id| id.parse::<EntryId>().ok()) {
+                    if let Some(mut entry) = rows::get(&w.sql, Table::Private, id)? {
+                        rows::delete(&w.sql, Table::Private, id)?;
+                        entry.shared = true;
+                        entry.waiting = true;
+                        entry.archived = false;
+                        rows::put_outbox(&w.sql, &entry, now)?;
+                    }
+                }
+            }
+            w.sql.execute("DELETE FROM meta WHERE key IN (?1, ?2)", [RESTORED_PAST, RESTORED_WAITING])?;
+            Ok(())
+        })?;
+        self.scrub();
+        Ok(())
+    }
+
+    /// The past pairings a partner restored from a backup may continue: one per person
+    /// other than me in each past document, newest first, with that document's heads.
+    /// A document too big to open, or unreadable, is left out.
+    pub fn continuable(&self) -> Result<Vec<Continuable>, StoreError> {
+        let me = self.me.as_ref().map(|p| p.id);
+        let mut out = Vec::new();
+        for past in self.past_documents()? {
+            let Ok(bytes) = self.past_document_bytes(past.id) else { continue };
+            let Ok(doc) = Automerge::load(&bytes) else { continue };
+            for (person, _) in doc::people(&doc)? {
+                if Some(person) != me {
+                    out.push(Continuable { past: past.id, person, heads: doc.get_heads() });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Forgets a pairing that was never confirmed: nothing was exchanged, so the shared
     /// document is still empty and shares keep waiting for the next pairing. If
     /// anything was exchanged after all, it is set apart as after unpairing.
@@ -219,6 +319,51 @@ impl Store {
     }
 }
 
+/// A past pairing's shared document that a pairing may continue, for the partner whose
+/// person id it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Continuable {
+    pub past: i64,
+    pub person: PersonId,
+    pub heads: Vec<automerge::ChangeHash>,
+}
+
+/// My entries in `doc` among `ids` that also sit among my private entries, as they came
+/// back when a pairing ended or a backup was restored: the private copy goes, since the
+/// document holds the entry again, and its being set aside goes with it. A copy changed
+/// since it was shared stays private, under a new id, so that nothing private is shared
+/// without a tap and nothing is lost.
+pub(super) fn take_back_copies(
+    sql: &Connection,
+    doc: &Automerge,
+    ids: &[EntryId],
+    me: PersonId,
+) -> Result<(), StoreError> {
+    for &id in ids {
+        let Some(copy) = rows::get(sql, Table::Private, id)? else { continue };
+        let Some(obj) = doc::find_entry(doc, id)? else { continue };
+        let Ok(shared) = doc::read_entry(doc, id, &obj) else { continue };
+        if copy.author != me || shared.author != me {
+            continue;
+        }
+        rows::delete(sql, Table::Private, id)?;
+        if same_writing(&copy, &shared) {
+            if copy.archived {
+                super::entries::set_aside(sql, id, true)?;
+            }
+        } else {
+            let kept = Entry { id: EntryId::new(), shared_before: false, ..copy };
+            rows::put(sql, Table::Private, &kept)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether two copies of an entry say the same, whatever their places.
+fn same_writing(a: &Entry, b: &Entry) -> bool {
+    a.body == b.body && a.created_at == b.created_at && a.updated_at == b.updated_at && a.extra == b.extra
+}
+
 /// Every entry the document holds, as it reads now.
 fn entries_in(doc: &Automerge) -> Result<Vec<Entry>, StoreError> {
     Ok(doc::entry_ids(doc)?.into_iter().filter_map(|(id, obj)| doc::read_entry(doc, id, &obj).ok()).collect())
@@ -268,7 +413,7 @@ pub(super) fn put_past_document(
     partner: &str,
     at: DateTime<Utc>,
     bytes: &[u8],
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     // Sealed with its own number, as AUTOINCREMENT would give it.
     let last: Option<i64> = sql
         .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'past_documents'")?
@@ -281,5 +426,5 @@ pub(super) fn put_past_document(
          VALUES (?1, seal('past_documents.about', ?1, ?2), seal('past_documents', ?1, ?3))",
     )?
     .execute(rusqlite::params![id, about.to_string(), bytes])?;
-    Ok(())
+    Ok(id)
 }

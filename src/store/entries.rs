@@ -298,10 +298,17 @@ impl Store {
         // ones marked as shared before: sharing is chosen afresh with the next pairing),
         // and what the partner wrote is kept apart, read-only, as after unpairing.
         let (now, _) = self.now();
+        // Those still waiting to be sent are noted: a pairing that continues the couple's
+        // document makes them wait again.
         let mine: Vec<Entry> = entries
             .iter()
             .filter(|e| e.author == person.id)
             .map(|e| Entry { shared: false, waiting: false, shared_before: e.shared || e.shared_before, ..e.clone() })
+            .collect();
+        let waiting: Vec<String> = entries
+            .iter()
+            .filter(|e| e.author == person.id && e.shared && e.waiting)
+            .map(|e| e.id.to_string())
             .collect();
         let theirs: Vec<&Entry> = entries.iter().filter(|e| e.author != person.id).collect();
         let past = if theirs.is_empty() {
@@ -325,8 +332,14 @@ impl Store {
             for e in &mine {
                 rows::put(&w.sql, Table::Private, e)?;
             }
+            if !waiting.is_empty() {
+                set_meta(&w.sql, RESTORED_WAITING, &waiting.join("\n"))?;
+            }
             match past {
-                Some((partner, bytes)) => put_past_document(&w.sql, &partner, now, &bytes),
+                Some((partner, bytes)) => {
+                    let id = put_past_document(&w.sql, &partner, now, &bytes)?;
+                    set_meta(&w.sql, RESTORED_PAST, &id.to_string())
+                }
                 None => Ok(()),
             }
         })?;
@@ -418,7 +431,7 @@ pub(super) fn locate(
 }
 
 /// Sets entry `id` aside on this phone, or brings it back.
-fn set_aside(conn: &Connection, id: EntryId, aside: bool) -> Result<(), StoreError> {
+pub(super) fn set_aside(conn: &Connection, id: EntryId, aside: bool) -> Result<(), StoreError> {
     let bytes = id.as_uuid().as_bytes().to_vec();
     if aside {
         conn.prepare_cached("INSERT OR IGNORE INTO set_aside (id) VALUES (?1)")?.execute([bytes])?;

@@ -137,6 +137,14 @@ impl Store {
                 set_meta(&sql, PARTNER_BYTES, &(so_far + added).to_string())?;
             }
             debug_assert_eq!(touched, Touched::by(doc, &new), "the rules place objects as the index does");
+            // My own entries come from the partner's phone only when this phone continued the
+            // couple's document after a restore: the private copies the restore made go.
+            let mine_back: Vec<EntryId> = if touched.whole {
+                doc::entry_ids(doc)?.into_iter().map(|(id, _)| id).collect()
+            } else {
+                touched.entries.iter().copied().collect()
+            };
+            super::couple::take_back_copies(&sql, doc, &mine_back, me)?;
             // A few entries are read from the document once, for the screen and the index.
             let one_by_one = !touched.whole && touched.entries.len() <= READ_ONE_BY_ONE && prepared.is_none();
             let read = if one_by_one { Some(index::read_touched(&sql, doc, &touched, &new, opened)?) } else { None };

@@ -41,6 +41,7 @@ use crate::model::{AgreementStatus, CheckIn, Draft, Entry, EntryId, ModelError, 
 use crate::vault::DataKey;
 
 use chunks::ChunkCursor;
+pub use couple::Continuable;
 use couple::{Fresh, empty_document, put_past_document};
 use entries::{list, locate, overlay_waiting, place, set_aside_ids, sort_newest_first};
 pub use error::StoreError;
@@ -476,6 +477,12 @@ const UPGRADE_DOCUMENT: &str = "upgrade_document";
 const GENERATION: &str = "document_generation";
 /// How many bytes of the shared document's changes are the partner's (sealed).
 const PARTNER_BYTES: &str = "partner_bytes";
+/// The past pairing a restore from a backup made of what the partner wrote, until the
+/// next pairing.
+const RESTORED_PAST: &str = "restored.past";
+/// Entries a restore from a backup brought back that were waiting to be shared (ids,
+/// one per line), until the next pairing.
+const RESTORED_WAITING: &str = "restored.waiting";
 
 /// A write to the journal file, opened by [`Store::write`]: an immediate transaction (no
 /// other process writes until it ends), on the file of the same pairing as the document

@@ -58,7 +58,9 @@ pub enum Action {
     /// "Invite my partner".
     Invite,
     /// "Join", with the code or link, and an address when discovery is blocked.
-    Join { code: String, address: String },
+    /// `continues`: this phone was restored from a backup and continues the couple's
+    /// shared document.
+    Join { code: String, address: String, continues: bool },
     /// Cancel an invite or a join.
     CancelPairing,
     /// "They match".
@@ -495,8 +497,9 @@ impl Service {
                     Done::Invited(node.invite().await)
                 });
             }
-            Action::Join { code, address } => {
+            Action::Join { code, address, continues } => {
                 let mut invitation = Invitation::parse(&code).map_err(|e| ServiceError::Journal(e.to_string()))?;
+                invitation.continues = continues;
                 if !address.trim().is_empty() {
                     let at = addresses::parse_host_port(&address).map_err(|e| ServiceError::Address {
                         address: address.trim().to_owned(),
@@ -842,7 +845,7 @@ mod tests {
         let badge = |s: &NetStatus| badge_text_on(s, today);
         let mut s = blank();
         assert_eq!(badge(&s), "Not paired");
-        s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into(), moved_at: None });
+        s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into(), moved_at: None, restored: false });
         s.pairing = PairingState::Unconfirmed;
         s.link = LinkState::Connected;
         assert_eq!(badge(&s), "Waiting for you to check the words");
@@ -883,7 +886,7 @@ mod tests {
         let mut s = blank();
         let state = |s: &NetStatus| SyncState::of(s, || vec!["w".into()]).slug();
         assert_eq!(state(&s), "not-paired");
-        s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into(), moved_at: None });
+        s.partner = Some(PartnerView { peer_id: "x".into(), name: "Blair".into(), moved_at: None, restored: false });
         s.pairing = PairingState::Unconfirmed;
         s.link = LinkState::Looking;
         assert_eq!(state(&s), "words-to-check");

@@ -312,20 +312,21 @@ impl Journal {
     /// this person dismisses it: who, and on which day, nothing more.
     pub fn partner_moved_line(&self) -> Option<String> {
         let partner = crate::net::peers::partner(&self.store).ok()??;
-        let at = self.store.moved_at(partner.person)?;
+        let (at, restored) = crate::net::peers::partner_moved(&self.store, &partner)?;
         let seen = self.store.setting(MOVED_SEEN).ok().flatten();
         if seen.as_deref() == Some(at.to_rfc3339().as_str()) {
             return None;
         }
         let name = self.name_of(partner.person);
-        Some(crate::model::text::moved_line(&name, at.with_timezone(&chrono::Local).date_naive()))
+        let on = at.with_timezone(&chrono::Local).date_naive();
+        Some(crate::model::text::partner_moved_line(&name, on, restored))
     }
 
     /// The person has read the line about the partner's move: it is not shown again,
     /// until a later move.
     pub fn saw_partner_moved(&mut self) -> Result<(), String> {
         let Some(partner) = crate::net::peers::partner(&self.store).map_err(|e| e.to_string())? else { return Ok(()) };
-        let Some(at) = self.store.moved_at(partner.person) else { return Ok(()) };
+        let Some((at, _)) = crate::net::peers::partner_moved(&self.store, &partner) else { return Ok(()) };
         self.store.set_setting(MOVED_SEEN, &at.to_rfc3339()).map_err(|e| e.to_string())
     }
 

@@ -67,7 +67,7 @@ pub fn snapshot_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn rules_for(s: &steady::store::Store) -> steady::store::PartnerRules {
-    steady::store::PartnerRules { person: s.me().expect("set up").id, actors: vec![s.actor()] }
+    steady::store::PartnerRules { person: s.me().expect("set up").id, actors: vec![s.actor()], history: vec![] }
 }
 
 /// Syncs two paired stores in memory as the sync session does: each folds its outbox

@@ -103,6 +103,8 @@ impl World {
                 safety_words: Vec::new(),
                 network: Some(network.clone()),
                 role: Some(roles[i]),
+                history: Vec::new(),
+                restored_at: None,
             };
             peers::set_partner(&mut phones[i], &partner).unwrap();
         }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::cli::{Running, pair_and_sync, status_json};
 use crate::common::{fails, list_json, ok, ok_with};
+use automerge::ReadDoc;
 
 const NEW_PASSCODE: (&str, &str) = ("STEADY_PASSCODE", "a-new-phone-passcode-4471");
 
@@ -154,9 +155,9 @@ fn the_window_says_it_once(db: &Path, line: &str) {
         assert!(screen.html().contains(line), "the line stays until it is dismissed");
     }
     screen.tap("aria-label", "Dismiss the line about the new phone");
-    assert!(!screen.html().contains("moved Steady"), "dismissed");
+    assert!(!screen.html().contains(line), "dismissed");
     drop(screen);
-    assert!(!window().html().contains("moved Steady"), "not again in the next window");
+    assert!(!window().html().contains(line), "not again in the next window");
 }
 
 /// A move turned down on either phone moves nothing: the old phone keeps everything,
@@ -517,4 +518,194 @@ async fn a_backup_is_restored_from_the_first_run_of_a_new_phone() {
     assert!(window.html().contains(kept), "the window opens on the restored journal");
     drop(window);
     assert_eq!(list_json(&dn), before, "every entry came back");
+}
+
+/// Pairs `joiner` (restored from a backup, with `--continue`) with `inviter` on loopback,
+/// and says what each command printed and whether it succeeded.
+/// A refused try leaves the invite open: the inviting command is then stopped.
+fn pair_continuing(inviter: &Path, joiner: &Path) -> ((bool, Vec<String>), (bool, Vec<String>)) {
+    let mut invite = Running::start(inviter, &["pair", "invite", "--no-discovery", "--listen", "127.0.0.1:0"]);
+    let link = invite.wait_for("link: ", Duration::from_secs(10)).trim_start_matches("link: ").to_owned();
+    let said = crate::common::steady(joiner, &["pair", "join", &link, "--continue", "--no-discovery"]);
+    let text = [said.stdout, said.stderr].map(|b| String::from_utf8_lossy(&b).into_owned()).join("\n");
+    let joined = (said.status.success(), text.lines().map(str::to_owned).collect::<Vec<_>>());
+    if joined.0 {
+        return (invite.finish(), joined);
+    }
+    invite.wait_for("A try failed", Duration::from_secs(10));
+    ((false, invite.seen().to_vec()), joined)
+}
+
+/// The shared document a phone holds, read by Automerge itself.
+fn shared_document(dir: &Path, env: &[(&str, &str)]) -> automerge::Automerge {
+    let file = dir.join("shared.automerge");
+    ok_with(dir, &["export", "--format", "automerge", "--out", file.to_str().unwrap()], env);
+    automerge::Automerge::load(&std::fs::read(&file).unwrap()).expect("a document Automerge reads")
+}
+
+/// The restore of the issue: Alex's phone is lost; a new one is restored from its
+/// encrypted export, and pairs with Blair with `pair join --continue`. It holds the same
+/// shared document, history and all, with each entry as it was (shared, waiting, or
+/// private); Blair's phone has nothing twice, and says once that Alex restored Steady from
+/// a backup. A phone that holds no history with Alex refuses to continue, and nothing
+/// changes on either phone.
+#[test]
+fn a_phone_restored_from_a_backup_continues_the_couples_document_with_pair_join_continue() {
+    let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (da, da2, db, dc, files) = (dirs[0].path(), dirs[1].path(), dirs[2].path(), dirs[3].path(), dirs[4].path());
+    let env_a = [("STEADY_PASSCODE", "the-old-phone-passcode-5512")];
+    ok_with(da, &["init", "--name", "Alex"], &env_a);
+    ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    let agreement = ok_with(da, &["add", "agreement", "RESTORE-ALEX-SHARED-71c"], &env_a).trim().to_owned();
+    ok_with(da, &["share", &agreement], &env_a);
+    ok_with(da, &["add", "safety-helps", "RESTORE-ALEX-PRIVATE-71c"], &env_a);
+    let hers = ok(db, &["add", "checkin", "RESTORE-BLAIR-SHARED-71c"]).trim().to_owned();
+    ok(db, &["share", &hers]);
+    crate::cli::pair_and_sync_with(da, db, 3, &env_a);
+    // Blair checks in on Alex's agreement: history made by Blair's phone on Alex's entry.
+    ok(db, &["checkin-agreement", &agreement, "kept", "--note", "RESTORE-BLAIR-NOTE-71c"]);
+    sync_until(da, &env_a, db, "the check-in reaches Alex", || {
+        ok_with(da, &["list", "--json"], &env_a).contains("RESTORE-BLAIR-NOTE-71c")
+            && list_json(db).iter().any(|e| e["id"] == agreement.as_str())
+    });
+    // One more share, made while apart: it waits when the backup is made.
+    let waiting = ok_with(da, &["add", "checkin", "RESTORE-ALEX-WAITING-71c"], &env_a).trim().to_owned();
+    ok_with(da, &["share", &waiting], &env_a);
+    let pass = [("STEADY_EXPORT_PASSPHRASE", "a passphrase for the backup 30e"), env_a[0]];
+    let backup = files.join("backup.json");
+    ok_with(da, &["export", "--format", "json", "--out", backup.to_str().unwrap()], &pass);
+    let backup = files.join("backup.json.age");
+    let on_a = listed(da, &env_a);
+    assert_eq!(on_a.iter().filter(|e| e["waiting"] == true).count(), 1, "{on_a:#?}");
+    let on_b = list_json(db);
+    let history = shared_document(db, &[]);
+    assert!(history.get_changes(&[]).len() > 3, "the couple's document has a history");
+
+    // Alex's phone is lost. The new one is restored from the backup.
+    ok_with(da2, &["import", backup.to_str().unwrap(), "--no-passcode"], &pass);
+
+    // A phone with no history with Alex refuses to continue, and neither phone pairs.
+    ok(dc, &["init", "--name", "Casey", "--no-passcode"]);
+    let ((_, invited), (joined, said)) = pair_continuing(dc, da2);
+    assert!(!joined, "{said:#?}");
+    let said = said.join("\n");
+    assert!(said.contains("holds no shared history with you to continue"), "{said}");
+    assert!(invited.iter().any(|l| l.contains("holds no shared history")), "{invited:#?}");
+    assert!(!invited.iter().any(|l| l.starts_with("paired with")), "{invited:#?}");
+    assert_eq!(status_json(dc)["pairing"], "none");
+    assert_eq!(status_json(da2)["pairing"], "none");
+
+    // Blair forgets the lost phone and invites; the restored phone continues.
+    ok(db, &["unpair"]);
+    let ((invited_ok, invited), (joined, said)) = pair_continuing(db, da2);
+    assert!(invited_ok && joined, "{invited:#?} {said:#?}");
+    assert!(said.iter().any(|l| l.contains("continues your shared history")), "{said:#?}");
+    assert!(invited.iter().any(|l| l.contains("Alex restored Steady from a backup")), "{invited:#?}");
+    ok(da2, &["pair", "confirm"]);
+    ok(db, &["pair", "confirm"]);
+    sync_until(da2, &[], db, "the couple's document comes back", || {
+        let mine = list_json(da2);
+        let back = mine.iter().any(|e| e["id"] == agreement.as_str() && e["shared"] == true);
+        back && list_json(db).iter().any(|e| e["id"] == waiting.as_str())
+    });
+
+    // The restored phone lists what the lost one did, each entry as it was, once.
+    let on_a2 = list_json(da2);
+    let key = |e: &Value| (e["id"].as_str().unwrap().to_owned(), e["text"].clone(), e["shared"].clone());
+    let mut was: Vec<_> = on_a.iter().map(key).collect();
+    let mut now: Vec<_> = on_a2.iter().map(key).collect();
+    was.sort_by(|a, b| a.0.cmp(&b.0));
+    now.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(now, was, "{on_a2:#?}");
+    assert!(on_a2.iter().all(|e| e["waiting"] == false), "the waiting share left: {on_a2:#?}");
+    let private = on_a2.iter().find(|e| e["text"] == "RESTORE-ALEX-PRIVATE-71c").unwrap();
+    assert_eq!((private["shared"].clone(), private["shared_before"].clone()), (false.into(), false.into()));
+    assert!(ok(da2, &["list", "--json"]).contains("RESTORE-BLAIR-NOTE-71c"), "Blair's check-in came back");
+
+    // Blair's phone holds each entry once: what it had, and the share that waited.
+    let now_b = list_json(db);
+    let mut ids: Vec<&str> = now_b.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), now_b.len(), "nothing twice: {now_b:#?}");
+    assert_eq!(now_b.len(), on_b.len() + 1, "{now_b:#?}");
+    assert!(now_b.iter().all(|e| e["shared_before"] != true), "nothing came back as a copy: {now_b:#?}");
+
+    // The same document: every change of its history, and the two phones agree on it.
+    let on_b_doc = shared_document(db, &[]);
+    let on_a2_doc = shared_document(da2, &[]);
+    for change in history.get_changes(&[]) {
+        assert!(on_b_doc.get_change_by_hash(&change.hash()).is_some(), "Blair's phone kept its history");
+        assert!(on_a2_doc.get_change_by_hash(&change.hash()).is_some(), "the restored phone holds the history");
+    }
+    assert_eq!(on_a2_doc.get_heads(), on_b_doc.get_heads(), "one document on both phones");
+    let past_b = status_json(db)["past_pairings"].clone();
+    assert_eq!(past_b.as_array().map(Vec::len), Some(0), "the pairing continued, not set apart: {past_b}");
+    let past_a2 = status_json(da2)["past_pairings"].clone();
+    assert_eq!(past_a2.as_array().map(Vec::len), Some(0), "nothing kept twice: {past_a2}");
+
+    // Blair's phone says once that Alex restored from a backup.
+    let partner = status_json(db)["partner"].clone();
+    assert!(partner["moved_at"].is_string() && partner["restored"] == true, "{partner}");
+    assert!(ok(db, &["status"]).contains("Alex restored Steady from a backup on"));
+    the_window_says_it_once(db, "Alex restored Steady from a backup on");
+
+    // Both ways, from here on.
+    let new_a = ok(da2, &["add", "checkin", "RESTORE-AFTER-FROM-ALEX-71c"]).trim().to_owned();
+    ok(da2, &["share", &new_a]);
+    let new_b = ok(db, &["add", "checkin", "RESTORE-AFTER-FROM-BLAIR-71c"]).trim().to_owned();
+    ok(db, &["share", &new_b]);
+    sync_until(da2, &[], db, "new shares go both ways", || {
+        list_json(db).iter().any(|e| e["id"] == new_a.as_str())
+            && list_json(da2).iter().any(|e| e["id"] == new_b.as_str())
+    });
+}
+
+/// The same choice in the window: a phone restored from a backup joins with "continue our
+/// shared history" ticked, and the partner's phone continues the couple's document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_window_joins_continuing_the_couples_document() {
+    use crate::harness::Screen;
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (da, da2, db, files) = (dirs[0].path(), dirs[1].path(), dirs[2].path(), dirs[3].path());
+    ok(da, &["init", "--name", "Alex", "--no-passcode"]);
+    ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    let shared = ok(da, &["add", "agreement", "WINDOW-CONTINUES-ALEX-4e2"]).trim().to_owned();
+    ok(da, &["share", &shared]);
+    pair_and_sync(da, db, 0);
+    sync_until(da, &[], db, "the share reaches Blair", || list_json(db).iter().any(|e| e["id"] == shared.as_str()));
+    let pass = [("STEADY_EXPORT_PASSPHRASE", "a passphrase for the window's backup")];
+    let backup = files.join("backup.json");
+    ok_with(da, &["export", "--format", "json", "--out", backup.to_str().unwrap()], &pass);
+    ok_with(da2, &["import", files.join("backup.json.age").to_str().unwrap(), "--no-passcode"], &pass);
+    ok(db, &["unpair"]);
+
+    let mut invite = Running::start(db, &["pair", "invite", "--no-discovery", "--listen", "127.0.0.1:0"]);
+    let link = invite.wait_for("link: ", Duration::from_secs(10)).trim_start_matches("link: ").to_owned();
+    let dom = dioxus::prelude::VirtualDom::new(steady::ui::App)
+        .with_root_context(steady::ui::DataDir(da2.to_path_buf()))
+        .with_root_context(steady::ui::service::NetOptions {
+            discovery_allowed: false,
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        });
+    let mut window = Screen::new(dom);
+    window.tap("data-tab", "us");
+    assert!(window.html().contains("continue our shared history"));
+    window.type_into("data-join-continue", "false", "true");
+    assert!(window.html().contains("Your partner unpairs your old phone, then invites."), "{}", window.html());
+    window.type_into("name", "code", &link);
+    window.submit("data-form", "join");
+    let wait = Duration::from_secs(20);
+    assert!(window.wait_until(wait, |h| h.contains("data-safety-words")).await, "{}", window.html());
+    let (invited, said) = invite.finish();
+    assert!(invited && said.iter().any(|l| l.contains("Alex restored Steady from a backup")), "{said:#?}");
+    window.tap("data-action", "words-match");
+    assert!(window.wait_until(wait, |h| !h.contains("data-safety-words")).await, "{}", window.html());
+    drop(window);
+    ok(db, &["pair", "confirm"]);
+    sync_until(da2, &[], db, "the couple's document comes back", || {
+        list_json(da2).iter().any(|e| e["id"] == shared.as_str() && e["shared"] == true)
+    });
+    assert_eq!(list_json(da2).len(), 1, "the entry once: {:#?}", list_json(da2));
+    assert_eq!(status_json(db)["past_pairings"].as_array().map(Vec::len), Some(0));
 }

@@ -398,7 +398,7 @@ impl Net {
                     let d = self.delay();
                     self.schedule(d, Event::PairDone { at: from, peer: i, role: Role::Joiner, outcome: yours });
                 }
-                Effect::JoinAt { peer, code } => {
+                Effect::JoinAt { peer, code, .. } => {
                     let j = self.index_of(peer).unwrap();
                     let d = self.delay();
                     if self.conns_between(i, j).is_empty() {
@@ -444,8 +444,8 @@ impl Net {
         };
         let (a, b) = (intro(&self.phones[inviter]), intro(&self.phones[joiner]));
         (
-            PairOutcome::Paired(PairedWith { who: b, words, couple, network: network.clone() }),
-            PairOutcome::Paired(PairedWith { who: a, words, couple, network }),
+            PairOutcome::Paired(PairedWith { who: b, words, couple, network: network.clone(), continued: None }),
+            PairOutcome::Paired(PairedWith { who: a, words, couple, network, continued: None }),
         )
     }
 
@@ -804,7 +804,7 @@ impl Net {
 
     /// The person types a code, with the inviting phone's address.
     pub fn join(&mut self, i: usize, code: InviteCode, at: usize) {
-        let link = Invitation { code, peer: None, addresses: vec![self.phones[at].address.clone()] };
+        let link = Invitation { code, peer: None, addresses: vec![self.phones[at].address.clone()], continues: false };
         self.feed(i, Input::Intent(Intent::Join(link)));
     }
 

@@ -41,7 +41,7 @@ impl PartnerLink {
         let expires = now + self.started.invite_lifetime;
         self.invite = Some(OpenInvite { code: code.clone(), expires, tries: 0, busy: None });
         out.push(Effect::Door(Door::Open));
-        Ok(Invitation { code, peer: Some(self.me), addresses: offered(&self.network.listening) })
+        Ok(Invitation { code, peer: Some(self.me), addresses: offered(&self.network.listening), continues: false })
     }
 
     /// Whether an exchange on the open invite is under way with this phone.

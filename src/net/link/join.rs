@@ -103,7 +103,7 @@ impl PartnerLink {
         }
         join.busy = true;
         join.tried.push(peer);
-        out.push(Effect::JoinAt { peer, code: join.invitation.code.clone() });
+        out.push(Effect::JoinAt { peer, code: join.invitation.code.clone(), continues: join.invitation.continues });
     }
 
     /// Discovery found a phone that is not the partner's: dialed, if the join may want it.

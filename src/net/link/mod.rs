@@ -197,6 +197,7 @@ pub enum Effect {
     JoinAt {
         peer: PeerId,
         code: InviteCode,
+        continues: bool,
     },
     Write(Write),
     Emit(NetEvent),
@@ -436,7 +437,13 @@ impl PartnerLink {
     /// Both phones proved they hold the same code: the new partner is saved, and the
     /// pairing finishes once it is ([`PartnerLink::partner_saved`]).
     fn paired(&mut self, peer: PeerId, role: Role, with: PairedWith, at: DateTime<Utc>, out: &mut Vec<Effect>) {
-        let PairedWith { who, words, couple, network } = with;
+        let PairedWith { who, words, couple, network, continued } = with;
+        let history = match (&continued, role) {
+            (Some(c), Role::Joiner) => c.heads.iter().map(|h| peers::to_hex(h)).collect(),
+            _ => Vec::new(),
+        };
+        let restored_at = continued.as_ref().filter(|_| role == Role::Inviter).map(|_| at);
+        let past = continued.and_then(|c| c.past);
         let partner = Partner {
             peer,
             // Already cleaned for showing, by the exchange.
@@ -449,9 +456,11 @@ impl PartnerLink {
             safety_words: words.iter().map(|w| (*w).to_owned()).collect(),
             network: Some(network),
             role: Some(role),
+            history,
+            restored_at,
         };
         let reached = self.network.reached_at.get(&peer).cloned();
-        out.push(Effect::Write(Write::NewPartner { partner: Box::new(partner), reached, role, words }));
+        out.push(Effect::Write(Write::NewPartner { partner: Box::new(partner), reached, role, words, past }));
     }
 
     /// The new partner is saved (or could not be): the pairing ends, and the connection
@@ -476,6 +485,7 @@ impl PartnerLink {
             partner: peer.to_base58(),
             name: partner.name.clone(),
             safety_words: partner.safety_words.clone(),
+            continued: partner.restored_at.is_some() || !partner.history.is_empty(),
         }));
         self.settings.partner = Some(partner);
         self.settings.paused = false;

@@ -544,24 +544,27 @@ impl Driver {
             Effect::Invitee { peer, code } => {
                 let stream = self.take_stream(Some(peer))?;
                 let (me, tap, results) = (self.link.me(), self.tap.clone(), self.pair_tx.clone());
+                // What a joiner restored from a backup may continue, read before it asks.
+                let continuable = self.store.run(|store| store.continuable()).await;
+                let continuable = continuable.ok().and_then(Result::ok).unwrap_or_default();
                 match self.introduction().await {
                     Ok(who) => {
                         tokio::spawn(async move {
-                            let outcome = session::invitee_arrived(stream, code, me, peer, who, tap).await;
+                            let outcome = session::invitee_arrived(stream, code, me, peer, who, continuable, tap).await;
                             let _ = results.send((peer, Role::Inviter, outcome));
                         });
                     }
                     Err(e) => return Some(pairing_failed(peer, Role::Inviter, e)),
                 }
             }
-            Effect::JoinAt { peer, code } => {
+            Effect::JoinAt { peer, code, continues } => {
                 let (me, tap, results) = (self.link.me(), self.tap.clone(), self.pair_tx.clone());
                 let mut control = self.control.clone();
                 match self.introduction().await {
                     Ok(who) => {
                         tokio::spawn(async move {
                             let outcome = match control.open_stream(peer, PAIR_PROTOCOL).await {
-                                Ok(stream) => session::join(stream, code, me, peer, who, tap).await,
+                                Ok(stream) => session::join(stream, code, me, peer, who, continues, tap).await,
                                 Err(e) => {
                                     tracing::debug!("no pairing stream to {peer}: {e}");
                                     PairOutcome::Failed(PairFailure::Gone(

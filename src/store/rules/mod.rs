@@ -22,6 +22,8 @@
 
 mod lookup;
 
+use std::collections::HashSet;
+
 use automerge::legacy::{Key, Op, OpId, OpType};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, ObjType, ROOT, ScalarValue, Value};
 use chrono::DateTime;
@@ -39,6 +41,11 @@ use lookup::{Lookups, Position, Seen, Who};
 pub struct PartnerRules {
     pub person: PersonId,
     pub actors: Vec<ActorId>,
+    /// When this phone continued the couple's document after a restore: the heads the
+    /// partner's phone named at pairing. The changes up to them are the couple's history
+    /// as the partner kept it, made by devices this phone no longer knows (among them my
+    /// own lost phone's), and are taken as they are; nothing after them is.
+    pub history: Vec<automerge::ChangeHash>,
 }
 
 impl PartnerRules {
@@ -122,8 +129,9 @@ pub fn check_received(
             return Err(RuleBreak::MovedAway);
         }
     }
+    let history = history_in(doc, new, &partner.history);
     let devices = partner.devices(doc);
-    if new.iter().any(|c| !devices.contains(c.actor_id())) {
+    if new.iter().any(|c| !devices.contains(c.actor_id()) && !history.contains(&c.hash())) {
         return Err(RuleBreak::NotPartnersDevice);
     }
     let mut checker = Checker::new(doc, before, me, partner.person);
@@ -140,14 +148,29 @@ pub fn check_received(
     if new.iter().map(Change::len).sum::<usize>() > MANY_OPS {
         checker.look.list_entries();
     }
-    for change in &changes {
+    for (change, raw) in changes.iter().zip(new) {
+        if history.contains(&raw.hash()) {
+            continue;
+        }
         let start = change.start_op.get();
         for (i, op) in change.operations.iter().enumerate() {
             let id = OpId(start + i as u64, change.actor_id.clone());
             checker.check_op(op, &id)?;
         }
     }
-    Ok(checker.touched)
+    if history.is_empty() { Ok(checker.touched) } else { Ok(super::index::Touched::by(doc, new)) }
+}
+
+/// Which of `new` belong to the continued history given by `heads`: none unless this
+/// message completes it (a head among `new`, and every head now in `doc`), and then those
+/// that the heads descend from. Once the history is whole, no later change can be in it.
+fn history_in(doc: &Automerge, new: &[Change], heads: &[ChangeHash]) -> HashSet<ChangeHash> {
+    let arrived = new.iter().any(|c| heads.contains(&c.hash()));
+    if !arrived || heads.iter().any(|h| automerge::ReadDoc::get_change_by_hash(doc, h).is_none()) {
+        return HashSet::new();
+    }
+    let after: HashSet<ChangeHash> = doc.get_changes(heads).iter().map(|c| c.hash()).collect();
+    new.iter().map(Change::hash).filter(|h| !after.contains(h)).collect()
 }
 
 /// Whose an entry is, once it passes.

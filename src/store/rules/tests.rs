@@ -62,7 +62,7 @@ fn couple() -> Couple {
         write_person(tx, you, "Sam").unwrap();
         write_entry(tx, &your_reflection).unwrap();
     });
-    let rules = PartnerRules { person: you, actors: vec![theirs.get_actor().clone()] };
+    let rules = PartnerRules { person: you, actors: vec![theirs.get_actor().clone()], history: vec![] };
     theirs.merge(&mut mine.clone()).unwrap();
     let mut couple = Couple { mine, theirs, me, you, rules, my_agreement, my_need, your_reflection };
     couple.receive().unwrap();
@@ -481,4 +481,53 @@ fn ten_thousand_entries_are_checked_by_what_changed() {
         tx.put(&obj, key::TEXT, "changed").unwrap();
     });
     assert_eq!(c.receive(), Err(RuleBreak::YourEntry));
+}
+
+/// Takes every change `from` has that `to` lacks, and checks them as a sync would.
+fn take_all(to: &mut Automerge, from: &Automerge, me: PersonId, rules: &PartnerRules) -> Result<(), RuleBreak> {
+    let before = to.get_heads();
+    let missing: Vec<Change> =
+        from.get_changes(&[]).into_iter().filter(|c| to.get_change_by_hash(&c.hash()).is_none()).collect();
+    to.apply_changes(missing).unwrap();
+    let new = to.get_changes(&before);
+    let touched = check_received(to, &before, &new, me, rules)?;
+    assert_eq!(touched, Touched::by(to, &new), "what passed touched what the index reads");
+    Ok(())
+}
+
+/// A phone restored from a backup continues the couple's document. The partner's copy,
+/// made in part by my lost phone, is taken up to the heads named at pairing; nothing
+/// after them comes under a device that isn't the partner's, alone or mixed in with the
+/// history, and then none of that message is taken.
+#[test]
+fn a_continued_history_is_taken_up_to_its_heads_and_no_further() {
+    let c = couple();
+    let heads = c.theirs.get_heads();
+    let restored = genesis().with_actor(ActorId::random());
+    let with = PartnerRules { history: heads.clone(), ..c.rules.clone() };
+
+    // Without the history, my lost phone's changes are a stranger's.
+    assert_eq!(take_all(&mut restored.clone(), &c.theirs, c.me, &c.rules), Err(RuleBreak::NotPartnersDevice));
+
+    // A change under my lost phone's device, made after the heads, mixed into the history.
+    let mut forged = c.theirs.clone();
+    forged.set_actor(c.mine.get_actor().clone());
+    let planted = shared(Draft::Agreement { text: "PLANTED-UNDER-THE-LOST-PHONE".into() }, c.me);
+    write(&mut forged, |tx| write_entry(tx, &planted).unwrap());
+    assert_eq!(take_all(&mut restored.clone(), &forged, c.me, &with), Err(RuleBreak::NotPartnersDevice));
+
+    // The history alone is taken whole, my lost phone's entries and the partner's.
+    let mut taken = restored.clone();
+    take_all(&mut taken, &c.theirs, c.me, &with).unwrap();
+    assert_eq!(taken.get_heads(), heads);
+    for e in [&c.my_agreement, &c.my_need, &c.your_reflection] {
+        assert!(find_entry(&taken, e.id).unwrap().is_some(), "{} came back", e.id);
+    }
+    // And once it is whole, the same planted change is refused on its own.
+    assert_eq!(take_all(&mut taken, &forged, c.me, &with), Err(RuleBreak::NotPartnersDevice));
+    // The partner's own changes go on under the rules as before.
+    let mut theirs = c.theirs.clone();
+    let later = shared(Draft::CheckIn { text: "Calmer today".into() }, c.you);
+    write(&mut theirs, |tx| write_entry(tx, &later).unwrap());
+    take_all(&mut taken, &theirs, c.me, &with).unwrap();
 }

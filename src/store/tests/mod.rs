@@ -55,7 +55,7 @@ pub(super) fn waiting_row(s: &Store) -> Vec<u8> {
 
 /// How `s`'s partner knows it: its person and its device.
 pub(super) fn rules_for(s: &Store) -> PartnerRules {
-    PartnerRules { person: s.me().unwrap().id, actors: vec![s.doc.get_actor().clone()] }
+    PartnerRules { person: s.me().unwrap().id, actors: vec![s.doc.get_actor().clone()], history: vec![] }
 }
 
 /// A shared agreement of `me`'s, made `now`, with one check-in.

@@ -363,3 +363,49 @@ fn a_backup_with_a_long_entry_of_the_partners_restores_whole() {
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].body.main_text(), long, "theirs is kept whole, apart");
 }
+
+/// Blair's phone ended the pairing when Alex's phone was lost, then continues it with
+/// Alex's restored phone: the document comes back with its history; Blair's entries in it
+/// are shared again, not twice; one Blair edited while it was private stays private,
+/// under a new id; a share made meanwhile still waits, for the continued document.
+#[test]
+fn continuing_a_past_pairing_brings_its_document_back_and_takes_back_the_copies() {
+    let mut a = store("Alex");
+    let mut b = store("Blair");
+    let kept = b.add(helps("KEPT-6a1: a call at lunch")).unwrap();
+    let edited = b.add(helps("EDITED-6a1: a walk on Sundays")).unwrap();
+    let alex = a.add(helps("ALEX-6a1: a note when late")).unwrap();
+    for id in [kept.id, edited.id] {
+        b.share(id).unwrap();
+    }
+    a.share(alex.id).unwrap();
+    sync_pair(&mut a, &mut b);
+    let before = history(&b);
+    b.end_couple("Alex").unwrap();
+    b.edit(edited.id, helps("EDITED-6a1: a walk on Sundays, and Saturdays")).unwrap();
+    let meanwhile = b.add(helps("MEANWHILE-6a1: tea after work")).unwrap();
+    b.share(meanwhile.id).unwrap();
+    let past = b.continuable().unwrap();
+    assert_eq!(past.len(), 1, "{past:?}");
+    assert_eq!(past[0].person, a.me().unwrap().id);
+
+    b.continue_couple("ffeeddccbbaa99887766554433221100", past[0].past, "Alex").unwrap();
+    assert_eq!(history(&b), before, "the same document, history and all");
+    assert!(b.past_documents().unwrap().is_empty());
+    let listed = b.entries().unwrap();
+    let texts = |pred: &dyn Fn(&Entry) -> bool| -> Vec<String> {
+        let mut t: Vec<String> = listed.iter().filter(|e| pred(e)).map(|e| e.body.main_text().to_owned()).collect();
+        t.sort();
+        t
+    };
+    assert_eq!(
+        texts(&|e| e.shared && !e.waiting),
+        ["ALEX-6a1: a note when late", "EDITED-6a1: a walk on Sundays", "KEPT-6a1: a call at lunch"],
+        "{listed:#?}"
+    );
+    assert_eq!(texts(&|e| e.waiting), ["MEANWHILE-6a1: tea after work"]);
+    let private = texts(&|e| !e.shared);
+    assert_eq!(private, ["EDITED-6a1: a walk on Sundays, and Saturdays"], "{listed:#?}");
+    assert!(listed.iter().all(|e| e.id != edited.id || e.shared), "the edited copy has an id of its own");
+    assert_eq!(listed.len(), 5, "nothing twice: {listed:#?}");
+}

@@ -148,6 +148,7 @@ fn Partner(journal: JournalSignal) -> Element {
     let discovery_allowed = try_use_context::<NetOptions>().is_none_or(|o| o.discovery_allowed);
     let mut confirm_unpair = use_signal(|| false);
     let mut back_to_unpair = use_signal(|| false);
+    let mut continuing = use_signal(|| false);
     let send = move |action: Action| service.send(action);
 
     let body = match &view.state {
@@ -183,12 +184,22 @@ fn Partner(journal: JournalSignal) -> Element {
             form { class: "entry-form", "data-form": "join",
                 onsubmit: move |e| {
                     e.prevent_default();
-                    send(Action::Join { code: typed(&e, "code"), address: typed(&e, "address") });
+                    send(Action::Join { code: typed(&e, "code"), address: typed(&e, "address"), continues: continuing() });
                 },
                 label { r#for: "join-code", "Or join your partner's invite: the code or link" }
                 input { id: "join-code", name: "code", placeholder: "7KQM-4T2X" }
                 label { r#for: "join-address", "Their address, only if your Wi-Fi blocks discovery (optional)" }
                 input { id: "join-address", name: "address", placeholder: "192.168.1.20:4001" }
+                label { class: "switch",
+                    input { r#type: "checkbox", checked: continuing(), "data-join-continue": "{continuing}",
+                        onchange: move |e| continuing.set(e.checked()) }
+                    " I restored Steady from a backup: continue our shared history"
+                }
+                if continuing() {
+                    p { class: "hint",
+                        "Your partner unpairs your old phone, then invites. Once you both confirm the words, their phone sends your shared history again. Nothing of it is lost or doubled."
+                    }
+                }
                 button { r#type: "submit", "Join" }
             }
         },
