@@ -1304,6 +1304,24 @@ fn while_apart_the_partner_is_tried_ever_less_often_and_found_at_once_on_return(
     assert_sound(&net);
 }
 
+/// Resuming sync is a person's choice to reach the partner now: the partner is tried at
+/// once, not after the wait the tries before the pause had grown to.
+#[test]
+fn resuming_sync_tries_the_partner_at_once() {
+    let mut net = couple(14);
+    net.set_online(STRANGER, false);
+    net.set_online(B, false);
+    net.run_ticking(Duration::from_secs(120), Duration::from_secs(1));
+    net.pause(A, true);
+    net.run(Duration::from_secs(1));
+    net.set_online(B, true);
+    let before = net.phones[A].redials;
+    net.pause(A, false);
+    net.run_ticking(Duration::from_secs(2), Duration::from_millis(500));
+    assert!(net.phones[A].redials > before, "no try within 2 s of resuming");
+    assert_sound(&net);
+}
+
 #[test]
 fn a_phone_asleep_for_a_week_catches_up_when_it_wakes() {
     let mut net = couple(8);

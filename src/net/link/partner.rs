@@ -161,8 +161,10 @@ impl PartnerLink {
         }
         self.settings.paused = paused;
         if !paused {
-            // Resuming is the person's choice to trust the partner's phone again.
+            // Resuming is the person's choice to trust the partner's phone again; the
+            // partner is tried at once, not after the wait left over from before the pause.
             self.settings.stopped = None;
+            self.redial_soon();
         }
         if paused {
             self.shut_out(now, out);
