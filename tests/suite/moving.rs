@@ -639,6 +639,13 @@ fn a_phone_restored_from_a_backup_continues_the_couples_document_with_pair_join_
         assert!(on_a2_doc.get_change_by_hash(&change.hash()).is_some(), "the restored phone holds the history");
     }
     assert_eq!(on_a2_doc.get_heads(), on_b_doc.get_heads(), "one document on both phones");
+    // The private entry stayed on the restored phone: not in the document either holds.
+    for doc in [&on_b_doc, &on_a2_doc] {
+        let bytes = doc.clone().save_nocompress();
+        let holds = |text: &str| bytes.windows(text.len()).any(|w| w == text.as_bytes());
+        assert!(holds("RESTORE-ALEX-SHARED-71c"), "the search finds what is shared");
+        assert!(!holds("RESTORE-ALEX-PRIVATE-71c"), "a private entry in the shared document");
+    }
     let past_b = status_json(db)["past_pairings"].clone();
     assert_eq!(past_b.as_array().map(Vec::len), Some(0), "the pairing continued, not set apart: {past_b}");
     let past_a2 = status_json(da2)["past_pairings"].clone();
