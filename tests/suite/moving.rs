@@ -53,6 +53,17 @@ fn sync_until(da: &Path, env_a: &[(&str, &str)], db: &Path, what: &str, mut done
     }
 }
 
+/// The app's window on `dir`, headless, with discovery off and listening on loopback.
+fn window_on(dir: &Path) -> crate::harness::Screen {
+    let dom = dioxus::prelude::VirtualDom::new(steady::ui::App)
+        .with_root_context(steady::ui::DataDir(dir.to_path_buf()))
+        .with_root_context(steady::ui::service::NetOptions {
+            discovery_allowed: false,
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        });
+    crate::harness::Screen::new(dom)
+}
+
 fn listed(dir: &Path, env: &[(&str, &str)]) -> Vec<Value> {
     serde_json::from_str(&ok_with(dir, &["list", "--json"], env)).expect("a JSON list")
 }
@@ -138,15 +149,7 @@ fn a_journal_moves_to_a_new_phone_whole_and_the_partner_syncs_on_without_pairing
 fn the_window_says_it_once(db: &Path, line: &str) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let _inside = runtime.enter();
-    let window = || {
-        let dom = dioxus::prelude::VirtualDom::new(steady::ui::App)
-            .with_root_context(steady::ui::DataDir(db.to_path_buf()))
-            .with_root_context(steady::ui::service::NetOptions {
-                discovery_allowed: false,
-                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-            });
-        crate::harness::Screen::new(dom)
-    };
+    let window = || window_on(db);
     let mut screen = window();
     let html = screen.html();
     assert_eq!(html.matches(line).count(), 1, "{html}");
@@ -425,15 +428,7 @@ async fn a_journal_moves_between_two_windows() {
     let private = "MOVED-BETWEEN-WINDOWS-PRIVATE-6a1";
     ok(&da, &["add", "checkin", private]);
     let before = list_json(&da);
-    let window = |dir: &Path| {
-        let dom = dioxus::prelude::VirtualDom::new(steady::ui::App)
-            .with_root_context(steady::ui::DataDir(dir.to_path_buf()))
-            .with_root_context(steady::ui::service::NetOptions {
-                discovery_allowed: false,
-                listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-            });
-        Screen::new(dom)
-    };
+    let window = window_on;
     let mut old = window(&da);
     old.tap("data-tab", "us");
     let html = old.html();
@@ -479,7 +474,6 @@ async fn a_journal_moves_between_two_windows() {
 /// brings every entry back, and the window opens on them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_is_restored_from_the_first_run_of_a_new_phone() {
-    use crate::harness::Screen;
     let (a, n) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (da, dn) = (a.path(), n.path().join("new-phone"));
     ok(da, &["init", "--name", "Alex", "--no-passcode"]);
@@ -492,13 +486,7 @@ async fn a_backup_is_restored_from_the_first_run_of_a_new_phone() {
     assert!(std::fs::read(&file).unwrap().starts_with(b"age-encryption.org/v1"));
     let before = list_json(da);
 
-    let dom = dioxus::prelude::VirtualDom::new(steady::ui::App)
-        .with_root_context(steady::ui::DataDir(dn.clone()))
-        .with_root_context(steady::ui::service::NetOptions {
-            discovery_allowed: false,
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        });
-    let mut window = Screen::new(dom);
+    let mut window = window_on(&dn);
     window.tap("data-set-up", "restore");
     assert!(window.html().contains("comes back private, marked as shared before"));
     window.tap("data-restore", "passcode-choice");
@@ -672,7 +660,6 @@ fn a_phone_restored_from_a_backup_continues_the_couples_document_with_pair_join_
 /// shared history" ticked, and the partner's phone continues the couple's document.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_window_joins_continuing_the_couples_document() {
-    use crate::harness::Screen;
     let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
     let (da, da2, db, files) = (dirs[0].path(), dirs[1].path(), dirs[2].path(), dirs[3].path());
     ok(da, &["init", "--name", "Alex", "--no-passcode"]);
@@ -689,13 +676,7 @@ async fn a_restored_window_joins_continuing_the_couples_document() {
 
     let mut invite = Running::start(db, &["pair", "invite", "--no-discovery", "--listen", "127.0.0.1:0"]);
     let link = invite.wait_for("link: ", Duration::from_secs(10)).trim_start_matches("link: ").to_owned();
-    let dom = dioxus::prelude::VirtualDom::new(steady::ui::App)
-        .with_root_context(steady::ui::DataDir(da2.to_path_buf()))
-        .with_root_context(steady::ui::service::NetOptions {
-            discovery_allowed: false,
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        });
-    let mut window = Screen::new(dom);
+    let mut window = window_on(da2);
     window.tap("data-tab", "us");
     assert!(window.html().contains("continue our shared history"));
     window.type_into("data-join-continue", "false", "true");
