@@ -806,3 +806,61 @@ fn a_journal_moves_to_a_new_phone_on_the_wifi_and_the_partner_finds_it_there() {
     let _sync_b = spawn(&lan, "b", db, &["sync", "--json"]);
     converge(&dn, db, &expected, Duration::from_secs(30));
 }
+
+/// A restore on one Wi-Fi, in network namespaces: A's phone is lost; a new phone N,
+/// restored from A's encrypted export, joins Blair's invite with `--continue`, found by
+/// mDNS. N holds what A held, each entry as it was, and the couple's document syncs on
+/// both ways with nothing set apart or doubled on Blair's phone.
+#[test]
+fn a_phone_restored_from_a_backup_continues_the_pairing_on_the_wifi() {
+    let lan = Lan::new(&["a", "n", "b"]);
+    let (a, n, b) = (TempDir::new().unwrap(), TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (da, dn, db) = (a.path().join("lost-phone"), n.path().join("restored-phone"), b.path());
+    common::ok(&da, &["init", "--name", "Alex", "--no-passcode"]);
+    common::ok(db, &["init", "--name", "Blair", "--no-passcode"]);
+    add_shared(db, "Before the loss from Blair 61d");
+    add_shared(&da, "Before the loss from Alex 3b2");
+    common::ok(&da, &["add", "checkin", "Private on the lost phone 9c4"]);
+    pair_on_wifi(&lan, &da, db);
+    let mut expected =
+        BTreeSet::from(["Before the loss from Blair 61d".to_owned(), "Before the loss from Alex 3b2".to_owned()]);
+    {
+        let _sync_a = spawn(&lan, "a", &da, &["sync", "--json"]);
+        let _sync_b = spawn(&lan, "b", db, &["sync", "--json"]);
+        converge(&da, db, &expected, Duration::from_secs(30));
+    }
+    let pass = [("STEADY_EXPORT_PASSPHRASE", "the backup's passphrase 7e0")];
+    let backup = a.path().join("backup.json");
+    common::ok_with(&da, &["export", "--format", "json", "--out", backup.to_str().unwrap()], &pass);
+    let before = common::list_json(&da);
+    lan.link("a", false);
+
+    common::ok_with(&dn, &["import", a.path().join("backup.json.age").to_str().unwrap(), "--no-passcode"], &pass);
+    common::ok(db, &["unpair"]);
+    let mut invite = spawn(&lan, "b", db, &["pair", "invite"]);
+    let code = invite.wait_for("code: ", Duration::from_secs(10)).trim_start_matches("code: ").to_owned();
+    let (joined, said, err) =
+        spawn(&lan, "n", &dn, &["pair", "join", &code, "--continue"]).finish(Duration::from_secs(60));
+    assert!(joined && said.iter().any(|l| l.contains("continues your shared history")), "{said:#?} {err}");
+    let (invited, said, err) = invite.finish(Duration::from_secs(10));
+    assert!(invited && said.iter().any(|l| l.contains("Alex restored Steady from a backup")), "{said:#?} {err}");
+    for dir in [dn.as_path(), db] {
+        common::ok(dir, &["pair", "confirm"]);
+    }
+    add_shared(&dn, "From the restored phone 2f7");
+    add_shared(db, "From Blair after the restore 5a8");
+    expected.extend(["From the restored phone 2f7".to_owned(), "From Blair after the restore 5a8".to_owned()]);
+    let _sync_n = spawn(&lan, "n", &dn, &["sync", "--json"]);
+    let _sync_b = spawn(&lan, "b", db, &["sync", "--json"]);
+    converge(&dn, db, &expected, Duration::from_secs(30));
+
+    let key = |e: &serde_json::Value| format!("{} {} shared={}", e["id"], e["text"], e["shared"]);
+    let now: BTreeSet<_> = common::list_json(&dn).iter().map(key).collect();
+    let was: BTreeSet<_> = before.iter().map(key).collect();
+    assert!(was.is_subset(&now), "each entry as it was:\n{was:#?}\n{now:#?}");
+    assert_eq!(now.len(), was.len() + 2, "nothing twice: {now:#?}");
+    let past = common::ok(db, &["status", "--json"]);
+    let past: serde_json::Value = serde_json::from_str(&past).unwrap();
+    assert_eq!(past["past_pairings"].as_array().map(Vec::len), Some(0), "{past}");
+    assert_eq!(common::list_json(db).len(), 4, "Blair's phone holds each entry once");
+}
