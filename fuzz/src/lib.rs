@@ -81,7 +81,7 @@ fn pair() -> Phones {
         blair.add(Draft::SafetyNeed { side: SafetySide::Helps, text: "Hearing the plan".into() }).unwrap().id;
     alex.share(alex_entry).unwrap();
     blair.share(blair_entry).unwrap();
-    let rules_for = |s: &Store| PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()] };
+    let rules_for = |s: &Store| PartnerRules { person: s.me().unwrap().id, actors: vec![s.actor()], history: vec![] };
     let (to_alex, to_blair) = (rules_for(&blair), rules_for(&alex));
     let (mut sa, mut sb) = (State::new(), State::new());
     let mut first_message = None;
