@@ -562,8 +562,9 @@ pub fn unpair(data_dir: &Path, out: &mut dyn Write) -> Result<()> {
             out,
             &format!(
                 "What you shared is private again; what {} shared is kept apart, read-only, as \
-                 \"From your time with {}\". A new pairing starts with nothing shared.",
-                partner.name, partner.name
+                 \"From your time with {}\". A new pairing starts with nothing shared, unless {} restored \
+                 Steady from a backup and joins with --continue: then this history continues.",
+                partner.name, partner.name, partner.name
             ),
         )?;
     }

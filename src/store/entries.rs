@@ -295,7 +295,8 @@ impl Store {
             e.validate().map_err(|err| StoreError::BadImport(format!("entry {}: {err}", e.id)))?;
         }
         // A restored journal has no pairing. My entries come back private (the shared
-        // ones marked as shared before: sharing is chosen afresh with the next pairing),
+        // ones marked as shared before: sharing is chosen afresh with the next pairing,
+        // unless it continues the couple's document),
         // and what the partner wrote is kept apart, read-only, as after unpairing.
         let (now, _) = self.now();
         // Those still waiting to be sent are noted: a pairing that continues the couple's

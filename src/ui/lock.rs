@@ -128,7 +128,7 @@ pub fn LockScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
             } else if let Some(w) = waiting {
                 p { class: "notice", role: "status", "Too many wrong passcodes. Try again in {duration_words(w)}." }
             }
-            p { class: "muted", "Forgot it? Private entries can't be recovered. What you shared stays on your partner's phone, as a past pairing; pairing again starts a new shared history. Removing the app is the only reset." }
+            p { class: "muted", "Forgot it? Private entries can't be recovered. What you shared stays on your partner's phone, as a past pairing; pairing again starts a new shared history, unless you restore an export you kept. Removing the app is the only reset." }
         }
     }
 }

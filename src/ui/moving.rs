@@ -323,7 +323,7 @@ pub fn MoveInScreen(gate: Signal<Gate>, task: MoveSignal) -> Element {
 
 /// The first run's "Restore from a backup": an export file kept earlier, its passphrase,
 /// and this phone's passcode. What was shared comes back private, marked as shared
-/// before, as `import` does; the pairing starts afresh.
+/// before, as `import` does, until a pairing that continues the shared history.
 #[component]
 pub fn RestoreScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
     let mut message = use_signal(|| None::<String>);
@@ -357,7 +357,7 @@ pub fn RestoreScreen(journal: JournalSignal, gate: Signal<Gate>) -> Element {
     rsx! {
         main { class: "lock-screen", "data-gate": "restore",
             h1 { "Restore from a backup" }
-            p { "Your entries come back from an export you kept (Us › Keep a copy). What you had shared comes back private, marked as shared before, and pairing starts afresh: pair again with your partner to share." }
+            p { "Your entries come back from an export you kept (Us › Keep a copy). What you had shared comes back private, marked as shared before. To get your shared history back, your partner unpairs your old phone and invites, and you join from Us with \"continue our shared history\" ticked." }
             form { class: "entry-form", "data-form": "restore",
                 onsubmit: move |e| {
                     e.prevent_default();

@@ -36,8 +36,8 @@ pub use key::{DataKey, Unsealable};
 /// What happens when a passcode is forgotten, said at setup.
 pub const FORGOTTEN: &str = "If you forget this passcode, nobody can open your private entries again, not even you: \
 there is no reset and no recovery. What you shared stays readable on your partner's phone, as a past pairing, \
-but it does not come back to this one: pairing again starts a new shared history. Removing the app is the only way \
-to start over.";
+but it does not come back to this one: pairing again starts a new shared history (unless you restore an export you \
+kept, under its own passphrase, and continue the pairing). Removing the app is the only way to start over.";
 
 /// What a journal without a passcode protects against, said when one is set up or removed.
 pub const WITHOUT_PASSCODE: &str = "Without a passcode, anyone who can open Steady on this device, or copy its \

@@ -247,7 +247,7 @@ fn Partner(journal: JournalSignal) -> Element {
                 if confirm_unpair() {
                     div { class: "confirm", role: "group", "aria-label": "Unpair from {name}?", "data-confirm": "unpair",
                         "data-escape": "",
-                        p { "Unpair from {name}? What you shared becomes private again on this phone, and what {name} shared stays here, apart and read-only. Their phone is not told, and keeps what it already has. A new pairing starts with nothing shared." }
+                        p { "Unpair from {name}? What you shared becomes private again on this phone, and what {name} shared stays here, apart and read-only. Their phone is not told, and keeps what it already has. A new pairing starts with nothing shared, unless {name} restored Steady from a backup and continues this history." }
                         div { class: "actions",
                             button { class: "danger", "data-action": "unpair-confirm", "aria-label": "Yes, unpair from {name}",
                                 onclick: move |_| { confirm_unpair.set(false); send(Action::Unpair); focus_screen(); }, "Yes, unpair" }
