@@ -297,20 +297,29 @@ pub async fn refuse(mut stream: Stream, reason: Refusal, tap: Option<WireTap>) {
     refuse_with(&mut stream, reason, &tap).await;
 }
 
+/// The past pairings that may be continued, newest first; none when they can't be read.
+async fn continuable(store: &StoreWorker) -> Vec<Continuable> {
+    let found = store.run(|store| store.continuable().map_err(|e| e.to_string())).await;
+    found.map_err(|e| e.to_string()).and_then(|found| found).unwrap_or_else(|e| {
+        tracing::warn!("past pairings could not be read to continue one: {e}");
+        Vec::new()
+    })
+}
+
 async fn refuse_with(stream: &mut Stream, reason: Refusal, tap: &Option<WireTap>) {
     let _ = write_pair(stream, &PairMessage::Refused { reason }, tap).await;
     close(stream).await;
 }
 
-/// The inviting phone's side of one attempt. `continuable` are the shared documents of
-/// past pairings a joiner restored from a backup may ask to continue, newest first.
+/// The inviting phone's side of one attempt. `store` is asked which past pairings may be
+/// continued only when a joiner restored from a backup asks to continue one.
 pub async fn invitee_arrived(
     mut stream: Stream,
     code: InviteCode,
     me: PeerId,
     joiner: PeerId,
     my: Introduction,
-    continuable: Vec<Continuable>,
+    store: StoreWorker,
     tap: Option<WireTap>,
 ) -> PairOutcome {
     let result = async {
@@ -344,7 +353,7 @@ pub async fn invitee_arrived(
         // Only a document the joiner's person wrote in is continued: the newest such.
         let continued = match continues {
             false => None,
-            true => match continuable.into_iter().find(|c| c.person == who.person) {
+            true => match continuable(&store).await.into_iter().find(|c| c.person == who.person) {
                 Some(c) => Some(Continued { past: Some(c.past), heads: c.heads.iter().map(|h| h.0).collect() }),
                 None => {
                     refuse_with(&mut stream, Refusal::NothingToContinue, &tap).await;

@@ -33,7 +33,7 @@ impl Store {
     pub fn continue_couple(&mut self, couple: &str, past: i64, earlier_partner: &str) -> Result<(), StoreError> {
         self.refresh()?;
         let bytes = self.past_document_bytes(past)?;
-        let mut doc = Automerge::load(&bytes)
+        let doc = Automerge::load(&bytes)
             .map_err(|e| StoreError::corrupt(format!("past pairing {past} can't be read ({e})")).at(&self.path))?;
         if self.doc.get_heads() != doc::genesis().get_heads() || self.couple()?.is_some() {
             self.end_couple(earlier_partner)?;
@@ -42,20 +42,12 @@ impl Store {
             let sql = &w.sql;
             let me = read_me(sql)?.map(|p| p.id);
             sql.execute("DELETE FROM past_documents WHERE id = ?1", [past])?;
-            sql.execute("DELETE FROM doc_chunks", [])?;
-            sql.execute("DELETE FROM meta WHERE key = ?1", [PARTNER_BYTES])?;
-            let generation = uuid::Uuid::now_v7().to_string();
-            set_meta(sql, GENERATION, &generation)?;
-            let mut cursor = ChunkCursor::default();
-            chunks::append(sql, &doc.get_changes(&[]), &mut cursor)?;
-            index::rebuild(sql, &doc, cursor.last_seq)?;
             if let Some(me) = me {
                 let ids: Vec<EntryId> = doc::entry_ids(&doc)?.into_iter().map(|(id, _)| id).collect();
                 take_back_copies(sql, &doc, &ids, me)?;
             }
             set_meta(sql, COUPLE, couple)?;
-            doc.set_actor(ActorId::random());
-            Ok(Fresh { doc, cursor, generation })
+            replace_document(sql, doc)
         })?;
         self.settle(Some(fresh), true);
         Ok(())
@@ -397,11 +389,17 @@ pub(crate) struct Fresh {
 /// Replaces the file's shared document (its change log and index) with one that holds
 /// only the genesis. The caller commits `sql`, then installs the result.
 pub(super) fn empty_document(sql: &Connection) -> Result<Fresh, StoreError> {
+    replace_document(sql, doc::genesis())
+}
+
+/// Replaces the file's shared document (its change log and index) with `doc`, under a
+/// new generation; the partner's bytes are counted again. The caller commits `sql`, then
+/// installs the result, which takes this phone's actor.
+fn replace_document(sql: &Connection, doc: Automerge) -> Result<Fresh, StoreError> {
     sql.execute("DELETE FROM doc_chunks", [])?;
     sql.execute("DELETE FROM meta WHERE key = ?1", [PARTNER_BYTES])?;
     let generation = uuid::Uuid::now_v7().to_string();
     set_meta(sql, GENERATION, &generation)?;
-    let doc = doc::genesis();
     let mut cursor = ChunkCursor::default();
     chunks::append(sql, &doc.get_changes(&[]), &mut cursor)?;
     index::rebuild(sql, &doc, cursor.last_seq)?;

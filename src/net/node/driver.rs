@@ -544,13 +544,11 @@ impl Driver {
             Effect::Invitee { peer, code } => {
                 let stream = self.take_stream(Some(peer))?;
                 let (me, tap, results) = (self.link.me(), self.tap.clone(), self.pair_tx.clone());
-                // What a joiner restored from a backup may continue, read before it asks.
-                let continuable = self.store.run(|store| store.continuable()).await;
-                let continuable = continuable.ok().and_then(Result::ok).unwrap_or_default();
+                let store = self.store.clone();
                 match self.introduction().await {
                     Ok(who) => {
                         tokio::spawn(async move {
-                            let outcome = session::invitee_arrived(stream, code, me, peer, who, continuable, tap).await;
+                            let outcome = session::invitee_arrived(stream, code, me, peer, who, store, tap).await;
                             let _ = results.send((peer, Role::Inviter, outcome));
                         });
                     }
